@@ -1,0 +1,107 @@
+# pubsub - plain GNU make.  `make run` and `make test` install missing Debian
+# packages first (as root), then build.  V=1 shows the full commands.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+O       := build
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes
+CPPFLAGS += -Ilibpubsub -D_GNU_SOURCE
+DEPFLAGS = -MMD -MP
+PKGS    := libzmq libconfig libsystemd jansson
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Debian packages the build and the tests need.
+DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev pkg-config
+
+SOVER   := 1
+LIB_SO  := $(O)/libpubsub.so.$(SOVER)
+LIB_A   := $(O)/libpubsub.a
+
+WIRE_SRC   := libpubsub/wire.c
+LIB_SRC    := libpubsub/client.c libpubsub/msg.c $(WIRE_SRC)
+BROKER_SRC := $(wildcard brokerd/*.c)
+TOOLS      := ppub psub pctl
+TOOL_COMMON := tools/common.c
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps run test unit integration clean install uninstall
+all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
+
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "  APT    $$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run as root or: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC     $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(DEPFLAGS) -c $< -o $@
+
+$(O)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC     $< (pic)")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(DEPFLAGS) -fPIC -fvisibility=hidden -DPS_BUILDING_LIB -c $< -o $@
+
+$(LIB_SO): $(patsubst %.c,$(O)/pic/%.o,$(LIB_SRC))
+	@$(if $(Q),echo "  LD     $@")
+	$(Q)$(CC) -shared -Wl,-soname,libpubsub.so.$(SOVER) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libzmq) -lpthread
+	$(Q)ln -sf libpubsub.so.$(SOVER) $(O)/libpubsub.so
+
+$(LIB_A): $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
+	@$(if $(Q),echo "  AR     $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/brokerd: $(patsubst %.c,$(O)/%.o,$(BROKER_SRC) $(WIRE_SRC))
+	@$(if $(Q),echo "  LD     $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+# Tools link the static archive so they run from the build tree.
+$(O)/%: $(O)/tools/%.o $(O)/tools/common.o $(LIB_A)
+	@$(if $(Q),echo "  LD     $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(LIB_A) $(filter-out $(O)/brokerd/main.o,$(patsubst %.c,$(O)/%.o,$(BROKER_SRC)))
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD     $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+run: deps all
+	./$(O)/brokerd -v
+
+unit: all $(UNIT_BIN)
+	@bash tests/run-unit.sh $(UNIT_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(UNIT_BIN)
+	@bash tests/run.sh
+
+clean:
+	rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

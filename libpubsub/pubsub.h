@@ -1,0 +1,268 @@
+/*
+ * pubsub.h - the client library of the pubsub message broker.
+ *
+ * A ps_client is one connection to brokerd.  It publishes to channels,
+ * subscribes to them, sends requests and answers them.  Channels are of
+ * three types fixed by the broker: queue (each message to one receiver),
+ * broadcast (each message to every receiver) and pubsub (topics matched
+ * against MQTT-style patterns, with retained last values).
+ *
+ * Error convention (libzmq's): functions return 0 or a count on success
+ * and -1 with errno set on failure; those returning a pointer return NULL
+ * with errno set.  Besides the system's errno values the library uses the
+ * PS_E* codes below; ps_strerror() describes both.  The library never
+ * prints and never exits.
+ *
+ * Threads: one ps_client may be used by any number of threads at once.
+ * Each client has an I/O thread of its own that owns the ZeroMQ socket;
+ * calls hand their work to it.  Messages queued by the application while
+ * a send is in flight go out together in one batch.
+ *
+ * Link with `pkg-config --cflags --libs libpubsub`.
+ */
+#ifndef PUBSUB_H
+#define PUBSUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PS_VERSION_MAJOR 1
+#define PS_VERSION_MINOR 0
+#define PS_VERSION_PATCH 0
+
+#define PS_DEFAULT_ENDPOINT "tcp://127.0.0.1:5242"
+
+/* Library error codes, chosen far above the system's errno values. */
+#define PS_EHAUSNUMERO 0x50530000
+#define PS_ENORESP (PS_EHAUSNUMERO + 1)   /* no responders / receivers attached */
+#define PS_EVERSION (PS_EHAUSNUMERO + 2)  /* broker speaks another protocol major */
+#define PS_EREPLY (PS_EHAUSNUMERO + 3)    /* the responder answered with an error */
+#define PS_EPARTIAL (PS_EHAUSNUMERO + 4)  /* sync: fewer receivers confirmed than attached */
+/*
+ * Refusals by the broker arrive as these system codes:
+ *   ENOENT      unknown channel (auto_create = "none")
+ *   EPROTOTYPE  the operation does not fit the channel's type
+ *   EMSGSIZE    payload above the broker's max_message_size
+ *   EACCES      not allowed
+ *   ENOBUFS     queue full or another configured limit reached
+ *   EINVAL      bad channel name, topic or pattern
+ *   EPROTO      malformed traffic
+ * and failures to reach it as EHOSTUNREACH (no broker answered) and
+ * ETIMEDOUT (no answer in time).
+ */
+
+/* Flags for ps_publish(). */
+#define PS_RETAIN 0x01  /* pubsub: keep as the topic's last value; empty clears */
+#define PS_CONFIRM 0x02 /* ask the broker to confirm it has taken the message */
+/* Flags for ps_subscribe(). */
+#define PS_RESPONDER 0x01 /* this subscription answers requests too */
+
+typedef struct ps_client ps_client; /* a connection to a broker */
+typedef struct ps_opts ps_opts;     /* options for ps_connect() */
+typedef struct ps_msg ps_msg;       /* one received message or reply */
+
+/* Options ------------------------------------------------------------- */
+
+/* Option names for ps_opts_set_int() and ps_opts_set_str(). */
+enum {
+    PS_OPT_TIMEOUT_MS = 1,      /* int: connect/handshake timeout, default 3000 */
+    PS_OPT_HEARTBEAT_MS,        /* int: heartbeat interval, default 1000 */
+    PS_OPT_HEARTBEAT_TIMEOUT_MS,/* int: broker silent this long = dead, default 3000 */
+    PS_OPT_WINDOW,              /* int: queue messages in flight per subscription, default 100 */
+    PS_OPT_RECONNECT,           /* int: 1 (default) reconnect and resubscribe after loss */
+    PS_OPT_NAME,                /* str: client name shown by `pctl clients` */
+    PS_OPT_CURVE_SERVER_KEY,    /* str: broker's public key, Z85 (40 chars) */
+    PS_OPT_CURVE_PUBLIC_KEY,    /* str: our public key, Z85 */
+    PS_OPT_CURVE_SECRET_KEY     /* str: our secret key, Z85 */
+};
+
+/* Returns new default options, owned by the caller, or NULL (ENOMEM). */
+ps_opts *ps_opts_new(void);
+/* Frees *o (NULL allowed) and sets *o = NULL. */
+void ps_opts_destroy(ps_opts **o);
+/* Sets an integer option.  Returns 0, or -1 with EINVAL. */
+int ps_opts_set_int(ps_opts *o, int opt, int value);
+/* Sets a string option; the string is copied.  Returns 0, or -1 (EINVAL). */
+int ps_opts_set_str(ps_opts *o, int opt, const char *value);
+
+/* Connection ---------------------------------------------------------- */
+
+/*
+ * Connects to the broker at endpoint ("tcp://host:port" or "ipc:///path";
+ * NULL means PS_DEFAULT_ENDPOINT) and completes the handshake.  opts may be
+ * NULL; it is only read, the caller keeps it.  Returns a client owned by
+ * the caller (free with ps_close), or NULL with errno EHOSTUNREACH (no
+ * broker answered within the timeout), PS_EVERSION, EINVAL or ENOMEM.
+ */
+ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
+
+/*
+ * Says goodbye to the broker (so unacknowledged queue messages are
+ * redelivered at once), stops the I/O thread and frees *c.  Accepts NULL
+ * and sets *c = NULL.  Messages not yet sent are sent within a short
+ * linger; call ps_flush() first to be sure they arrived.
+ */
+void ps_close(ps_client **c);
+
+/*
+ * A file descriptor that becomes readable when ps_recv() has a message
+ * (an eventfd owned by the client: poll it, do not read or close it).
+ */
+int ps_fd(ps_client *c);
+
+/* Message kind (1): async message --------------------------------------- */
+
+/*
+ * Publishes size bytes of data (NULL allowed when size is 0) to channel;
+ * topic is required on pubsub channels and ignored on others (NULL = "").
+ * Returns 0 once the message is in the client's send buffer (it blocks
+ * only while that buffer is full).  With PS_CONFIRM the broker confirms
+ * the message; ps_flush() waits for those confirmations.  A refusal of an
+ * async message is reported by the next ps_flush().  Fails at once with
+ * EMSGSIZE above the broker's limit or EINVAL for a bad name.
+ */
+int ps_publish(ps_client *c, const char *channel, const char *topic,
+               const void *data, size_t size, int flags);
+
+/*
+ * The sync point: waits until every command sent before it has been
+ * handled by the broker and every PS_CONFIRM confirmation has arrived.
+ * Returns 0, or -1 with the errno of the first refusal since the last
+ * ps_flush (ENOENT, EPROTOTYPE, ...), ETIMEDOUT, or EHOSTUNREACH when the
+ * connection was lost meanwhile.
+ */
+int ps_flush(ps_client *c, int timeout_ms);
+
+/* Message kind (2): sync message ---------------------------------------- */
+
+/*
+ * Publishes one message and waits until its receivers have it: on a
+ * queue, until a consumer acknowledged it; on broadcast and pubsub, until
+ * every receiver attached at publish time confirmed receipt.  Returns the
+ * number of receivers that confirmed (>= 1) when all did.  Otherwise -1
+ * with errno PS_ENORESP (nobody attached; not on queues, which wait),
+ * PS_EPARTIAL (some confirmed) or ETIMEDOUT (none in time; a queue keeps
+ * the message), and *confirmed / *expected (either may be NULL) hold the
+ * counts.  flags as for ps_publish().
+ */
+int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
+                    const void *data, size_t size, int flags, int timeout_ms,
+                    unsigned *confirmed, unsigned *expected);
+
+/* Requests: kind (3) async and kind (4) sync ------------------------------ */
+
+/*
+ * Sends a request and returns at once with a ticket (> 0), or -1 with
+ * errno.  On a queue one responder answers; on broadcast every responder
+ * (a survey); on pubsub every responder whose pattern matches topic.  The
+ * broker waits timeout_ms for the replies.  Collect them with
+ * ps_request_wait(); release the ticket with ps_request_end().
+ */
+int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
+                         const void *data, size_t size, int timeout_ms);
+
+/*
+ * Returns the next reply to ticket, owned by the caller (ps_msg_destroy),
+ * or NULL with errno ENOMSG (all replies were returned; the ticket is
+ * finished), PS_ENORESP (no responder was attached), ETIMEDOUT (no more
+ * replies came in time), ENOENT (unknown ticket) or EHOSTUNREACH.
+ * A reply whose ps_msg_status() is nonzero carries an error text.
+ */
+ps_msg *ps_request_wait(ps_client *c, int64_t ticket, int timeout_ms);
+
+/* Forgets ticket and any replies not collected.  Accepts unknown tickets. */
+void ps_request_end(ps_client *c, int64_t ticket);
+
+/*
+ * Kind (4), RPC: sends a request and waits for the first reply, which it
+ * stores in *reply (owned by the caller).  Returns 0; or -1 with errno
+ * PS_ENORESP, ETIMEDOUT, PS_EREPLY (the responder failed: *reply holds
+ * its error text) or a refusal code.  Later survey replies are dropped.
+ */
+int ps_request(ps_client *c, const char *channel, const char *topic,
+               const void *data, size_t size, int timeout_ms, ps_msg **reply);
+
+/* Receiving ------------------------------------------------------------- */
+
+/*
+ * Attaches to channel and returns once the broker confirmed it, so no
+ * message published afterwards is missed.  pattern: on pubsub an MQTT
+ * topic filter ("a/+/c", "a/#"; NULL = "#"), ignored elsewhere.  On a
+ * queue this makes the client a competing consumer with PS_OPT_WINDOW
+ * unacknowledged messages at most.  With PS_RESPONDER the subscription
+ * also receives requests (answer with ps_reply).  Retained values that
+ * match are delivered first.  The client re-subscribes by itself after a
+ * reconnect.  Returns 0, or -1 with errno (ENOENT, EINVAL, ETIMEDOUT...).
+ */
+int ps_subscribe(ps_client *c, const char *channel, const char *pattern, int flags);
+
+/* Detaches a subscription made with the same channel and pattern. */
+int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern);
+
+/*
+ * Returns the next message, owned by the caller (ps_msg_destroy), waiting
+ * up to timeout_ms (-1 forever, 0 not at all); NULL with errno ETIMEDOUT.
+ * A message sent with sync delivery is confirmed to the broker here.
+ * Queue messages must be acknowledged with ps_ack() once handled.
+ */
+ps_msg *ps_recv(ps_client *c, int timeout_ms);
+
+/*
+ * Acknowledges a queue message: the broker forgets it.  Until then it is
+ * redelivered if this client goes away.  No-op for other messages.
+ */
+int ps_ack(ps_client *c, const ps_msg *m);
+
+/*
+ * Answers the request m (ps_msg_is_request) with size bytes of data.
+ * status 0 is success; nonzero makes the requester fail with PS_EREPLY
+ * and data as the error text.  m stays the caller's.
+ */
+int ps_reply(ps_client *c, const ps_msg *m, const void *data, size_t size, int status);
+
+/*
+ * Messages this client missed because it was too slow (the broker dropped
+ * them), summed over all channels since the last call, and reset.
+ */
+uint64_t ps_dropped(ps_client *c);
+
+/* Administration ---------------------------------------------------------- */
+
+/*
+ * Asks the broker for "status", "channels" or "clients"; stores a
+ * NUL-terminated JSON text in *json (free() it).  Returns 0 or -1.
+ */
+int ps_admin(ps_client *c, const char *verb, int timeout_ms, char **json);
+
+/* Messages ---------------------------------------------------------------- */
+
+/* Frees *m (NULL allowed) and sets *m = NULL. */
+void ps_msg_destroy(ps_msg **m);
+const char *ps_msg_channel(const ps_msg *m); /* NUL-terminated */
+const char *ps_msg_topic(const ps_msg *m);   /* NUL-terminated, "" if none */
+const void *ps_msg_data(const ps_msg *m);    /* payload bytes (also NUL-terminated) */
+size_t ps_msg_size(const ps_msg *m);         /* payload length */
+uint64_t ps_msg_seq(const ps_msg *m);        /* channel sequence number */
+int ps_msg_is_request(const ps_msg *m);      /* answer with ps_reply() */
+int ps_msg_is_retained(const ps_msg *m);     /* a retained value */
+int ps_msg_is_redelivered(const ps_msg *m);  /* a queue message delivered again */
+int ps_msg_status(const ps_msg *m);          /* replies: 0 ok, else error */
+/* Messages missed just before this one on its channel (0 normally). */
+uint64_t ps_msg_gap(const ps_msg *m);
+
+/* Misc -------------------------------------------------------------------- */
+
+/* Describes errno values and PS_E* codes.  Never NULL. */
+const char *ps_strerror(int errnum);
+
+/* The library version as "1.0.0". */
+const char *ps_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

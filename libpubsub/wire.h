@@ -1,0 +1,164 @@
+/*
+ * wire.h - the pubsub wire codec, shared by brokerd and libpubsub.
+ *
+ * This is the only code that knows frame layout.  A ZeroMQ message from a
+ * client (DEALER) to the broker (ROUTER) is one frame holding one or more
+ * records; the broker's ROUTER prepends the peer identity.  A record is a
+ * 32-bit length, a command byte and the command's fields, all integers in
+ * network byte order.  Decoding walks a frame from start to end with
+ * bounds-checked readers; any overrun, unknown command or out-of-range
+ * field makes the whole frame malformed.  The grammar is in PROTOCOL.md.
+ */
+#ifndef PS_WIRE_H
+#define PS_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PS_WIRE_MAGIC 0x5053u /* "PS": first field of every HELLO */
+#define PS_WIRE_MAJOR 1       /* peers of another major refuse each other */
+#define PS_WIRE_MINOR 0
+
+#define PS_WIRE_NAME_MAX 255    /* channel names */
+#define PS_WIRE_TOPIC_MAX 1024  /* topics and patterns */
+#define PS_WIRE_TEXT_MAX 1024   /* error texts, client names, admin verbs */
+#define PS_WIRE_RECORD_HEAD 5   /* u32 length + u8 command */
+/* Bytes a record needs beyond its payload and strings, rounded up. */
+#define PS_WIRE_RECORD_OVERHEAD 64
+
+/* Command bytes. */
+enum {
+    PS_CMD_HELLO = 0x01,     /* c->b: magic, major, minor, heartbeat, name */
+    PS_CMD_WELCOME = 0x02,   /* b->c: major, minor, broker id, epoch, hb, max */
+    PS_CMD_BYE = 0x03,       /* c->b: closing; redeliver my unacked at once */
+    PS_CMD_HEARTBEAT = 0x04, /* both ways, no fields */
+    PS_CMD_PING = 0x05,      /* c->b: corr; a sync point */
+    PS_CMD_PONG = 0x06,      /* b->c: corr */
+    PS_CMD_ERROR = 0x07,     /* b->c: corr, code, text */
+    PS_CMD_OK = 0x08,        /* b->c: corr, value */
+    PS_CMD_PUBLISH = 0x10,   /* c->b: corr, flags, timeout, channel, topic, data */
+    PS_CMD_RESULT = 0x11,    /* b->c: corr, confirmed, expected (sync message) */
+    PS_CMD_SUBSCRIBE = 0x12, /* c->b: corr, flags, window, channel, pattern */
+    PS_CMD_UNSUBSCRIBE = 0x13, /* c->b: corr, channel, pattern */
+    PS_CMD_DELIVER = 0x20,   /* b->c: flags, seq, tag, channel, topic, data */
+    PS_CMD_GAP = 0x21,       /* b->c: channel, dropped count */
+    PS_CMD_ACK = 0x22,       /* c->b: tag (queue ack or sync receipt) */
+    PS_CMD_REQUEST = 0x30,   /* c->b: corr, timeout, channel, topic, data */
+    PS_CMD_REPLY = 0x31,     /* c->b: tag, status, data; b->c: corr, status, data */
+    PS_CMD_DONE = 0x32,      /* b->c: corr, replied, expected */
+    PS_CMD_ADMIN = 0x40,     /* c->b: corr, verb */
+    PS_CMD_ADMIN_REPLY = 0x41 /* b->c: corr, data (JSON) */
+};
+
+/* PUBLISH flags. */
+#define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
+#define PS_WIRE_CONFIRM 0x02 /* answer OK once the broker has taken it */
+#define PS_WIRE_SYNC 0x04    /* answer RESULT once receivers confirmed */
+/* SUBSCRIBE flags. */
+#define PS_WIRE_RESPONDER 0x01 /* this subscription answers requests */
+/* DELIVER flags. */
+#define PS_WIRE_RETAINED 0x01    /* a retained value, sent on subscribe */
+#define PS_WIRE_RECEIPT 0x02     /* the broker wants ACK(tag) on receipt */
+#define PS_WIRE_REQUEST 0x04     /* a request: answer with REPLY(tag) */
+#define PS_WIRE_REDELIVERED 0x08 /* delivered before to a consumer that died */
+#define PS_WIRE_QUEUED 0x10      /* a queue message: ACK(tag) when done */
+/* REPLY status. */
+#define PS_WIRE_REPLY_OK 0
+#define PS_WIRE_REPLY_ERROR 1
+
+/* Error codes carried by ERROR; stable across platforms. */
+enum {
+    PS_WERR_PROTOCOL = 1, /* malformed command */
+    PS_WERR_VERSION = 2,  /* protocol major not supported */
+    PS_WERR_NOCHANNEL = 3,/* unknown channel and auto-create off */
+    PS_WERR_WRONGTYPE = 4,/* command does not fit the channel's type */
+    PS_WERR_TOOLARGE = 5, /* payload above max_message_size */
+    PS_WERR_DENIED = 6,   /* not allowed */
+    PS_WERR_NORESP = 7,   /* no responders / receivers */
+    PS_WERR_FULL = 8,     /* queue or buffer full */
+    PS_WERR_SESSION = 9,  /* unknown session: send HELLO first */
+    PS_WERR_LIMIT = 10,   /* a configured limit was reached */
+    PS_WERR_INVALID = 11  /* bad name, pattern or argument */
+};
+
+/* A byte range inside a frame; strings are not NUL-terminated. */
+typedef struct {
+    const char *ptr; /* first byte, points into the frame */
+    size_t len;      /* number of bytes */
+} ps__slice;
+
+/*
+ * One decoded or to-be-encoded record.  Only the fields of its command are
+ * meaningful; the others are zero after decoding.  Slices point into the
+ * frame that was decoded, so they live as long as it does.
+ */
+typedef struct {
+    uint8_t cmd;         /* PS_CMD_* */
+    uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags */
+    uint8_t status;      /* REPLY status */
+    uint8_t major;       /* HELLO, WELCOME */
+    uint8_t minor;       /* HELLO, WELCOME */
+    uint16_t code;       /* ERROR code (PS_WERR_*) */
+    uint32_t timeout_ms; /* PUBLISH (sync), REQUEST */
+    uint32_t window;     /* SUBSCRIBE: queue credit (unacked at most) */
+    uint32_t count;      /* OK value, RESULT/DONE confirmed or replied */
+    uint32_t expected;   /* RESULT, DONE */
+    uint32_t heartbeat_ms; /* HELLO, WELCOME */
+    uint32_t max_size;   /* WELCOME: max_message_size */
+    uint64_t corr;       /* client-chosen correlation id */
+    uint64_t seq;        /* DELIVER: channel sequence number */
+    uint64_t tag;        /* DELIVER, ACK, REPLY(c->b): broker's handle */
+    uint64_t broker_id;  /* WELCOME */
+    uint64_t epoch;      /* WELCOME: changes at every broker start */
+    uint64_t dropped;    /* GAP */
+    ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST */
+    ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
+    ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */
+    ps__slice data;      /* payloads; ADMIN_REPLY JSON */
+} ps__cmd;
+
+/* A growable byte buffer with a hard bound.  Zero-initialise to use. */
+typedef struct {
+    uint8_t *data; /* heap bytes, owned */
+    size_t len;    /* bytes used */
+    size_t cap;    /* bytes allocated */
+} ps__buf;
+
+/* Frees the buffer's bytes and zeroes it. */
+void ps__buf_free(ps__buf *b);
+
+/*
+ * Appends one encoded record to b.  Returns 0, or -1 with errno EINVAL
+ * (a field out of range, e.g. a name over PS_WIRE_NAME_MAX) or ENOMEM.
+ */
+int ps__wire_put(ps__buf *b, const ps__cmd *c);
+
+/* The encoded size of c, for batching decisions. */
+size_t ps__wire_size(const ps__cmd *c);
+
+/* Walks the records of one frame. */
+typedef struct {
+    const uint8_t *pos; /* next record */
+    const uint8_t *end; /* one past the frame */
+} ps__reader;
+
+/* Starts walking the size bytes at data. */
+void ps__reader_init(ps__reader *r, const void *data, size_t size);
+
+/*
+ * Decodes the next record into c.  Returns 1 with c filled, 0 at the end
+ * of the frame, or -1 with errno EPROTO when the record is malformed (the
+ * rest of the frame cannot be trusted and must be dropped).
+ */
+int ps__wire_next(ps__reader *r, ps__cmd *c);
+
+/* A short name for a command byte, for logs ("PUBLISH"), or "?". */
+const char *ps__wire_cmd_name(uint8_t cmd);
+
+/* A short English text for an error code ("no responders"). */
+const char *ps__wire_err_text(uint16_t code);
+
+/* True when s is a valid channel name: 1..255 of [A-Za-z0-9_.-], not "$". */
+int ps__wire_valid_channel(const char *s, size_t len);
+
+#endif
