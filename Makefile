@@ -105,3 +105,60 @@ clean:
 	rm -rf $(O)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# Installation ----------------------------------------------------------------
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+VERSION    := 1.0.0
+MAN1 := ppub.1 psub.1 pctl.1
+MAN3 := libpubsub.3
+MAN5 := brokerd.conf.5
+MAN8 := brokerd.8
+
+$(O)/libpubsub.pc: conf/libpubsub.pc.in Makefile
+	@mkdir -p $(O)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(O)/brokerd.service: conf/brokerd.service Makefile
+	@mkdir -p $(O)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' $< > $@
+
+install: all $(O)/libpubsub.pc $(O)/brokerd.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/pubsub $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(O)/brokerd $(DESTDIR)$(SBINDIR)/brokerd
+	install -m 755 $(addprefix $(O)/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(VERSION)
+	ln -sf libpubsub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(SOVER)
+	ln -sf libpubsub.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libpubsub.so
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpubsub.a
+	install -m 644 libpubsub/pubsub.h $(DESTDIR)$(INCLUDEDIR)/pubsub.h
+	install -m 644 $(O)/libpubsub.pc $(DESTDIR)$(PKGCONFIGDIR)/libpubsub.pc
+	install -m 644 $(O)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.service
+	install -m 644 conf/brokerd.socket $(DESTDIR)$(UNITDIR)/brokerd.socket
+	test -e $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf || \
+	  install -m 644 conf/brokerd.conf $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf
+	for m in $(MAN1); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in $(MAN3); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man3/; done
+	for m in $(MAN5); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man5/; done
+	for m in $(MAN8); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man8/; done
+	-[ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig || true
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/brokerd $(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
+	rm -f $(DESTDIR)$(LIBDIR)/libpubsub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(SOVER) \
+	  $(DESTDIR)$(LIBDIR)/libpubsub.so $(DESTDIR)$(LIBDIR)/libpubsub.a
+	rm -f $(DESTDIR)$(INCLUDEDIR)/pubsub.h $(DESTDIR)$(PKGCONFIGDIR)/libpubsub.pc
+	rm -f $(DESTDIR)$(UNITDIR)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.socket
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8))
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf in place (your configuration)"

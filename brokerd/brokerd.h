@@ -110,4 +110,24 @@ int topic_valid_pattern(const char *pattern, size_t len);
  * (empty allowed on broadcast and queue channels, checked by the caller). */
 int topic_valid_name(const char *topic, size_t len);
 
+
+/* sd.c: systemd readiness and socket activation (no-ops without systemd) */
+
+/* Reads passed sockets ($LISTEN_FDS) and the watchdog period; call once
+ * after logging is set up. */
+void sd_setup(void);
+/* Binds sock to endpoint, on the socket systemd passed for it if any
+ * (ZMQ_USE_FD).  Returns zmq_bind's result. */
+int sd_bind(void *sock, const char *endpoint);
+/* A passed listening socket matching endpoint, claimed, or -1. */
+int sd_take_fd(const char *endpoint);
+/* Passed sockets no endpoint claimed (worth a warning). */
+int sd_unclaimed(void);
+void sd_ready(void);             /* READY=1: every endpoint is bound */
+void sd_reloading(void);         /* RELOADING=1 with MONOTONIC_USEC= */
+void sd_stopping(void);          /* STOPPING=1 */
+void sd_status(const char *text);/* STATUS=text */
+long sd_watchdog_ms(void);       /* ping interval, 0 when no watchdog */
+void sd_watchdog(void);          /* WATCHDOG=1 */
+
 #endif
