@@ -130,4 +130,252 @@ void sd_status(const char *text);/* STATUS=text */
 long sd_watchdog_ms(void);       /* ping interval, 0 when no watchdog */
 void sd_watchdog(void);          /* WATCHDOG=1 */
 
+/* The event loop and its objects: loop.c, client.c, channel.c, queue.c,
+ * admin.c, main.c ------------------------------------------------------- */
+
+typedef struct broker broker;
+typedef struct client client;
+typedef struct channel channel;
+typedef struct sub sub;
+typedef struct qmsg qmsg;
+typedef struct pending pending;
+typedef struct ticket ticket;
+
+/* One outgoing frame waiting for the peer's pipe to have room. */
+typedef struct outframe {
+    ps__buf buf;           /* the encoded records */
+    struct outframe *next; /* next frame, in sending order */
+} outframe;
+
+/* A connected client session, keyed by its ROUTER identity. */
+struct client {
+    uint8_t ident[256];    /* ZeroMQ routing id */
+    size_t ident_len;      /* bytes in ident */
+    uint64_t num;          /* session number, for logs and admin */
+    char *name;            /* name given in HELLO (may be "") */
+    int64_t last_in;       /* monotonic ms of the last record received */
+    int64_t last_out;      /* monotonic ms of the last frame sent */
+    ps__buf cur;           /* records of this loop turn, not yet framed */
+    outframe *out_head;    /* frames the pipe refused so far, oldest first */
+    outframe *out_tail;    /* last of them */
+    size_t pending_bytes;  /* bytes in cur and all out frames */
+    int dirty;             /* on the broker's flush list */
+    client *flush_next;    /* next on the flush list */
+    int dead;              /* forgotten; freed at the end of the turn */
+    int warned_malformed;  /* a malformed frame was logged once */
+    uint64_t stamp;        /* last fan-out that reached it (one delivery each) */
+    sub *subs;             /* its subscriptions */
+    size_t n_subs;         /* entries in subs */
+    ticket *tickets;       /* deliveries waiting for its ACK or REPLY */
+    size_t n_unacked;      /* queue messages it holds unacknowledged */
+    client *hnext;         /* identity hash chain */
+    client *prev, *next;   /* the broker's list of clients */
+};
+
+/* A subscription: one client, one channel, one pattern. */
+struct sub {
+    client *cl;            /* who subscribed */
+    channel *ch;           /* to what */
+    char *pattern;         /* pubsub filter (NUL-terminated), "" elsewhere */
+    size_t plen;           /* bytes in pattern */
+    int responder;         /* also takes requests */
+    uint32_t window;       /* queue: unacknowledged messages at most */
+    uint32_t inflight;     /* queue: messages delivered, not yet acked */
+    uint64_t gap;          /* deliveries dropped since the last GAP */
+    uint64_t dropped;      /* deliveries dropped, all time */
+    sub *cl_next;          /* the client's next subscription */
+    sub *ch_prev, *ch_next;/* the channel's list (round-robin order) */
+};
+
+/* A retained value of a pubsub topic. */
+typedef struct retained {
+    char *topic;           /* topic name, NUL-terminated */
+    size_t tlen;           /* bytes in topic */
+    uint8_t *data;         /* payload */
+    size_t len;            /* bytes in data */
+    uint64_t seq;          /* channel sequence it was published with */
+    struct retained *next; /* next retained value of the channel */
+} retained;
+
+/* A message held by a queue channel, waiting or delivered unacked. */
+struct qmsg {
+    uint64_t seq;          /* channel sequence number */
+    char *topic;           /* topic, NUL-terminated */
+    size_t tlen;           /* bytes in topic */
+    uint8_t *data;         /* payload */
+    size_t len;            /* bytes in data */
+    int redelivered;       /* handed to a consumer that went away */
+    sub *owner;            /* consumer holding it, NULL while queued */
+    ticket *tk;            /* its delivery ticket while owned */
+    pending *sync;         /* a sync publisher waiting for the ack */
+    qmsg *prev, *next;     /* the queue (FIFO) while waiting */
+};
+
+/* A channel: declared in the config or created on first use. */
+struct channel {
+    char *name;            /* channel name */
+    enum chan_type type;   /* queue, broadcast or pubsub */
+    int declared;          /* comes from the config file */
+    int retain;            /* pubsub: retained values allowed */
+    int durable;           /* queue: declared durable (kept in memory for now) */
+    long max_queued;       /* queue: waiting messages at most */
+    enum slow_policy slow; /* broadcast/pubsub: slow-subscriber policy */
+    uint64_t seq;          /* last sequence number given out */
+    uint64_t messages;     /* messages accepted */
+    uint64_t dropped;      /* deliveries dropped for slow receivers */
+    sub *subs_head, *subs_tail; /* subscriptions, round-robin order */
+    size_t n_subs;         /* entries in the list */
+    qmsg *q_head, *q_tail; /* queue: messages waiting, oldest first */
+    size_t n_queued;       /* queue: waiting messages */
+    size_t n_unacked;      /* queue: delivered, not yet acked */
+    retained *ret;         /* pubsub: retained values */
+    size_t n_retained;     /* entries in ret */
+    channel *hnext;        /* name hash chain */
+    channel *next;         /* the broker's list of channels */
+};
+
+/* A sync publish or a request waiting for receipts or replies. */
+struct pending {
+    int is_request;        /* request (replies) or sync message (receipts) */
+    client *requester;     /* who waits; NULL once it went away */
+    uint64_t corr;         /* its correlation id */
+    uint32_t expected;     /* receivers or responders */
+    uint32_t answered;     /* receipts or replies so far */
+    int64_t deadline;      /* monotonic ms */
+    qmsg *qm;              /* queue sync: the message */
+    ticket *tickets;       /* outstanding tickets */
+    size_t n_tickets;      /* entries in tickets */
+    pending *prev, *next;  /* the broker's list of waiters */
+};
+
+enum { TICKET_QUEUE = 1, TICKET_RECEIPT = 2, TICKET_REQUEST = 3 };
+
+/* A delivery tag the broker waits for: ACK or REPLY from one client. */
+struct ticket {
+    uint64_t tag;          /* the tag sent in DELIVER */
+    int kind;              /* TICKET_* */
+    client *cl;            /* the client that must answer */
+    qmsg *qm;              /* TICKET_QUEUE: the message */
+    pending *pd;           /* RECEIPT, REQUEST: the waiter */
+    ticket *hnext;         /* tag hash chain */
+    ticket *cl_prev, *cl_next; /* the client's tickets */
+    ticket *pd_prev, *pd_next; /* the waiter's tickets */
+};
+
+#define BROKER_HASH 4096   /* buckets of each hash table */
+
+/* The whole broker state. */
+struct broker {
+    config *cfg;           /* current configuration */
+    void *ctx;             /* ZeroMQ context */
+    void *router;          /* the ROUTER all clients talk to */
+    int sigfd;             /* signalfd for TERM, INT, HUP */
+    char **ipc_owned;      /* socket files this broker created, unlinked at exit */
+    size_t n_ipc_owned;    /* entries in ipc_owned */
+    int stop;              /* leave the loop */
+    void (*reload)(broker *b); /* SIGHUP handler, set by main (NULL: ignore) */
+    uint64_t id;           /* broker id, random per process */
+    uint64_t epoch;        /* random at every start */
+    int64_t started;       /* monotonic ms at start */
+    int64_t now;           /* monotonic ms of this turn */
+    uint64_t next_num;     /* next client session number */
+    uint64_t next_tag;     /* next delivery tag */
+    uint64_t next_stamp;   /* next fan-out stamp */
+    client *clients;       /* every session */
+    size_t n_clients;      /* live sessions */
+    client *hclients[BROKER_HASH]; /* by identity */
+    client *flush;         /* clients with output this turn */
+    client *graveyard;     /* forgotten clients, freed at the end of the turn */
+    channel *channels;     /* every channel */
+    size_t n_channels;     /* entries in channels */
+    channel *hchannels[BROKER_HASH]; /* by name */
+    ticket *htickets[BROKER_HASH];   /* by tag */
+    pending *pendings;     /* sync messages and requests waiting */
+    int64_t pend_min;      /* no deadline of pendings is earlier than this */
+    int64_t next_sweep;    /* when heartbeats are next checked */
+    int throttled;         /* input paused: a "block" receiver is full */
+    int64_t throttle_since;/* monotonic ms the current pause began */
+    uint64_t messages_in;  /* messages accepted */
+    uint64_t messages_out; /* deliveries written */
+    uint64_t dropped;      /* deliveries dropped for slow receivers */
+    uint64_t malformed;    /* malformed frames received */
+};
+
+/* loop.c: sockets, the event loop, output. */
+int64_t loop_now(void);
+/* Binds every endpoint; 0 or -1 after logging the failing endpoint. */
+int loop_bind(broker *b);
+/* Closes the ROUTER and removes the socket files it created. */
+void loop_close(broker *b);
+/* Runs until a SIGTERM/SIGINT; returns 0. */
+int loop_run(broker *b);
+/* Appends a record for c to its output; drop-checking is the caller's. */
+void loop_put(broker *b, client *c, const ps__cmd *cmd);
+/* ERROR(corr, code, printf text) to c. */
+void loop_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* ERROR(0, code, text) to an identity that has no session. */
+void loop_direct_error(broker *b, const void *ident, size_t ilen, uint16_t code, const char *text);
+/* OK(corr, value) to c. */
+void loop_ok(broker *b, client *c, uint64_t corr, uint32_t value);
+
+/* client.c: sessions. */
+client *client_find(broker *b, const void *ident, size_t len);
+/* Handles every record of one frame from identity ident. */
+void client_frame(broker *b, const void *ident, size_t ilen, const void *data, size_t size);
+/* Drops a session's state (subscriptions, tickets); keeps the client. */
+void client_reset(broker *b, client *c);
+/* Forgets a client: reset now, freed by client_reap at the end of the turn;
+ * why (NULL: say nothing) goes to the log. */
+void client_forget(broker *b, client *c, const char *why);
+/* Frees forgotten clients. */
+void client_reap(broker *b);
+/* Sends heartbeats and forgets silent clients (not while input is
+ * throttled: nobody could be heard); sets b->next_sweep. */
+void client_sweep(broker *b);
+void client_free_all(broker *b);
+
+/* channel.c: channels, subscriptions, fan-out, sync, requests. */
+channel *chan_find(broker *b, const char *name, size_t len);
+channel *chan_create(broker *b, const char *name, size_t len, const config_channel *cc);
+/* Creates declared channels and applies the config's limits to them. */
+void chan_apply_config(broker *b);
+void chan_publish(broker *b, client *c, const ps__cmd *cmd);
+void chan_subscribe(broker *b, client *c, const ps__cmd *cmd);
+void chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd);
+void chan_request(broker *b, client *c, const ps__cmd *cmd);
+void chan_ack(broker *b, client *c, uint64_t tag);
+void chan_reply(broker *b, client *c, const ps__cmd *cmd);
+/* Writes a queue message to consumer s with tag (never dropped). */
+int chan_deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag);
+/* Moves s to the end of its channel's round-robin order. */
+void chan_sub_rotate(channel *ch, sub *s);
+/* Removes a subscription (queue: its unacked messages go back). */
+void chan_sub_remove(broker *b, sub *s);
+/* Drops every ticket of c (client going away). */
+void chan_client_gone(broker *b, client *c);
+/* Sends due RESULT/DONE; returns ms until the next deadline, or -1. */
+long chan_timers(broker *b);
+void chan_free_all(broker *b);
+/* Sends the RESULT or DONE of a waiter and frees it with its tickets. */
+void pending_finish(broker *b, pending *pd);
+/* Tickets (tag table). */
+ticket *ticket_new(broker *b, int kind, client *c, pending *pd);
+ticket *ticket_find(broker *b, uint64_t tag);
+void ticket_free(broker *b, ticket *t);
+
+/* queue.c: queue channels. */
+/* Takes a published message; returns it or NULL (error already sent). */
+qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd);
+/* Hands waiting messages to consumers with room. */
+void queue_dispatch(broker *b, channel *ch);
+/* ACK of a queue ticket. */
+void queue_ack(broker *b, ticket *t);
+/* Puts a consumer's unacked message back at the front (REDELIVERED). */
+void queue_requeue(broker *b, ticket *t);
+void queue_free(channel *ch);
+
+/* admin.c */
+void admin_handle(broker *b, client *c, const ps__cmd *cmd);
+
 #endif

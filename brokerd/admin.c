@@ -1,0 +1,87 @@
+/*
+ * admin.c - the ADMIN verbs: "status", "channels" and "clients", each
+ * answered with ADMIN_REPLY carrying JSON built with jansson.
+ */
+#include "brokerd.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *admin_status(broker *b)
+{
+    json_t *eps = json_array();
+    for (size_t i = 0; i < b->cfg->n_endpoints; i++)
+        json_array_append_new(eps, json_string(b->cfg->endpoints[i]));
+    char id[17], epoch[17];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)b->id);
+    snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)b->epoch);
+    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "version", BROKERD_VERSION, "broker_id", id, "epoch", epoch,
+                     "uptime_s", (json_int_t)((b->now - b->started) / 1000), "endpoints", eps,
+                     "clients", (json_int_t)b->n_clients, "channels", (json_int_t)b->n_channels,
+                     "messages_in", (json_int_t)b->messages_in, "messages_out",
+                     (json_int_t)b->messages_out, "dropped", (json_int_t)b->dropped,
+                     "malformed", (json_int_t)b->malformed);
+}
+
+static json_t *admin_channels(broker *b)
+{
+    json_t *arr = json_array();
+    /* Oldest first reads better: the list is newest first, so prepend. */
+    for (channel *ch = b->channels; ch; ch = ch->next) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "name", ch->name,
+                              "type", config_type_name(ch->type), "subscribers",
+                              (json_int_t)ch->n_subs, "queued", (json_int_t)ch->n_queued,
+                              "unacked", (json_int_t)ch->n_unacked, "messages",
+                              (json_int_t)ch->messages, "dropped", (json_int_t)ch->dropped,
+                              "retained", (json_int_t)ch->n_retained, "durable", ch->durable);
+        if (o)
+            json_array_insert_new(arr, 0, o);
+    }
+    return arr;
+}
+
+static json_t *admin_clients(broker *b)
+{
+    json_t *arr = json_array();
+    for (client *c = b->clients; c; c = c->next) {
+        json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:I}", "id", (json_int_t)c->num, "name",
+                              c->name ? c->name : "", "subscriptions", (json_int_t)c->n_subs,
+                              "unacked", (json_int_t)c->n_unacked, "pending_bytes",
+                              (json_int_t)c->pending_bytes);
+        if (o)
+            json_array_insert_new(arr, 0, o);
+    }
+    return arr;
+}
+
+void admin_handle(broker *b, client *c, const ps__cmd *cmd)
+{
+    json_t *j = NULL;
+    const ps__slice *v = &cmd->text;
+#define VERB(s) (v->len == strlen(s) && memcmp(v->ptr, s, v->len) == 0)
+    if (VERB("status"))
+        j = admin_status(b);
+    else if (VERB("channels"))
+        j = admin_channels(b);
+    else if (VERB("clients"))
+        j = admin_clients(b);
+#undef VERB
+    else {
+        loop_error(b, c, cmd->corr, PS_WERR_INVALID,
+                   "unknown admin verb (status, channels or clients)");
+        return;
+    }
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
+        return;
+    }
+    ps__cmd r = {.cmd = PS_CMD_ADMIN_REPLY, .corr = cmd->corr};
+    r.data.ptr = text;
+    r.data.len = strlen(text);
+    loop_put(b, c, &r);
+    free(text);
+}

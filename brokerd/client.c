@@ -1,0 +1,283 @@
+/*
+ * client.c - client sessions: HELLO/WELCOME, dispatching each record of a
+ * frame, heartbeats, BYE and forgetting dead clients.
+ *
+ * A session is keyed by the ROUTER identity of the client's DEALER.  It
+ * begins with HELLO and ends with BYE, a heartbeat timeout or the peer
+ * disappearing.  Forgetting a client drops its subscriptions and hands
+ * its unacknowledged queue messages back to their queues at once; the
+ * memory itself is freed at the end of the loop turn, so that code in the
+ * middle of a fan-out never holds a dangling pointer.
+ */
+#include "brokerd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t ident_hash(const void *ident, size_t len)
+{
+    const uint8_t *p = ident;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h % BROKER_HASH;
+}
+
+client *client_find(broker *b, const void *ident, size_t len)
+{
+    for (client *c = b->hclients[ident_hash(ident, len)]; c; c = c->hnext)
+        if (c->ident_len == len && memcmp(c->ident, ident, len) == 0)
+            return c;
+    return NULL;
+}
+
+/* A printable copy of a client-chosen name, for logs and admin. */
+static char *clean_name(const ps__slice *s)
+{
+    char *n = malloc(s->len + 1);
+    if (!n)
+        return NULL;
+    for (size_t i = 0; i < s->len; i++) {
+        unsigned char ch = (unsigned char)s->ptr[i];
+        n[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+    }
+    n[s->len] = '\0';
+    return n;
+}
+
+/* HELLO: starts (or restarts) a session.  Returns the client or NULL. */
+static client *client_hello(broker *b, client *c, const void *ident, size_t ilen,
+                            const ps__cmd *cmd)
+{
+    if (cmd->major != PS_WIRE_MAJOR) {
+        char text[128];
+        snprintf(text, sizeof text, "protocol %u.%u not supported, broker speaks %d.%d",
+                 cmd->major, cmd->minor, PS_WIRE_MAJOR, PS_WIRE_MINOR);
+        log_info("refused a client: %s", text);
+        if (c) {
+            loop_error(b, c, 0, PS_WERR_VERSION, "%s", text);
+            client_forget(b, c, "wrong protocol version");
+        } else {
+            loop_direct_error(b, ident, ilen, PS_WERR_VERSION, text);
+        }
+        return NULL;
+    }
+    if (c) {
+        /* A second HELLO: the client restarted its session. */
+        log_debug("client %llu: new HELLO, session reset", (unsigned long long)c->num);
+        client_reset(b, c);
+    } else {
+        if ((long)b->n_clients >= b->cfg->max_clients) {
+            char text[96];
+            snprintf(text, sizeof text, "too many clients (max_clients %ld)", b->cfg->max_clients);
+            log_warn("refused a client: %s", text);
+            loop_direct_error(b, ident, ilen, PS_WERR_LIMIT, text);
+            return NULL;
+        }
+        if (ilen > sizeof c->ident)
+            return NULL; /* libzmq identities are at most 255 bytes */
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return NULL;
+        memcpy(c->ident, ident, ilen);
+        c->ident_len = ilen;
+        c->num = ++b->next_num;
+        size_t h = ident_hash(ident, ilen);
+        c->hnext = b->hclients[h];
+        b->hclients[h] = c;
+        c->next = b->clients;
+        if (b->clients)
+            b->clients->prev = c;
+        b->clients = c;
+        b->n_clients++;
+    }
+    free(c->name);
+    c->name = clean_name(&cmd->text);
+    c->last_in = b->now;
+    c->last_out = b->now;
+    log_info("client %llu connected%s%s", (unsigned long long)c->num,
+             c->name && *c->name ? " as " : "", c->name ? c->name : "");
+    ps__cmd w = {.cmd = PS_CMD_WELCOME,
+                 .major = PS_WIRE_MAJOR,
+                 .minor = PS_WIRE_MINOR,
+                 .broker_id = b->id,
+                 .epoch = b->epoch,
+                 .heartbeat_ms = (uint32_t)b->cfg->heartbeat_ms,
+                 .max_size = (uint32_t)b->cfg->max_message_size};
+    loop_put(b, c, &w);
+    return c;
+}
+
+/* Handles one record of a known, live session. */
+static void client_record(broker *b, client *c, const ps__cmd *cmd)
+{
+    switch (cmd->cmd) {
+    case PS_CMD_BYE:
+        client_forget(b, c, "said BYE");
+        break;
+    case PS_CMD_HEARTBEAT:
+        break;
+    case PS_CMD_PING: {
+        ps__cmd pong = {.cmd = PS_CMD_PONG, .corr = cmd->corr};
+        loop_put(b, c, &pong);
+        break;
+    }
+    case PS_CMD_PUBLISH:
+        chan_publish(b, c, cmd);
+        break;
+    case PS_CMD_SUBSCRIBE:
+        chan_subscribe(b, c, cmd);
+        break;
+    case PS_CMD_UNSUBSCRIBE:
+        chan_unsubscribe(b, c, cmd);
+        break;
+    case PS_CMD_REQUEST:
+        chan_request(b, c, cmd);
+        break;
+    case PS_CMD_ACK:
+        chan_ack(b, c, cmd->tag);
+        break;
+    case PS_CMD_REPLY:
+        chan_reply(b, c, cmd);
+        break;
+    case PS_CMD_ADMIN:
+        admin_handle(b, c, cmd);
+        break;
+    default:
+        loop_error(b, c, 0, PS_WERR_PROTOCOL, "%s is not a command for the broker",
+                   ps__wire_cmd_name(cmd->cmd));
+        break;
+    }
+}
+
+void client_frame(broker *b, const void *ident, size_t ilen, const void *data, size_t size)
+{
+    client *c = client_find(b, ident, ilen);
+    if (c)
+        c->last_in = b->now;
+    ps__reader r;
+    ps__cmd cmd;
+    int rc;
+    ps__reader_init(&r, data, size);
+    while ((rc = ps__wire_next(&r, &cmd)) > 0) {
+        if (cmd.cmd == PS_CMD_HELLO) {
+            c = client_hello(b, c, ident, ilen, &cmd);
+            continue;
+        }
+        if (!c) {
+            loop_direct_error(b, ident, ilen, PS_WERR_SESSION, "unknown session: send HELLO first");
+            return;
+        }
+        if (c->dead)
+            return; /* records after BYE have nobody to serve */
+        client_record(b, c, &cmd);
+    }
+    if (rc < 0) {
+        b->malformed++;
+        if (c && !c->dead) {
+            if (!c->warned_malformed++)
+                log_debug("client %llu: malformed frame of %zu bytes dropped",
+                          (unsigned long long)c->num, size);
+            loop_error(b, c, 0, PS_WERR_PROTOCOL, "malformed command");
+        }
+    }
+}
+
+void client_reset(broker *b, client *c)
+{
+    while (c->subs)
+        chan_sub_remove(b, c->subs);
+    chan_client_gone(b, c);
+}
+
+void client_forget(broker *b, client *c, const char *why)
+{
+    if (c->dead)
+        return;
+    if (why)
+        log_info("client %llu %s, forgotten", (unsigned long long)c->num, why);
+    c->dead = 1;
+    client_reset(b, c);
+    client **pp = &b->hclients[ident_hash(c->ident, c->ident_len)];
+    while (*pp && *pp != c)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = c->hnext;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = NULL;
+    c->next = b->graveyard;
+    b->graveyard = c;
+    b->n_clients--;
+}
+
+static void client_free(client *c)
+{
+    while (c->out_head) {
+        outframe *f = c->out_head;
+        c->out_head = f->next;
+        ps__buf_free(&f->buf);
+        free(f);
+    }
+    ps__buf_free(&c->cur);
+    free(c->name);
+    free(c);
+}
+
+void client_reap(broker *b)
+{
+    client *keep = NULL;
+    while (b->graveyard) {
+        client *c = b->graveyard;
+        b->graveyard = c->next;
+        if (c->dirty) {
+            /* Still on the flush list: the next turn's flush drops it. */
+            c->next = keep;
+            keep = c;
+            continue;
+        }
+        client_free(c);
+    }
+    b->graveyard = keep;
+}
+
+void client_sweep(broker *b)
+{
+    long hb = b->cfg->heartbeat_ms, dead = b->cfg->heartbeat_timeout_ms;
+    client *next;
+    for (client *c = b->clients; c; c = next) {
+        next = c->next;
+        if (b->throttled)
+            c->last_in = b->now; /* we are not listening: silence proves nothing */
+        else if (b->now - c->last_in > dead) {
+            client_forget(b, c, "timed out");
+            continue;
+        }
+        if (b->now - c->last_out >= hb && !c->dirty) {
+            ps__cmd h = {.cmd = PS_CMD_HEARTBEAT};
+            loop_put(b, c, &h);
+        }
+    }
+    long step = hb / 4;
+    if (step > 250)
+        step = 250;
+    if (step < 10)
+        step = 10;
+    b->next_sweep = b->now + step;
+}
+
+void client_free_all(broker *b)
+{
+    while (b->clients)
+        client_forget(b, b->clients, NULL);
+    b->flush = NULL;
+    while (b->graveyard) {
+        client *c = b->graveyard;
+        b->graveyard = c->next;
+        client_free(c);
+    }
+}

@@ -1,0 +1,495 @@
+/*
+ * loop.c - the broker's event loop: the ROUTER socket, input bursts,
+ * timers and per-client output.
+ *
+ * One turn of the loop waits in zmq_poll (ROUTER and signalfd), reads a
+ * bounded burst of frames and handles every record in them, runs the
+ * timers, then sends each client what the turn produced for it as one
+ * frame (or a few, each at most LOOP_FRAME_MAX bytes unless one record is
+ * bigger).  Batching is thus natural: under light load a turn carries one
+ * record, under heavy load many.  The broker never blocks on a send: the
+ * ROUTER is ZMQ_ROUTER_MANDATORY and every send is ZMQ_DONTWAIT; a frame
+ * the peer's pipe refuses stays queued for the next turn, and the bytes
+ * queued for one client are bounded by the channel code (client_buffer).
+ *
+ * The "block" slow-subscriber policy is credit by omission: while a
+ * receiver subscribed to a block channel holds more than client_buffer
+ * bytes, the loop stops reading the ROUTER, so publishers fill their own
+ * pipes and slow down, and nothing is dropped.  A receiver that keeps
+ * everyone waiting longer than heartbeat_timeout_ms is forgotten.
+ */
+#include "brokerd.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define LOOP_BURST 1000        /* frames read per turn before flushing */
+#define LOOP_FRAME_MAX 65536   /* bytes per outgoing frame, beyond one record */
+#define LOOP_RETRY_MS 10       /* poll timeout while a peer's pipe is full */
+#define LOOP_STATUS_MS 5000    /* systemd STATUS= refresh */
+#define LOOP_HARD_CAP 16       /* client_buffers of output before a client is dropped */
+
+int64_t loop_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Binding an ipc path replaces a live broker's socket without an error,
+ * so first try to reach whatever listens there.  Returns 0 when the path
+ * is free (a stale file is removed), -1 when a broker answers.
+ */
+static int ipc_probe(const char *path)
+{
+    struct sockaddr_un sa;
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return 0; /* zmq_bind will say what is wrong with it */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int err = errno;
+    close(fd);
+    if (rc == 0) {
+        log_err("another broker is running on ipc://%s", path);
+        return -1;
+    }
+    if (err == ECONNREFUSED || err == ENOTSOCK) {
+        log_info("removing stale socket file %s", path);
+        unlink(path);
+    }
+    return 0;
+}
+
+/* Binds one endpoint, on the socket systemd passed for it if any. */
+static int bind_one(broker *b, const char *ep)
+{
+    int passed = sd_take_fd(ep);
+    if (passed >= 0) {
+        /* Ours already: the probe would find ourselves listening. */
+        int none = -1, rc;
+        zmq_setsockopt(b->router, ZMQ_USE_FD, &passed, sizeof passed);
+        rc = zmq_bind(b->router, ep);
+        int saved = errno;
+        zmq_setsockopt(b->router, ZMQ_USE_FD, &none, sizeof none);
+        errno = saved;
+        if (rc == 0)
+            log_info("%s: using the socket passed by systemd", ep);
+        return rc;
+    }
+    int ipc = strncmp(ep, "ipc://", 6) == 0;
+    if (ipc && ipc_probe(ep + 6) < 0) {
+        errno = EADDRINUSE;
+        return -2;
+    }
+    if (zmq_bind(b->router, ep) < 0)
+        return -1;
+    if (ipc) {
+        char **more = realloc(b->ipc_owned, (b->n_ipc_owned + 1) * sizeof *more);
+        if (more) {
+            b->ipc_owned = more;
+            if ((more[b->n_ipc_owned] = strdup(ep + 6)))
+                b->n_ipc_owned++;
+        }
+    }
+    return 0;
+}
+
+int loop_bind(broker *b)
+{
+    b->router = zmq_socket(b->ctx, ZMQ_ROUTER);
+    if (!b->router) {
+        log_err("cannot create the ROUTER socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    /* High-water marks count frames, not bytes: a frame is up to
+     * LOOP_FRAME_MAX, so a lower send mark keeps what libzmq holds for one
+     * slow peer near 64 MiB; beyond it our own byte-bounded buffer takes
+     * over and the slow-subscriber policy applies. */
+    int one = 1, shwm = 1000, hwm = 10000, zero = 0;
+    int64_t maxsize = b->cfg->max_message_size + 65536;
+    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    zmq_setsockopt(b->router, ZMQ_SNDHWM, &shwm, sizeof shwm);
+    zmq_setsockopt(b->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero);
+    for (size_t i = 0; i < b->cfg->n_endpoints; i++) {
+        const char *ep = b->cfg->endpoints[i];
+        int rc = bind_one(b, ep);
+        if (rc == -1)
+            log_err("cannot bind %s: %s", ep, zmq_strerror(errno));
+        if (rc < 0)
+            return -1;
+        log_info("listening on %s", ep);
+    }
+    if (sd_unclaimed())
+        log_warn("%d socket%s passed by systemd match no endpoint", sd_unclaimed(),
+                 sd_unclaimed() == 1 ? "" : "s");
+    return 0;
+}
+
+void loop_close(broker *b)
+{
+    if (b->router)
+        zmq_close(b->router);
+    b->router = NULL;
+    for (size_t i = 0; i < b->n_ipc_owned; i++) {
+        unlink(b->ipc_owned[i]);
+        free(b->ipc_owned[i]);
+    }
+    free(b->ipc_owned);
+    b->ipc_owned = NULL;
+    b->n_ipc_owned = 0;
+}
+
+/* Moves the records of this turn into a frame of their own. */
+static void frame_cur(client *c)
+{
+    if (!c->cur.len)
+        return;
+    outframe *f = calloc(1, sizeof *f);
+    if (!f) {
+        /* Out of memory: lose this turn's records rather than the broker. */
+        c->pending_bytes -= c->cur.len;
+        c->cur.len = 0;
+        return;
+    }
+    f->buf = c->cur;
+    memset(&c->cur, 0, sizeof c->cur);
+    if (c->out_tail)
+        c->out_tail->next = f;
+    else
+        c->out_head = f;
+    c->out_tail = f;
+}
+
+static void drop_output(client *c)
+{
+    while (c->out_head) {
+        outframe *f = c->out_head;
+        c->out_head = f->next;
+        ps__buf_free(&f->buf);
+        free(f);
+    }
+    c->out_tail = NULL;
+    ps__buf_free(&c->cur);
+    c->pending_bytes = 0;
+}
+
+static int send_frames(broker *b, client *c);
+
+void loop_put(broker *b, client *c, const ps__cmd *cmd)
+{
+    if (c->dead)
+        return;
+    size_t size = ps__wire_size(cmd);
+    if (c->cur.len && c->cur.len + size > LOOP_FRAME_MAX) {
+        /* A full frame goes to libzmq at once, so a busy turn does not
+         * hold a fast receiver's bytes against its client_buffer.  Errors
+         * wait for the end of the turn: forgetting a client here would
+         * pull subscriptions from under a fan-out. */
+        frame_cur(c);
+        send_frames(b, c);
+    }
+    if (ps__wire_put(&c->cur, cmd) < 0) {
+        log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
+                 ps__wire_cmd_name(cmd->cmd), strerror(errno));
+        return;
+    }
+    c->pending_bytes += size;
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->flush_next = b->flush;
+        b->flush = c;
+    }
+}
+
+void loop_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
+{
+    char text[PS_WIRE_TEXT_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > PS_WIRE_TEXT_MAX)
+        n = PS_WIRE_TEXT_MAX;
+    ps__cmd e = {.cmd = PS_CMD_ERROR, .corr = corr, .code = code};
+    e.text.ptr = text;
+    e.text.len = (size_t)n;
+    log_debug("client %llu: error %s: %s", (unsigned long long)c->num,
+              ps__wire_err_text(code), text);
+    loop_put(b, c, &e);
+}
+
+void loop_ok(broker *b, client *c, uint64_t corr, uint32_t value)
+{
+    ps__cmd ok = {.cmd = PS_CMD_OK, .corr = corr, .count = value};
+    loop_put(b, c, &ok);
+}
+
+/*
+ * Sends c's complete frames until its pipe is full.  Returns 0 when all
+ * went, 1 when the pipe is full, -1 when the peer is gone (EHOSTUNREACH).
+ */
+static int send_frames(broker *b, client *c)
+{
+    while (c->out_head) {
+        outframe *f = c->out_head;
+        if (zmq_send(b->router, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return errno == EAGAIN || errno == EINTR ? 1 : -1;
+        if (zmq_send(b->router, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
+            log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
+                      zmq_strerror(errno));
+        c->pending_bytes -= f->buf.len;
+        c->last_out = b->now;
+        c->out_head = f->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        ps__buf_free(&f->buf);
+        free(f);
+    }
+    return 0;
+}
+
+/* Sends all of c's output it can.  Returns 1 if some remains. */
+static int flush_client(broker *b, client *c)
+{
+    frame_cur(c);
+    int rc = send_frames(b, c);
+    if (rc < 0) {
+        /* The peer disconnected: nobody to talk to. */
+        drop_output(c);
+        client_forget(b, c, "disconnected");
+        return 0;
+    }
+    return rc;
+}
+
+/* True when c is over its bound and receives on a "block" channel. */
+static int holds_publishers(broker *b, client *c)
+{
+    if (c->pending_bytes <= (size_t)b->cfg->client_buffer)
+        return 0;
+    for (sub *s = c->subs; s; s = s->cl_next)
+        if (s->ch->slow == SLOW_BLOCK && s->ch->type != CHAN_QUEUE)
+            return 1;
+    return 0;
+}
+
+/* Flushes every dirty client.  Returns 1 when some pipe was full; sets
+ * b->throttled when a "block" receiver is still over its bound. */
+static int flush_all(broker *b)
+{
+    client *list = b->flush, *keep = NULL;
+    int blocked = 0, throttle = 0;
+    b->flush = NULL;
+    while (list) {
+        client *c = list;
+        list = c->flush_next;
+        c->dirty = 0;
+        if (c->dead) {
+            drop_output(c);
+            continue;
+        }
+        if (flush_client(b, c) && !c->dead) {
+            /* Answers and queue deliveries are never dropped; a client that
+             * keeps asking without reading would grow them without end. */
+            if (c->pending_bytes > (size_t)b->cfg->client_buffer * LOOP_HARD_CAP) {
+                log_warn("client %llu does not read its messages (%zu bytes waiting)",
+                         (unsigned long long)c->num, c->pending_bytes);
+                drop_output(c);
+                client_forget(b, c, "is stuck");
+                continue;
+            }
+            if (holds_publishers(b, c)) {
+                if (b->throttled && b->now - b->throttle_since > b->cfg->heartbeat_timeout_ms) {
+                    drop_output(c);
+                    client_forget(b, c, "kept publishers on a block channel waiting too long");
+                    continue;
+                }
+                throttle = 1;
+            }
+            blocked = 1;
+            c->flush_next = keep;
+            keep = c;
+        }
+    }
+    /* Clients made dirty during the flush (redeliveries) join those waiting. */
+    while (keep) {
+        client *c = keep;
+        keep = c->flush_next;
+        if (!c->dirty) {
+            c->dirty = 1;
+            c->flush_next = b->flush;
+            b->flush = c;
+        }
+    }
+    if (throttle && !b->throttled) {
+        b->throttle_since = b->now;
+        log_debug("a receiver on a block channel is full: publishers wait");
+    }
+    b->throttled = throttle;
+    return blocked;
+}
+
+/* Answers a stranger directly: it has no session and no output buffer. */
+static void send_direct(broker *b, const void *ident, size_t ilen, const ps__cmd *cmd)
+{
+    ps__buf buf = {0};
+    if (ps__wire_put(&buf, cmd) == 0 &&
+        zmq_send(b->router, ident, ilen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(b->router, buf.data, buf.len, ZMQ_DONTWAIT);
+    ps__buf_free(&buf);
+}
+
+void loop_direct_error(broker *b, const void *ident, size_t ilen, uint16_t code, const char *text)
+{
+    ps__cmd e = {.cmd = PS_CMD_ERROR, .code = code};
+    e.text.ptr = text;
+    e.text.len = strlen(text);
+    send_direct(b, ident, ilen, &e);
+}
+
+/* Reads up to LOOP_BURST frames and handles them. */
+static void read_burst(broker *b)
+{
+    for (int i = 0; i < LOOP_BURST; i++) {
+        zmq_msg_t id, fr;
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, b->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            break;
+        }
+        if (!zmq_msg_more(&id)) {
+            b->malformed++;
+            zmq_msg_close(&id);
+            continue;
+        }
+        zmq_msg_init(&fr);
+        if (zmq_msg_recv(&fr, b->router, 0) < 0) {
+            zmq_msg_close(&fr);
+            zmq_msg_close(&id);
+            break;
+        }
+        int extra = 0;
+        while (zmq_msg_more(&fr)) {
+            /* A client sends one frame per message; more is malformed. */
+            zmq_msg_close(&fr);
+            zmq_msg_init(&fr);
+            if (zmq_msg_recv(&fr, b->router, 0) < 0)
+                break;
+            extra = 1;
+        }
+        if (extra) {
+            b->malformed++;
+            client *c = client_find(b, zmq_msg_data(&id), zmq_msg_size(&id));
+            if (c && !c->dead) {
+                if (!c->warned_malformed++)
+                    log_debug("client %llu: multi-frame message dropped",
+                              (unsigned long long)c->num);
+                loop_error(b, c, 0, PS_WERR_PROTOCOL, "one frame per message expected");
+            }
+        } else {
+            client_frame(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&fr),
+                         zmq_msg_size(&fr));
+        }
+        zmq_msg_close(&fr);
+        zmq_msg_close(&id);
+    }
+}
+
+/* Takes pending signals from the signalfd. */
+static void read_signals(broker *b)
+{
+    struct signalfd_siginfo si;
+    while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            if (b->reload)
+                b->reload(b);
+        } else {
+            log_info("%s received, shutting down", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            b->stop = 1;
+        }
+    }
+}
+
+static void refresh_status(broker *b)
+{
+    char text[160];
+    snprintf(text, sizeof text, "%zu clients, %zu channels, %llu messages in, %llu out",
+             b->n_clients, b->n_channels, (unsigned long long)b->messages_in,
+             (unsigned long long)b->messages_out);
+    sd_status(text);
+}
+
+int loop_run(broker *b)
+{
+    int blocked = 0;
+    long wd = sd_watchdog_ms();
+    int64_t next_wd = loop_now(), next_status = loop_now();
+    b->now = loop_now();
+    b->next_sweep = b->now;
+    while (!b->stop) {
+        b->now = loop_now();
+        long timeout = b->next_sweep > b->now ? (long)(b->next_sweep - b->now) : 0;
+        long t = chan_timers(b);
+        if (t >= 0 && t < timeout)
+            timeout = t;
+        if (wd && next_wd - b->now < timeout)
+            timeout = next_wd > b->now ? (long)(next_wd - b->now) : 0;
+        if (blocked && timeout > LOOP_RETRY_MS)
+            timeout = LOOP_RETRY_MS;
+        for (client *c = b->flush; c; c = c->flush_next)
+            if (c->cur.len) {
+                timeout = 0;
+                break;
+            }
+        zmq_pollitem_t items[2] = {
+            {.socket = b->router, .events = b->throttled ? 0 : ZMQ_POLLIN},
+            {.fd = b->sigfd, .events = ZMQ_POLLIN},
+        };
+        int n = zmq_poll(items, 2, timeout);
+        if (n < 0 && errno != EINTR) {
+            log_err("zmq_poll: %s", zmq_strerror(errno));
+            return -1;
+        }
+        b->now = loop_now();
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+            read_signals(b);
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            read_burst(b);
+        b->now = loop_now();
+        chan_timers(b);
+        if (b->now >= b->next_sweep)
+            client_sweep(b);
+        blocked = flush_all(b);
+        client_reap(b);
+        if (wd && b->now >= next_wd) {
+            sd_watchdog();
+            next_wd = b->now + wd;
+        }
+        if (b->now >= next_status) {
+            refresh_status(b);
+            next_status = b->now + LOOP_STATUS_MS;
+        }
+    }
+    return 0;
+}

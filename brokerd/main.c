@@ -1,0 +1,262 @@
+/*
+ * main.c - brokerd's command line and lifecycle.
+ *
+ * Reads the configuration (or the built-in defaults), blocks the signals
+ * it handles before libzmq starts its threads (they inherit the mask) and
+ * takes them from a signalfd in the event loop, binds every endpoint,
+ * tells systemd it is ready, runs the loop, and on SIGTERM/SIGINT closes
+ * everything and removes the ipc socket files it created.  SIGHUP reloads
+ * the file: new channels appear, limits change, nothing queued, retained
+ * or connected is lost; a file with errors leaves the old configuration.
+ */
+#include "brokerd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define MAX_CLI_ENDPOINTS 64 /* -e given at most this often */
+
+static int cli_endpoints; /* -e replaced the file's endpoints */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: brokerd [OPTION]...\n"
+            "Run the pubsub message broker in the foreground.\n"
+            "\n"
+            "  -c, --config FILE      read the configuration from FILE (default: built-in\n"
+            "                         defaults: " BROKERD_DEFAULT_TCP " and an ipc socket)\n"
+            "  -e, --endpoint EP      listen on EP instead of the configured endpoints\n"
+            "                         (tcp://HOST:PORT or ipc:///PATH; repeatable)\n"
+            "      --check            validate the configuration file and exit\n"
+            "  -v, --verbose          log debug messages too\n"
+            "  -h, --help             show this help and exit\n"
+            "  -V, --version          show the version and exit\n"
+            "\n"
+            "Signals: SIGHUP reloads the file, SIGTERM and SIGINT stop the broker.\n");
+}
+
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+        /* Without the kernel's randomness, time and pid still differ per start. */
+        v = ((uint64_t)getpid() << 32) ^ (uint64_t)loop_now() ^ (uint64_t)time(NULL);
+    }
+    return v;
+}
+
+/* Replaces the configured endpoints with the ones from the command line. */
+static int set_endpoints(config *cfg, char **eps, size_t n)
+{
+    char **list = calloc(n + 1, sizeof *list);
+    if (!list)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!(list[i] = strdup(eps[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(list[k]);
+            free(list);
+            return -1;
+        }
+    for (size_t i = 0; i < cfg->n_endpoints; i++)
+        free(cfg->endpoints[i]);
+    free(cfg->endpoints);
+    cfg->endpoints = list;
+    cfg->n_endpoints = n;
+    return 0;
+}
+
+static int same_endpoints(const config *a, const config *b)
+{
+    if (a->n_endpoints != b->n_endpoints)
+        return 0;
+    for (size_t i = 0; i < a->n_endpoints; i++)
+        if (strcmp(a->endpoints[i], b->endpoints[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* SIGHUP: reloads the file; keeps the configuration in use on errors. */
+static void main_reload(broker *b)
+{
+    if (!b->cfg->path) {
+        log_notice("SIGHUP: no configuration file to reload (started without -c)");
+        return;
+    }
+    sd_reloading();
+    log_info("SIGHUP: reloading %s", b->cfg->path);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *errs = open_memstream(&text, &len);
+    config *nc = config_load(b->cfg->path, errs ? errs : stderr);
+    if (errs)
+        fclose(errs);
+    if (!nc) {
+        for (char *line = text, *next; line && *line; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            else
+                next = line + strlen(line);
+            if (*line)
+                log_err("%s", line);
+        }
+        log_err("reload failed: keeping the configuration in use");
+    } else {
+        /* Endpoints stay as bound; the new file's take effect at restart. */
+        if (!cli_endpoints && !same_endpoints(nc, b->cfg))
+            log_notice("endpoint changes take effect when the broker restarts");
+        char **eps = nc->endpoints;
+        size_t n = nc->n_endpoints;
+        nc->endpoints = b->cfg->endpoints;
+        nc->n_endpoints = b->cfg->n_endpoints;
+        b->cfg->endpoints = eps;
+        b->cfg->n_endpoints = n;
+        config_destroy(&b->cfg);
+        b->cfg = nc;
+        int64_t maxsize = b->cfg->max_message_size + 65536;
+        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+        chan_apply_config(b);
+        log_info("configuration reloaded");
+    }
+    free(text);
+    sd_ready();
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"check", no_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    char *eps[MAX_CLI_ENDPOINTS];
+    size_t n_eps = 0;
+    int check = 0, verbose = 0, opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:e:vhV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'e':
+            if (n_eps == MAX_CLI_ENDPOINTS) {
+                fprintf(stderr, "brokerd: too many -e (at most %d)\n", MAX_CLI_ENDPOINTS);
+                return 1;
+            }
+            eps[n_eps++] = optarg;
+            break;
+        case 'C': check = 1; break;
+        case 'v': verbose = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("brokerd %s\n", BROKERD_VERSION); return 0;
+        case ':':
+            fprintf(stderr, "brokerd: option '%s' needs an argument (try --help)\n", argv[optind - 1]);
+            return 1;
+        default:
+            fprintf(stderr, "brokerd: unknown option '%s' (try --help)\n", argv[optind - 1]);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "brokerd: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 1;
+    }
+    if (check) {
+        if (!path) {
+            fprintf(stderr, "brokerd: --check needs -c FILE\n");
+            return 1;
+        }
+        config *c = config_load(path, stderr);
+        if (!c)
+            return 1;
+        printf("%s: configuration OK\n", path);
+        config_destroy(&c);
+        return 0;
+    }
+
+    log_init(verbose);
+    broker *b = calloc(1, sizeof *b);
+    if (!b) {
+        fprintf(stderr, "brokerd: out of memory\n");
+        return 1;
+    }
+    b->sigfd = -1;
+    b->reload = main_reload;
+    int rc = 1;
+    b->cfg = path ? config_load(path, stderr) : config_default();
+    if (!b->cfg) {
+        if (!path)
+            fprintf(stderr, "brokerd: cannot build the default configuration: %s\n", strerror(errno));
+        goto out;
+    }
+    cli_endpoints = n_eps > 0;
+    if (n_eps && set_endpoints(b->cfg, eps, n_eps) < 0) {
+        fprintf(stderr, "brokerd: out of memory\n");
+        goto out;
+    }
+    if (b->cfg->n_endpoints == 0) {
+        fprintf(stderr, "brokerd: no endpoint to listen on\n");
+        goto out;
+    }
+
+    /* libzmq's threads inherit the mask: block before zmq_ctx_new. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (b->sigfd < 0) {
+        log_err("signalfd: %s", strerror(errno));
+        goto out;
+    }
+
+    b->id = random_u64();
+    b->epoch = random_u64();
+    b->started = b->now = loop_now();
+    sd_setup();
+    b->ctx = zmq_ctx_new();
+    if (!b->ctx) {
+        log_err("zmq_ctx_new: %s", zmq_strerror(errno));
+        goto out;
+    }
+    if (loop_bind(b) < 0)
+        goto out;
+    chan_apply_config(b);
+    if (b->cfg->gateway_xpub || b->cfg->gateway_xsub)
+        log_warn("the plain ZeroMQ gateway is not implemented yet: ignored");
+    log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
+               (unsigned long long)b->id, (unsigned long long)b->epoch);
+    sd_ready();
+    rc = loop_run(b) < 0 ? 1 : 0;
+    sd_stopping();
+
+out:
+    client_free_all(b);
+    chan_free_all(b);
+    loop_close(b);
+    if (b->ctx)
+        zmq_ctx_term(b->ctx);
+    if (b->sigfd >= 0)
+        close(b->sigfd);
+    config_destroy(&b->cfg);
+    free(b);
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
+}

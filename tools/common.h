@@ -1,0 +1,141 @@
+/*
+ * common.h - what ppub, psub and pctl share: the options every tool takes
+ * (broker endpoint, timeout, CURVE keys, help, version), the exit codes of
+ * the CLI contract (DESIGN.md section 5), the mapping from library errors
+ * to those codes and to one-line messages, and small format helpers
+ * (base64, UTF-8 check, syslog topic extraction).  The tools use only the
+ * public API of pubsub.h.
+ */
+#ifndef TOOLS_COMMON_H
+#define TOOLS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pubsub.h"
+
+/* Exit codes of every tool. */
+enum {
+    EXIT_DONE = 0,    /* everything worked */
+    EXIT_USAGE = 1,   /* usage or configuration error */
+    EXIT_UNREACH = 2, /* broker unreachable or lost */
+    EXIT_TIMEOUT = 3, /* no confirmation, no reply, no responders, too few messages */
+    EXIT_REFUSED = 4  /* refused by the broker or a responder */
+};
+
+/* getopt_long values of the long-only options all tools share. */
+enum {
+    OPT_TIMEOUT = 256,    /* --timeout MS */
+    OPT_CURVE_SERVER_KEY, /* --curve-server-key KEY|FILE */
+    OPT_CURVE_KEY,        /* --curve-key FILE */
+    OPT_TOOL_BASE = 300   /* first value free for a tool's own long options */
+};
+
+/* The shared entries of a tool's struct option array. */
+#define TOOL_COMMON_LONGOPTS                                           \
+    {"broker", required_argument, NULL, 'b'},                          \
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},                 \
+    {"curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY}, \
+    {"curve-key", required_argument, NULL, OPT_CURVE_KEY},             \
+    {"help", no_argument, NULL, 'h'},                                  \
+    {"version", no_argument, NULL, 'V'}
+
+/* The shared short options, to put in front of a tool's own. */
+#define TOOL_COMMON_SHORTOPTS "b:hV"
+
+/* The help text lines of the shared options. */
+#define TOOL_COMMON_HELP                                                        \
+    "  -b, --broker ENDPOINT    broker to use: tcp://HOST:PORT or ipc:///PATH\n"  \
+    "                           (default: $PUBSUB_BROKER, else " PS_DEFAULT_ENDPOINT ")\n" \
+    "      --curve-server-key KEY|FILE\n"                                       \
+    "                           the broker's CURVE public key (Z85, 40 chars) or\n" \
+    "                           a file holding public_key = \"...\"; (default:\n" \
+    "                           $PUBSUB_CURVE_SERVER_KEY); enables encryption\n" \
+    "      --curve-key FILE     our own key pair file as written by `pctl keygen`\n" \
+    "                           (default: $PUBSUB_CURVE_KEY; without it a fresh\n" \
+    "                           key pair is made for this run)\n"                \
+    "  -h, --help               show this help and exit\n"                      \
+    "  -V, --version            show the version and exit\n"
+
+/* The exit codes as help text. */
+#define TOOL_EXIT_HELP                                                         \
+    "Exit status: 0 done, 1 usage or configuration error, 2 broker unreachable,\n" \
+    "3 timed out (no confirmation, no reply, no responders), 4 refused by the\n" \
+    "broker (unknown channel, wrong channel type, too large, not allowed).\n"
+
+/* The settings of the shared options. */
+struct tool_opts {
+    const char *broker;           /* endpoint; NULL until resolved */
+    int timeout_ms;               /* --timeout, or the tool's default */
+    int timeout_set;              /* 1 when --timeout was given */
+    const char *curve_server_key; /* --curve-server-key argument, or NULL */
+    const char *curve_key;        /* --curve-key argument, or NULL */
+    const char *name;             /* the client name shown by `pctl clients` */
+    int window;                   /* queue messages in flight, 0 = library default */
+};
+
+/* The tool's name for messages ("ppub"); set by tool_init(). */
+extern const char *tool_name;
+
+/* Sets the tool name and the defaults of o (timeout_ms = default_timeout). */
+void tool_init(struct tool_opts *o, const char *name, int default_timeout);
+
+/*
+ * Handles one of the shared options: returns 1 if opt was one (exiting
+ * for -h, -V and bad values), 0 if it is the tool's own.  usage prints
+ * the tool's help to the given stream.
+ */
+int tool_common_option(struct tool_opts *o, int opt, const char *arg,
+                       void (*usage)(FILE *out));
+
+/* Prints "TOOL: " and the formatted text and a newline to stderr. */
+void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints the "try --help" hint after a usage error and returns EXIT_USAGE. */
+int tool_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parses a decimal number within [min, max] into *out.  Returns 0, or -1
+ * after printing "TOOL: invalid WHAT 'arg'".
+ */
+int tool_parse_long(const char *arg, long min, long max, const char *what, long *out);
+
+/*
+ * Connects as o says.  Returns the client, or NULL after printing the
+ * reason; *exit_code is then the code to exit with.
+ */
+ps_client *tool_connect(const struct tool_opts *o, int *exit_code);
+
+/* The exit code a library error number means (0 for 0). */
+int tool_exit_code(int err);
+
+/*
+ * Prints one line for the failure err of an operation on channel (NULL
+ * allowed), using the broker's text when it has one, and returns the
+ * exit code for it.
+ */
+int tool_fail(ps_client *c, int err, const char *channel);
+
+/* Returns 1 when data[0..n) is valid UTF-8, else 0. */
+int tool_utf8_valid(const void *data, size_t n);
+
+/* Returns a malloc'd NUL-terminated base64 encoding of data, or NULL. */
+char *tool_base64(const void *data, size_t n);
+
+/*
+ * Extracts "HOST/PROGRAM" from a syslog line (BSD "Mmm dd hh:mm:ss HOST
+ * PROG[pid]: text", optionally with "<PRI>" in front or an RFC 3339 time
+ * instead).  PROGRAM is the basename without "[pid]" and ":".  Returns 0
+ * with the NUL-terminated topic in topic[cap], or -1 when the line does
+ * not look like that.
+ */
+int tool_syslog_topic(const char *line, size_t n, char *topic, size_t cap);
+
+/* Writes all of data to fd, retrying on EINTR.  Returns 0 or -1. */
+int tool_write_all(int fd, const void *data, size_t n);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t tool_now_ms(void);
+
+#endif

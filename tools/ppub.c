@@ -1,0 +1,524 @@
+/*
+ * ppub - publishes messages and sends requests from the shell.
+ *
+ * Messages come from the arguments (one each), from stdin (one a line,
+ * NUL-separated with -0, all of it with --raw) or are generated (--size).
+ * Every run meets the broker: it connects (HELLO/WELCOME), sends, and ends
+ * with ps_flush(), the sync point, so the exit code says whether the
+ * broker took everything (DESIGN.md sections 5 and 12).
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The most ppub reads as one message from stdin; the broker's own limit
+ * is usually lower and then refuses with exit 4. */
+#define STDIN_MAX (64u << 20)
+/* Topic buffer for --topic-from syslog (the protocol's topic limit). */
+#define TOPIC_MAX 1025
+/* The topic of syslog lines ppub cannot parse, unless -t gives one. */
+#define UNKNOWN_TOPIC "unknown/unknown"
+
+enum {
+    OPT_RAW = OPT_TOOL_BASE, /* --raw */
+    OPT_SYNC,                /* --sync */
+    OPT_CONFIRM,             /* --confirm */
+    OPT_RETAIN,              /* --retain */
+    OPT_REQUEST,             /* --request */
+    OPT_ASYNC,               /* --async */
+    OPT_SIZE,                /* --size */
+    OPT_RATE,                /* --rate */
+    OPT_TOPIC_FROM           /* --topic-from */
+};
+
+/* Everything one run of ppub does. */
+struct ppub {
+    struct tool_opts o;      /* shared options */
+    ps_client *c;            /* the connection */
+    const char *channel;     /* -c */
+    const char *topic;       /* -t, or NULL */
+    int nul;                 /* -0: stdin messages end with NUL */
+    int raw;                 /* --raw: all of stdin is one message */
+    int sync;                /* --sync: kind 2 */
+    int request;             /* --request: kind 4, or 3 with async */
+    int async;               /* --async with --request: kind 3 */
+    int flags;               /* PS_RETAIN | PS_CONFIRM */
+    long count;              /* -n: times each message is sent */
+    int count_set;           /* 1 when -n was given */
+    long size;               /* --size: bytes of generated payloads, -1 none */
+    long rate;               /* --rate: messages per second, 0 unlimited */
+    int syslog;              /* --topic-from syslog */
+    int warned_syslog;       /* the unparsable-line warning was printed */
+    int64_t sent;            /* messages sent so far, for --rate */
+    struct timespec start;   /* when sending began, for --rate */
+    int64_t *tickets;        /* --request --async: tickets in sending order */
+    size_t nticket;          /* tickets in use */
+    size_t ticket_cap;       /* tickets allocated */
+    int rc;                  /* exit code so far (the first failure wins) */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"Usage: ppub -c CHANNEL [OPTION]... [MESSAGE]...\n"
+"Publish messages to a channel of a pubsub broker, or send requests.\n"
+"\n"
+"Each MESSAGE argument is one message.  Without any, each line of stdin is\n"
+"one message (the newline is not part of it; an empty line is an empty\n"
+"message).  ppub always waits until the broker has handled everything it\n"
+"sent before it exits, so exit status 0 means the broker took it.\n"
+"\n"
+"  -c, --channel CHANNEL    the channel to publish to (required)\n"
+"  -t, --topic TOPIC        topic of the messages (pubsub channels need one,\n"
+"                           other channel types ignore it)\n"
+"  -0, --null               stdin messages are separated by NUL bytes\n"
+"      --raw                all of stdin is one binary-safe message (up to 64 MiB)\n"
+"  -n, --count N            send each message N times (default 1)\n"
+"      --size BYTES         with -n N and no MESSAGE: send N generated messages\n"
+"                           of BYTES bytes each; they are printable ASCII without\n"
+"                           newline and begin with their index 0..N-1; stdin is\n"
+"                           not read\n"
+"      --rate N             send at most N messages per second\n"
+"      --topic-from syslog  the topic of each stdin line is HOST/PROGRAM taken\n"
+"                           from the syslog line (\"Sep 19 14:20:18 amd64\n"
+"                           sshd[20494]: ...\" gives amd64/sshd; a path in\n"
+"                           PROGRAM is reduced to its basename, [pid] and ':'\n"
+"                           are dropped); lines that are not syslog lines get\n"
+"                           the -t TOPIC, else \"" UNKNOWN_TOPIC "\", with one warning\n"
+"\n"
+"Delivery (default: asynchronous; ppub returns once the broker has taken\n"
+"the messages, whether or not anyone received them):\n"
+"      --confirm            ask the broker to confirm each message (on a durable\n"
+"                           queue: it is on disk)\n"
+"      --sync               wait for each message until its receivers have it:\n"
+"                           on a queue until a consumer acknowledged it, on\n"
+"                           broadcast and pubsub until every receiver attached at\n"
+"                           the time confirmed; fewer (\"2/3 confirmed\"), none\n"
+"                           attached (\"no receivers\") or none in time is exit 3\n"
+"      --retain             pubsub: keep the message as the topic's last value,\n"
+"                           given first to new subscribers; an empty message\n"
+"                           clears it\n"
+"      --request            send each message as a request and print every reply\n"
+"                           on stdout, one a line (a survey on broadcast and\n"
+"                           pubsub gets one reply from each responder); no\n"
+"                           responder is exit 3, a failed responder exit 4 with\n"
+"                           its error text on stderr\n"
+"      --async              with --request: send all requests first, then collect\n"
+"                           the replies of each, in order\n"
+"      --timeout MS         how long to wait for the broker, a confirmation or\n"
+"                           replies (default 5000)\n"
+TOOL_COMMON_HELP
+"\n"
+TOOL_EXIT_HELP
+"\n"
+"Examples:\n"
+"  ppub -c alerts -t disk/sda 'disk almost full'\n"
+"  ppub -c logs --topic-from syslog < /var/log/messages\n"
+"  ppub -c jobs --sync -n 1000 --size 100\n"
+"  ppub -c time --request 'now?'\n");
+}
+
+/* Sleeps as long as --rate asks before the next message. */
+static void pace(struct ppub *p)
+{
+    struct timespec now, due;
+    int64_t ns;
+
+    if (p->rate <= 0)
+        return;
+    if (p->sent == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &p->start);
+        return;
+    }
+    ns = p->sent * (int64_t)1000000000 / p->rate;
+    due.tv_sec = p->start.tv_sec + ns / 1000000000;
+    due.tv_nsec = p->start.tv_nsec + ns % 1000000000;
+    if (due.tv_nsec >= 1000000000) {
+        due.tv_sec++;
+        due.tv_nsec -= 1000000000;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec < due.tv_sec || (now.tv_sec == due.tv_sec && now.tv_nsec < due.tv_nsec))
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+            ;
+}
+
+/*
+ * Collects and prints every reply to ticket.  Returns the exit code for
+ * this request (0 when at least one good reply came).
+ */
+static int collect_replies(struct ppub *p, int64_t ticket)
+{
+    int replies = 0, rc = EXIT_DONE;
+    /* The broker ends the request after --timeout; allow for the trip. */
+    int wait_ms = p->o.timeout_ms + 2000;
+
+    for (;;) {
+        ps_msg *m = ps_request_wait(p->c, ticket, wait_ms);
+        if (!m) {
+            int err = errno;
+            if (err == ENOMSG)
+                break;
+            if (err == ETIMEDOUT && replies > 0)
+                break;
+            if (err == ETIMEDOUT) {
+                tool_err("no reply within %d ms on '%s'", p->o.timeout_ms, p->channel);
+                rc = EXIT_TIMEOUT;
+            } else if (err == PS_ENORESP) {
+                tool_err("no responders on '%s'", p->channel);
+                rc = EXIT_TIMEOUT;
+            } else {
+                rc = tool_fail(p->c, err, p->channel);
+            }
+            ps_request_end(p->c, ticket);
+            return rc;
+        }
+        replies++;
+        if (ps_msg_status(m) != 0) {
+            tool_err("responder failed on '%s': %.*s", p->channel, (int)ps_msg_size(m),
+                     (const char *)ps_msg_data(m));
+            rc = EXIT_REFUSED;
+        } else {
+            fwrite(ps_msg_data(m), 1, ps_msg_size(m), stdout);
+            putchar('\n');
+            fflush(stdout);
+        }
+        ps_msg_destroy(&m);
+    }
+    ps_request_end(p->c, ticket);
+    if (replies == 0) {
+        tool_err("no reply within %d ms on '%s'", p->o.timeout_ms, p->channel);
+        return EXIT_TIMEOUT;
+    }
+    return rc;
+}
+
+/* Sends one message once as the options say.  Returns an exit code. */
+static int send_one(struct ppub *p, const char *topic, const void *data, size_t size)
+{
+    pace(p);
+    p->sent++;
+    if (p->request) {
+        int64_t t = ps_request_async(p->c, p->channel, topic, data, size, p->o.timeout_ms);
+        if (t < 0) {
+            if (errno == PS_ENORESP) {
+                tool_err("no responders on '%s'", p->channel);
+                return EXIT_TIMEOUT;
+            }
+            return tool_fail(p->c, errno, p->channel);
+        }
+        if (!p->async)
+            return collect_replies(p, t);
+        if (p->nticket == p->ticket_cap) {
+            size_t cap = p->ticket_cap ? p->ticket_cap * 2 : 64;
+            int64_t *nt = realloc(p->tickets, cap * sizeof *nt);
+            if (!nt) {
+                ps_request_end(p->c, t);
+                tool_err("out of memory");
+                return EXIT_USAGE;
+            }
+            p->tickets = nt;
+            p->ticket_cap = cap;
+        }
+        p->tickets[p->nticket++] = t;
+        return EXIT_DONE;
+    }
+    if (p->sync) {
+        unsigned confirmed = 0, expected = 0;
+        if (ps_publish_sync(p->c, p->channel, topic, data, size, p->flags, p->o.timeout_ms,
+                            &confirmed, &expected) >= 0)
+            return EXIT_DONE;
+        switch (errno) {
+        case PS_ENORESP:
+            tool_err("no receivers on '%s'", p->channel);
+            return EXIT_TIMEOUT;
+        case PS_EPARTIAL:
+            tool_err("%u/%u confirmed on '%s'", confirmed, expected, p->channel);
+            return EXIT_TIMEOUT;
+        case ETIMEDOUT:
+            tool_err("%u/%u confirmed on '%s' within %d ms", confirmed, expected, p->channel,
+                     p->o.timeout_ms);
+            return EXIT_TIMEOUT;
+        default:
+            return tool_fail(p->c, errno, p->channel);
+        }
+    }
+    if (ps_publish(p->c, p->channel, topic, data, size, p->flags) < 0)
+        return tool_fail(p->c, errno, p->channel);
+    return EXIT_DONE;
+}
+
+/* Sends one message -n times, choosing its topic.  Returns an exit code. */
+static int send_message(struct ppub *p, const char *data, size_t size, long lineno)
+{
+    char topic[TOPIC_MAX];
+    const char *t = p->topic;
+
+    if (p->syslog) {
+        if (tool_syslog_topic(data, size, topic, sizeof topic) == 0) {
+            t = topic;
+        } else {
+            if (!t)
+                t = UNKNOWN_TOPIC;
+            if (!p->warned_syslog) {
+                tool_err("line %ld is not a syslog line, publishing it with topic '%s'", lineno, t);
+                p->warned_syslog = 1;
+            }
+        }
+    }
+    for (long i = 0; i < p->count; i++) {
+        int rc = send_one(p, t, data, size);
+        if (rc != EXIT_DONE)
+            return rc;
+    }
+    return EXIT_DONE;
+}
+
+/* Sends the --size messages.  Returns an exit code. */
+static int send_generated(struct ppub *p)
+{
+    static const char pattern[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    char *buf = malloc((size_t)p->size + 1);
+    int rc = EXIT_DONE;
+
+    if (!buf) {
+        tool_err("out of memory for %ld-byte messages", p->size);
+        return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < (size_t)p->size; k++)
+        buf[k] = pattern[k % (sizeof pattern - 1)];
+    for (long i = 0; i < p->count && rc == EXIT_DONE; i++) {
+        /* The index and a space start the payload, cut to --size bytes. */
+        char head[32];
+        int n = snprintf(head, sizeof head, "%ld ", i);
+        size_t k, hn = (size_t)n < (size_t)p->size ? (size_t)n : (size_t)p->size;
+        memcpy(buf, head, hn);
+        rc = send_one(p, p->topic, buf, (size_t)p->size);
+        for (k = 0; k < hn; k++)
+            buf[k] = pattern[k % (sizeof pattern - 1)];
+    }
+    free(buf);
+    return rc;
+}
+
+/* Reads stdin as --raw, -0 or lines says and sends each message. */
+static int send_stdin(struct ppub *p)
+{
+    int rc = EXIT_DONE;
+    long lineno = 0;
+
+    if (p->raw) {
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap);
+        if (!buf) {
+            tool_err("out of memory");
+            return EXIT_USAGE;
+        }
+        for (;;) {
+            if (len == cap) {
+                if (cap > STDIN_MAX) {
+                    free(buf);
+                    tool_err("message on stdin is larger than %u MiB", STDIN_MAX >> 20);
+                    return EXIT_REFUSED;
+                }
+                char *nb = realloc(buf, cap * 2);
+                if (!nb) {
+                    free(buf);
+                    tool_err("out of memory");
+                    return EXIT_USAGE;
+                }
+                buf = nb;
+                cap *= 2;
+            }
+            ssize_t r = read(STDIN_FILENO, buf + len, cap - len);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                tool_err("cannot read stdin: %s", strerror(errno));
+                free(buf);
+                return EXIT_USAGE;
+            }
+            if (r == 0)
+                break;
+            len += (size_t)r;
+        }
+        if (len > STDIN_MAX) {
+            free(buf);
+            tool_err("message on stdin is larger than %u MiB", STDIN_MAX >> 20);
+            return EXIT_REFUSED;
+        }
+        rc = send_message(p, buf, len, 1);
+        free(buf);
+        return rc;
+    }
+
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (rc == EXIT_DONE && (n = getdelim(&line, &cap, p->nul ? '\0' : '\n', stdin)) >= 0) {
+        lineno++;
+        if (n > 0 && line[n - 1] == (p->nul ? '\0' : '\n'))
+            n--;
+        if ((size_t)n > STDIN_MAX) {
+            tool_err("message %ld on stdin is larger than %u MiB", lineno, STDIN_MAX >> 20);
+            rc = EXIT_REFUSED;
+            break;
+        }
+        rc = send_message(p, line, (size_t)n, lineno);
+    }
+    if (rc == EXIT_DONE && ferror(stdin)) {
+        tool_err("cannot read stdin: %s", strerror(errno));
+        rc = EXIT_USAGE;
+    }
+    free(line);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TOOL_COMMON_LONGOPTS,
+        {"channel", required_argument, NULL, 'c'},
+        {"topic", required_argument, NULL, 't'},
+        {"null", no_argument, NULL, '0'},
+        {"raw", no_argument, NULL, OPT_RAW},
+        {"count", required_argument, NULL, 'n'},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"topic-from", required_argument, NULL, OPT_TOPIC_FROM},
+        {"sync", no_argument, NULL, OPT_SYNC},
+        {"confirm", no_argument, NULL, OPT_CONFIRM},
+        {"retain", no_argument, NULL, OPT_RETAIN},
+        {"request", no_argument, NULL, OPT_REQUEST},
+        {"async", no_argument, NULL, OPT_ASYNC},
+        {NULL, 0, NULL, 0}};
+    struct ppub p;
+    int opt, rc;
+
+    memset(&p, 0, sizeof p);
+    tool_init(&p.o, "ppub", 5000);
+    p.count = 1;
+    p.size = -1;
+    while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:t:0n:", longopts, NULL)) != -1) {
+        if (tool_common_option(&p.o, opt, optarg, usage))
+            continue;
+        switch (opt) {
+        case 'c':
+            p.channel = optarg;
+            break;
+        case 't':
+            p.topic = optarg;
+            break;
+        case '0':
+            p.nul = 1;
+            break;
+        case OPT_RAW:
+            p.raw = 1;
+            break;
+        case 'n':
+            if (tool_parse_long(optarg, 1, 1000000000L, "count", &p.count) < 0)
+                return EXIT_USAGE;
+            p.count_set = 1;
+            break;
+        case OPT_SIZE:
+            if (tool_parse_long(optarg, 0, STDIN_MAX, "size", &p.size) < 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_RATE:
+            if (tool_parse_long(optarg, 1, 100000000L, "rate", &p.rate) < 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_TOPIC_FROM:
+            if (strcmp(optarg, "syslog") != 0)
+                return tool_usage_error("unknown --topic-from '%s' (only 'syslog' is known)", optarg);
+            p.syslog = 1;
+            break;
+        case OPT_SYNC:
+            p.sync = 1;
+            break;
+        case OPT_CONFIRM:
+            p.flags |= PS_CONFIRM;
+            break;
+        case OPT_RETAIN:
+            p.flags |= PS_RETAIN;
+            break;
+        case OPT_REQUEST:
+            p.request = 1;
+            break;
+        case OPT_ASYNC:
+            p.async = 1;
+            break;
+        default:
+            return tool_usage_error("unknown option");
+        }
+    }
+    if (!p.channel || !*p.channel)
+        return tool_usage_error("no channel given (-c CHANNEL)");
+    if (p.sync && p.request)
+        return tool_usage_error("--sync and --request cannot be combined");
+    if (p.async && !p.request)
+        return tool_usage_error("--async goes with --request (plain publishing is async already)");
+    if (p.request && p.flags)
+        return tool_usage_error("--retain and --confirm do not apply to --request");
+    if (p.raw && p.nul)
+        return tool_usage_error("--raw and -0 cannot be combined");
+    if (p.size >= 0 && optind < argc)
+        return tool_usage_error("--size generates the messages; give no MESSAGE with it");
+    if (p.syslog && (p.size >= 0 || p.raw))
+        return tool_usage_error("--topic-from syslog reads stdin lines; not with --size or --raw");
+    if (p.size >= 0 && (p.raw || p.nul))
+        return tool_usage_error("--size does not read stdin; not with --raw or -0");
+
+    /* A reply printed to a closed pipe must not kill ppub before its flush. */
+    signal(SIGPIPE, SIG_IGN);
+    p.c = tool_connect(&p.o, &rc);
+    if (!p.c)
+        return rc;
+
+    if (p.size >= 0) {
+        rc = send_generated(&p);
+    } else if (optind < argc) {
+        rc = EXIT_DONE;
+        for (int i = optind; i < argc && rc == EXIT_DONE; i++)
+            rc = send_message(&p, argv[i], strlen(argv[i]), i - optind + 1);
+    } else {
+        rc = send_stdin(&p);
+    }
+    /* --request --async: now collect the replies of each request in order. */
+    for (size_t i = 0; i < p.nticket; i++) {
+        if (rc == EXIT_DONE)
+            rc = collect_replies(&p, p.tickets[i]);
+        else
+            ps_request_end(p.c, p.tickets[i]);
+    }
+    free(p.tickets);
+
+    /* The sync point: everything sent has been handled by the broker. */
+    if (ps_flush(p.c, p.o.timeout_ms) < 0) {
+        int err = errno;
+        int frc;
+        if (err == ETIMEDOUT) {
+            tool_err("the broker did not confirm within %d ms", p.o.timeout_ms);
+            frc = EXIT_TIMEOUT;
+        } else if (err == EHOSTUNREACH) {
+            tool_err("lost the broker before it confirmed everything");
+            frc = EXIT_UNREACH;
+        } else {
+            frc = tool_fail(p.c, err, p.channel);
+        }
+        if (rc == EXIT_DONE)
+            rc = frc;
+    }
+    if (fflush(stdout) != 0 && rc == EXIT_DONE && errno != EPIPE) {
+        tool_err("cannot write stdout: %s", strerror(errno));
+        rc = EXIT_USAGE;
+    }
+    ps_close(&p.c);
+    return rc;
+}

@@ -1,0 +1,539 @@
+/*
+ * psub - subscribes to a channel and prints what arrives; optionally
+ * answers requests with a shell command (--reply) or with the request
+ * itself (--echo).
+ *
+ * On a queue psub is a consumer: each message is acknowledged only after
+ * it was written out and stdout was flushed, so killing psub at any
+ * moment loses nothing (the broker redelivers what was not acknowledged).
+ * SIGINT and SIGTERM arrive through a signalfd polled next to the
+ * client's fd, so psub finishes the message in hand and exits 0.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The most --reply takes from a command's stdout as a reply. */
+#define REPLY_MAX (64u << 20)
+/* The most of a command's stderr kept for an error reply. */
+#define ERRTEXT_MAX 1024
+/* Patterns psub accepts on one command line. */
+#define PATTERNS_MAX 64
+
+enum {
+    OPT_FORMAT = OPT_TOOL_BASE, /* --format */
+    OPT_REPLY,                  /* --reply */
+    OPT_ECHO                    /* --echo */
+};
+
+/* Output formats. */
+enum { FMT_PLAIN, FMT_JSON, FMT_RAW };
+
+/* Everything one run of psub does. */
+struct psub {
+    struct tool_opts o;                  /* shared options; timeout_ms < 0: none */
+    ps_client *c;                        /* the connection */
+    const char *channel;                 /* -c */
+    const char *patterns[PATTERNS_MAX];  /* -t, in order given */
+    int npattern;                        /* patterns in use */
+    long count;                          /* -n, 0 = unlimited */
+    int format;                          /* FMT_* */
+    int verbose;                         /* -v */
+    const char *reply_cmd;               /* --reply */
+    int echo;                            /* --echo */
+    long handled;                        /* messages and requests handled */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"Usage: psub -c CHANNEL [OPTION]...\n"
+"Receive messages from a channel of a pubsub broker and print them, or\n"
+"answer requests.\n"
+"\n"
+"On a queue psub is a competing consumer: it takes each message off the\n"
+"queue, and acknowledges it only after writing it out, so a psub killed at\n"
+"any moment loses nothing.  On broadcast and pubsub channels it gets every\n"
+"message published while it is attached (pubsub: whose topic matches one of\n"
+"the patterns), retained values first.  SIGINT and SIGTERM make it finish the\n"
+"message in hand and exit 0.\n"
+"\n"
+"  -c, --channel CHANNEL    the channel to receive from (required)\n"
+"  -t, --topic PATTERN      pubsub: a topic filter with MQTT wildcards: '+' is\n"
+"                           one level, '#' (last) the rest, e.g. 'amd64/+' or\n"
+"                           'amd64/#'; may be repeated (default '#': all)\n"
+"  -n, --count N            exit after N messages (requests count too)\n"
+"      --timeout MS         idle timeout: exit when no message came for MS\n"
+"                           milliseconds (exit 0, or 3 with -n and fewer than N\n"
+"                           messages); default: wait forever\n"
+"      --format FORMAT      plain (default): each payload and a newline;\n"
+"                           json: one object a line with channel, topic, seq and\n"
+"                           payload (a string if the payload is valid UTF-8,\n"
+"                           else base64 with \"encoding\":\"base64\");\n"
+"                           raw: the payload bytes only, nothing added\n"
+"  -v, --verbose            plain: put [TOPIC #SEQ HH:MM:SS.mmm] (receive time)\n"
+"                           before each payload, and 'retained'/'redelivered'\n"
+"                           when so; json: add \"time\", \"retained\" and\n"
+"                           \"redelivered\"\n"
+"      --reply CMD          answer requests: run CMD with /bin/sh -c, the request\n"
+"                           on its stdin; its stdout, less one final newline, is\n"
+"                           the reply.  If CMD exits nonzero the requester gets an\n"
+"                           error with CMD's first stderr line\n"
+"      --echo               answer each request with the request itself\n"
+TOOL_COMMON_HELP
+"\n"
+"Messages missed because psub was too slow are reported on stderr as\n"
+"\"psub: missed N messages on 'CHANNEL'\".\n"
+"\n"
+TOOL_EXIT_HELP
+"\n"
+"Examples:\n"
+"  psub -c logs -t 'amd64/sshd'\n"
+"  psub -c jobs -n 10 --timeout 2000 > jobs.txt\n"
+"  psub -c time --reply date\n");
+}
+
+/* Writes the -v prefix "[topic #seq HH:MM:SS.mmm flags] " into buf. */
+static void verbose_prefix(const ps_msg *m, char *buf, size_t cap)
+{
+    struct timeval tv;
+    struct tm tm;
+    char when[32];
+
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(when, sizeof when, "%H:%M:%S", &tm);
+    snprintf(buf, cap, "[%s%s#%llu %s.%03ld%s%s] ", ps_msg_topic(m), *ps_msg_topic(m) ? " " : "",
+             (unsigned long long)ps_msg_seq(m), when, (long)(tv.tv_usec / 1000),
+             ps_msg_is_retained(m) ? " retained" : "",
+             ps_msg_is_redelivered(m) ? " redelivered" : "");
+}
+
+/* Writes one message in the chosen format and flushes.  Returns 0 or -1. */
+static int print_message(struct psub *s, const ps_msg *m)
+{
+    const char *data = ps_msg_data(m);
+    size_t size = ps_msg_size(m);
+
+    if (s->format == FMT_RAW) {
+        fwrite(data, 1, size, stdout);
+    } else if (s->format == FMT_PLAIN) {
+        if (s->verbose) {
+            char pre[1200];
+            verbose_prefix(m, pre, sizeof pre);
+            fputs(pre, stdout);
+        }
+        fwrite(data, 1, size, stdout);
+        putchar('\n');
+    } else {
+        json_t *o = json_object();
+        json_t *payload = NULL;
+        char *text;
+
+        if (!o)
+            return -1;
+        json_object_set_new(o, "channel", json_string(ps_msg_channel(m)));
+        json_object_set_new(o, "topic", json_string(ps_msg_topic(m)));
+        json_object_set_new(o, "seq", json_integer((json_int_t)ps_msg_seq(m)));
+        if (tool_utf8_valid(data, size))
+            payload = json_stringn(data, size);
+        if (payload) {
+            json_object_set_new(o, "payload", payload);
+        } else {
+            char *b64 = tool_base64(data, size);
+            json_object_set_new(o, "payload", b64 ? json_string(b64) : json_null());
+            json_object_set_new(o, "encoding", json_string("base64"));
+            free(b64);
+        }
+        if (s->verbose) {
+            struct timeval tv;
+            gettimeofday(&tv, NULL);
+            json_object_set_new(o, "time", json_real((double)tv.tv_sec + tv.tv_usec / 1e6));
+            json_object_set_new(o, "retained", json_boolean(ps_msg_is_retained(m)));
+            json_object_set_new(o, "redelivered", json_boolean(ps_msg_is_redelivered(m)));
+        }
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!text)
+            return -1;
+        fputs(text, stdout);
+        putchar('\n');
+        free(text);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return -1;
+    return 0;
+}
+
+/*
+ * Runs cmd with /bin/sh -c, in[0..nin) on its stdin.  Stores its stdout in
+ * *out (malloc'd, *nout bytes) and the start of its stderr in err[errcap].
+ * Returns the wait status, or -1 with errno when it could not run.
+ */
+static int run_command(const char *cmd, const void *in, size_t nin, char **out, size_t *nout,
+                       char *err, size_t errcap)
+{
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
+    size_t written = 0, ocap = 4096, olen = 0, elen = 0;
+    char *obuf = malloc(ocap);
+    int status = -1, e = 0;
+    pid_t pid;
+
+    *out = NULL;
+    *nout = 0;
+    err[0] = '\0';
+    if (!obuf || pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 ||
+        pipe2(perr, O_CLOEXEC) < 0) {
+        e = errno ? errno : ENOMEM;
+        goto done;
+    }
+    pid = fork();
+    if (pid < 0) {
+        e = errno;
+        goto done;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        dup2(pin[0], STDIN_FILENO);
+        dup2(pout[1], STDOUT_FILENO);
+        dup2(perr[1], STDERR_FILENO);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(pin[0]);
+    close(pout[1]);
+    close(perr[1]);
+    pin[0] = pout[1] = perr[1] = -1;
+    fcntl(pin[1], F_SETFL, O_NONBLOCK);
+    if (nin == 0) {
+        close(pin[1]);
+        pin[1] = -1;
+    }
+    /* Feed stdin and drain stdout and stderr together, so neither side
+     * can block the other; a command that does not read its stdin just
+     * makes the write fail with EPIPE, which ends the feeding. */
+    while (pout[0] >= 0 || perr[0] >= 0) {
+        struct pollfd fds[3];
+        int nf = 0, ii = -1, io = -1, ie = -1;
+        if (pin[1] >= 0) {
+            fds[nf] = (struct pollfd){.fd = pin[1], .events = POLLOUT};
+            ii = nf++;
+        }
+        if (pout[0] >= 0) {
+            fds[nf] = (struct pollfd){.fd = pout[0], .events = POLLIN};
+            io = nf++;
+        }
+        if (perr[0] >= 0) {
+            fds[nf] = (struct pollfd){.fd = perr[0], .events = POLLIN};
+            ie = nf++;
+        }
+        if (poll(fds, (nfds_t)nf, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (ii >= 0 && fds[ii].revents) {
+            ssize_t w = write(pin[1], (const char *)in + written, nin - written);
+            if (w > 0)
+                written += (size_t)w;
+            if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == nin) {
+                close(pin[1]);
+                pin[1] = -1;
+            }
+        }
+        if (io >= 0 && fds[io].revents) {
+            if (olen == ocap && ocap <= REPLY_MAX) {
+                char *nb = realloc(obuf, ocap * 2);
+                if (nb) {
+                    obuf = nb;
+                    ocap *= 2;
+                }
+            }
+            char sink[4096];
+            ssize_t r = olen < ocap ? read(pout[0], obuf + olen, ocap - olen)
+                                    : read(pout[0], sink, sizeof sink);
+            if (r > 0 && olen < ocap)
+                olen += (size_t)r;
+            if (r == 0 || (r < 0 && errno != EINTR)) {
+                close(pout[0]);
+                pout[0] = -1;
+            }
+        }
+        if (ie >= 0 && fds[ie].revents) {
+            char tmp[4096];
+            ssize_t r = read(perr[0], tmp, sizeof tmp);
+            if (r > 0) {
+                /* Pass it on, so the operator sees it, and keep the start. */
+                tool_write_all(STDERR_FILENO, tmp, (size_t)r);
+                size_t k = (size_t)r < errcap - 1 - elen ? (size_t)r : errcap - 1 - elen;
+                memcpy(err + elen, tmp, k);
+                elen += k;
+                err[elen] = '\0';
+            }
+            if (r == 0 || (r < 0 && errno != EINTR)) {
+                close(perr[0]);
+                perr[0] = -1;
+            }
+        }
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (olen > REPLY_MAX)
+        olen = REPLY_MAX;
+    *out = obuf;
+    *nout = olen;
+    obuf = NULL;
+done:
+    for (int k = 0; k < 2; k++) {
+        if (pin[k] >= 0)
+            close(pin[k]);
+        if (pout[k] >= 0)
+            close(pout[k]);
+        if (perr[k] >= 0)
+            close(perr[k]);
+    }
+    free(obuf);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return status;
+}
+
+/* Answers the request m with --echo or --reply.  Returns 0 or -1 (errno). */
+static int answer(struct psub *s, const ps_msg *m)
+{
+    char errtext[ERRTEXT_MAX];
+    char *out = NULL;
+    size_t nout = 0;
+    int status, rc;
+
+    if (s->echo)
+        return ps_reply(s->c, m, ps_msg_data(m), ps_msg_size(m), 0);
+    status = run_command(s->reply_cmd, ps_msg_data(m), ps_msg_size(m), &out, &nout, errtext,
+                         sizeof errtext);
+    if (status == -1) {
+        snprintf(errtext, sizeof errtext, "cannot run command: %s", strerror(errno));
+        tool_err("%s", errtext);
+        return ps_reply(s->c, m, errtext, strlen(errtext), 1);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        /* Like $(CMD) in the shell, minus one newline: `echo r1` says "r1". */
+        if (nout > 0 && out[nout - 1] == '\n')
+            nout--;
+        rc = ps_reply(s->c, m, out, nout, 0);
+        free(out);
+        return rc;
+    }
+    free(out);
+    char *nl = strchr(errtext, '\n');
+    if (nl)
+        *nl = '\0';
+    if (!errtext[0]) {
+        if (WIFEXITED(status))
+            snprintf(errtext, sizeof errtext, "command failed with status %d", WEXITSTATUS(status));
+        else
+            snprintf(errtext, sizeof errtext, "command killed by signal %d",
+                     WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    return ps_reply(s->c, m, errtext, strlen(errtext), 1);
+}
+
+/*
+ * Handles one message.  Returns 0, 1 when psub should stop quietly
+ * (stdout closed), or -1 on a write error.
+ */
+static int handle(struct psub *s, ps_msg *m)
+{
+    uint64_t gap = ps_msg_gap(m);
+
+    if (gap > 0)
+        tool_err("missed %llu messages on '%s'", (unsigned long long)gap, ps_msg_channel(m));
+    if (ps_msg_is_request(m) && (s->reply_cmd || s->echo)) {
+        if (answer(s, m) < 0)
+            tool_err("cannot reply on '%s': %s", ps_msg_channel(m), ps_strerror(errno));
+    } else if (print_message(s, m) < 0) {
+        /* Not written, so not acknowledged: the broker keeps it. */
+        if (errno == EPIPE)
+            return 1;
+        tool_err("cannot write stdout: %s", strerror(errno));
+        return -1;
+    }
+    ps_ack(s->c, m);
+    s->handled++;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TOOL_COMMON_LONGOPTS,
+        {"channel", required_argument, NULL, 'c'},
+        {"topic", required_argument, NULL, 't'},
+        {"count", required_argument, NULL, 'n'},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"verbose", no_argument, NULL, 'v'},
+        {"reply", required_argument, NULL, OPT_REPLY},
+        {"echo", no_argument, NULL, OPT_ECHO},
+        {NULL, 0, NULL, 0}};
+    struct psub s;
+    sigset_t sigs;
+    int opt, rc = EXIT_DONE, sfd;
+    int64_t last;
+
+    memset(&s, 0, sizeof s);
+    tool_init(&s.o, "psub", -1);
+    while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:t:n:v", longopts, NULL)) != -1) {
+        if (tool_common_option(&s.o, opt, optarg, usage))
+            continue;
+        switch (opt) {
+        case 'c':
+            s.channel = optarg;
+            break;
+        case 't':
+            if (s.npattern == PATTERNS_MAX)
+                return tool_usage_error("too many patterns (at most %d)", PATTERNS_MAX);
+            s.patterns[s.npattern++] = optarg;
+            break;
+        case 'n':
+            if (tool_parse_long(optarg, 1, 2000000000L, "count", &s.count) < 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "plain") == 0)
+                s.format = FMT_PLAIN;
+            else if (strcmp(optarg, "json") == 0)
+                s.format = FMT_JSON;
+            else if (strcmp(optarg, "raw") == 0)
+                s.format = FMT_RAW;
+            else
+                return tool_usage_error("unknown format '%s' (plain, json or raw)", optarg);
+            break;
+        case 'v':
+            s.verbose = 1;
+            break;
+        case OPT_REPLY:
+            s.reply_cmd = optarg;
+            break;
+        case OPT_ECHO:
+            s.echo = 1;
+            break;
+        default:
+            return tool_usage_error("unknown option");
+        }
+    }
+    if (optind < argc)
+        return tool_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!s.channel || !*s.channel)
+        return tool_usage_error("no channel given (-c CHANNEL)");
+    if (s.reply_cmd && s.echo)
+        return tool_usage_error("--reply and --echo cannot be combined");
+
+    /* Block the signals before the library starts its threads, so they
+     * all inherit the mask and the signals reach only the signalfd. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        tool_err("signalfd: %s", strerror(errno));
+        return EXIT_USAGE;
+    }
+
+    /* The connect timeout is the library's, not the idle timeout. */
+    {
+        struct tool_opts co = s.o;
+        co.timeout_set = 0;
+        /* A consumer that stops after N messages should not take more off
+         * the queue than that, or others wait for their redelivery. */
+        if (s.count > 0)
+            co.window = s.count < 100 ? (int)s.count : 100;
+        s.c = tool_connect(&co, &rc);
+    }
+    if (!s.c)
+        return rc;
+    for (int i = 0; i < (s.npattern ? s.npattern : 1); i++) {
+        const char *pat = s.npattern ? s.patterns[i] : NULL;
+        if (ps_subscribe(s.c, s.channel, pat, (s.reply_cmd || s.echo) ? PS_RESPONDER : 0) < 0) {
+            rc = tool_fail(s.c, errno, s.channel);
+            ps_close(&s.c);
+            return rc;
+        }
+    }
+
+    last = tool_now_ms();
+    for (;;) {
+        ps_msg *m;
+        struct pollfd fds[2];
+        int wait_ms;
+
+        if (s.count > 0 && s.handled >= s.count)
+            break;
+        m = ps_recv(s.c, 0);
+        if (m) {
+            int h = handle(&s, m);
+            ps_msg_destroy(&m);
+            if (h != 0) {
+                rc = h < 0 ? EXIT_USAGE : EXIT_DONE;
+                break;
+            }
+            last = tool_now_ms();
+            /* A signal that came meanwhile ends psub after this message. */
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                break;
+            continue;
+        }
+        if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR) {
+            rc = tool_fail(s.c, errno, s.channel);
+            break;
+        }
+        /* Nothing in hand: wait for the client's fd, a signal or the idle timeout.
+         * The wait is capped so a missed wakeup costs at most a second. */
+        wait_ms = 1000;
+        if (s.o.timeout_ms >= 0) {
+            int64_t left = last + s.o.timeout_ms - tool_now_ms();
+            if (left <= 0) {
+                if (s.count > 0 && s.handled < s.count) {
+                    tool_err("only %ld of %ld messages on '%s' (idle for %d ms)", s.handled,
+                             s.count, s.channel, s.o.timeout_ms);
+                    rc = EXIT_TIMEOUT;
+                }
+                break;
+            }
+            if (left < wait_ms)
+                wait_ms = (int)left;
+        }
+        fds[0] = (struct pollfd){.fd = ps_fd(s.c), .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        if (poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
+            tool_err("poll: %s", strerror(errno));
+            rc = EXIT_USAGE;
+            break;
+        }
+        if (fds[1].revents & POLLIN)
+            break;
+    }
+    /* Make sure the acknowledgements reached the broker before leaving. */
+    ps_flush(s.c, 2000);
+    ps_close(&s.c);
+    close(sfd);
+    return rc;
+}
