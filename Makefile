@@ -4,6 +4,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 O       := build
+OBJ     := $(O)/obj
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -31,7 +32,7 @@ LIB_SO  := $(O)/libpubsub.so.$(SOVER)
 LIB_A   := $(O)/libpubsub.a
 
 WIRE_SRC   := libpubsub/wire.c
-LIB_SRC    := libpubsub/client.c libpubsub/msg.c $(WIRE_SRC)
+LIB_SRC    := $(wildcard libpubsub/*.c)
 BROKER_SRC := $(wildcard brokerd/*.c)
 TOOLS      := ppub psub pctl
 TOOL_COMMON := tools/common.c
@@ -43,6 +44,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps run test unit integration clean install uninstall
+# Keep objects make thinks are intermediate (tools, unit tests).
+.SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
 
 deps:
@@ -57,7 +60,7 @@ deps:
 	  else echo "missing Debian packages:$$missing (run as root or: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-$(O)/%.o: %.c
+$(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC     $<")
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(DEPFLAGS) -c $< -o $@
@@ -72,20 +75,20 @@ $(LIB_SO): $(patsubst %.c,$(O)/pic/%.o,$(LIB_SRC))
 	$(Q)$(CC) -shared -Wl,-soname,libpubsub.so.$(SOVER) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libzmq) -lpthread
 	$(Q)ln -sf libpubsub.so.$(SOVER) $(O)/libpubsub.so
 
-$(LIB_A): $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
+$(LIB_A): $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
 	@$(if $(Q),echo "  AR     $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/brokerd: $(patsubst %.c,$(O)/%.o,$(BROKER_SRC) $(WIRE_SRC))
+$(O)/brokerd: $(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC) $(WIRE_SRC))
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # Tools link the static archive so they run from the build tree.
-$(O)/%: $(O)/tools/%.o $(O)/tools/common.o $(LIB_A)
+$(O)/%: $(OBJ)/tools/%.o $(OBJ)/tools/common.o $(LIB_A)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(O)/tests/%: $(O)/tests/unit/%.o $(LIB_A) $(filter-out $(O)/brokerd/main.o,$(patsubst %.c,$(O)/%.o,$(BROKER_SRC)))
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(LIB_A) $(filter-out $(OBJ)/brokerd/main.o,$(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC)))
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread

@@ -30,6 +30,13 @@
 extern "C" {
 #endif
 
+/* Marks the functions the shared library exports; the rest stays hidden. */
+#if defined(PS_BUILDING_LIB) && defined(__GNUC__)
+#define PS_EXPORT __attribute__((visibility("default")))
+#else
+#define PS_EXPORT
+#endif
+
 #define PS_VERSION_MAJOR 1
 #define PS_VERSION_MINOR 0
 #define PS_VERSION_PATCH 0
@@ -81,13 +88,13 @@ enum {
 };
 
 /* Returns new default options, owned by the caller, or NULL (ENOMEM). */
-ps_opts *ps_opts_new(void);
+PS_EXPORT ps_opts *ps_opts_new(void);
 /* Frees *o (NULL allowed) and sets *o = NULL. */
-void ps_opts_destroy(ps_opts **o);
+PS_EXPORT void ps_opts_destroy(ps_opts **o);
 /* Sets an integer option.  Returns 0, or -1 with EINVAL. */
-int ps_opts_set_int(ps_opts *o, int opt, int value);
+PS_EXPORT int ps_opts_set_int(ps_opts *o, int opt, int value);
 /* Sets a string option; the string is copied.  Returns 0, or -1 (EINVAL). */
-int ps_opts_set_str(ps_opts *o, int opt, const char *value);
+PS_EXPORT int ps_opts_set_str(ps_opts *o, int opt, const char *value);
 
 /* Connection ---------------------------------------------------------- */
 
@@ -98,7 +105,7 @@ int ps_opts_set_str(ps_opts *o, int opt, const char *value);
  * the caller (free with ps_close), or NULL with errno EHOSTUNREACH (no
  * broker answered within the timeout), PS_EVERSION, EINVAL or ENOMEM.
  */
-ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
+PS_EXPORT ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
 
 /*
  * Says goodbye to the broker (so unacknowledged queue messages are
@@ -106,13 +113,13 @@ ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
  * and sets *c = NULL.  Messages not yet sent are sent within a short
  * linger; call ps_flush() first to be sure they arrived.
  */
-void ps_close(ps_client **c);
+PS_EXPORT void ps_close(ps_client **c);
 
 /*
  * A file descriptor that becomes readable when ps_recv() has a message
  * (an eventfd owned by the client: poll it, do not read or close it).
  */
-int ps_fd(ps_client *c);
+PS_EXPORT int ps_fd(ps_client *c);
 
 /* Message kind (1): async message --------------------------------------- */
 
@@ -125,7 +132,7 @@ int ps_fd(ps_client *c);
  * async message is reported by the next ps_flush().  Fails at once with
  * EMSGSIZE above the broker's limit or EINVAL for a bad name.
  */
-int ps_publish(ps_client *c, const char *channel, const char *topic,
+PS_EXPORT int ps_publish(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int flags);
 
 /*
@@ -135,7 +142,7 @@ int ps_publish(ps_client *c, const char *channel, const char *topic,
  * ps_flush (ENOENT, EPROTOTYPE, ...), ETIMEDOUT, or EHOSTUNREACH when the
  * connection was lost meanwhile.
  */
-int ps_flush(ps_client *c, int timeout_ms);
+PS_EXPORT int ps_flush(ps_client *c, int timeout_ms);
 
 /* Message kind (2): sync message ---------------------------------------- */
 
@@ -149,7 +156,7 @@ int ps_flush(ps_client *c, int timeout_ms);
  * the message), and *confirmed / *expected (either may be NULL) hold the
  * counts.  flags as for ps_publish().
  */
-int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
+PS_EXPORT int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
                     const void *data, size_t size, int flags, int timeout_ms,
                     unsigned *confirmed, unsigned *expected);
 
@@ -162,7 +169,7 @@ int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
  * broker waits timeout_ms for the replies.  Collect them with
  * ps_request_wait(); release the ticket with ps_request_end().
  */
-int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
+PS_EXPORT int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
                          const void *data, size_t size, int timeout_ms);
 
 /*
@@ -172,10 +179,10 @@ int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
  * replies came in time), ENOENT (unknown ticket) or EHOSTUNREACH.
  * A reply whose ps_msg_status() is nonzero carries an error text.
  */
-ps_msg *ps_request_wait(ps_client *c, int64_t ticket, int timeout_ms);
+PS_EXPORT ps_msg *ps_request_wait(ps_client *c, int64_t ticket, int timeout_ms);
 
 /* Forgets ticket and any replies not collected.  Accepts unknown tickets. */
-void ps_request_end(ps_client *c, int64_t ticket);
+PS_EXPORT void ps_request_end(ps_client *c, int64_t ticket);
 
 /*
  * Kind (4), RPC: sends a request and waits for the first reply, which it
@@ -183,7 +190,7 @@ void ps_request_end(ps_client *c, int64_t ticket);
  * PS_ENORESP, ETIMEDOUT, PS_EREPLY (the responder failed: *reply holds
  * its error text) or a refusal code.  Later survey replies are dropped.
  */
-int ps_request(ps_client *c, const char *channel, const char *topic,
+PS_EXPORT int ps_request(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int timeout_ms, ps_msg **reply);
 
 /* Receiving ------------------------------------------------------------- */
@@ -198,10 +205,10 @@ int ps_request(ps_client *c, const char *channel, const char *topic,
  * match are delivered first.  The client re-subscribes by itself after a
  * reconnect.  Returns 0, or -1 with errno (ENOENT, EINVAL, ETIMEDOUT...).
  */
-int ps_subscribe(ps_client *c, const char *channel, const char *pattern, int flags);
+PS_EXPORT int ps_subscribe(ps_client *c, const char *channel, const char *pattern, int flags);
 
 /* Detaches a subscription made with the same channel and pattern. */
-int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern);
+PS_EXPORT int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern);
 
 /*
  * Returns the next message, owned by the caller (ps_msg_destroy), waiting
@@ -209,26 +216,26 @@ int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern);
  * A message sent with sync delivery is confirmed to the broker here.
  * Queue messages must be acknowledged with ps_ack() once handled.
  */
-ps_msg *ps_recv(ps_client *c, int timeout_ms);
+PS_EXPORT ps_msg *ps_recv(ps_client *c, int timeout_ms);
 
 /*
  * Acknowledges a queue message: the broker forgets it.  Until then it is
  * redelivered if this client goes away.  No-op for other messages.
  */
-int ps_ack(ps_client *c, const ps_msg *m);
+PS_EXPORT int ps_ack(ps_client *c, const ps_msg *m);
 
 /*
  * Answers the request m (ps_msg_is_request) with size bytes of data.
  * status 0 is success; nonzero makes the requester fail with PS_EREPLY
  * and data as the error text.  m stays the caller's.
  */
-int ps_reply(ps_client *c, const ps_msg *m, const void *data, size_t size, int status);
+PS_EXPORT int ps_reply(ps_client *c, const ps_msg *m, const void *data, size_t size, int status);
 
 /*
  * Messages this client missed because it was too slow (the broker dropped
  * them), summed over all channels since the last call, and reset.
  */
-uint64_t ps_dropped(ps_client *c);
+PS_EXPORT uint64_t ps_dropped(ps_client *c);
 
 /* Administration ---------------------------------------------------------- */
 
@@ -236,31 +243,38 @@ uint64_t ps_dropped(ps_client *c);
  * Asks the broker for "status", "channels" or "clients"; stores a
  * NUL-terminated JSON text in *json (free() it).  Returns 0 or -1.
  */
-int ps_admin(ps_client *c, const char *verb, int timeout_ms, char **json);
+PS_EXPORT int ps_admin(ps_client *c, const char *verb, int timeout_ms, char **json);
 
 /* Messages ---------------------------------------------------------------- */
 
 /* Frees *m (NULL allowed) and sets *m = NULL. */
-void ps_msg_destroy(ps_msg **m);
-const char *ps_msg_channel(const ps_msg *m); /* NUL-terminated */
-const char *ps_msg_topic(const ps_msg *m);   /* NUL-terminated, "" if none */
-const void *ps_msg_data(const ps_msg *m);    /* payload bytes (also NUL-terminated) */
-size_t ps_msg_size(const ps_msg *m);         /* payload length */
-uint64_t ps_msg_seq(const ps_msg *m);        /* channel sequence number */
-int ps_msg_is_request(const ps_msg *m);      /* answer with ps_reply() */
-int ps_msg_is_retained(const ps_msg *m);     /* a retained value */
-int ps_msg_is_redelivered(const ps_msg *m);  /* a queue message delivered again */
-int ps_msg_status(const ps_msg *m);          /* replies: 0 ok, else error */
+PS_EXPORT void ps_msg_destroy(ps_msg **m);
+PS_EXPORT const char *ps_msg_channel(const ps_msg *m); /* NUL-terminated */
+PS_EXPORT const char *ps_msg_topic(const ps_msg *m);   /* NUL-terminated, "" if none */
+PS_EXPORT const void *ps_msg_data(const ps_msg *m);    /* payload bytes (also NUL-terminated) */
+PS_EXPORT size_t ps_msg_size(const ps_msg *m);         /* payload length */
+PS_EXPORT uint64_t ps_msg_seq(const ps_msg *m);        /* channel sequence number */
+PS_EXPORT int ps_msg_is_request(const ps_msg *m);      /* answer with ps_reply() */
+PS_EXPORT int ps_msg_is_retained(const ps_msg *m);     /* a retained value */
+PS_EXPORT int ps_msg_is_redelivered(const ps_msg *m);  /* a queue message delivered again */
+PS_EXPORT int ps_msg_status(const ps_msg *m);          /* replies: 0 ok, else error */
 /* Messages missed just before this one on its channel (0 normally). */
-uint64_t ps_msg_gap(const ps_msg *m);
+PS_EXPORT uint64_t ps_msg_gap(const ps_msg *m);
 
 /* Misc -------------------------------------------------------------------- */
 
 /* Describes errno values and PS_E* codes.  Never NULL. */
-const char *ps_strerror(int errnum);
+PS_EXPORT const char *ps_strerror(int errnum);
+
+/*
+ * The broker's own sentence for the calling thread's last failed call
+ * ("queue 'jobs' is full (100000 messages)"), or NULL when the failure did
+ * not come from the broker.  Valid until the thread's next call.
+ */
+PS_EXPORT const char *ps_errmsg(ps_client *c);
 
 /* The library version as "1.0.0". */
-const char *ps_version(void);
+PS_EXPORT const char *ps_version(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,59 @@
+/*
+ * internal.h - what the files of libpubsub share and the application must
+ * not see: the layout of options and messages, and the mapping from the
+ * broker's error codes to errno values.  The connection itself (client.c)
+ * is private to its file.
+ */
+#ifndef PS_INTERNAL_H
+#define PS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pubsub.h"
+#include "wire.h"
+
+/* Options for ps_connect(), filled by ps_opts_set_*(). */
+struct ps_opts {
+    int timeout_ms;           /* connect and handshake timeout */
+    int heartbeat_ms;         /* heartbeat interval we ask for */
+    int heartbeat_timeout_ms; /* broker silence that means it is gone */
+    int window;               /* queue messages in flight per subscription */
+    int reconnect;            /* 1: reconnect and resubscribe after a loss */
+    char *name;               /* client name, or NULL */
+    char *curve_server_key;   /* broker's public key (Z85), or NULL */
+    char *curve_public_key;   /* our public key (Z85), or NULL */
+    char *curve_secret_key;   /* our secret key (Z85), or NULL */
+};
+
+/* Fills o with the defaults (the strings NULL). */
+void ps__opts_defaults(struct ps_opts *o);
+
+/* One received message, reply or request; one allocation holds it all. */
+struct ps_msg {
+    struct ps_msg *next; /* next in the client's receive queue */
+    char *channel;       /* NUL-terminated, inside this allocation */
+    char *topic;         /* NUL-terminated, "" when none */
+    uint8_t *data;       /* payload, followed by a NUL byte */
+    size_t size;         /* payload length */
+    uint64_t seq;        /* channel sequence number */
+    uint64_t tag;        /* broker's handle for ACK and REPLY */
+    uint64_t gap;        /* messages missed just before this one */
+    uint8_t flags;       /* PS_WIRE_RETAINED, RECEIPT, REQUEST, ... */
+    uint8_t status;      /* replies: 0 ok, else error */
+};
+
+/*
+ * A new message copied from the slices of a decoded record.  Returns NULL
+ * with ENOMEM.  Free with ps_msg_destroy().
+ */
+struct ps_msg *ps__msg_new(const ps__slice *channel, const ps__slice *topic,
+                           const ps__slice *data);
+
+/* The errno value a broker error code (PS_WERR_*) stands for. */
+int ps__errno_from_wire(uint16_t code);
+
+/* Remembers text as this thread's ps_errmsg() ("" clears it). */
+void ps__set_errmsg(const char *text, size_t len);
+
+#endif
