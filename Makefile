@@ -11,7 +11,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes
 CPPFLAGS += -Ilibpubsub -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
-PKGS    := libzmq libconfig libsystemd jansson
+PKGS    := libzmq libconfig libsystemd jansson zlib
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -25,7 +25,7 @@ Q := @
 endif
 
 # Debian packages the build and the tests need.
-DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev pkg-config
+DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev pkg-config
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)

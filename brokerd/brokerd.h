@@ -57,6 +57,7 @@ typedef struct config {
     char **endpoints;            /* NULL-terminated list of endpoints */
     size_t n_endpoints;          /* entries in endpoints */
     char *data_dir;              /* durable store directory */
+    int fsync_always;            /* durable: fsync every turn ("always"), else group commit ("batch") */
     enum auto_create auto_create;/* what an unknown channel name does */
     long max_message_size;       /* payload bytes at most (default 1 MiB) */
     long heartbeat_ms;           /* heartbeat interval (default 1000) */
@@ -140,6 +141,7 @@ typedef struct sub sub;
 typedef struct qmsg qmsg;
 typedef struct pending pending;
 typedef struct ticket ticket;
+typedef struct store store;
 
 /* One outgoing frame waiting for the peer's pipe to have room. */
 typedef struct outframe {
@@ -208,6 +210,8 @@ struct qmsg {
     sub *owner;            /* consumer holding it, NULL while queued */
     ticket *tk;            /* its delivery ticket while owned */
     pending *sync;         /* a sync publisher waiting for the ack */
+    uint64_t sid;          /* durable: record id in the store */
+    void *seg;             /* durable: its store segment, NULL once acked */
     qmsg *prev, *next;     /* the queue (FIFO) while waiting */
 };
 
@@ -217,7 +221,8 @@ struct channel {
     enum chan_type type;   /* queue, broadcast or pubsub */
     int declared;          /* comes from the config file */
     int retain;            /* pubsub: retained values allowed */
-    int durable;           /* queue: declared durable (kept in memory for now) */
+    int durable;           /* queue: declared durable */
+    store *store;          /* durable queue: its log on disk, else NULL */
     long max_queued;       /* queue: waiting messages at most */
     enum slow_policy slow; /* broadcast/pubsub: slow-subscriber policy */
     uint64_t seq;          /* last sequence number given out */
@@ -338,8 +343,9 @@ void client_free_all(broker *b);
 /* channel.c: channels, subscriptions, fan-out, sync, requests. */
 channel *chan_find(broker *b, const char *name, size_t len);
 channel *chan_create(broker *b, const char *name, size_t len, const config_channel *cc);
-/* Creates declared channels and applies the config's limits to them. */
-void chan_apply_config(broker *b);
+/* Creates declared channels and applies the config's limits to them;
+ * -1 when a channel could not be made (a durable store failed to open). */
+int chan_apply_config(broker *b);
 void chan_publish(broker *b, client *c, const ps__cmd *cmd);
 void chan_subscribe(broker *b, client *c, const ps__cmd *cmd);
 void chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd);
@@ -374,6 +380,27 @@ void queue_ack(broker *b, ticket *t);
 /* Puts a consumer's unacked message back at the front (REDELIVERED). */
 void queue_requeue(broker *b, ticket *t);
 void queue_free(channel *ch);
+/* Queues a message recovered from the store (no client, no checks). */
+qmsg *queue_restore(channel *ch, char *topic, size_t tlen, uint8_t *data, size_t len);
+
+/* store.c: durable queues on disk. */
+/* Opens DATA_DIR/queues/NAME and queues what it holds; NULL after logging. */
+store *store_open(broker *b, channel *ch, int fsync_always);
+/* Syncs and closes; accepts NULL and sets *st = NULL. */
+void store_close(store **st);
+/* Writes qm's record at the end of this turn; 0 or -1 with errno. */
+int store_append(store *st, qmsg *qm);
+/* Writes the acknowledgement of qm; frees segments no longer needed. */
+void store_ack(store *st, qmsg *qm);
+/* Sends OK(corr) to c once everything appended so far is on disk. */
+int store_confirm(store *st, client *c, uint64_t corr);
+/* Forgets c in waiting confirms (it went away). */
+void store_client_gone(client *c);
+/* Writes the turn's records and starts or does the syncs; end of each turn. */
+void store_turn_end(void);
+/* The fsync worker's eventfd (-1 without a worker) and its handler. */
+int store_event_fd(void);
+void store_events(void);
 
 /* admin.c */
 void admin_handle(broker *b, client *c, const ps__cmd *cmd);

@@ -63,15 +63,16 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
     return ch;
 }
 
-void chan_apply_config(broker *b)
+int chan_apply_config(broker *b)
 {
-    int durable = 0;
+    int failed = 0;
     for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next) {
         channel *ch = chan_find(b, cc->name, strlen(cc->name));
         if (!ch) {
             ch = chan_create(b, cc->name, strlen(cc->name), cc);
             if (!ch) {
                 log_err("channel '%s': out of memory", cc->name);
+                failed++;
                 continue;
             }
         } else if (ch->type != cc->type) {
@@ -81,14 +82,22 @@ void chan_apply_config(broker *b)
         }
         ch->declared = 1;
         ch->retain = cc->retain;
-        ch->durable = cc->durable;
         ch->max_queued = cc->max_queued;
         ch->slow = cc->slow;
-        durable += ch->durable;
+        if (ch->type != CHAN_QUEUE)
+            continue;
+        if (cc->durable && !ch->store) {
+            /* A queue that becomes durable keeps what it holds in memory;
+             * from now on its messages are written too. */
+            ch->store = store_open(b, ch, b->cfg->fsync_always);
+            if (!ch->store)
+                failed++;
+        } else if (!cc->durable && ch->store) {
+            log_warn("channel '%s' stays durable until the broker restarts", ch->name);
+        }
+        ch->durable = ch->store != NULL;
     }
-    if (durable)
-        log_warn("durable queues are kept in memory by this version: "
-                 "messages do not survive a restart");
+    return failed ? -1 : 0;
 }
 
 /*
@@ -385,8 +394,13 @@ void chan_publish(broker *b, client *c, const ps__cmd *cmd)
             return;
         ch->messages++;
         b->messages_in++;
-        if (cmd->flags & PS_WIRE_CONFIRM)
-            loop_ok(b, c, cmd->corr, 0);
+        if (cmd->flags & PS_WIRE_CONFIRM) {
+            /* On a durable queue the confirm waits until the record is on disk. */
+            if (!ch->store)
+                loop_ok(b, c, cmd->corr, 0);
+            else if (store_confirm(ch->store, c, cmd->corr) < 0)
+                loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
+        }
         if (cmd->flags & PS_WIRE_SYNC) {
             pending *pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
             if (pd) {
@@ -617,6 +631,7 @@ void chan_ack(broker *b, client *c, uint64_t tag)
 
 void chan_client_gone(broker *b, client *c)
 {
+    store_client_gone(c);
     while (c->tickets) {
         ticket *t = c->tickets;
         if (t->kind == TICKET_QUEUE) {
@@ -718,6 +733,7 @@ void chan_free_all(broker *b)
         b->channels = ch->next;
         while (ch->subs_head)
             chan_sub_remove(b, ch->subs_head);
+        store_close(&ch->store);
         queue_free(ch);
         while (ch->ret) {
             retained *r = ch->ret;

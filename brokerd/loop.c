@@ -462,11 +462,13 @@ int loop_run(broker *b)
                 timeout = 0;
                 break;
             }
-        zmq_pollitem_t items[2] = {
+        int sfd = store_event_fd(); /* the fsync worker's answers, when there is one */
+        zmq_pollitem_t items[3] = {
             {.socket = b->router, .events = b->throttled ? 0 : ZMQ_POLLIN},
             {.fd = b->sigfd, .events = ZMQ_POLLIN},
+            {.fd = sfd, .events = ZMQ_POLLIN},
         };
-        int n = zmq_poll(items, 2, timeout);
+        int n = zmq_poll(items, sfd >= 0 ? 3 : 2, timeout);
         if (n < 0 && errno != EINTR) {
             log_err("zmq_poll: %s", zmq_strerror(errno));
             return -1;
@@ -476,6 +478,10 @@ int loop_run(broker *b)
             read_signals(b);
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             read_burst(b);
+        if (n > 0 && sfd >= 0 && (items[2].revents & ZMQ_POLLIN))
+            store_events();
+        /* Durable records of this turn go to disk before its output leaves. */
+        store_turn_end();
         b->now = loop_now();
         chan_timers(b);
         if (b->now >= b->next_sweep)

@@ -8,10 +8,12 @@
  * consumer goes away (BYE, timeout, unsubscribe) the message goes back to
  * the front of the queue marked REDELIVERED.  Delivery is thus
  * at-least-once, and one publisher's messages reach a single consumer in
- * the order sent.  Durable queues are accepted but kept in memory.
+ * the order sent.  A durable queue also writes each message and each
+ * acknowledgement to its store (store.c), which gives them back at start.
  */
 #include "brokerd.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,20 @@ static void qmsg_free(qmsg *qm)
     free(qm->topic);
     free(qm->data);
     free(qm);
+}
+
+/* Numbers qm and puts it at the end of the queue. */
+static qmsg *queue_link(channel *ch, qmsg *qm)
+{
+    qm->seq = ++ch->seq;
+    qm->prev = ch->q_tail;
+    if (ch->q_tail)
+        ch->q_tail->next = qm;
+    else
+        ch->q_head = qm;
+    ch->q_tail = qm;
+    ch->n_queued++;
+    return qm;
 }
 
 qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd)
@@ -43,15 +59,25 @@ qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd)
     if (cmd->data.len)
         memcpy(qm->data, cmd->data.ptr, cmd->data.len);
     qm->len = cmd->data.len;
-    qm->seq = ++ch->seq;
-    qm->prev = ch->q_tail;
-    if (ch->q_tail)
-        ch->q_tail->next = qm;
-    else
-        ch->q_head = qm;
-    ch->q_tail = qm;
-    ch->n_queued++;
-    return qm;
+    if (ch->store && store_append(ch->store, qm) < 0) {
+        loop_error(b, c, cmd->corr, PS_WERR_FULL, "durable queue '%s' cannot store: %s",
+                   ch->name, strerror(errno));
+        qmsg_free(qm);
+        return NULL;
+    }
+    return queue_link(ch, qm);
+}
+
+qmsg *queue_restore(channel *ch, char *topic, size_t tlen, uint8_t *data, size_t len)
+{
+    qmsg *qm = calloc(1, sizeof *qm);
+    if (!qm)
+        return NULL;
+    qm->topic = topic;
+    qm->tlen = tlen;
+    qm->data = data;
+    qm->len = len;
+    return queue_link(ch, qm);
 }
 
 /* The first consumer in round-robin order with room in its window. */
@@ -107,6 +133,9 @@ static void release(broker *b, ticket *t)
 void queue_ack(broker *b, ticket *t)
 {
     qmsg *qm = t->qm;
+    channel *ch = qm->owner->ch;
+    if (ch->store)
+        store_ack(ch->store, qm);
     release(b, t);
     qmsg_free(qm);
 }

@@ -1,0 +1,799 @@
+/*
+ * store.c - durable queues: an append-only, segmented log on disk.
+ *
+ * Each durable queue has a directory DATA_DIR/queues/NAME holding segment
+ * files named after the first record id they hold (16 hex digits, ".seg").
+ * A record is
+ *
+ *     len:u32 crc:u32 type:u8 id:u64 body        ; len counts type..end
+ *     MSG  body = topic_len:u16 topic data        ; data runs to the end
+ *     ACK  body = (empty)                         ; id is the acked MSG
+ *
+ * big-endian, crc = zlib's CRC-32 of type..end.  A message is written when
+ * it is queued and its ACK when a consumer acknowledged it; at start the
+ * log is replayed and every MSG without an ACK is queued again, in order.
+ * Writes of one loop turn go out in one write(); publisher confirms are
+ * sent only once their record is on disk.  With fsync "always" the loop
+ * syncs at the end of the turn itself; with "batch" a worker thread syncs
+ * while the loop goes on, and every confirm that arrived meanwhile rides
+ * on the next sync (group commit); the worker reports back through an
+ * eventfd the loop polls.  The oldest segment is deleted once all its
+ * messages are acknowledged (never a newer one first: its ACK records may
+ * still be needed).  At recovery a record that is cut short at the end of
+ * the last segment is a torn write and is cut off; any other bad record
+ * (wrong checksum, impossible length) is damage: it and the rest of its
+ * segment are moved aside into a ".damaged" file and reported, never
+ * served as data.
+ */
+#include "brokerd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define REC_HEAD 17            /* len + crc + type + id */
+#define REC_MSG 1              /* a queued message */
+#define REC_ACK 2              /* its acknowledgement */
+#define SEG_MAX (64u << 20)    /* bytes per segment before a new one starts */
+
+/* One segment file, oldest first. */
+typedef struct segment {
+    uint64_t first;            /* first record id, also its name */
+    size_t live;               /* messages in it not yet acknowledged */
+    struct segment *next;      /* next newer segment */
+} segment;
+
+/* A publisher confirm waiting for its record to reach the disk. */
+typedef struct confirm {
+    client *cl;                /* who waits; NULL once it went away */
+    uint64_t corr;             /* its correlation id */
+    uint64_t off;              /* the record ends here in the active segment */
+    struct confirm *next;      /* next newer confirm */
+} confirm;
+
+struct store {
+    broker *b;                 /* the broker, for output and logs */
+    channel *ch;               /* the queue it keeps */
+    char *dir;                 /* its directory */
+    int always;                /* fsync at the end of each turn, in the loop */
+    int fd;                    /* the active (newest) segment, open for append */
+    uint64_t written;          /* bytes of the active segment written */
+    uint64_t synced;           /* ... of which known to be on disk */
+    int syncing;               /* the worker is syncing fd */
+    ps__buf wbuf;              /* records of this turn, not yet written */
+    segment *segs, *segs_tail; /* segments, oldest first; the tail is active */
+    uint64_t next_id;          /* id of the next record */
+    confirm *cf_head, *cf_tail;/* confirms waiting, oldest first */
+    int failed;                /* a write failed: refuse until restart */
+    store *next;               /* the broker's list of stores */
+};
+
+/* The fsync worker, one per broker process. */
+static struct {
+    pthread_t thread;          /* the worker */
+    int started;               /* thread must be joined */
+    pthread_mutex_t mu;        /* guards the fields below */
+    pthread_cond_t cv;         /* a job arrived or stop was asked */
+    int job_fd[64];            /* their fds, in order */
+    uint64_t job_off[64];      /* bytes written when asked */
+    store *job_st[64];         /* which store */
+    size_t n_jobs;             /* entries in the job arrays */
+    store *done_st[64];        /* finished syncs, for the loop */
+    uint64_t done_off[64];     /* ... up to where */
+    int done_err[64];          /* ... errno or 0 */
+    size_t n_done;             /* entries in the done arrays */
+    int efd;                   /* eventfd: a sync finished */
+    int stop;                  /* end the worker */
+} syncer = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1};
+
+static store *stores; /* every open store */
+
+static void *syncer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&syncer.mu);
+    for (;;) {
+        while (!syncer.n_jobs && !syncer.stop)
+            pthread_cond_wait(&syncer.cv, &syncer.mu);
+        if (!syncer.n_jobs && syncer.stop)
+            break;
+        store *st = syncer.job_st[0];
+        int fd = syncer.job_fd[0];
+        uint64_t off = syncer.job_off[0];
+        memmove(syncer.job_st, syncer.job_st + 1, (syncer.n_jobs - 1) * sizeof *syncer.job_st);
+        memmove(syncer.job_fd, syncer.job_fd + 1, (syncer.n_jobs - 1) * sizeof *syncer.job_fd);
+        memmove(syncer.job_off, syncer.job_off + 1, (syncer.n_jobs - 1) * sizeof *syncer.job_off);
+        syncer.n_jobs--;
+        pthread_mutex_unlock(&syncer.mu);
+        int err = fdatasync(fd) < 0 ? errno : 0;
+        pthread_mutex_lock(&syncer.mu);
+        syncer.done_st[syncer.n_done] = st;
+        syncer.done_off[syncer.n_done] = off;
+        syncer.done_err[syncer.n_done] = err;
+        syncer.n_done++;
+        uint64_t one = 1;
+        if (write(syncer.efd, &one, sizeof one) < 0) {
+            /* The counter cannot overflow at one write per sync. */
+        }
+    }
+    pthread_mutex_unlock(&syncer.mu);
+    return NULL;
+}
+
+static int syncer_start(void)
+{
+    if (syncer.started)
+        return 0;
+    syncer.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (syncer.efd < 0)
+        return -1;
+    if (pthread_create(&syncer.thread, NULL, syncer_main, NULL) != 0) {
+        close(syncer.efd);
+        syncer.efd = -1;
+        errno = EAGAIN;
+        return -1;
+    }
+    syncer.started = 1;
+    return 0;
+}
+
+int store_event_fd(void)
+{
+    return syncer.efd;
+}
+
+/* Big-endian helpers for the record head. */
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* Appends one record to the turn's buffer.  0 or -1 (ENOMEM). */
+static int append(store *st, uint8_t type, uint64_t id, const char *topic, size_t tlen,
+                  const void *data, size_t len)
+{
+    size_t body = type == REC_MSG ? 2 + tlen + len : 0;
+    size_t need = REC_HEAD + body;
+    ps__buf *w = &st->wbuf;
+    if (w->cap - w->len < need) {
+        size_t cap = w->cap ? w->cap : 65536;
+        while (cap - w->len < need)
+            cap *= 2;
+        uint8_t *p = realloc(w->data, cap);
+        if (!p)
+            return -1;
+        w->data = p;
+        w->cap = cap;
+    }
+    uint8_t *p = w->data + w->len;
+    put32(p, (uint32_t)(need - 4 - 4));
+    p[8] = type;
+    put64(p + 9, id);
+    if (type == REC_MSG) {
+        p[17] = (uint8_t)(tlen >> 8);
+        p[18] = (uint8_t)tlen;
+        memcpy(p + 19, topic, tlen);
+        if (len)
+            memcpy(p + 19 + tlen, data, len);
+    }
+    put32(p + 4, (uint32_t)crc32(0, p + 8, (uInt)(need - 8)));
+    w->len += need;
+    return 0;
+}
+
+static char *seg_path(const store *st, uint64_t first, const char *suffix)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%016" PRIx64 ".seg%s", st->dir, first, suffix) < 0)
+        return NULL;
+    return p;
+}
+
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Opens (creating) the segment that starts at first as the active one. */
+static int open_active(store *st, uint64_t first, int create)
+{
+    char *path = seg_path(st, first, "");
+    if (!path)
+        return -1;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0640);
+    if (fd < 0) {
+        log_err("durable queue '%s': %s: %s", st->ch->name, path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    free(path);
+    struct stat sb;
+    fstat(fd, &sb);
+    if (create)
+        sync_dir(st->dir); /* the new name must survive a crash too */
+    st->fd = fd;
+    st->written = st->synced = (uint64_t)sb.st_size;
+    return 0;
+}
+
+static segment *seg_add(store *st, uint64_t first)
+{
+    segment *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->first = first;
+    if (st->segs_tail)
+        st->segs_tail->next = s;
+    else
+        st->segs = s;
+    st->segs_tail = s;
+    return s;
+}
+
+/* Recovery --------------------------------------------------------------- */
+
+/* A recovered message, until the whole log is read. */
+typedef struct rmsg {
+    uint64_t id;               /* record id */
+    segment *seg;              /* its segment */
+    char *topic;               /* topic, NUL-terminated */
+    size_t tlen;               /* bytes in topic */
+    uint8_t *data;             /* payload */
+    size_t len;                /* bytes in data */
+    int acked;                 /* an ACK record was found */
+} rmsg;
+
+/* Recovered messages in id order, for binary search by ACK records. */
+typedef struct {
+    rmsg *v;                   /* the messages */
+    size_t n, cap;             /* used and allocated entries */
+} rlist;
+
+static rmsg *rlist_find(rlist *l, uint64_t id)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid].id == id)
+            return &l->v[mid];
+        if (l->v[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Moves bytes [off, end) of path aside into path.damaged and cuts path. */
+static void set_aside(store *st, const char *path, const uint8_t *data, size_t off, size_t size)
+{
+    char *aside = NULL;
+    if (asprintf(&aside, "%s.damaged", path) >= 0) {
+        int fd = open(aside, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd >= 0) {
+            if (write(fd, data + off, size - off) < 0)
+                log_err("durable queue '%s': %s: %s", st->ch->name, aside, strerror(errno));
+            fsync(fd);
+            close(fd);
+        }
+        free(aside);
+    }
+    if (truncate(path, (off_t)off) < 0)
+        log_err("durable queue '%s': truncate %s: %s", st->ch->name, path, strerror(errno));
+}
+
+/*
+ * Reads one segment into l.  last: it is the newest segment, where an
+ * incomplete record is a torn write.  Returns 0 or -1 (I/O error).
+ */
+static int read_segment(store *st, segment *seg, int last, rlist *l, long max_len,
+                        uint64_t *max_id)
+{
+    char *path = seg_path(st, seg->first, "");
+    int rc = -1;
+    uint8_t *data = NULL;
+    if (!path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0)
+        goto out;
+    size_t size = (size_t)sb.st_size, got = 0;
+    data = malloc(size ? size : 1);
+    if (!data)
+        goto out;
+    while (got < size) {
+        ssize_t n = read(fd, data + got, size - got);
+        if (n <= 0)
+            goto out;
+        got += (size_t)n;
+    }
+    size_t off = 0;
+    while (off < size) {
+        const uint8_t *p = data + off;
+        size_t left = size - off;
+        const char *why = NULL;
+        if (left < REC_HEAD) {
+            why = "cut short";
+        } else {
+            uint32_t len = get32(p);
+            if (len < REC_HEAD - 8 || len > (uint64_t)max_len + 2 + PS_WIRE_TOPIC_MAX + 9)
+                why = "impossible length";
+            else if (len + 8 > left)
+                why = "cut short";
+            else if (crc32(0, p + 8, len) != get32(p + 4))
+                why = "checksum mismatch";
+            else if (p[8] != REC_MSG && p[8] != REC_ACK)
+                why = "unknown record type";
+            else if (p[8] == REC_MSG && (len < 11 || ((size_t)p[17] << 8 | p[18]) > len - 11))
+                why = "bad topic length";
+            if (!why) {
+                uint64_t id = get64(p + 9);
+                if (p[8] == REC_MSG) {
+                    size_t tlen = (size_t)p[17] << 8 | p[18];
+                    size_t dlen = len - 11 - tlen;
+                    if (l->n && id <= l->v[l->n - 1].id) {
+                        why = "record id out of order";
+                    } else {
+                        if (l->n == l->cap) {
+                            size_t cap = l->cap ? l->cap * 2 : 1024;
+                            rmsg *v = realloc(l->v, cap * sizeof *v);
+                            if (!v)
+                                goto out;
+                            l->v = v;
+                            l->cap = cap;
+                        }
+                        rmsg *m = &l->v[l->n];
+                        memset(m, 0, sizeof *m);
+                        m->id = id;
+                        m->seg = seg;
+                        m->topic = strndup((const char *)p + 19, tlen);
+                        m->tlen = tlen;
+                        m->data = malloc(dlen ? dlen : 1);
+                        if (!m->topic || !m->data) {
+                            free(m->topic);
+                            free(m->data);
+                            goto out;
+                        }
+                        memcpy(m->data, p + 19 + tlen, dlen);
+                        m->len = dlen;
+                        l->n++;
+                    }
+                } else {
+                    rmsg *m = rlist_find(l, id);
+                    if (m)
+                        m->acked = 1;
+                }
+                if (!why) {
+                    if (id > *max_id)
+                        *max_id = id;
+                    off += len + 8;
+                    continue;
+                }
+            }
+        }
+        if (last && !strcmp(why, "cut short")) {
+            log_warn("durable queue '%s': %s: torn write of %zu bytes at offset %zu cut off",
+                     st->ch->name, path, left, off);
+            if (truncate(path, (off_t)off) < 0)
+                goto out;
+        } else {
+            log_err("durable queue '%s': %s: damaged record at offset %zu (%s): "
+                    "%zu bytes set aside in %s.damaged",
+                    st->ch->name, path, off, why, left, path);
+            set_aside(st, path, data, off, size);
+        }
+        break;
+    }
+    rc = 0;
+out:
+    if (rc < 0)
+        log_err("durable queue '%s': cannot read %s: %s", st->ch->name, path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(data);
+    free(path);
+    return rc;
+}
+
+/* Reads every segment and queues what was not acknowledged. */
+static int recover(store *st)
+{
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return -1;
+    uint64_t *firsts = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        char *end;
+        if (len != 20 || strcmp(de->d_name + 16, ".seg"))
+            continue;
+        uint64_t first = strtoull(de->d_name, &end, 16);
+        if (end != de->d_name + 16)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint64_t *v = realloc(firsts, cap * sizeof *v);
+            if (!v) {
+                free(firsts);
+                closedir(d);
+                return -1;
+            }
+            firsts = v;
+        }
+        firsts[n++] = first;
+    }
+    closedir(d);
+    qsort(firsts, n, sizeof *firsts, cmp_u64);
+
+    rlist l = {0};
+    uint64_t max_id = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        segment *seg = seg_add(st, firsts[i]);
+        if (!seg || read_segment(st, seg, i + 1 == n, &l, st->b->cfg->max_message_size, &max_id) < 0)
+            rc = -1;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        rmsg *m = &l.v[i];
+        if (rc == 0 && !m->acked) {
+            qmsg *qm = queue_restore(st->ch, m->topic, m->tlen, m->data, m->len);
+            if (qm) {
+                qm->sid = m->id;
+                qm->seg = m->seg;
+                m->seg->live++;
+                m->topic = NULL;
+                m->data = NULL;
+                kept++;
+            }
+        }
+        free(m->topic);
+        free(m->data);
+    }
+    free(l.v);
+    free(firsts);
+    st->next_id = max_id + 1;
+    if (rc == 0 && n)
+        log_info("durable queue '%s': recovered %zu messages from %zu segments", st->ch->name,
+                 kept, n);
+    return rc;
+}
+
+/* Public ------------------------------------------------------------------ */
+
+static int mkdirs(const char *path)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0750) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+store *store_open(broker *b, channel *ch, int always)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->b = b;
+    st->ch = ch;
+    st->always = always;
+    st->fd = -1;
+    if (asprintf(&st->dir, "%s/queues/%s", b->cfg->data_dir, ch->name) < 0) {
+        st->dir = NULL;
+        goto fail;
+    }
+    if (mkdirs(st->dir) < 0) {
+        log_err("durable queue '%s': cannot create %s: %s", ch->name, st->dir, strerror(errno));
+        goto fail;
+    }
+    if (!always && syncer_start() < 0) {
+        log_err("durable queue '%s': cannot start the fsync worker: %s", ch->name, strerror(errno));
+        goto fail;
+    }
+    if (recover(st) < 0)
+        goto fail;
+    /* Append to the newest segment, or start the first one. */
+    if (st->segs_tail ? open_active(st, st->segs_tail->first, 0) < 0
+                      : (!seg_add(st, st->next_id) || open_active(st, st->next_id, 1) < 0))
+        goto fail;
+    st->next = stores;
+    stores = st;
+    return st;
+fail:
+    store_close(&st);
+    return NULL;
+}
+
+/* Deletes the oldest segments once all their messages are acknowledged. */
+static void reclaim(store *st)
+{
+    while (st->segs && st->segs != st->segs_tail && st->segs->live == 0) {
+        segment *s = st->segs;
+        char *path = seg_path(st, s->first, "");
+        if (path && unlink(path) < 0)
+            log_warn("durable queue '%s': unlink %s: %s", st->ch->name, path, strerror(errno));
+        free(path);
+        st->segs = s->next;
+        free(s);
+    }
+}
+
+int store_append(store *st, qmsg *qm)
+{
+    if (st->failed) {
+        errno = EIO;
+        return -1;
+    }
+    uint64_t id = st->next_id;
+    if (append(st, REC_MSG, id, qm->topic, qm->tlen, qm->data, qm->len) < 0)
+        return -1;
+    st->next_id++;
+    qm->sid = id;
+    qm->seg = st->segs_tail;
+    st->segs_tail->live++;
+    return 0;
+}
+
+void store_ack(store *st, qmsg *qm)
+{
+    segment *seg = qm->seg;
+    if (!seg)
+        return;
+    qm->seg = NULL;
+    if (append(st, REC_ACK, qm->sid, NULL, 0, NULL, 0) < 0)
+        log_warn("durable queue '%s': out of memory for an ack; it will be redelivered after a restart",
+                 st->ch->name);
+    if (seg->live)
+        seg->live--;
+    reclaim(st);
+}
+
+int store_confirm(store *st, client *c, uint64_t corr)
+{
+    confirm *cf = calloc(1, sizeof *cf);
+    if (!cf)
+        return -1;
+    cf->cl = c;
+    cf->corr = corr;
+    cf->off = st->written + st->wbuf.len;
+    if (st->cf_tail)
+        st->cf_tail->next = cf;
+    else
+        st->cf_head = cf;
+    st->cf_tail = cf;
+    return 0;
+}
+
+/* Sends the confirms whose records are on disk (or fails them all with err). */
+static void release(store *st, int err)
+{
+    while (st->cf_head && (err || st->cf_head->off <= st->synced)) {
+        confirm *cf = st->cf_head;
+        st->cf_head = cf->next;
+        if (!st->cf_head)
+            st->cf_tail = NULL;
+        if (cf->cl && !cf->cl->dead) {
+            if (err)
+                loop_error(st->b, cf->cl, cf->corr, PS_WERR_FULL,
+                           "durable queue '%s': cannot write to disk: %s", st->ch->name, strerror(err));
+            else
+                loop_ok(st->b, cf->cl, cf->corr, 0);
+        }
+        free(cf);
+    }
+}
+
+static void fail_store(store *st, int err)
+{
+    log_err("durable queue '%s': write failed: %s; refusing its publishes until restart",
+            st->ch->name, strerror(err));
+    st->failed = 1;
+    release(st, err);
+}
+
+/*
+ * Starts a new segment once the active one is full and nothing of it is
+ * waiting: the old segment is synced here, in the loop, which happens once
+ * per SEG_MAX bytes.
+ */
+static void roll(store *st)
+{
+    if (st->written < SEG_MAX || st->wbuf.len || st->syncing)
+        return;
+    if (fdatasync(st->fd) < 0) {
+        fail_store(st, errno);
+        return;
+    }
+    st->synced = st->written;
+    release(st, 0);
+    close(st->fd);
+    st->fd = -1;
+    st->written = st->synced = 0;
+    if (!seg_add(st, st->next_id) || open_active(st, st->next_id, 1) < 0)
+        fail_store(st, errno ? errno : ENOMEM);
+}
+
+static void turn_end(store *st)
+{
+    if (st->failed || st->fd < 0)
+        return;
+    size_t off = 0;
+    while (off < st->wbuf.len) {
+        ssize_t n = write(st->fd, st->wbuf.data + off, st->wbuf.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            st->wbuf.len = 0;
+            fail_store(st, n < 0 ? errno : ENOSPC);
+            return;
+        }
+        off += (size_t)n;
+    }
+    st->written += st->wbuf.len;
+    st->wbuf.len = 0;
+    if (!st->cf_head || st->synced >= st->written) {
+        roll(st);
+        return;
+    }
+    if (st->always) {
+        if (st->fd < 0)
+            return;
+        if (fdatasync(st->fd) < 0) {
+            fail_store(st, errno);
+            return;
+        }
+        st->synced = st->written;
+        release(st, 0);
+        roll(st);
+    } else if (!st->syncing) {
+        pthread_mutex_lock(&syncer.mu);
+        if (syncer.n_jobs < 64) {
+            syncer.job_st[syncer.n_jobs] = st;
+            syncer.job_fd[syncer.n_jobs] = st->fd;
+            syncer.job_off[syncer.n_jobs] = st->written;
+            syncer.n_jobs++;
+            st->syncing = 1;
+            pthread_cond_signal(&syncer.cv);
+        }
+        pthread_mutex_unlock(&syncer.mu);
+    }
+}
+
+void store_turn_end(void)
+{
+    for (store *st = stores; st; st = st->next)
+        turn_end(st);
+}
+
+void store_events(void)
+{
+    uint64_t v;
+    if (syncer.efd < 0 || read(syncer.efd, &v, sizeof v) < 0)
+        return;
+    pthread_mutex_lock(&syncer.mu);
+    size_t n = syncer.n_done;
+    store *st_v[64];
+    uint64_t off_v[64];
+    int err_v[64];
+    memcpy(st_v, syncer.done_st, n * sizeof *st_v);
+    memcpy(off_v, syncer.done_off, n * sizeof *off_v);
+    memcpy(err_v, syncer.done_err, n * sizeof *err_v);
+    syncer.n_done = 0;
+    pthread_mutex_unlock(&syncer.mu);
+    for (size_t i = 0; i < n; i++) {
+        store *st = st_v[i];
+        st->syncing = 0;
+        if (err_v[i]) {
+            fail_store(st, err_v[i]);
+            continue;
+        }
+        if (off_v[i] > st->synced)
+            st->synced = off_v[i];
+        release(st, 0);
+    }
+    /* Confirms that came in during the sync ride on the next one. */
+    store_turn_end();
+}
+
+void store_client_gone(client *c)
+{
+    for (store *st = stores; st; st = st->next)
+        for (confirm *cf = st->cf_head; cf; cf = cf->next)
+            if (cf->cl == c)
+                cf->cl = NULL;
+}
+
+void store_close(store **sp)
+{
+    if (!sp || !*sp)
+        return;
+    store *st = *sp;
+    if (st->fd >= 0) {
+        turn_end(st);
+        while (st->syncing) { /* let the worker finish with our fd */
+            struct pollfd pfd = {.fd = syncer.efd, .events = POLLIN};
+            poll(&pfd, 1, 100);
+            store_events();
+        }
+        if (st->written > st->synced && fdatasync(st->fd) == 0)
+            st->synced = st->written;
+        release(st, 0);
+        close(st->fd);
+    }
+    for (store **pp = &stores; *pp; pp = &(*pp)->next)
+        if (*pp == st) {
+            *pp = st->next;
+            break;
+        }
+    while (st->cf_head) {
+        confirm *cf = st->cf_head;
+        st->cf_head = cf->next;
+        free(cf);
+    }
+    while (st->segs) {
+        segment *s = st->segs;
+        st->segs = s->next;
+        free(s);
+    }
+    ps__buf_free(&st->wbuf);
+    free(st->dir);
+    free(st);
+    *sp = NULL;
+    if (!stores && syncer.started) {
+        pthread_mutex_lock(&syncer.mu);
+        syncer.stop = 1;
+        pthread_cond_signal(&syncer.cv);
+        pthread_mutex_unlock(&syncer.mu);
+        pthread_join(syncer.thread, NULL);
+        syncer.started = 0;
+        syncer.stop = 0;
+        close(syncer.efd);
+        syncer.efd = -1;
+    }
+}
