@@ -54,12 +54,10 @@ static client *client_hello(broker *b, client *c, const void *ident, size_t ilen
         snprintf(text, sizeof text, "protocol %u.%u not supported, broker speaks %d.%d",
                  cmd->major, cmd->minor, PS_WIRE_MAJOR, PS_WIRE_MINOR);
         log_info("refused a client: %s", text);
-        if (c) {
-            loop_error(b, c, 0, PS_WERR_VERSION, "%s", text);
+        /* Straight to the identity: a forgotten client's output is never sent. */
+        loop_direct_error(b, ident, ilen, PS_WERR_VERSION, text);
+        if (c)
             client_forget(b, c, "wrong protocol version");
-        } else {
-            loop_direct_error(b, ident, ilen, PS_WERR_VERSION, text);
-        }
         return NULL;
     }
     if (c) {
