@@ -20,7 +20,8 @@
  * eventfd the loop polls.  The oldest segment is deleted once all its
  * messages are acknowledged (never a newer one first: its ACK records may
  * still be needed).  At recovery a record that is cut short at the end of
- * the last segment is a torn write and is cut off; any other bad record
+ * the last segment is a torn write and is cut off (its bytes kept aside,
+ * since a damaged length looks the same); any other bad record
  * (wrong checksum, impossible length) is damage: it and the rest of its
  * segment are moved aside into a ".damaged" file and reported, never
  * served as data.
@@ -406,10 +407,11 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
             }
         }
         if (last && !strcmp(why, "cut short")) {
-            log_warn("durable queue '%s': %s: torn write of %zu bytes at offset %zu cut off",
-                     st->ch->name, path, left, off);
-            if (truncate(path, (off_t)off) < 0)
-                goto out;
+            /* Most likely a write the crash interrupted, but a damaged length
+             * looks the same: keep the bytes aside rather than destroy them. */
+            log_warn("durable queue '%s': %s: torn write of %zu bytes at offset %zu cut off "
+                     "(kept in %s.damaged)", st->ch->name, path, left, off, path);
+            set_aside(st, path, data, off, size);
         } else {
             log_err("durable queue '%s': %s: damaged record at offset %zu (%s): "
                     "%zu bytes set aside in %s.damaged",

@@ -83,7 +83,8 @@ static void usage(FILE *out)
 "                           payload (a string if the payload is valid UTF-8,\n"
 "                           else base64 with \"encoding\":\"base64\");\n"
 "                           raw: the payload bytes only, nothing added\n"
-"  -v, --verbose            plain: put [TOPIC #SEQ HH:MM:SS.mmm] (receive time)\n"
+"  -v, --verbose            say on stderr when the subscription is active; plain:\n"
+"                           put [TOPIC #SEQ HH:MM:SS.mmm] (receive time)\n"
 "                           before each payload, and 'retained'/'redelivered'\n"
 "                           when so; json: add \"time\", \"retained\" and\n"
 "                           \"redelivered\"\n"
@@ -477,6 +478,9 @@ int main(int argc, char **argv)
             return rc;
         }
     }
+    /* Scripts wait for this line before they publish: from here on nothing is missed. */
+    if (s.verbose)
+        fprintf(stderr, "%s: subscribed to '%s'\n", tool_name, s.channel);
 
     last = tool_now_ms();
     for (;;) {
