@@ -61,7 +61,24 @@ struct ppub {
     size_t nticket;          /* tickets in use */
     size_t ticket_cap;       /* tickets allocated */
     int rc;                  /* exit code so far (the first failure wins) */
+    struct kept *kept;       /* --confirm: messages sent since the last confirm point */
+    size_t nkept;            /* entries in kept */
+    size_t kept_cap;         /* entries allocated */
+    size_t kept_bytes;       /* payload bytes in kept */
+    int warned_resend;       /* the resend notice was printed */
 };
+
+/* A --confirm message kept until the broker confirmed it, to send again
+ * if the broker is lost first. */
+struct kept {
+    char *topic;             /* its topic, or NULL */
+    void *data;              /* its payload */
+    size_t size;             /* payload bytes */
+};
+
+/* A confirm point every this many messages or bytes bounds what is kept. */
+#define KEEP_MAX_MSGS 1000
+#define KEEP_MAX_BYTES (8u << 20)
 
 static void usage(FILE *out)
 {
@@ -199,6 +216,84 @@ static int collect_replies(struct ppub *p, int64_t ticket)
     return rc;
 }
 
+static void kept_clear(struct ppub *p)
+{
+    for (size_t i = 0; i < p->nkept; i++) {
+        free(p->kept[i].topic);
+        free(p->kept[i].data);
+    }
+    p->nkept = 0;
+    p->kept_bytes = 0;
+}
+
+static int keep(struct ppub *p, const char *topic, const void *data, size_t size)
+{
+    if (p->nkept == p->kept_cap) {
+        size_t cap = p->kept_cap ? p->kept_cap * 2 : 64;
+        struct kept *k = realloc(p->kept, cap * sizeof *k);
+        if (!k)
+            return -1;
+        p->kept = k;
+        p->kept_cap = cap;
+    }
+    struct kept *k = &p->kept[p->nkept];
+    k->topic = topic ? strdup(topic) : NULL;
+    k->data = malloc(size ? size : 1);
+    if ((topic && !k->topic) || !k->data) {
+        free(k->topic);
+        free(k->data);
+        return -1;
+    }
+    memcpy(k->data, data, size);
+    k->size = size;
+    p->nkept++;
+    p->kept_bytes += size;
+    return 0;
+}
+
+/*
+ * The sync point.  With --confirm, a broker lost before it confirmed
+ * everything (it restarted, say) is waited for up to --timeout, and every
+ * message not yet confirmed is sent again: at-least-once, with duplicates
+ * only after such a loss.  Returns an exit code.
+ */
+static int confirm_point(struct ppub *p)
+{
+    int64_t deadline = -1;
+    for (;;) {
+        if (ps_flush(p->c, p->o.timeout_ms) == 0) {
+            kept_clear(p);
+            return EXIT_DONE;
+        }
+        int err = errno;
+        int lost = err == EHOSTUNREACH || (deadline >= 0 && err == ETIMEDOUT);
+        if (!(p->flags & PS_CONFIRM) || !lost) {
+            if (err == ETIMEDOUT) {
+                tool_err("the broker did not confirm within %d ms", p->o.timeout_ms);
+                return EXIT_TIMEOUT;
+            }
+            if (err == EHOSTUNREACH) {
+                tool_err("lost the broker before it confirmed everything");
+                return EXIT_UNREACH;
+            }
+            return tool_fail(p->c, err, p->channel);
+        }
+        int64_t now = tool_now_ms();
+        if (deadline < 0)
+            deadline = now + p->o.timeout_ms;
+        if (now >= deadline) {
+            tool_err("lost the broker and it did not come back within %d ms", p->o.timeout_ms);
+            return EXIT_UNREACH;
+        }
+        if (!p->warned_resend++)
+            tool_err("lost the broker; sending %zu unconfirmed messages again", p->nkept);
+        for (size_t i = 0; i < p->nkept; i++)
+            if (ps_publish(p->c, p->channel, p->kept[i].topic, p->kept[i].data, p->kept[i].size,
+                           p->flags) < 0)
+                return tool_fail(p->c, errno, p->channel);
+    }
+}
+
 /* Sends one message once as the options say.  Returns an exit code. */
 static int send_one(struct ppub *p, const char *topic, const void *data, size_t size)
 {
@@ -251,6 +346,14 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
     }
     if (ps_publish(p->c, p->channel, topic, data, size, p->flags) < 0)
         return tool_fail(p->c, errno, p->channel);
+    if (p->flags & PS_CONFIRM) {
+        if (keep(p, topic, data, size) < 0) {
+            tool_err("out of memory");
+            return EXIT_USAGE;
+        }
+        if (p->nkept >= KEEP_MAX_MSGS || p->kept_bytes >= KEEP_MAX_BYTES)
+            return confirm_point(p);
+    }
     return EXIT_DONE;
 }
 
@@ -500,21 +603,11 @@ int main(int argc, char **argv)
     free(p.tickets);
 
     /* The sync point: everything sent has been handled by the broker. */
-    if (ps_flush(p.c, p.o.timeout_ms) < 0) {
-        int err = errno;
-        int frc;
-        if (err == ETIMEDOUT) {
-            tool_err("the broker did not confirm within %d ms", p.o.timeout_ms);
-            frc = EXIT_TIMEOUT;
-        } else if (err == EHOSTUNREACH) {
-            tool_err("lost the broker before it confirmed everything");
-            frc = EXIT_UNREACH;
-        } else {
-            frc = tool_fail(p.c, err, p.channel);
-        }
-        if (rc == EXIT_DONE)
-            rc = frc;
-    }
+    int frc = confirm_point(&p);
+    if (rc == EXIT_DONE)
+        rc = frc;
+    kept_clear(&p);
+    free(p.kept);
     if (fflush(stdout) != 0 && rc == EXIT_DONE && errno != EPIPE) {
         tool_err("cannot write stdout: %s", strerror(errno));
         rc = EXIT_USAGE;
