@@ -119,10 +119,11 @@ int loop_bind(broker *b)
         return -1;
     }
     /* High-water marks count frames, not bytes: a frame is up to
-     * LOOP_FRAME_MAX, so a lower send mark keeps what libzmq holds for one
-     * slow peer near 64 MiB; beyond it our own byte-bounded buffer takes
-     * over and the slow-subscriber policy applies. */
-    int one = 1, shwm = 1000, hwm = 10000, zero = 0;
+     * LOOP_FRAME_MAX, so a low send mark keeps what libzmq holds for one
+     * slow peer near 8 MiB; beyond it our own byte-bounded buffer takes
+     * over and the slow-subscriber policy applies.  The receive mark
+     * bounds what libzmq reads ahead from publishers the same way. */
+    int one = 1, shwm = 128, hwm = 256, zero = 0;
     int64_t maxsize = b->cfg->max_message_size + 65536;
     zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);

@@ -571,6 +571,12 @@ static void on_record(ps_client *c, const ps__cmd *cmd)
             pthread_cond_broadcast(&c->cv_op);
             pthread_cond_broadcast(&c->cv_recv);
             pthread_cond_broadcast(&c->cv_space);
+        } else if (c->state == ST_HANDSHAKE && !c->welcomed && cmd->code != PS_WERR_SESSION) {
+            /* The broker refused the session itself (too many clients, ...). */
+            c->state = ST_DEAD;
+            c->conn_err = ps__errno_from_wire(cmd->code);
+            note_async_error(c, c->conn_err, &cmd->text);
+            pthread_cond_broadcast(&c->cv_op);
         } else if (cmd->code == PS_WERR_SESSION) {
             if (c->state == ST_READY) /* the broker restarted and forgot us */
                 session_lost(c, 0);
