@@ -39,6 +39,7 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 enum chan_type { CHAN_QUEUE = 1, CHAN_BROADCAST = 2, CHAN_PUBSUB = 3 };
 enum slow_policy { SLOW_DROP = 0, SLOW_BLOCK = 1 };
 enum auto_create { AUTO_NONE = 0, AUTO_PUBSUB = 1 };
+enum overflow { OVERFLOW_REFUSE = 0, OVERFLOW_BLOCK = 1 };
 
 /* One channel declared in the file. */
 typedef struct config_channel {
@@ -48,6 +49,7 @@ typedef struct config_channel {
     int durable;                 /* queue: keep on disk (default 0) */
     long max_queued;             /* queue: messages held at most (default 100000) */
     enum slow_policy slow;       /* broadcast/pubsub: slow-subscriber policy */
+    enum overflow overflow;      /* queue: a full queue refuses or slows publishers */
     struct config_channel *next; /* next in file order */
 } config_channel;
 
@@ -169,6 +171,9 @@ struct client {
     sub *subs;             /* its subscriptions */
     size_t n_subs;         /* entries in subs */
     ticket *tickets;       /* deliveries waiting for its ACK or REPLY */
+    ps__buf parked;        /* records held back while a full queue slows it */
+    client *park_next;     /* next client on the broker's parked list */
+    int on_park_list;      /* it is on that list */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
     client *hnext;         /* identity hash chain */
     client *prev, *next;   /* the broker's list of clients */
@@ -225,6 +230,7 @@ struct channel {
     store *store;          /* durable queue: its log on disk, else NULL */
     long max_queued;       /* queue: waiting messages at most */
     enum slow_policy slow; /* broadcast/pubsub: slow-subscriber policy */
+    enum overflow overflow;/* queue: full refuses or slows publishers */
     uint64_t seq;          /* last sequence number given out */
     uint64_t messages;     /* messages accepted */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
@@ -291,6 +297,7 @@ struct broker {
     client *hclients[BROKER_HASH]; /* by identity */
     client *flush;         /* clients with output this turn */
     client *graveyard;     /* forgotten clients, freed at the end of the turn */
+    client *parked;        /* clients whose records wait for room in a queue */
     channel *channels;     /* every channel */
     size_t n_channels;     /* entries in channels */
     channel *hchannels[BROKER_HASH]; /* by name */
@@ -335,6 +342,8 @@ void client_reset(broker *b, client *c);
 void client_forget(broker *b, client *c, const char *why);
 /* Frees forgotten clients. */
 void client_reap(broker *b);
+/* Handles parked records of clients whose queue has room again. */
+void client_unpark(broker *b);
 /* Sends heartbeats and forgets silent clients (not while input is
  * throttled: nobody could be heard); sets b->next_sweep. */
 void client_sweep(broker *b);
@@ -346,7 +355,8 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
 /* Creates declared channels and applies the config's limits to them;
  * -1 when a channel could not be made (a durable store failed to open). */
 int chan_apply_config(broker *b);
-void chan_publish(broker *b, client *c, const ps__cmd *cmd);
+/* Returns 1 when the record must be parked (a full queue that blocks). */
+int chan_publish(broker *b, client *c, const ps__cmd *cmd);
 void chan_subscribe(broker *b, client *c, const ps__cmd *cmd);
 void chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd);
 void chan_request(broker *b, client *c, const ps__cmd *cmd);
@@ -371,6 +381,8 @@ ticket *ticket_find(broker *b, uint64_t tag);
 void ticket_free(broker *b, ticket *t);
 
 /* queue.c: queue channels. */
+/* True when the queue holds max_queued messages. */
+int queue_full(const channel *ch);
 /* Takes a published message; returns it or NULL (error already sent). */
 qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd);
 /* Hands waiting messages to consumers with room. */

@@ -52,6 +52,7 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
     ch->durable = cc ? cc->durable : 0;
     ch->max_queued = cc ? cc->max_queued : 100000;
     ch->slow = cc ? cc->slow : SLOW_DROP;
+    ch->overflow = cc ? cc->overflow : OVERFLOW_REFUSE;
     size_t h = name_hash(name, len);
     ch->hnext = b->hchannels[h];
     b->hchannels[h] = ch;
@@ -84,6 +85,7 @@ int chan_apply_config(broker *b)
         ch->retain = cc->retain;
         ch->max_queued = cc->max_queued;
         ch->slow = cc->slow;
+        ch->overflow = cc->overflow;
         if (ch->type != CHAN_QUEUE)
             continue;
         if (cc->durable && !ch->store) {
@@ -374,24 +376,29 @@ static int check_message(broker *b, client *c, channel *ch, const ps__cmd *cmd)
     return 0;
 }
 
-void chan_publish(broker *b, client *c, const ps__cmd *cmd)
+int chan_publish(broker *b, client *c, const ps__cmd *cmd)
 {
     channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1);
     if (!ch || check_message(b, c, ch, cmd) < 0)
-        return;
+        return 0;
     if (cmd->flags & PS_WIRE_RETAIN) {
         if (ch->type != CHAN_PUBSUB || !ch->retain) {
             loop_error(b, c, cmd->corr, PS_WERR_WRONGTYPE,
                        ch->type != CHAN_PUBSUB ? "retain needs a pubsub channel; '%s' is a %s"
                                                : "channel '%s' (%s) does not retain",
                        ch->name, config_type_name(ch->type));
-            return;
+            return 0;
         }
     }
     if (ch->type == CHAN_QUEUE) {
+        /* overflow = "block": the publisher waits (its records are parked)
+         * instead of being refused, as long as its backlog fits its buffer. */
+        if (ch->overflow == OVERFLOW_BLOCK && queue_full(ch) &&
+            c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer)
+            return 1;
         qmsg *qm = queue_push(b, ch, c, cmd);
         if (!qm)
-            return;
+            return 0;
         ch->messages++;
         b->messages_in++;
         if (cmd->flags & PS_WIRE_CONFIRM) {
@@ -410,11 +417,11 @@ void chan_publish(broker *b, client *c, const ps__cmd *cmd)
             }
         }
         queue_dispatch(b, ch);
-        return;
+        return 0;
     }
     uint64_t seq = ch->seq + 1;
     if ((cmd->flags & PS_WIRE_RETAIN) && retained_set(b, c, ch, cmd, seq) < 0)
-        return;
+        return 0;
     ch->seq = seq;
     ch->messages++;
     b->messages_in++;
@@ -445,6 +452,7 @@ void chan_publish(broker *b, client *c, const ps__cmd *cmd)
     }
     if (pd)
         pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
+    return 0;
 }
 
 /* Subscriptions ---------------------------------------------------------- */

@@ -106,8 +106,8 @@ static client *client_hello(broker *b, client *c, const void *ident, size_t ilen
     return c;
 }
 
-/* Handles one record of a known, live session. */
-static void client_record(broker *b, client *c, const ps__cmd *cmd)
+/* Handles one record of a known, live session; 1 when it must be parked. */
+static int client_record(broker *b, client *c, const ps__cmd *cmd)
 {
     switch (cmd->cmd) {
     case PS_CMD_BYE:
@@ -121,8 +121,7 @@ static void client_record(broker *b, client *c, const ps__cmd *cmd)
         break;
     }
     case PS_CMD_PUBLISH:
-        chan_publish(b, c, cmd);
-        break;
+        return chan_publish(b, c, cmd);
     case PS_CMD_SUBSCRIBE:
         chan_subscribe(b, c, cmd);
         break;
@@ -146,6 +145,88 @@ static void client_record(broker *b, client *c, const ps__cmd *cmd)
                    ps__wire_cmd_name(cmd->cmd));
         break;
     }
+    return 0;
+}
+
+/*
+ * Parking: a queue with overflow = "block" that is full makes its
+ * publisher wait instead of refusing it.  The PUBLISH and every later
+ * record of that client are kept in order, raw, until the queue has room;
+ * acknowledgements, replies and heartbeats still pass, since they answer
+ * the broker and free room themselves.  Returns 1 when cmd was parked.
+ */
+static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *rec, size_t len)
+{
+    switch (cmd->cmd) {
+    case PS_CMD_ACK:
+    case PS_CMD_REPLY:
+    case PS_CMD_HEARTBEAT:
+        if (c->parked.len)
+            return 0;
+        break;
+    default:
+        break;
+    }
+    if (c->parked.len + len > (size_t)b->cfg->client_buffer + PS_WIRE_RECORD_OVERHEAD) {
+        /* Its backlog is full too: now a publish is refused after all. */
+        if (cmd->cmd == PS_CMD_PUBLISH) {
+            loop_error(b, c, cmd->corr, PS_WERR_FULL,
+                       "queue '%.*s' is full and so is this publisher's backlog",
+                       (int)cmd->channel.len, cmd->channel.ptr);
+            return 1;
+        }
+    }
+    size_t need = c->parked.len + len;
+    if (need > c->parked.cap) {
+        size_t cap = c->parked.cap ? c->parked.cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *p = realloc(c->parked.data, cap);
+        if (!p) {
+            loop_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
+            return 1;
+        }
+        c->parked.data = p;
+        c->parked.cap = cap;
+    }
+    memcpy(c->parked.data + c->parked.len, rec, len);
+    c->parked.len += len;
+    if (!c->on_park_list) {
+        c->on_park_list = 1;
+        c->park_next = b->parked;
+        b->parked = c;
+        log_debug("client %llu: publisher slowed, a blocking queue is full",
+                  (unsigned long long)c->num);
+    }
+    return 1;
+}
+
+void client_unpark(broker *b)
+{
+    client **pp = &b->parked;
+    while (*pp) {
+        client *c = *pp;
+        ps__reader r;
+        ps__cmd cmd;
+        size_t done = 0;
+        ps__reader_init(&r, c->parked.data, c->parked.len);
+        while (!c->dead && ps__wire_next(&r, &cmd) > 0) {
+            if (client_record(b, c, &cmd))
+                break; /* still full: this record and the rest wait */
+            done = (size_t)(r.pos - c->parked.data);
+        }
+        if (done && !c->dead) {
+            memmove(c->parked.data, c->parked.data + done, c->parked.len - done);
+            c->parked.len -= done;
+        }
+        if (c->dead || !c->parked.len) {
+            ps__buf_free(&c->parked);
+            c->on_park_list = 0;
+            *pp = c->park_next;
+            continue;
+        }
+        pp = &c->park_next;
+    }
 }
 
 void client_frame(broker *b, const void *ident, size_t ilen, const void *data, size_t size)
@@ -157,7 +238,11 @@ void client_frame(broker *b, const void *ident, size_t ilen, const void *data, s
     ps__cmd cmd;
     int rc;
     ps__reader_init(&r, data, size);
+    const uint8_t *rec = r.pos;
     while ((rc = ps__wire_next(&r, &cmd)) > 0) {
+        const uint8_t *this_rec = rec;
+        size_t rec_len = (size_t)(r.pos - rec);
+        rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
             c = client_hello(b, c, ident, ilen, &cmd);
             continue;
@@ -168,7 +253,10 @@ void client_frame(broker *b, const void *ident, size_t ilen, const void *data, s
         }
         if (c->dead)
             return; /* records after BYE have nobody to serve */
-        client_record(b, c, &cmd);
+        if (c->parked.len && park_record(b, c, &cmd, this_rec, rec_len))
+            continue;
+        if (client_record(b, c, &cmd))
+            park_record(b, c, &cmd, this_rec, rec_len);
     }
     if (rc < 0) {
         b->malformed++;
@@ -183,6 +271,8 @@ void client_frame(broker *b, const void *ident, size_t ilen, const void *data, s
 
 void client_reset(broker *b, client *c)
 {
+    /* Parked records die with the session; client_unpark unlinks it. */
+    ps__buf_free(&c->parked);
     while (c->subs)
         chan_sub_remove(b, c->subs);
     chan_client_gone(b, c);

@@ -488,6 +488,10 @@ int loop_run(broker *b)
         if (b->now >= b->next_sweep)
             client_sweep(b);
         blocked = flush_all(b);
+        /* Room in a blocking queue lets its publishers go on; this also
+         * unlinks clients that died this turn, before they are freed. */
+        if (b->parked)
+            client_unpark(b);
         client_reap(b);
         if (wd && b->now >= next_wd) {
             sd_watchdog();

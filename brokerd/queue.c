@@ -38,10 +38,15 @@ static qmsg *queue_link(channel *ch, qmsg *qm)
     return qm;
 }
 
+int queue_full(const channel *ch)
+{
+    return (long)(ch->n_queued + ch->n_unacked) >= ch->max_queued;
+}
+
 qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd)
 {
     size_t held = ch->n_queued + ch->n_unacked;
-    if ((long)held >= ch->max_queued) {
+    if (queue_full(ch)) {
         loop_error(b, c, cmd->corr, PS_WERR_FULL, "queue '%s' is full (%zu messages)", ch->name,
                    held);
         return NULL;
