@@ -461,7 +461,8 @@ static int recover(store *st)
         firsts[n++] = first;
     }
     closedir(d);
-    qsort(firsts, n, sizeof *firsts, cmp_u64);
+    if (n)
+        qsort(firsts, n, sizeof *firsts, cmp_u64);
 
     rlist l = {0};
     uint64_t max_id = 0;
