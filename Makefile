@@ -93,6 +93,15 @@ $(O)/tests/%: $(OBJ)/tests/unit/%.o $(LIB_A) $(filter-out $(OBJ)/brokerd/main.o,
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
+# C programs the integration tests run (tests/integration/NAME.c), linked
+# with the static library like a user's program would be.
+INTEG_SRC := $(wildcard tests/integration/*.c)
+INTEG_BIN := $(patsubst tests/integration/%.c,$(O)/tests/%,$(INTEG_SRC))
+$(O)/tests/%: tests/integration/%.c $(LIB_A) libpubsub/pubsub.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC     $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB_A) $(shell pkg-config --libs libzmq) -lpthread $(LDFLAGS)
+
 run: deps all
 	./$(O)/brokerd -v
 
@@ -101,7 +110,7 @@ unit: all $(UNIT_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory $(UNIT_BIN)
+	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN)
 	@bash tests/run.sh
 
 clean:
