@@ -4,7 +4,6 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 O       := build
-OBJ     := $(O)/obj
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -13,10 +12,15 @@ CPPFLAGS += -Ilibpubsub -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
 PKGS    := libzmq libconfig libsystemd jansson zlib
 
+# A sanitizer build lives in a tree of its own, so the two never mix.
 ifeq ($(SANITIZE),1)
+O       := build-asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
+OBJ     := $(O)/obj
+# The test scripts find the binaries here.
+export BUILD := $(abspath $(O))
 
 ifeq ($(V),1)
 Q :=
@@ -114,7 +118,7 @@ test: deps
 	@bash tests/run.sh
 
 clean:
-	rm -rf $(O)
+	rm -rf build build-asan
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 
