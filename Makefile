@@ -30,6 +30,8 @@ endif
 
 # Debian packages the build and the tests need.
 DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev pkg-config
+# ... and what the tests drive it with.
+TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
@@ -47,7 +49,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit integration clean install uninstall
+.PHONY: all deps test-deps run test unit integration clean install uninstall
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -112,7 +114,11 @@ run: deps all
 unit: all $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
 
-test: deps
+# One apt-get run for the build's and the tests' packages together.
+test-deps:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(TEST_DEBS)"
+
+test: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN)
 	@bash tests/run.sh
@@ -190,7 +196,7 @@ FUZZ_DEBS    := clang libclang-rt-14-dev
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags libconfig 2>/dev/null)
 
 fuzz-deps:
-	@$(MAKE) --no-print-directory deps DEBS="$(FUZZ_DEBS)"
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(FUZZ_DEBS)"
 
 $(O)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c libpubsub/wire.c libpubsub/wire.h
 	@mkdir -p $(dir $@)

@@ -1,0 +1,13 @@
+#!/bin/bash
+# A brief libFuzzer run of the wire codec and the config loader (the long
+# runs are `make fuzz`): any crash, leak or sanitizer report fails.
+. "$(dirname "$0")/lib.sh"
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+make -s -C "$ROOT" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}" > fuzz.out 2>&1 || {
+    tail -20 fuzz.out
+    fail "fuzzing found a problem (or could not build), see above"
+}
+cat fuzz.out
+runs=$(grep -c "^Done [0-9]* runs" fuzz.out)
+expect_eq "$runs" 2 "fuzz targets that ran to the end"
