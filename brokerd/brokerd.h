@@ -87,8 +87,9 @@ config *config_load(const char *path, FILE *errs);
  */
 config *config_default(void);
 
-/* Frees *c (NULL allowed, half-built allowed) and sets *c = NULL. */
-void config_destroy(config **c);
+/* Frees *c (NULL allowed, half-built allowed) and sets *c = NULL.  Not
+ * config_destroy: libconfig has that name. */
+void config_free(config **c);
 
 /* The declared channel called name, or NULL. */
 const config_channel *config_find_channel(const config *c, const char *name);

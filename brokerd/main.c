@@ -121,7 +121,7 @@ static void main_reload(broker *b)
         nc->n_endpoints = b->cfg->n_endpoints;
         b->cfg->endpoints = eps;
         b->cfg->n_endpoints = n;
-        config_destroy(&b->cfg);
+        config_free(&b->cfg);
         b->cfg = nc;
         int64_t maxsize = b->cfg->max_message_size + 65536;
         zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
         if (!c)
             return 1;
         printf("%s: configuration OK\n", path);
-        config_destroy(&c);
+        config_free(&c);
         return 0;
     }
 
@@ -237,7 +237,8 @@ int main(int argc, char **argv)
     }
     if (loop_bind(b) < 0)
         goto out;
-    chan_apply_config(b);
+    if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
+        goto out;
     if (b->cfg->gateway_xpub || b->cfg->gateway_xsub)
         log_warn("the plain ZeroMQ gateway is not implemented yet: ignored");
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
@@ -254,7 +255,7 @@ out:
         zmq_ctx_term(b->ctx);
     if (b->sigfd >= 0)
         close(b->sigfd);
-    config_destroy(&b->cfg);
+    config_free(&b->cfg);
     free(b);
     if (rc == 0)
         log_info("stopped");
