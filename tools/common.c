@@ -261,13 +261,16 @@ ps_client *tool_connect(const struct tool_opts *o, int *exit_code)
             tool_err("invalid broker endpoint '%s' (expected tcp://HOST:PORT or ipc:///PATH)", endpoint);
             *exit_code = EXIT_USAGE;
         } else if (err == PS_EVERSION) {
-            tool_err("broker at %s speaks another protocol version", endpoint);
+            const char *why = ps_errmsg(NULL);
+            tool_err("broker at %s speaks another protocol version%s%s", endpoint,
+                     why ? ": " : "", why ? why : "");
             *exit_code = EXIT_UNREACH;
         } else if (err == EHOSTUNREACH || err == ETIMEDOUT || err == ECONNREFUSED) {
             tool_err("cannot reach broker at %s", endpoint);
             *exit_code = EXIT_UNREACH;
         } else {
-            tool_err("cannot connect to %s: %s", endpoint, ps_strerror(err));
+            const char *why = ps_errmsg(NULL); /* the broker's own reason */
+            tool_err("cannot connect to %s: %s", endpoint, why ? why : ps_strerror(err));
             *exit_code = tool_exit_code(err);
         }
     }

@@ -6,10 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 start_broker
-TOOLS="$(cd "$(dirname "$0")/../tools" && pwd)"
-DATA="$(cd "$(dirname "$0")/../data" && pwd)"
-/usr/bin/python3 "$TOOLS/malformed.py" "$PUBSUB_BROKER" "$DATA/malformed.txt" || fail "malformed corpus"
-/usr/bin/python3 "$TOOLS/flood.py" "$PUBSUB_BROKER" 5000 || fail "flood"
+/usr/bin/python3 "$TESTS/tools/malformed.py" "$PUBSUB_BROKER" "$TESTS/data/malformed.txt" || fail "malformed corpus"
+/usr/bin/python3 "$TESTS/tools/flood.py" "$PUBSUB_BROKER" 5000 || fail "flood"
 kill -0 "$BROKER_PID" || fail "broker died"
 
 # The real tools still work end to end.

@@ -3,7 +3,6 @@
 # runs are `make fuzz`): any crash, leak or sanitizer report fails.
 . "$(dirname "$0")/lib.sh"
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 make -s -C "$ROOT" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}" > fuzz.out 2>&1 || {
     tail -20 fuzz.out
     fail "fuzzing found a problem (or could not build), see above"

@@ -4,7 +4,6 @@
 # never a crash, a hang or output without a line number.
 . "$(dirname "$0")/lib.sh"
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 /usr/bin/python3 - "$ROOT/conf/brokerd.conf" 400 <<'PY'
 import random, sys
 src = open(sys.argv[1], "rb").read()

@@ -51,3 +51,4 @@ rc=$?
 cat vg.log
 expect_eq "$rc" 0 "exit status of brokerd under valgrind (99 = errors or leaks)"
 [ ! -s vg.log ] || fail "valgrind reported problems"
+echo "ok: brokerd under valgrind: no invalid access, no leak, exit 0"
