@@ -215,7 +215,8 @@ fuzz: fuzz-deps $(FUZZ_BIN)
 	  n=$$(basename $$f); seeds=tests/fuzz/seeds/$${n#fuzz_}; work=$(O)/fuzz/corpus-$${n#fuzz_}; \
 	  mkdir -p $$work && cp -n $$seeds/* $$work/ 2>/dev/null; \
 	  echo "  FUZZ   $$n for $(FUZZ_SECONDS) s"; \
-	  (cd $(O)/fuzz && ./$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 corpus-$${n#fuzz_} \
+	  (cd $(O)/fuzz && LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	     ./$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 corpus-$${n#fuzz_} \
 	     > $$n.log 2>&1) || { tail -30 $(O)/fuzz/$$n.log; echo "$$n: crash, see $(O)/fuzz/"; exit 1; }; \
 	  grep -h "^Done" $(O)/fuzz/$$n.log; \
 	done

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd);
     FILE *errs = fopen("/dev/null", "w");
     config *c = config_load(path, errs);
-    config_destroy(&c);
+    config_free(&c);
     if (errs)
         fclose(errs);
     unlink(path);
