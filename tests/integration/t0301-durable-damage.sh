@@ -31,7 +31,7 @@ consume() {
 checked=0
 for off in 0 1 3 4 7 8 9 12 16 17 18 19 20 21 $((rec + 5)) $((rec * 7 + 9)) $((rec * 50)) \
            $((rec * 50 + 13)) $((rec * 99 + 2)) $((size - 1)) \
-           $(awk -v s="$size" 'BEGIN { srand(5242); for (i = 0; i < 20; i++) print int(rand() * s) }'); do
+           $(awk -v s="$size" 'BEGIN { srand(5242); for (i = 0; i < 8; i++) print int(rand() * s) }'); do
     rm -rf data && cp -a pristine data
     /usr/bin/python3 -c '
 import sys
