@@ -94,7 +94,7 @@ $(O)/%: $(OBJ)/tools/%.o $(OBJ)/tools/common.o $(LIB_A)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(O)/tests/%: $(OBJ)/tests/unit/%.o $(LIB_A) $(filter-out $(OBJ)/brokerd/main.o,$(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC)))
+$(O)/tests/%: $(OBJ)/tests/unit/%.o $(filter-out $(OBJ)/brokerd/main.o,$(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC))) $(LIB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
