@@ -40,7 +40,7 @@ LIB_A   := $(O)/libpubsub.a
 WIRE_SRC   := libpubsub/wire.c
 LIB_SRC    := $(wildcard libpubsub/*.c)
 BROKER_SRC := $(wildcard brokerd/*.c)
-TOOLS      := ppub psub pctl
+TOOLS      := ppub psub pctl pbench
 TOOL_COMMON := tools/common.c
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -88,6 +88,17 @@ $(LIB_A): $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
 $(O)/brokerd: $(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC) $(WIRE_SRC))
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+# pbench measures the peers whose client libraries are installed.
+PBENCH_PEERS := $(shell pkg-config --exists libnats 2>/dev/null && echo nats) \
+                $(shell pkg-config --exists hiredis 2>/dev/null && echo redis) \
+                $(shell pkg-config --exists libmosquitto 2>/dev/null && echo mosquitto)
+PBENCH_PKGS  := $(patsubst nats,libnats,$(patsubst redis,hiredis,$(patsubst mosquitto,libmosquitto,$(PBENCH_PEERS))))
+PBENCH_DEFS  := $(foreach p,$(PBENCH_PEERS),-DPBENCH_$(shell echo $(p) | tr a-z A-Z))
+$(OBJ)/tools/pbench.o: CPPFLAGS += $(PBENCH_DEFS) $(if $(PBENCH_PKGS),$(shell pkg-config --cflags $(PBENCH_PKGS)))
+$(O)/pbench: $(OBJ)/tools/pbench.o $(OBJ)/tools/common.o $(LIB_A)
+	@$(if $(Q),echo "  LD     $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(if $(PBENCH_PKGS),$(shell pkg-config --libs $(PBENCH_PKGS))) -lpthread
 
 # Tools link the static archive so they run from the build tree.
 $(O)/%: $(OBJ)/tools/%.o $(OBJ)/tools/common.o $(LIB_A)

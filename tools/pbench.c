@@ -1,0 +1,1298 @@
+/*
+ * pbench - measures brokerd and its peers on the same scenarios, in one run.
+ *
+ * Every figure is taken the same way for every target: subscriber and
+ * publisher processes of their own (fork), the same payloads and counts,
+ * a start signal once every subscriber is attached (publishers send probe
+ * messages until each subscriber has seen one, which also defeats
+ * ZeroMQ's slow joiner), and the clock running from the first publish to
+ * the last message received.  Every run checks that every message arrived;
+ * a figure with losses is reported as such, never as a throughput.  Each
+ * figure is the median of --runs runs.  Targets: brokerd (through
+ * libpubsub), a raw libzmq proxy that pbench starts itself (the floor no
+ * broker on ZeroMQ can beat), and, when pbench was built with their client
+ * libraries and given their address, Mosquitto, Redis and NATS.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+#ifdef PBENCH_NATS
+#include <nats/nats.h>
+#endif
+#ifdef PBENCH_REDIS
+#include <hiredis/hiredis.h>
+#endif
+#ifdef PBENCH_MOSQUITTO
+#include <mosquitto.h>
+#endif
+
+#define MAX_SUBS 64        /* subscribers of one run at most */
+#define IDLE_MS 5000       /* a subscriber gives up this long after its last message */
+#define PROBE 'P'          /* first byte of a readiness probe */
+#define DATA 'D'           /* first byte of a measured message */
+
+/* What one run asks of the clients. */
+enum kind { K_PUBSUB, K_QUEUE, K_CONFIRM, K_DURABLE };
+
+struct job {
+    enum kind kind;        /* what the channel does */
+    size_t size;           /* payload bytes */
+    long count;            /* messages per publisher */
+    int pubs;              /* publishers */
+    int subs;              /* subscribers */
+    int window;            /* confirms outstanding (K_CONFIRM, K_DURABLE) */
+    int qos;               /* mosquitto: 0 or 1 */
+};
+
+/* A subscriber's report to the parent. */
+struct sub_result {
+    long received;         /* measured messages */
+    int64_t first_ns;      /* when the first arrived */
+    int64_t last_ns;       /* when the last arrived */
+};
+
+/* A publisher's report. */
+struct pub_result {
+    int64_t start_ns;      /* first measured publish */
+    int64_t end_ns;        /* everything handed over (and confirmed) */
+    int ok;                /* 1 when every send succeeded */
+};
+
+/* A target: how to reach it and what its clients do. */
+struct target {
+    const char *name;      /* column title */
+    const char *addr;      /* endpoint or URL */
+    int qos;               /* mosquitto QoS of this column */
+    /* Subscribes, says ready on ready_fd at the first probe, counts. */
+    int (*sub_run)(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r);
+    /* Sends probes until go_fd is readable, then the job's messages. */
+    int (*pub_run)(const struct target *t, const struct job *j, int go_fd, struct pub_result *r);
+    /* Answers requests (echo) until killed; says ready once attached. */
+    int (*rpc_serve)(const struct target *t, const struct job *j, int ready_fd);
+    /* Makes n requests one after the other, latencies in lat (ns). */
+    int (*rpc_run)(const struct target *t, const struct job *j, int64_t *lat, long n);
+    int kinds;             /* bit per enum kind it can run */
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* True when fd is readable now or within ms. */
+static int readable(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms) > 0;
+}
+
+static void say_ready(int fd, int *said)
+{
+    if (!*said) {
+        char c = 'R';
+        if (write(fd, &c, 1) != 1)
+            _exit(3);
+        *said = 1;
+    }
+}
+
+/* Counts one arrival of a payload starting with first. 1 when done. */
+static int count(const struct job *j, struct sub_result *r, char first, int ready_fd, int *ready)
+{
+    if (first == PROBE) {
+        say_ready(ready_fd, ready);
+        return 0;
+    }
+    int64_t t = now_ns();
+    if (!r->received)
+        r->first_ns = t;
+    r->last_ns = t;
+    return ++r->received >= j->count * j->pubs;
+}
+
+static void payload(char *buf, size_t size, char first)
+{
+    memset(buf, 'x', size);
+    buf[0] = first;
+}
+
+/* brokerd, through libpubsub ---------------------------------------------- */
+
+static const char *ps_channel(const struct job *j)
+{
+    return j->kind == K_QUEUE ? "bench.queue" : j->kind == K_DURABLE ? "bench.durable" : "bench";
+}
+
+static int ps_sub_run(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r)
+{
+    ps_opts *o = ps_opts_new();
+    ps_opts_set_int(o, PS_OPT_WINDOW, 1000);
+    ps_client *c = ps_connect(t->addr, o);
+    ps_opts_destroy(&o);
+    int ready = 0;
+    if (!c || ps_subscribe(c, ps_channel(j), NULL, 0) < 0)
+        return -1;
+    int queued = j->kind != K_PUBSUB;
+    for (;;) {
+        ps_msg *m = ps_recv(c, r->received || ready ? IDLE_MS : 30000);
+        if (!m)
+            break;
+        int done = count(j, r, ((const char *)ps_msg_data(m))[0], ready_fd, &ready);
+        if (queued)
+            ps_ack(c, m);
+        ps_msg_destroy(&m);
+        if (done)
+            break;
+    }
+    ps_flush(c, 10000); /* the last acks */
+    ps_close(&c);
+    return 0;
+}
+
+static int ps_pub_run(const struct target *t, const struct job *j, int go_fd, struct pub_result *r)
+{
+    ps_client *c = ps_connect(t->addr, NULL);
+    char *buf = malloc(j->size + 1);
+    if (!c || !buf)
+        return -1;
+    const char *ch = ps_channel(j);
+    int confirm = j->kind == K_CONFIRM || j->kind == K_DURABLE;
+    while (!readable(go_fd, 20)) {
+        payload(buf, j->size, PROBE);
+        ps_publish(c, ch, "b", buf, j->size, 0);
+        ps_flush(c, 1000);
+    }
+    payload(buf, j->size, DATA);
+    r->ok = 1;
+    r->start_ns = now_ns();
+    for (long i = 0; i < j->count; i++) {
+        if (ps_publish(c, ch, "b", buf, j->size, confirm ? PS_CONFIRM : 0) < 0)
+            r->ok = 0;
+        if (confirm && (i + 1) % j->window == 0 && ps_flush(c, 60000) < 0)
+            r->ok = 0;
+    }
+    if (ps_flush(c, 60000) < 0)
+        r->ok = 0;
+    r->end_ns = now_ns();
+    free(buf);
+    ps_close(&c);
+    return 0;
+}
+
+static int ps_rpc_serve(const struct target *t, const struct job *j, int ready_fd)
+{
+    (void)j;
+    ps_client *c = ps_connect(t->addr, NULL);
+    int ready = 0;
+    if (!c || ps_subscribe(c, "bench.rpc", "#", PS_RESPONDER) < 0)
+        return -1;
+    say_ready(ready_fd, &ready);
+    for (;;) {
+        ps_msg *m = ps_recv(c, -1);
+        if (!m)
+            break;
+        ps_reply(c, m, ps_msg_data(m), ps_msg_size(m), 0);
+        ps_msg_destroy(&m);
+    }
+    return 0;
+}
+
+static int ps_rpc_run(const struct target *t, const struct job *j, int64_t *lat, long n)
+{
+    ps_client *c = ps_connect(t->addr, NULL);
+    char *buf = malloc(j->size + 1);
+    if (!c || !buf)
+        return -1;
+    payload(buf, j->size, DATA);
+    for (long i = 0; i < n; i++) {
+        ps_msg *reply = NULL;
+        int64_t t0 = now_ns();
+        if (ps_request(c, "bench.rpc", "r", buf, j->size, 5000, &reply) < 0)
+            return -1;
+        lat[i] = now_ns() - t0;
+        ps_msg_destroy(&reply);
+    }
+    free(buf);
+    ps_close(&c);
+    return 0;
+}
+
+/* A raw libzmq proxy -------------------------------------------------------- */
+
+/* The proxies' endpoints: pubsub in/out, queue in/out, requests in/out. */
+static char zep[6][64];
+
+static int zmq_sub_run(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r)
+{
+    (void)t;
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, j->kind == K_QUEUE ? ZMQ_PULL : ZMQ_SUB);
+    int ready = 0;
+    if (j->kind != K_QUEUE)
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect(s, zep[j->kind == K_QUEUE ? 3 : 1]) < 0)
+        return -1;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (;;) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, r->received || ready ? IDLE_MS : 30000) <= 0)
+            break;
+        if (zmq_msg_recv(&m, s, 0) < 0)
+            break;
+        if (count(j, r, zmq_msg_size(&m) ? *(char *)zmq_msg_data(&m) : 0, ready_fd, &ready))
+            break;
+    }
+    zmq_msg_close(&m);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
+static int zmq_pub_run(const struct target *t, const struct job *j, int go_fd, struct pub_result *r)
+{
+    (void)t;
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, j->kind == K_QUEUE ? ZMQ_PUSH : ZMQ_PUB);
+    int one = 1;
+    /* Loss-free: a full pipe blocks the sender instead of dropping. */
+    if (j->kind != K_QUEUE)
+        zmq_setsockopt(s, ZMQ_XPUB_NODROP, &one, sizeof one);
+    char *buf = malloc(j->size + 1);
+    if (!buf || zmq_connect(s, zep[j->kind == K_QUEUE ? 2 : 0]) < 0)
+        return -1;
+    while (!readable(go_fd, 20)) {
+        payload(buf, j->size, PROBE);
+        zmq_send(s, buf, j->size, ZMQ_DONTWAIT);
+    }
+    payload(buf, j->size, DATA);
+    r->ok = 1;
+    r->start_ns = now_ns();
+    for (long i = 0; i < j->count; i++)
+        while (zmq_send(s, buf, j->size, 0) < 0)
+            if (errno != EAGAIN && errno != EINTR) {
+                r->ok = 0;
+                break;
+            }
+    r->end_ns = now_ns();
+    int linger = 60000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(s);
+    zmq_ctx_term(ctx); /* returns once everything left */
+    free(buf);
+    return 0;
+}
+
+static int zmq_rpc_serve(const struct target *t, const struct job *j, int ready_fd)
+{
+    (void)t;
+    (void)j;
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_REP);
+    int ready = 0;
+    if (zmq_connect(s, zep[5]) < 0)
+        return -1;
+    say_ready(ready_fd, &ready);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (zmq_msg_recv(&m, s, 0) >= 0)
+        zmq_msg_send(&m, s, 0);
+    return 0;
+}
+
+static int zmq_rpc_run(const struct target *t, const struct job *j, int64_t *lat, long n)
+{
+    (void)t;
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_REQ);
+    char *buf = malloc(j->size + 1), *in = malloc(j->size + 1);
+    if (!buf || !in || zmq_connect(s, zep[4]) < 0)
+        return -1;
+    payload(buf, j->size, DATA);
+    for (long i = 0; i < n; i++) {
+        int64_t t0 = now_ns();
+        if (zmq_send(s, buf, j->size, 0) < 0 || zmq_recv(s, in, j->size, 0) < 0)
+            return -1;
+        lat[i] = now_ns() - t0;
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    free(buf);
+    free(in);
+    return 0;
+}
+
+static void *proxy_thread(void *arg)
+{
+    void **pair = arg;
+    zmq_proxy(pair[0], pair[1], NULL);
+    return NULL;
+}
+
+/*
+ * Runs the three devices (XSUB/XPUB, PULL/PUSH, ROUTER/DEALER) in a child
+ * of their own, one thread each, on ports the kernel picks; fills zep and
+ * returns the child's pid.
+ */
+static pid_t zmq_proxies_start(void)
+{
+    int port[6], fds[2];
+    if (pipe(fds) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        void *ctx = zmq_ctx_new();
+        void *s[6];
+        int types[6] = {ZMQ_XSUB, ZMQ_XPUB, ZMQ_PULL, ZMQ_PUSH, ZMQ_ROUTER, ZMQ_DEALER};
+        int one = 1;
+        for (int i = 0; i < 6; i++) {
+            s[i] = zmq_socket(ctx, types[i]);
+            if (types[i] == ZMQ_XPUB) /* loss-free: the proxy waits for slow subscribers */
+                zmq_setsockopt(s[i], ZMQ_XPUB_NODROP, &one, sizeof one);
+            char ep[64];
+            size_t len = sizeof ep;
+            if (zmq_bind(s[i], "tcp://127.0.0.1:*") < 0 ||
+                zmq_getsockopt(s[i], ZMQ_LAST_ENDPOINT, ep, &len) < 0)
+                _exit(1);
+            port[i] = atoi(strrchr(ep, ':') + 1);
+        }
+        if (write(fds[1], port, sizeof port) != sizeof port)
+            _exit(1);
+        close(fds[1]);
+        pthread_t th[2];
+        void *pairs[2][2] = {{s[2], s[3]}, {s[4], s[5]}};
+        for (int i = 0; i < 2; i++)
+            pthread_create(&th[i], NULL, proxy_thread, pairs[i]);
+        zmq_proxy(s[0], s[1], NULL);
+        _exit(0);
+    }
+    close(fds[1]);
+    ssize_t got = read(fds[0], port, sizeof port);
+    close(fds[0]);
+    if (got != sizeof port)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        snprintf(zep[i], sizeof zep[i], "tcp://127.0.0.1:%d", port[i]);
+    return pid;
+}
+
+/* NATS, through its C client ------------------------------------------------ */
+#ifdef PBENCH_NATS
+static int nats_sub_run(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r)
+{
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    int ready = 0;
+    if (natsConnection_ConnectTo(&nc, t->addr) != NATS_OK ||
+        natsConnection_SubscribeSync(&sub, nc, "bench.b") != NATS_OK)
+        return -1;
+    natsSubscription_SetPendingLimits(sub, -1, -1); /* no slow-consumer drops */
+    natsConnection_Flush(nc);
+    for (;;) {
+        natsMsg *m = NULL;
+        if (natsSubscription_NextMsg(&m, sub, r->received || ready ? IDLE_MS : 30000) != NATS_OK)
+            break;
+        int done = count(j, r, natsMsg_GetDataLength(m) ? natsMsg_GetData(m)[0] : 0, ready_fd, &ready);
+        natsMsg_Destroy(m);
+        if (done)
+            break;
+    }
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(nc);
+    return 0;
+}
+
+static int nats_pub_run(const struct target *t, const struct job *j, int go_fd, struct pub_result *r)
+{
+    natsConnection *nc = NULL;
+    char *buf = malloc(j->size + 1);
+    if (!buf || natsConnection_ConnectTo(&nc, t->addr) != NATS_OK)
+        return -1;
+    while (!readable(go_fd, 20)) {
+        payload(buf, j->size, PROBE);
+        natsConnection_Publish(nc, "bench.b", buf, (int)j->size);
+        natsConnection_Flush(nc);
+    }
+    payload(buf, j->size, DATA);
+    r->ok = 1;
+    r->start_ns = now_ns();
+    for (long i = 0; i < j->count; i++) {
+        if (natsConnection_Publish(nc, "bench.b", buf, (int)j->size) != NATS_OK)
+            r->ok = 0;
+        /* A flush is NATS's round trip: the window of a confirmed stream. */
+        if (j->kind == K_CONFIRM && (i + 1) % j->window == 0 &&
+            natsConnection_FlushTimeout(nc, 60000) != NATS_OK)
+            r->ok = 0;
+    }
+    if (natsConnection_FlushTimeout(nc, 60000) != NATS_OK)
+        r->ok = 0;
+    r->end_ns = now_ns();
+    natsConnection_Destroy(nc);
+    free(buf);
+    return 0;
+}
+
+static int nats_rpc_serve(const struct target *t, const struct job *j, int ready_fd)
+{
+    (void)j;
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    int ready = 0;
+    if (natsConnection_ConnectTo(&nc, t->addr) != NATS_OK ||
+        natsConnection_SubscribeSync(&sub, nc, "bench.rpc") != NATS_OK ||
+        natsConnection_Flush(nc) != NATS_OK)
+        return -1;
+    say_ready(ready_fd, &ready);
+    for (;;) {
+        natsMsg *m = NULL;
+        if (natsSubscription_NextMsg(&m, sub, 3600000) != NATS_OK)
+            break;
+        natsConnection_Publish(nc, natsMsg_GetReply(m), natsMsg_GetData(m), natsMsg_GetDataLength(m));
+        natsMsg_Destroy(m);
+    }
+    return 0;
+}
+
+static int nats_rpc_run(const struct target *t, const struct job *j, int64_t *lat, long n)
+{
+    natsConnection *nc = NULL;
+    char *buf = malloc(j->size + 1);
+    if (!buf || natsConnection_ConnectTo(&nc, t->addr) != NATS_OK)
+        return -1;
+    payload(buf, j->size, DATA);
+    for (long i = 0; i < n; i++) {
+        natsMsg *reply = NULL;
+        int64_t t0 = now_ns();
+        if (natsConnection_Request(&reply, nc, "bench.rpc", buf, (int)j->size, 5000) != NATS_OK)
+            return -1;
+        lat[i] = now_ns() - t0;
+        natsMsg_Destroy(reply);
+    }
+    natsConnection_Destroy(nc);
+    free(buf);
+    return 0;
+}
+#endif
+
+/* Redis pub/sub, through hiredis -------------------------------------------- */
+#ifdef PBENCH_REDIS
+static redisContext *redis_open(const char *addr)
+{
+    char host[256];
+    snprintf(host, sizeof host, "%s", addr);
+    char *colon = strrchr(host, ':');
+    int port = 6379;
+    if (colon) {
+        *colon = '\0';
+        port = atoi(colon + 1);
+    }
+    redisContext *c = redisConnect(host, port);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int redis_sub_run(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r)
+{
+    redisContext *c = redis_open(t->addr);
+    int ready = 0;
+    if (!c)
+        return -1;
+    redisReply *rep = redisCommand(c, "SUBSCRIBE bench");
+    if (!rep)
+        return -1;
+    freeReplyObject(rep);
+    for (;;) {
+        struct timeval tv = {r->received || ready ? IDLE_MS / 1000 : 30, 0};
+        redisSetTimeout(c, tv);
+        void *v = NULL;
+        if (redisGetReply(c, &v) != REDIS_OK || !v)
+            break;
+        rep = v;
+        int done = 0;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[2]->len)
+            done = count(j, r, rep->element[2]->str[0], ready_fd, &ready);
+        freeReplyObject(rep);
+        if (done)
+            break;
+    }
+    redisFree(c);
+    return 0;
+}
+
+static int redis_pub_run(const struct target *t, const struct job *j, int go_fd, struct pub_result *r)
+{
+    redisContext *c = redis_open(t->addr);
+    char *buf = malloc(j->size + 1);
+    if (!c || !buf)
+        return -1;
+    while (!readable(go_fd, 20)) {
+        payload(buf, j->size, PROBE);
+        redisReply *rep = redisCommand(c, "PUBLISH bench %b", buf, j->size);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    payload(buf, j->size, DATA);
+    r->ok = 1;
+    r->start_ns = now_ns();
+    /* Pipelines of 1,000 commands, Redis's own advice for throughput. */
+    for (long i = 0; i < j->count; i += 1000) {
+        long n = j->count - i < 1000 ? j->count - i : 1000;
+        for (long k = 0; k < n; k++)
+            redisAppendCommand(c, "PUBLISH bench %b", buf, j->size);
+        for (long k = 0; k < n; k++) {
+            void *v = NULL;
+            if (redisGetReply(c, &v) != REDIS_OK)
+                r->ok = 0;
+            if (v)
+                freeReplyObject(v);
+        }
+    }
+    r->end_ns = now_ns();
+    redisFree(c);
+    free(buf);
+    return 0;
+}
+#endif
+
+/* Mosquitto (MQTT), through libmosquitto ---------------------------------- */
+#ifdef PBENCH_MOSQUITTO
+/* What the callbacks of one client share with its loop. */
+struct mq {
+    const struct job *j;   /* the job */
+    struct sub_result *r;  /* subscriber: the counts */
+    int ready_fd;          /* subscriber: where to say ready */
+    int ready;             /* ... said */
+    int done;              /* subscriber: all arrived */
+    long published;        /* publisher: acknowledged (QoS 1) or written (QoS 0) */
+};
+
+static void mq_on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
+{
+    (void)m;
+    struct mq *q = arg;
+    if (msg->payloadlen && count(q->j, q->r, ((const char *)msg->payload)[0], q->ready_fd, &q->ready))
+        q->done = 1;
+}
+
+static void mq_on_publish(struct mosquitto *m, void *arg, int mid)
+{
+    (void)m;
+    (void)mid;
+    __atomic_add_fetch(&((struct mq *)arg)->published, 1, __ATOMIC_RELAXED);
+}
+
+static struct mosquitto *mq_open(const struct target *t, struct mq *q)
+{
+    char host[256];
+    snprintf(host, sizeof host, "%s", t->addr);
+    char *colon = strrchr(host, ':');
+    int port = 1883;
+    if (colon) {
+        *colon = '\0';
+        port = atoi(colon + 1);
+    }
+    mosquitto_lib_init();
+    struct mosquitto *m = mosquitto_new(NULL, true, q);
+    if (!m)
+        return NULL;
+    mosquitto_max_inflight_messages_set(m, 1000);
+    mosquitto_message_callback_set(m, mq_on_message);
+    mosquitto_publish_callback_set(m, mq_on_publish);
+    if (mosquitto_connect(m, host, port, 60) != MOSQ_ERR_SUCCESS) {
+        mosquitto_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int mq_sub_run(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r)
+{
+    struct mq q = {.j = j, .r = r, .ready_fd = ready_fd};
+    struct mosquitto *m = mq_open(t, &q);
+    if (!m || mosquitto_subscribe(m, NULL, "bench", t->qos) != MOSQ_ERR_SUCCESS)
+        return -1;
+    int64_t last = now_ns();
+    long seen = -1;
+    while (!q.done) {
+        if (mosquitto_loop(m, 100, 1000) != MOSQ_ERR_SUCCESS)
+            break;
+        if (r->received != seen) {
+            seen = r->received;
+            last = now_ns();
+        } else if (now_ns() - last > (int64_t)(r->received || q.ready ? IDLE_MS : 30000) * 1000000) {
+            break;
+        }
+    }
+    mosquitto_disconnect(m);
+    mosquitto_destroy(m);
+    return 0;
+}
+
+static int mq_pub_run(const struct target *t, const struct job *j, int go_fd, struct pub_result *r)
+{
+    struct mq q = {.j = j};
+    struct mosquitto *m = mq_open(t, &q);
+    char *buf = malloc(j->size + 1);
+    if (!m || !buf || mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS)
+        return -1;
+    while (!readable(go_fd, 20)) {
+        payload(buf, j->size, PROBE);
+        mosquitto_publish(m, NULL, "bench", (int)j->size, buf, 0, false);
+    }
+    long probes = __atomic_load_n(&q.published, __ATOMIC_RELAXED);
+    payload(buf, j->size, DATA);
+    r->ok = 1;
+    r->start_ns = now_ns();
+    /* libmosquitto queues what exceeds its in-flight window itself. */
+    for (long i = 0; i < j->count; i++)
+        if (mosquitto_publish(m, NULL, "bench", (int)j->size, buf, t->qos, false) != MOSQ_ERR_SUCCESS)
+            r->ok = 0;
+    int64_t deadline = now_ns() + 60 * (int64_t)1000000000;
+    while (__atomic_load_n(&q.published, __ATOMIC_RELAXED) < probes + j->count && now_ns() < deadline)
+        usleep(1000);
+    r->ok &= __atomic_load_n(&q.published, __ATOMIC_RELAXED) >= probes + j->count;
+    r->end_ns = now_ns();
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, false);
+    mosquitto_destroy(m);
+    free(buf);
+    return 0;
+}
+#endif
+
+/* Running a figure ------------------------------------------------------------ */
+
+/* What a child reports through the results pipe. */
+struct report {
+    int is_sub;            /* which half is filled */
+    int failed;            /* the client could not even start */
+    struct sub_result s;   /* a subscriber's counts */
+    struct pub_result p;   /* a publisher's times */
+};
+
+static void child_report(int fd, const struct report *rep)
+{
+    if (write(fd, rep, sizeof *rep) != (ssize_t)sizeof *rep)
+        _exit(3);
+    _exit(0);
+}
+
+/* Reads exactly one report, or fails after timeout_ms. */
+static int read_report(int fd, struct report *rep, int timeout_ms)
+{
+    if (!readable(fd, timeout_ms))
+        return -1;
+    return read(fd, rep, sizeof *rep) == (ssize_t)sizeof *rep ? 0 : -1;
+}
+
+/*
+ * One throughput run: j->subs subscriber processes, then j->pubs publisher
+ * processes.  Returns messages per second (published messages, each
+ * received by every subscriber; a queue's by one), or -1.  *lost gets the
+ * messages that did not arrive.
+ */
+static double run_throughput(const struct target *t, const struct job *j, long *lost)
+{
+    int ready[2], go[2], res[2];
+    pid_t pids[MAX_SUBS + MAX_SUBS];
+    int np = 0, nsub = j->subs, failed = 0;
+    double rate = -1;
+    *lost = 0;
+    if (pipe(ready) < 0 || pipe(go) < 0 || pipe(res) < 0)
+        return -1;
+    for (int i = 0; i < nsub + j->pubs; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct report rep = {.is_sub = i < nsub};
+            close(ready[0]);
+            close(go[1]);
+            close(res[0]);
+            if (rep.is_sub)
+                rep.failed = t->sub_run(t, j, ready[1], &rep.s) < 0;
+            else
+                rep.failed = t->pub_run(t, j, go[0], &rep.p) < 0;
+            child_report(res[1], &rep);
+        }
+        if (pid > 0)
+            pids[np++] = pid;
+    }
+    close(ready[1]);
+    close(go[0]);
+    close(res[1]);
+    /* Every subscriber saw a probe: now the measured messages may go. */
+    for (int i = 0; i < nsub; i++) {
+        char c;
+        if (!readable(ready[0], 30000) || read(ready[0], &c, 1) != 1) {
+            tool_err("%s: a subscriber did not get ready within 30 s", t->name);
+            failed = 1;
+            break;
+        }
+    }
+    if (!failed && write(go[1], "G", 1) != 1)
+        failed = 1;
+    int64_t start = INT64_MAX, last = 0;
+    long received = 0;
+    for (int i = 0; i < np && !failed; i++) {
+        struct report rep;
+        if (read_report(res[0], &rep, 300000) < 0 || rep.failed) {
+            tool_err("%s: a client failed", t->name);
+            failed = 1;
+            break;
+        }
+        if (rep.is_sub) {
+            received += rep.s.received;
+            if (rep.s.last_ns > last)
+                last = rep.s.last_ns;
+        } else {
+            if (!rep.p.ok)
+                tool_err("%s: a publisher saw errors", t->name);
+            if (rep.p.start_ns < start)
+                start = rep.p.start_ns;
+        }
+    }
+    for (int i = 0; i < np; i++) {
+        if (failed)
+            kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+    }
+    close(ready[0]);
+    close(go[1]);
+    close(res[0]);
+    if (failed)
+        return -1;
+    long per_sub = j->kind == K_QUEUE || j->kind == K_DURABLE ? 1 : nsub;
+    long expected = j->count * j->pubs * per_sub;
+    *lost = expected - received;
+    if (last > start)
+        rate = (double)j->count * j->pubs / ((double)(last - start) / 1e9);
+    return rate;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One latency run: a responder process and a requester process. */
+static int run_latency(const struct target *t, const struct job *j, long n, double pct[4])
+{
+    int ready[2], res[2];
+    if (pipe(ready) < 0 || pipe(res) < 0)
+        return -1;
+    pid_t server = fork();
+    if (server == 0) {
+        close(ready[0]);
+        t->rpc_serve(t, j, ready[1]);
+        _exit(0);
+    }
+    close(ready[1]);
+    char c;
+    int rc = -1;
+    if (!readable(ready[0], 30000) || read(ready[0], &c, 1) != 1)
+        goto out;
+    pid_t client = fork();
+    if (client == 0) {
+        int64_t *lat = calloc((size_t)n, sizeof *lat);
+        double out[4] = {-1, -1, -1, -1};
+        if (lat && t->rpc_run(t, j, lat, n) == 0) {
+            qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+            const double q[4] = {0.50, 0.90, 0.99, 0.999};
+            for (int i = 0; i < 4; i++)
+                out[i] = (double)lat[(long)(q[i] * (double)(n - 1))] / 1000.0;
+        }
+        if (write(res[1], out, sizeof out) != sizeof out)
+            _exit(3);
+        _exit(0);
+    }
+    if (readable(res[0], 600000) && read(res[0], pct, 4 * sizeof *pct) == 4 * sizeof *pct &&
+        pct[0] >= 0)
+        rc = 0;
+    waitpid(client, NULL, 0);
+out:
+    kill(server, SIGKILL);
+    waitpid(server, NULL, 0);
+    close(ready[0]);
+    close(res[0]);
+    close(res[1]);
+    return rc;
+}
+
+/* A value from /proc/PID/status in KiB ("VmRSS", "VmHWM"), or -1. */
+static long proc_kib(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    size_t klen = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, klen) && line[klen] == ':')
+            v = atol(line + klen + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Bytes of broker memory per idle subscription, n of them, or -1. */
+static double run_idle_memory(const char *ep, pid_t broker, long n)
+{
+    int ready[2];
+    if (pipe(ready) < 0)
+        return -1;
+    long before = proc_kib(broker, "VmRSS");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        ps_client *c = ps_connect(ep, NULL);
+        int ok = c != NULL;
+        char pat[64];
+        for (long i = 0; ok && i < n; i++) {
+            snprintf(pat, sizeof pat, "idle/%ld/+", i);
+            ok = ps_subscribe(c, "bench.idle", pat, 0) == 0;
+        }
+        if (!ok)
+            tool_err("idle subscriptions: %s", ps_strerror(errno));
+        char r = ok ? 'R' : 'F';
+        if (write(ready[1], &r, 1) != 1)
+            _exit(3);
+        pause(); /* stay subscribed until killed */
+        _exit(0);
+    }
+    close(ready[1]);
+    char r = 0;
+    double per = -1;
+    if (readable(ready[0], 600000) && read(ready[0], &r, 1) == 1 && r == 'R') {
+        long after = proc_kib(broker, "VmRSS");
+        if (before >= 0 && after >= 0)
+            per = (double)(after - before) * 1024.0 / (double)n;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(ready[0]);
+    return per;
+}
+
+/* The broker's peak memory (KiB) while mib MiB go to a subscriber that never reads. */
+static double run_slow_memory(const char *ep, pid_t broker, long mib)
+{
+    int ready[2];
+    if (pipe(ready) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        ps_client *c = ps_connect(ep, NULL);
+        char r = c && ps_subscribe(c, "bench.slow", "#", 0) == 0 ? 'R' : 'F';
+        if (write(ready[1], &r, 1) != 1)
+            _exit(3);
+        pause(); /* never reads: its library stops, the broker must cope */
+        _exit(0);
+    }
+    close(ready[1]);
+    char r = 0;
+    double peak = -1;
+    if (readable(ready[0], 30000) && read(ready[0], &r, 1) == 1 && r == 'R') {
+        ps_client *c = ps_connect(ep, NULL);
+        size_t size = 65536;
+        char *buf = calloc(1, size);
+        for (long i = 0; c && buf && i < mib * 16; i++)
+            ps_publish(c, "bench.slow", "s", buf, size, 0);
+        if (c && ps_flush(c, 120000) == 0)
+            peak = (double)proc_kib(broker, "VmHWM");
+        free(buf);
+        ps_close(&c);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(ready[0]);
+    return peak;
+}
+
+/* The command line and the table -------------------------------------------- */
+
+#define MAX_TARGETS 8
+#define MAX_ROWS 24
+
+/* One row of the table: a figure for every target. */
+struct row {
+    char title[96];                /* what was measured */
+    int latency;                   /* lower is better */
+    char cell[MAX_TARGETS][32];    /* formatted figure, "" = not measured */
+    double value[MAX_TARGETS];     /* the figure, -1 when none */
+};
+
+static struct row rows[MAX_ROWS];
+static int nrows;
+static struct target targets[MAX_TARGETS];
+static int ntargets;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"Usage: pbench [OPTION]... [SCENARIO]...\n"
+"Measure brokerd and its peers on the same scenarios, in one run, and print\n"
+"a markdown table with brokerd's ratio to each.  Every client runs in a\n"
+"process of its own; every run checks that every message arrived.\n"
+"\n"
+"Scenarios (default: all): pubsub fanout many queue confirm durable reqrep memory\n"
+"\n"
+"Targets (brokerd always; the others when given):\n"
+"  -b, --broker ENDPOINT    brokerd (default: $PUBSUB_BROKER, else " PS_DEFAULT_ENDPOINT ");\n"
+"                           queue needs a queue channel 'bench.queue', durable a\n"
+"                           durable queue 'bench.durable' (see `make bench`)\n"
+"      --broker-pid PID     brokerd's process, for the memory figures\n"
+"      --zmq                a raw libzmq XSUB/XPUB proxy, PULL/PUSH streamer and\n"
+"                           ROUTER/DEALER queue device that pbench starts itself\n"
+"      --nats URL           a NATS server (nats://127.0.0.1:4222)\n"
+"      --redis HOST:PORT    a Redis server\n"
+"      --mosquitto HOST:PORT  a Mosquitto broker (QoS 0 and QoS 1 columns)\n"
+"\n"
+"  -s, --size BYTES         payload size (default 64)\n"
+"  -n, --count N            messages per run (default 200000)\n"
+"  -r, --runs N             runs per figure; the median is shown (default 3)\n"
+"      --subs N             fan-out subscribers (default 10)\n"
+"      --pubs N             publishers of the many-to-one figure (default 4)\n"
+"      --window N           confirmations outstanding (default 1000)\n"
+"      --requests N         request/reply round trips (default 20000)\n"
+"      --idle N             idle subscriptions for the memory figure (default 100000)\n"
+"      --slow-mib N         MiB sent to a subscriber that never reads (default 256)\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"A figure with lost messages shows \"lost N\" instead of a rate.  Peers pbench\n"
+"was built without, or not given, are left out with a note.\n");
+}
+
+static void fmt_rate(char *buf, size_t size, double v)
+{
+    if (v >= 1e6)
+        snprintf(buf, size, "%.2f M/s", v / 1e6);
+    else
+        snprintf(buf, size, "%.0f k/s", v / 1e3);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static struct row *new_row(const char *title, int latency)
+{
+    struct row *r = &rows[nrows++];
+    snprintf(r->title, sizeof r->title, "%s", title);
+    r->latency = latency;
+    for (int i = 0; i < MAX_TARGETS; i++)
+        r->value[i] = -1;
+    return r;
+}
+
+/* Measures one throughput figure on every target that offers kind. */
+static void throughput_row(const char *title, const struct job *j, int runs, int only_brokerd)
+{
+    struct row *r = new_row(title, 0);
+    for (int t = 0; t < ntargets; t++) {
+        if (!(targets[t].kinds & (1 << j->kind)) || (only_brokerd && t > 0))
+            continue;
+        double v[16];
+        long lost = 0, worst = 0;
+        int ok = 1;
+        for (int k = 0; k < runs && ok; k++) {
+            v[k] = run_throughput(&targets[t], j, &lost);
+            if (v[k] < 0)
+                ok = 0;
+            if (lost > worst)
+                worst = lost;
+        }
+        if (!ok)
+            snprintf(r->cell[t], sizeof r->cell[t], "failed");
+        else if (worst)
+            snprintf(r->cell[t], sizeof r->cell[t], "lost %ld", worst);
+        else {
+            r->value[t] = median(v, runs);
+            fmt_rate(r->cell[t], sizeof r->cell[t], r->value[t]);
+        }
+        fprintf(stderr, "pbench: %-40s %-16s %s\n", title, targets[t].name, r->cell[t]);
+    }
+}
+
+static void latency_rows(const struct job *j, long n, int runs)
+{
+    static const char *const names[4] = {"p50", "p90", "p99", "p99.9"};
+    struct row *r[4];
+    for (int i = 0; i < 4; i++) {
+        char title[96];
+        snprintf(title, sizeof title, "request/reply %s, µs", names[i]);
+        r[i] = new_row(title, 1);
+    }
+    for (int t = 0; t < ntargets; t++) {
+        if (!targets[t].rpc_run)
+            continue;
+        double v[4][16];
+        int ok = 1;
+        for (int k = 0; k < runs && ok; k++) {
+            double pct[4];
+            if (run_latency(&targets[t], j, n, pct) < 0)
+                ok = 0;
+            for (int i = 0; i < 4; i++)
+                v[i][k] = pct[i];
+        }
+        for (int i = 0; i < 4; i++) {
+            if (!ok) {
+                snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "failed");
+                continue;
+            }
+            r[i]->value[t] = median(v[i], runs);
+            snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "%.0f", r[i]->value[t]);
+        }
+        fprintf(stderr, "pbench: request/reply %-26s %-16s p50 %s p99 %s µs\n", "", targets[t].name,
+                r[0]->cell[t], r[2]->cell[t]);
+    }
+}
+
+static void print_table(void)
+{
+    printf("| figure |");
+    for (int t = 0; t < ntargets; t++)
+        printf(" %s |", targets[t].name);
+    for (int t = 1; t < ntargets; t++)
+        printf(" brokerd ÷ %s |", targets[t].name);
+    printf("\n|---|");
+    for (int t = 0; t < 2 * ntargets - 1; t++)
+        printf("---:|");
+    printf("\n");
+    for (int i = 0; i < nrows; i++) {
+        printf("| %s |", rows[i].title);
+        for (int t = 0; t < ntargets; t++)
+            printf(" %s |", rows[i].cell[t][0] ? rows[i].cell[t] : "—");
+        for (int t = 1; t < ntargets; t++) {
+            if (rows[i].value[0] > 0 && rows[i].value[t] > 0)
+                printf(" %.2f× |", rows[i].value[0] / rows[i].value[t]);
+            else
+                printf(" — |");
+        }
+        printf("\n");
+    }
+}
+
+enum {
+    O_PID = OPT_TOOL_BASE, O_ZMQ, O_NATS, O_REDIS, O_MOSQ, O_SUBS, O_PUBS, O_WINDOW,
+    O_REQUESTS, O_IDLE, O_SLOW
+};
+
+static int want(char **names, int n, const char *s)
+{
+    if (n == 0)
+        return 1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], s))
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        TOOL_COMMON_LONGOPTS,
+        {"broker-pid", required_argument, NULL, O_PID},
+        {"zmq", no_argument, NULL, O_ZMQ},
+        {"nats", required_argument, NULL, O_NATS},
+        {"redis", required_argument, NULL, O_REDIS},
+        {"mosquitto", required_argument, NULL, O_MOSQ},
+        {"size", required_argument, NULL, 's'},
+        {"count", required_argument, NULL, 'n'},
+        {"runs", required_argument, NULL, 'r'},
+        {"subs", required_argument, NULL, O_SUBS},
+        {"pubs", required_argument, NULL, O_PUBS},
+        {"window", required_argument, NULL, O_WINDOW},
+        {"requests", required_argument, NULL, O_REQUESTS},
+        {"idle", required_argument, NULL, O_IDLE},
+        {"slow-mib", required_argument, NULL, O_SLOW},
+        {NULL, 0, NULL, 0}};
+    struct tool_opts o;
+    long size = 64, count = 200000, runs = 3, subs = 10, pubs = 4, window = 1000;
+    long requests = 20000, idle = 100000, slow_mib = 256, pid = 0;
+    int use_zmq = 0;
+    const char *nats = NULL, *redis = NULL, *mosq = NULL;
+    int c;
+    tool_init(&o, "pbench", 5000);
+    while ((c = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "s:n:r:", longopts, NULL)) != -1) {
+        if (tool_common_option(&o, c, optarg, usage))
+            continue;
+        switch (c) {
+        case 's': if (tool_parse_long(optarg, 1, 1 << 20, "size", &size) < 0) return EXIT_USAGE; break;
+        case 'n': if (tool_parse_long(optarg, 1, 100000000, "count", &count) < 0) return EXIT_USAGE; break;
+        case 'r': if (tool_parse_long(optarg, 1, 15, "runs", &runs) < 0) return EXIT_USAGE; break;
+        case O_SUBS: if (tool_parse_long(optarg, 1, MAX_SUBS, "subscribers", &subs) < 0) return EXIT_USAGE; break;
+        case O_PUBS: if (tool_parse_long(optarg, 1, MAX_SUBS, "publishers", &pubs) < 0) return EXIT_USAGE; break;
+        case O_WINDOW: if (tool_parse_long(optarg, 1, 1000000, "window", &window) < 0) return EXIT_USAGE; break;
+        case O_REQUESTS: if (tool_parse_long(optarg, 1, 10000000, "requests", &requests) < 0) return EXIT_USAGE; break;
+        case O_IDLE: if (tool_parse_long(optarg, 1, 10000000, "idle", &idle) < 0) return EXIT_USAGE; break;
+        case O_SLOW: if (tool_parse_long(optarg, 1, 100000, "slow-mib", &slow_mib) < 0) return EXIT_USAGE; break;
+        case O_PID: if (tool_parse_long(optarg, 1, 1 << 30, "pid", &pid) < 0) return EXIT_USAGE; break;
+        case O_ZMQ: use_zmq = 1; break;
+        case O_NATS: nats = optarg; break;
+        case O_REDIS: redis = optarg; break;
+        case O_MOSQ: mosq = optarg; break;
+        default: return tool_usage_error("unknown option");
+        }
+    }
+    static const char *const known[] = {"pubsub", "fanout", "many", "queue", "confirm",
+                                        "durable", "reqrep", "memory", NULL};
+    for (int i = optind; i < argc; i++) {
+        int k = 0;
+        while (known[k] && strcmp(known[k], argv[i]))
+            k++;
+        if (!known[k])
+            return tool_usage_error("unknown scenario '%s'", argv[i]);
+    }
+    char **scen = argv + optind;
+    int nscen = argc - optind;
+    signal(SIGPIPE, SIG_IGN);
+
+    /* brokerd first: the ratios are brokerd's to each other target. */
+    const char *ep = o.broker;
+    int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE);
+    targets[ntargets++] = (struct target){"brokerd", ep, 0, ps_sub_run, ps_pub_run,
+                                          ps_rpc_serve, ps_rpc_run, all};
+    pid_t proxy = -1;
+    if (use_zmq) {
+        proxy = zmq_proxies_start();
+        if (proxy < 0) {
+            tool_err("cannot start the libzmq proxies");
+            return EXIT_USAGE;
+        }
+        targets[ntargets++] = (struct target){"zmq proxy", "", 0, zmq_sub_run, zmq_pub_run,
+                                              zmq_rpc_serve, zmq_rpc_run,
+                                              (1 << K_PUBSUB) | (1 << K_QUEUE)};
+    }
+#ifdef PBENCH_NATS
+    if (nats)
+        targets[ntargets++] = (struct target){"NATS", nats, 0, nats_sub_run, nats_pub_run,
+                                              nats_rpc_serve, nats_rpc_run,
+                                              (1 << K_PUBSUB) | (1 << K_CONFIRM)};
+#else
+    if (nats)
+        tool_err("built without the NATS client (libnats-dev): NATS left out");
+#endif
+#ifdef PBENCH_REDIS
+    if (redis)
+        targets[ntargets++] = (struct target){"Redis", redis, 0, redis_sub_run, redis_pub_run,
+                                              NULL, NULL, 1 << K_PUBSUB};
+#else
+    if (redis)
+        tool_err("built without hiredis (libhiredis-dev): Redis left out");
+#endif
+#ifdef PBENCH_MOSQUITTO
+    if (mosq) {
+        targets[ntargets++] = (struct target){"Mosquitto QoS 0", mosq, 0, mq_sub_run, mq_pub_run,
+                                              NULL, NULL, 1 << K_PUBSUB};
+        targets[ntargets++] = (struct target){"Mosquitto QoS 1", mosq, 1, mq_sub_run, mq_pub_run,
+                                              NULL, NULL, (1 << K_PUBSUB) | (1 << K_CONFIRM)};
+    }
+#else
+    if (mosq)
+        tool_err("built without libmosquitto (libmosquitto-dev): Mosquitto left out");
+#endif
+
+    ps_client *probe = ps_connect(ep, NULL);
+    if (!probe) {
+        tool_err("cannot reach brokerd at %s", ep);
+        return EXIT_UNREACH;
+    }
+    ps_close(&probe);
+
+    char title[96];
+    struct job j = {.size = (size_t)size, .count = count, .pubs = 1, .subs = 1,
+                    .window = (int)window};
+    if (want(scen, nscen, "pubsub")) {
+        j.kind = K_PUBSUB;
+        snprintf(title, sizeof title, "pubsub 1→1, %ld B, msg/s", size);
+        throughput_row(title, &j, (int)runs, 0);
+    }
+    if (want(scen, nscen, "fanout")) {
+        struct job f = j;
+        f.kind = K_PUBSUB;
+        f.subs = (int)subs;
+        f.count = count / subs > 1000 ? count / subs : 1000;
+        snprintf(title, sizeof title, "fan-out 1→%ld, msg/s published", subs);
+        throughput_row(title, &f, (int)runs, 0);
+    }
+    if (want(scen, nscen, "many")) {
+        struct job m = j;
+        m.kind = K_PUBSUB;
+        m.pubs = (int)pubs;
+        m.count = count / pubs;
+        snprintf(title, sizeof title, "%ld→1, msg/s", pubs);
+        throughput_row(title, &m, (int)runs, 0);
+    }
+    if (want(scen, nscen, "queue")) {
+        struct job q = j;
+        q.kind = K_QUEUE;
+        throughput_row("queue 1→1 with acks, msg/s", &q, (int)runs, 0);
+    }
+    if (want(scen, nscen, "confirm")) {
+        struct job q = j;
+        q.kind = K_CONFIRM;
+        snprintf(title, sizeof title, "confirmed publish, window %ld, msg/s", window);
+        throughput_row(title, &q, (int)runs, 0);
+    }
+    if (want(scen, nscen, "durable")) {
+        struct job q = j;
+        q.kind = K_DURABLE;
+        snprintf(title, sizeof title, "durable queue, confirms, window %ld, msg/s", window);
+        throughput_row(title, &q, (int)runs, 1);
+    }
+    if (want(scen, nscen, "reqrep"))
+        latency_rows(&j, requests, (int)runs);
+    if (want(scen, nscen, "memory")) {
+        if (!pid) {
+            tool_err("memory figures need --broker-pid: left out");
+        } else {
+            struct row *r = new_row("", 1);
+            snprintf(r->title, sizeof r->title, "broker memory per idle subscription (%ld), bytes", idle);
+            r->value[0] = run_idle_memory(ep, (pid_t)pid, idle);
+            snprintf(r->cell[0], sizeof r->cell[0], r->value[0] >= 0 ? "%.0f" : "failed", r->value[0]);
+            r = new_row("", 1);
+            snprintf(r->title, sizeof r->title, "broker peak RSS, %ld MiB to a non-reading subscriber, KiB",
+                     slow_mib);
+            r->value[0] = run_slow_memory(ep, (pid_t)pid, slow_mib);
+            snprintf(r->cell[0], sizeof r->cell[0], r->value[0] >= 0 ? "%.0f" : "failed", r->value[0]);
+        }
+    }
+    if (proxy > 0) {
+        kill(proxy, SIGKILL);
+        waitpid(proxy, NULL, 0);
+    }
+    print_table();
+    for (int i = 0; i < nrows; i++)
+        for (int t = 0; t < ntargets; t++)
+            if (!strncmp(rows[i].cell[t], "lost", 4) || !strcmp(rows[i].cell[t], "failed"))
+                return EXIT_TIMEOUT; /* a benchmark that lost messages says so */
+    return EXIT_DONE;
+}
