@@ -49,7 +49,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test-deps run test unit integration clean install uninstall
+.PHONY: all deps test-deps run test bench unit integration clean install uninstall
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -133,6 +133,14 @@ test: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN)
 	@bash tests/run.sh
+
+# The peers pbench compares with, from Debian's packages.
+BENCH_DEBS := nats-server redis-server mosquitto libnats-dev libhiredis-dev libmosquitto-dev
+
+bench:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(TEST_DEBS) $(BENCH_DEBS)"
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/run.sh
 
 clean:
 	rm -rf build build-asan

@@ -1176,7 +1176,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* brokerd first: the ratios are brokerd's to each other target. */
-    const char *ep = o.broker;
+    const char *ep = o.broker ? o.broker : getenv("PUBSUB_BROKER");
+    if (!ep || !*ep)
+        ep = PS_DEFAULT_ENDPOINT;
     int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE);
     targets[ntargets++] = (struct target){"brokerd", ep, 0, ps_sub_run, ps_pub_run,
                                           ps_rpc_serve, ps_rpc_run, all};
@@ -1230,6 +1232,22 @@ int main(int argc, char **argv)
     char title[96];
     struct job j = {.size = (size_t)size, .count = count, .pubs = 1, .subs = 1,
                     .window = (int)window};
+    /* Memory first, while the broker has not yet grown and freed anything. */
+    if (want(scen, nscen, "memory")) {
+        if (!pid) {
+            tool_err("memory figures need --broker-pid: left out");
+        } else {
+            struct row *r = new_row("", 1);
+            snprintf(r->title, sizeof r->title, "broker memory per idle subscription (%ld), bytes", idle);
+            r->value[0] = run_idle_memory(ep, (pid_t)pid, idle);
+            snprintf(r->cell[0], sizeof r->cell[0], r->value[0] >= 0 ? "%.0f" : "failed", r->value[0]);
+            r = new_row("", 1);
+            snprintf(r->title, sizeof r->title, "broker peak RSS, %ld MiB to a non-reading subscriber, KiB",
+                     slow_mib);
+            r->value[0] = run_slow_memory(ep, (pid_t)pid, slow_mib);
+            snprintf(r->cell[0], sizeof r->cell[0], r->value[0] >= 0 ? "%.0f" : "failed", r->value[0]);
+        }
+    }
     if (want(scen, nscen, "pubsub")) {
         j.kind = K_PUBSUB;
         snprintf(title, sizeof title, "pubsub 1→1, %ld B, msg/s", size);
@@ -1270,21 +1288,6 @@ int main(int argc, char **argv)
     }
     if (want(scen, nscen, "reqrep"))
         latency_rows(&j, requests, (int)runs);
-    if (want(scen, nscen, "memory")) {
-        if (!pid) {
-            tool_err("memory figures need --broker-pid: left out");
-        } else {
-            struct row *r = new_row("", 1);
-            snprintf(r->title, sizeof r->title, "broker memory per idle subscription (%ld), bytes", idle);
-            r->value[0] = run_idle_memory(ep, (pid_t)pid, idle);
-            snprintf(r->cell[0], sizeof r->cell[0], r->value[0] >= 0 ? "%.0f" : "failed", r->value[0]);
-            r = new_row("", 1);
-            snprintf(r->title, sizeof r->title, "broker peak RSS, %ld MiB to a non-reading subscriber, KiB",
-                     slow_mib);
-            r->value[0] = run_slow_memory(ep, (pid_t)pid, slow_mib);
-            snprintf(r->cell[0], sizeof r->cell[0], r->value[0] >= 0 ? "%.0f" : "failed", r->value[0]);
-        }
-    }
     if (proxy > 0) {
         kill(proxy, SIGKILL);
         waitpid(proxy, NULL, 0);

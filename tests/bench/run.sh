@@ -1,0 +1,76 @@
+#!/bin/bash
+# make bench: starts brokerd and each installed peer (NATS, Redis,
+# Mosquitto) on free loopback ports in a scratch directory, runs pbench on
+# every scenario and prints its markdown table.  PBENCH_ARGS adds options
+# (-n, -r, ...).  Peers that are not installed are left out with a note.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+SCRATCH=$(mktemp -d /tmp/pubsub-bench.XXXXXX)
+pids=()
+trap 'kill "${pids[@]}" 2> /dev/null; wait 2> /dev/null; rm -rf "$SCRATCH"' EXIT
+cd "$SCRATCH" || exit 1
+
+port() {
+    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# Waits until something accepts connections on 127.0.0.1:PORT (10 s at most).
+listening() {
+    local i
+    for i in $(seq 1 100); do
+        (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
+        read -r -t 0.1 <> <(:) || true
+    done
+    return 1
+}
+
+BP=$(port)
+{
+    echo "broker = { endpoints = [ \"tcp://127.0.0.1:$BP\" ]; data_dir = \"$SCRATCH/data\";"
+    echo "           max_subscriptions = 1000000; fsync = \"batch\"; };"
+    echo "channels = ( { name = \"bench\"; type = \"pubsub\"; slow_subscriber = \"block\"; },"
+    echo "             { name = \"bench.queue\"; type = \"queue\"; max_queued = 100000000; },"
+    echo "             { name = \"bench.durable\"; type = \"queue\"; durable = true; max_queued = 100000000; } );"
+} > brokerd.conf
+"$BUILD/brokerd" -c brokerd.conf > brokerd.log 2>&1 &
+broker_pid=$!
+pids+=("$broker_pid")
+args=(-b "tcp://127.0.0.1:$BP" --broker-pid "$broker_pid" --zmq)
+listening "$BP" || { echo "brokerd did not start:" >&2; cat brokerd.log >&2; exit 1; }
+
+if command -v nats-server > /dev/null; then
+    NP=$(port)
+    nats-server -a 127.0.0.1 -p "$NP" > nats.log 2>&1 &
+    pids+=($!)
+    listening "$NP" && args+=(--nats "nats://127.0.0.1:$NP")
+else
+    echo "pbench: nats-server not installed: NATS left out" >&2
+fi
+if command -v redis-server > /dev/null; then
+    RP=$(port)
+    # No output-buffer limit for pubsub clients: Redis would otherwise cut
+    # off a subscriber that falls behind, and the run would count losses.
+    redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
+        --client-output-buffer-limit "pubsub 0 0 0" > redis.log 2>&1 &
+    pids+=($!)
+    listening "$RP" && args+=(--redis "127.0.0.1:$RP")
+else
+    echo "pbench: redis-server not installed: Redis left out" >&2
+fi
+if command -v mosquitto > /dev/null; then
+    MP=$(port)
+    # Unbounded queues: with its defaults Mosquitto drops QoS 1 messages it
+    # has acknowledged once 1,000 are queued for one subscriber.
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\n' \
+        "$MP" > mosquitto.conf
+    mosquitto -c mosquitto.conf > mosquitto.log 2>&1 &
+    pids+=($!)
+    listening "$MP" && args+=(--mosquitto "127.0.0.1:$MP")
+else
+    echo "pbench: mosquitto not installed: Mosquitto left out" >&2
+fi
+
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
+echo
+# shellcheck disable=SC2086 # PBENCH_ARGS is a list of options
+"$BUILD/pbench" "${args[@]}" ${PBENCH_ARGS:-}
