@@ -603,6 +603,21 @@ static void on_record(ps_client *c, const ps__cmd *cmd)
             o->done = 1;
         break;
     case PS_CMD_RESULT:
+        if (!o && cmd->corr) { /* a PS_SYNC publish without a waiting call */
+            if (c->unconfirmed)
+                c->unconfirmed--;
+            if (cmd->expected == 0 || cmd->count < cmd->expected) {
+                char t[96];
+                int n = snprintf(t, sizeof t, "%u/%u receivers confirmed a sync message",
+                                 cmd->count, cmd->expected);
+                ps__slice text = {t, (size_t)n};
+                note_async_error(c, cmd->expected == 0 ? PS_ENORESP
+                                    : cmd->count == 0  ? ETIMEDOUT
+                                                       : PS_EPARTIAL, &text);
+            }
+            break;
+        }
+        /* fall through */
     case PS_CMD_DONE:
         if (o) {
             o->count = cmd->count;
@@ -1015,24 +1030,41 @@ int ps_publish(ps_client *c, const char *channel, const char *topic,
 {
     if (check_message(c, channel, topic, data, size) < 0)
         return -1;
-    if (flags & ~(PS_RETAIN | PS_CONFIRM)) {
+    if (flags & ~(PS_RETAIN | PS_CONFIRM | PS_SYNC)) {
         errno = EINVAL;
         return -1;
     }
-    ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .flags = (uint8_t)(((flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0) |
-                                                         ((flags & PS_CONFIRM) ? PS_WIRE_CONFIRM : 0))};
+    /* SYNC is the stronger promise: with it, a CONFIRM would only add an answer. */
+    uint8_t wflags = (flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0;
+    if (flags & PS_SYNC)
+        wflags |= PS_WIRE_SYNC;
+    else if (flags & PS_CONFIRM)
+        wflags |= PS_WIRE_CONFIRM;
+    ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .flags = wflags,
+                   .timeout_ms = (flags & PS_SYNC) ? DEFAULT_SYNC_MS : 0};
     fill_message(&cmd, channel, topic, data, size);
-    return submit(c, &cmd, NULL, (flags & PS_CONFIRM) != 0);
+    return submit(c, &cmd, NULL, (flags & (PS_CONFIRM | PS_SYNC)) != 0);
 }
 
 int ps_flush(ps_client *c, int timeout_ms)
 {
+    int64_t deadline = deadline_after(timeout_ms);
     ps__cmd cmd = {.cmd = PS_CMD_PING};
     op *o = call(c, &cmd, OP_PING, timeout_ms, NULL);
     if (!o)
         return -1;
     op_free(o);
     pthread_mutex_lock(&c->lock);
+    /* PONG says every command was handled; confirms of a durable queue
+     * (on disk) and receipts of sync messages may still be on their way. */
+    while (c->unconfirmed && c->state != ST_DEAD)
+        if (cv_wait(&c->cv_op, &c->lock, deadline) == ETIMEDOUT)
+            break;
+    if (c->unconfirmed && c->state != ST_DEAD) {
+        pthread_mutex_unlock(&c->lock);
+        errno = ETIMEDOUT;
+        return -1;
+    }
     int err = c->async_err;
     char *text = c->async_text;
     c->async_err = 0;

@@ -65,6 +65,7 @@ extern "C" {
 /* Flags for ps_publish(). */
 #define PS_RETAIN 0x01  /* pubsub: keep as the topic's last value; empty clears */
 #define PS_CONFIRM 0x02 /* ask the broker to confirm it has taken the message */
+#define PS_SYNC 0x04    /* receivers confirm (kind 2), reported by ps_flush */
 /* Flags for ps_subscribe(). */
 #define PS_RESPONDER 0x01 /* this subscription answers requests too */
 
@@ -131,6 +132,13 @@ PS_EXPORT int ps_fd(ps_client *c);
  * the message; ps_flush() waits for those confirmations.  A refusal of an
  * async message is reported by the next ps_flush().  Fails at once with
  * EMSGSIZE above the broker's limit or EINVAL for a bad name.
+ *
+ * PS_SYNC makes it a sync message without waiting for it: its receivers
+ * confirm it as with ps_publish_sync(), and the next ps_flush() fails with
+ * PS_ENORESP, PS_EPARTIAL or ETIMEDOUT if any such message since the last
+ * flush was not confirmed by all of its receivers.  This keeps a window of
+ * sync messages in flight (flush every N messages); the broker waits up to
+ * 5 s for the receipts of each.
  */
 PS_EXPORT int ps_publish(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int flags);

@@ -43,7 +43,7 @@
 #define DATA 'D'           /* first byte of a measured message */
 
 /* What one run asks of the clients. */
-enum kind { K_PUBSUB, K_QUEUE, K_CONFIRM, K_DURABLE };
+enum kind { K_PUBSUB, K_QUEUE, K_CONFIRM, K_DURABLE, K_SYNC };
 
 struct job {
     enum kind kind;        /* what the channel does */
@@ -169,7 +169,8 @@ static int ps_pub_run(const struct target *t, const struct job *j, int go_fd, st
     if (!c || !buf)
         return -1;
     const char *ch = ps_channel(j);
-    int confirm = j->kind == K_CONFIRM || j->kind == K_DURABLE;
+    int confirm = j->kind == K_CONFIRM || j->kind == K_DURABLE || j->kind == K_SYNC;
+    int flags = j->kind == K_SYNC ? PS_SYNC : confirm ? PS_CONFIRM : 0;
     while (!readable(go_fd, 20)) {
         payload(buf, j->size, PROBE);
         ps_publish(c, ch, "b", buf, j->size, 0);
@@ -179,7 +180,7 @@ static int ps_pub_run(const struct target *t, const struct job *j, int go_fd, st
     r->ok = 1;
     r->start_ns = now_ns();
     for (long i = 0; i < j->count; i++) {
-        if (ps_publish(c, ch, "b", buf, j->size, confirm ? PS_CONFIRM : 0) < 0)
+        if (ps_publish(c, ch, "b", buf, j->size, flags) < 0)
             r->ok = 0;
         if (confirm && (i + 1) % j->window == 0 && ps_flush(c, 60000) < 0)
             r->ok = 0;
@@ -953,7 +954,7 @@ static void usage(FILE *out)
 "a markdown table with brokerd's ratio to each.  Every client runs in a\n"
 "process of its own; every run checks that every message arrived.\n"
 "\n"
-"Scenarios (default: all): pubsub fanout many queue confirm durable reqrep memory\n"
+"Scenarios (default: all): pubsub fanout many queue confirm sync durable reqrep memory\n"
 "\n"
 "Targets (brokerd always; the others when given):\n"
 "  -b, --broker ENDPOINT    brokerd (default: $PUBSUB_BROKER, else " PS_DEFAULT_ENDPOINT ");\n"
@@ -1162,7 +1163,7 @@ int main(int argc, char **argv)
         default: return tool_usage_error("unknown option");
         }
     }
-    static const char *const known[] = {"pubsub", "fanout", "many", "queue", "confirm",
+    static const char *const known[] = {"pubsub", "fanout", "many", "queue", "confirm", "sync",
                                         "durable", "reqrep", "memory", NULL};
     for (int i = optind; i < argc; i++) {
         int k = 0;
@@ -1179,7 +1180,7 @@ int main(int argc, char **argv)
     const char *ep = o.broker ? o.broker : getenv("PUBSUB_BROKER");
     if (!ep || !*ep)
         ep = PS_DEFAULT_ENDPOINT;
-    int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE);
+    int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE) | (1 << K_SYNC);
     targets[ntargets++] = (struct target){"brokerd", ep, 0, ps_sub_run, ps_pub_run,
                                           ps_rpc_serve, ps_rpc_run, all};
     pid_t proxy = -1;
@@ -1279,6 +1280,12 @@ int main(int argc, char **argv)
         q.kind = K_CONFIRM;
         snprintf(title, sizeof title, "confirmed publish, window %ld, msg/s", window);
         throughput_row(title, &q, (int)runs, 0);
+    }
+    if (want(scen, nscen, "sync")) {
+        struct job q = j;
+        q.kind = K_SYNC;
+        snprintf(title, sizeof title, "sync publish (receivers confirm), window %ld, msg/s", window);
+        throughput_row(title, &q, (int)runs, 1);
     }
     if (want(scen, nscen, "durable")) {
         struct job q = j;

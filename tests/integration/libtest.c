@@ -85,6 +85,18 @@ static void *receive_one(void *arg)
     return NULL;
 }
 
+/* A receiver thread: takes 100 messages. */
+static void *receive_100(void *arg)
+{
+    for (int i = 0; i < 100; i++) {
+        ps_msg *m = ps_recv(arg, 5000);
+        if (!m)
+            break;
+        ps_msg_destroy(&m);
+    }
+    return NULL;
+}
+
 static void test_connect(void)
 {
     ps_opts *o = ps_opts_new();
@@ -186,6 +198,28 @@ static void test_pubsub(void)
     m = ps_recv(sub2, 3000);
     ps_msg_destroy(&m);
     CHECK(ps_dropped(sub) == 0, "ps_dropped is 0 without drops");
+
+    /* A window of sync messages: ps_publish(PS_SYNC), results at ps_flush. */
+    pthread_t tw;
+    CHECK(ps_subscribe(sub, "lw", NULL, 0) == 0, "a channel with one reading subscriber");
+    pthread_create(&tw, NULL, receive_100, sub);
+    int okp = 1;
+    for (int i = 0; i < 100; i++)
+        okp &= ps_publish(pub, "lw", "a/w", "w", 1, PS_SYNC) == 0;
+    CHECK(okp && ps_flush(pub, 5000) == 0, "100 PS_SYNC messages, all confirmed at the flush");
+    pthread_join(tw, NULL);
+    ps_publish(pub, "nobody", "t", "x", 1, PS_SYNC);
+    errno = 0;
+    CHECK(ps_flush(pub, 5000) == -1 && errno == PS_ENORESP,
+          "a PS_SYNC message nobody received fails the flush with PS_ENORESP (%s)", ps_strerror(errno));
+    ps_publish(pub, "lt", "a/w", "w", 1, PS_SYNC); /* sub2 does not read */
+    pthread_create(&tw, NULL, receive_one, sub);
+    errno = 0;
+    CHECK(ps_flush(pub, 8000) == -1 && errno == PS_EPARTIAL,
+          "one of two receivers confirmed: the flush fails with PS_EPARTIAL (%s)", ps_strerror(errno));
+    pthread_join(tw, NULL);
+    m = ps_recv(sub2, 3000);
+    ps_msg_destroy(&m);
 
     char *json = NULL;
     CHECK(ps_admin(pub, "status", 3000, &json) == 0 && json && strstr(json, "\"clients\""),

@@ -17,6 +17,6 @@ start_broker -c b.conf
 rc=$?
 cat table
 expect_eq "$rc" 0 "pbench exit status (3 = lost messages)"
-expect_eq "$(grep -c "^| " table)" 13 "table lines (header and 12 figures)"
+expect_eq "$(grep -c "^| " table)" 14 "table lines (header and 13 figures)"
 grep -q "lost\|failed" table && fail "a figure lost messages or failed"
 echo "ok: pbench smoke run: every scenario, no loss"
