@@ -640,6 +640,18 @@ static void fail_store(store *st, int err)
     release(st, err);
 }
 
+/* Syncs the active segment here, in the loop, and sends its confirms. */
+static int sync_now(store *st)
+{
+    if (fdatasync(st->fd) < 0) {
+        fail_store(st, errno);
+        return -1;
+    }
+    st->synced = st->written;
+    release(st, 0);
+    return 0;
+}
+
 /*
  * Starts a new segment once the active one is full and nothing of it is
  * waiting: the old segment is synced here, in the loop, which happens once
@@ -647,14 +659,8 @@ static void fail_store(store *st, int err)
  */
 static void roll(store *st)
 {
-    if (st->written < SEG_MAX || st->wbuf.len || st->syncing)
+    if (st->written < SEG_MAX || st->wbuf.len || st->syncing || sync_now(st) < 0)
         return;
-    if (fdatasync(st->fd) < 0) {
-        fail_store(st, errno);
-        return;
-    }
-    st->synced = st->written;
-    release(st, 0);
     close(st->fd);
     st->fd = -1;
     st->written = st->synced = 0;
@@ -685,15 +691,8 @@ static void turn_end(store *st)
         return;
     }
     if (st->always) {
-        if (st->fd < 0)
-            return;
-        if (fdatasync(st->fd) < 0) {
-            fail_store(st, errno);
-            return;
-        }
-        st->synced = st->written;
-        release(st, 0);
-        roll(st);
+        if (sync_now(st) == 0)
+            roll(st);
     } else if (!st->syncing) {
         pthread_mutex_lock(&syncer.mu);
         if (syncer.n_jobs < 64) {
