@@ -7,8 +7,11 @@
  * wrong type, a value out of range, a bad channel name or endpoint and a
  * duplicate channel are each reported as "FILE:LINE: message", and all of
  * them are reported, not only the first, so one --check run shows every
- * mistake.  A file with any error gives no config at all: the broker then
- * refuses to start, or on SIGHUP keeps the configuration it runs.
+ * mistake, in the order of the file.  libconfig 1.5 also keeps only 32
+ * bits of an integer written without an "L" suffix, silently, so the text
+ * is scanned for such integers before it is parsed.  A file with any error
+ * gives no config at all: the broker then refuses to start, or on SIGHUP
+ * keeps the configuration it runs.
  */
 #include "brokerd.h"
 
@@ -17,6 +20,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* What a setting of the schema may hold. */
 enum kind { K_STRING, K_INT, K_BOOL, K_GROUP, K_ARRAY, K_LIST };
@@ -40,32 +44,312 @@ static const struct key channel_keys[] = {
     {"overflow", K_STRING}, {NULL, 0}};
 static const struct key top_keys[] = {{"broker", K_GROUP}, {"channels", K_LIST}, {NULL, 0}};
 
+/* One error found, kept until the load ends so that they can be printed
+ * in the order of the file rather than the order of the checks. */
+struct error {
+    char *file;   /* file name as printed */
+    int line;     /* its line, 0 when none */
+    int seq;      /* order of discovery, the tie-breaker */
+    char *text;   /* the message */
+};
+
+#define MAX_ERRORS 1000 /* errors kept for sorting; more are written at once */
+
 /* The state of one load: where errors go and how many there were. */
 struct loader {
-    const char *path; /* file name for messages */
-    FILE *errs;       /* where "FILE:LINE: message" lines go */
-    int errors;       /* errors so far */
+    const char *path;     /* file name for messages */
+    const char *dir;      /* its directory, where @include looks; NULL: cwd */
+    FILE *errs;           /* where "FILE:LINE: message" lines go */
+    int errors;           /* errors so far */
+    struct error *list;   /* those kept, in order of discovery */
+    int n_list;           /* entries in list */
+    int abs_include;      /* an @include names an absolute path */
+    int bad_include;      /* an @include names a directory, a device...: do not parse */
+    struct error *wide;   /* integers libconfig cut to 32 bits (file, line) */
+    int n_wide;           /* entries in wide */
 };
+
+/*
+ * The name to print for file, where libconfig says a setting or an error
+ * is: the loaded file's own name, or an @include'd file's, which libconfig
+ * gives as written in the directive; relative ones are found in l->dir.
+ */
+static const char *file_name(const struct loader *l, const char *file, char *buf, size_t size)
+{
+    if (!file || !strcmp(file, l->path))
+        return l->path;
+    if (file[0] == '/' || !l->dir)
+        return file;
+    snprintf(buf, size, "%s/%s", l->dir, file);
+    return buf;
+}
+
+/* Records an error at file:line.  Out of memory, it is written at once. */
+static void add_error(struct loader *l, const char *file, int line, const char *fmt, va_list ap)
+{
+    int seq = l->errors++;
+    if (!l->errs)
+        return;
+    char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (l->n_list < MAX_ERRORS) {
+        struct error *more = realloc(l->list, (size_t)(l->n_list + 1) * sizeof *more);
+        if (more) {
+            l->list = more;
+            struct error *e = &more[l->n_list];
+            e->file = strdup(file);
+            e->text = strdup(text);
+            e->line = line;
+            e->seq = seq;
+            if (e->file && e->text) {
+                l->n_list++;
+                return;
+            }
+            free(e->file);
+            free(e->text);
+        }
+    }
+    fprintf(l->errs, "%s:%d: %s\n", file, line, text);
+}
 
 static void err_at(struct loader *l, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* An error on a line of the loaded file (0: about the file as a whole). */
 static void err_at(struct loader *l, int line, const char *fmt, ...)
 {
     va_list ap;
-    l->errors++;
-    if (!l->errs)
-        return;
-    fprintf(l->errs, "%s:%d: ", l->path, line);
     va_start(ap, fmt);
-    vfprintf(l->errs, fmt, ap);
+    add_error(l, l->path, line, fmt, ap);
     va_end(ap);
-    fputc('\n', l->errs);
+}
+
+static void err_at_file(struct loader *l, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* An error on a line of an @include'd file (or the loaded one). */
+static void err_at_file(struct loader *l, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_error(l, file, line, fmt, ap);
+    va_end(ap);
 }
 
 static int line_of(const config_setting_t *s)
 {
     return (int)config_setting_source_line(s);
+}
+
+static void err_on(struct loader *l, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* An error about setting s, on its line of the file it came from (an
+ * @include'd file names itself). */
+static void err_on(struct loader *l, const config_setting_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    char buf[4096];
+    va_start(ap, fmt);
+    add_error(l, file_name(l, config_setting_source_file(s), buf, sizeof buf), line_of(s), fmt, ap);
+    va_end(ap);
+}
+
+/* The loaded file first, then included files by name; by line in each. */
+static int error_cmp(const void *pa, const void *pb, void *path)
+{
+    const struct error *a = pa, *b = pb;
+    int am = !strcmp(a->file, path), bm = !strcmp(b->file, path);
+    if (am != bm)
+        return bm - am;
+    int c = strcmp(a->file, b->file);
+    if (c)
+        return c;
+    if (a->line != b->line)
+        return a->line < b->line ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Writes the errors kept, in file order, and forgets them. */
+static void flush_errors(struct loader *l)
+{
+    if (l->n_list)
+        qsort_r(l->list, (size_t)l->n_list, sizeof *l->list, error_cmp, (void *)l->path);
+    for (int i = 0; i < l->n_list; i++) {
+        fprintf(l->errs, "%s:%d: %s\n", l->list[i].file, l->list[i].line, l->list[i].text);
+        free(l->list[i].file);
+        free(l->list[i].text);
+    }
+    free(l->list);
+    l->list = NULL;
+    l->n_list = 0;
+}
+
+/*
+ * libconfig 1.5 reads an integer without an "L" suffix into 32 bits and
+ * silently keeps whatever is left of a larger one (4294967296 becomes 0).
+ * So the file is scanned for such literals first, skipping comments and
+ * strings the way libconfig's scanner does, and each one is an error; the
+ * setting on that line is then not judged by the truncated value.
+ */
+#define MAX_INCLUDE_DEPTH 10 /* as libconfig's own limit */
+#define MAX_SCAN_SIZE (16 << 20) /* bigger files are not scanned */
+
+static void scan_file(struct loader *l, const char *file, int depth);
+
+/* Remembers file:line as holding a cut integer; 0 when it was known (a
+ * file included twice). */
+static int mark_wide(struct loader *l, const char *file, int line)
+{
+    for (int i = 0; i < l->n_wide; i++)
+        if (l->wide[i].line == line && !strcmp(l->wide[i].file, file))
+            return 0;
+    struct error *more = realloc(l->wide, (size_t)(l->n_wide + 1) * sizeof *more);
+    if (!more)
+        return 1;
+    l->wide = more;
+    if ((more[l->n_wide].file = strdup(file))) {
+        more[l->n_wide].line = line;
+        l->n_wide++;
+    }
+    return 1;
+}
+
+/* True when setting s sits on a line with a cut integer. */
+static int is_wide(const struct loader *l, const config_setting_t *s)
+{
+    char buf[4096];
+    const char *file = file_name(l, config_setting_source_file(s), buf, sizeof buf);
+    for (int i = 0; i < l->n_wide; i++)
+        if (l->wide[i].line == line_of(s) && !strcmp(l->wide[i].file, file))
+            return 1;
+    return 0;
+}
+
+/*
+ * False when an @include names something that exists but is no regular
+ * file: libconfig's scanner would exit the whole process on reading a
+ * directory, and wait forever on a fifo.  Both places libconfig may look
+ * are checked: beside the file and in the working directory.
+ */
+static int include_ok(const struct loader *l, const char *name)
+{
+    char buf[4096];
+    struct stat st;
+    const char *beside = file_name(l, name, buf, sizeof buf);
+    if (stat(beside, &st) == 0 && !S_ISREG(st.st_mode))
+        return 0;
+    return !(stat(name, &st) == 0 && !S_ISREG(st.st_mode)) && *name;
+}
+
+static void scan_text(struct loader *l, const char *file, const char *p, const char *end, int depth)
+{
+    int line = 1;
+    while (p < end) {
+        if (*p == '\n') {
+            line++;
+            p++;
+        } else if (*p == '#' || (*p == '/' && p + 1 < end && p[1] == '/')) {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (*p == '/' && p + 1 < end && p[1] == '*') {
+            for (p += 2; p < end && !(*p == '*' && p + 1 < end && p[1] == '/'); p++)
+                line += *p == '\n';
+            p = end - p > 2 ? p + 2 : end;
+        } else if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\' && p + 1 < end)
+                    p++;
+                line += *p == '\n';
+            }
+            p = p < end ? p + 1 : end;
+        } else if (*p == '@' && end - p > 8 && !strncmp(p, "@include", 8)) {
+            /* @include "NAME": scan that file too, found where libconfig looks. */
+            const char *q = p + 8;
+            while (q < end && (*q == ' ' || *q == '\t'))
+                q++;
+            const char *close = q < end && *q == '"' ? memchr(q + 1, '"', (size_t)(end - q - 1)) : NULL;
+            if (close && close - q - 1 < 1024) {
+                char name[1100], buf[4096];
+                snprintf(name, sizeof name, "%.*s", (int)(close - q - 1), q + 1);
+                l->abs_include |= name[0] == '/';
+                if (!include_ok(l, name)) {
+                    err_at_file(l, file, line, "@include \"%s\": not a regular file", name);
+                    l->bad_include = 1;
+                } else {
+                    scan_file(l, file_name(l, name, buf, sizeof buf), depth + 1);
+                }
+                q = close + 1;
+            }
+            p = q;
+        } else if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '*') {
+            /* A name: its digits are no number. */
+            while (p < end && (*p == '-' || *p == '_' || *p == '*' || (*p >= '0' && *p <= '9') ||
+                               (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+                p++;
+        } else if ((*p >= '0' && *p <= '9') ||
+                   ((*p == '-' || *p == '+') && p + 1 < end && p[1] >= '0' && p[1] <= '9')) {
+            const char *start = p;
+            int hex = 0, real = 0;
+            if (*p == '-' || *p == '+')
+                p++;
+            if (p + 1 < end && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                hex = 1;
+                for (p += 2; p < end && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+                                        (*p >= 'A' && *p <= 'F'));)
+                    p++;
+            } else {
+                for (; p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
+                                   *p == 'E' || ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')));
+                     p++)
+                    real |= *p == '.' || *p == 'e' || *p == 'E';
+            }
+            if (real)
+                continue;
+            if (p < end && *p == 'L') {
+                p++;
+                continue;
+            }
+            char num[64];
+            if (p - start >= (long)sizeof num) {
+                if (mark_wide(l, file, line))
+                    err_at_file(l, file, line, "the integer %.20s... is too long", start);
+                continue;
+            }
+            snprintf(num, sizeof num, "%.*s", (int)(p - start), start);
+            errno = 0;
+            long long v = hex ? (long long)strtoull(num, NULL, 16) : strtoll(num, NULL, 10);
+            if (errno == ERANGE) {
+                if (mark_wide(l, file, line))
+                    err_at_file(l, file, line, "%s is too large for any integer", num);
+            } else if ((v > INT_MAX || v < INT_MIN) && mark_wide(l, file, line)) {
+                err_at_file(l, file, line,
+                            "%s does not fit in a plain integer (32 bits): write %sL", num, num);
+            }
+        } else {
+            p++;
+        }
+    }
+}
+
+/* Scans one file for cut integers (unreadable: libconfig says so). */
+static void scan_file(struct loader *l, const char *file, int depth)
+{
+    if (depth > MAX_INCLUDE_DEPTH)
+        return;
+    FILE *f = fopen(file, "r");
+    struct stat st;
+    if (!f)
+        return;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < MAX_SCAN_SIZE) {
+        size_t size = (size_t)st.st_size;
+        char *text = malloc(size + 1);
+        size_t n = text ? fread(text, 1, size, f) : 0;
+        if (text)
+            scan_text(l, file, text, text + n, depth);
+        free(text);
+    }
+    fclose(f);
 }
 
 static const char *kind_name(enum kind k)
@@ -110,19 +394,19 @@ static void check_group(struct loader *l, const config_setting_t *group, const s
         while (k->name && strcmp(k->name, name ? name : ""))
             k++;
         if (!k->name) {
-            err_at(l, line_of(s), "unknown key '%s' in %s", name ? name : "?", what);
+            err_on(l, s, "unknown key '%s' in %s", name ? name : "?", what);
             continue;
         }
         for (int j = 0; j < i; j++) {
             const config_setting_t *t = config_setting_get_elem(group, (unsigned)j);
             if (!strcmp(config_setting_name(t), name)) {
-                err_at(l, line_of(s), "'%s' given twice in %s (first on line %d)", name, what,
+                err_on(l, s, "'%s' given twice in %s (first on line %d)", name, what,
                        line_of(t));
                 break;
             }
         }
         if (!has_kind(s, k->kind))
-            err_at(l, line_of(s), "'%s' must be %s", name, kind_name(k->kind));
+            err_on(l, s, "'%s' must be %s", name, kind_name(k->kind));
     }
 }
 
@@ -140,9 +424,11 @@ static void get_long(struct loader *l, const config_setting_t *group, const char
     config_setting_t *s = member(group, name, K_INT);
     if (!s)
         return;
+    if (config_setting_type(s) == CONFIG_TYPE_INT && is_wide(l, s))
+        return; /* its value was cut, and that is reported already */
     long long v = config_setting_get_int64(s);
     if (v < min || v > max) {
-        err_at(l, line_of(s), "'%s' is %lld; it must be between %lld and %lld", name, v, min, max);
+        err_on(l, s, "'%s' is %lld; it must be between %lld and %lld", name, v, min, max);
         return;
     }
     *out = (long)v;
@@ -163,7 +449,7 @@ static int get_choice(struct loader *l, const config_setting_t *group, const cha
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? " or " : "",
                  choices[i]);
     }
-    err_at(l, line_of(s), "'%s' is \"%s\"; it must be %s", name, v, list);
+    err_on(l, s, "'%s' is \"%s\"; it must be %s", name, v, list);
     return -2;
 }
 
@@ -216,29 +502,29 @@ static void load_endpoints(struct loader *l, config *c, const config_setting_t *
 {
     int n = config_setting_length(arr);
     if (n == 0) {
-        err_at(l, line_of(arr), "'endpoints' is empty: the broker would be unreachable");
+        err_on(l, arr, "'endpoints' is empty: the broker would be unreachable");
         return;
     }
     c->endpoints = calloc((size_t)n + 1, sizeof *c->endpoints);
     if (!c->endpoints) {
-        err_at(l, line_of(arr), "out of memory");
+        err_on(l, arr, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++) {
         const config_setting_t *s = config_setting_get_elem(arr, (unsigned)i);
         const char *why = NULL;
         if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-            err_at(l, line_of(s), "endpoint %d must be a string", i + 1);
+            err_on(l, s, "endpoint %d must be a string", i + 1);
             continue;
         }
         const char *ep = config_setting_get_string(s);
         if (!endpoint_ok(ep, &why)) {
-            err_at(l, line_of(s), "bad endpoint \"%s\": %s", ep, why);
+            err_on(l, s, "bad endpoint \"%s\": %s", ep, why);
             continue;
         }
         for (size_t j = 0; j < c->n_endpoints; j++)
             if (!strcmp(c->endpoints[j], ep))
-                err_at(l, line_of(s), "endpoint \"%s\" given twice", ep);
+                err_on(l, s, "endpoint \"%s\" given twice", ep);
         if ((c->endpoints[c->n_endpoints] = xstrdup(ep, l)))
             c->n_endpoints++;
     }
@@ -261,7 +547,7 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     if ((s = member(g, "data_dir", K_STRING))) {
         const char *d = config_setting_get_string(s);
         if (!*d) {
-            err_at(l, line_of(s), "'data_dir' is empty");
+            err_on(l, s, "'data_dir' is empty");
         } else {
             free(c->data_dir);
             c->data_dir = xstrdup(d, l);
@@ -281,7 +567,7 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     get_long(l, g, "max_retained", 0, 100000000, &c->max_retained);
     get_long(l, g, "client_buffer", 65536, 1LL << 32, &c->client_buffer);
     if ((s = member(g, "heartbeat_timeout_ms", K_INT)) && c->heartbeat_timeout_ms <= c->heartbeat_ms)
-        err_at(l, line_of(s), "'heartbeat_timeout_ms' (%ld) must be longer than 'heartbeat_ms' (%ld)",
+        err_on(l, s, "'heartbeat_timeout_ms' (%ld) must be longer than 'heartbeat_ms' (%ld)",
                c->heartbeat_timeout_ms, c->heartbeat_ms);
     if ((s = member(g, "gateway", K_GROUP))) {
         check_group(l, s, gateway_keys, "broker.gateway");
@@ -293,7 +579,7 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
             if (!e)
                 continue;
             if (!endpoint_ok(config_setting_get_string(e), &why))
-                err_at(l, line_of(e), "bad gateway endpoint \"%s\": %s",
+                err_on(l, e, "bad gateway endpoint \"%s\": %s",
                        config_setting_get_string(e), why);
             else
                 *slots[i] = xstrdup(config_setting_get_string(e), l);
@@ -321,29 +607,29 @@ static void load_channel(struct loader *l, config *c, const config_setting_t *g,
     static const char *const slow_choices[] = {"drop", "block", NULL};
     static const char *const overflow_choices[] = {"refuse", "block", NULL};
     if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-        err_at(l, line_of(g), "each channel must be a group { name = ...; type = ...; }");
+        err_on(l, g, "each channel must be a group { name = ...; type = ...; }");
         return;
     }
     check_group(l, g, channel_keys, "a channel");
     config_setting_t *name = member(g, "name", K_STRING);
     if (!name) {
         if (!config_setting_get_member(g, "name"))
-            err_at(l, line_of(g), "a channel without 'name'");
+            err_on(l, g, "a channel without 'name'");
         return;
     }
     const char *n = config_setting_get_string(name);
     if (!ps__wire_valid_channel(n, strlen(n))) {
-        err_at(l, line_of(name), "invalid channel name \"%s\" (1 to 255 of A-Z a-z 0-9 _ . -)", n);
+        err_on(l, name, "invalid channel name \"%s\" (1 to 255 of A-Z a-z 0-9 _ . -)", n);
         return;
     }
     for (const config_channel *o = c->channels; o; o = o->next)
         if (!strcmp(o->name, n)) {
-            err_at(l, line_of(name), "channel \"%s\" declared twice", n);
+            err_on(l, name, "channel \"%s\" declared twice", n);
             return;
         }
     int type = get_choice(l, g, "type", type_names);
     if (type == -1 && !config_setting_get_member(g, "type")) {
-        err_at(l, line_of(g), "channel \"%s\" has no 'type' (queue, broadcast or pubsub)", n);
+        err_on(l, g, "channel \"%s\" has no 'type' (queue, broadcast or pubsub)", n);
         return;
     }
     if (type < 0)
@@ -351,7 +637,7 @@ static void load_channel(struct loader *l, config *c, const config_setting_t *g,
     config_channel *cc = calloc(1, sizeof *cc);
     if (!cc || !(cc->name = strdup(n))) {
         channel_free(cc);
-        err_at(l, line_of(g), "out of memory");
+        err_on(l, g, "out of memory");
         return;
     }
     cc->type = (enum chan_type)(type + 1);
@@ -364,28 +650,28 @@ static void load_channel(struct loader *l, config *c, const config_setting_t *g,
      * a "durable" broadcast channel is not silently volatile. */
     if ((s = member(g, "retain", K_BOOL))) {
         if (cc->type != CHAN_PUBSUB)
-            err_at(l, line_of(s), "'retain' is for pubsub channels; \"%s\" is a %s", n,
+            err_on(l, s, "'retain' is for pubsub channels; \"%s\" is a %s", n,
                    config_type_name(cc->type));
         cc->retain = config_setting_get_bool(s);
     }
     if ((s = member(g, "durable", K_BOOL))) {
         if (cc->type != CHAN_QUEUE)
-            err_at(l, line_of(s), "'durable' is for queues; \"%s\" is a %s", n,
+            err_on(l, s, "'durable' is for queues; \"%s\" is a %s", n,
                    config_type_name(cc->type));
         cc->durable = config_setting_get_bool(s);
     }
     if ((s = member(g, "max_queued", K_INT)) && cc->type != CHAN_QUEUE)
-        err_at(l, line_of(s), "'max_queued' is for queues; \"%s\" is a %s", n,
+        err_on(l, s, "'max_queued' is for queues; \"%s\" is a %s", n,
                config_type_name(cc->type));
     get_long(l, g, "max_queued", 1, 100000000, &cc->max_queued);
     if ((s = member(g, "slow_subscriber", K_STRING)) && cc->type == CHAN_QUEUE)
-        err_at(l, line_of(s), "'slow_subscriber' is for broadcast and pubsub channels; "
+        err_on(l, s, "'slow_subscriber' is for broadcast and pubsub channels; "
                "a queue keeps messages for its consumers");
     int v = get_choice(l, g, "slow_subscriber", slow_choices);
     if (v >= 0)
         cc->slow = v == 0 ? SLOW_DROP : SLOW_BLOCK;
     if ((s = member(g, "overflow", K_STRING)) && cc->type != CHAN_QUEUE)
-        err_at(l, line_of(s), "'overflow' is for queues; \"%s\" is a %s", n,
+        err_on(l, s, "'overflow' is for queues; \"%s\" is a %s", n,
                config_type_name(cc->type));
     v = get_choice(l, g, "overflow", overflow_choices);
     if (v >= 0)
@@ -443,14 +729,49 @@ config *config_load(const char *path, FILE *errs)
     config *c = config_base();
     if (!c) {
         err_at(&l, 0, "out of memory");
+        flush_errors(&l);
         return NULL;
     }
     config_init(&cf);
+    /* @include "x.conf" is found beside the file, not in the daemon's
+     * working directory (systemd starts it in /).  libconfig 1.5 puts its
+     * include directory in front of absolute names too, so a file that
+     * includes one keeps libconfig's default (the working directory). */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        slash[slash == dir] = '\0';
+        l.dir = dir;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        err_at(&l, 0, "cannot read: %s", strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        /* libconfig would read a directory or a fifo to no good end. */
+        err_at(&l, 0, "cannot read: not a regular file");
+        goto out;
+    }
+    errno = 0;
+    scan_file(&l, path, 0);
+    if (l.abs_include)
+        l.dir = NULL;
+    if (l.dir)
+        config_set_include_dir(&cf, l.dir);
+    if (l.bad_include)
+        goto out;
     if (!config_read_file(&cf, path)) {
         if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-            err_at(&l, 0, "cannot read: %s", strerror(errno ? errno : ENOENT));
-        else
+            err_at(&l, 0, "cannot read: %s", strerror(errno ? errno : EIO));
+        else {
+            /* The error may be in an @include'd file: name that one. */
+            char buf[4096];
+            l.path = file_name(&l, config_error_file(&cf), buf, sizeof buf);
             err_at(&l, config_error_line(&cf), "%s", config_error_text(&cf));
+            l.path = path;
+        }
         goto out;
     }
     const config_setting_t *root = config_root_setting(&cf);
@@ -482,6 +803,10 @@ config *config_load(const char *path, FILE *errs)
         err_at(&l, 0, "out of memory");
 out:
     config_destroy(&cf);
+    flush_errors(&l);
+    for (int i = 0; i < l.n_wide; i++)
+        free(l.wide[i].file);
+    free(l.wide);
     if (l.errors)
         config_free(&c);
     return c;

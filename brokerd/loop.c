@@ -139,9 +139,11 @@ int loop_bind(broker *b)
             return -1;
         log_info("listening on %s", ep);
     }
-    if (sd_unclaimed())
-        log_warn("%d socket%s passed by systemd match no endpoint", sd_unclaimed(),
-                 sd_unclaimed() == 1 ? "" : "s");
+    int unclaimed = sd_unclaimed();
+    if (unclaimed)
+        log_warn("%d socket%s passed by systemd match%s no endpoint: check broker.endpoints "
+                 "against the socket unit", unclaimed, unclaimed == 1 ? "" : "s",
+                 unclaimed == 1 ? "es" : "");
     return 0;
 }
 
@@ -432,13 +434,29 @@ static void read_signals(broker *b)
     }
 }
 
+/* STATUS= for systemctl status: live counts and the rates since the last
+ * refresh (about LOOP_STATUS_MS ago). */
 static void refresh_status(broker *b)
 {
-    char text[160];
-    snprintf(text, sizeof text, "%zu clients, %zu channels, %llu messages in, %llu out",
-             b->n_clients, b->n_channels, (unsigned long long)b->messages_in,
+    static int64_t last_at;      /* monotonic ms of the previous refresh */
+    static uint64_t last_in;     /* messages_in then */
+    static uint64_t last_out;    /* messages_out then */
+    char text[200];
+    int64_t span = last_at ? b->now - last_at : 0;
+    unsigned long long in_rate = 0, out_rate = 0;
+    if (span > 0) {
+        in_rate = (unsigned long long)((b->messages_in - last_in) * 1000 / (uint64_t)span);
+        out_rate = (unsigned long long)((b->messages_out - last_out) * 1000 / (uint64_t)span);
+    }
+    snprintf(text, sizeof text,
+             "%zu client%s, %zu channel%s, %llu msg/s in, %llu msg/s out (%llu in, %llu out in all)",
+             b->n_clients, b->n_clients == 1 ? "" : "s", b->n_channels,
+             b->n_channels == 1 ? "" : "s", in_rate, out_rate, (unsigned long long)b->messages_in,
              (unsigned long long)b->messages_out);
     sd_status(text);
+    last_at = b->now;
+    last_in = b->messages_in;
+    last_out = b->messages_out;
 }
 
 int loop_run(broker *b)
@@ -456,6 +474,8 @@ int loop_run(broker *b)
             timeout = t;
         if (wd && next_wd - b->now < timeout)
             timeout = next_wd > b->now ? (long)(next_wd - b->now) : 0;
+        if (next_status - b->now < timeout)
+            timeout = next_status > b->now ? (long)(next_status - b->now) : 0;
         if (blocked && timeout > LOOP_RETRY_MS)
             timeout = LOOP_RETRY_MS;
         for (client *c = b->flush; c; c = c->flush_next)

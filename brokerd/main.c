@@ -125,8 +125,10 @@ static void main_reload(broker *b)
         b->cfg = nc;
         int64_t maxsize = b->cfg->max_message_size + 65536;
         zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
-        chan_apply_config(b);
-        log_info("configuration reloaded");
+        if (chan_apply_config(b) < 0)
+            log_err("configuration reloaded, but some channels could not be set up (see above)");
+        else
+            log_info("configuration reloaded");
     }
     free(text);
     sd_ready();

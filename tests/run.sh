@@ -20,6 +20,7 @@ run_one() { # NAME CMD...
     local name=$1 start=$SECONDS
     shift
     case "$name" in *"$filter"*) ;; *) return ;; esac
+    mkdir -p "$(dirname "$logdir/$name.log")" # unit/NAME logs go in a folder of their own
     timeout --kill-after=10 "$limit" "$@" < /dev/null > "$logdir/$name.log" 2>&1
     local rc=$?
     local took=$((SECONDS - start))

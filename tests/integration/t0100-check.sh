@@ -83,8 +83,19 @@ expect_error twice.conf 3 "duplicate"
 expect_eq "$?" 1 "--check of a missing file"
 grep -q "^missing.conf:.*cannot read" out || fail "missing file: $(cat out)"
 
+# An integer libconfig would cut to 32 bits, and errors in an included file.
+printf 'broker = {\n  client_buffer = 4294967296;\n};\n@include "chan.conf"\n' > wide.conf
+printf 'channels = (\n  { name = "a"; type = "queue"; hue = 1; }\n);\n' > chan.conf
+"$BUILD/brokerd" --check -c wide.conf > out 2>&1
+expect_eq "$?" 1 "--check of a file with a 33-bit integer"
+expect_error wide.conf 2 "4294967296 does not fit"
+grep -q "^chan.conf:2: unknown key 'hue'" out || fail "included file's error: $(cat out)"
+sed -i 's/4294967296/4294967296L/' wide.conf
+sed -i 's/ hue = 1;//' chan.conf
+"$BUILD/brokerd" --check -c wide.conf > out 2>&1 || fail "with L and fixed include: $(cat out)"
+
 # A broken file keeps a broker from starting at all, with the same lines.
 "$BUILD/brokerd" -c bad.conf > out 2>&1
 expect_eq "$?" 1 "brokerd -c bad.conf"
 grep -q "^bad.conf:11: channel \"jobs\" declared twice" out || fail "brokerd start: $(cat out)"
-echo "ok: example accepted; syntax, 13 kinds of mistakes, repeated key and missing file reported as FILE:LINE"
+echo "ok: example accepted; syntax, 13 kinds of mistakes, repeated key, cut integer, included file and missing file reported as FILE:LINE"

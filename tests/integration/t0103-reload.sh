@@ -32,6 +32,7 @@ seq -f "job-%g" 1 200 | "$BUILD/ppub" -c jobs || fail "ppub jobs exited $?"
 seq -f "disk-%g" 1 50 | "$BUILD/ppub" -c disk --confirm || fail "ppub disk exited $?"
 "$BUILD/ppub" -c logs -t host/app --retain "kept" || fail "ppub --retain exited $?"
 "$BUILD/psub" -v -c alerts > alerts.out 2> alerts.err &
+SUB_PID=$!
 wait_for_file_lines alerts.err 1
 "$BUILD/ppub" -c extra "x" 2> /dev/null
 expect_eq "$?" 4 "ppub to a channel not declared yet (auto_create none)"
@@ -62,7 +63,7 @@ write_conf "max_message_size = 2048;
   { name = "extra"; type = "queue"; }'
 kill -HUP "$BROKER_PID"
 wait_for_log "reload failed"
-grep -q "r.conf:5: unknown key 'colour'" brokerd.log || fail "no r.conf:5 error in the log"
+grep -q "r.conf:6: unknown key 'colour'" brokerd.log || fail "no r.conf:6 error in the log"
 grep -q "r.conf:14: channel \"extra\" declared twice" brokerd.log || fail "no r.conf:14 error in the log"
 "$BUILD/ppub" -c extra "still" || fail "the channel of the configuration in use is gone"
 "$BUILD/ppub" -c alerts --raw < big 2> /dev/null
@@ -76,4 +77,8 @@ seq -f "disk-%g" 1 50 | cmp -s - disk.out || fail "durable messages lost by the 
 "$BUILD/psub" -c logs -t 'host/#' -n 1 --timeout 5000 > ret.out || fail "retained value lost"
 expect_eq "$(cat ret.out)" "kept" "the retained value"
 kill -0 "$BROKER_PID" || fail "brokerd died"
+kill "$SUB_PID"
+wait "$SUB_PID" || fail "the alerts subscriber exited $? on SIGTERM"
+stop_broker
+expect_eq "$?" 0 "brokerd's exit status after two reloads"
 echo "ok: channel added, limit lowered, 250 queued + retained + subscriber kept; broken file refused with FILE:LINE"

@@ -100,6 +100,30 @@ int main(void)
     c = config_default();
     CHECK(c && c->n_endpoints == 2 && !strncmp(c->endpoints[1], "ipc://", 6), "config_default: tcp and ipc");
     config_free(&c);
+    setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+    c = config_default();
+    CHECK(c && !strcmp(c->endpoints[0], "tcp://127.0.0.1:5242") &&
+              !strcmp(c->endpoints[1], "ipc:///run/user/1000/pubsub.sock") && !c->endpoints[2] &&
+              c->auto_create == AUTO_PUBSUB && !c->channels && !c->path,
+          "config_default: the ipc socket in $XDG_RUNTIME_DIR");
+    config_free(&c);
+    unsetenv("XDG_RUNTIME_DIR");
+    c = config_default();
+    CHECK(c && !strcmp(c->endpoints[1], "ipc://pubsub.sock"), "config_default: ./pubsub.sock otherwise");
+    config_free(&c);
+    c = load("channels = ( { name = \"q\"; type = \"queue\"; }, { name = \"p\"; type = \"pubsub\"; } );\n");
+    CHECK(c && config_find_channel(c, "q")->max_queued == 100000 && !config_find_channel(c, "q")->durable &&
+              config_find_channel(c, "q")->overflow == OVERFLOW_REFUSE &&
+              config_find_channel(c, "p")->retain && config_find_channel(c, "p")->slow == SLOW_DROP,
+          "channel defaults: max_queued 100000, not durable, refuse; retain, drop");
+    CHECK(c && c->n_endpoints == 2 && c->max_clients == 10000 && c->max_subscriptions == 1000 &&
+              c->max_retained == 10000 && c->client_buffer == 8L << 20,
+          "broker defaults when only channels are given");
+    config_free(&c);
+    CHECK(!strcmp(config_type_name(CHAN_QUEUE), "queue") &&
+              !strcmp(config_type_name(CHAN_BROADCAST), "broadcast") &&
+              !strcmp(config_type_name(CHAN_PUBSUB), "pubsub"),
+          "config_type_name");
 
     /* Every error, with its line, in one run. */
     c = load("broker = {\n"                                        /* 1 */
@@ -137,6 +161,68 @@ int main(void)
     CHECK(has_error(16, "'max_queued' must be an integer"), "line 16: wrong type in a channel");
     CHECK(has_error(18, "unknown key 'extra'"), "line 18: unknown top-level key");
     CHECK(count_lines() == 15, "one line per error (%d lines)", count_lines());
+
+    /* Errors come out in the order of the file, whatever order they were found in. */
+    int sorted = 1, last = 0;
+    for (const char *p = errs; (p = strstr(p, path)); p++) {
+        int line = atoi(p + strlen(path) + 1);
+        if (line < last)
+            sorted = 0;
+        last = line;
+    }
+    CHECK(sorted, "error lines sorted by line number");
+
+    c = load("broker = {\n"
+             "  endpoints = [ ];\n"                                            /* 2 */
+             "  gateway = { xpub = \"tcp://127.0.0.1:1\"; pub = \"x\"; };\n" /* 3 */
+             "};\n"
+             "channels = (\n"
+             "  \"jobs\"\n"                                                   /* 6 */
+             ");\n");
+    CHECK(c == NULL && has_error(2, "empty"), "line 2: no endpoint at all");
+    CHECK(has_error(3, "unknown key 'pub' in broker.gateway"), "line 3: unknown key in the gateway");
+    /* libconfig puts a scalar list element on the line of the token after it. */
+    CHECK(has_error(6, "must be a group") || has_error(7, "must be a group"),
+          "line 6: a channel that is not a group");
+    c = load("broker = { endpoints = [ \"tcp://*:*\", \"tcp://h:0\", \"tcp://h:1\", \"tcp://h:1\" ]; };\n"
+             "channels = { };\n");
+    CHECK(c == NULL && has_error(1, "\"tcp://h:0\"") && has_error(1, "given twice") &&
+              !strstr(errs, "tcp://*:*"),
+          "port 0 and a repeated endpoint are errors, an ephemeral port is not");
+    CHECK(has_error(2, "'channels' must be a list"), "line 2: channels of the wrong kind");
+    c = load("broker = { max_clients = 0; max_message_size = 1099511627776L; client_buffer = 1.5; };\n");
+    CHECK(c == NULL && has_error(1, "'max_clients' is 0") &&
+              has_error(1, "'max_message_size' is 1099511627776") &&
+              has_error(1, "'client_buffer' must be an integer"),
+          "zero, a 64-bit value too large and a float are refused");
+    /* libconfig 1.5 would keep 0 of 4294967296: caught before it parses. */
+    c = load("broker = {\n  max_message_size = 4294967296; # 8589934592\n"
+             "  data_dir = \"/tmp/4294967296\";\n  client_buffer = 4294967296L;\n};\n"
+             "channels = ( { name = \"q4294967296\"; type = \"queue\"; max_queued = 0x100000000; } );\n");
+    CHECK(c == NULL && has_error(2, "4294967296 does not fit in a plain integer (32 bits): write 4294967296L"),
+          "line 2: an integer over 32 bits without L");
+    CHECK(has_error(6, "0x100000000 does not fit"), "line 6: a hex integer over 32 bits without L");
+    CHECK(count_lines() == 2, "numbers in comments, strings and names are left alone (%d lines)",
+          count_lines());
+    c = load("broker = { client_buffer = 4294967296L; max_message_size = 2147483647; };\n");
+    CHECK(c == NULL && !strstr(errs, "client_buffer") && has_error(1, "'max_message_size' is 2147483647"),
+          "64-bit integers with L are read whole");
+
+    /* An @include'd file's errors name that file. */
+    char inc[64] = "/tmp/test_config_inc.XXXXXX";
+    int ifd = mkstemp(inc);
+    const char *itext = "channels = (\n  { name = \"x\"; type = \"queue\"; hue = 1; }\n);\n";
+    CHECK(ifd >= 0 && write(ifd, itext, strlen(itext)) == (ssize_t)strlen(itext), "include file written");
+    if (ifd >= 0)
+        close(ifd);
+    char text[200];
+    snprintf(text, sizeof text, "broker = { heartbeat_ms = 5; };\n@include \"%s\"\n", inc);
+    c = load(text);
+    char want[128];
+    snprintf(want, sizeof want, "%s:2: unknown key 'hue'", inc);
+    CHECK(c == NULL && has_error(1, "'heartbeat_ms' is 5") && strstr(errs, want),
+          "errors of an included file name it");
+    unlink(inc);
 
     c = load("broker = {\n  max_clients = 1;\n  max_clients = 2;\n};\n");
     CHECK(c == NULL && has_error(3, "duplicate"), "a key given twice is an error on its line");
