@@ -127,3 +127,13 @@ stop_broker() { # SIGTERM, wait; returns brokerd's exit status
     BROKER_PID=
     return $rc
 }
+
+kill_broker() { # SIGKILL (a crash: nothing flushed, nothing said), then wait
+    [ -n "$BROKER_PID" ] || return 0
+    {
+        kill -KILL "$BROKER_PID"
+        wait "$BROKER_PID"
+    } 2> /dev/null
+    BROKER_PID=
+    return 0
+}
