@@ -96,6 +96,12 @@ PBENCH_PEERS := $(shell pkg-config --exists libnats 2>/dev/null && echo nats) \
 PBENCH_PKGS  := $(patsubst nats,libnats,$(patsubst redis,hiredis,$(patsubst mosquitto,libmosquitto,$(PBENCH_PEERS))))
 PBENCH_DEFS  := $(foreach p,$(PBENCH_PEERS),-DPBENCH_$(shell echo $(p) | tr a-z A-Z))
 $(OBJ)/tools/pbench.o: CPPFLAGS += $(PBENCH_DEFS) $(if $(PBENCH_PKGS),$(shell pkg-config --cflags $(PBENCH_PKGS)))
+# pbench is rebuilt when the set of installed peers changes (`make bench`
+# installs them after a plain build): the stamp holds the set it was built with.
+PBENCH_STAMP := $(O)/pbench-peers
+$(shell mkdir -p $(O); echo '$(strip $(PBENCH_PEERS))' | cmp -s - $(PBENCH_STAMP) 2>/dev/null || \
+  echo '$(strip $(PBENCH_PEERS))' > $(PBENCH_STAMP))
+$(OBJ)/tools/pbench.o: $(PBENCH_STAMP)
 $(O)/pbench: $(OBJ)/tools/pbench.o $(OBJ)/tools/common.o $(LIB_A)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(if $(PBENCH_PKGS),$(shell pkg-config --libs $(PBENCH_PKGS))) -lpthread
