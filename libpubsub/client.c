@@ -1,8 +1,8 @@
 /*
  * client.c - one connection to brokerd, shared by any number of threads.
  *
- * ZeroMQ sockets must not be shared between threads, so each ps_client
- * has an I/O thread that alone owns its DEALER socket.  Application
+ * ZeroMQ sockets must not be used by two threads at once, so the DEALER
+ * socket belongs to whoever holds the client's io_lock.  Application
  * threads encode their commands into one bounded buffer under the
  * client's lock and wake the I/O thread through an eventfd; the I/O
  * thread takes the whole buffer at once and sends it in frames of up to
@@ -13,6 +13,21 @@
  * bounded receive queue that ps_recv() takes from and ps_fd() signals.
  * The I/O thread also keeps the session: HELLO/WELCOME, heartbeats, and on
  * a lost broker a fresh socket, a new HELLO and the subscriptions again.
+ *
+ * Waking a sleeping thread costs more than anything else on a request's
+ * path (tens of microseconds on a virtual machine), so a call that is
+ * going to wait anyway does the I/O itself instead of handing it to the
+ * I/O thread and back: it sends its own command when the socket is free
+ * and nothing else is queued, and while it waits it becomes the socket's
+ * reader, polling the socket's file descriptor and decoding what arrives
+ * (one reader at a time).  Handing the socket's input between the I/O
+ * thread and a reader must not cost wake-ups either: the I/O thread stops
+ * watching the input when it finds a reader there, and takes it back only
+ * READER_GRACE_MS after the last reader left (a timer, re-armed by every
+ * reader that leaves, so a loop of requests never wakes it).  Whoever
+ * holds io_lock reads what has arrived before letting go of it
+ * (io_settle), because any socket call may consume the signal of the file
+ * descriptor that the sleeping thread waits on.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +49,8 @@
 #define RQ_HIGH (64u << 20)       /* received bytes waiting for ps_recv before we stop reading */
 #define RQ_LOW (16u << 20)        /* ... and start reading again */
 #define RECV_BURST 512            /* frames handled per turn before we send again */
+#define SEND_RETRY_MS 5           /* poll timeout while libzmq's pipe is full */
+#define READER_GRACE_MS 2         /* the socket's input stays a reader's this long after it left */
 #define LINGER_MS 1000            /* ps_close waits this long for unsent commands */
 #define DEFAULT_MAX_SIZE 1048576u /* max_message_size until the broker said otherwise */
 #define DEFAULT_SYNC_MS 5000      /* sync publish timeout when the caller gives none */
@@ -44,6 +62,13 @@ enum state {
     ST_HANDSHAKE, /* HELLO sent, waiting for WELCOME */
     ST_READY,     /* welcomed: commands flow */
     ST_DEAD       /* lost for good (no reconnect, wrong version, closed) */
+};
+
+/* Who holds io_lock, for io_settle. */
+enum role {
+    ROLE_IO,     /* the I/O thread */
+    ROLE_READER, /* the application thread that is the socket's reader */
+    ROLE_CALLER  /* an application thread that sent its own command */
 };
 
 /* What a waiting call asked for. */
@@ -82,7 +107,8 @@ typedef struct op {
 } op;
 
 struct ps_client {
-    pthread_mutex_t lock;   /* guards everything below up to "I/O thread only" */
+    pthread_mutex_t io_lock;/* the socket's owner; taken before lock, never after */
+    pthread_mutex_t lock;   /* guards everything below up to "io_lock holder only" */
     pthread_cond_t cv_op;   /* an op finished or the state changed */
     pthread_cond_t cv_recv; /* the receive queue got a message */
     pthread_cond_t cv_space;/* the send buffer has room again */
@@ -108,13 +134,20 @@ struct ps_client {
     sub *subs;              /* active subscriptions */
     gap *gaps;              /* gaps not yet attached to a message */
     uint64_t dropped;       /* messages dropped for us since ps_dropped */
-    /* I/O thread only: */
+    int reader;             /* an application thread waits as the socket's reader */
+    int64_t reader_until;   /* ms: the I/O thread leaves the input alone until then */
+    int reopen;             /* the session needs a fresh socket (no reader may poll the old one) */
+    /* Set at connect, then only read: */
     void *ctx;              /* our own ZeroMQ context */
-    void *sock;             /* DEALER connected to the broker */
     pthread_t thread;       /* the I/O thread */
     int thread_started;     /* thread must be joined */
     int wake_fd;            /* eventfd: application -> I/O thread */
+    int kick_fd;            /* eventfd: -> the application thread that is the reader */
+    int grace_fd;           /* timerfd: READER_GRACE_MS after the last reader left */
     int recv_fd;            /* eventfd: readable while messages wait (ps_fd) */
+    /* io_lock holder only: */
+    void *sock;             /* DEALER connected to the broker */
+    int sock_fd;            /* its ZMQ_FD; changed with both locks held, so lock suffices to read it */
     ps__buf sending;        /* buffer taken from out, being sent */
     size_t sending_off;     /* bytes of sending already handed to libzmq */
     uint64_t sent_max_op;   /* highest op corr handed to libzmq */
@@ -122,6 +155,11 @@ struct ps_client {
     int64_t last_out;       /* ms: last frame to the broker */
     int64_t hello_at;       /* ms: last HELLO sent */
 };
+
+/* The application side and the socket side call each other. */
+static void take_out(ps_client *c);
+static int flush_sending(ps_client *c);
+static int io_settle(ps_client *c, enum role role);
 
 static int64_t now_ms(void)
 {
@@ -230,13 +268,43 @@ static void op_fail(op *o, int err)
  * The application side: encode a command into the send buffer.
  */
 
+/* Wakes the I/O thread (once until it looked).  Lock held. */
+static void wake_io(ps_client *c)
+{
+    if (!c->wake_pending) {
+        c->wake_pending = 1;
+        eventfd_signal(c->wake_fd);
+    }
+}
+
+/*
+ * Sends what is queued from the calling thread when nobody else is using
+ * the socket, sparing the I/O thread's wake-up and the calling thread's
+ * own when the answer comes.  Lock held; let go of and taken again when it
+ * sends.  Returns 1 when everything queued went out, else 0.
+ */
+static int send_direct(ps_client *c)
+{
+    if (c->state != ST_READY || pthread_mutex_trylock(&c->io_lock) != 0)
+        return 0;
+    take_out(c);
+    pthread_mutex_unlock(&c->lock);
+    int drained = flush_sending(c);
+    io_settle(c, ROLE_CALLER);
+    pthread_mutex_unlock(&c->io_lock);
+    pthread_mutex_lock(&c->lock);
+    return drained && !c->out.len;
+}
+
 /*
  * Appends cmd to the send buffer, waiting while the buffer is full.  With
  * o, cmd gets o's correlation id and o joins the waiting calls; with
- * confirm, cmd gets a plain correlation id counted as unconfirmed.  Lock
- * held.  Returns 0, or -1 with errno.
+ * confirm, cmd gets a plain correlation id counted as unconfirmed.  With
+ * direct (a call that will wait for its answer, or a reply: batching them
+ * would only add latency), the calling thread sends it itself when it can.
+ * Lock held.  Returns 0, or -1 with errno.
  */
-static int submit_locked(ps_client *c, ps__cmd *cmd, op *o, int confirm)
+static int submit_locked(ps_client *c, ps__cmd *cmd, op *o, int confirm, int direct)
 {
     size_t need = ps__wire_size(cmd);
     while (c->state != ST_DEAD && c->out.len && c->out.len + need > OUT_MAX)
@@ -260,17 +328,15 @@ static int submit_locked(ps_client *c, ps__cmd *cmd, op *o, int confirm)
     } else if (confirm) {
         c->unconfirmed++;
     }
-    if (!c->wake_pending) {
-        c->wake_pending = 1;
-        eventfd_signal(c->wake_fd);
-    }
+    if (!direct || !send_direct(c))
+        wake_io(c);
     return 0;
 }
 
-static int submit(ps_client *c, ps__cmd *cmd, op *o, int confirm)
+static int submit(ps_client *c, ps__cmd *cmd, op *o, int confirm, int direct)
 {
     pthread_mutex_lock(&c->lock);
-    int rc = submit_locked(c, cmd, o, confirm);
+    int rc = submit_locked(c, cmd, o, confirm, direct);
     int err = errno;
     pthread_mutex_unlock(&c->lock);
     errno = err;
@@ -285,6 +351,101 @@ static op *op_new(enum op_kind kind)
     return o;
 }
 
+/* What a waiting call waits for; true when it is there.  Lock held. */
+typedef int wait_done_fn(const ps_client *c, const void *arg);
+
+
+/* True when the calling thread may become the socket's reader.  Lock held. */
+static int can_read(const ps_client *c)
+{
+    return !c->reader && c->state == ST_READY && !c->paused && !c->stopping && !c->reopen &&
+           c->sock_fd >= 0;
+}
+
+/*
+ * Waits as the socket's reader: polls its descriptor and reads what
+ * arrives until done() holds, the session changes or deadline passes
+ * (ETIMEDOUT).  Then hands the socket's input back to the I/O thread and
+ * lets the other waiting threads look again (one of them may read next).
+ * Lock held on entry and on return.
+ */
+static int read_as_reader(ps_client *c, int64_t deadline, wait_done_fn *done, const void *arg)
+{
+    int rc = 0, ev = ZMQ_POLLIN; /* look before the first sleep */
+    c->reader = 1;
+    while (!done(c, arg) && c->state == ST_READY && !c->paused && !c->stopping && !c->reopen) {
+        int64_t ms = deadline < 0 ? -1 : deadline - now_ms();
+        if (deadline >= 0 && ms <= 0) {
+            rc = ETIMEDOUT;
+            break;
+        }
+        /* The socket stays while we are its reader: reopen_socket waits for us. */
+        struct pollfd p[2] = {{c->sock_fd, POLLIN, 0}, {c->kick_fd, POLLIN, 0}};
+        pthread_mutex_unlock(&c->lock);
+        /* libzmq signals the descriptor only for input that follows a read
+         * that found nothing, so while input is left there is no sleeping. */
+        if (!(ev & ZMQ_POLLIN) && poll(p, 2, (int)ms) > 0 && (p[1].revents & POLLIN))
+            eventfd_clear(c->kick_fd);
+        pthread_mutex_lock(&c->io_lock);
+        ev = io_settle(c, ROLE_READER);
+        pthread_mutex_unlock(&c->io_lock);
+        pthread_mutex_lock(&c->lock);
+    }
+    c->reader = 0;
+    c->reader_until = now_ms() + READER_GRACE_MS;
+    struct itimerspec its = {.it_value = {.tv_nsec = READER_GRACE_MS * 1000000L}};
+    timerfd_settime(c->grace_fd, 0, &its, NULL);
+    if (ev & ZMQ_POLLIN)
+        wake_io(c); /* more has come: the I/O thread reads on meanwhile */
+    pthread_cond_broadcast(&c->cv_op);
+    pthread_cond_broadcast(&c->cv_recv);
+    return rc;
+}
+
+/*
+ * Waits until done() holds, the session is dead or deadline passes
+ * (ETIMEDOUT; else 0).  The first thread to wait reads the socket itself;
+ * the others wait on cv for what it reads.  Lock held.
+ */
+static int wait_locked(ps_client *c, pthread_cond_t *cv, int64_t deadline,
+                       wait_done_fn *done, const void *arg)
+{
+    while (!done(c, arg) && c->state != ST_DEAD) {
+        if (can_read(c)) {
+            if (read_as_reader(c, deadline, done, arg) == ETIMEDOUT)
+                return done(c, arg) ? 0 : ETIMEDOUT;
+        } else if (cv_wait(cv, &c->lock, deadline) == ETIMEDOUT) {
+            return done(c, arg) ? 0 : ETIMEDOUT;
+        }
+    }
+    return 0;
+}
+
+static int op_answered(const ps_client *c, const void *arg)
+{
+    (void)c;
+    return ((const op *)arg)->done;
+}
+
+static int reply_or_answered(const ps_client *c, const void *arg)
+{
+    (void)c;
+    const op *o = arg;
+    return o->rhead || o->done;
+}
+
+static int all_confirmed(const ps_client *c, const void *arg)
+{
+    (void)arg;
+    return !c->unconfirmed;
+}
+
+static int received(const ps_client *c, const void *arg)
+{
+    (void)arg;
+    return c->rq_head != NULL;
+}
+
 /*
  * Waits until o is answered or deadline passes, then unlinks it (unless
  * keep) and returns 0 (answered; o->err may be set) or -1 with ETIMEDOUT
@@ -292,9 +453,7 @@ static op *op_new(enum op_kind kind)
  */
 static int op_wait_locked(ps_client *c, op *o, int64_t deadline)
 {
-    while (!o->done && c->state != ST_DEAD)
-        if (cv_wait(&c->cv_op, &c->lock, deadline) == ETIMEDOUT)
-            break;
+    wait_locked(c, &c->cv_op, deadline, op_answered, o);
     if (o->done)
         return 0;
     errno = c->state == ST_DEAD ? (c->conn_err ? c->conn_err : EHOSTUNREACH) : ETIMEDOUT;
@@ -315,7 +474,7 @@ static op *call(ps_client *c, ps__cmd *cmd, enum op_kind kind, int timeout_ms, s
     }
     o->sub = s;
     pthread_mutex_lock(&c->lock);
-    if (submit_locked(c, cmd, o, 0) < 0) {
+    if (submit_locked(c, cmd, o, 0, 1) < 0) {
         int err = errno;
         pthread_mutex_unlock(&c->lock);
         op_free(o);
@@ -371,6 +530,14 @@ static void send_hello(ps_client *c)
     c->hello_at = now_ms();
 }
 
+/* Tells the application thread that is the socket's reader, if any, to
+ * look again at what it waits for.  Lock held. */
+static void kick_reader(ps_client *c)
+{
+    if (c->reader)
+        eventfd_signal(c->kick_fd);
+}
+
 /* Opens a fresh DEALER and connects it.  Returns 0 or -1 with errno. */
 static int open_socket(ps_client *c)
 {
@@ -394,9 +561,12 @@ static int open_socket(ps_client *c)
             goto fail;
         memset(sec, 0, sizeof sec);
     }
-    if (zmq_connect(s, c->endpoint) < 0)
+    size_t fdlen = sizeof c->sock_fd;
+    int fd = -1;
+    if (zmq_connect(s, c->endpoint) < 0 || zmq_getsockopt(s, ZMQ_FD, &fd, &fdlen) < 0)
         goto fail;
     c->sock = s;
+    c->sock_fd = fd;
     return 0;
 fail:;
     int err = errno;
@@ -434,19 +604,37 @@ static void session_lost(ps_client *c, int fresh_socket)
         return;
     }
     c->state = ST_HANDSHAKE;
+    c->last_in = now_ms();
     if (fresh_socket) {
-        int zero = 0;
-        zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_close(c->sock);
-        c->sock = NULL;
-        if (open_socket(c) < 0) {
-            c->state = ST_DEAD;
-            c->conn_err = errno;
-            return;
-        }
+        c->reopen = 1; /* by the I/O thread, once no reader polls the old socket */
+        kick_reader(c);
+        return;
     }
     send_hello(c);
-    c->last_in = now_ms();
+}
+
+/*
+ * Replaces the socket by a fresh one and says HELLO on it: the broker is
+ * not answering on the old one, and what is still in its pipe is stale.
+ * Both locks held, no reader.
+ */
+static void reopen_socket(ps_client *c)
+{
+    int zero = 0;
+    c->reopen = 0;
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(c->sock);
+    c->sock = NULL;
+    c->sock_fd = -1;
+    if (open_socket(c) < 0) {
+        c->state = ST_DEAD;
+        c->conn_err = errno;
+        pthread_cond_broadcast(&c->cv_op);
+        pthread_cond_broadcast(&c->cv_recv);
+        pthread_cond_broadcast(&c->cv_space);
+        return;
+    }
+    send_hello(c);
 }
 
 /* After a WELCOME on a new session: the subscriptions again.  Lock held. */
@@ -658,12 +846,13 @@ static void on_record(ps_client *c, const ps__cmd *cmd)
     }
 }
 
-/* Reads what the socket has, up to RECV_BURST frames. */
-static void read_frames(ps_client *c)
+/* Reads what the socket has, up to RECV_BURST frames.  Returns how many
+ * frames it read.  io_lock held. */
+static int read_frames(ps_client *c)
 {
-    int got_any = 0;
+    int got = 0;
     pthread_mutex_lock(&c->lock);
-    for (int i = 0; i < RECV_BURST && !c->paused; i++) {
+    for (; got < RECV_BURST && !c->paused; got++) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         pthread_mutex_unlock(&c->lock);
@@ -673,7 +862,6 @@ static void read_frames(ps_client *c)
             zmq_msg_close(&m);
             break;
         }
-        got_any = 1;
         ps__reader r;
         ps__cmd cmd;
         ps__reader_init(&r, zmq_msg_data(&m), zmq_msg_size(&m));
@@ -685,13 +873,52 @@ static void read_frames(ps_client *c)
         }
         zmq_msg_close(&m);
     }
-    if (got_any) {
+    if (got) {
         c->last_in = now_ms();
         pthread_cond_broadcast(&c->cv_op);
         if (c->rq_head)
             pthread_cond_broadcast(&c->cv_recv);
     }
     pthread_mutex_unlock(&c->lock);
+    return got;
+}
+
+/* The socket's ZMQ_EVENTS (0 without a socket).  io_lock held. */
+static int sock_events(ps_client *c)
+{
+    int ev = 0;
+    size_t len = sizeof ev;
+    if (!c->sock || zmq_getsockopt(c->sock, ZMQ_EVENTS, &ev, &len) < 0)
+        return 0;
+    return ev;
+}
+
+
+/*
+ * Before io_lock is let go: reads a burst of whatever has arrived, because
+ * the socket calls just made may have consumed the wake-up of the thread
+ * that sleeps on the socket's descriptor, and makes sure that thread looks
+ * again when something came or more is waiting.  Returns the socket's
+ * events after the read.  io_lock held, lock not.
+ */
+static int io_settle(ps_client *c, enum role role)
+{
+    int ev = sock_events(c), got = 0;
+    pthread_mutex_lock(&c->lock);
+    int stalled = c->paused || c->state == ST_DEAD;
+    pthread_mutex_unlock(&c->lock);
+    if ((ev & ZMQ_POLLIN) && !stalled) {
+        got = read_frames(c);
+        ev = sock_events(c);
+    }
+    pthread_mutex_lock(&c->lock);
+    int more = (ev & ZMQ_POLLIN) && !c->paused && c->state != ST_DEAD;
+    if ((got || more) && role != ROLE_READER)
+        kick_reader(c);
+    if (more && role == ROLE_CALLER && !c->reader)
+        wake_io(c);
+    pthread_mutex_unlock(&c->lock);
+    return ev;
 }
 
 /*
@@ -746,7 +973,10 @@ static void *io_main(void *arg)
     int64_t stop_deadline = -1;
     for (;;) {
         int64_t now = now_ms();
+        pthread_mutex_lock(&c->io_lock);
         pthread_mutex_lock(&c->lock);
+        if (c->reopen && !c->reader)
+            reopen_socket(c);
         take_out(c);
         int stopping = c->stopping, ready = c->state == ST_READY, dead = c->state == ST_DEAD;
         int paused = c->paused;
@@ -764,6 +994,7 @@ static void *io_main(void *arg)
                     ps__cmd bye = {.cmd = PS_CMD_BYE};
                     send_now(c, &bye);
                 }
+                pthread_mutex_unlock(&c->io_lock);
                 break;
             }
         }
@@ -780,21 +1011,11 @@ static void *io_main(void *arg)
             pthread_mutex_lock(&c->lock);
             if (c->state == ST_READY && now - c->last_in > hbt)
                 session_lost(c, 1);
-            else if (c->state == ST_HANDSHAKE && now - c->hello_at > hbt && c->welcomed)
-                session_lost(c, 1); /* the broker did not answer the new HELLO either */
-            else if (c->state == ST_HANDSHAKE && now - c->hello_at > hbt) {
-                /* Still never welcomed: knock again on a fresh socket. */
-                int zero = 0;
-                zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-                zmq_close(c->sock);
-                c->sock = NULL;
-                if (open_socket(c) < 0) {
-                    c->state = ST_DEAD;
-                    c->conn_err = errno;
-                    pthread_cond_broadcast(&c->cv_op);
-                } else {
-                    send_hello(c);
-                }
+            else if (c->state == ST_HANDSHAKE && !c->reopen && now - c->hello_at > hbt) {
+                if (c->welcomed)
+                    session_lost(c, 1); /* the broker did not answer the new HELLO either */
+                else
+                    c->reopen = 1; /* still never welcomed: knock again on a fresh socket */
             }
             pthread_mutex_unlock(&c->lock);
         }
@@ -804,28 +1025,48 @@ static void *io_main(void *arg)
             wait = 1;
         if (stopping)
             wait = 10;
+        int ev = io_settle(c, ROLE_IO);
         pthread_mutex_lock(&c->lock);
         paused = c->paused;
         dead = c->state == ST_DEAD;
+        int reopen = c->reopen, fd = c->sock_fd;
+        int reader = c->reader || now_ms() < c->reader_until;
         pthread_mutex_unlock(&c->lock);
-        zmq_pollitem_t items[2] = {
-            {c->sock, 0, (short)((paused || dead ? 0 : ZMQ_POLLIN) | (drained ? 0 : ZMQ_POLLOUT)), 0},
-            {NULL, c->wake_fd, ZMQ_POLLIN, 0}};
+        pthread_mutex_unlock(&c->io_lock);
+        if (reopen && !reader)
+            continue;
+        if ((ev & ZMQ_POLLIN) && !paused && !dead && !reader)
+            continue; /* more than a burst arrived: send, then read on */
+        if (!drained && (ev & ZMQ_POLLOUT))
+            continue;
+        if (!drained && wait > SEND_RETRY_MS)
+            wait = SEND_RETRY_MS; /* the descriptor's signal for room may have gone to a reader */
         if (dead && !stopping)
             wait = hb; /* nothing to do but wait for ps_close */
-        int n = zmq_poll(items, c->sock ? 2 : 0, (long)wait);
-        if (n < 0 && errno == ETERM)
+        /* The socket's input is the reader's while there is one. */
+        int watch = fd >= 0 && ((!paused && !dead && !reader) || !drained);
+        for (;;) {
+            struct pollfd p[3] = {{c->wake_fd, POLLIN, 0}, {c->grace_fd, POLLIN, 0}, {fd, POLLIN, 0}};
+            int n = poll(p, watch ? 3 : 2, (int)wait);
+            if (p[1].revents & POLLIN)
+                eventfd_clear(c->grace_fd); /* a timerfd reads like an eventfd */
+            if (p[0].revents & POLLIN) {
+                eventfd_clear(c->wake_fd);
+                pthread_mutex_lock(&c->lock);
+                c->wake_pending = 0;
+                pthread_mutex_unlock(&c->lock);
+            } else if (n > 0 && !(p[1].revents & POLLIN) && drained) {
+                /* Only input: if a reader has come meanwhile, it is its. */
+                pthread_mutex_lock(&c->lock);
+                int taken = c->reader;
+                pthread_mutex_unlock(&c->lock);
+                if (taken) {
+                    watch = 0;
+                    continue;
+                }
+            }
             break;
-        if (n <= 0)
-            continue;
-        if (items[1].revents & ZMQ_POLLIN) {
-            eventfd_clear(c->wake_fd);
-            pthread_mutex_lock(&c->lock);
-            c->wake_pending = 0;
-            pthread_mutex_unlock(&c->lock);
         }
-        if (items[0].revents & ZMQ_POLLIN)
-            read_frames(c);
     }
     pthread_mutex_lock(&c->lock);
     c->state = ST_DEAD;
@@ -836,6 +1077,7 @@ static void *io_main(void *arg)
     pthread_cond_broadcast(&c->cv_op);
     pthread_cond_broadcast(&c->cv_recv);
     pthread_cond_broadcast(&c->cv_space);
+    kick_reader(c);
     pthread_mutex_unlock(&c->lock);
     return NULL;
 }
@@ -859,11 +1101,12 @@ ps_client *ps_connect(const char *endpoint, const ps_opts *opts)
     ps_client *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->wake_fd = c->recv_fd = -1;
+    c->wake_fd = c->kick_fd = c->grace_fd = c->recv_fd = c->sock_fd = -1;
     int err = ENOMEM, failed = 0;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&c->io_lock, NULL);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cv_op, &ca);
     pthread_cond_init(&c->cv_recv, &ca);
@@ -885,8 +1128,10 @@ ps_client *ps_connect(const char *endpoint, const ps_opts *opts)
     c->max_size = DEFAULT_MAX_SIZE;
     c->state = ST_HANDSHAKE;
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    c->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    c->grace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     c->recv_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (c->wake_fd < 0 || c->recv_fd < 0) {
+    if (c->wake_fd < 0 || c->kick_fd < 0 || c->grace_fd < 0 || c->recv_fd < 0) {
         err = errno;
         goto fail;
     }
@@ -968,6 +1213,10 @@ void ps_close(ps_client **cp)
     free(c->async_text);
     if (c->wake_fd >= 0)
         close(c->wake_fd);
+    if (c->kick_fd >= 0)
+        close(c->kick_fd);
+    if (c->grace_fd >= 0)
+        close(c->grace_fd);
     if (c->recv_fd >= 0)
         close(c->recv_fd);
     free(c->endpoint);
@@ -981,6 +1230,7 @@ void ps_close(ps_client **cp)
     pthread_cond_destroy(&c->cv_recv);
     pthread_cond_destroy(&c->cv_space);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->io_lock);
     free(c);
     *cp = NULL;
 }
@@ -1043,7 +1293,7 @@ int ps_publish(ps_client *c, const char *channel, const char *topic,
     ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .flags = wflags,
                    .timeout_ms = (flags & PS_SYNC) ? DEFAULT_SYNC_MS : 0};
     fill_message(&cmd, channel, topic, data, size);
-    return submit(c, &cmd, NULL, (flags & (PS_CONFIRM | PS_SYNC)) != 0);
+    return submit(c, &cmd, NULL, (flags & (PS_CONFIRM | PS_SYNC)) != 0, 0);
 }
 
 int ps_flush(ps_client *c, int timeout_ms)
@@ -1057,9 +1307,7 @@ int ps_flush(ps_client *c, int timeout_ms)
     pthread_mutex_lock(&c->lock);
     /* PONG says every command was handled; confirms of a durable queue
      * (on disk) and receipts of sync messages may still be on their way. */
-    while (c->unconfirmed && c->state != ST_DEAD)
-        if (cv_wait(&c->cv_op, &c->lock, deadline) == ETIMEDOUT)
-            break;
+    wait_locked(c, &c->cv_op, deadline, all_confirmed, NULL);
     if (c->unconfirmed && c->state != ST_DEAD) {
         pthread_mutex_unlock(&c->lock);
         errno = ETIMEDOUT;
@@ -1125,8 +1373,9 @@ int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
     return (int)got;
 }
 
-int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
-                         const void *data, size_t size, int timeout_ms)
+/* ps_request_async, sent at once by the calling thread with direct. */
+static int64_t request_submit(ps_client *c, const char *channel, const char *topic,
+                              const void *data, size_t size, int timeout_ms, int direct)
 {
     if (check_message(c, channel, topic, data, size) < 0)
         return -1;
@@ -1137,13 +1386,19 @@ int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
     op *o = op_new(OP_REQUEST);
     if (!o)
         return -1;
-    if (submit(c, &cmd, o, 0) < 0) {
+    if (submit(c, &cmd, o, 0, direct) < 0) {
         int err = errno;
         op_free(o);
         errno = err;
         return -1;
     }
     return (int64_t)cmd.corr;
+}
+
+int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
+                         const void *data, size_t size, int timeout_ms)
+{
+    return request_submit(c, channel, topic, data, size, timeout_ms, 0);
 }
 
 ps_msg *ps_request_wait(ps_client *c, int64_t ticket, int timeout_ms)
@@ -1179,7 +1434,7 @@ ps_msg *ps_request_wait(ps_client *c, int64_t ticket, int timeout_ms)
             err = c->conn_err ? c->conn_err : EHOSTUNREACH;
             goto out;
         }
-        if (cv_wait(&c->cv_op, &c->lock, deadline) == ETIMEDOUT && !o->rhead && !o->done) {
+        if (wait_locked(c, &c->cv_op, deadline, reply_or_answered, o) == ETIMEDOUT) {
             err = ETIMEDOUT;
             goto out;
         }
@@ -1211,7 +1466,7 @@ int ps_request(ps_client *c, const char *channel, const char *topic,
         *reply = NULL;
     if (timeout_ms <= 0)
         timeout_ms = DEFAULT_SYNC_MS;
-    int64_t t = ps_request_async(c, channel, topic, data, size, timeout_ms);
+    int64_t t = request_submit(c, channel, topic, data, size, timeout_ms, 1);
     if (t < 0)
         return -1;
     ps_msg *m = ps_request_wait(c, t, timeout_ms + answer_margin(c));
@@ -1301,7 +1556,7 @@ int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern)
 static int ack_locked(ps_client *c, uint64_t tag)
 {
     ps__cmd cmd = {.cmd = PS_CMD_ACK, .tag = tag};
-    return submit_locked(c, &cmd, NULL, 0);
+    return submit_locked(c, &cmd, NULL, 0, 0);
 }
 
 ps_msg *ps_recv(ps_client *c, int timeout_ms)
@@ -1315,7 +1570,7 @@ ps_msg *ps_recv(ps_client *c, int timeout_ms)
             errno = err;
             return NULL;
         }
-        if (timeout_ms == 0 || cv_wait(&c->cv_recv, &c->lock, deadline) == ETIMEDOUT) {
+        if (timeout_ms == 0 || wait_locked(c, &c->cv_recv, deadline, received, NULL) == ETIMEDOUT) {
             if (c->rq_head)
                 break;
             pthread_mutex_unlock(&c->lock);
@@ -1333,10 +1588,7 @@ ps_msg *ps_recv(ps_client *c, int timeout_ms)
     c->rq_bytes -= m->size + 64;
     if (c->paused && c->rq_bytes < RQ_LOW) {
         c->paused = 0;
-        if (!c->wake_pending) {
-            c->wake_pending = 1;
-            eventfd_signal(c->wake_fd);
-        }
+        wake_io(c);
     }
     /* A sync message is confirmed the moment the application has it. */
     if (m->flags & PS_WIRE_RECEIPT)
@@ -1374,7 +1626,7 @@ int ps_reply(ps_client *c, const ps_msg *m, const void *data, size_t size, int s
     ps__cmd cmd = {.cmd = PS_CMD_REPLY, .tag = m->tag,
                    .status = status ? PS_WIRE_REPLY_ERROR : PS_WIRE_REPLY_OK,
                    .data = {data ? data : "", size}};
-    return submit(c, &cmd, NULL, 0);
+    return submit(c, &cmd, NULL, 0, 1);
 }
 
 uint64_t ps_dropped(ps_client *c)

@@ -452,8 +452,13 @@ static int nats_rpc_serve(const struct target *t, const struct job *j, int ready
     (void)j;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
+    natsOptions *no = NULL;
     int ready = 0;
-    if (natsConnection_ConnectTo(&nc, t->addr) != NATS_OK ||
+    /* A replier answers one request at a time: send each reply at once
+     * rather than through the flusher thread, as the NATS client's own
+     * documentation advises for exactly this case. */
+    if (natsOptions_Create(&no) != NATS_OK || natsOptions_SetURL(no, t->addr) != NATS_OK ||
+        natsOptions_SetSendAsap(no, true) != NATS_OK || natsConnection_Connect(&nc, no) != NATS_OK ||
         natsConnection_SubscribeSync(&sub, nc, "bench.rpc") != NATS_OK ||
         natsConnection_Flush(nc) != NATS_OK)
         return -1;
