@@ -31,7 +31,8 @@ endif
 # Debian packages the build and the tests need.
 DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev pkg-config
 # ... and what the tests drive it with.
-TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev
+TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
+             strace python3-seccomp
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
