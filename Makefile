@@ -31,7 +31,8 @@ endif
 # Debian packages the build and the tests need.
 DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev pkg-config
 # ... and what the tests drive it with.
-TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev
+TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
+             strace python3-seccomp
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
@@ -163,52 +164,76 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 VERSION    := 1.0.0
-MAN1 := ppub.1 psub.1 pctl.1
+MAN1 := ppub.1 psub.1 pctl.1 pbench.1
 MAN3 := libpubsub.3
 MAN5 := brokerd.conf.5
 MAN8 := brokerd.8
+MAN_OUT := $(addprefix $(O)/man/,$(MAN1) $(MAN3) $(MAN5) $(MAN8))
 
-$(O)/libpubsub.pc: conf/libpubsub.pc.in Makefile
-	@mkdir -p $(O)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+# Files that name installation paths are made from templates (@SBINDIR@
+# and the like).  The stamp holds the paths they were made for, so that
+# `make install PREFIX=/usr` after a /usr/local install does not install
+# files that point into /usr/local.
+SUBST := -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+  -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@MANDIR@|$(MANDIR)|g' \
+  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+PATHS_STAMP := $(O)/install-paths
+$(shell mkdir -p $(O); echo '$(subst ','',$(SUBST))' | cmp -s - $(PATHS_STAMP) 2>/dev/null || \
+  echo '$(subst ','',$(SUBST))' > $(PATHS_STAMP))
 
-$(O)/brokerd.service: conf/brokerd.service Makefile
-	@mkdir -p $(O)
-	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' $< > $@
+# The manual pages, with the paths of this installation, are part of `all`.
+all: $(MAN_OUT)
+$(O)/man/%: man/% $(PATHS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN    $@")
+	$(Q)sed $(SUBST) $< > $@
+
+$(O)/libpubsub.pc: conf/libpubsub.pc.in $(PATHS_STAMP)
+	@$(if $(Q),echo "  GEN    $@")
+	$(Q)sed $(SUBST) $< > $@
+
+$(O)/brokerd.service: conf/brokerd.service $(PATHS_STAMP)
+	@$(if $(Q),echo "  GEN    $@")
+	$(Q)sed $(SUBST) $< > $@
 
 install: all $(O)/libpubsub.pc $(O)/brokerd.service
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/pubsub $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 755 $(O)/brokerd $(DESTDIR)$(SBINDIR)/brokerd
-	install -m 755 $(addprefix $(O)/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(VERSION)
-	ln -sf libpubsub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(SOVER)
-	ln -sf libpubsub.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libpubsub.so
-	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpubsub.a
-	install -m 644 libpubsub/pubsub.h $(DESTDIR)$(INCLUDEDIR)/pubsub.h
-	install -m 644 $(O)/libpubsub.pc $(DESTDIR)$(PKGCONFIGDIR)/libpubsub.pc
-	install -m 644 $(O)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.service
-	install -m 644 conf/brokerd.socket $(DESTDIR)$(UNITDIR)/brokerd.socket
-	test -e $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf || \
-	  install -m 644 conf/brokerd.conf $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf
-	for m in $(MAN1); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man1/; done
-	for m in $(MAN3); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man3/; done
-	for m in $(MAN5); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man5/; done
-	for m in $(MAN8); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man8/; done
-	-[ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig || true
+	$(Q)install -m 755 $(O)/brokerd $(DESTDIR)$(SBINDIR)/brokerd
+	$(Q)install -m 755 $(addprefix $(O)/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(VERSION)
+	$(Q)ln -sf libpubsub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(SOVER)
+	$(Q)ln -sf libpubsub.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libpubsub.so
+	$(Q)install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpubsub.a
+	$(Q)install -m 644 libpubsub/pubsub.h $(DESTDIR)$(INCLUDEDIR)/pubsub.h
+	$(Q)install -m 644 $(O)/libpubsub.pc $(DESTDIR)$(PKGCONFIGDIR)/libpubsub.pc
+	$(Q)install -m 644 $(O)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.service
+	$(Q)install -m 644 conf/brokerd.socket $(DESTDIR)$(UNITDIR)/brokerd.socket
+	@# An administrator's configuration is never overwritten.
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf ]; then \
+	  echo "  KEEP   $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf (yours; the example is conf/brokerd.conf)"; \
+	else install -m 644 conf/brokerd.conf $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf; fi
+	$(Q)for m in $(MAN1); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man1/; done
+	$(Q)for m in $(MAN3); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man3/; done
+	$(Q)for m in $(MAN5); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man5/; done
+	$(Q)for m in $(MAN8); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man8/; done
+	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/brokerd $(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
-	rm -f $(DESTDIR)$(LIBDIR)/libpubsub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(SOVER) \
+	@echo "  UNINSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/brokerd $(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
+	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libpubsub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpubsub.so.$(SOVER) \
 	  $(DESTDIR)$(LIBDIR)/libpubsub.so $(DESTDIR)$(LIBDIR)/libpubsub.a
-	rm -f $(DESTDIR)$(INCLUDEDIR)/pubsub.h $(DESTDIR)$(PKGCONFIGDIR)/libpubsub.pc
-	rm -f $(DESTDIR)$(UNITDIR)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.socket
-	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
+	$(Q)rm -f $(DESTDIR)$(INCLUDEDIR)/pubsub.h $(DESTDIR)$(PKGCONFIGDIR)/libpubsub.pc
+	$(Q)rm -f $(DESTDIR)$(UNITDIR)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.socket
+	$(Q)rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8))
-	@echo "left $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf in place (your configuration)"
+	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf ]; then \
+	  echo "  KEEP   $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf (your configuration; remove it by hand)"; fi
 
 # Fuzzing (libFuzzer, clang) --------------------------------------------------
 # `make fuzz` runs each target for FUZZ_SECONDS on a scratch copy of its seeds;

@@ -120,9 +120,6 @@ int topic_valid_name(const char *topic, size_t len);
 /* Reads passed sockets ($LISTEN_FDS) and the watchdog period; call once
  * after logging is set up. */
 void sd_setup(void);
-/* Binds sock to endpoint, on the socket systemd passed for it if any
- * (ZMQ_USE_FD).  Returns zmq_bind's result. */
-int sd_bind(void *sock, const char *endpoint);
 /* A passed listening socket matching endpoint, claimed, or -1. */
 int sd_take_fd(const char *endpoint);
 /* Passed sockets no endpoint claimed (worth a warning). */

@@ -9,7 +9,7 @@
  *
  * Socket activation: brokerd.socket passes listening sockets; each is
  * matched to a configured endpoint by its address (sd_is_socket_inet /
- * sd_is_socket_unix) and handed to libzmq through ZMQ_USE_FD.
+ * sd_is_socket_unix); loop.c hands it to libzmq through ZMQ_USE_FD.
  */
 #include "brokerd.h"
 
@@ -22,7 +22,6 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
-#include <zmq.h>
 
 /* Passed sockets not yet claimed by an endpoint; -1 once claimed. */
 static int passed[64];
@@ -83,23 +82,6 @@ int sd_take_fd(const char *endpoint)
         }
     }
     return -1;
-}
-
-int sd_bind(void *sock, const char *endpoint)
-{
-    int fd = sd_take_fd(endpoint);
-    if (fd >= 0 && zmq_setsockopt(sock, ZMQ_USE_FD, &fd, sizeof fd) < 0)
-        return -1;
-    int rc = zmq_bind(sock, endpoint);
-    int saved = errno;
-    if (fd >= 0) {
-        int none = -1; /* later binds must not reuse the passed socket */
-        zmq_setsockopt(sock, ZMQ_USE_FD, &none, sizeof none);
-        if (rc == 0)
-            log_info("%s: using the socket passed by systemd", endpoint);
-    }
-    errno = saved;
-    return rc;
 }
 
 int sd_unclaimed(void)

@@ -128,6 +128,18 @@ stop_broker() { # SIGTERM, wait; returns brokerd's exit status
     return $rc
 }
 
+# Runs make in the source tree on the build tree under test ($BUILD), with
+# the sanitizer flags when that is the sanitizer tree, so that `make
+# install` installs what was built rather than building it again.
+make_tree() { # ARGS...
+    local san=()
+    case "$BUILD" in *build-asan) san=(SANITIZE=1) ;; esac
+    (
+        unset MAKEFLAGS MFLAGS MAKELEVEL
+        make -C "$ROOT" --no-print-directory "${san[@]}" O="$BUILD" "$@"
+    )
+}
+
 kill_broker() { # SIGKILL (a crash: nothing flushed, nothing said), then wait
     [ -n "$BROKER_PID" ] || return 0
     {

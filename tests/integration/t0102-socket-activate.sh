@@ -2,7 +2,8 @@
 # Socket activation: systemd-socket-activate owns the listening tcp socket
 # and starts brokerd on the first connection; brokerd takes the passed
 # socket for its matching endpoint (ZMQ_USE_FD), binds the others itself,
-# warns about a passed socket no endpoint claims, and clients get through.
+# warns about a passed socket no endpoint claims, and clients get through;
+# a passed ipc socket is taken by its path and left to systemd at exit.
 . "$(dirname "$0")/lib.sh"
 command -v systemd-socket-activate > /dev/null || fail "systemd-socket-activate is not installed"
 
@@ -37,4 +38,19 @@ expect_eq "$(tr '\n' ' ' < got)" "via-tcp via-ipc " "messages through the activa
 
 stop_broker
 expect_eq "$?" 0 "brokerd's exit status"
-echo "ok: started on the first connection, passed socket used, unclaimed one warned about, messages through"
+
+# brokerd.socket passes an ipc socket too: the broker takes it by its path
+# and leaves the file, which is systemd's, in place when it stops.
+mv brokerd.log tcp.log
+systemd-socket-activate -l "$SCRATCH/sa.sock" "$BUILD/brokerd" -c sa.conf >> brokerd.log 2>&1 &
+BROKER_PID=$!
+wait_for_log "Listening on $SCRATCH/sa.sock"
+"$BUILD/pctl" -b "ipc://$SCRATCH/sa.sock" --timeout 10000 ping > ping.out || fail "pctl ping through the passed ipc socket exited $?"
+wait_for_log "ipc://$SCRATCH/sa.sock: using the socket passed by systemd"
+echo "via-passed-ipc" | "$BUILD/ppub" -b "ipc://$SCRATCH/sa.sock" -c jobs || fail "ppub over the passed ipc socket exited $?"
+"$BUILD/psub" -c jobs -n 1 --timeout 5000 > got || fail "psub over tcp exited $?"
+expect_eq "$(cat got)" via-passed-ipc "the message through the passed ipc socket"
+stop_broker
+expect_eq "$?" 0 "brokerd's exit status"
+[ -S sa.sock ] || fail "brokerd removed the ipc socket systemd passed to it"
+echo "ok: started on the first connection, passed tcp and ipc sockets used, unclaimed one warned about, messages through"
