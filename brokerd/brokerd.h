@@ -41,6 +41,31 @@ enum slow_policy { SLOW_DROP = 0, SLOW_BLOCK = 1 };
 enum auto_create { AUTO_NONE = 0, AUTO_PUBSUB = 1 };
 enum overflow { OVERFLOW_REFUSE = 0, OVERFLOW_BLOCK = 1 };
 
+/* What a client may be allowed to do (security.clients' "allow" lists);
+ * auth.c says which commands each verb covers. */
+enum verb { VERB_PUBLISH, VERB_SUBSCRIBE, VERB_CONSUME, VERB_SEND, VERB_REQUEST, VERB_REPLY,
+            VERB_ADMIN, VERB_COUNT };
+
+/* How an entry of security.clients recognises its client. */
+enum who_kind { WHO_KEY = 1, WHO_UID = 2, WHO_GID = 3 };
+
+/* One "VERB:PATTERN" (or "admin") of an allow list. */
+typedef struct config_rule {
+    enum verb verb;              /* what it allows */
+    char *pattern;               /* channel names it covers, '*' any run; "" for admin */
+} config_rule;
+
+/* One entry of security.clients. */
+typedef struct config_client {
+    char *name;                  /* its name, for logs and `pctl clients` */
+    enum who_kind kind;          /* a CURVE key, a uid or a gid */
+    uint8_t key[32];             /* WHO_KEY: the client's CURVE public key */
+    long id;                     /* WHO_UID, WHO_GID: the number */
+    config_rule *rules;          /* its allow list, in file order */
+    size_t n_rules;              /* entries in rules */
+    struct config_client *next;  /* next entry in file order */
+} config_client;
+
 /* One channel declared in the file. */
 typedef struct config_channel {
     char *name;                  /* channel name, validated */
@@ -71,6 +96,14 @@ typedef struct config {
     char *gateway_xpub;          /* plain ZeroMQ gateway, or NULL */
     char *gateway_xsub;          /* plain ZeroMQ gateway, or NULL */
     config_channel *channels;    /* declared channels, file order */
+    int curve;                   /* broker.curve is set: tcp endpoints speak CURVE */
+    char curve_public[41];       /* the broker's CURVE public key, Z85 */
+    char curve_secret[41];       /* its secret key, Z85 (zeroed by config_free) */
+    int insecure;                /* broker.insecure: plain tcp beyond loopback allowed */
+    long ipc_mode;               /* permission bits of ipc socket files (default 0660) */
+    long ipc_gid;                /* group of ipc socket files, -1: the broker's own */
+    int secure;                  /* a security section: clients are identified and judged */
+    config_client *clients;      /* security.clients, file order */
 } config;
 
 /*
@@ -96,6 +129,16 @@ const config_channel *config_find_channel(const config *c, const char *name);
 
 /* "queue", "broadcast", "pubsub". */
 const char *config_type_name(enum chan_type t);
+
+/* "publish", "subscribe", ... "admin". */
+const char *config_verb_name(enum verb v);
+
+/*
+ * Whether endpoint ep may be bound under c's security settings: NULL when
+ * it may, else a sentence saying why not.  *plain is set to 1 when it may
+ * but carries plain text beyond this host (broker.insecure), else 0.
+ */
+const char *config_endpoint_refusal(const config *c, const char *ep, int *plain);
 
 /* topic.c ---------------------------------------------------------------- */
 
