@@ -13,6 +13,10 @@
  * bounded receive queue that ps_recv() takes from and ps_fd() signals.
  * The I/O thread also keeps the session: HELLO/WELCOME, heartbeats, and on
  * a lost broker a fresh socket, a new HELLO and the subscriptions again.
+ * It watches the socket's handshakes too (zmq_socket_monitor): a broker
+ * that refuses our CURVE key or our user, or that speaks another security
+ * mechanism, is a final answer, reported at once rather than after the
+ * connect timeout.
  */
 #include <errno.h>
 #include <poll.h>
@@ -111,6 +115,9 @@ struct ps_client {
     /* I/O thread only: */
     void *ctx;              /* our own ZeroMQ context */
     void *sock;             /* DEALER connected to the broker */
+    void *mon;              /* PAIR receiving sock's handshake failures */
+    unsigned n_sockets;     /* sockets opened so far, naming their monitors */
+    int hs_closed;          /* handshakes the broker cut off before the first WELCOME */
     pthread_t thread;       /* the I/O thread */
     int thread_started;     /* thread must be joined */
     int wake_fd;            /* eventfd: application -> I/O thread */
@@ -371,12 +378,29 @@ static void send_hello(ps_client *c)
     c->hello_at = now_ms();
 }
 
+/* Closes the DEALER and its monitor; with drop, what is still in its
+ * pipe goes too, else it is sent within the linger. */
+static void close_socket(ps_client *c, int drop)
+{
+    int zero = 0;
+    if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        if (drop)
+            zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(c->sock);
+    }
+    if (c->mon)
+        zmq_close(c->mon);
+    c->sock = c->mon = NULL;
+}
+
 /* Opens a fresh DEALER and connects it.  Returns 0 or -1 with errno. */
 static int open_socket(ps_client *c)
 {
     void *s = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!s)
         return -1;
+    c->sock = s;
     int linger = LINGER_MS;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (c->opts.curve_server_key) {
@@ -394,13 +418,20 @@ static int open_socket(ps_client *c)
             goto fail;
         memset(sec, 0, sizeof sec);
     }
+    /* The monitor is connected before the DEALER, so no event is missed. */
+    char name[64];
+    snprintf(name, sizeof name, "inproc://pubsub-handshakes-%u", ++c->n_sockets);
+    if (zmq_socket_monitor(s, name, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0 ||
+        !(c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) || zmq_connect(c->mon, name) < 0)
+        goto fail;
     if (zmq_connect(s, c->endpoint) < 0)
         goto fail;
-    c->sock = s;
     return 0;
 fail:;
     int err = errno;
-    zmq_close(s);
+    close_socket(c, 1);
     errno = err;
     return -1;
 }
@@ -435,10 +466,7 @@ static void session_lost(ps_client *c, int fresh_socket)
     }
     c->state = ST_HANDSHAKE;
     if (fresh_socket) {
-        int zero = 0;
-        zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_close(c->sock);
-        c->sock = NULL;
+        close_socket(c, 1);
         if (open_socket(c) < 0) {
             c->state = ST_DEAD;
             c->conn_err = errno;
@@ -546,6 +574,89 @@ static void on_gap(ps_client *c, const ps__cmd *cmd)
     c->gaps = g;
 }
 
+/* The broker gave a final no (err, its reason in text): the client is
+ * dead, and every call fails with err.  Lock held. */
+static void session_refused(ps_client *c, int err, const ps__slice *text)
+{
+    c->state = ST_DEAD;
+    c->conn_err = err;
+    for (op *p = c->ops; p; p = p->next)
+        op_fail(p, err);
+    note_async_error(c, err, text);
+    pthread_cond_broadcast(&c->cv_op);
+    pthread_cond_broadcast(&c->cv_recv);
+    pthread_cond_broadcast(&c->cv_space);
+}
+
+/*
+ * A handshake failed (a ZMQ_EVENT_HANDSHAKE_FAILED_* event with value).
+ * libzmq would retry for ever; a refused key or user, or a broker of
+ * another security mechanism, will not change its mind.  Lock held.
+ */
+static void handshake_failed(ps_client *c, uint16_t event, uint32_t value)
+{
+    int curve = c->opts.curve_server_key != NULL, err = ECONNREFUSED;
+    const char *why = NULL;
+    if (c->state == ST_DEAD)
+        return;
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value != 300) { /* 300: try again */
+        err = EACCES;
+        why = curve ? "the broker refused this client's CURVE key (not among its clients)"
+                    : "the broker refused this client (its user is not among the broker's clients)";
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        if (value != ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            why = "the security handshake with the broker failed";
+        else if (curve)
+            why = "the broker does not speak CURVE on this endpoint";
+        else
+            why = "the broker requires CURVE encryption (set the broker's public key)";
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && !c->welcomed &&
+               ++c->hs_closed >= 2) {
+        /* A CURVE broker says nothing to a client with a wrong server key:
+         * it cannot read its HELLO, and closes the connection.  A plain
+         * client may see the same: the broker's greeting naming CURVE is
+         * lost when it resets the connection after reading ours. */
+        why = curve ? "the broker closed the connection during the CURVE handshake (is the "
+                      "server key the broker's public key?)"
+                    : "the broker closed the connection during the handshake (if it requires "
+                      "CURVE encryption, set the broker's public key)";
+    }
+    if (why) {
+        ps__slice t = {why, strlen(why)};
+        session_refused(c, err, &t);
+    }
+}
+
+/* Reads the monitor's handshake events. */
+static void read_events(ps_client *c)
+{
+    for (int i = 0; i < RECV_BURST; i++) {
+        zmq_msg_t m;
+        uint16_t event = 0;
+        uint32_t value = 0;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        /* Frame 1: event (u16) and value (u32) in host order; frame 2: the endpoint. */
+        if (zmq_msg_size(&m) >= 6) {
+            memcpy(&event, zmq_msg_data(&m), 2);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
+        }
+        while (zmq_msg_more(&m)) {
+            zmq_msg_close(&m);
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, c->mon, 0) < 0)
+                break;
+        }
+        zmq_msg_close(&m);
+        pthread_mutex_lock(&c->lock);
+        handshake_failed(c, event, value);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
 /* Handles one record from the broker.  Lock held. */
 static void on_record(ps_client *c, const ps__cmd *cmd)
 {
@@ -563,20 +674,12 @@ static void on_record(ps_client *c, const ps__cmd *cmd)
         break;
     case PS_CMD_ERROR:
         if (cmd->code == PS_WERR_VERSION) {
-            c->state = ST_DEAD;
-            c->conn_err = PS_EVERSION;
-            for (op *p = c->ops; p; p = p->next)
-                op_fail(p, PS_EVERSION);
-            note_async_error(c, PS_EVERSION, &cmd->text);
-            pthread_cond_broadcast(&c->cv_op);
-            pthread_cond_broadcast(&c->cv_recv);
-            pthread_cond_broadcast(&c->cv_space);
-        } else if (c->state == ST_HANDSHAKE && !c->welcomed && cmd->code != PS_WERR_SESSION) {
-            /* The broker refused the session itself (too many clients, ...). */
-            c->state = ST_DEAD;
-            c->conn_err = ps__errno_from_wire(cmd->code);
-            note_async_error(c, c->conn_err, &cmd->text);
-            pthread_cond_broadcast(&c->cv_op);
+            session_refused(c, PS_EVERSION, &cmd->text);
+        } else if (c->state == ST_HANDSHAKE && cmd->code != PS_WERR_SESSION &&
+                   (!c->welcomed || cmd->code == PS_WERR_DENIED)) {
+            /* The broker refused the session itself (too many clients,
+             * not allowed any more, ...). */
+            session_refused(c, ps__errno_from_wire(cmd->code), &cmd->text);
         } else if (cmd->code == PS_WERR_SESSION) {
             if (c->state == ST_READY) /* the broker restarted and forgot us */
                 session_lost(c, 0);
@@ -784,10 +887,7 @@ static void *io_main(void *arg)
                 session_lost(c, 1); /* the broker did not answer the new HELLO either */
             else if (c->state == ST_HANDSHAKE && now - c->hello_at > hbt) {
                 /* Still never welcomed: knock again on a fresh socket. */
-                int zero = 0;
-                zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-                zmq_close(c->sock);
-                c->sock = NULL;
+                close_socket(c, 1);
                 if (open_socket(c) < 0) {
                     c->state = ST_DEAD;
                     c->conn_err = errno;
@@ -808,24 +908,29 @@ static void *io_main(void *arg)
         paused = c->paused;
         dead = c->state == ST_DEAD;
         pthread_mutex_unlock(&c->lock);
-        zmq_pollitem_t items[2] = {
+        if (dead && c->sock)
+            close_socket(c, 1); /* a final answer: no reconnecting behind it */
+        zmq_pollitem_t items[3] = {
+            {NULL, c->wake_fd, ZMQ_POLLIN, 0},
             {c->sock, 0, (short)((paused || dead ? 0 : ZMQ_POLLIN) | (drained ? 0 : ZMQ_POLLOUT)), 0},
-            {NULL, c->wake_fd, ZMQ_POLLIN, 0}};
+            {c->mon, 0, ZMQ_POLLIN, 0}};
         if (dead && !stopping)
             wait = hb; /* nothing to do but wait for ps_close */
-        int n = zmq_poll(items, c->sock ? 2 : 0, (long)wait);
+        int n = zmq_poll(items, c->sock ? 3 : 1, (long)wait);
         if (n < 0 && errno == ETERM)
             break;
         if (n <= 0)
             continue;
-        if (items[1].revents & ZMQ_POLLIN) {
+        if (items[0].revents & ZMQ_POLLIN) {
             eventfd_clear(c->wake_fd);
             pthread_mutex_lock(&c->lock);
             c->wake_pending = 0;
             pthread_mutex_unlock(&c->lock);
         }
-        if (items[0].revents & ZMQ_POLLIN)
+        if (c->sock && (items[1].revents & ZMQ_POLLIN))
             read_frames(c);
+        if (c->sock && (items[2].revents & ZMQ_POLLIN))
+            read_events(c);
     }
     pthread_mutex_lock(&c->lock);
     c->state = ST_DEAD;
@@ -939,8 +1044,7 @@ void ps_close(ps_client **cp)
         eventfd_signal(c->wake_fd);
         pthread_join(c->thread, NULL);
     }
-    if (c->sock)
-        zmq_close(c->sock);
+    close_socket(c, 0);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     while (c->ops) {
