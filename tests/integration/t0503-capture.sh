@@ -11,10 +11,19 @@ P=$BUILD/ppub S=$BUILD/psub C=$BUILD/pctl
 cat > capture.py << 'EOF'
 # capture.py OUT STOPFILE PORT: appends the TCP payload of every packet to
 # or from PORT on lo to OUT until STOPFILE exists and the packets queued
-# by then are read; prints the packet count.
-import os, socket, struct, sys, time
+# by then are read; prints the packet count.  A kernel filter keeps only
+# those packets, so other traffic on lo cannot overflow the buffer.
+import ctypes, os, socket, struct, sys, time
 out, stop, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(3))  # ETH_P_ALL
+# Classic BPF for "ip and tcp and not a fragment and (src port or dst port is PORT)".
+prog = [(0x28, 0, 0, 12), (0x15, 0, 10, 0x800), (0x30, 0, 0, 23), (0x15, 0, 8, 6),
+        (0x28, 0, 0, 20), (0x45, 6, 0, 0x1FFF), (0xB1, 0, 0, 14), (0x48, 0, 0, 14),
+        (0x15, 2, 0, port), (0x48, 0, 0, 16), (0x15, 0, 1, port), (0x06, 0, 0, 262144),
+        (0x06, 0, 0, 0)]
+code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in prog))
+s.setsockopt(socket.SOL_SOCKET, 26, struct.pack("HL", len(prog), ctypes.addressof(code)))  # SO_ATTACH_FILTER
+s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
 s.bind(("lo", 0))
 s.settimeout(0.05)
 open(stop + ".ready", "w").close()
@@ -35,13 +44,9 @@ with open(out, "wb") as f:
             continue
         if addr[2] == socket.PACKET_OUTGOING:  # lo shows each packet twice
             continue
-        if len(pkt) < 34 or struct.unpack("!H", pkt[12:14])[0] != 0x0800 or pkt[23] != 6:
-            continue
         tcp = pkt[14 + (pkt[14] & 0x0F) * 4:]
-        sport, dport = struct.unpack("!HH", tcp[:4])
-        if port in (sport, dport):
-            f.write(tcp[(tcp[12] >> 4) * 4:])
-            n += 1
+        f.write(tcp[(tcp[12] >> 4) * 4:])
+        n += 1
 print(n)
 EOF
 
