@@ -243,7 +243,8 @@ FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN     := $(O)/fuzz/fuzz_wire $(O)/fuzz/fuzz_config
 FUZZ_DEBS    := clang libclang-rt-14-dev
-FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags libconfig 2>/dev/null)
+# config.c checks CURVE keys with libzmq's Z85 functions.
+FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags libconfig libzmq 2>/dev/null)
 
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(FUZZ_DEBS)"
@@ -258,7 +259,7 @@ $(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c l
 	@$(if $(Q),echo "  FUZZCC $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Ibrokerd $(FUZZ_PKG_CFLAGS) -o $@ \
 	  tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c libpubsub/wire.c \
-	  $(shell pkg-config --libs libconfig)
+	  $(shell pkg-config --libs libconfig libzmq)
 
 fuzz: fuzz-deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \

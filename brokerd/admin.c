@@ -1,6 +1,7 @@
 /*
  * admin.c - the ADMIN verbs: "status", "channels" and "clients", each
- * answered with ADMIN_REPLY carrying JSON built with jansson.
+ * answered with ADMIN_REPLY carrying JSON built with jansson.  With
+ * security only clients with the "admin" right get here (client.c).
  */
 #include "brokerd.h"
 
@@ -46,8 +47,11 @@ static json_t *admin_clients(broker *b)
 {
     json_t *arr = json_array();
     for (client *c = b->clients; c; c = c->next) {
-        json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:I}", "id", (json_int_t)c->num, "name",
-                              c->name ? c->name : "", "subscriptions", (json_int_t)c->n_subs,
+        /* "user": who security admitted it as ("" without security). */
+        const char *who = auth_who(c);
+        json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "id", (json_int_t)c->num, "name",
+                              c->name ? c->name : "", "user", who ? who : "",
+                              "subscriptions", (json_int_t)c->n_subs,
                               "unacked", (json_int_t)c->n_unacked, "pending_bytes",
                               (json_int_t)c->pending_bytes);
         if (o)

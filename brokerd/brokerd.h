@@ -1,9 +1,10 @@
 /*
  * brokerd.h - the broker's one internal header.
  *
- * Modules: log (log.c), config (config.c), topic matching (topic.c), and
- * the event loop with its clients, channels and queues (the rest).  Each
- * section below is owned by the module named in it.
+ * Modules: log (log.c), config (config.c), topic matching (topic.c),
+ * authentication and access rules (auth.c), and the event loop with its
+ * clients, channels and queues (the rest).  Each section below is owned
+ * by the module named in it.
  */
 #ifndef BROKERD_H
 #define BROKERD_H
@@ -41,6 +42,31 @@ enum slow_policy { SLOW_DROP = 0, SLOW_BLOCK = 1 };
 enum auto_create { AUTO_NONE = 0, AUTO_PUBSUB = 1 };
 enum overflow { OVERFLOW_REFUSE = 0, OVERFLOW_BLOCK = 1 };
 
+/* What a client may be allowed to do (security.clients' "allow" lists);
+ * auth.c says which commands each verb covers. */
+enum verb { VERB_PUBLISH, VERB_SUBSCRIBE, VERB_CONSUME, VERB_SEND, VERB_REQUEST, VERB_REPLY,
+            VERB_ADMIN, VERB_COUNT };
+
+/* How an entry of security.clients recognises its client. */
+enum who_kind { WHO_KEY = 1, WHO_UID = 2, WHO_GID = 3 };
+
+/* One "VERB:PATTERN" (or "admin") of an allow list. */
+typedef struct config_rule {
+    enum verb verb;              /* what it allows */
+    char *pattern;               /* channel names it covers, '*' any run; "" for admin */
+} config_rule;
+
+/* One entry of security.clients. */
+typedef struct config_client {
+    char *name;                  /* its name, for logs and `pctl clients` */
+    enum who_kind kind;          /* a CURVE key, a uid or a gid */
+    uint8_t key[32];             /* WHO_KEY: the client's CURVE public key */
+    long id;                     /* WHO_UID, WHO_GID: the number */
+    config_rule *rules;          /* its allow list, in file order */
+    size_t n_rules;              /* entries in rules */
+    struct config_client *next;  /* next entry in file order */
+} config_client;
+
 /* One channel declared in the file. */
 typedef struct config_channel {
     char *name;                  /* channel name, validated */
@@ -71,6 +97,14 @@ typedef struct config {
     char *gateway_xpub;          /* plain ZeroMQ gateway, or NULL */
     char *gateway_xsub;          /* plain ZeroMQ gateway, or NULL */
     config_channel *channels;    /* declared channels, file order */
+    int curve;                   /* broker.curve is set: tcp endpoints speak CURVE */
+    char curve_public[41];       /* the broker's CURVE public key, Z85 */
+    char curve_secret[41];       /* its secret key, Z85 (zeroed by config_free) */
+    int insecure;                /* broker.insecure: plain tcp beyond loopback allowed */
+    long ipc_mode;               /* permission bits of ipc socket files (default 0660) */
+    long ipc_gid;                /* group of ipc socket files, -1: the broker's own */
+    int secure;                  /* a security section: clients are identified and judged */
+    config_client *clients;      /* security.clients, file order */
 } config;
 
 /*
@@ -96,6 +130,16 @@ const config_channel *config_find_channel(const config *c, const char *name);
 
 /* "queue", "broadcast", "pubsub". */
 const char *config_type_name(enum chan_type t);
+
+/* "publish", "subscribe", ... "admin". */
+const char *config_verb_name(enum verb v);
+
+/*
+ * Whether endpoint ep may be bound under c's security settings: NULL when
+ * it may, else a sentence saying why not.  *plain is set to 1 when it may
+ * but carries plain text beyond this host (broker.insecure), else 0.
+ */
+const char *config_endpoint_refusal(const config *c, const char *ep, int *plain);
 
 /* topic.c ---------------------------------------------------------------- */
 
@@ -131,12 +175,49 @@ void sd_status(const char *text);/* STATUS=text */
 long sd_watchdog_ms(void);       /* ping interval, 0 when no watchdog */
 void sd_watchdog(void);          /* WATCHDOG=1 */
 
-/* The event loop and its objects: loop.c, client.c, channel.c, queue.c,
- * admin.c, main.c ------------------------------------------------------- */
+/* auth.c: who may connect (ZAP) and what each client may do ------------- */
 
 typedef struct broker broker;
 typedef struct client client;
 typedef struct channel channel;
+typedef struct auth_session auth_session; /* a client's identity and rights (auth.c) */
+
+/* Starts the ZAP handler when the config has a security section; must run
+ * before any endpoint is bound.  0, or -1 after logging. */
+int auth_start(broker *b);
+/* Gives a ROUTER its security options: CURVE for tcp, peer credentials
+ * for ipc.  0, or -1 with errno. */
+int auth_setup_router(broker *b, void *router, int ipc);
+/* Answers the ZAP requests that are waiting (the loop polls b->zap). */
+void auth_zap(broker *b);
+void auth_stop(broker *b);
+/* The security state of a new session whose HELLO came with ZAP user id
+ * user, or NULL after ERROR(DENIED) to the identity, logged once. */
+auth_session *auth_admit(broker *b, void *sock, const void *ident, size_t ilen, const char *user);
+/* True when c was admitted under user id user (a frame from its identity
+ * may come from another peer once its own connection is gone). */
+int auth_same_user(const client *c, const char *user);
+/* True when c may do v on the channel name (ch when it exists, else
+ * NULL); name is NULL for VERB_ADMIN.  Without security: always. */
+int auth_may(broker *b, client *c, enum verb v, channel *ch, const char *name, size_t len);
+/* auth_may, and on refusal ERROR(corr, DENIED) to c, logged once per
+ * client and reason.  Returns 1 when allowed, 0 when refused. */
+int auth_check(broker *b, client *c, uint64_t corr, enum verb v, channel *ch, const char *name,
+               size_t len);
+/* After a reload: every session is judged again by the new rules, and
+ * those no longer allowed are forgotten. */
+void auth_reload(broker *b);
+/* Who c is for logs and `pctl clients` ("logger", "uid 1000"), or NULL. */
+const char *auth_who(const client *c);
+/* Frees *as (NULL allowed) and sets *as = NULL. */
+void auth_free(auth_session **as);
+/* True when the channel name (len bytes) matches pattern: '*' matches any
+ * run of characters, everything else itself. */
+int auth_match(const char *pattern, const char *name, size_t len);
+
+/* The event loop and its objects: loop.c, client.c, channel.c, queue.c,
+ * admin.c, main.c ------------------------------------------------------- */
+
 typedef struct sub sub;
 typedef struct qmsg qmsg;
 typedef struct pending pending;
@@ -149,8 +230,9 @@ typedef struct outframe {
     struct outframe *next; /* next frame, in sending order */
 } outframe;
 
-/* A connected client session, keyed by its ROUTER identity. */
+/* A connected client session, keyed by its ROUTER and routing id. */
 struct client {
+    void *sock;            /* the ROUTER it talks through (b->router or b->router_ipc) */
     uint8_t ident[256];    /* ZeroMQ routing id */
     size_t ident_len;      /* bytes in ident */
     uint64_t num;          /* session number, for logs and admin */
@@ -173,6 +255,7 @@ struct client {
     client *park_next;     /* next client on the broker's parked list */
     int on_park_list;      /* it is on that list */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
+    auth_session *auth;    /* security: who it is and what it may do (auth.c) */
     client *hnext;         /* identity hash chain */
     client *prev, *next;   /* the broker's list of clients */
 };
@@ -184,6 +267,7 @@ struct sub {
     char *pattern;         /* pubsub filter (NUL-terminated), "" elsewhere */
     size_t plen;           /* bytes in pattern */
     int responder;         /* also takes requests */
+    int requests_only;     /* a responder not allowed to receive messages: requests only */
     uint32_t window;       /* queue: unacknowledged messages at most */
     uint32_t inflight;     /* queue: messages delivered, not yet acked */
     uint64_t gap;          /* deliveries dropped since the last GAP */
@@ -277,7 +361,10 @@ struct ticket {
 struct broker {
     config *cfg;           /* current configuration */
     void *ctx;             /* ZeroMQ context */
-    void *router;          /* the ROUTER all clients talk to */
+    void *router;          /* the ROUTER clients talk to (all of them without security) */
+    void *router_ipc;      /* with security: the ROUTER of ipc endpoints, else NULL */
+    void *zap;             /* with security: the ZAP handler's REP socket, else NULL */
+    int secure;            /* started with a security section: every client is judged */
     int sigfd;             /* signalfd for TERM, INT, HUP */
     char **ipc_owned;      /* socket files this broker created, unlinked at exit */
     size_t n_ipc_owned;    /* entries in ipc_owned */
@@ -313,9 +400,12 @@ struct broker {
 
 /* loop.c: sockets, the event loop, output. */
 int64_t loop_now(void);
-/* Binds every endpoint; 0 or -1 after logging the failing endpoint. */
+/* Binds every endpoint (refusing those the security policy forbids); 0
+ * or -1 after logging the failing endpoint. */
 int loop_bind(broker *b);
-/* Closes the ROUTER and removes the socket files it created. */
+/* Sets the ROUTERs' input limit from b->cfg (at start and after a reload). */
+void loop_apply_limits(broker *b);
+/* Closes the ROUTERs and removes the socket files they created. */
 void loop_close(broker *b);
 /* Runs until a SIGTERM/SIGINT; returns 0. */
 int loop_run(broker *b);
@@ -324,15 +414,18 @@ void loop_put(broker *b, client *c, const ps__cmd *cmd);
 /* ERROR(corr, code, printf text) to c. */
 void loop_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* ERROR(0, code, text) to an identity that has no session. */
-void loop_direct_error(broker *b, const void *ident, size_t ilen, uint16_t code, const char *text);
+/* ERROR(0, code, text) to an identity of router sock that has no session. */
+void loop_direct_error(broker *b, void *sock, const void *ident, size_t ilen, uint16_t code,
+                       const char *text);
 /* OK(corr, value) to c. */
 void loop_ok(broker *b, client *c, uint64_t corr, uint32_t value);
 
 /* client.c: sessions. */
-client *client_find(broker *b, const void *ident, size_t len);
-/* Handles every record of one frame from identity ident. */
-void client_frame(broker *b, const void *ident, size_t ilen, const void *data, size_t size);
+client *client_find(broker *b, void *sock, const void *ident, size_t len);
+/* Handles every record of one frame from identity ident on router sock;
+ * user is the frame's ZAP user id (NULL without security). */
+void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
+                  const void *data, size_t size);
 /* Drops a session's state (subscriptions, tickets); keeps the client. */
 void client_reset(broker *b, client *c);
 /* Forgets a client: reset now, freed by client_reap at the end of the turn;

@@ -102,11 +102,18 @@ int chan_apply_config(broker *b)
     return failed ? -1 : 0;
 }
 
+/* No right needed (chan_lookup). */
+#define NO_VERB (-1)
+
 /*
- * The channel a command names, created on first use if allowed.  Sends
- * the ERROR and returns NULL when there is none.
+ * The channel a command names, created on first use if allowed.  The
+ * client needs the right verb on it, or queue_verb when it is a queue
+ * (NO_VERB: none); a channel not created yet is judged as the pubsub
+ * channel it would be, before it exists.  Sends the ERROR and returns
+ * NULL when there is none or the client may not.
  */
-static channel *chan_lookup(broker *b, client *c, uint64_t corr, const ps__slice *name, int create)
+static channel *chan_lookup(broker *b, client *c, uint64_t corr, const ps__slice *name, int create,
+                            int verb, int queue_verb)
 {
     if (!ps__wire_valid_channel(name->ptr, name->len)) {
         loop_error(b, c, corr, PS_WERR_INVALID,
@@ -114,6 +121,10 @@ static channel *chan_lookup(broker *b, client *c, uint64_t corr, const ps__slice
         return NULL;
     }
     channel *ch = chan_find(b, name->ptr, name->len);
+    if (ch && ch->type == CHAN_QUEUE)
+        verb = queue_verb;
+    if (verb != NO_VERB && !auth_check(b, c, corr, (enum verb)verb, ch, name->ptr, name->len))
+        return NULL;
     if (!ch && create && b->cfg->auto_create == AUTO_PUBSUB)
         ch = chan_create(b, name->ptr, name->len, NULL);
     if (!ch)
@@ -378,7 +389,7 @@ static int check_message(broker *b, client *c, channel *ch, const ps__cmd *cmd)
 
 int chan_publish(broker *b, client *c, const ps__cmd *cmd)
 {
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1);
+    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1, VERB_PUBLISH, VERB_SEND);
     if (!ch || check_message(b, c, ch, cmd) < 0)
         return 0;
     if (cmd->flags & PS_WIRE_RETAIN) {
@@ -432,8 +443,8 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd)
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
     uint64_t stamp = ++b->next_stamp;
     for (sub *s = ch->subs_head; s; s = s->ch_next) {
-        if (s->cl->stamp == stamp || s->cl->dead)
-            continue; /* one delivery per client */
+        if (s->cl->stamp == stamp || s->cl->dead || s->requests_only)
+            continue; /* one delivery per client, and only to receivers */
         if (ch->type == CHAN_PUBSUB &&
             !topic_match(s->pattern, s->plen, cmd->topic.ptr, cmd->topic.len))
             continue;
@@ -502,9 +513,17 @@ static ps__slice sub_pattern(const channel *ch, const ps__cmd *cmd)
 
 void chan_subscribe(broker *b, client *c, const ps__cmd *cmd)
 {
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1);
+    /* A responder needs the right to reply; to get messages too, the
+     * right to subscribe (consume) as well. */
+    int responder = (cmd->flags & PS_WIRE_RESPONDER) != 0;
+    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1,
+                              responder ? VERB_REPLY : VERB_SUBSCRIBE,
+                              responder ? VERB_REPLY : VERB_CONSUME);
     if (!ch)
         return;
+    int requests_only = responder &&
+        !auth_may(b, c, ch->type == CHAN_QUEUE ? VERB_CONSUME : VERB_SUBSCRIBE, ch, ch->name,
+                  strlen(ch->name));
     ps__slice p = sub_pattern(ch, cmd);
     if (ch->type == CHAN_PUBSUB && !topic_valid_pattern(p.ptr, p.len)) {
         loop_error(b, c, cmd->corr, PS_WERR_INVALID,
@@ -538,17 +557,18 @@ void chan_subscribe(broker *b, client *c, const ps__cmd *cmd)
         ch->subs_tail = s;
         ch->n_subs++;
     }
-    s->responder = (cmd->flags & PS_WIRE_RESPONDER) != 0;
+    s->responder = responder;
+    s->requests_only = requests_only;
     s->window = cmd->window ? cmd->window : 100;
     log_debug("client %llu subscribed to %s '%.*s'%s", (unsigned long long)c->num, ch->name,
-              (int)p.len, p.ptr, s->responder ? " as responder" : "");
+              (int)p.len, p.ptr, requests_only ? " for requests only" : responder ? " as responder" : "");
     if (ch->type == CHAN_QUEUE) {
         loop_ok(b, c, cmd->corr, 0);
         queue_dispatch(b, ch);
         return;
     }
     uint32_t n = 0;
-    if (ch->type == CHAN_PUBSUB)
+    if (ch->type == CHAN_PUBSUB && !requests_only)
         for (retained *r = ch->ret; r; r = r->next)
             n += topic_match(s->pattern, s->plen, r->topic, r->tlen) != 0;
     loop_ok(b, c, cmd->corr, n);
@@ -599,7 +619,7 @@ void chan_sub_remove(broker *b, sub *s)
 
 void chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd)
 {
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 0);
+    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 0, NO_VERB, NO_VERB);
     if (!ch)
         return;
     ps__slice p = sub_pattern(ch, cmd);
@@ -668,7 +688,7 @@ void chan_client_gone(broker *b, client *c)
 
 void chan_request(broker *b, client *c, const ps__cmd *cmd)
 {
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1);
+    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1, VERB_REQUEST, VERB_REQUEST);
     if (!ch || check_message(b, c, ch, cmd) < 0)
         return;
     pending *pd = NULL;

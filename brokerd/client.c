@@ -2,8 +2,10 @@
  * client.c - client sessions: HELLO/WELCOME, dispatching each record of a
  * frame, heartbeats, BYE and forgetting dead clients.
  *
- * A session is keyed by the ROUTER identity of the client's DEALER.  It
- * begins with HELLO and ends with BYE, a heartbeat timeout or the peer
+ * A session is keyed by the ROUTER it came on and the routing id of the
+ * client's DEALER.  It begins with HELLO (with security, only for a
+ * connection auth.c admitted, and then each frame must come from the
+ * same user) and ends with BYE, a heartbeat timeout or the peer
  * disappearing.  Forgetting a client drops its subscriptions and hands
  * its unacknowledged queue messages back to their queues at once; the
  * memory itself is freed at the end of the loop turn, so that code in the
@@ -23,10 +25,12 @@ static size_t ident_hash(const void *ident, size_t len)
     return h % BROKER_HASH;
 }
 
-client *client_find(broker *b, const void *ident, size_t len)
+client *client_find(broker *b, void *sock, const void *ident, size_t len)
 {
+    /* Routing ids are unique per ROUTER only: the two of a secure broker
+     * may each have a peer with the same one. */
     for (client *c = b->hclients[ident_hash(ident, len)]; c; c = c->hnext)
-        if (c->ident_len == len && memcmp(c->ident, ident, len) == 0)
+        if (c->ident_len == len && c->sock == sock && memcmp(c->ident, ident, len) == 0)
             return c;
     return NULL;
 }
@@ -46,8 +50,8 @@ static char *clean_name(const ps__slice *s)
 }
 
 /* HELLO: starts (or restarts) a session.  Returns the client or NULL. */
-static client *client_hello(broker *b, client *c, const void *ident, size_t ilen,
-                            const ps__cmd *cmd)
+static client *client_hello(broker *b, client *c, void *sock, const void *ident, size_t ilen,
+                            const char *user, const ps__cmd *cmd)
 {
     if (cmd->major != PS_WIRE_MAJOR) {
         char text[128];
@@ -55,9 +59,15 @@ static client *client_hello(broker *b, client *c, const void *ident, size_t ilen
                  cmd->major, cmd->minor, PS_WIRE_MAJOR, PS_WIRE_MINOR);
         log_info("refused a client: %s", text);
         /* Straight to the identity: a forgotten client's output is never sent. */
-        loop_direct_error(b, ident, ilen, PS_WERR_VERSION, text);
+        loop_direct_error(b, sock, ident, ilen, PS_WERR_VERSION, text);
         if (c)
             client_forget(b, c, "wrong protocol version");
+        return NULL;
+    }
+    auth_session *as = NULL;
+    if (b->secure && !(as = auth_admit(b, sock, ident, ilen, user))) {
+        if (c)
+            client_forget(b, c, "is no longer allowed");
         return NULL;
     }
     if (c) {
@@ -69,14 +79,15 @@ static client *client_hello(broker *b, client *c, const void *ident, size_t ilen
             char text[96];
             snprintf(text, sizeof text, "too many clients (max_clients %ld)", b->cfg->max_clients);
             log_warn("refused a client: %s", text);
-            loop_direct_error(b, ident, ilen, PS_WERR_LIMIT, text);
+            loop_direct_error(b, sock, ident, ilen, PS_WERR_LIMIT, text);
+            auth_free(&as);
             return NULL;
         }
-        if (ilen > sizeof c->ident)
-            return NULL; /* libzmq identities are at most 255 bytes */
-        c = calloc(1, sizeof *c);
-        if (!c)
+        if (ilen > sizeof c->ident || !(c = calloc(1, sizeof *c))) {
+            auth_free(&as); /* libzmq identities are at most 255 bytes */
             return NULL;
+        }
+        c->sock = sock;
         memcpy(c->ident, ident, ilen);
         c->ident_len = ilen;
         c->num = ++b->next_num;
@@ -89,12 +100,15 @@ static client *client_hello(broker *b, client *c, const void *ident, size_t ilen
         b->clients = c;
         b->n_clients++;
     }
+    auth_free(&c->auth);
+    c->auth = as;
     free(c->name);
     c->name = clean_name(&cmd->text);
     c->last_in = b->now;
     c->last_out = b->now;
-    log_info("client %llu connected%s%s", (unsigned long long)c->num,
-             c->name && *c->name ? " as " : "", c->name ? c->name : "");
+    log_info("client %llu connected%s%s%s%s%s", (unsigned long long)c->num,
+             c->name && *c->name ? " as " : "", c->name ? c->name : "",
+             as ? " (" : "", as ? auth_who(c) : "", as ? ")" : "");
     ps__cmd w = {.cmd = PS_CMD_WELCOME,
                  .major = PS_WIRE_MAJOR,
                  .minor = PS_WIRE_MINOR,
@@ -138,7 +152,8 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
         chan_reply(b, c, cmd);
         break;
     case PS_CMD_ADMIN:
-        admin_handle(b, c, cmd);
+        if (auth_check(b, c, cmd->corr, VERB_ADMIN, NULL, NULL, 0))
+            admin_handle(b, c, cmd);
         break;
     default:
         loop_error(b, c, 0, PS_WERR_PROTOCOL, "%s is not a command for the broker",
@@ -229,9 +244,17 @@ void client_unpark(broker *b)
     }
 }
 
-void client_frame(broker *b, const void *ident, size_t ilen, const void *data, size_t size)
+void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
+                  const void *data, size_t size)
 {
-    client *c = client_find(b, ident, ilen);
+    client *c = client_find(b, sock, ident, ilen);
+    if (c && !auth_same_user(c, user)) {
+        /* libzmq keeps routing ids unique among live connections, so the
+         * peer this session belonged to is gone; the new one must say
+         * HELLO and be judged itself. */
+        client_forget(b, c, "was replaced by another user with its routing id");
+        c = NULL;
+    }
     if (c)
         c->last_in = b->now;
     ps__reader r;
@@ -244,11 +267,12 @@ void client_frame(broker *b, const void *ident, size_t ilen, const void *data, s
         size_t rec_len = (size_t)(r.pos - rec);
         rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
-            c = client_hello(b, c, ident, ilen, &cmd);
+            c = client_hello(b, c, sock, ident, ilen, user, &cmd);
             continue;
         }
         if (!c) {
-            loop_direct_error(b, ident, ilen, PS_WERR_SESSION, "unknown session: send HELLO first");
+            loop_direct_error(b, sock, ident, ilen, PS_WERR_SESSION,
+                              "unknown session: send HELLO first");
             return;
         }
         if (c->dead)
@@ -312,6 +336,7 @@ static void client_free(client *c)
         free(f);
     }
     ps__buf_free(&c->cur);
+    auth_free(&c->auth);
     free(c->name);
     free(c);
 }

@@ -12,18 +12,29 @@
  * is scanned for such integers before it is parsed.  A file with any error
  * gives no config at all: the broker then refuses to start, or on SIGHUP
  * keeps the configuration it runs.
+ *
+ * The security settings are judged here too, so that --check finds every
+ * mistake in them: broker.curve's key file is read and its keys checked
+ * against each other, security.clients' keys, users, groups and rights
+ * are parsed, and each endpoint is held against the security policy
+ * (config_endpoint_refusal: plain tcp only on loopback unless
+ * broker.insecure, no plain tcp at all when clients must be identified).
  */
 #include "brokerd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zmq.h>
 
-/* What a setting of the schema may hold. */
-enum kind { K_STRING, K_INT, K_BOOL, K_GROUP, K_ARRAY, K_LIST };
+/* What a setting of the schema may hold (K_ID: a number or a name). */
+enum kind { K_STRING, K_INT, K_BOOL, K_GROUP, K_ARRAY, K_LIST, K_ID };
 
 /* One key of a group in the schema. */
 struct key {
@@ -36,13 +47,22 @@ static const struct key broker_keys[] = {
     {"auto_create", K_STRING},   {"max_message_size", K_INT},    {"heartbeat_ms", K_INT},
     {"heartbeat_timeout_ms", K_INT}, {"max_clients", K_INT},     {"max_subscriptions", K_INT},
     {"max_retained", K_INT},     {"client_buffer", K_INT},       {"fsync", K_STRING},
-    {NULL, 0}};
+    {"curve", K_GROUP},          {"insecure", K_BOOL},           {"ipc_mode", K_STRING},
+    {"ipc_group", K_ID},         {NULL, 0}};
 static const struct key gateway_keys[] = {{"xpub", K_STRING}, {"xsub", K_STRING}, {NULL, 0}};
+static const struct key curve_keys[] = {{"secret_key_file", K_STRING}, {NULL, 0}};
+static const struct key keyfile_keys[] = {{"public_key", K_STRING}, {"secret_key", K_STRING},
+                                          {NULL, 0}};
+static const struct key security_keys[] = {{"clients", K_LIST}, {NULL, 0}};
+static const struct key client_keys[] = {
+    {"name", K_STRING}, {"public_key", K_STRING}, {"uid", K_ID}, {"gid", K_ID},
+    {"allow", K_ARRAY}, {NULL, 0}};
 static const struct key channel_keys[] = {
     {"name", K_STRING},  {"type", K_STRING},     {"retain", K_BOOL},
     {"durable", K_BOOL}, {"max_queued", K_INT},  {"slow_subscriber", K_STRING},
     {"overflow", K_STRING}, {NULL, 0}};
-static const struct key top_keys[] = {{"broker", K_GROUP}, {"channels", K_LIST}, {NULL, 0}};
+static const struct key top_keys[] = {
+    {"broker", K_GROUP}, {"channels", K_LIST}, {"security", K_GROUP}, {NULL, 0}};
 
 /* One error found, kept until the load ends so that they can be printed
  * in the order of the file rather than the order of the checks. */
@@ -361,6 +381,7 @@ static const char *kind_name(enum kind k)
     case K_GROUP: return "a group { ... }";
     case K_ARRAY: return "an array [ ... ]";
     case K_LIST: return "a list ( ... )";
+    case K_ID: return "a number or a name";
     }
     return "?";
 }
@@ -375,6 +396,7 @@ static int has_kind(const config_setting_t *s, enum kind k)
     case K_GROUP: return t == CONFIG_TYPE_GROUP;
     case K_ARRAY: return t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST;
     case K_LIST: return t == CONFIG_TYPE_LIST || t == CONFIG_TYPE_ARRAY;
+    case K_ID: return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 || t == CONFIG_TYPE_STRING;
     }
     return 0;
 }
@@ -530,6 +552,402 @@ static void load_endpoints(struct loader *l, config *c, const config_setting_t *
     }
 }
 
+
+/* Security ----------------------------------------------------------------- */
+
+static const char *const verb_names[] = {"publish", "subscribe", "consume", "send",
+                                         "request", "reply",     "admin",   NULL};
+
+const char *config_verb_name(enum verb v)
+{
+    return v >= 0 && v < VERB_COUNT ? verb_names[v] : "?";
+}
+
+/* True when a tcp endpoint's host is this machine's loopback: 127.0.0.0/8,
+ * ::1, "localhost" or the interface "lo". */
+static int loopback_host(const char *ep)
+{
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    size_t n = colon ? (size_t)(colon - host) : strlen(host);
+    char h[256], *p = h;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (n >= sizeof h)
+        return 0;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h[n - 1] = '\0';
+        p++;
+    }
+    if (inet_pton(AF_INET, p, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, p, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return !strcmp(p, "localhost") || !strcmp(p, "lo");
+}
+
+const char *config_endpoint_refusal(const config *c, const char *ep, int *plain)
+{
+    *plain = 0;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return NULL; /* ipc: guarded by the file's mode and by peer credentials */
+    if (c->curve)
+        return NULL;
+    if (c->secure)
+        return "without broker.curve a tcp client cannot be identified for security.clients "
+               "(set broker.curve, or use ipc endpoints only)";
+    if (loopback_host(ep))
+        return NULL;
+    if (c->insecure) {
+        *plain = 1;
+        return NULL;
+    }
+    return "not a loopback address: without broker.curve anyone who reaches it could use the "
+           "broker and read its traffic (set broker.curve, or broker.insecure = true to accept that)";
+}
+
+/* The same for a plain ZeroMQ gateway endpoint, which never speaks CURVE
+ * and knows no access rules. */
+static const char *gateway_refusal(const config *c, const char *ep, int *plain)
+{
+    *plain = 0;
+    if (c->insecure) {
+        *plain = c->secure || (!strncmp(ep, "tcp://", 6) && !loopback_host(ep));
+        return NULL;
+    }
+    if (c->secure)
+        return "the plain ZeroMQ gateway bypasses security.clients (set broker.insecure = true "
+               "to run it anyway)";
+    if (!strncmp(ep, "tcp://", 6) && !loopback_host(ep))
+        return "not a loopback address, and the plain ZeroMQ gateway is neither encrypted nor "
+               "authenticated (set broker.insecure = true to accept that)";
+    return NULL;
+}
+
+/*
+ * Reads a uid or gid setting: a number, or a user or group name looked up
+ * on this system (group: 1 for a group).  Returns 0 with *out, or -1
+ * after the error.
+ */
+static int get_id(struct loader *l, const config_setting_t *s, const char *what, int group, long *out)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        long long v = config_setting_get_int64(s);
+        if (v < 0 || v > 4294967294LL) {
+            err_on(l, s, "'%s' is %lld; it must be between 0 and 4294967294", what, v);
+            return -1;
+        }
+        *out = (long)v;
+        return 0;
+    }
+    const char *name = config_setting_get_string(s);
+    if (group) {
+        struct group *gr = *name ? getgrnam(name) : NULL;
+        if (gr) {
+            *out = (long)gr->gr_gid;
+            return 0;
+        }
+    } else {
+        struct passwd *pw = *name ? getpwnam(name) : NULL;
+        if (pw) {
+            *out = (long)pw->pw_uid;
+            return 0;
+        }
+    }
+    err_on(l, s, "'%s' is \"%s\": no such %s on this system", what, name, group ? "group" : "user");
+    return -1;
+}
+
+/* True when s (len bytes) is a channel pattern: 1 to 255 of A-Z a-z 0-9
+ * _ . - and '*'. */
+static int pattern_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > PS_WIRE_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-' || ch == '*'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Parses one element of an allow list into *r; -1 after the error. */
+static int parse_rule(struct loader *l, const config_setting_t *s, config_rule *r)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        err_on(l, s, "each right must be a string \"VERB:CHANNELS\" or \"admin\"");
+        return -1;
+    }
+    const char *text = config_setting_get_string(s), *colon = strchr(text, ':');
+    size_t vlen = colon ? (size_t)(colon - text) : strlen(text);
+    int v = 0;
+    while (verb_names[v] && !(strlen(verb_names[v]) == vlen && !strncmp(text, verb_names[v], vlen)))
+        v++;
+    if (!verb_names[v]) {
+        err_on(l, s, "\"%s\" is not a right: give VERB:CHANNELS with VERB one of publish, "
+               "subscribe, consume, send, request, reply; or \"admin\"", text);
+        return -1;
+    }
+    if (v == VERB_ADMIN && colon) {
+        err_on(l, s, "\"%s\": 'admin' is for the whole broker and takes no channels", text);
+        return -1;
+    }
+    if (v != VERB_ADMIN && (!colon || !pattern_ok(colon + 1, strlen(colon + 1)))) {
+        err_on(l, s, "\"%s\": '%s' needs channels after ':' (1 to 255 of A-Z a-z 0-9 _ . - "
+               "and * for any run)", text, verb_names[v]);
+        return -1;
+    }
+    r->verb = (enum verb)v;
+    if (!(r->pattern = strdup(v == VERB_ADMIN ? "" : colon + 1))) {
+        err_on(l, s, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void client_entry_free(config_client *cc)
+{
+    if (!cc)
+        return;
+    for (size_t i = 0; i < cc->n_rules; i++)
+        free(cc->rules[i].pattern);
+    free(cc->rules);
+    free(cc->name);
+    free(cc);
+}
+
+/* Reads one entry of security.clients and appends it to c->clients. */
+static void load_client(struct loader *l, config *c, const config_setting_t *g,
+                        config_client ***tail)
+{
+    static const char *const who_keys[] = {"public_key", "uid", "gid"};
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        err_on(l, g, "each client must be a group { name = ...; public_key, uid or gid = ...; "
+               "allow = [ ... ]; }");
+        return;
+    }
+    check_group(l, g, client_keys, "a client");
+    config_setting_t *name = member(g, "name", K_STRING), *who = NULL;
+    if (!name) {
+        if (!config_setting_get_member(g, "name"))
+            err_on(l, g, "a client without 'name'");
+        return;
+    }
+    const char *n = config_setting_get_string(name);
+    if (!*n || strlen(n) > 64) {
+        err_on(l, name, "a client's name must be 1 to 64 characters");
+        return;
+    }
+    for (const config_client *o = c->clients; o; o = o->next)
+        if (!strcmp(o->name, n)) {
+            err_on(l, name, "client \"%s\" named twice", n);
+            return;
+        }
+    int kind = 0;
+    for (int i = 0; i < 3; i++) {
+        config_setting_t *s = config_setting_get_member(g, who_keys[i]);
+        if (!s)
+            continue;
+        if (who) {
+            err_on(l, s, "client \"%s\" has both '%s' and '%s': give one", n,
+                   config_setting_name(who), who_keys[i]);
+            return;
+        }
+        who = s;
+        kind = i + 1;
+    }
+    if (!who) {
+        err_on(l, g, "client \"%s\" needs public_key (CURVE, tcp), uid or gid (ipc)", n);
+        return;
+    }
+    config_client *cc = calloc(1, sizeof *cc);
+    if (!cc || !(cc->name = strdup(n))) {
+        client_entry_free(cc);
+        err_on(l, g, "out of memory");
+        return;
+    }
+    cc->kind = (enum who_kind)kind;
+    int bad = 0;
+    if (cc->kind == WHO_KEY) {
+        const char *k = has_kind(who, K_STRING) ? config_setting_get_string(who) : NULL;
+        if (!k) {
+            bad = 1; /* check_group said it is not a string */
+        } else if (strlen(k) != 40 || !zmq_z85_decode(cc->key, k)) {
+            err_on(l, who, "client \"%s\": public_key must be 40 characters of Z85 "
+                   "(as `pctl keygen` prints)", n);
+            bad = 1;
+        } else if (!c->curve) {
+            err_on(l, who, "client \"%s\" has a public_key, but without broker.curve no client "
+                   "speaks CURVE", n);
+            bad = 1;
+        }
+    } else if (!has_kind(who, K_ID) ||
+               get_id(l, who, who_keys[kind - 1], cc->kind == WHO_GID, &cc->id) < 0) {
+        bad = 1;
+    }
+    for (const config_client *o = c->clients; o && !bad; o = o->next)
+        if (o->kind == cc->kind &&
+            (cc->kind == WHO_KEY ? !memcmp(o->key, cc->key, sizeof cc->key) : o->id == cc->id)) {
+            err_on(l, who, "client \"%s\" has the %s of client \"%s\"", n, who_keys[kind - 1],
+                   o->name);
+            bad = 1;
+        }
+    config_setting_t *allow = member(g, "allow", K_ARRAY);
+    int nr = allow ? config_setting_length(allow) : 0;
+    if (nr > 0 && !(cc->rules = calloc((size_t)nr, sizeof *cc->rules))) {
+        err_on(l, allow, "out of memory");
+        bad = 1;
+    }
+    for (int i = 0; i < nr && cc->rules; i++)
+        if (parse_rule(l, config_setting_get_elem(allow, (unsigned)i), &cc->rules[cc->n_rules]) == 0)
+            cc->n_rules++;
+    if (bad) {
+        client_entry_free(cc);
+        return;
+    }
+    **tail = cc;
+    *tail = &cc->next;
+}
+
+/* Reads the security section: the clients and what each may do. */
+static void load_security(struct loader *l, config *c, const config_setting_t *g)
+{
+    check_group(l, g, security_keys, "security");
+    c->secure = 1;
+    config_setting_t *list = member(g, "clients", K_LIST);
+    if (!list) {
+        if (!config_setting_get_member(g, "clients"))
+            err_on(l, g, "security needs 'clients' = ( ... ): without any, everyone is refused");
+        return;
+    }
+    int n = config_setting_length(list);
+    if (n == 0)
+        err_on(l, list, "'clients' is empty: everyone would be refused");
+    config_client **tail = &c->clients;
+    for (int i = 0; i < n; i++)
+        load_client(l, c, config_setting_get_elem(list, (unsigned)i), &tail);
+}
+
+/*
+ * Reads broker.curve: the broker's key pair from secret_key_file, in the
+ * format `pctl keygen` writes (public_key = "..."; secret_key = "...";).
+ * A relative name is found beside the configuration file.
+ */
+static void load_curve(struct loader *l, config *c, const config_setting_t *g)
+{
+    check_group(l, g, curve_keys, "broker.curve");
+    config_setting_t *s = member(g, "secret_key_file", K_STRING);
+    if (!s) {
+        if (!config_setting_get_member(g, "secret_key_file"))
+            err_on(l, g, "'curve' needs secret_key_file = \"FILE\"; (a key pair from `pctl keygen`)");
+        return;
+    }
+    char buf[4096];
+    const char *name = config_setting_get_string(s);
+    const char *file = name[0] == '/' || !l->dir ? name : (snprintf(buf, sizeof buf, "%s/%s", l->dir, name), buf);
+    struct stat st;
+    if (stat(file, &st) < 0) {
+        err_on(l, s, "secret_key_file \"%s\": %s", file, strerror(errno));
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_on(l, s, "secret_key_file \"%s\": not a regular file", file);
+        return;
+    }
+    if (st.st_mode & S_IROTH) {
+        err_on(l, s, "secret_key_file \"%s\" is readable by everyone (mode %04o): chmod o-r it",
+               file, (unsigned)(st.st_mode & 07777));
+        return;
+    }
+    config_t kf;
+    config_init(&kf);
+    if (!config_read_file(&kf, file)) {
+        if (config_error_type(&kf) == CONFIG_ERR_FILE_IO)
+            err_on(l, s, "secret_key_file \"%s\": %s", file, strerror(errno ? errno : EIO));
+        else
+            err_at_file(l, file, config_error_line(&kf), "%s", config_error_text(&kf));
+        config_destroy(&kf);
+        return;
+    }
+    /* The key file's settings name it as their source already: no
+     * directory may be put in front of it while they are judged. */
+    const char *dir = l->dir;
+    l->dir = NULL;
+    const config_setting_t *root = config_root_setting(&kf);
+    check_group(l, root, keyfile_keys, "a key file");
+    config_setting_t *pub = member(root, "public_key", K_STRING);
+    config_setting_t *sec = member(root, "secret_key", K_STRING);
+    uint8_t raw[32];
+    char derived[41];
+    if (!sec) {
+        err_at_file(l, file, 0, "no secret_key = \"...\"; here (give the .key file of `pctl "
+                    "keygen`, not the .pub)");
+    } else if (strlen(config_setting_get_string(sec)) != 40 ||
+               !zmq_z85_decode(raw, config_setting_get_string(sec)) ||
+               zmq_curve_public(derived, config_setting_get_string(sec)) != 0) {
+        err_on(l, sec, "secret_key must be 40 characters of Z85");
+    } else if (pub && strcmp(config_setting_get_string(pub), derived) != 0) {
+        err_on(l, pub, "public_key does not belong to secret_key");
+    } else {
+        c->curve = 1;
+        memcpy(c->curve_secret, config_setting_get_string(sec), 41);
+        memcpy(c->curve_public, derived, 41);
+    }
+    memset(raw, 0, sizeof raw);
+    l->dir = dir;
+    config_destroy(&kf);
+}
+
+/* broker.ipc_mode: permission bits as an octal string ("0660"). */
+static void load_ipc_mode(struct loader *l, config *c, const config_setting_t *s)
+{
+    const char *v = config_setting_get_string(s);
+    char *end;
+    size_t n = strlen(v);
+    long mode = strtol(v, &end, 8);
+    if (n < 3 || n > 4 || *end || mode < 0 || mode > 0777 || strspn(v, "01234567") != n) {
+        err_on(l, s, "'ipc_mode' is \"%s\"; it must be permission bits in octal, like \"0660\"", v);
+        return;
+    }
+    c->ipc_mode = mode;
+}
+
+/* Holds every endpoint of the file (or the defaults) against the policy. */
+static void check_endpoints(struct loader *l, const config *c, config_t *cf)
+{
+    const config_setting_t *arr = config_lookup(cf, "broker.endpoints");
+    const config_setting_t *where = config_lookup(cf, "security");
+    const char *why;
+    int plain;
+    for (size_t i = 0; i < c->n_endpoints; i++) {
+        if (!(why = config_endpoint_refusal(c, c->endpoints[i], &plain)))
+            continue;
+        const config_setting_t *s = NULL;
+        for (int k = 0; arr && k < config_setting_length(arr) && !s; k++) {
+            const config_setting_t *e = config_setting_get_elem(arr, (unsigned)k);
+            if (config_setting_type(e) == CONFIG_TYPE_STRING &&
+                !strcmp(config_setting_get_string(e), c->endpoints[i]))
+                s = e;
+        }
+        if (s)
+            err_on(l, s, "endpoint \"%s\": %s", c->endpoints[i], why);
+        else if (where)
+            err_on(l, where, "the default endpoint \"%s\": %s", c->endpoints[i], why);
+        else
+            err_at(l, 0, "the default endpoint \"%s\": %s", c->endpoints[i], why);
+    }
+    const char *names[2] = {"broker.gateway.xpub", "broker.gateway.xsub"};
+    for (int i = 0; i < 2; i++) {
+        const config_setting_t *s = config_lookup(cf, names[i]);
+        if (s && config_setting_type(s) == CONFIG_TYPE_STRING &&
+            (why = gateway_refusal(c, config_setting_get_string(s), &plain)))
+            err_on(l, s, "gateway endpoint \"%s\": %s", config_setting_get_string(s), why);
+    }
+}
+
 static void load_broker(struct loader *l, config *c, const config_setting_t *g)
 {
     static const char *const auto_choices[] = {"none", "pubsub", NULL};
@@ -566,6 +984,14 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     get_long(l, g, "max_subscriptions", 1, 10000000, &c->max_subscriptions);
     get_long(l, g, "max_retained", 0, 100000000, &c->max_retained);
     get_long(l, g, "client_buffer", 65536, 1LL << 32, &c->client_buffer);
+    if ((s = member(g, "curve", K_GROUP)))
+        load_curve(l, c, s);
+    if ((s = member(g, "insecure", K_BOOL)))
+        c->insecure = config_setting_get_bool(s);
+    if ((s = member(g, "ipc_mode", K_STRING)))
+        load_ipc_mode(l, c, s);
+    if ((s = member(g, "ipc_group", K_ID)))
+        get_id(l, s, "ipc_group", 1, &c->ipc_gid);
     if ((s = member(g, "heartbeat_timeout_ms", K_INT)) && c->heartbeat_timeout_ms <= c->heartbeat_ms)
         err_on(l, s, "'heartbeat_timeout_ms' (%ld) must be longer than 'heartbeat_ms' (%ld)",
                c->heartbeat_timeout_ms, c->heartbeat_ms);
@@ -694,6 +1120,8 @@ static config *config_base(void)
     c->max_subscriptions = 1000;
     c->max_retained = 10000;
     c->client_buffer = 8L << 20;
+    c->ipc_mode = 0660;
+    c->ipc_gid = -1;
     const char *state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
     c->data_dir = strdup(state && *state ? state : "./pubsub-data");
     if (!c->data_dir)
@@ -798,6 +1226,13 @@ config *config_load(const char *path, FILE *errs)
         for (int i = 0; i < n; i++)
             load_channel(&l, c, config_setting_get_elem(s, (unsigned)i), &tail);
     }
+    if ((s = member(root, "security", K_GROUP)))
+        load_security(&l, c, s);
+    if (c->curve && !c->secure)
+        err_on(&l, config_lookup(&cf, "broker.curve"),
+               "'curve' needs a security section naming the clients' public keys "
+               "(security.clients), or every client would be refused");
+    check_endpoints(&l, c, &cf);
     c->path = strdup(path);
     if (!c->path)
         err_at(&l, 0, "out of memory");
@@ -830,6 +1265,13 @@ void config_free(config **cp)
         c->channels = cc->next;
         channel_free(cc);
     }
+    while (c->clients) {
+        config_client *cc = c->clients;
+        c->clients = cc->next;
+        client_entry_free(cc);
+    }
+    /* The secret key must not linger in freed memory. */
+    memset(c->curve_secret, 0, sizeof c->curve_secret);
     free(c);
     *cp = NULL;
 }

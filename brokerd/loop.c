@@ -17,6 +17,12 @@
  * bytes, the loop stops reading the ROUTER, so publishers fill their own
  * pipes and slow down, and nothing is dropped.  A receiver that keeps
  * everyone waiting longer than heartbeat_timeout_ms is forgotten.
+ *
+ * With a security section there are two ROUTERs: CURVE is an option of a
+ * socket, and ipc peers are judged by their credentials without it, so
+ * tcp endpoints are bound on b->router and ipc endpoints on b->router_ipc.
+ * Each client remembers the one it came on, and its output goes there.
+ * The ZAP handler's socket (auth.c) is polled with them.
  */
 #include "brokerd.h"
 
@@ -27,6 +33,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,46 +84,80 @@ static int ipc_probe(const char *path)
     return 0;
 }
 
-/* Binds one endpoint, on the socket systemd passed for it if any. */
-static int bind_one(broker *b, const char *ep)
+/* Gives a new ipc socket file the configured mode and group (it was
+ * created 0600, so nobody could slip in before).  0, or -1 after logging. */
+static int ipc_set_mode(broker *b, const char *path)
+{
+    if (chmod(path, (mode_t)b->cfg->ipc_mode) < 0) {
+        log_err("cannot set mode %04lo on %s: %s", b->cfg->ipc_mode, path, strerror(errno));
+        return -1;
+    }
+    if (b->cfg->ipc_gid >= 0 && chown(path, (uid_t)-1, (gid_t)b->cfg->ipc_gid) < 0) {
+        log_err("cannot give %s to group %ld (broker.ipc_group): %s", path, b->cfg->ipc_gid,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Binds one endpoint to sock, on the socket systemd passed for it if
+ * any.  0; -1 with errno; -2 after logging. */
+static int bind_one(broker *b, void *sock, const char *ep)
 {
     int passed = sd_take_fd(ep);
     if (passed >= 0) {
-        /* Ours already: the probe would find ourselves listening. */
+        /* Ours already: the probe would find ourselves listening.  The
+         * socket unit's SocketMode= and SocketGroup= apply to its file. */
         int none = -1, rc;
-        zmq_setsockopt(b->router, ZMQ_USE_FD, &passed, sizeof passed);
-        rc = zmq_bind(b->router, ep);
+        zmq_setsockopt(sock, ZMQ_USE_FD, &passed, sizeof passed);
+        rc = zmq_bind(sock, ep);
         int saved = errno;
-        zmq_setsockopt(b->router, ZMQ_USE_FD, &none, sizeof none);
+        zmq_setsockopt(sock, ZMQ_USE_FD, &none, sizeof none);
         errno = saved;
         if (rc == 0)
             log_info("%s: using the socket passed by systemd", ep);
         return rc;
     }
-    int ipc = strncmp(ep, "ipc://", 6) == 0;
+    int ipc = strncmp(ep, "ipc://", 6) == 0, file = ipc && ep[6] != '@';
     if (ipc && ipc_probe(ep + 6) < 0) {
         errno = EADDRINUSE;
         return -2;
     }
-    if (zmq_bind(b->router, ep) < 0)
+    /* libzmq creates the file in zmq_bind, in this thread. */
+    mode_t old = file ? umask(0177) : 0;
+    int rc = zmq_bind(sock, ep);
+    if (file)
+        umask(old);
+    if (rc < 0)
         return -1;
-    if (ipc) {
+    if (file) {
         char **more = realloc(b->ipc_owned, (b->n_ipc_owned + 1) * sizeof *more);
         if (more) {
             b->ipc_owned = more;
             if ((more[b->n_ipc_owned] = strdup(ep + 6)))
                 b->n_ipc_owned++;
         }
+        if (ipc_set_mode(b, ep + 6) < 0)
+            return -2;
     }
     return 0;
 }
 
-int loop_bind(broker *b)
+void loop_apply_limits(broker *b)
 {
-    b->router = zmq_socket(b->ctx, ZMQ_ROUTER);
-    if (!b->router) {
+    int64_t maxsize = b->cfg->max_message_size + 65536;
+    zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    if (b->router_ipc)
+        zmq_setsockopt(b->router_ipc, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+}
+
+/* A ROUTER with the broker's options, for ipc endpoints or for tcp. */
+static void *open_router(broker *b, int ipc)
+{
+    void *r = zmq_socket(b->ctx, ZMQ_ROUTER);
+    if (!r) {
         log_err("cannot create the ROUTER socket: %s", zmq_strerror(errno));
-        return -1;
+        return NULL;
     }
     /* High-water marks count frames, not bytes: a frame is up to
      * LOOP_FRAME_MAX, so a low send mark keeps what libzmq holds for one
@@ -124,20 +165,42 @@ int loop_bind(broker *b)
      * over and the slow-subscriber policy applies.  The receive mark
      * bounds what libzmq reads ahead from publishers the same way. */
     int one = 1, shwm = 128, hwm = 256, zero = 0;
-    int64_t maxsize = b->cfg->max_message_size + 65536;
-    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
-    zmq_setsockopt(b->router, ZMQ_SNDHWM, &shwm, sizeof shwm);
-    zmq_setsockopt(b->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(r, ZMQ_SNDHWM, &shwm, sizeof shwm);
+    zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
+    if (auth_setup_router(b, r, ipc) < 0) {
+        log_err("cannot set up %s security: %s", ipc ? "ipc" : "CURVE", zmq_strerror(errno));
+        zmq_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+int loop_bind(broker *b)
+{
+    if (!(b->router = open_router(b, 0)))
+        return -1;
+    if (b->secure && !(b->router_ipc = open_router(b, 1)))
+        return -1;
+    loop_apply_limits(b);
     for (size_t i = 0; i < b->cfg->n_endpoints; i++) {
         const char *ep = b->cfg->endpoints[i];
-        int rc = bind_one(b, ep);
+        int plain, ipc = strncmp(ep, "ipc://", 6) == 0;
+        const char *why = config_endpoint_refusal(b->cfg, ep, &plain);
+        if (why) {
+            log_err("refusing to listen on %s: %s", ep, why);
+            return -1;
+        }
+        if (plain)
+            log_warn("%s is plain tcp beyond loopback (broker.insecure = true): anyone who "
+                     "reaches it can use the broker and read its traffic", ep);
+        int rc = bind_one(b, ipc && b->router_ipc ? b->router_ipc : b->router, ep);
         if (rc == -1)
             log_err("cannot bind %s: %s", ep, zmq_strerror(errno));
         if (rc < 0)
             return -1;
-        log_info("listening on %s", ep);
+        log_info("listening on %s%s", ep, !ipc && b->cfg->curve ? " (CURVE)" : "");
     }
     int unclaimed = sd_unclaimed();
     if (unclaimed)
@@ -151,7 +214,9 @@ void loop_close(broker *b)
 {
     if (b->router)
         zmq_close(b->router);
-    b->router = NULL;
+    if (b->router_ipc)
+        zmq_close(b->router_ipc);
+    b->router = b->router_ipc = NULL;
     for (size_t i = 0; i < b->n_ipc_owned; i++) {
         unlink(b->ipc_owned[i]);
         free(b->ipc_owned[i]);
@@ -256,9 +321,9 @@ static int send_frames(broker *b, client *c)
 {
     while (c->out_head) {
         outframe *f = c->out_head;
-        if (zmq_send(b->router, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
             return errno == EAGAIN || errno == EINTR ? 1 : -1;
-        if (zmq_send(b->router, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
+        if (zmq_send(c->sock, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
             log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
                       zmq_strerror(errno));
         c->pending_bytes -= f->buf.len;
@@ -354,30 +419,32 @@ static int flush_all(broker *b)
 }
 
 /* Answers a stranger directly: it has no session and no output buffer. */
-static void send_direct(broker *b, const void *ident, size_t ilen, const ps__cmd *cmd)
+static void send_direct(void *sock, const void *ident, size_t ilen, const ps__cmd *cmd)
 {
     ps__buf buf = {0};
     if (ps__wire_put(&buf, cmd) == 0 &&
-        zmq_send(b->router, ident, ilen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-        zmq_send(b->router, buf.data, buf.len, ZMQ_DONTWAIT);
+        zmq_send(sock, ident, ilen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(sock, buf.data, buf.len, ZMQ_DONTWAIT);
     ps__buf_free(&buf);
 }
 
-void loop_direct_error(broker *b, const void *ident, size_t ilen, uint16_t code, const char *text)
+void loop_direct_error(broker *b, void *sock, const void *ident, size_t ilen, uint16_t code,
+                       const char *text)
 {
     ps__cmd e = {.cmd = PS_CMD_ERROR, .code = code};
+    (void)b;
     e.text.ptr = text;
     e.text.len = strlen(text);
-    send_direct(b, ident, ilen, &e);
+    send_direct(sock, ident, ilen, &e);
 }
 
-/* Reads up to LOOP_BURST frames and handles them. */
-static void read_burst(broker *b)
+/* Reads up to LOOP_BURST frames from sock and handles them. */
+static void read_burst(broker *b, void *sock)
 {
     for (int i = 0; i < LOOP_BURST; i++) {
         zmq_msg_t id, fr;
         zmq_msg_init(&id);
-        if (zmq_msg_recv(&id, b->router, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&id);
             break;
         }
@@ -387,7 +454,7 @@ static void read_burst(broker *b)
             continue;
         }
         zmq_msg_init(&fr);
-        if (zmq_msg_recv(&fr, b->router, 0) < 0) {
+        if (zmq_msg_recv(&fr, sock, 0) < 0) {
             zmq_msg_close(&fr);
             zmq_msg_close(&id);
             break;
@@ -397,13 +464,13 @@ static void read_burst(broker *b)
             /* A client sends one frame per message; more is malformed. */
             zmq_msg_close(&fr);
             zmq_msg_init(&fr);
-            if (zmq_msg_recv(&fr, b->router, 0) < 0)
+            if (zmq_msg_recv(&fr, sock, 0) < 0)
                 break;
             extra = 1;
         }
         if (extra) {
             b->malformed++;
-            client *c = client_find(b, zmq_msg_data(&id), zmq_msg_size(&id));
+            client *c = client_find(b, sock, zmq_msg_data(&id), zmq_msg_size(&id));
             if (c && !c->dead) {
                 if (!c->warned_malformed++)
                     log_debug("client %llu: multi-frame message dropped",
@@ -411,7 +478,9 @@ static void read_burst(broker *b)
                 loop_error(b, c, 0, PS_WERR_PROTOCOL, "one frame per message expected");
             }
         } else {
-            client_frame(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&fr),
+            /* Who the ZAP handler admitted this connection as. */
+            const char *user = b->secure ? zmq_msg_gets(&fr, "User-Id") : NULL;
+            client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, zmq_msg_data(&fr),
                          zmq_msg_size(&fr));
         }
         zmq_msg_close(&fr);
@@ -484,12 +553,20 @@ int loop_run(broker *b)
                 break;
             }
         int sfd = store_event_fd(); /* the fsync worker's answers, when there is one */
-        zmq_pollitem_t items[3] = {
-            {.socket = b->router, .events = b->throttled ? 0 : ZMQ_POLLIN},
+        short in = b->throttled ? 0 : ZMQ_POLLIN;
+        /* The optional sockets come last, each present only when used. */
+        zmq_pollitem_t items[5] = {
+            {.socket = b->router, .events = in},
             {.fd = b->sigfd, .events = ZMQ_POLLIN},
-            {.fd = sfd, .events = ZMQ_POLLIN},
         };
-        int n = zmq_poll(items, sfd >= 0 ? 3 : 2, timeout);
+        int ni = 2, si = -1, zi = -1, ii = -1;
+        if (sfd >= 0)
+            items[si = ni++] = (zmq_pollitem_t){.fd = sfd, .events = ZMQ_POLLIN};
+        if (b->zap)
+            items[zi = ni++] = (zmq_pollitem_t){.socket = b->zap, .events = ZMQ_POLLIN};
+        if (b->router_ipc)
+            items[ii = ni++] = (zmq_pollitem_t){.socket = b->router_ipc, .events = in};
+        int n = zmq_poll(items, ni, timeout);
         if (n < 0 && errno != EINTR) {
             log_err("zmq_poll: %s", zmq_strerror(errno));
             return -1;
@@ -497,9 +574,13 @@ int loop_run(broker *b)
         b->now = loop_now();
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             read_signals(b);
+        if (n > 0 && zi >= 0 && (items[zi].revents & ZMQ_POLLIN))
+            auth_zap(b);
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
-            read_burst(b);
-        if (n > 0 && sfd >= 0 && (items[2].revents & ZMQ_POLLIN))
+            read_burst(b, b->router);
+        if (n > 0 && ii >= 0 && (items[ii].revents & ZMQ_POLLIN))
+            read_burst(b, b->router_ipc);
+        if (n > 0 && si >= 0 && (items[si].revents & ZMQ_POLLIN))
             store_events();
         /* Durable records of this turn go to disk before its output leaves. */
         store_turn_end();

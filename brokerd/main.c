@@ -8,6 +8,9 @@
  * everything and removes the ipc socket files it created.  SIGHUP reloads
  * the file: new channels appear, limits change, nothing queued, retained
  * or connected is lost; a file with errors leaves the old configuration.
+ * The access rules of security.clients change on reload too, and every
+ * client is judged again; whether there is security at all, and the
+ * broker's CURVE key, are fixed from the start (the sockets carry them).
  */
 #include "brokerd.h"
 
@@ -75,6 +78,16 @@ static int set_endpoints(config *cfg, char **eps, size_t n)
     return 0;
 }
 
+/* Why nc cannot replace the running configuration a, or NULL. */
+static const char *reload_refusal(const config *a, const config *nc)
+{
+    if (a->secure != nc->secure)
+        return "adding or removing the security section needs a restart";
+    if (a->curve != nc->curve || strcmp(a->curve_secret, nc->curve_secret) != 0)
+        return "a change of broker.curve needs a restart";
+    return NULL;
+}
+
 static int same_endpoints(const config *a, const config *b)
 {
     if (a->n_endpoints != b->n_endpoints)
@@ -111,10 +124,15 @@ static void main_reload(broker *b)
                 log_err("%s", line);
         }
         log_err("reload failed: keeping the configuration in use");
+    } else if (reload_refusal(b->cfg, nc)) {
+        log_err("reload refused: %s; keeping the configuration in use", reload_refusal(b->cfg, nc));
+        config_free(&nc);
     } else {
         /* Endpoints stay as bound; the new file's take effect at restart. */
         if (!cli_endpoints && !same_endpoints(nc, b->cfg))
             log_notice("endpoint changes take effect when the broker restarts");
+        if (nc->ipc_mode != b->cfg->ipc_mode || nc->ipc_gid != b->cfg->ipc_gid)
+            log_notice("ipc_mode and ipc_group changes take effect when the broker restarts");
         char **eps = nc->endpoints;
         size_t n = nc->n_endpoints;
         nc->endpoints = b->cfg->endpoints;
@@ -123,8 +141,8 @@ static void main_reload(broker *b)
         b->cfg->n_endpoints = n;
         config_free(&b->cfg);
         b->cfg = nc;
-        int64_t maxsize = b->cfg->max_message_size + 65536;
-        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+        loop_apply_limits(b);
+        auth_reload(b);
         if (chan_apply_config(b) < 0)
             log_err("configuration reloaded, but some channels could not be set up (see above)");
         else
@@ -237,7 +255,7 @@ int main(int argc, char **argv)
         log_err("zmq_ctx_new: %s", zmq_strerror(errno));
         goto out;
     }
-    if (loop_bind(b) < 0)
+    if (auth_start(b) < 0 || loop_bind(b) < 0)
         goto out;
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
@@ -253,6 +271,7 @@ out:
     client_free_all(b);
     chan_free_all(b);
     loop_close(b);
+    auth_stop(b);
     if (b->ctx)
         zmq_ctx_term(b->ctx);
     if (b->sigfd >= 0)

@@ -85,11 +85,12 @@ qmsg *queue_restore(channel *ch, char *topic, size_t tlen, uint8_t *data, size_t
     return queue_link(ch, qm);
 }
 
-/* The first consumer in round-robin order with room in its window. */
+/* The first consumer in round-robin order with room in its window (a
+ * responder allowed requests only is no consumer). */
 static sub *free_consumer(channel *ch)
 {
     for (sub *s = ch->subs_head; s; s = s->ch_next)
-        if (!s->cl->dead && s->inflight < s->window)
+        if (!s->cl->dead && s->inflight < s->window && !s->requests_only)
             return s;
     return NULL;
 }

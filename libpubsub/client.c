@@ -13,6 +13,10 @@
  * bounded receive queue that ps_recv() takes from and ps_fd() signals.
  * The I/O thread also keeps the session: HELLO/WELCOME, heartbeats, and on
  * a lost broker a fresh socket, a new HELLO and the subscriptions again.
+ * It watches the socket's handshakes too (zmq_socket_monitor): a broker
+ * that refuses our CURVE key or our user, or that speaks another security
+ * mechanism, is a final answer, reported at once rather than after the
+ * connect timeout.
  *
  * Waking a sleeping thread costs more than anything else on a request's
  * path (tens of microseconds on a virtual machine), so a call that is
@@ -148,6 +152,10 @@ struct ps_client {
     /* io_lock holder only: */
     void *sock;             /* DEALER connected to the broker */
     int sock_fd;            /* its ZMQ_FD; changed with both locks held, so lock suffices to read it */
+    void *mon;              /* PAIR receiving sock's handshake failures (I/O thread only) */
+    int mon_fd;             /* its ZMQ_FD */
+    unsigned n_sockets;     /* sockets opened so far, naming their monitors */
+    int hs_closed;          /* handshakes the broker cut off before the first WELCOME */
     ps__buf sending;        /* buffer taken from out, being sent */
     size_t sending_off;     /* bytes of sending already handed to libzmq */
     uint64_t sent_max_op;   /* highest op corr handed to libzmq */
@@ -538,12 +546,31 @@ static void kick_reader(ps_client *c)
         eventfd_signal(c->kick_fd);
 }
 
+/* Closes the DEALER and its monitor; with drop, what is still in its
+ * pipe goes too, else it is sent within the linger.  No reader may be
+ * polling the socket. */
+static void close_socket(ps_client *c, int drop)
+{
+    int zero = 0;
+    if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        if (drop)
+            zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(c->sock);
+    }
+    if (c->mon)
+        zmq_close(c->mon);
+    c->sock = c->mon = NULL;
+    c->sock_fd = c->mon_fd = -1;
+}
+
 /* Opens a fresh DEALER and connects it.  Returns 0 or -1 with errno. */
 static int open_socket(ps_client *c)
 {
     void *s = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!s)
         return -1;
+    c->sock = s;
     int linger = LINGER_MS;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (c->opts.curve_server_key) {
@@ -561,16 +588,25 @@ static int open_socket(ps_client *c)
             goto fail;
         memset(sec, 0, sizeof sec);
     }
-    size_t fdlen = sizeof c->sock_fd;
-    int fd = -1;
-    if (zmq_connect(s, c->endpoint) < 0 || zmq_getsockopt(s, ZMQ_FD, &fd, &fdlen) < 0)
+    /* The monitor is connected before the DEALER, so no event is missed. */
+    char name[64];
+    snprintf(name, sizeof name, "inproc://pubsub-handshakes-%u", ++c->n_sockets);
+    if (zmq_socket_monitor(s, name, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0 ||
+        !(c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) || zmq_connect(c->mon, name) < 0)
         goto fail;
-    c->sock = s;
+    size_t fdlen = sizeof(int);
+    int fd = -1, mfd = -1;
+    if (zmq_connect(s, c->endpoint) < 0 || zmq_getsockopt(s, ZMQ_FD, &fd, &fdlen) < 0 ||
+        zmq_getsockopt(c->mon, ZMQ_FD, &mfd, &fdlen) < 0)
+        goto fail;
     c->sock_fd = fd;
+    c->mon_fd = mfd;
     return 0;
 fail:;
     int err = errno;
-    zmq_close(s);
+    close_socket(c, 1);
     errno = err;
     return -1;
 }
@@ -620,12 +656,8 @@ static void session_lost(ps_client *c, int fresh_socket)
  */
 static void reopen_socket(ps_client *c)
 {
-    int zero = 0;
     c->reopen = 0;
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_close(c->sock);
-    c->sock = NULL;
-    c->sock_fd = -1;
+    close_socket(c, 1);
     if (open_socket(c) < 0) {
         c->state = ST_DEAD;
         c->conn_err = errno;
@@ -734,6 +766,91 @@ static void on_gap(ps_client *c, const ps__cmd *cmd)
     c->gaps = g;
 }
 
+/* The broker gave a final no (err, its reason in text): the client is
+ * dead, and every call fails with err.  Lock held. */
+static void session_refused(ps_client *c, int err, const ps__slice *text)
+{
+    c->state = ST_DEAD;
+    c->conn_err = err;
+    for (op *p = c->ops; p; p = p->next)
+        op_fail(p, err);
+    note_async_error(c, err, text);
+    pthread_cond_broadcast(&c->cv_op);
+    pthread_cond_broadcast(&c->cv_recv);
+    pthread_cond_broadcast(&c->cv_space);
+    kick_reader(c);
+}
+
+/*
+ * A handshake failed (a ZMQ_EVENT_HANDSHAKE_FAILED_* event with value).
+ * libzmq would retry for ever; a refused key or user, or a broker of
+ * another security mechanism, will not change its mind.  Lock held.
+ */
+static void handshake_failed(ps_client *c, uint16_t event, uint32_t value)
+{
+    int curve = c->opts.curve_server_key != NULL, err = ECONNREFUSED;
+    const char *why = NULL;
+    if (c->state == ST_DEAD)
+        return;
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value != 300) { /* 300: try again */
+        err = EACCES;
+        why = curve ? "the broker refused this client's CURVE key (not among its clients)"
+                    : "the broker refused this client (its user is not among the broker's clients)";
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        if (value != ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            why = "the security handshake with the broker failed";
+        else if (curve)
+            why = "the broker does not speak CURVE on this endpoint";
+        else
+            why = "the broker requires CURVE encryption (set the broker's public key)";
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && !c->welcomed &&
+               ++c->hs_closed >= 2) {
+        /* A CURVE broker says nothing to a client with a wrong server key:
+         * it cannot read its HELLO, and closes the connection.  A plain
+         * client may see the same: the broker's greeting naming CURVE is
+         * lost when it resets the connection after reading ours. */
+        why = curve ? "the broker closed the connection during the CURVE handshake (is the "
+                      "server key the broker's public key?)"
+                    : "the broker closed the connection during the handshake (if it requires "
+                      "CURVE encryption, set the broker's public key)";
+    }
+    if (why) {
+        ps__slice t = {why, strlen(why)};
+        session_refused(c, err, &t);
+    }
+}
+
+/* Reads the monitor's handshake events, all of them: its descriptor
+ * signals again only after a read found nothing.  I/O thread. */
+static void read_events(ps_client *c)
+{
+    for (;;) {
+        zmq_msg_t m;
+        uint16_t event = 0;
+        uint32_t value = 0;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        /* Frame 1: event (u16) and value (u32) in host order; frame 2: the endpoint. */
+        if (zmq_msg_size(&m) >= 6) {
+            memcpy(&event, zmq_msg_data(&m), 2);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
+        }
+        while (zmq_msg_more(&m)) {
+            zmq_msg_close(&m);
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, c->mon, 0) < 0)
+                break;
+        }
+        zmq_msg_close(&m);
+        pthread_mutex_lock(&c->lock);
+        handshake_failed(c, event, value);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
 /* Handles one record from the broker.  Lock held. */
 static void on_record(ps_client *c, const ps__cmd *cmd)
 {
@@ -751,20 +868,12 @@ static void on_record(ps_client *c, const ps__cmd *cmd)
         break;
     case PS_CMD_ERROR:
         if (cmd->code == PS_WERR_VERSION) {
-            c->state = ST_DEAD;
-            c->conn_err = PS_EVERSION;
-            for (op *p = c->ops; p; p = p->next)
-                op_fail(p, PS_EVERSION);
-            note_async_error(c, PS_EVERSION, &cmd->text);
-            pthread_cond_broadcast(&c->cv_op);
-            pthread_cond_broadcast(&c->cv_recv);
-            pthread_cond_broadcast(&c->cv_space);
-        } else if (c->state == ST_HANDSHAKE && !c->welcomed && cmd->code != PS_WERR_SESSION) {
-            /* The broker refused the session itself (too many clients, ...). */
-            c->state = ST_DEAD;
-            c->conn_err = ps__errno_from_wire(cmd->code);
-            note_async_error(c, c->conn_err, &cmd->text);
-            pthread_cond_broadcast(&c->cv_op);
+            session_refused(c, PS_EVERSION, &cmd->text);
+        } else if (c->state == ST_HANDSHAKE && cmd->code != PS_WERR_SESSION &&
+                   (!c->welcomed || cmd->code == PS_WERR_DENIED)) {
+            /* The broker refused the session itself (too many clients,
+             * not allowed any more, ...). */
+            session_refused(c, ps__errno_from_wire(cmd->code), &cmd->text);
         } else if (cmd->code == PS_WERR_SESSION) {
             if (c->state == ST_READY) /* the broker restarted and forgot us */
                 session_lost(c, 0);
@@ -1020,17 +1129,26 @@ static void *io_main(void *arg)
             pthread_mutex_unlock(&c->lock);
         }
 
-        int64_t wait = hb - (now - c->last_out);
+        /* Until the next heartbeat is due, or, shaking hands, until the
+         * HELLO has gone unanswered too long. */
+        int64_t wait = ready ? hb - (now - c->last_out) : hbt - (now - c->hello_at) + 1;
         if (wait > hb || wait < 1)
-            wait = 1;
+            wait = ready ? 1 : hb;
         if (stopping)
             wait = 10;
+        if (c->mon)
+            read_events(c); /* its descriptor signals only after a read found nothing */
         int ev = io_settle(c, ROLE_IO);
         pthread_mutex_lock(&c->lock);
         paused = c->paused;
         dead = c->state == ST_DEAD;
         int reopen = c->reopen, fd = c->sock_fd;
         int reader = c->reader || now_ms() < c->reader_until;
+        if (dead && c->sock && !c->reader) {
+            close_socket(c, 1); /* a final answer: no reconnecting behind it */
+            fd = -1;
+        }
+        int mfd = c->mon_fd;
         pthread_mutex_unlock(&c->lock);
         pthread_mutex_unlock(&c->io_lock);
         if (reopen && !reader)
@@ -1046,16 +1164,21 @@ static void *io_main(void *arg)
         /* The socket's input is the reader's while there is one. */
         int watch = fd >= 0 && ((!paused && !dead && !reader) || !drained);
         for (;;) {
-            struct pollfd p[3] = {{c->wake_fd, POLLIN, 0}, {c->grace_fd, POLLIN, 0}, {fd, POLLIN, 0}};
-            int n = poll(p, watch ? 3 : 2, (int)wait);
+            struct pollfd p[4] = {{c->wake_fd, POLLIN, 0}, {c->grace_fd, POLLIN, 0},
+                                  {mfd, POLLIN, 0}, {fd, POLLIN, 0}};
+            int n = poll(p, mfd < 0 ? 2 : watch ? 4 : 3, (int)wait);
             if (p[1].revents & POLLIN)
                 eventfd_clear(c->grace_fd); /* a timerfd reads like an eventfd */
+            if (p[2].revents & POLLIN) {
+                read_events(c);
+                break;
+            }
             if (p[0].revents & POLLIN) {
                 eventfd_clear(c->wake_fd);
                 pthread_mutex_lock(&c->lock);
                 c->wake_pending = 0;
                 pthread_mutex_unlock(&c->lock);
-            } else if (n > 0 && !(p[1].revents & POLLIN) && drained) {
+            } else if (n > 0 && !(p[1].revents & POLLIN) && !(p[2].revents & POLLIN) && drained) {
                 /* Only input: if a reader has come meanwhile, it is its. */
                 pthread_mutex_lock(&c->lock);
                 int taken = c->reader;
@@ -1101,7 +1224,7 @@ ps_client *ps_connect(const char *endpoint, const ps_opts *opts)
     ps_client *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->wake_fd = c->kick_fd = c->grace_fd = c->recv_fd = c->sock_fd = -1;
+    c->wake_fd = c->kick_fd = c->grace_fd = c->recv_fd = c->sock_fd = c->mon_fd = -1;
     int err = ENOMEM, failed = 0;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1184,8 +1307,7 @@ void ps_close(ps_client **cp)
         eventfd_signal(c->wake_fd);
         pthread_join(c->thread, NULL);
     }
-    if (c->sock)
-        zmq_close(c->sock);
+    close_socket(c, 0);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     while (c->ops) {

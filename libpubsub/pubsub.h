@@ -104,7 +104,11 @@ PS_EXPORT int ps_opts_set_str(ps_opts *o, int opt, const char *value);
  * NULL means PS_DEFAULT_ENDPOINT) and completes the handshake.  opts may be
  * NULL; it is only read, the caller keeps it.  Returns a client owned by
  * the caller (free with ps_close), or NULL with errno EHOSTUNREACH (no
- * broker answered within the timeout), PS_EVERSION, EINVAL or ENOMEM.
+ * broker answered within the timeout), PS_EVERSION, EINVAL or ENOMEM;
+ * EACCES when the broker refused our CURVE key or our user (at once, not
+ * after the timeout); ECONNREFUSED when the security handshake failed (a
+ * broker requiring CURVE, or a wrong PS_OPT_CURVE_SERVER_KEY).  ps_errmsg()
+ * then says which.  A session refused later (EACCES) is over for good.
  */
 PS_EXPORT ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
 

@@ -265,6 +265,10 @@ ps_client *tool_connect(const struct tool_opts *o, int *exit_code)
             tool_err("broker at %s speaks another protocol version%s%s", endpoint,
                      why ? ": " : "", why ? why : "");
             *exit_code = EXIT_UNREACH;
+        } else if (err == ECONNREFUSED && ps_errmsg(NULL)) {
+            /* The security handshake failed: the library says how. */
+            tool_err("cannot connect to %s: %s", endpoint, ps_errmsg(NULL));
+            *exit_code = EXIT_UNREACH;
         } else if (err == EHOSTUNREACH || err == ETIMEDOUT || err == ECONNREFUSED) {
             tool_err("cannot reach broker at %s", endpoint);
             *exit_code = EXIT_UNREACH;
@@ -326,7 +330,10 @@ int tool_fail(ps_client *c, int err, const char *channel)
         break;
     case EACCES:
     case EPERM:
-        snprintf(what, sizeof what, "not allowed on '%s'", ch);
+        if (channel)
+            snprintf(what, sizeof what, "not allowed on '%s'", ch);
+        else
+            snprintf(what, sizeof what, "not allowed");
         break;
     case ENOBUFS:
         snprintf(what, sizeof what, "'%s' is full (limit reached)", ch);

@@ -41,6 +41,7 @@ static void usage(FILE *out)
 "  status                   the broker's id, uptime, endpoints and counters\n"
 "  channels                 every channel with its type and counters\n"
 "  clients                  every connected client\n"
+"                           (with security, these three need the 'admin' right)\n"
 "  ping                     measure the round trip to the broker:\n"
 "                           \"pong from ENDPOINT in 0.123 ms\"\n"
 "  keygen NAME              make a CURVE key pair: NAME.key (public and secret\n"

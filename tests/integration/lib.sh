@@ -60,6 +60,20 @@ expect_exit() { # CODE CMD...: CMD must exit CODE
     [ "$rc" = "$want" ] || fail "'$*' exited $rc, want $want"
 }
 
+# Runs CMD with its stdout in ./out and its stderr in ./err: CMD must exit
+# CODE, and err match PATTERN (an extended regex, "" for anything).  A
+# failure (CODE above 0) must be said in exactly one line, as DESIGN.md
+# section 5 wants of every tool.
+expect_run() { # CODE PATTERN CMD...
+    local want=$1 pattern=$2
+    shift 2
+    "$@" > out 2> err
+    local rc=$?
+    [ "$rc" = "$want" ] || fail "'$*' exited $rc, want $want (stderr: $(head -c 300 err))"
+    [ "$want" = 0 ] || [ "$(wc -l < err)" = 1 ] || fail "'$*': $(wc -l < err) lines on stderr, want one: $(cat err)"
+    [ -z "$pattern" ] || grep -Eq -- "$pattern" err || fail "'$*': stderr '$(cat err)' does not match /$pattern/"
+}
+
 free_port() { # a loopback tcp port nobody listens on
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -1,11 +1,14 @@
 /*
  * test_config.c - the config loader (brokerd/config.c): a valid file with
  * every key, the defaults, and each kind of error reported with the line
- * it is on, all of them at once.
+ * it is on, all of them at once; the security settings (broker.curve and
+ * its key file, security.clients, the endpoint policy) likewise.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "../../brokerd/brokerd.h"
 #include "test.h"
@@ -41,6 +44,176 @@ static int has_error(int line, const char *needle)
             return 1;
     }
     return 0;
+}
+
+/* Writes text to a new file (mode) named from template; the name in out. */
+static void write_file(char *out, const char *template, const char *text, mode_t mode)
+{
+    strcpy(out, template);
+    int fd = mkstemp(out);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fchmod(fd, mode) < 0)
+        abort();
+    close(fd);
+}
+
+/* The security section: every key read, every mistake found with its line. */
+static void test_security(void)
+{
+    char bpub[41], bsec[41], kpub[41], ksec[41], text[4096];
+    char key[64], pub[64], open_key[64], wrong[64];
+    if (zmq_curve_keypair(bpub, bsec) || zmq_curve_keypair(kpub, ksec))
+        abort();
+    snprintf(text, sizeof text, "# made by pctl keygen\npublic_key = \"%s\";\nsecret_key = \"%s\";\n",
+             bpub, bsec);
+    write_file(key, "/tmp/test_config_key.XXXXXX", text, 0600);
+    write_file(open_key, "/tmp/test_config_open.XXXXXX", text, 0644);
+    snprintf(text, sizeof text, "public_key = \"%s\";\n", bpub);
+    write_file(pub, "/tmp/test_config_pub.XXXXXX", text, 0600);
+    snprintf(text, sizeof text, "public_key = \"%s\";\nsecret_key = \"%s\";\ncolour = 1;\n", kpub, bsec);
+    write_file(wrong, "/tmp/test_config_wrong.XXXXXX", text, 0600);
+
+    snprintf(text, sizeof text,
+             "broker = {\n"
+             "  endpoints = [ \"tcp://0.0.0.0:6000\", \"ipc:///tmp/x.sock\" ];\n"
+             "  curve = { secret_key_file = \"%s\"; };\n"
+             "  ipc_mode = \"0640\"; ipc_group = 0;\n"
+             "};\n"
+             "security = { clients = (\n"
+             "  { name = \"logger\"; public_key = \"%s\"; allow = [ \"publish:logs.*\", \"admin\" ]; },\n"
+             "  { name = \"root\"; uid = \"root\"; allow = [ \"subscribe:*\" ]; },\n"
+             "  { name = \"staff\"; gid = 27; }\n"
+             "); };\n", key, kpub);
+    config *c = load(text);
+    CHECK(c != NULL, "a file with every security key loads (%s)", errs);
+    if (c) {
+        const config_client *l = c->clients, *r = l ? l->next : NULL, *st = r ? r->next : NULL;
+        CHECK(c->curve && c->secure && !strcmp(c->curve_public, bpub) && !strcmp(c->curve_secret, bsec),
+              "broker.curve: the key pair from the key file");
+        CHECK(c->ipc_mode == 0640 && c->ipc_gid == 0 && !c->insecure, "ipc_mode, ipc_group");
+        CHECK(l && l->kind == WHO_KEY && !strcmp(l->name, "logger") && l->n_rules == 2 &&
+                  l->rules[0].verb == VERB_PUBLISH && !strcmp(l->rules[0].pattern, "logs.*") &&
+                  l->rules[1].verb == VERB_ADMIN && !strcmp(l->rules[1].pattern, ""),
+              "a CURVE client and its rights");
+        uint8_t raw[32];
+        CHECK(l && zmq_z85_decode(raw, kpub) && !memcmp(raw, l->key, 32), "its key, decoded");
+        CHECK(r && r->kind == WHO_UID && r->id == 0 && st && st->kind == WHO_GID && st->id == 27 &&
+                  st->n_rules == 0 && !st->next,
+              "uid by name, gid by number, no rights at all");
+    }
+    config_free(&c);
+    CHECK(!strcmp(config_verb_name(VERB_CONSUME), "consume") && !strcmp(config_verb_name(VERB_ADMIN), "admin"),
+          "config_verb_name");
+
+    c = load("# nothing\n");
+    CHECK(c && !c->secure && !c->curve && c->ipc_mode == 0660 && c->ipc_gid == -1 && !c->clients,
+          "defaults: no security, ipc sockets 0660 in the broker's group");
+    int plain = 9;
+    CHECK(c && !config_endpoint_refusal(c, "tcp://127.0.0.1:1", &plain) && plain == 0 &&
+              !config_endpoint_refusal(c, "tcp://127.5.6.7:1", &plain) &&
+              !config_endpoint_refusal(c, "tcp://[::1]:1", &plain) &&
+              !config_endpoint_refusal(c, "tcp://localhost:1", &plain) &&
+              !config_endpoint_refusal(c, "tcp://lo:1", &plain) &&
+              !config_endpoint_refusal(c, "ipc:///x", &plain),
+          "loopback tcp and ipc may be bound without security");
+    CHECK(c && config_endpoint_refusal(c, "tcp://0.0.0.0:1", &plain) &&
+              config_endpoint_refusal(c, "tcp://*:1", &plain) &&
+              config_endpoint_refusal(c, "tcp://eth0:1", &plain) &&
+              config_endpoint_refusal(c, "tcp://10.0.0.1:1", &plain) &&
+              config_endpoint_refusal(c, "tcp://[::]:1", &plain),
+          "other tcp is refused without security");
+    if (c) {
+        c->insecure = 1;
+        CHECK(!config_endpoint_refusal(c, "tcp://0.0.0.0:1", &plain) && plain == 1,
+              "... unless broker.insecure, and then it is called plain");
+    }
+    config_free(&c);
+
+    /* Every mistake, with its line. */
+    snprintf(text, sizeof text,
+             "broker = {\n"                                                   /* 1 */
+             "  endpoints = [ \"tcp://*:6000\" ];\n"                          /* 2 */
+             "  ipc_mode = \"999\";\n"                                        /* 3 */
+             "  ipc_group = \"no-such-group-here\";\n"                        /* 4 */
+             "  insecure = 1;\n"                                               /* 5 */
+             "};\n"                                                           /* 6 */
+             "security = { clients = (\n"                                     /* 7 */
+             "  { name = \"a\"; uid = 1; allow = [ \"write:logs\" ]; },\n"     /* 8 */
+             "  { name = \"b\"; uid = 2; allow = [ \"admin:logs\", \"publish\" ]; },\n" /* 9 */
+             "  { name = \"c\"; uid = 3; allow = ( \"publish:a b\", 7 ); },\n" /* 10 */
+             "  { name = \"d\"; uid = 4; gid = 4; },\n"                        /* 11 */
+             "  { name = \"e\"; },\n"                                         /* 12 */
+             "  { name = \"a\"; uid = 5; },\n"                                /* 13 */
+             "  { name = \"f\"; uid = 1; },\n"                                /* 14 */
+             "  { name = \"g\"; uid = \"no-such-user-here\"; },\n"            /* 15 */
+             "  { name = \"h\"; public_key = \"tooshort\"; },\n"              /* 16 */
+             "  { name = \"i\"; gid = -1; hue = 2; }\n"                        /* 17 */
+             "); };\n");                                                      /* 18 */
+    c = load(text);
+    CHECK(c == NULL, "a security section with errors gives no config");
+    static const struct {
+        int line;
+        const char *needle, *what;
+    } expected[] = {
+        {2, "tcp://*:6000", "plain tcp with security.clients"},
+        {2, "set broker.curve", "... and what to do about it"},
+        {3, "'ipc_mode' is \"999\"", "ipc_mode not octal"},
+        {4, "no such group", "an unknown group"},
+        {5, "'insecure' must be true or false", "insecure of the wrong type"},
+        {8, "\"write:logs\" is not a right", "an unknown verb"},
+        {9, "takes no channels", "admin with channels"},
+        {9, "'publish' needs channels", "publish without"},
+        {10, "\"publish:a b\"", "a bad pattern"},
+        {10, "must be a string", "a right that is no string"},
+        {11, "both 'uid' and 'gid'", "two identities"},
+        {12, "needs public_key", "no identity"},
+        {13, "named twice", "a name given twice"},
+        {14, "has the uid of client \"a\"", "a uid given twice"},
+        {15, "no such user", "an unknown user"},
+        {16, "40 characters of Z85", "a bad public key"},
+        {17, "'gid' is -1", "a negative gid"},
+        {17, "unknown key 'hue' in a client", "an unknown key in a client"},
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        CHECK(has_error(expected[i].line, expected[i].needle), "line %d: %s", expected[i].line,
+              expected[i].what);
+
+    snprintf(text, sizeof text,
+             "broker = {\n"                                                   /* 1 */
+             "  curve = { secret_key_file = \"%s\"; };\n"                      /* 2 */
+             "};\n", open_key);                                               /* 3 */
+    c = load(text);
+    CHECK(c == NULL && has_error(2, "readable by everyone"), "line 2: a key file others can read");
+    snprintf(text, sizeof text, "broker = { curve = { secret_key_file = \"%s\"; }; };\n", pub);
+    c = load(text);
+    CHECK(c == NULL && strstr(errs, "no secret_key") && strstr(errs, pub), "a .pub file as the key: %s", errs);
+    snprintf(text, sizeof text, "broker = { curve = { secret_key_file = \"%s\"; }; };\n", wrong);
+    c = load(text);
+    char want[128];
+    snprintf(want, sizeof want, "%s:1: public_key does not belong", wrong);
+    CHECK(c == NULL && strstr(errs, want), "a key file with a foreign public key names its line");
+    snprintf(want, sizeof want, "%s:3: unknown key 'colour'", wrong);
+    CHECK(strstr(errs, want) != NULL, "an unknown key in the key file names its line");
+    snprintf(text, sizeof text, "broker = { curve = { secret_key_file = \"%s\"; }; };\n", key);
+    c = load(text);
+    CHECK(c == NULL && has_error(1, "'curve' needs a security section"), "curve without security.clients");
+    c = load("broker = { curve = { secret_key_file = \"/nonexistent/k\"; }; };\n"
+             "security = { clients = ( ); };\n");
+    CHECK(c == NULL && has_error(1, "/nonexistent/k") && has_error(2, "'clients' is empty"),
+          "a missing key file, an empty client list");
+    c = load("broker = { gateway = { xpub = \"tcp://0.0.0.0:7000\"; xsub = \"tcp://127.0.0.1:7001\"; }; };\n");
+    CHECK(c == NULL && has_error(1, "gateway endpoint \"tcp://0.0.0.0:7000\"") && !strstr(errs, "7001"),
+          "a gateway beyond loopback needs broker.insecure");
+    c = load("broker = { endpoints = [ \"ipc:///tmp/y.sock\" ]; };\n"
+             "security = { clients = ( { name = \"r\"; uid = 0; allow = [ \"admin\" ]; } ); };\n");
+    CHECK(c && c->secure && !c->curve, "ipc only: security without broker.curve (%s)", errs);
+    config_free(&c);
+    c = load("security = { clients = ( { name = \"r\"; uid = 0; } ); };\n");
+    CHECK(c == NULL && has_error(1, "the default endpoint \"tcp://127.0.0.1:5242\""),
+          "the default tcp endpoint cannot identify clients");
+    unlink(key);
+    unlink(pub);
+    unlink(open_key);
+    unlink(wrong);
 }
 
 static int count_lines(void)
@@ -184,7 +357,7 @@ int main(void)
     /* libconfig puts a scalar list element on the line of the token after it. */
     CHECK(has_error(6, "must be a group") || has_error(7, "must be a group"),
           "line 6: a channel that is not a group");
-    c = load("broker = { endpoints = [ \"tcp://*:*\", \"tcp://h:0\", \"tcp://h:1\", \"tcp://h:1\" ]; };\n"
+    c = load("broker = { insecure = true; endpoints = [ \"tcp://*:*\", \"tcp://h:0\", \"tcp://h:1\", \"tcp://h:1\" ]; };\n"
              "channels = { };\n");
     CHECK(c == NULL && has_error(1, "\"tcp://h:0\"") && has_error(1, "given twice") &&
               !strstr(errs, "tcp://*:*"),
@@ -229,5 +402,6 @@ int main(void)
     c = load("broker = { endpoints = [ \"tcp://127.0.0.1:1\" ] \n");
     CHECK(c == NULL && has_error(2, "syntax error"), "a syntax error names its line");
     config_free(&c);
+    test_security();
     return TEST_DONE();
 }
