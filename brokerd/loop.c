@@ -77,17 +77,16 @@ static int ipc_probe(const char *path)
     return 0;
 }
 
-/* Binds one endpoint, on the socket systemd passed for it if any. */
-static int bind_one(broker *b, const char *ep)
+int loop_bind_endpoint(broker *b, void *sock, const char *ep)
 {
     int passed = sd_take_fd(ep);
     if (passed >= 0) {
         /* Ours already: the probe would find ourselves listening. */
         int none = -1, rc;
-        zmq_setsockopt(b->router, ZMQ_USE_FD, &passed, sizeof passed);
-        rc = zmq_bind(b->router, ep);
+        zmq_setsockopt(sock, ZMQ_USE_FD, &passed, sizeof passed);
+        rc = zmq_bind(sock, ep);
         int saved = errno;
-        zmq_setsockopt(b->router, ZMQ_USE_FD, &none, sizeof none);
+        zmq_setsockopt(sock, ZMQ_USE_FD, &none, sizeof none);
         errno = saved;
         if (rc == 0)
             log_info("%s: using the socket passed by systemd", ep);
@@ -98,7 +97,7 @@ static int bind_one(broker *b, const char *ep)
         errno = EADDRINUSE;
         return -2;
     }
-    if (zmq_bind(b->router, ep) < 0)
+    if (zmq_bind(sock, ep) < 0)
         return -1;
     if (ipc) {
         char **more = realloc(b->ipc_owned, (b->n_ipc_owned + 1) * sizeof *more);
@@ -132,7 +131,7 @@ int loop_bind(broker *b)
     zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero);
     for (size_t i = 0; i < b->cfg->n_endpoints; i++) {
         const char *ep = b->cfg->endpoints[i];
-        int rc = bind_one(b, ep);
+        int rc = loop_bind_endpoint(b, b->router, ep);
         if (rc == -1)
             log_err("cannot bind %s: %s", ep, zmq_strerror(errno));
         if (rc < 0)
@@ -484,12 +483,15 @@ int loop_run(broker *b)
                 break;
             }
         int sfd = store_event_fd(); /* the fsync worker's answers, when there is one */
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[3 + GATEWAY_POLL_MAX] = {
             {.socket = b->router, .events = b->throttled ? 0 : ZMQ_POLLIN},
             {.fd = b->sigfd, .events = ZMQ_POLLIN},
             {.fd = sfd, .events = ZMQ_POLLIN},
         };
-        int n = zmq_poll(items, sfd >= 0 ? 3 : 2, timeout);
+        /* The plain ZeroMQ gateway's sockets, when configured, come last. */
+        int n_items = sfd >= 0 ? 3 : 2, gw_first = n_items;
+        n_items += gateway_poll_items(b, items + gw_first);
+        int n = zmq_poll(items, n_items, timeout);
         if (n < 0 && errno != EINTR) {
             log_err("zmq_poll: %s", zmq_strerror(errno));
             return -1;
@@ -501,6 +503,8 @@ int loop_run(broker *b)
             read_burst(b);
         if (n > 0 && sfd >= 0 && (items[2].revents & ZMQ_POLLIN))
             store_events();
+        if (n > 0 && n_items > gw_first)
+            gateway_events(b, items + gw_first);
         /* Durable records of this turn go to disk before its output leaves. */
         store_turn_end();
         b->now = loop_now();

@@ -125,6 +125,7 @@ static void main_reload(broker *b)
         b->cfg = nc;
         int64_t maxsize = b->cfg->max_message_size + 65536;
         zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+        gateway_reload(b);
         if (chan_apply_config(b) < 0)
             log_err("configuration reloaded, but some channels could not be set up (see above)");
         else
@@ -237,12 +238,12 @@ int main(int argc, char **argv)
         log_err("zmq_ctx_new: %s", zmq_strerror(errno));
         goto out;
     }
-    if (loop_bind(b) < 0)
+    /* The gateway first: it claims its sockets passed by systemd before
+     * loop_bind warns about unclaimed ones. */
+    if (gateway_open(b) < 0 || loop_bind(b) < 0)
         goto out;
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
-    if (b->cfg->gateway_xpub || b->cfg->gateway_xsub)
-        log_warn("the plain ZeroMQ gateway is not implemented yet: ignored");
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
                (unsigned long long)b->id, (unsigned long long)b->epoch);
     sd_ready();
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 out:
     client_free_all(b);
     chan_free_all(b);
+    gateway_close(b);
     loop_close(b);
     if (b->ctx)
         zmq_ctx_term(b->ctx);
