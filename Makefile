@@ -41,7 +41,8 @@ WIRE_SRC   := libpubsub/wire.c
 LIB_SRC    := $(wildcard libpubsub/*.c)
 BROKER_SRC := $(wildcard brokerd/*.c)
 TOOLS      := ppub psub pctl pbench
-TOOL_COMMON := tools/common.c
+TOOL_COMMON := tools/common.c tools/explain.c tools/progress.c
+TOOL_OBJ    = $(patsubst %.c,$(OBJ)/%.o,$(TOOL_COMMON))
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -102,12 +103,12 @@ PBENCH_STAMP := $(O)/pbench-peers
 $(shell mkdir -p $(O); echo '$(strip $(PBENCH_PEERS))' | cmp -s - $(PBENCH_STAMP) 2>/dev/null || \
   echo '$(strip $(PBENCH_PEERS))' > $(PBENCH_STAMP))
 $(OBJ)/tools/pbench.o: $(PBENCH_STAMP)
-$(O)/pbench: $(OBJ)/tools/pbench.o $(OBJ)/tools/common.o $(LIB_A)
+$(O)/pbench: $(OBJ)/tools/pbench.o $(TOOL_OBJ) $(LIB_A)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(if $(PBENCH_PKGS),$(shell pkg-config --libs $(PBENCH_PKGS))) -lpthread
 
 # Tools link the static archive so they run from the build tree.
-$(O)/%: $(OBJ)/tools/%.o $(OBJ)/tools/common.o $(LIB_A)
+$(O)/%: $(OBJ)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
