@@ -50,7 +50,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test-deps run test bench unit integration clean install uninstall
+.PHONY: all deps test-deps run test bench demo unit integration clean install uninstall
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -140,6 +140,11 @@ test: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN)
 	@bash tests/run.sh
+
+# The lecture's twelve communication models and its syslog, live, on a
+# private broker of their own (demo/lecture.sh); exit 0 when all behaved.
+demo: all
+	@bash demo/lecture.sh
 
 # The peers pbench compares with, from Debian's packages.
 BENCH_DEBS := nats-server redis-server mosquitto libnats-dev libhiredis-dev libmosquitto-dev

@@ -25,7 +25,7 @@ recv() {
     shift
     "$S" -v --explain "$@" > "$name.out" 2> "$name.err" &
     eval "pid_$name=$!"
-    wait_until 10 "$name to subscribe" grep -q "subscribed to" "$name.err"
+    wait_until 10 "$name to subscribe" grep -qs "subscribed to" "$name.err"
 }
 
 # ---- (1) async message: returns from the library before the broker answered ----
