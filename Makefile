@@ -168,6 +168,7 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION    := 1.0.0
 MAN1 := ppub.1 psub.1 pctl.1
 MAN3 := libpubsub.3
@@ -204,6 +205,7 @@ install: all $(O)/libpubsub.pc $(O)/brokerd.service
 	for m in $(MAN3); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man3/; done
 	for m in $(MAN5); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man5/; done
 	for m in $(MAN8); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/man8/; done
+	@$(MAKE) --no-print-directory install-completion
 	-[ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig || true
 
 uninstall:
@@ -214,7 +216,18 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.socket
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8))
+	@$(MAKE) --no-print-directory uninstall-completion
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf in place (your configuration)"
+
+# Bash completion: one file, found by bash-completion under each tool's name.
+COMPLETED := ppub psub pctl pbench brokerd
+install-completion:
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	for t in $(COMPLETED); do install -m 644 conf/pubsub-completion.bash $(DESTDIR)$(COMPLETIONDIR)/$$t; done
+
+uninstall-completion:
+	rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED))
+.PHONY: install-completion uninstall-completion
 
 # Fuzzing (libFuzzer, clang) --------------------------------------------------
 # `make fuzz` runs each target for FUZZ_SECONDS on a scratch copy of its seeds;
