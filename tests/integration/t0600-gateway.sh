@@ -7,7 +7,8 @@
 # seen by psub and by another pyzmq SUB, with the channel's rules: queue and
 # broadcast channels, bad subjects, wildcards, oversized payloads and
 # messages of the wrong number of frames are dropped, counted and logged
-# once per kind; unknown channels are created as auto_create says.
+# once per kind; unknown channels are created as auto_create says.  A
+# reload that moves the gateway's endpoints says they wait for a restart.
 . "$(dirname "$0")/lib.sh"
 P=$BUILD/ppub S=$BUILD/psub
 GW="/usr/bin/python3 $TESTS/tools/gw_peer.py"
@@ -126,4 +127,10 @@ wait_until 10 "the refusal of an unknown channel" eval '[ "$(gw refused)" = 1 ]'
 grep -q "gateway: dropped .*unknown channel 'newchan'" brokerd.log || fail "no log line for an unknown channel"
 "$BUILD/pctl" channels --json | jq -e 'all(.[]; .name != "newchan")' > /dev/null ||
     fail "channel 'newchan' exists with auto_create none"
+# A reload cannot move the gateway: it says so and keeps its sockets.
+OLD_XPUB=$XPUB XPUB=$(free_port)
+conf none
+kill -HUP "$BROKER_PID"
+wait_for_log "gateway endpoint changes take effect when the broker restarts"
+expect_eq "$(gw xpub)" "tcp://127.0.0.1:$OLD_XPUB" "gateway xpub after a reload with another endpoint"
 echo "ok: pyzmq SUB and PUB through the gateway, both directions with ppub/psub; 8 bad messages dropped, counted, logged once per kind"
