@@ -24,8 +24,10 @@
  * it builds the two frames only for messages somebody wants, and nothing
  * at all while nobody is subscribed.  A subscriber whose pipe is full
  * misses messages as with any XPUB: libzmq drops them for that pipe alone
- * at its SNDHWM and does not say so, which is why the SNDHWM is sized from
- * the broker's byte bounds; a send libzmq refuses altogether is counted.
+ * at its SNDHWM, and does not say so, so only what the broker forwarded
+ * and a send libzmq refused altogether can be counted.  (ZMQ_XPUB_NODROP
+ * would make the drops visible, but one slow subscriber would then stop
+ * the messages of all.)
  * While a "block" receiver holds the broker's input (loop.c), the XSUB is
  * not read either, so gateway publishers are slowed like the others.
  *
@@ -52,8 +54,8 @@
 #define GATEWAY_BURST 1000          /* messages read from the XSUB per turn */
 #define GATEWAY_MAX_PREFIXES 65536  /* distinct prefixes tracked; beyond, everything is sent */
 #define GATEWAY_SUBJECT_MAX (PS_WIRE_NAME_MAX + 1 + PS_WIRE_TOPIC_MAX) /* "CHANNEL/TOPIC" */
-#define GATEWAY_HWM_MIN 16          /* messages a subscriber's pipe holds at least */
-#define GATEWAY_HWM_MAX 1000        /* ... and at most (libzmq's default) */
+#define GATEWAY_HWM_MIN 1000        /* messages a subscriber's pipe holds at least (libzmq's default) */
+#define GATEWAY_HWM_MAX 100000      /* ... and at most */
 #define GATEWAY_HARD_CAP 16         /* client_buffers one peer's pipe may hold */
 
 /* Kinds of refusal that are the gateway's own, beside the PS_WERR_* codes
@@ -61,9 +63,11 @@
 enum { GW_BAD_FRAMES = 16, GW_BAD_SUBJECT = 17 };
 
 /*
- * High-water marks count messages, not bytes: the mark is chosen so that
- * a pipe full of messages of the largest allowed size stays within
- * GATEWAY_HARD_CAP client buffers, as a ROUTER client's output does.
+ * High-water marks count messages, not bytes.  A gateway subscriber's pipe
+ * holds never less than libzmq's default, so it is no worse off than on
+ * any XPUB, and more only as far as a pipe full of messages of the largest
+ * allowed size stays within GATEWAY_HARD_CAP client buffers (a small
+ * max_message_size buys plain subscribers a deeper pipe).
  */
 static int pipe_hwm(const config *c)
 {
