@@ -54,8 +54,9 @@
 #define GATEWAY_BURST 1000          /* messages read from the XSUB per turn */
 #define GATEWAY_MAX_PREFIXES 65536  /* distinct prefixes tracked; beyond, everything is sent */
 #define GATEWAY_SUBJECT_MAX (PS_WIRE_NAME_MAX + 1 + PS_WIRE_TOPIC_MAX) /* "CHANNEL/TOPIC" */
-#define GATEWAY_HWM_MIN 1000        /* messages a subscriber's pipe holds at least (libzmq's default) */
-#define GATEWAY_HWM_MAX 100000      /* ... and at most */
+#define GATEWAY_SNDHWM_MIN 1000     /* messages a subscriber's pipe holds at least (libzmq's default) */
+#define GATEWAY_RCVHWM_MIN 16       /* messages read ahead from one publisher at least */
+#define GATEWAY_HWM_MAX 100000      /* ... and either at most */
 #define GATEWAY_HARD_CAP 16         /* client_buffers one peer's pipe may hold */
 
 /* Kinds of refusal that are the gateway's own, beside the PS_WERR_* codes
@@ -63,18 +64,19 @@
 enum { GW_BAD_FRAMES = 16, GW_BAD_SUBJECT = 17 };
 
 /*
- * High-water marks count messages, not bytes.  A gateway subscriber's pipe
- * holds never less than libzmq's default, so it is no worse off than on
- * any XPUB, and more only as far as a pipe full of messages of the largest
- * allowed size stays within GATEWAY_HARD_CAP client buffers (a small
- * max_message_size buys plain subscribers a deeper pipe).
+ * High-water marks count messages, not bytes: the mark is as many messages
+ * of the largest allowed size as fit in GATEWAY_HARD_CAP client buffers,
+ * and at least min.  For the XSUB that bounds what a publisher can make
+ * the broker hold; a subscriber's pipe on the XPUB holds never less than
+ * libzmq's default, so it is no worse off than on any XPUB (a small
+ * max_message_size buys it a deeper pipe).
  */
-static int pipe_hwm(const config *c)
+static int pipe_hwm(const config *c, long min)
 {
     long size = c->max_message_size > 1024 ? c->max_message_size : 1024;
     long hwm = (long)(c->client_buffer / size) * GATEWAY_HARD_CAP;
-    if (hwm < GATEWAY_HWM_MIN)
-        hwm = GATEWAY_HWM_MIN;
+    if (hwm < min)
+        hwm = min;
     if (hwm > GATEWAY_HWM_MAX)
         hwm = GATEWAY_HWM_MAX;
     return (int)hwm;
@@ -94,7 +96,8 @@ static void *open_socket(broker *b, int type, const char *ep)
         log_err("gateway: cannot create the %s socket: %s", what, zmq_strerror(errno));
         return NULL;
     }
-    int zero = 0, hwm = pipe_hwm(b->cfg);
+    int zero = 0;
+    int hwm = pipe_hwm(b->cfg, type == ZMQ_XPUB ? GATEWAY_SNDHWM_MIN : GATEWAY_RCVHWM_MIN);
     /* libzmq drops larger frames before it allocates them. */
     int64_t maxsize = b->cfg->max_message_size + 65536;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
