@@ -13,7 +13,7 @@
 static json_t *admin_gateway(const gateway *g)
 {
     return json_pack("{s:s?, s:s?, s:I, s:b, s:I, s:I, s:I, s:I}", "xpub", g->xpub_ep,
-                     "xsub", g->xsub_ep, "subscriptions", (json_int_t)g->n_prefixes,
+                     "xsub", g->xsub_ep, "subscriptions", (json_int_t)g->n_subscribed,
                      "forward_all", g->forward_all, "forwarded", (json_int_t)g->forwarded,
                      "send_failed", (json_int_t)g->send_failed, "accepted",
                      (json_int_t)g->accepted, "refused", (json_int_t)g->refused);

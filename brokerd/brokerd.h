@@ -329,7 +329,8 @@ struct gateway {
     void *xsub;            /* PUB sockets connect here; NULL when not configured */
     char *xpub_ep;         /* the endpoint xpub is bound to, for reload and status */
     char *xsub_ep;         /* the endpoint xsub is bound to */
-    gw_prefix *prefixes;   /* distinct prefixes subscribed on xpub, unordered */
+    size_t n_subscribed;   /* distinct prefixes subscribed on xpub, as it reported them */
+    gw_prefix *prefixes;   /* those prefixes, unordered, while they are few enough */
     size_t n_prefixes;     /* entries in prefixes */
     size_t cap_prefixes;   /* entries allocated */
     int forward_all;       /* too many prefixes to track: send everything, XPUB filters */

@@ -52,7 +52,7 @@
 #include <zmq.h>
 
 #define GATEWAY_BURST 1000          /* messages read from the XSUB per turn */
-#define GATEWAY_MAX_PREFIXES 65536  /* distinct prefixes tracked; beyond, everything is sent */
+#define GATEWAY_MAX_PREFIXES 1024   /* distinct prefixes tracked; beyond, everything is sent */
 #define GATEWAY_SUBJECT_MAX (PS_WIRE_NAME_MAX + 1 + PS_WIRE_TOPIC_MAX) /* "CHANNEL/TOPIC" */
 #define GATEWAY_SNDHWM_MIN 1000     /* messages a subscriber's pipe holds at least (libzmq's default) */
 #define GATEWAY_RCVHWM_MIN 16       /* messages read ahead from one publisher at least */
@@ -216,14 +216,24 @@ static void printable(char *out, size_t cap, const void *s, size_t n)
     out[k] = '\0';
 }
 
+/*
+ * The XPUB reports each distinct prefix once when its first subscriber
+ * comes and once when its last goes, so n_subscribed is exact; the set of
+ * prefixes is kept only up to GATEWAY_MAX_PREFIXES (it is scanned for each
+ * message), beyond which everything goes to the XPUB and its own trie
+ * filters, until nobody is subscribed at all.
+ */
 static void prefix_add(gateway *g, const uint8_t *p, size_t len)
 {
-    if (g->forward_all || prefix_find(g, p, len))
+    if (prefix_find(g, p, len))
+        return; /* reported twice: libzmq does not, but nothing counts it twice */
+    g->n_subscribed++;
+    if (g->forward_all)
         return;
     if (len > GATEWAY_SUBJECT_MAX)
         return; /* longer than any subject: it can never match */
     if (g->n_prefixes == GATEWAY_MAX_PREFIXES) {
-        log_warn("gateway: more than %d distinct subscriptions: every pubsub message now "
+        log_info("gateway: more than %d distinct subscriptions: every pubsub message now "
                  "goes to the xpub socket, which filters by itself", GATEWAY_MAX_PREFIXES);
         g->forward_all = 1;
         return;
@@ -251,10 +261,19 @@ static void prefix_add(gateway *g, const uint8_t *p, size_t len)
 static void prefix_remove(gateway *g, const uint8_t *p, size_t len)
 {
     gw_prefix *e = prefix_find(g, p, len);
-    if (!e)
-        return;
-    free(e->data);
-    *e = g->prefixes[--g->n_prefixes];
+    if (e) {
+        free(e->data);
+        *e = g->prefixes[--g->n_prefixes];
+    }
+    if (g->n_subscribed)
+        g->n_subscribed--;
+    if (!g->n_subscribed && g->forward_all) {
+        /* Nobody left: the set is exact again (empty). */
+        for (size_t i = 0; i < g->n_prefixes; i++)
+            free(g->prefixes[i].data);
+        g->n_prefixes = 0;
+        g->forward_all = 0;
+    }
 }
 
 /* Takes the (un)subscriptions the XPUB reports: "\x01prefix" or "\x00prefix". */
@@ -298,7 +317,7 @@ static int prefix_matches(const gw_prefix *p, const char *name, size_t nlen, con
 void gateway_forward(broker *b, const channel *ch, const ps__slice *topic, const ps__slice *data)
 {
     gateway *g = b->gw;
-    if (!g->xpub || (!g->n_prefixes && !g->forward_all))
+    if (!g->xpub || !g->n_subscribed)
         return;
     size_t nlen = strlen(ch->name);
     if (!g->forward_all) {

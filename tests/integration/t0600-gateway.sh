@@ -71,6 +71,19 @@ expect_eq "$(jq -r .subject all.out | tr '\n' ' ')" \
 # The SUB sockets went away: the XPUB said so and the gateway forgot them.
 wait_until 10 "the subscriptions to go" subs_are 0
 
+# More distinct prefixes than the gateway keeps (1024): everything goes to
+# the XPUB, whose own matching still serves each subscriber what it asked for.
+$GW sub "tcp://127.0.0.1:$XPUB" --extra 1100 logs/many/ --count 1 > many.out 2> many.err &
+pid_many=$!
+wait_until 10 "1101 subscriptions" subs_are 1101
+expect_eq "$(gw forward_all)" true "forward_all with 1101 prefixes"
+$P -c logs -t other/not-for-many "x" || fail "ppub exited $?"
+$P -c logs -t many/one "for many" || fail "ppub exited $?"
+wait $pid_many || fail "SUB of 1101 prefixes exited $?: $(cat many.err)"
+expect_eq "$(frames many.out 1)" "logs/many/one|$(printf 'for many' | hex_of)" "what the SUB of 1101 prefixes got"
+wait_until 10 "the 1101 subscriptions to go" subs_are 0
+expect_eq "$(gw forward_all)" false "forward_all once nobody is subscribed"
+
 # ---- plain ZeroMQ PUB -> pubsub -> psub and a plain SUB ------------------------
 $S -v -c logs -t 'gw/#' -n 3 --format json --timeout 10000 > psub.json 2> psub.err &
 pid_psub=$!

@@ -2,11 +2,12 @@
 """A plain ZeroMQ peer of brokerd's gateway, written with pyzmq alone (no
 libpubsub, no pubsub protocol): what any ZeroMQ program would do.
 
-  gw_peer.py sub ENDPOINT PREFIX [PREFIX...] [--count N] [--timeout MS]
+  gw_peer.py sub ENDPOINT PREFIX [PREFIX...] [--count N] [--timeout MS] [--extra N]
       connects a SUB socket to the gateway's XPUB, subscribes to each
       PREFIX ("" is everything) and prints each message it receives as one
       JSON line {"subject": first frame as text, "frames": [hex, ...]}; exits 0 after N messages, 3 when
       MS pass without one (default 10000), 0 at that point without --count.
+      --extra N subscribes to N more prefixes "unused/1/" ... "unused/N/".
 
   gw_peer.py pub ENDPOINT --ready CMD [--probe SUBJECT] MESSAGE...
       connects a PUB socket to the gateway's XSUB.  A PUB drops what it
@@ -45,10 +46,15 @@ def option(args, name, default):
 def sub(args):
     count = int(option(args, "--count", "0"))
     timeout = int(option(args, "--timeout", "10000"))
-    endpoint, prefixes = args[0], args[1:]
+    extra = int(option(args, "--extra", "0"))
+    endpoint = args[0]
+    prefixes = args[1:] + [f"unused/{i}/" for i in range(1, extra + 1)]
     ctx = zmq.Context()
     s = ctx.socket(zmq.SUB)
     s.setsockopt(zmq.LINGER, 0)
+    # Subscriptions travel through the send pipe too: beyond its high-water
+    # mark a SUB drops them without a word.
+    s.setsockopt(zmq.SNDHWM, max(1000, 2 * len(prefixes)))
     s.connect(endpoint)
     for p in prefixes:
         s.setsockopt(zmq.SUBSCRIBE, p.encode())
