@@ -19,12 +19,14 @@ for size in 0 1 255 65536 $MAX; do
     "$BUILD/ppub" -c jobs --raw < "in.$size" || fail "ppub of $size bytes exited $?"
     "$BUILD/psub" -c jobs -n 1 --format raw --timeout 3000 > "out.$size" || fail "psub of $size bytes"
     cmp -s "in.$size" "out.$size" || fail "$size bytes on a queue: payload differs"
-    rm -f sub.err # the last round's "subscribed" line must not count for this one
-    "$BUILD/psub" -v -c bin -t b --format raw -n 1 --timeout 3000 > "pout.$size" 2> sub.err &
-    pid=$! # wait_for_file_lines starts processes of its own
-    wait_for_file_lines sub.err 1
+    # A file of its own for each psub: the previous one's line must not
+    # be taken for this one's; and its pid now, since waiting starts
+    # processes of its own.
+    "$BUILD/psub" -v -c bin -t b --format raw -n 1 --timeout 3000 > "pout.$size" 2> "sub.$size" &
+    sub=$!
+    wait_for_file_lines "sub.$size" 1
     "$BUILD/ppub" -c bin -t b --raw < "in.$size" || fail "pubsub ppub of $size bytes"
-    wait $pid || fail "pubsub psub of $size bytes"
+    wait $sub || fail "pubsub psub of $size bytes"
     cmp -s "in.$size" "pout.$size" || fail "$size bytes on pubsub: payload differs"
 done
 head -c $((MAX + 1)) /dev/zero > in.over

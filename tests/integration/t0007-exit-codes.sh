@@ -97,8 +97,8 @@ check 4 'too large' $P -c jobs "$(head -c 5000 /dev/zero | tr '\0' x)"
 expect_eq "$("$C" channels --json | jq '.[] | select(.name == "jobs") | .queued')" 0 "queued after refusals"
 # A responder whose command fails: exit 4 with the command's error line.
 "$S" -v -c jobs --reply 'echo "broken responder" >&2; exit 1' -n 1 --timeout 5000 > r.out 2> r.err &
-pid=$! # wait_for_file_lines starts processes of its own
+responder=$! # now: waiting starts processes of its own
 wait_for_file_lines r.err 1
 check 4 'broken responder' $P -c jobs --request "fail please"
-wait $pid || fail "responder exited $?"
+wait $responder || fail "responder exited $?"
 echo "ok: exit codes 0 to 4, each with one line naming the problem"
