@@ -42,7 +42,8 @@ WIRE_SRC   := libpubsub/wire.c
 LIB_SRC    := $(wildcard libpubsub/*.c)
 BROKER_SRC := $(wildcard brokerd/*.c)
 TOOLS      := ppub psub pctl pbench
-TOOL_COMMON := tools/common.c
+TOOL_COMMON := tools/common.c tools/explain.c tools/progress.c
+TOOL_OBJ    = $(patsubst %.c,$(OBJ)/%.o,$(TOOL_COMMON))
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -50,7 +51,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test-deps run test bench unit integration clean install uninstall
+.PHONY: all deps test-deps run test bench demo unit integration clean install uninstall
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -103,12 +104,12 @@ PBENCH_STAMP := $(O)/pbench-peers
 $(shell mkdir -p $(O); echo '$(strip $(PBENCH_PEERS))' | cmp -s - $(PBENCH_STAMP) 2>/dev/null || \
   echo '$(strip $(PBENCH_PEERS))' > $(PBENCH_STAMP))
 $(OBJ)/tools/pbench.o: $(PBENCH_STAMP)
-$(O)/pbench: $(OBJ)/tools/pbench.o $(OBJ)/tools/common.o $(LIB_A)
+$(O)/pbench: $(OBJ)/tools/pbench.o $(TOOL_OBJ) $(LIB_A)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(if $(PBENCH_PKGS),$(shell pkg-config --libs $(PBENCH_PKGS))) -lpthread
 
 # Tools link the static archive so they run from the build tree.
-$(O)/%: $(OBJ)/tools/%.o $(OBJ)/tools/common.o $(LIB_A)
+$(O)/%: $(OBJ)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 	@$(if $(Q),echo "  LD     $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
@@ -141,6 +142,11 @@ test: test-deps
 	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN)
 	@bash tests/run.sh
 
+# The lecture's twelve communication models and its syslog, live, on a
+# private broker of their own (demo/lecture.sh); exit 0 when all behaved.
+demo: all
+	@bash demo/lecture.sh
+
 # The peers pbench compares with, from Debian's packages.
 BENCH_DEBS := nats-server redis-server mosquitto libnats-dev libhiredis-dev libmosquitto-dev
 
@@ -163,6 +169,7 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION    := 1.0.0
 MAN1 := ppub.1 psub.1 pctl.1 pbench.1
 MAN3 := libpubsub.3
@@ -220,6 +227,7 @@ install: all $(O)/libpubsub.pc $(O)/brokerd.service
 	$(Q)for m in $(MAN3); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man3/; done
 	$(Q)for m in $(MAN5); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man5/; done
 	$(Q)for m in $(MAN8); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man8/; done
+	@$(MAKE) --no-print-directory install-completion
 	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
@@ -231,9 +239,20 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(UNITDIR)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.socket
 	$(Q)rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8))
+	@$(MAKE) --no-print-directory uninstall-completion
 	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf ]; then \
 	  echo "  KEEP   $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf (your configuration; remove it by hand)"; fi
+
+# Bash completion: one file, found by bash-completion under each tool's name.
+COMPLETED := ppub psub pctl pbench brokerd
+install-completion:
+	$(Q)install -d $(DESTDIR)$(COMPLETIONDIR)
+	$(Q)for t in $(COMPLETED); do install -m 644 conf/pubsub-completion.bash $(DESTDIR)$(COMPLETIONDIR)/$$t; done
+
+uninstall-completion:
+	$(Q)rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED))
+.PHONY: install-completion uninstall-completion
 
 # Fuzzing (libFuzzer, clang) --------------------------------------------------
 # `make fuzz` runs each target for FUZZ_SECONDS on a scratch copy of its seeds;

@@ -2,12 +2,24 @@
  * admin.c - the ADMIN verbs: "status", "channels" and "clients", each
  * answered with ADMIN_REPLY carrying JSON built with jansson.  With
  * security only clients with the "admin" right get here (client.c).
+ * "status" has a "gateway" object when the plain ZeroMQ gateway is
+ * configured.
  */
 #include "brokerd.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The gateway's endpoints and counters (null endpoints when not bound). */
+static json_t *admin_gateway(const gateway *g)
+{
+    return json_pack("{s:s?, s:s?, s:I, s:b, s:I, s:I, s:I, s:I}", "xpub", g->xpub_ep,
+                     "xsub", g->xsub_ep, "subscriptions", (json_int_t)g->n_subscribed,
+                     "forward_all", g->forward_all, "forwarded", (json_int_t)g->forwarded,
+                     "send_failed", (json_int_t)g->send_failed, "accepted",
+                     (json_int_t)g->accepted, "refused", (json_int_t)g->refused);
+}
 
 static json_t *admin_status(broker *b)
 {
@@ -17,13 +29,16 @@ static json_t *admin_status(broker *b)
     char id[17], epoch[17];
     snprintf(id, sizeof id, "%016llx", (unsigned long long)b->id);
     snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)b->epoch);
-    return json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+    json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "version", BROKERD_VERSION, "broker_id", id, "epoch", epoch,
                      "uptime_s", (json_int_t)((b->now - b->started) / 1000), "endpoints", eps,
                      "clients", (json_int_t)b->n_clients, "channels", (json_int_t)b->n_channels,
                      "messages_in", (json_int_t)b->messages_in, "messages_out",
                      (json_int_t)b->messages_out, "dropped", (json_int_t)b->dropped,
                      "malformed", (json_int_t)b->malformed);
+    if (st && b->gw)
+        json_object_set_new(st, "gateway", admin_gateway(b->gw));
+    return st;
 }
 
 static json_t *admin_channels(broker *b)

@@ -2,9 +2,9 @@
  * brokerd.h - the broker's one internal header.
  *
  * Modules: log (log.c), config (config.c), topic matching (topic.c),
- * authentication and access rules (auth.c), and the event loop with its
- * clients, channels and queues (the rest).  Each section below is owned
- * by the module named in it.
+ * authentication and access rules (auth.c), the plain ZeroMQ gateway
+ * (gateway.c), and the event loop with its clients, channels and queues
+ * (the rest).  Each section below is owned by the module named in it.
  */
 #ifndef BROKERD_H
 #define BROKERD_H
@@ -223,6 +223,7 @@ typedef struct qmsg qmsg;
 typedef struct pending pending;
 typedef struct ticket ticket;
 typedef struct store store;
+typedef struct gateway gateway;
 
 /* One outgoing frame waiting for the peer's pipe to have room. */
 typedef struct outframe {
@@ -396,6 +397,31 @@ struct broker {
     uint64_t messages_out; /* deliveries written */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
     uint64_t malformed;    /* malformed frames received */
+    gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
+};
+
+/* A subscription prefix a SUB socket gave the gateway's XPUB. */
+typedef struct gw_prefix {
+    uint8_t *data;         /* the prefix bytes (any bytes, not NUL-terminated) */
+    size_t len;            /* bytes in data; 0 subscribes to everything */
+} gw_prefix;
+
+/* The plain ZeroMQ gateway: an XPUB for SUB sockets, an XSUB for PUB sockets. */
+struct gateway {
+    void *xpub;            /* SUB sockets connect here; NULL when not configured */
+    void *xsub;            /* PUB sockets connect here; NULL when not configured */
+    char *xpub_ep;         /* the endpoint xpub is bound to, for reload and status */
+    char *xsub_ep;         /* the endpoint xsub is bound to */
+    size_t n_subscribed;   /* distinct prefixes subscribed on xpub, as it reported them */
+    gw_prefix *prefixes;   /* those prefixes, unordered, while they are few enough */
+    size_t n_prefixes;     /* entries in prefixes */
+    size_t cap_prefixes;   /* entries allocated */
+    int forward_all;       /* too many prefixes to track: send everything, XPUB filters */
+    uint64_t forwarded;    /* messages sent on xpub */
+    uint64_t send_failed;  /* sends libzmq refused on xpub (dropped for every subscriber) */
+    uint64_t accepted;     /* messages from PUB sockets published on a channel */
+    uint64_t refused;      /* messages from PUB sockets dropped (malformed or refused) */
+    uint32_t warned;       /* refusal kinds already logged, one bit each (gateway.c) */
 };
 
 /* loop.c: sockets, the event loop, output. */
@@ -405,6 +431,10 @@ int64_t loop_now(void);
 int loop_bind(broker *b);
 /* Sets the ROUTERs' input limit from b->cfg (at start and after a reload). */
 void loop_apply_limits(broker *b);
+/* Binds sock to ep: on a socket passed by systemd if there is one; an ipc
+ * path is probed first, given the configured mode and group, and removed
+ * at exit.  0, -1 (zmq_bind failed, errno set) or -2 (logged). */
+int loop_bind_endpoint(broker *b, void *sock, const char *ep);
 /* Closes the ROUTERs and removes the socket files they created. */
 void loop_close(broker *b);
 /* Runs until a SIGTERM/SIGINT; returns 0. */
@@ -453,6 +483,11 @@ void chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd);
 void chan_request(broker *b, client *c, const ps__cmd *cmd);
 void chan_ack(broker *b, client *c, uint64_t tag);
 void chan_reply(broker *b, client *c, const ps__cmd *cmd);
+/* Publishes a message that came without a session (the gateway's XSUB) on
+ * the pubsub channel name, with the checks of chan_publish.  Returns 0, or
+ * a PS_WERR_* code with the reason in why[cap]. */
+uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *topic,
+                            const ps__slice *data, char *why, size_t cap);
 /* Writes a queue message to consumer s with tag (never dropped). */
 int chan_deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag);
 /* Moves s to the end of its channel's round-robin order. */
@@ -504,6 +539,23 @@ void store_turn_end(void);
 /* The fsync worker's eventfd (-1 without a worker) and its handler. */
 int store_event_fd(void);
 void store_events(void);
+
+/* gateway.c: the plain ZeroMQ gateway. */
+struct zmq_pollitem_t;
+#define GATEWAY_POLL_MAX 2 /* poll items gateway_poll_items adds at most */
+/* Binds the configured gateway sockets (none: b->gw stays NULL); 0 or -1
+ * after logging. */
+int gateway_open(broker *b);
+/* Closes the gateway's sockets and frees it; accepts b->gw == NULL. */
+void gateway_close(broker *b);
+/* Fills items with the gateway's sockets to poll; returns how many. */
+int gateway_poll_items(broker *b, struct zmq_pollitem_t *items);
+/* Handles what zmq_poll reported on the items gateway_poll_items filled. */
+void gateway_events(broker *b, const struct zmq_pollitem_t *items);
+/* Sends [CHANNEL/TOPIC, payload] of a pubsub message to SUB sockets that want it. */
+void gateway_forward(broker *b, const channel *ch, const ps__slice *topic, const ps__slice *data);
+/* After a reload: says that changed gateway endpoints wait for a restart. */
+void gateway_reload(broker *b);
 
 /* admin.c */
 void admin_handle(broker *b, client *c, const ps__cmd *cmd);

@@ -16,6 +16,7 @@
  */
 #include "brokerd.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,29 @@ int chan_apply_config(broker *b)
     return failed ? -1 : 0;
 }
 
+/*
+ * The channel called name, created on first use if allowed.  Returns it,
+ * or NULL with a PS_WERR_* code in *code and the reason in why[cap]; the
+ * caller tells whoever asked.
+ */
+static channel *chan_resolve(broker *b, const ps__slice *name, int create, uint16_t *code,
+                             char *why, size_t cap)
+{
+    if (!ps__wire_valid_channel(name->ptr, name->len)) {
+        *code = PS_WERR_INVALID;
+        snprintf(why, cap, "invalid channel name (1 to 255 of A-Z a-z 0-9 _ . -)");
+        return NULL;
+    }
+    channel *ch = chan_find(b, name->ptr, name->len);
+    if (!ch && create && b->cfg->auto_create == AUTO_PUBSUB)
+        ch = chan_create(b, name->ptr, name->len, NULL);
+    if (!ch) {
+        *code = PS_WERR_NOCHANNEL;
+        snprintf(why, cap, "unknown channel '%.*s'", (int)name->len, name->ptr);
+    }
+    return ch;
+}
+
 /* No right needed (chan_lookup). */
 #define NO_VERB (-1)
 
@@ -115,21 +139,21 @@ int chan_apply_config(broker *b)
 static channel *chan_lookup(broker *b, client *c, uint64_t corr, const ps__slice *name, int create,
                             int verb, int queue_verb)
 {
-    if (!ps__wire_valid_channel(name->ptr, name->len)) {
-        loop_error(b, c, corr, PS_WERR_INVALID,
-                   "invalid channel name (1 to 255 of A-Z a-z 0-9 _ . -)");
+    char why[PS_WIRE_NAME_MAX + 64];
+    uint16_t code = 0;
+    channel *ch = chan_resolve(b, name, 0, &code, why, sizeof why);
+    if (!ch && code == PS_WERR_INVALID) {
+        loop_error(b, c, corr, code, "%s", why);
         return NULL;
     }
-    channel *ch = chan_find(b, name->ptr, name->len);
     if (ch && ch->type == CHAN_QUEUE)
         verb = queue_verb;
     if (verb != NO_VERB && !auth_check(b, c, corr, (enum verb)verb, ch, name->ptr, name->len))
         return NULL;
-    if (!ch && create && b->cfg->auto_create == AUTO_PUBSUB)
-        ch = chan_create(b, name->ptr, name->len, NULL);
+    if (!ch && create)
+        ch = chan_resolve(b, name, 1, &code, why, sizeof why);
     if (!ch)
-        loop_error(b, c, corr, PS_WERR_NOCHANNEL, "unknown channel '%.*s'", (int)name->len,
-                   name->ptr);
+        loop_error(b, c, corr, code, "%s", why);
     return ch;
 }
 
@@ -370,27 +394,72 @@ static int retained_set(broker *b, client *c, channel *ch, const ps__cmd *cmd, u
 
 /* Publishing ------------------------------------------------------------- */
 
-/* Checks what every message must satisfy; -1 after an ERROR. */
-static int check_message(broker *b, client *c, channel *ch, const ps__cmd *cmd)
+/* What is wrong with a message: 0, or a PS_WERR_* code with the reason in why[cap]. */
+static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t len, char *why,
+                              size_t cap)
 {
-    if ((long)cmd->data.len > b->cfg->max_message_size) {
-        loop_error(b, c, cmd->corr, PS_WERR_TOOLARGE,
-                   "message of %zu bytes exceeds max_message_size %ld", cmd->data.len,
-                   b->cfg->max_message_size);
-        return -1;
+    if ((long)len > b->cfg->max_message_size) {
+        snprintf(why, cap, "message of %zu bytes exceeds max_message_size %ld", len,
+                 b->cfg->max_message_size);
+        return PS_WERR_TOOLARGE;
     }
-    if (!topic_valid_name(cmd->topic.ptr, cmd->topic.len)) {
-        loop_error(b, c, cmd->corr, PS_WERR_INVALID, "invalid topic (no '+', '#' or NUL)");
-        return -1;
+    if (!topic_valid_name(topic->ptr, topic->len)) {
+        snprintf(why, cap, "invalid topic (no '+', '#' or NUL)");
+        return PS_WERR_INVALID;
     }
-    (void)ch;
     return 0;
+}
+
+/* Checks what every message must satisfy; -1 after an ERROR. */
+static int check_message(broker *b, client *c, const ps__cmd *cmd)
+{
+    char why[128];
+    uint16_t code = message_fault(b, &cmd->topic, cmd->data.len, why, sizeof why);
+    if (code) {
+        loop_error(b, c, cmd->corr, code, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Hands an accepted broadcast or pubsub message to every receiver
+ * attached (pubsub: whose pattern matches), once per client, and pubsub
+ * messages to the gateway.  With pd (a sync publish) each receiver gets a
+ * receipt ticket; pd is finished here when nobody can answer.
+ */
+static void fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
+                    const ps__slice *data, pending *pd)
+{
+    uint64_t stamp = ++b->next_stamp;
+    for (sub *s = ch->subs_head; s; s = s->ch_next) {
+        if (s->cl->stamp == stamp || s->cl->dead || s->requests_only)
+            continue; /* one delivery per client, and only to receivers */
+        if (ch->type == CHAN_PUBSUB && !topic_match(s->pattern, s->plen, topic->ptr, topic->len))
+            continue;
+        s->cl->stamp = stamp;
+        if (!pd) {
+            deliver(b, s, 0, seq, 0, *topic, *data, 1);
+            continue;
+        }
+        /* Receivers a sync message was meant for count even if dropped. */
+        pd->expected++;
+        ticket *t = ticket_new(b, TICKET_RECEIPT, s->cl, pd);
+        if (!t)
+            continue;
+        if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, *topic, *data, 1))
+            ticket_free(b, t);
+    }
+    if (ch->type == CHAN_PUBSUB && b->gw)
+        gateway_forward(b, ch, topic, data);
+    if (pd)
+        pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
 }
 
 int chan_publish(broker *b, client *c, const ps__cmd *cmd)
 {
     channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1, VERB_PUBLISH, VERB_SEND);
-    if (!ch || check_message(b, c, ch, cmd) < 0)
+    if (!ch || check_message(b, c, cmd) < 0)
         return 0;
     if (cmd->flags & PS_WIRE_RETAIN) {
         if (ch->type != CHAN_PUBSUB || !ch->retain) {
@@ -441,28 +510,28 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd)
     pending *pd = NULL;
     if (cmd->flags & PS_WIRE_SYNC)
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
-    uint64_t stamp = ++b->next_stamp;
-    for (sub *s = ch->subs_head; s; s = s->ch_next) {
-        if (s->cl->stamp == stamp || s->cl->dead || s->requests_only)
-            continue; /* one delivery per client, and only to receivers */
-        if (ch->type == CHAN_PUBSUB &&
-            !topic_match(s->pattern, s->plen, cmd->topic.ptr, cmd->topic.len))
-            continue;
-        s->cl->stamp = stamp;
-        if (!pd) {
-            deliver(b, s, 0, seq, 0, cmd->topic, cmd->data, 1);
-            continue;
-        }
-        /* Receivers a sync message was meant for count even if dropped. */
-        pd->expected++;
-        ticket *t = ticket_new(b, TICKET_RECEIPT, s->cl, pd);
-        if (!t)
-            continue;
-        if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, cmd->topic, cmd->data, 1))
-            ticket_free(b, t);
+    fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd);
+    return 0;
+}
+
+uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *topic,
+                            const ps__slice *data, char *why, size_t cap)
+{
+    uint16_t code = 0;
+    channel *ch = chan_resolve(b, name, 1, &code, why, cap);
+    if (!ch)
+        return code;
+    if (ch->type != CHAN_PUBSUB) {
+        snprintf(why, cap, "channel '%s' is a %s channel, not pubsub", ch->name,
+                 config_type_name(ch->type));
+        return PS_WERR_WRONGTYPE;
     }
-    if (pd)
-        pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
+    if ((code = message_fault(b, topic, data->len, why, cap)))
+        return code;
+    uint64_t seq = ++ch->seq;
+    ch->messages++;
+    b->messages_in++;
+    fan_out(b, ch, seq, topic, data, NULL);
     return 0;
 }
 
@@ -689,7 +758,7 @@ void chan_client_gone(broker *b, client *c)
 void chan_request(broker *b, client *c, const ps__cmd *cmd)
 {
     channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1, VERB_REQUEST, VERB_REQUEST);
-    if (!ch || check_message(b, c, ch, cmd) < 0)
+    if (!ch || check_message(b, c, cmd) < 0)
         return;
     pending *pd = NULL;
     uint64_t stamp = ++b->next_stamp, seq = 0;

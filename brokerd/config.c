@@ -112,6 +112,10 @@ static void add_error(struct loader *l, const char *file, int line, const char *
         return;
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
+    /* A value quoted from the file may hold a newline: one error, one line. */
+    for (char *p = text; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = '?';
     if (l->n_list < MAX_ERRORS) {
         struct error *more = realloc(l->list, (size_t)(l->n_list + 1) * sizeof *more);
         if (more) {

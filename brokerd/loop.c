@@ -100,9 +100,7 @@ static int ipc_set_mode(broker *b, const char *path)
     return 0;
 }
 
-/* Binds one endpoint to sock, on the socket systemd passed for it if
- * any.  0; -1 with errno; -2 after logging. */
-static int bind_one(broker *b, void *sock, const char *ep)
+int loop_bind_endpoint(broker *b, void *sock, const char *ep)
 {
     int passed = sd_take_fd(ep);
     if (passed >= 0) {
@@ -195,7 +193,7 @@ int loop_bind(broker *b)
         if (plain)
             log_warn("%s is plain tcp beyond loopback (broker.insecure = true): anyone who "
                      "reaches it can use the broker and read its traffic", ep);
-        int rc = bind_one(b, ipc && b->router_ipc ? b->router_ipc : b->router, ep);
+        int rc = loop_bind_endpoint(b, ipc && b->router_ipc ? b->router_ipc : b->router, ep);
         if (rc == -1)
             log_err("cannot bind %s: %s", ep, zmq_strerror(errno));
         if (rc < 0)
@@ -554,8 +552,9 @@ int loop_run(broker *b)
             }
         int sfd = store_event_fd(); /* the fsync worker's answers, when there is one */
         short in = b->throttled ? 0 : ZMQ_POLLIN;
-        /* The optional sockets come last, each present only when used. */
-        zmq_pollitem_t items[5] = {
+        /* The optional sockets come last, each present only when used, and
+         * the plain ZeroMQ gateway's after them. */
+        zmq_pollitem_t items[5 + GATEWAY_POLL_MAX] = {
             {.socket = b->router, .events = in},
             {.fd = b->sigfd, .events = ZMQ_POLLIN},
         };
@@ -566,6 +565,8 @@ int loop_run(broker *b)
             items[zi = ni++] = (zmq_pollitem_t){.socket = b->zap, .events = ZMQ_POLLIN};
         if (b->router_ipc)
             items[ii = ni++] = (zmq_pollitem_t){.socket = b->router_ipc, .events = in};
+        int gw_first = ni;
+        ni += gateway_poll_items(b, items + gw_first);
         int n = zmq_poll(items, ni, timeout);
         if (n < 0 && errno != EINTR) {
             log_err("zmq_poll: %s", zmq_strerror(errno));
@@ -582,6 +583,8 @@ int loop_run(broker *b)
             read_burst(b, b->router_ipc);
         if (n > 0 && si >= 0 && (items[si].revents & ZMQ_POLLIN))
             store_events();
+        if (n > 0 && ni > gw_first)
+            gateway_events(b, items + gw_first);
         /* Durable records of this turn go to disk before its output leaves. */
         store_turn_end();
         b->now = loop_now();

@@ -143,6 +143,7 @@ static void main_reload(broker *b)
         b->cfg = nc;
         loop_apply_limits(b);
         auth_reload(b);
+        gateway_reload(b);
         if (chan_apply_config(b) < 0)
             log_err("configuration reloaded, but some channels could not be set up (see above)");
         else
@@ -255,12 +256,13 @@ int main(int argc, char **argv)
         log_err("zmq_ctx_new: %s", zmq_strerror(errno));
         goto out;
     }
-    if (auth_start(b) < 0 || loop_bind(b) < 0)
+    /* The gateway after the ZAP handler (nothing may be bound before it)
+     * and before loop_bind: it claims its sockets passed by systemd before
+     * loop_bind warns about unclaimed ones. */
+    if (auth_start(b) < 0 || gateway_open(b) < 0 || loop_bind(b) < 0)
         goto out;
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
-    if (b->cfg->gateway_xpub || b->cfg->gateway_xsub)
-        log_warn("the plain ZeroMQ gateway is not implemented yet: ignored");
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
                (unsigned long long)b->id, (unsigned long long)b->epoch);
     sd_ready();
@@ -270,6 +272,7 @@ int main(int argc, char **argv)
 out:
     client_free_all(b);
     chan_free_all(b);
+    gateway_close(b);
     loop_close(b);
     auth_stop(b);
     if (b->ctx)

@@ -329,6 +329,8 @@ static int submit_locked(ps_client *c, ps__cmd *cmd, op *o, int confirm, int dir
     }
     if (ps__wire_put(&c->out, cmd) < 0)
         return -1;
+    if (c->opts.trace)
+        ps__trace_cmd(&c->opts, PS_EV_HANDED, cmd);
     if (o) {
         o->next = c->ops;
         c->ops = o;
@@ -521,8 +523,8 @@ static int send_raw(ps_client *c, const void *data, size_t len)
 static void send_now(ps_client *c, const ps__cmd *cmd)
 {
     ps__buf b = {0};
-    if (ps__wire_put(&b, cmd) == 0)
-        send_raw(c, b.data, b.len);
+    if (ps__wire_put(&b, cmd) == 0 && send_raw(c, b.data, b.len) >= 0 && c->opts.trace)
+        ps__trace_cmd(&c->opts, PS_EV_SENT, cmd);
     ps__buf_free(&b);
 }
 
@@ -603,6 +605,8 @@ static int open_socket(ps_client *c)
         goto fail;
     c->sock_fd = fd;
     c->mon_fd = mfd;
+    if (c->opts.trace)
+        ps__trace_note(&c->opts, PS_EV_CONNECT, c->endpoint);
     return 0;
 fail:;
     int err = errno;
@@ -619,6 +623,9 @@ fail:;
  */
 static void session_lost(ps_client *c, int fresh_socket)
 {
+    if (c->opts.trace)
+        ps__trace_note(&c->opts, PS_EV_LOST, fresh_socket ? "the broker fell silent"
+                                                           : "the broker no longer knows the session");
     for (op *o = c->ops; o; o = o->next)
         if (o->corr <= c->sent_max_op)
             op_fail(o, EHOSTUNREACH);
@@ -974,8 +981,11 @@ static int read_frames(ps_client *c)
         ps__reader r;
         ps__cmd cmd;
         ps__reader_init(&r, zmq_msg_data(&m), zmq_msg_size(&m));
-        while ((rc = ps__wire_next(&r, &cmd)) == 1)
+        while ((rc = ps__wire_next(&r, &cmd)) == 1) {
+            if (c->opts.trace)
+                ps__trace_cmd(&c->opts, PS_EV_RECEIVED, &cmd);
             on_record(c, &cmd);
+        }
         if (rc < 0) {
             ps__slice t = {"malformed frame from the broker", 31};
             note_async_error(c, EPROTO, &t);
@@ -1051,6 +1061,8 @@ static int flush_sending(ps_client *c)
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
             /* The socket refused for good (ETERM): treat as sent and lost. */
+        } else if (c->opts.trace) {
+            ps__trace_records(&c->opts, PS_EV_SENT, base + start, end - start);
         }
         c->sending_off = end;
     }

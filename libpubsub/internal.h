@@ -24,6 +24,8 @@ struct ps_opts {
     char *curve_server_key;   /* broker's public key (Z85), or NULL */
     char *curve_public_key;   /* our public key (Z85), or NULL */
     char *curve_secret_key;   /* our secret key (Z85), or NULL */
+    ps_trace_fn trace;        /* ps_opts_set_trace: called for every step, or NULL */
+    void *trace_arg;          /* its argument, the caller's */
 };
 
 /* Fills o with the defaults (the strings NULL). */
@@ -55,5 +57,14 @@ int ps__errno_from_wire(uint16_t code);
 
 /* Remembers text as this thread's ps_errmsg() ("" clears it). */
 void ps__set_errmsg(const char *text, size_t len);
+
+/* trace.c: the events of ps_opts_set_trace().  Callers check o->trace
+ * first, so an untraced client pays one test per call site. */
+/* Reports one command at step type (PS_EV_HANDED, SENT, RECEIVED). */
+void ps__trace_cmd(const struct ps_opts *o, int type, const ps__cmd *cmd);
+/* Reports every record in the encoded bytes data[0..size) at step type. */
+void ps__trace_records(const struct ps_opts *o, int type, const void *data, size_t size);
+/* Reports a step without a command (PS_EV_CONNECT, PS_EV_LOST) with text. */
+void ps__trace_note(const struct ps_opts *o, int type, const char *text);
 
 #endif

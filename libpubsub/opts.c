@@ -115,3 +115,14 @@ invalid:
     errno = EINVAL;
     return -1;
 }
+
+int ps_opts_set_trace(ps_opts *o, ps_trace_fn fn, void *arg)
+{
+    if (!o) {
+        errno = EINVAL;
+        return -1;
+    }
+    o->trace = fn;
+    o->trace_arg = fn ? arg : NULL;
+    return 0;
+}

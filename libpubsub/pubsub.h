@@ -273,6 +273,74 @@ PS_EXPORT int ps_msg_status(const ps_msg *m);          /* replies: 0 ok, else er
 /* Messages missed just before this one on its channel (0 normally). */
 PS_EXPORT uint64_t ps_msg_gap(const ps_msg *m);
 
+/* Tracing ------------------------------------------------------------------ */
+
+/*
+ * A trace shows each command on its way between the application and the
+ * broker: handed to the library, sent, and what came back (confirms,
+ * receipts, replies, deliveries).  It is meant for teaching and debugging
+ * (`ppub --explain`); without a trace function the library does no extra
+ * work at all.
+ */
+
+/* Steps a trace event reports (ps_event.type). */
+enum {
+    PS_EV_CONNECT = 1, /* a socket is connected to the broker (text: the endpoint) */
+    PS_EV_HANDED,      /* a command was handed to the library, queued for the I/O thread */
+    PS_EV_SENT,        /* a command was handed to ZeroMQ, on its way to the broker */
+    PS_EV_RECEIVED,    /* a command arrived from the broker */
+    PS_EV_LOST         /* the session was lost (text: why); the library reconnects */
+};
+
+/* Flags of a traced command (ps_event.flags). */
+#define PS_EVF_RETAIN 0x01      /* PUBLISH: retained value; DELIVER: a retained value */
+#define PS_EVF_CONFIRM 0x02     /* PUBLISH: publisher confirm asked */
+#define PS_EVF_SYNC 0x04        /* PUBLISH: sync message; DELIVER: a receipt is wanted */
+#define PS_EVF_REQUEST 0x08     /* DELIVER: a request, to answer with REPLY */
+#define PS_EVF_QUEUED 0x10      /* DELIVER: a queue message, to acknowledge */
+#define PS_EVF_REDELIVERED 0x20 /* DELIVER: delivered before to a consumer that went away */
+#define PS_EVF_RESPONDER 0x40   /* SUBSCRIBE: the subscription answers requests */
+
+/*
+ * One step of one command.  Strings are not NUL-terminated (use the
+ * lengths) and, like the event, valid only during the call.  Fields that
+ * do not belong to the command are 0 or NULL.
+ */
+typedef struct ps_event {
+    int type;                /* PS_EV_* */
+    int64_t time_us;         /* when, CLOCK_MONOTONIC in microseconds */
+    const char *command;     /* "PUBLISH", "DELIVER", "RESULT"...: NUL-terminated; NULL for CONNECT, LOST */
+    uint64_t corr;           /* correlation id: an answer carries its question's (0 for none) */
+    uint64_t tag;            /* the broker's handle of a delivery (DELIVER, ACK, REPLY to it) */
+    uint64_t seq;            /* DELIVER: the channel's sequence number; GAP: messages dropped */
+    unsigned flags;          /* PS_EVF_* */
+    const char *channel;     /* channel name */
+    size_t channel_len;      /* bytes in channel */
+    const char *topic;       /* topic or pattern */
+    size_t topic_len;        /* bytes in topic */
+    size_t size;             /* payload bytes */
+    uint32_t count;          /* OK value, RESULT receivers that confirmed, DONE replies */
+    uint32_t expected;       /* RESULT receivers, DONE responders */
+    int status;              /* REPLY: 0 success, else an error reply */
+    int error;               /* ERROR: the errno value it stands for */
+    const char *text;        /* ERROR text, CONNECT endpoint, LOST reason */
+    size_t text_len;         /* bytes in text */
+} ps_event;
+
+/*
+ * A trace function.  It is called from the application's threads and
+ * from the client's I/O thread, with the client's lock held: it must be
+ * quick and must not call the library for the same client.
+ */
+typedef void (*ps_trace_fn)(const ps_event *ev, void *arg);
+
+/*
+ * Makes clients connected with o call fn(ev, arg) for every step, from
+ * the connect on (NULL fn: no trace, the default).  arg stays the
+ * caller's and must outlive those clients.  Returns 0, or -1 (EINVAL).
+ */
+PS_EXPORT int ps_opts_set_trace(ps_opts *o, ps_trace_fn fn, void *arg);
+
 /* Misc -------------------------------------------------------------------- */
 
 /* Describes errno values and PS_E* codes.  Never NULL. */

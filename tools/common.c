@@ -250,6 +250,8 @@ ps_client *tool_connect(const struct tool_opts *o, int *exit_code)
         ps_opts_set_str(po, PS_OPT_NAME, o->name);
     if (o->window > 0)
         ps_opts_set_int(po, PS_OPT_WINDOW, o->window);
+    if (o->explain)
+        ps_opts_set_trace(po, tool_explain_event, NULL);
     if (setup_curve(o, po) < 0) {
         *exit_code = EXIT_USAGE;
         goto out;

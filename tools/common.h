@@ -3,8 +3,9 @@
  * (broker endpoint, timeout, CURVE keys, help, version), the exit codes of
  * the CLI contract (DESIGN.md section 5), the mapping from library errors
  * to those codes and to one-line messages, and small format helpers
- * (base64, UTF-8 check, syslog topic extraction).  The tools use only the
- * public API of pubsub.h.
+ * (base64, UTF-8 check, syslog topic extraction); and what --explain and
+ * --progress write on stderr (explain.c, progress.c).  The tools use only
+ * the public API of pubsub.h.
  */
 #ifndef TOOLS_COMMON_H
 #define TOOLS_COMMON_H
@@ -73,6 +74,7 @@ struct tool_opts {
     const char *curve_key;        /* --curve-key argument, or NULL */
     const char *name;             /* the client name shown by `pctl clients` */
     int window;                   /* queue messages in flight, 0 = library default */
+    int explain;                  /* --explain: trace every step on stderr (explain.c) */
 };
 
 /* The tool's name for messages ("ppub"); set by tool_init(). */
@@ -137,5 +139,43 @@ int tool_write_all(int fd, const void *data, size_t n);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t tool_now_ms(void);
+
+/* explain.c: --explain, a trace of every step on stderr ---------------------- */
+
+/* Turns the trace on; time 0 is now.  tool_connect then traces the client. */
+void tool_explain_start(void);
+/* True after tool_explain_start. */
+int tool_explaining(void);
+/* A note of the tool's own ("#1 written to stdout"), when the trace is on. */
+void tool_explain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The library's trace function (ps_opts_set_trace). */
+void tool_explain_event(const ps_event *ev, void *arg);
+/* Microseconds of CLOCK_MONOTONIC, and milliseconds since such a time. */
+int64_t tool_explain_now(void);
+double tool_explain_ms(int64_t since_us);
+
+/* progress.c: --progress, a live rate on stderr ------------------------------- */
+
+struct tool_progress {
+    int on;                /* --progress was given */
+    int tty;               /* stderr is a terminal: rewrite one line with \r */
+    int shown;             /* a report was written (the summary replaces it on a tty) */
+    const char *verb;      /* "sent" or "received" */
+    int64_t start_ms;      /* when the run began */
+    int64_t last_ms;       /* when the last report was written */
+    uint64_t count;        /* messages so far */
+    uint64_t bytes;        /* payload bytes so far */
+    uint64_t last_count;   /* count at the last report */
+    uint64_t last_bytes;   /* bytes at the last report */
+};
+
+/* Starts counting; verb names what is counted ("sent"). */
+void tool_progress_start(struct tool_progress *p, const char *verb);
+/* Counts messages of bytes payload in all, reporting when a second has passed. */
+void tool_progress_add(struct tool_progress *p, uint64_t messages, uint64_t bytes);
+/* Reports when a second has passed, even if nothing came (a waiting psub). */
+void tool_progress_tick(struct tool_progress *p);
+/* Writes the summary line.  No-op unless started. */
+void tool_progress_end(struct tool_progress *p);
 
 #endif

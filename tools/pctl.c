@@ -52,7 +52,8 @@ static void usage(FILE *out)
 "\n"
 "Options:\n"
 "      --json               print the broker's answer as JSON, one line (ping:\n"
-"                           {\"endpoint\":...,\"rtt_ms\":...})\n"
+"                           {\"endpoint\":...,\"rtt_ms\":...} a line; keygen:\n"
+"                           {\"public_key\":...,\"key_file\":...,\"pub_file\":...})\n"
 "  -n, --count N            ping: N round trips, one line each (default 1)\n"
 "      --force              keygen: replace existing key files\n"
 "      --timeout MS         how long to wait for the broker (default 5000)\n"
@@ -308,7 +309,7 @@ static int write_keyfile(const char *path, const char *text, mode_t mode, int fo
 }
 
 /* Runs keygen NAME.  Returns the exit code. */
-static int cmd_keygen(const char *name, int force)
+static int cmd_keygen(const char *name, int force, int as_json)
 {
     char pub[41], sec[41];
     char path[PATH_MAX_KEY], text[512];
@@ -331,6 +332,17 @@ static int cmd_keygen(const char *name, int force)
              pub);
     if (write_keyfile(path, text, 0644, force) < 0)
         return EXIT_USAGE;
+    if (as_json) {
+        json_t *o = json_pack("{s:s, s:s+, s:s+}", "public_key", pub, "key_file", name, ".key",
+                              "pub_file", name, ".pub");
+        char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (line)
+            puts(line);
+        free(line);
+        json_decref(o);
+        memset(sec, 0, sizeof sec);
+        return line ? EXIT_DONE : EXIT_USAGE;
+    }
     printf("%s\n", pub);
     return EXIT_DONE;
 }
@@ -374,7 +386,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "keygen") == 0) {
         if (optind + 1 != argc || !*argv[optind])
             return tool_usage_error("keygen takes one NAME");
-        return cmd_keygen(argv[optind], force);
+        return cmd_keygen(argv[optind], force, as_json);
     }
     if (strcmp(cmd, "status") != 0 && strcmp(cmd, "channels") != 0 &&
         strcmp(cmd, "clients") != 0 && strcmp(cmd, "ping") != 0)

@@ -34,7 +34,9 @@ enum {
     OPT_ASYNC,               /* --async */
     OPT_SIZE,                /* --size */
     OPT_RATE,                /* --rate */
-    OPT_TOPIC_FROM           /* --topic-from */
+    OPT_TOPIC_FROM,          /* --topic-from */
+    OPT_EXPLAIN,             /* --explain */
+    OPT_PROGRESS             /* --progress */
 };
 
 /* Everything one run of ppub does. */
@@ -66,6 +68,7 @@ struct ppub {
     size_t kept_cap;         /* entries allocated */
     size_t kept_bytes;       /* payload bytes in kept */
     int warned_resend;       /* the resend notice was printed */
+    struct tool_progress progress; /* --progress */
 };
 
 /* A --confirm message kept until the broker confirmed it, to send again
@@ -130,6 +133,16 @@ static void usage(FILE *out)
 "                           the replies of each, in order\n"
 "      --timeout MS         how long to wait for the broker, a confirmation or\n"
 "                           replies (default 5000)\n"
+"\n"
+"Watching it work:\n"
+"      --explain            trace on stderr what happens to each message, with\n"
+"                           times since the start: connect, HELLO/WELCOME, handed\n"
+"                           to the library, sent, the broker's confirm, receipts\n"
+"                           (\"2/3 receivers confirmed\"), replies, and when each\n"
+"                           call returned\n"
+"      --progress           report the messages sent and the rate on stderr about\n"
+"                           once a second (one line rewritten on a terminal), and\n"
+"                           a summary at the end\n"
 TOOL_COMMON_HELP
 "\n"
 TOOL_EXIT_HELP
@@ -299,8 +312,16 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
 {
     pace(p);
     p->sent++;
+    tool_progress_add(&p->progress, 1, size);
+    int64_t t0 = tool_explaining() ? tool_explain_now() : 0;
+    long num = (long)p->sent;
     if (p->request) {
         int64_t t = ps_request_async(p->c, p->channel, topic, data, size, p->o.timeout_ms);
+        if (t >= 0)
+            tool_explain("ppub            #%ld: ps_request_async() returned after %.3f ms with a "
+                         "ticket: %s", num, tool_explain_ms(t0),
+                         p->async ? "kind (3), asynchronous request: the reply is collected later"
+                                  : "kind (4), synchronous request (RPC): ppub waits for the reply now");
         if (t < 0) {
             if (errno == PS_ENORESP) {
                 tool_err("no responders on '%s'", p->channel);
@@ -308,8 +329,12 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
             }
             return tool_fail(p->c, errno, p->channel);
         }
-        if (!p->async)
-            return collect_replies(p, t);
+        if (!p->async) {
+            int rc = collect_replies(p, t);
+            tool_explain("ppub            #%ld: the request is answered, %.3f ms after it was made",
+                         num, tool_explain_ms(t0));
+            return rc;
+        }
         if (p->nticket == p->ticket_cap) {
             size_t cap = p->ticket_cap ? p->ticket_cap * 2 : 64;
             int64_t *nt = realloc(p->tickets, cap * sizeof *nt);
@@ -326,8 +351,14 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
     }
     if (p->sync) {
         unsigned confirmed = 0, expected = 0;
-        if (ps_publish_sync(p->c, p->channel, topic, data, size, p->flags, p->o.timeout_ms,
-                            &confirmed, &expected) >= 0)
+        int got = ps_publish_sync(p->c, p->channel, topic, data, size, p->flags, p->o.timeout_ms,
+                                  &confirmed, &expected);
+        int err = errno;
+        tool_explain("ppub            #%ld: ps_publish_sync() returned after %.3f ms: kind (2), "
+                     "synchronous message: ppub waited for %u/%u receipts", num,
+                     tool_explain_ms(t0), confirmed, expected);
+        errno = err;
+        if (got >= 0)
             return EXIT_DONE;
         switch (errno) {
         case PS_ENORESP:
@@ -346,6 +377,9 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
     }
     if (ps_publish(p->c, p->channel, topic, data, size, p->flags) < 0)
         return tool_fail(p->c, errno, p->channel);
+    tool_explain("ppub            #%ld: ps_publish() returned after %.3f ms: kind (1), "
+                 "asynchronous message: ppub does not wait for any receiver%s", num,
+                 tool_explain_ms(t0), (p->flags & PS_CONFIRM) ? " (the confirm comes later)" : "");
     if (p->flags & PS_CONFIRM) {
         if (keep(p, topic, data, size) < 0) {
             tool_err("out of memory");
@@ -500,6 +534,8 @@ int main(int argc, char **argv)
         {"retain", no_argument, NULL, OPT_RETAIN},
         {"request", no_argument, NULL, OPT_REQUEST},
         {"async", no_argument, NULL, OPT_ASYNC},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
         {NULL, 0, NULL, 0}};
     struct ppub p;
     int opt, rc;
@@ -557,6 +593,12 @@ int main(int argc, char **argv)
         case OPT_ASYNC:
             p.async = 1;
             break;
+        case OPT_EXPLAIN:
+            p.o.explain = 1;
+            break;
+        case OPT_PROGRESS:
+            p.progress.on = 1;
+            break;
         default:
             return tool_usage_error("unknown option");
         }
@@ -580,6 +622,10 @@ int main(int argc, char **argv)
 
     /* A reply printed to a closed pipe must not kill ppub before its flush. */
     signal(SIGPIPE, SIG_IGN);
+    if (p.o.explain)
+        tool_explain_start();
+    if (p.progress.on)
+        tool_progress_start(&p.progress, p.request ? "requested" : "sent");
     p.c = tool_connect(&p.o, &rc);
     if (!p.c)
         return rc;
@@ -595,6 +641,8 @@ int main(int argc, char **argv)
     }
     /* --request --async: now collect the replies of each request in order. */
     for (size_t i = 0; i < p.nticket; i++) {
+        tool_explain("ppub            #%zu: now collecting its replies (kind 3: ppub sent every "
+                     "request first)", i + 1);
         if (rc == EXIT_DONE)
             rc = collect_replies(&p, p.tickets[i]);
         else
@@ -603,9 +651,15 @@ int main(int argc, char **argv)
     free(p.tickets);
 
     /* The sync point: everything sent has been handled by the broker. */
+    int64_t t0 = tool_explaining() ? tool_explain_now() : 0;
+    tool_explain("ppub            the sync point: ps_flush() waits until the broker has handled "
+                 "everything ppub sent");
     int frc = confirm_point(&p);
+    tool_explain("ppub            ps_flush() returned after %.3f ms%s", tool_explain_ms(t0),
+                 frc == EXIT_DONE ? ": the broker has it all" : "");
     if (rc == EXIT_DONE)
         rc = frc;
+    tool_progress_end(&p.progress);
     kept_clear(&p);
     free(p.kept);
     if (fflush(stdout) != 0 && rc == EXIT_DONE && errno != EPIPE) {

@@ -35,7 +35,9 @@
 enum {
     OPT_FORMAT = OPT_TOOL_BASE, /* --format */
     OPT_REPLY,                  /* --reply */
-    OPT_ECHO                    /* --echo */
+    OPT_ECHO,                   /* --echo */
+    OPT_EXPLAIN,                /* --explain */
+    OPT_PROGRESS                /* --progress */
 };
 
 /* Output formats. */
@@ -54,6 +56,8 @@ struct psub {
     const char *reply_cmd;               /* --reply */
     int echo;                            /* --echo */
     long handled;                        /* messages and requests handled */
+    long received;                       /* messages ps_recv gave us (--explain numbers) */
+    struct tool_progress progress;       /* --progress */
 };
 
 static void usage(FILE *out)
@@ -93,6 +97,14 @@ static void usage(FILE *out)
 "                           the reply.  If CMD exits nonzero the requester gets an\n"
 "                           error with CMD's first stderr line\n"
 "      --echo               answer each request with the request itself\n"
+"      --explain            trace on stderr what happens to each message, with\n"
+"                           times since the start: connect, HELLO/WELCOME, the\n"
+"                           subscription, each delivery, the receipt a sync\n"
+"                           message asks for, the reply to a request, the ACK\n"
+"                           of a queue message\n"
+"      --progress           report the messages received and the rate on stderr\n"
+"                           about once a second (one line rewritten on a\n"
+"                           terminal), and a summary at the end\n"
 TOOL_COMMON_HELP
 "\n"
 "Messages missed because psub was too slow are reported on stderr as\n"
@@ -362,10 +374,14 @@ static int answer(struct psub *s, const ps_msg *m)
 static int handle(struct psub *s, ps_msg *m)
 {
     uint64_t gap = ps_msg_gap(m);
+    long num = ++s->received;
 
+    tool_explain("psub            delivery #%ld handed to psub by ps_recv()", num);
     if (gap > 0)
         tool_err("missed %llu messages on '%s'", (unsigned long long)gap, ps_msg_channel(m));
     if (ps_msg_is_request(m) && (s->reply_cmd || s->echo)) {
+        tool_explain("psub            delivery #%ld is a request: %s", num,
+                     s->echo ? "echoing it" : "running the --reply command");
         if (answer(s, m) < 0)
             tool_err("cannot reply on '%s': %s", ps_msg_channel(m), ps_strerror(errno));
     } else if (print_message(s, m) < 0) {
@@ -374,9 +390,12 @@ static int handle(struct psub *s, ps_msg *m)
             return 1;
         tool_err("cannot write stdout: %s", strerror(errno));
         return -1;
+    } else {
+        tool_explain("psub            delivery #%ld written to stdout", num);
     }
     ps_ack(s->c, m);
     s->handled++;
+    tool_progress_add(&s->progress, 1, ps_msg_size(m));
     return 0;
 }
 
@@ -391,6 +410,8 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"reply", required_argument, NULL, OPT_REPLY},
         {"echo", no_argument, NULL, OPT_ECHO},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
         {NULL, 0, NULL, 0}};
     struct psub s;
     sigset_t sigs;
@@ -434,6 +455,12 @@ int main(int argc, char **argv)
         case OPT_ECHO:
             s.echo = 1;
             break;
+        case OPT_EXPLAIN:
+            s.o.explain = 1;
+            break;
+        case OPT_PROGRESS:
+            s.progress.on = 1;
+            break;
         default:
             return tool_usage_error("unknown option");
         }
@@ -458,6 +485,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    if (s.o.explain)
+        tool_explain_start();
     /* The connect timeout is the library's, not the idle timeout. */
     {
         struct tool_opts co = s.o;
@@ -481,6 +510,9 @@ int main(int argc, char **argv)
     /* Scripts wait for this line before they publish: from here on nothing is missed. */
     if (s.verbose)
         fprintf(stderr, "%s: subscribed to '%s'\n", tool_name, s.channel);
+    tool_explain("psub            subscribed: nothing published from now on is missed");
+    if (s.progress.on)
+        tool_progress_start(&s.progress, "received");
 
     last = tool_now_ms();
     for (;;) {
@@ -525,6 +557,7 @@ int main(int argc, char **argv)
             if (left < wait_ms)
                 wait_ms = (int)left;
         }
+        tool_progress_tick(&s.progress);
         fds[0] = (struct pollfd){.fd = ps_fd(s.c), .events = POLLIN};
         fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
         if (poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
@@ -537,6 +570,7 @@ int main(int argc, char **argv)
     }
     /* Make sure the acknowledgements reached the broker before leaving. */
     ps_flush(s.c, 2000);
+    tool_progress_end(&s.progress);
     ps_close(&s.c);
     close(sfd);
     return rc;

@@ -341,6 +341,88 @@ static void test_queue(void)
     ps_close(&prod);
 }
 
+/* What a trace function saw, in order. */
+struct trace_log {
+    pthread_mutex_t lock;  /* events come from two threads */
+    struct {
+        int type;          /* PS_EV_* */
+        char command[16];  /* its command, "" for none */
+        uint64_t corr;     /* its correlation id */
+        size_t size;       /* its payload bytes */
+    } ev[256];
+    int n;                 /* entries in ev */
+};
+
+static void record(const ps_event *ev, void *arg)
+{
+    struct trace_log *log = arg;
+    pthread_mutex_lock(&log->lock);
+    if (log->n < 256 && !(ev->command && !strcmp(ev->command, "HEARTBEAT"))) {
+        log->ev[log->n].type = ev->type;
+        snprintf(log->ev[log->n].command, sizeof log->ev[0].command, "%s",
+                 ev->command ? ev->command : "");
+        log->ev[log->n].corr = ev->corr;
+        log->ev[log->n].size = ev->size;
+        log->n++;
+    }
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* The index of the first event of type and command at or after from, or -1. */
+static int find_event(struct trace_log *log, int from, int type, const char *command)
+{
+    pthread_mutex_lock(&log->lock);
+    int i = from < 0 ? log->n : from;
+    while (i < log->n && !(log->ev[i].type == type && !strcmp(log->ev[i].command, command)))
+        i++;
+    int found = i < log->n ? i : -1;
+    pthread_mutex_unlock(&log->lock);
+    return found;
+}
+
+static void test_trace(void)
+{
+    static struct trace_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    errno = 0;
+    CHECK(ps_opts_set_trace(NULL, record, &log) == -1 && errno == EINVAL,
+          "ps_opts_set_trace(NULL, ...) is EINVAL");
+    ps_opts *o = ps_opts_new();
+    CHECK(ps_opts_set_trace(o, record, &log) == 0, "ps_opts_set_trace");
+    ps_client *c = ps_connect(ep, o);
+    ps_opts_destroy(&o); /* the client keeps its copy, trace included */
+    int conn = find_event(&log, 0, PS_EV_CONNECT, "");
+    int hello = find_event(&log, conn, PS_EV_SENT, "HELLO");
+    int welcome = find_event(&log, hello, PS_EV_RECEIVED, "WELCOME");
+    CHECK(c && conn == 0 && hello > conn && welcome > hello,
+          "connect traced: CONNECT, then HELLO sent, then WELCOME received");
+    int rc = c ? ps_publish(c, "bc", NULL, "traced", 6, PS_CONFIRM) : -1;
+    rc |= c ? ps_flush(c, 3000) : -1;
+    int handed = find_event(&log, welcome, PS_EV_HANDED, "PUBLISH");
+    int sent = find_event(&log, handed, PS_EV_SENT, "PUBLISH");
+    int ok = find_event(&log, sent, PS_EV_RECEIVED, "OK");
+    CHECK(rc == 0 && handed > 0 && sent > handed && ok > sent && log.ev[handed].size == 6 &&
+              log.ev[handed].corr != 0 && log.ev[ok].corr == log.ev[handed].corr,
+          "a confirmed publish: handed, sent, then the OK with its correlation id");
+    int pong = find_event(&log, ok, PS_EV_RECEIVED, "PONG");
+    CHECK(pong > ok, "ps_flush traced: PONG after the OK");
+    ps_close(&c);
+    CHECK(find_event(&log, pong, PS_EV_SENT, "BYE") > pong, "ps_close traced: BYE sent");
+
+    /* Without a trace function nothing is called. */
+    int before = log.n;
+    o = ps_opts_new();
+    ps_opts_set_trace(o, record, &log);
+    ps_opts_set_trace(o, NULL, &log);
+    c = ps_connect(ep, o);
+    ps_opts_destroy(&o);
+    if (c) {
+        ps_publish(c, "bc", NULL, "quiet", 5, 0);
+        ps_flush(c, 3000);
+    }
+    ps_close(&c);
+    CHECK(log.n == before, "a NULL trace function sees nothing (%d events)", log.n - before);
+}
+
 int main(void)
 {
     ep = getenv("PUBSUB_BROKER");
@@ -352,6 +434,7 @@ int main(void)
     test_pubsub();
     test_requests();
     test_queue();
+    test_trace();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -2,7 +2,8 @@
 # The library's documented return values and errno codes, from C, against a
 # real broker: connect failures, binary payloads, ps_fd, refusals reported
 # at ps_flush, sync messages (all, none, part confirmed), surveys, RPC with
-# error replies and timeouts, queue windows, acks and redelivery.
+# error replies and timeouts, queue windows, acks and redelivery, and the
+# trace events of ps_opts_set_trace in the order things happen.
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(free_port)
