@@ -2,7 +2,7 @@
 # make install and make uninstall, as a user would run them: installed into
 # a DESTDIR in the scratch directory with PREFIX=/usr/local, exactly the
 # files of the project arrive, with their modes, the library's links and
-# soname, and the installation's paths in the unit, the .pc and the pages.
+# soname, the bash completions, and the installation's paths in the unit, the .pc and the pages.
 # tests/extern/hello.c is compiled against the installed header and library
 # with pkg-config (PKG_CONFIG_SYSROOT_DIR into the DESTDIR), runs on the
 # installed libpubsub.so.1 (ldd says so) against a real broker and talks to
@@ -46,6 +46,11 @@ cat > want.txt << 'EOF'
 644 usr/local/share/man/man3/libpubsub.3
 644 usr/local/share/man/man5/brokerd.conf.5
 644 usr/local/share/man/man8/brokerd.8
+644 usr/local/share/bash-completion/completions/brokerd
+644 usr/local/share/bash-completion/completions/pbench
+644 usr/local/share/bash-completion/completions/pctl
+644 usr/local/share/bash-completion/completions/ppub
+644 usr/local/share/bash-completion/completions/psub
 EOF
 (cd "$DEST" && find . ! -type d \( -type l -printf '%m %P -> %l\n' -o -printf '%m %P\n' \)) |
     LC_ALL=C sort -k2 > got.txt
