@@ -128,7 +128,7 @@ $(O)/tests/%: tests/integration/%.c $(LIB_A) libpubsub/pubsub.h
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB_A) $(shell pkg-config --libs libzmq) -lpthread $(LDFLAGS)
 
 run: deps all
-	./$(O)/brokerd -v
+	./$(O)/brokerd -v $(if $(CONF),-c $(CONF))
 
 unit: all $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)

@@ -1,5 +1,6 @@
 #!/bin/bash
-# brokerd --check: the documented example passes (exit 0, one "ok" line);
+# brokerd --check: the documented example and the README's lecture.conf
+# pass (exit 0, one "ok" line);
 # files with mistakes planted on known lines give exit 1 and one
 # "FILE:LINE: message" per mistake, all of them, in the order of the file.
 . "$(dirname "$0")/lib.sh"
@@ -9,6 +10,12 @@
     fail "the example conf/brokerd.conf is refused"
 }
 grep -q "brokerd.conf: configuration OK" out || fail "no OK line for the example: $(cat out)"
+# The README's configuration: valid, and it declares the lecture's channels.
+"$BUILD/brokerd" --check -c "$ROOT/conf/lecture.conf" > out 2>&1 || fail "conf/lecture.conf refused: $(cat out)"
+for ch in 'jobs.*queue' 'alerts.*broadcast' 'logs.*pubsub'; do
+    grep -Eq "name = \"${ch%%.*}\"; +type = \"${ch##*\*}\"" "$ROOT/conf/lecture.conf" ||
+        fail "conf/lecture.conf does not declare $ch"
+done
 
 # Runs --check on FILE; it must exit 1 and every line must be FILE:LINE: ...
 check_bad() { # FILE
