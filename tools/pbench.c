@@ -43,7 +43,9 @@
 #define DATA 'D'           /* first byte of a measured message */
 
 /* What one run asks of the clients. */
-enum kind { K_PUBSUB, K_QUEUE, K_CONFIRM, K_DURABLE, K_SYNC };
+/* K_DROP: pubsub on a channel whose slow-subscriber policy is "drop"
+ * (losses are its figure, not a failure); K_PUBSUB's channel blocks. */
+enum kind { K_PUBSUB, K_QUEUE, K_CONFIRM, K_DURABLE, K_SYNC, K_DROP };
 
 struct job {
     enum kind kind;        /* what the channel does */
@@ -133,7 +135,10 @@ static void payload(char *buf, size_t size, char first)
 
 static const char *ps_channel(const struct job *j)
 {
-    return j->kind == K_QUEUE ? "bench.queue" : j->kind == K_DURABLE ? "bench.durable" : "bench";
+    return j->kind == K_QUEUE     ? "bench.queue"
+           : j->kind == K_DURABLE ? "bench.durable"
+           : j->kind == K_DROP    ? "bench.drop"
+                                  : "bench";
 }
 
 static int ps_sub_run(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r)
@@ -462,6 +467,7 @@ static int nats_rpc_serve(const struct target *t, const struct job *j, int ready
         natsConnection_SubscribeSync(&sub, nc, "bench.rpc") != NATS_OK ||
         natsConnection_Flush(nc) != NATS_OK)
         return -1;
+    natsOptions_Destroy(no); /* the connection keeps a copy */
     say_ready(ready_fd, &ready);
     for (;;) {
         natsMsg *m = NULL;
@@ -942,7 +948,7 @@ static double run_slow_memory(const char *ep, pid_t broker, long mib)
 struct row {
     char title[96];                /* what was measured */
     int latency;                   /* lower is better */
-    char cell[MAX_TARGETS][32];    /* formatted figure, "" = not measured */
+    char cell[MAX_TARGETS][48];    /* formatted figure, "" = not measured */
     double value[MAX_TARGETS];     /* the figure, -1 when none */
 };
 
@@ -959,7 +965,8 @@ static void usage(FILE *out)
 "a markdown table with brokerd's ratio to each.  Every client runs in a\n"
 "process of its own; every run checks that every message arrived.\n"
 "\n"
-"Scenarios (default: all): pubsub fanout many queue confirm sync durable reqrep memory\n"
+"Scenarios (default: all): pubsub drop fanout many queue confirm sync durable reqrep\n"
+"memory (pubsub and fanout on a \"block\" channel 'bench', drop on 'bench.drop')\n"
 "\n"
 "Targets (brokerd always; the others when given):\n"
 "  -b, --broker ENDPOINT    brokerd (default: $PUBSUB_BROKER, else " PS_DEFAULT_ENDPOINT ");\n"
@@ -1019,25 +1026,37 @@ static struct row *new_row(const char *title, int latency)
 }
 
 /* Measures one throughput figure on every target that offers kind. */
-static void throughput_row(const char *title, const struct job *j, int runs, int only_brokerd)
+/* A row of msg/s; with lossy (a "drop" channel) the rate counts what was
+ * delivered and the cell says how much was dropped, else a loss fails it. */
+static void throughput_row(const char *title, const struct job *j, int runs, int only_brokerd,
+                           int lossy)
 {
     struct row *r = new_row(title, 0);
     for (int t = 0; t < ntargets; t++) {
         if (!(targets[t].kinds & (1 << j->kind)) || (only_brokerd && t > 0))
             continue;
-        double v[16];
+        double v[16], share[16];
         long lost = 0, worst = 0;
+        long expected = j->count * j->pubs * j->subs;
         int ok = 1;
         for (int k = 0; k < runs && ok; k++) {
             v[k] = run_throughput(&targets[t], j, &lost);
             if (v[k] < 0)
                 ok = 0;
-            if (lost > worst)
+            share[k] = 100.0 * (double)lost / (double)expected;
+            if (lossy)
+                v[k] *= (double)(expected - lost) / (double)expected;
+            else if (lost > worst)
                 worst = lost;
         }
-        if (!ok)
+        if (!ok) {
             snprintf(r->cell[t], sizeof r->cell[t], "failed");
-        else if (worst)
+        } else if (lossy) {
+            char rate[16];
+            r->value[t] = median(v, runs);
+            fmt_rate(rate, sizeof rate, r->value[t]);
+            snprintf(r->cell[t], sizeof r->cell[t], "%s, %.1f%% dropped", rate, median(share, runs));
+        } else if (worst)
             snprintf(r->cell[t], sizeof r->cell[t], "lost %ld", worst);
         else {
             r->value[t] = median(v, runs);
@@ -1168,7 +1187,7 @@ int main(int argc, char **argv)
         default: return tool_usage_error("unknown option");
         }
     }
-    static const char *const known[] = {"pubsub", "fanout", "many", "queue", "confirm", "sync",
+    static const char *const known[] = {"pubsub", "drop", "fanout", "many", "queue", "confirm", "sync",
                                         "durable", "reqrep", "memory", NULL};
     for (int i = optind; i < argc; i++) {
         int k = 0;
@@ -1185,7 +1204,8 @@ int main(int argc, char **argv)
     const char *ep = o.broker ? o.broker : getenv("PUBSUB_BROKER");
     if (!ep || !*ep)
         ep = PS_DEFAULT_ENDPOINT;
-    int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE) | (1 << K_SYNC);
+    int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE) | (1 << K_SYNC) |
+              (1 << K_DROP);
     targets[ntargets++] = (struct target){"brokerd", ep, 0, ps_sub_run, ps_pub_run,
                                           ps_rpc_serve, ps_rpc_run, all};
     pid_t proxy = -1;
@@ -1257,7 +1277,13 @@ int main(int argc, char **argv)
     if (want(scen, nscen, "pubsub")) {
         j.kind = K_PUBSUB;
         snprintf(title, sizeof title, "pubsub 1→1, %ld B, msg/s", size);
-        throughput_row(title, &j, (int)runs, 0);
+        throughput_row(title, &j, (int)runs, 0, 0);
+    }
+    if (want(scen, nscen, "drop")) {
+        struct job d = j;
+        d.kind = K_DROP;
+        snprintf(title, sizeof title, "pubsub 1→1, slow_subscriber = drop, %ld B, msg/s delivered", size);
+        throughput_row(title, &d, (int)runs, 1, 1);
     }
     if (want(scen, nscen, "fanout")) {
         struct job f = j;
@@ -1265,7 +1291,7 @@ int main(int argc, char **argv)
         f.subs = (int)subs;
         f.count = count / subs > 1000 ? count / subs : 1000;
         snprintf(title, sizeof title, "fan-out 1→%ld, msg/s published", subs);
-        throughput_row(title, &f, (int)runs, 0);
+        throughput_row(title, &f, (int)runs, 0, 0);
     }
     if (want(scen, nscen, "many")) {
         struct job m = j;
@@ -1273,30 +1299,30 @@ int main(int argc, char **argv)
         m.pubs = (int)pubs;
         m.count = count / pubs;
         snprintf(title, sizeof title, "%ld→1, msg/s", pubs);
-        throughput_row(title, &m, (int)runs, 0);
+        throughput_row(title, &m, (int)runs, 0, 0);
     }
     if (want(scen, nscen, "queue")) {
         struct job q = j;
         q.kind = K_QUEUE;
-        throughput_row("queue 1→1 with acks, msg/s", &q, (int)runs, 0);
+        throughput_row("queue 1→1 with acks, msg/s", &q, (int)runs, 0, 0);
     }
     if (want(scen, nscen, "confirm")) {
         struct job q = j;
         q.kind = K_CONFIRM;
         snprintf(title, sizeof title, "confirmed publish, window %ld, msg/s", window);
-        throughput_row(title, &q, (int)runs, 0);
+        throughput_row(title, &q, (int)runs, 0, 0);
     }
     if (want(scen, nscen, "sync")) {
         struct job q = j;
         q.kind = K_SYNC;
         snprintf(title, sizeof title, "sync publish (receivers confirm), window %ld, msg/s", window);
-        throughput_row(title, &q, (int)runs, 1);
+        throughput_row(title, &q, (int)runs, 1, 0);
     }
     if (want(scen, nscen, "durable")) {
         struct job q = j;
         q.kind = K_DURABLE;
         snprintf(title, sizeof title, "durable queue, confirms, window %ld, msg/s", window);
-        throughput_row(title, &q, (int)runs, 1);
+        throughput_row(title, &q, (int)runs, 1, 0);
     }
     if (want(scen, nscen, "reqrep"))
         latency_rows(&j, requests, (int)runs);

@@ -29,6 +29,7 @@ BP=$(port)
     echo "broker = { endpoints = [ \"tcp://127.0.0.1:$BP\" ]; data_dir = \"$SCRATCH/data\";"
     echo "           max_subscriptions = 1000000; fsync = \"batch\"; };"
     echo "channels = ( { name = \"bench\"; type = \"pubsub\"; slow_subscriber = \"block\"; },"
+    echo "             { name = \"bench.drop\"; type = \"pubsub\"; slow_subscriber = \"drop\"; },"
     echo "             { name = \"bench.queue\"; type = \"queue\"; max_queued = 100000000; },"
     echo "             { name = \"bench.durable\"; type = \"queue\"; durable = true; max_queued = 100000000; } );"
 } > brokerd.conf
