@@ -8,6 +8,7 @@ cat > b.conf <<EOF
 broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data";
            max_subscriptions = 100000; };
 channels = ( { name = "bench"; type = "pubsub"; slow_subscriber = "block"; },
+             { name = "bench.drop"; type = "pubsub"; slow_subscriber = "drop"; },
              { name = "bench.queue"; type = "queue"; },
              { name = "bench.durable"; type = "queue"; durable = true; } );
 EOF
@@ -17,6 +18,7 @@ start_broker -c b.conf
 rc=$?
 cat table
 expect_eq "$rc" 0 "pbench exit status (3 = lost messages)"
-expect_eq "$(grep -c "^| " table)" 14 "table lines (header and 13 figures)"
+expect_eq "$(grep -c "^| " table)" 15 "table lines (header and 14 figures)"
+grep -q "^| pubsub 1→1, slow_subscriber = drop.*dropped" table || fail "no figure for the drop policy"
 grep -q "lost\|failed" table && fail "a figure lost messages or failed"
 echo "ok: pbench smoke run: every scenario, no loss"
