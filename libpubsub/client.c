@@ -293,7 +293,7 @@ static void wake_io(ps_client *c)
  */
 static int send_direct(ps_client *c)
 {
-    if (c->state != ST_READY || pthread_mutex_trylock(&c->io_lock) != 0)
+    if (c->state != ST_READY || c->reopen || pthread_mutex_trylock(&c->io_lock) != 0)
         return 0;
     take_out(c);
     pthread_mutex_unlock(&c->lock);
@@ -584,11 +584,12 @@ static int open_socket(ps_client *c)
             p = pub;
             k = sec;
         }
-        if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->opts.curve_server_key, 40) < 0 ||
-            zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, p, 40) < 0 ||
-            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k, 40) < 0)
-            goto fail;
+        int rc = zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->opts.curve_server_key, 40) < 0 ||
+                 zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, p, 40) < 0 ||
+                 zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k, 40) < 0;
         memset(sec, 0, sizeof sec);
+        if (rc)
+            goto fail;
     }
     /* The monitor is connected before the DEALER, so no event is missed. */
     char name[64];
@@ -637,6 +638,7 @@ static void session_lost(ps_client *c, int fresh_socket)
     c->sending.len = 0;
     c->sending_off = 0;
     pthread_cond_broadcast(&c->cv_op);
+    kick_reader(c); /* it waits in poll(), not on a condition variable */
     if (!c->opts.reconnect) {
         c->state = ST_DEAD;
         c->conn_err = EHOSTUNREACH;
@@ -650,7 +652,6 @@ static void session_lost(ps_client *c, int fresh_socket)
     c->last_in = now_ms();
     if (fresh_socket) {
         c->reopen = 1; /* by the I/O thread, once no reader polls the old socket */
-        kick_reader(c);
         return;
     }
     send_hello(c);
@@ -664,6 +665,7 @@ static void session_lost(ps_client *c, int fresh_socket)
 static void reopen_socket(ps_client *c)
 {
     c->reopen = 0;
+    c->state = ST_HANDSHAKE; /* whatever the old socket said last */
     close_socket(c, 1);
     if (open_socket(c) < 0) {
         c->state = ST_DEAD;
@@ -872,6 +874,7 @@ static void on_record(ps_client *c, const ps__cmd *cmd)
             resubscribe(c);
         c->welcomed = 1;
         pthread_cond_broadcast(&c->cv_op);
+        wake_io(c); /* the subscriptions again, and what was queued meanwhile, go now */
         break;
     case PS_CMD_ERROR:
         if (cmd->code == PS_WERR_VERSION) {
@@ -1024,14 +1027,15 @@ static int io_settle(ps_client *c, enum role role)
 {
     int ev = sock_events(c), got = 0;
     pthread_mutex_lock(&c->lock);
-    int stalled = c->paused || c->state == ST_DEAD;
+    /* A socket about to be replaced has nothing to say any more. */
+    int stalled = c->paused || c->state == ST_DEAD || c->reopen;
     pthread_mutex_unlock(&c->lock);
     if ((ev & ZMQ_POLLIN) && !stalled) {
         got = read_frames(c);
         ev = sock_events(c);
     }
     pthread_mutex_lock(&c->lock);
-    int more = (ev & ZMQ_POLLIN) && !c->paused && c->state != ST_DEAD;
+    int more = (ev & ZMQ_POLLIN) && !c->paused && c->state != ST_DEAD && !c->reopen;
     if ((got || more) && role != ROLE_READER)
         kick_reader(c);
     if (more && role == ROLE_CALLER && !c->reader)
@@ -1093,10 +1097,10 @@ static void *io_main(void *arg)
     ps_client *c = arg;
     int64_t stop_deadline = -1;
     for (;;) {
-        int64_t now = now_ms();
         pthread_mutex_lock(&c->io_lock);
+        int64_t now = now_ms(); /* after the lock: a direct sender may have just sent */
         pthread_mutex_lock(&c->lock);
-        if (c->reopen && !c->reader)
+        if (c->reopen && !c->reader && c->state != ST_DEAD)
             reopen_socket(c);
         take_out(c);
         int stopping = c->stopping, ready = c->state == ST_READY, dead = c->state == ST_DEAD;
@@ -1144,8 +1148,10 @@ static void *io_main(void *arg)
         /* Until the next heartbeat is due, or, shaking hands, until the
          * HELLO has gone unanswered too long. */
         int64_t wait = ready ? hb - (now - c->last_out) : hbt - (now - c->hello_at) + 1;
-        if (wait > hb || wait < 1)
-            wait = ready ? 1 : hb;
+        if (wait > hb)
+            wait = hb;
+        else if (wait < 1)
+            wait = 1;
         if (stopping)
             wait = 10;
         if (c->mon)
@@ -1175,6 +1181,7 @@ static void *io_main(void *arg)
             wait = hb; /* nothing to do but wait for ps_close */
         /* The socket's input is the reader's while there is one. */
         int watch = fd >= 0 && ((!paused && !dead && !reader) || !drained);
+        int64_t until = now_ms() + wait;
         for (;;) {
             struct pollfd p[4] = {{c->wake_fd, POLLIN, 0}, {c->grace_fd, POLLIN, 0},
                                   {mfd, POLLIN, 0}, {fd, POLLIN, 0}};
@@ -1197,6 +1204,9 @@ static void *io_main(void *arg)
                 pthread_mutex_unlock(&c->lock);
                 if (taken) {
                     watch = 0;
+                    wait = until - now_ms(); /* the timers keep their time */
+                    if (wait < 0)
+                        wait = 0;
                     continue;
                 }
             }

@@ -116,7 +116,8 @@ PS_EXPORT ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
  * Says goodbye to the broker (so unacknowledged queue messages are
  * redelivered at once), stops the I/O thread and frees *c.  Accepts NULL
  * and sets *c = NULL.  Messages not yet sent are sent within a short
- * linger; call ps_flush() first to be sure they arrived.
+ * linger; call ps_flush() first to be sure they arrived.  No other call on
+ * the same client may be in progress, in any thread, or follow it.
  */
 PS_EXPORT void ps_close(ps_client **c);
 
