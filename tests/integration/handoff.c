@@ -13,6 +13,13 @@
  * and in order and be confirmed, and no request or flush may take STALL_MS
  * or more: a wake-up lost in a hand-over shows as a stall of a heartbeat
  * interval (the I/O thread's next look), not as a failure.
+ *
+ * Then client Q (quiet): one thread sends LONE_REQUESTS requests one at a time
+ * while another publishes without pause to a channel nobody reads, so Q's
+ * I/O thread is busy with the socket while the requester waits as its
+ * reader, and nothing else arrives on Q: when the I/O thread reads a
+ * reply, only its kick can wake the requester, and a forgotten kick
+ * leaves the request hanging until its timeout.
  * Usage: handoff (broker from $PUBSUB_BROKER; channels rpc (queue), feed).
  */
 #include <errno.h>
@@ -29,6 +36,7 @@
 #define RESPONDERS 2
 #define FEED 20000
 #define STALL_MS 900
+#define LONE_REQUESTS 300
 
 static ps_client *a, *b;
 static long slow[REQUESTERS];     /* requests of each requester that took STALL_MS or more */
@@ -37,6 +45,10 @@ static long wrong[REQUESTERS];    /* replies that failed or were not its own */
 static long feed_got, feed_bad;   /* feed messages received, out of order */
 static int feed_flush_failed;     /* a ps_flush of the feed failed */
 static long feed_slow;            /* flushes that took STALL_MS or more */
+static ps_client *quiet;          /* the second phase's client */
+static volatile int lone_done;    /* the lone requester has finished */
+static long lone_slow, lone_wrong;/* its stalled and failed requests */
+static double lone_worst;         /* its slowest request, ms */
 
 static double now_ms(void)
 {
@@ -111,6 +123,36 @@ static void *feed_writer(void *arg)
     return NULL;
 }
 
+static void *lone_requester(void *arg)
+{
+    (void)arg;
+    char qs[32];
+    for (int i = 0; i < LONE_REQUESTS; i++) {
+        int n = snprintf(qs, sizeof qs, "lone:%d", i);
+        ps_msg *r = NULL;
+        double t0 = now_ms();
+        int rc = ps_request(quiet, "rpc", NULL, qs, (size_t)n, 5000, &r);
+        double took = now_ms() - t0;
+        if (took > lone_worst)
+            lone_worst = took;
+        if (took >= STALL_MS)
+            lone_slow++;
+        if (rc < 0 || ps_msg_size(r) != (size_t)n || memcmp(ps_msg_data(r), qs, (size_t)n))
+            lone_wrong++;
+        ps_msg_destroy(&r);
+    }
+    lone_done = 1;
+    return NULL;
+}
+
+static void *noise(void *arg)
+{
+    (void)arg;
+    while (!lone_done)
+        ps_publish(quiet, "noise", "n", "x", 1, 0);
+    return NULL;
+}
+
 int main(void)
 {
     const char *ep = getenv("PUBSUB_BROKER");
@@ -132,6 +174,16 @@ int main(void)
         pthread_join(req[t], NULL);
     pthread_join(fw, NULL);
     pthread_join(fr, NULL);
+
+    pthread_t lr, nz;
+    if (!(quiet = ps_connect(ep, NULL))) {
+        fprintf(stderr, "set-up: %s\n", ps_strerror(errno));
+        return 2;
+    }
+    pthread_create(&lr, NULL, lone_requester, NULL);
+    pthread_create(&nz, NULL, noise, NULL);
+    pthread_join(lr, NULL);
+    pthread_join(nz, NULL);
     for (int t = 0; t < RESPONDERS; t++)
         pthread_join(rsp[t], NULL);
 
@@ -144,10 +196,14 @@ int main(void)
             w = worst[t];
     }
     printf("%d requests: %ld wrong, %ld of %d ms or more (slowest %.1f ms); "
-           "feed %ld of %d, %ld out of order, %ld flushes stalled%s\n",
+           "feed %ld of %d, %ld out of order, %ld flushes stalled%s; "
+           "%d lone requests beside a publisher: %ld wrong, %ld stalled (slowest %.1f ms)\n",
            REQUESTERS * REQUESTS, n_wrong, n_slow, STALL_MS, w, feed_got, FEED, feed_bad,
-           feed_slow, feed_flush_failed ? ", a flush failed" : "");
+           feed_slow, feed_flush_failed ? ", a flush failed" : "", LONE_REQUESTS, lone_wrong,
+           lone_slow, lone_worst);
     ps_close(&a);
     ps_close(&b);
-    return n_wrong || n_slow || feed_got != FEED || feed_bad || feed_slow || feed_flush_failed;
+    ps_close(&quiet);
+    return n_wrong || n_slow || feed_got != FEED || feed_bad || feed_slow || feed_flush_failed ||
+           lone_wrong || lone_slow;
 }
