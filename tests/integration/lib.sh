@@ -154,6 +154,11 @@ make_tree() { # ARGS...
     )
 }
 
+chan_stat() { # CHANNEL FIELD: that field of `pctl channels --json` ("" if unreachable)
+    "$BUILD/pctl" --timeout 1000 channels --json 2> /dev/null |
+        jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f]'
+}
+
 kill_broker() { # SIGKILL (a crash: nothing flushed, nothing said), then wait
     [ -n "$BROKER_PID" ] || return 0
     {

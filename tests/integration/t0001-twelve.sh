@@ -42,7 +42,7 @@ $P -c jobs --sync "q-sync" || fail "queue sync message with a consumer exited $?
 recv_wait qs
 # ... and with no consumer it times out (exit 3), the message staying queued.
 expect_exit 3 $P -c jobs --sync --timeout 500 "q-sync-late"
-queued=$("$BUILD/pctl" channels --json | jq '.[] | select(.name == "jobs") | .queued')
+queued=$(chan_stat jobs queued)
 expect_eq "$queued" 1 "queue sync message kept after the timeout"
 expect_eq "$("$BUILD/psub" -c jobs -n 1 --timeout 3000)" "q-sync-late" "the kept message"
 # (4) sync request: one responder answers.

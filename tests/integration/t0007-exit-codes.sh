@@ -94,7 +94,7 @@ head -c 4097 /dev/zero > big
 check 4 'too large' $P -c logs -t a --raw < big
 check 4 'too large' $P -c jobs "$(head -c 5000 /dev/zero | tr '\0' x)"
 # The refused message did not reach the queue.
-expect_eq "$("$C" channels --json | jq '.[] | select(.name == "jobs") | .queued')" 0 "queued after refusals"
+expect_eq "$(chan_stat jobs queued)" 0 "queued after refusals"
 # A responder whose command fails: exit 4 with the command's error line.
 "$S" -v -c jobs --reply 'echo "broken responder" >&2; exit 1' -n 1 --timeout 5000 > r.out 2> r.err &
 responder=$! # now: waiting starts processes of its own

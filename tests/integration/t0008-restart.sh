@@ -8,11 +8,7 @@
 start_broker
 C=$BUILD/pctl
 
-subscribers() { # CHANNEL: its subscriber count as the broker sees it
-    "$C" --timeout 1000 channels --json 2> /dev/null |
-        jq -r --arg n "$1" '.[] | select(.name == $n) | .subscribers'
-}
-has_subscribers() { [ "$(subscribers "$1")" = "$2" ]; }
+has_subscribers() { [ "$(chan_stat "$1" subscribers)" = "$2" ]; }
 
 "$BUILD/psub" -v -c logs -t 'news/#' -n 4 > sub.out 2> sub.err &
 SUB=$!

@@ -20,7 +20,6 @@ channels = (
 EOF
 start_broker -c b.conf
 P=$BUILD/ppub C=$BUILD/pctl
-chan() { "$C" channels --json | jq -r --arg n "$1" ".[] | select(.name == \$n) | .$2"; }
 
 # A fresh broker: status in JSON.
 "$C" status --json > status0.json || fail "pctl status exited $?"
@@ -42,12 +41,12 @@ $P -c jobs --confirm j1 j2 j3 || fail "ppub --confirm on a queue exited $?"
 seq -f "s-%g" 1 200 | $P -c store --confirm || fail "ppub --confirm on a durable queue exited $?"
 wait $SUB || fail "psub exited $?"
 expect_eq "$(wc -l < sub.out)" 5 "messages the subscriber got"
-expect_eq "$(chan logs messages)" 5 "messages counted on logs"
-expect_eq "$(chan alerts messages)" 1 "messages counted on alerts"
-expect_eq "$(chan jobs queued)" 3 "messages queued on jobs"
-expect_eq "$(chan store queued)" 200 "messages queued on the durable queue"
-expect_eq "$(chan store durable)" true "the durable flag"
-expect_eq "$(chan jobs type)/$(chan alerts type)/$(chan logs type)" "queue/broadcast/pubsub" "channel types"
+expect_eq "$(chan_stat logs messages)" 5 "messages counted on logs"
+expect_eq "$(chan_stat alerts messages)" 1 "messages counted on alerts"
+expect_eq "$(chan_stat jobs queued)" 3 "messages queued on jobs"
+expect_eq "$(chan_stat store queued)" 200 "messages queued on the durable queue"
+expect_eq "$(chan_stat store durable)" true "the durable flag"
+expect_eq "$(chan_stat jobs type)/$(chan_stat alerts type)/$(chan_stat logs type)" "queue/broadcast/pubsub" "channel types"
 expect_eq "$(( $("$C" status --json | jq -r .messages_in) - in0 ))" 209 "messages_in after the confirms"
 # --confirm is refused like any publish: too large, wrong type (exit 4).
 expect_exit 4 $P -c alerts --confirm --retain "retain on a broadcast" 2> /dev/null
@@ -62,11 +61,11 @@ expect_eq "$(jq '[.[] | select(.name == "psub" and .subscriptions == 1)] | lengt
     "the consumer in pctl clients"
 expect_eq "$(jq '[.[] | select(.name == "pctl")] | length' clients.json)" 1 "pctl itself in pctl clients"
 expect_eq "$(jq -r '[.[].id | type] | unique | join(",")' clients.json)" number "client ids"
-expect_eq "$(chan jobs subscribers)" 1 "subscribers on jobs"
+expect_eq "$(chan_stat jobs subscribers)" 1 "subscribers on jobs"
 kill -TERM $Q
 wait $Q || fail "psub exited $? on SIGTERM"
 expect_eq "$(sed 's/^\[[^]]*\] //' q.out | tr '\n' ' ')" "j1 j2 j3 " "the queue consumer's messages"
-expect_eq "$(chan jobs queued)" 0 "queued on jobs after consuming"
+expect_eq "$(chan_stat jobs queued)" 0 "queued on jobs after consuming"
 
 # ping --json.
 "$C" ping --json > ping.json || fail "pctl ping exited $?"
@@ -77,7 +76,7 @@ expect_eq "$("$C" ping -n 3 | grep -cE '^pong from .* in [0-9.]+ ms$')" 3 "pctl 
 # Confirmed on a durable queue = on disk: all 200 survive kill -9.
 kill_broker
 start_broker -c b.conf
-expect_eq "$(chan store queued)" 200 "durable messages after kill -9"
+expect_eq "$(chan_stat store queued)" 200 "durable messages after kill -9"
 "$BUILD/psub" -c store -n 200 --timeout 5000 > store.out || fail "psub of the durable queue exited $?"
 seq -f "s-%g" 1 200 | cmp -s - store.out || fail "the durable queue gave back something else"
 echo "ok: --confirm on every channel type, 200 confirmed durable messages kept across kill -9; pctl JSON checked"

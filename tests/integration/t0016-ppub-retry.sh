@@ -12,8 +12,7 @@ broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; 
 channels = ( { name = "jobs"; type = "queue"; durable = true; max_queued = 1000000; } );
 EOF2
 start_broker -c b.conf
-queued() { "$BUILD/pctl" --timeout 500 channels --json 2> /dev/null | jq '.[] | select(.name == "jobs") | .queued'; }
-at_least() { local n; n=$(queued); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
+at_least() { local n; n=$(chan_stat jobs queued); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
 
 N=20000
 seq 1 $N | "$BUILD/ppub" -c jobs --confirm --rate 5000 --timeout 10000 > pub.out 2> pub.err &

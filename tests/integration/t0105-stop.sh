@@ -47,7 +47,7 @@ synced_at_exit() { # TRACE_FILE
 start_traced trace1
 seq -f "job-%g" 1 500 | "$BUILD/ppub" -c jobs || fail "ppub exited $?"
 grep -q 'fdatasync(' trace1 && fail "a sync before the stop: the test would prove nothing"
-expect_eq "$("$BUILD/pctl" channels --json | jq -r '.[] | select(.name == "jobs") | .queued')" 500 "messages queued"
+expect_eq "$(chan_stat jobs queued)" 500 "messages queued"
 stop_traced INT trace1
 expect_eq "$?" 0 "brokerd's exit status after SIGINT"
 grep -q "SIGINT received, shutting down" brokerd.log || fail "no SIGINT line in the log"

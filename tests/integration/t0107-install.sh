@@ -97,7 +97,7 @@ expect_eq "$(cat hello.out)" "hello from libpubsub 1.0.0" "what hello says"
 ./hello-static "$PUBSUB_BROKER" logs > hello-static.out || fail "hello (static) exited $?"
 expect_eq "$(cat hello-static.out)" "hello from libpubsub 1.0.0" "what the static hello says"
 # The broker saw both: two messages on 'logs', from two clients.
-msgs=$("$BUILD/pctl" channels --json | jq -r '.[] | select(.name == "logs") | .messages')
+msgs=$(chan_stat logs messages)
 expect_eq "$msgs" 2 "messages the broker counted on 'logs'"
 expect_eq "$(grep -c 'connected as' brokerd.log)" 2 "clients the broker saw"
 stop_broker || fail "brokerd exited $? on SIGTERM"

@@ -27,7 +27,7 @@ wait_for_file_lines slow.err 1
 # 1 GiB in 16,384 messages of 64 KiB.
 "$BUILD/ppub" -c firehose -t big --size 65536 -n 16384 || fail "ppub exited $?"
 peak_kb=$(awk '/^VmHWM:/ { print $2 }' /proc/"$BROKER_PID"/status)
-dropped=$("$BUILD/pctl" channels --json | jq '.[] | select(.name == "firehose") | .dropped')
+dropped=$(chan_stat firehose dropped)
 [ "$dropped" -gt 0 ] || fail "nothing counted as dropped for the stopped subscriber"
 # The bound: client_buffer (4 MiB) plus libzmq's pipe (128 frames) per client,
 # plus the broker's own baseline; 1 GiB went through.

@@ -97,7 +97,7 @@ wait_for_file_lines r.err 1
 expect_eq "$(PUBSUB_CURVE_KEY=writer.key "$P" -c rpc --request "hello")" "HELLO" "reply to the writer's request"
 wait $resp || fail "the responder exited $?"
 grep -q "a plain message" r.out && fail "the responder was given the queued message"
-expect_eq "$("$C" channels --json | jq '.[] | select(.name == "rpc") | .queued')" 1 \
+expect_eq "$(chan_stat rpc queued)" 1 \
     "messages still queued on rpc"
 expect_run 4 "'request:rpc' is not among the rights of reader" \
     env PUBSUB_CURVE_KEY=reader.key "$P" -c rpc --request "hello"
