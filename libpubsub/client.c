@@ -364,12 +364,24 @@ static op *op_new(enum op_kind kind)
 /* What a waiting call waits for; true when it is there.  Lock held. */
 typedef int wait_done_fn(const ps_client *c, const void *arg);
 
+/* True while the socket's input may be read: not dead, not about to be
+ * replaced, and the receive queue has room.  Lock held. */
+static int input_open(const ps_client *c)
+{
+    return c->state != ST_DEAD && !c->reopen && !c->paused;
+}
+
+/* True while an application thread may be the socket's reader: a session,
+ * its input open, no ps_close.  Lock held. */
+static int reader_may_stay(const ps_client *c)
+{
+    return c->state == ST_READY && input_open(c) && !c->stopping;
+}
 
 /* True when the calling thread may become the socket's reader.  Lock held. */
 static int can_read(const ps_client *c)
 {
-    return !c->reader && c->state == ST_READY && !c->paused && !c->stopping && !c->reopen &&
-           c->sock_fd >= 0;
+    return !c->reader && c->sock_fd >= 0 && reader_may_stay(c);
 }
 
 /*
@@ -383,7 +395,7 @@ static int read_as_reader(ps_client *c, int64_t deadline, wait_done_fn *done, co
 {
     int rc = 0, ev = ZMQ_POLLIN; /* look before the first sleep */
     c->reader = 1;
-    while (!done(c, arg) && c->state == ST_READY && !c->paused && !c->stopping && !c->reopen) {
+    while (!done(c, arg) && reader_may_stay(c)) {
         int64_t ms = deadline < 0 ? -1 : deadline - now_ms();
         if (deadline >= 0 && ms <= 0) {
             rc = ETIMEDOUT;
@@ -1027,15 +1039,14 @@ static int io_settle(ps_client *c, enum role role)
 {
     int ev = sock_events(c), got = 0;
     pthread_mutex_lock(&c->lock);
-    /* A socket about to be replaced has nothing to say any more. */
-    int stalled = c->paused || c->state == ST_DEAD || c->reopen;
+    int open = input_open(c);
     pthread_mutex_unlock(&c->lock);
-    if ((ev & ZMQ_POLLIN) && !stalled) {
+    if ((ev & ZMQ_POLLIN) && open) {
         got = read_frames(c);
         ev = sock_events(c);
     }
     pthread_mutex_lock(&c->lock);
-    int more = (ev & ZMQ_POLLIN) && !c->paused && c->state != ST_DEAD && !c->reopen;
+    int more = (ev & ZMQ_POLLIN) && input_open(c);
     if ((got || more) && role != ROLE_READER)
         kick_reader(c);
     if (more && role == ROLE_CALLER && !c->reader)

@@ -287,7 +287,7 @@ PS_EXPORT uint64_t ps_msg_gap(const ps_msg *m);
 /* Steps a trace event reports (ps_event.type). */
 enum {
     PS_EV_CONNECT = 1, /* a socket is connected to the broker (text: the endpoint) */
-    PS_EV_HANDED,      /* a command was handed to the library, queued for the I/O thread */
+    PS_EV_HANDED,      /* a command was handed to the library (queued, or sent at once: SENT follows) */
     PS_EV_SENT,        /* a command was handed to ZeroMQ, on its way to the broker */
     PS_EV_RECEIVED,    /* a command arrived from the broker */
     PS_EV_LOST         /* the session was lost (text: why); the library reconnects */

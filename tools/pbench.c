@@ -1043,11 +1043,12 @@ static void throughput_row(const char *title, const struct job *j, int runs, int
             v[k] = run_throughput(&targets[t], j, &lost);
             if (v[k] < 0)
                 ok = 0;
-            share[k] = 100.0 * (double)lost / (double)expected;
-            if (lossy)
+            if (lossy) {
+                share[k] = 100.0 * (double)lost / (double)expected;
                 v[k] *= (double)(expected - lost) / (double)expected;
-            else if (lost > worst)
+            } else if (lost > worst) {
                 worst = lost;
+            }
         }
         if (!ok) {
             snprintf(r->cell[t], sizeof r->cell[t], "failed");
