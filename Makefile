@@ -8,7 +8,7 @@ O       := build
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes
-CPPFLAGS += -Ilibpubsub -D_GNU_SOURCE
+CPPFLAGS += -Icommon -Ilibpubsub -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
 PKGS    := libzmq libconfig libsystemd jansson zlib
 
@@ -38,8 +38,11 @@ SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
 LIB_A   := $(O)/libpubsub.a
 
-WIRE_SRC   := libpubsub/wire.c
-LIB_SRC    := $(wildcard libpubsub/*.c)
+# common/ holds what the broker and the library both use (buffer, hash,
+# printable text, shared defaults); each links its own copy.
+COMMON_SRC := $(wildcard common/*.c)
+WIRE_SRC   := libpubsub/wire.c $(COMMON_SRC)
+LIB_SRC    := $(wildcard libpubsub/*.c) $(COMMON_SRC)
 BROKER_SRC := $(wildcard brokerd/*.c)
 TOOLS      := ppub psub pctl pbench
 TOOL_COMMON := tools/common.c tools/explain.c tools/progress.c
@@ -268,16 +271,16 @@ FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags libconfig libzmq 2>/dev/null)
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(FUZZ_DEBS)"
 
-$(O)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c libpubsub/wire.c libpubsub/wire.h
+$(O)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c $(WIRE_SRC) libpubsub/wire.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ tests/fuzz/fuzz_wire.c libpubsub/wire.c
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ tests/fuzz/fuzz_wire.c $(WIRE_SRC)
 
-$(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c libpubsub/wire.c brokerd/brokerd.h
+$(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c $(WIRE_SRC) brokerd/brokerd.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Ibrokerd $(FUZZ_PKG_CFLAGS) -o $@ \
-	  tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c libpubsub/wire.c \
+	  tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c $(WIRE_SRC) \
 	  $(shell pkg-config --libs libconfig libzmq)
 
 fuzz: fuzz-deps $(FUZZ_BIN)

@@ -31,6 +31,7 @@
  * characters: "logs.*", "*".
  */
 #include "brokerd.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -456,9 +457,7 @@ int auth_may(broker *b, client *c, enum verb v, channel *ch, const char *name, s
 static void log_refusal(client *c, enum verb v, const char *name, size_t len, const char *text)
 {
     auth_session *as = c->auth;
-    uint32_t h = 2166136261u ^ (uint32_t)v;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)name[i]) * 16777619u;
+    uint32_t h = ps__hash_more(PS_HASH_SEED ^ (uint32_t)v, name, len);
     for (size_t i = 0; i < as->n_refused && i < AUTH_REFUSALS_MAX; i++)
         if (as->refused[i] == h)
             return;

@@ -14,10 +14,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "defaults.h"
 #include "wire.h"
 
 #define BROKERD_VERSION "1.0.0"
-#define BROKERD_DEFAULT_TCP "tcp://127.0.0.1:5242"
+#define BROKERD_DEFAULT_TCP PS_DEFAULT_TCP
 #define BROKERD_DEFAULT_IPC_NAME "pubsub.sock"
 
 /* log.c ------------------------------------------------------------------ */

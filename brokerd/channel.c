@@ -15,21 +15,19 @@
  * deadline.
  */
 #include "brokerd.h"
+#include "defaults.h"
+#include "hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_WAIT_MS 5000 /* timeout of a sync publish or request that gave 0 */
 
 /* Names ------------------------------------------------------------------ */
 
 static size_t name_hash(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h % BROKER_HASH;
+    return ps__hash(s, len) % BROKER_HASH;
 }
 
 channel *chan_find(broker *b, const char *name, size_t len)
@@ -228,7 +226,7 @@ static pending *pending_new(broker *b, client *c, uint64_t corr, int is_request,
     pd->is_request = is_request;
     pd->requester = c;
     pd->corr = corr;
-    pd->deadline = b->now + (timeout_ms ? timeout_ms : DEFAULT_WAIT_MS);
+    pd->deadline = b->now + (timeout_ms ? timeout_ms : PS_DEFAULT_WAIT_MS);
     if (!b->pendings || pd->deadline < b->pend_min)
         b->pend_min = pd->deadline;
     pd->next = b->pendings;

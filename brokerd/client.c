@@ -12,17 +12,15 @@
  * middle of a fan-out never holds a dangling pointer.
  */
 #include "brokerd.h"
+#include "hash.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static size_t ident_hash(const void *ident, size_t len)
 {
-    const uint8_t *p = ident;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h % BROKER_HASH;
+    return ps__hash(ident, len) % BROKER_HASH;
 }
 
 client *client_find(broker *b, void *sock, const void *ident, size_t len)
@@ -38,15 +36,7 @@ client *client_find(broker *b, void *sock, const void *ident, size_t len)
 /* A printable copy of a client-chosen name, for logs and admin. */
 static char *clean_name(const ps__slice *s)
 {
-    char *n = malloc(s->len + 1);
-    if (!n)
-        return NULL;
-    for (size_t i = 0; i < s->len; i++) {
-        unsigned char ch = (unsigned char)s->ptr[i];
-        n[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-    }
-    n[s->len] = '\0';
-    return n;
+    return ps__printable_dup(s->ptr, s->len);
 }
 
 /* HELLO: starts (or restarts) a session.  Returns the client or NULL. */
@@ -191,21 +181,10 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
             return 1;
         }
     }
-    size_t need = c->parked.len + len;
-    if (need > c->parked.cap) {
-        size_t cap = c->parked.cap ? c->parked.cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *p = realloc(c->parked.data, cap);
-        if (!p) {
-            loop_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
-            return 1;
-        }
-        c->parked.data = p;
-        c->parked.cap = cap;
+    if (ps__buf_append(&c->parked, rec, len) < 0) {
+        loop_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
+        return 1;
     }
-    memcpy(c->parked.data + c->parked.len, rec, len);
-    c->parked.len += len;
     if (!c->on_park_list) {
         c->on_park_list = 1;
         c->park_next = b->parked;

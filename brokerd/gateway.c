@@ -45,6 +45,8 @@
  * for the flag.
  */
 #include "brokerd.h"
+#include "defaults.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,7 +101,7 @@ static void *open_socket(broker *b, int type, const char *ep)
     int zero = 0;
     int hwm = pipe_hwm(b->cfg, type == ZMQ_XPUB ? GATEWAY_SNDHWM_MIN : GATEWAY_RCVHWM_MIN);
     /* libzmq drops larger frames before it allocates them. */
-    int64_t maxsize = b->cfg->max_message_size + 65536;
+    int64_t maxsize = b->cfg->max_message_size + PS_FRAME_SLACK;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, type == ZMQ_XPUB ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (type == ZMQ_XSUB)
@@ -206,16 +208,6 @@ static gw_prefix *prefix_find(gateway *g, const uint8_t *p, size_t len)
     return NULL;
 }
 
-/* Writes at most cap-1 bytes of s as printable text into out. */
-static void printable(char *out, size_t cap, const void *s, size_t n)
-{
-    const unsigned char *p = s;
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 1 < cap; i++)
-        out[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-    out[k] = '\0';
-}
-
 /*
  * The XPUB reports each distinct prefix once when its first subscriber
  * comes and once when its last goes, so n_subscribed is exact; the set of
@@ -291,7 +283,7 @@ static void read_subscriptions(broker *b)
         size_t n = zmq_msg_size(&m);
         if (n >= 1 && (d[0] == 0 || d[0] == 1)) {
             char shown[80];
-            printable(shown, sizeof shown, d + 1, n - 1);
+            ps__printable(shown, sizeof shown, d + 1, n - 1);
             log_debug("gateway: %s '%s'", d[0] ? "subscription to" : "no more subscribers of",
                       shown);
             if (d[0])
@@ -367,7 +359,7 @@ static void take_message(broker *b, zmq_msg_t *subj, zmq_msg_t *body, int frames
                  frames == 1 ? "" : "s");
     } else if (!slash || slash == s || slash + 1 == s + n) {
         char shown[80];
-        printable(shown, sizeof shown, s, n);
+        ps__printable(shown, sizeof shown, s, n);
         code = GW_BAD_SUBJECT;
         snprintf(why, sizeof why, "subject '%s' is not CHANNEL/TOPIC", shown);
     } else if ((size_t)(s + n - slash - 1) > PS_WIRE_TOPIC_MAX) {

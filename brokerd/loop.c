@@ -25,6 +25,7 @@
  * The ZAP handler's socket (auth.c) is polled with them.
  */
 #include "brokerd.h"
+#include "defaults.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -40,7 +41,7 @@
 #include <zmq.h>
 
 #define LOOP_BURST 1000        /* frames read per turn before flushing */
-#define LOOP_FRAME_MAX 65536   /* bytes per outgoing frame, beyond one record */
+#define LOOP_FRAME_MAX PS_FRAME_MAX /* bytes per outgoing frame, beyond one record */
 #define LOOP_RETRY_MS 10       /* poll timeout while a peer's pipe is full */
 #define LOOP_STATUS_MS 5000    /* systemd STATUS= refresh */
 #define LOOP_HARD_CAP 16       /* client_buffers of output before a client is dropped */
@@ -143,7 +144,7 @@ int loop_bind_endpoint(broker *b, void *sock, const char *ep)
 
 void loop_apply_limits(broker *b)
 {
-    int64_t maxsize = b->cfg->max_message_size + 65536;
+    int64_t maxsize = b->cfg->max_message_size + PS_FRAME_SLACK;
     zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     if (b->router_ipc)
         zmq_setsockopt(b->router_ipc, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);

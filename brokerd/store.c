@@ -179,16 +179,8 @@ static int append(store *st, uint8_t type, uint64_t id, const char *topic, size_
     size_t body = type == REC_MSG ? 2 + tlen + len : 0;
     size_t need = REC_HEAD + body;
     ps__buf *w = &st->wbuf;
-    if (w->cap - w->len < need) {
-        size_t cap = w->cap ? w->cap : 65536;
-        while (cap - w->len < need)
-            cap *= 2;
-        uint8_t *p = realloc(w->data, cap);
-        if (!p)
-            return -1;
-        w->data = p;
-        w->cap = cap;
-    }
+    if (ps__buf_reserve(w, need, 65536) < 0)
+        return -1;
     uint8_t *p = w->data + w->len;
     put32(p, (uint32_t)(need - 4 - 4));
     p[8] = type;

@@ -46,10 +46,10 @@
 
 #include <zmq.h>
 
+#include "defaults.h"
 #include "internal.h"
 
 #define OUT_MAX (16u << 20)       /* bytes the application may queue before it blocks */
-#define FRAME_MAX 65536u          /* bytes per frame we send, beyond a single record */
 #define RQ_HIGH (64u << 20)       /* received bytes waiting for ps_recv before we stop reading */
 #define RQ_LOW (16u << 20)        /* ... and start reading again */
 #define RECV_BURST 512            /* frames handled per turn before we send again */
@@ -57,7 +57,6 @@
 #define READER_GRACE_MS 2         /* the socket's input stays a reader's this long after it left */
 #define LINGER_MS 1000            /* ps_close waits this long for unsent commands */
 #define DEFAULT_MAX_SIZE 1048576u /* max_message_size until the broker said otherwise */
-#define DEFAULT_SYNC_MS 5000      /* sync publish timeout when the caller gives none */
 /* Correlation ids of calls that wait for their answer carry this bit. */
 #define OP_BIT (UINT64_C(1) << 62)
 
@@ -1056,7 +1055,7 @@ static int io_settle(ps_client *c, enum role role)
 }
 
 /*
- * Sends what is left of c->sending in frames of up to FRAME_MAX bytes
+ * Sends what is left of c->sending in frames of up to PS_FRAME_MAX bytes
  * (a single larger record goes alone).  Returns 1 when all went, 0 when
  * libzmq's pipe is full.
  */
@@ -1068,7 +1067,7 @@ static int flush_sending(ps_client *c)
         while (end < c->sending.len) {
             const uint8_t *p = base + end;
             size_t rec = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
-            if (end > start && end - start + rec > FRAME_MAX)
+            if (end > start && end - start + rec > PS_FRAME_MAX)
                 break;
             end += rec;
         }
@@ -1095,7 +1094,7 @@ static void take_out(ps_client *c)
     c->sending = c->out;
     c->out = t;
     c->out.len = 0;
-    if (c->out.cap > 4 * FRAME_MAX) { /* do not keep a burst's memory forever */
+    if (c->out.cap > 4 * PS_FRAME_MAX) { /* do not keep a burst's memory forever */
         ps__buf_free(&c->out);
     }
     if (c->out_max_op > c->sent_max_op)
@@ -1446,7 +1445,7 @@ int ps_publish(ps_client *c, const char *channel, const char *topic,
     else if (flags & PS_CONFIRM)
         wflags |= PS_WIRE_CONFIRM;
     ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .flags = wflags,
-                   .timeout_ms = (flags & PS_SYNC) ? DEFAULT_SYNC_MS : 0};
+                   .timeout_ms = (flags & PS_SYNC) ? PS_DEFAULT_WAIT_MS : 0};
     fill_message(&cmd, channel, topic, data, size);
     return submit(c, &cmd, NULL, (flags & (PS_CONFIRM | PS_SYNC)) != 0, 0);
 }
@@ -1499,7 +1498,7 @@ int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
     if (check_message(c, channel, topic, data, size) < 0)
         return -1;
     if (timeout_ms <= 0)
-        timeout_ms = DEFAULT_SYNC_MS;
+        timeout_ms = PS_DEFAULT_WAIT_MS;
     /* SYNC is the stronger promise; a CONFIRM beside it would only add an answer. */
     ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .timeout_ms = (uint32_t)timeout_ms,
                    .flags = (uint8_t)(PS_WIRE_SYNC | ((flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0))};
@@ -1535,7 +1534,7 @@ static int64_t request_submit(ps_client *c, const char *channel, const char *top
     if (check_message(c, channel, topic, data, size) < 0)
         return -1;
     if (timeout_ms <= 0)
-        timeout_ms = DEFAULT_SYNC_MS;
+        timeout_ms = PS_DEFAULT_WAIT_MS;
     ps__cmd cmd = {.cmd = PS_CMD_REQUEST, .timeout_ms = (uint32_t)timeout_ms};
     fill_message(&cmd, channel, topic, data, size);
     op *o = op_new(OP_REQUEST);
@@ -1620,7 +1619,7 @@ int ps_request(ps_client *c, const char *channel, const char *topic,
     if (reply)
         *reply = NULL;
     if (timeout_ms <= 0)
-        timeout_ms = DEFAULT_SYNC_MS;
+        timeout_ms = PS_DEFAULT_WAIT_MS;
     int64_t t = request_submit(c, channel, topic, data, size, timeout_ms, 1);
     if (t < 0)
         return -1;

@@ -7,14 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "defaults.h"
 #include "internal.h"
 
 void ps__opts_defaults(struct ps_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->timeout_ms = 3000;
+    o->timeout_ms = PS_DEFAULT_TIMEOUT_MS;
     o->heartbeat_ms = 1000;
-    o->heartbeat_timeout_ms = 3000;
+    o->heartbeat_timeout_ms = PS_DEFAULT_HEARTBEAT_TIMEOUT_MS;
     o->window = 100;
     o->reconnect = 1;
 }

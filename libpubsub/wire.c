@@ -35,32 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ps__buf_free(ps__buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-static int buf_reserve(ps__buf *b, size_t more)
-{
-    if (more > SIZE_MAX / 2 - b->len) {
-        errno = ENOMEM;
-        return -1;
-    }
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + more)
-        cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p)
-        return -1;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
 /* Writers: the caller reserved the room, so they cannot fail. */
 static uint8_t *w8(uint8_t *p, uint8_t v)
 {
@@ -151,7 +125,7 @@ int ps__wire_put(ps__buf *b, const ps__cmd *c)
         errno = EINVAL;
         return -1;
     }
-    if (buf_reserve(b, 4 + body) < 0)
+    if (ps__buf_reserve(b, 4 + body, 0) < 0)
         return -1;
     uint8_t *p = b->data + b->len;
     p = w32(p, (uint32_t)body);

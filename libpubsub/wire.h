@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define PS_WIRE_MAGIC 0x5053u /* "PS": first field of every HELLO */
 #define PS_WIRE_MAJOR 1       /* peers of another major refuse each other */
 #define PS_WIRE_MINOR 0
@@ -116,16 +118,6 @@ typedef struct {
     ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */
     ps__slice data;      /* payloads; ADMIN_REPLY JSON */
 } ps__cmd;
-
-/* A growable byte buffer with a hard bound.  Zero-initialise to use. */
-typedef struct {
-    uint8_t *data; /* heap bytes, owned */
-    size_t len;    /* bytes used */
-    size_t cap;    /* bytes allocated */
-} ps__buf;
-
-/* Frees the buffer's bytes and zeroes it. */
-void ps__buf_free(ps__buf *b);
 
 /*
  * Appends one encoded record to b.  Returns 0, or -1 with errno EINVAL
