@@ -180,27 +180,30 @@ start_lecture_broker() {
     start_broker -c lecture.conf
 }
 
+# Runs Python (Debian's, or $PYTHON) with ARGS; under the sanitizer tree
+# libasan is loaded first, as its libpubsub.so needs, and Python's own
+# leaks are not reported.
+run_python() { # ARGS...
+    local env=()
+    case "$BUILD" in *build-asan)
+        env+=(LD_PRELOAD="$(cc -print-file-name=libasan.so)" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}") ;;
+    esac
+    env "${env[@]}" PYTHONDONTWRITEBYTECODE=1 "${PYTHON:-/usr/bin/python3}" "$@"
+}
+
 # Runs pytest on tests/python/FILE... with the package from the source tree
 # and the library of the build tree under test; fails unless tests ran and
 # all passed (pytest exits 5 when it collected none), and prints their
 # count on an "ok:" line after WHAT.
 run_pytest() { # WHAT FILE...
-    local what=$1 rc
+    local what=$1 rc passed
     shift
-    local py=${PYTHON:-/usr/bin/python3}
-    "$py" -c 'import pytest' 2> /dev/null || fail "python3-pytest is not installed"
-    local env=(PYTHONPATH="$ROOT/python" PUBSUB_LIBRARY="$BUILD/libpubsub.so.1" PYTHONDONTWRITEBYTECODE=1)
-    # The sanitizer tree's library needs its runtime loaded first; Python
-    # itself is not built for leak checking.
-    case "$BUILD" in *build-asan)
-        env+=(LD_PRELOAD="$(cc -print-file-name=libasan.so)" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}") ;;
-    esac
-    (cd "$TESTS/python" && env "${env[@]}" "$py" -m pytest -q -p no:cacheprovider \
-        --basetemp="$SCRATCH/pytest" "$@") > pytest.out 2>&1
+    run_python -c 'import pytest' 2> /dev/null || fail "python3-pytest is not installed"
+    (cd "$TESTS/python" && PYTHONPATH="$ROOT/python" PUBSUB_LIBRARY="$BUILD/libpubsub.so.1" \
+        run_python -m pytest -q -p no:cacheprovider --basetemp="$SCRATCH/pytest" "$@") > pytest.out 2>&1
     rc=$?
     cat pytest.out
     [ "$rc" = 0 ] || fail "pytest exited $rc (5: no tests collected)"
-    local passed
     passed=$(sed -n 's/^\([0-9][0-9]*\) passed.*/\1/p' pytest.out | tail -1)
     [ -n "$passed" ] && [ "$passed" -gt 0 ] || fail "pytest ran no tests"
     echo "ok: $passed Python tests passed: $what"
