@@ -28,10 +28,14 @@ SLICE_MS = 200
 ENOMSG = errno.ENOMSG  # every reply to a ticket was returned
 ETIMEDOUT = errno.ETIMEDOUT
 
-Confirmed = namedtuple("Confirmed", "confirmed expected")
-Confirmed.__doc__ = """What publish_sync() returns: the receivers that
-confirmed and the receivers attached (equal on success); str() gives "2/2"."""
-Confirmed.__str__ = lambda self: "%d/%d" % (self.confirmed, self.expected)
+class Confirmed(namedtuple("Confirmed", "confirmed expected")):
+    """What publish_sync() returns: the receivers that confirmed and the
+    receivers attached (equal on success); str() gives "2/2"."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        return "%d/%d" % (self.confirmed, self.expected)
 
 _KEY_RE = re.compile(r'(public_key|secret_key)\s*=\s*"([^"]{40})"')
 
@@ -76,24 +80,22 @@ def _text(b):
     return b.decode("utf-8", "surrogateescape") if b is not None else None
 
 
-def _read_key_file(path):
-    """(public, secret) from a key file as `pctl keygen` writes it."""
+def _key_file(path, wanted):
+    """The keys named in wanted from a key file as `pctl keygen` writes it
+    (NAME.key holds both, NAME.pub the public key)."""
     with open(path, encoding="utf-8") as f:
         keys = dict(_KEY_RE.findall(f.read()))
-    if "public_key" not in keys or "secret_key" not in keys:
-        raise ValueError("key file '%s' needs public_key and secret_key (Z85, 40 characters)" % path)
-    return keys["public_key"], keys["secret_key"]
+    missing = [k for k in wanted if k not in keys]
+    if missing:
+        raise ValueError("key file '%s' has no %s (40 characters of Z85)" % (path, " or ".join(missing)))
+    return [keys[k] for k in wanted]
 
 
 def _server_key(value):
     """The broker's public key: 40 characters of Z85, or a file holding it."""
     if len(value) == 40 and not os.path.exists(value):
         return value
-    with open(value, encoding="utf-8") as f:
-        keys = dict(_KEY_RE.findall(f.read()))
-    if "public_key" not in keys:
-        raise ValueError("no public_key = \"...\"; (40 characters Z85) in '%s'" % value)
-    return keys["public_key"]
+    return _key_file(value, ["public_key"])[0]
 
 
 # The errno values a refusal by the broker arrives as (pubsub.h).
@@ -337,7 +339,7 @@ class Client:
                 strs.append((_capi.PS_OPT_CURVE_SERVER_KEY, _server_key(curve_server_key)))
                 if curve_key is not None:
                     pub, sec = (curve_key if isinstance(curve_key, (tuple, list))
-                                else _read_key_file(curve_key))
+                                else _key_file(curve_key, ["public_key", "secret_key"]))
                     strs += [(_capi.PS_OPT_CURVE_PUBLIC_KEY, pub),
                              (_capi.PS_OPT_CURVE_SECRET_KEY, sec)]
             for opt, value in ints:

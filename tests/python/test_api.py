@@ -31,6 +31,20 @@ def test_version_and_docs():
             assert fn.__doc__, "Client.%s has no docstring" % name
 
 
+def test_library_found(monkeypatch):
+    """From the source tree the tree's own build is tried first; an
+    installed package tries the dynamic linker, then the directory make
+    install wrote; PUBSUB_LIBRARY overrides both."""
+    from pubsub import _capi
+    from conftest import ROOT
+    monkeypatch.delenv("PUBSUB_LIBRARY", raising=False)
+    assert _capi.candidates()[:2] == [os.path.join(ROOT, "build", "libpubsub.so.1"), "libpubsub.so.1"]
+    monkeypatch.setattr(_capi, "INSTALLED_LIBDIR", "/opt/x/lib")
+    assert _capi.candidates()[:2] == ["libpubsub.so.1", "/opt/x/lib/libpubsub.so.1"]
+    monkeypatch.setenv("PUBSUB_LIBRARY", "/some/where/libpubsub.so.1")
+    assert _capi.candidates() == ["/some/where/libpubsub.so.1"]
+
+
 def test_connect_name_admin(connect):
     c = connect(name="py-admin-test")
     names = [cl.get("name") for cl in c.admin("clients")]
@@ -39,6 +53,11 @@ def test_connect_name_admin(connect):
     assert status["version"] == "1.0.0" and status["clients"] >= 1
     chans = {ch["name"]: ch["type"] for ch in c.admin("channels")}
     assert chans["q"] == "queue" and chans["b"] == "broadcast" and chans["p"] == "pubsub"
+    # What `pctl channels --json` prints.
+    from conftest import BUILD
+    pctl = subprocess.run([os.path.join(BUILD, "pctl"), "-b", c.endpoint, "channels", "--json"],
+                          capture_output=True, text=True, check=True).stdout
+    assert [ch["name"] for ch in json.loads(pctl)] == [ch["name"] for ch in c.admin("channels")]
     with pytest.raises(pubsub.PubsubError):
         c.admin("nonsense")
 
