@@ -16,7 +16,6 @@ lost).  One run, not a median: a noisy machine gives noisy figures.
 
 import argparse
 import os
-import re
 import socket
 import statistics
 import subprocess

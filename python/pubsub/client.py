@@ -49,6 +49,14 @@ def _ms(timeout):
     return int(timeout * 1000 + 0.5)
 
 
+def _slice_ms(deadline):
+    """How long the next slice of a wait lasts (ms): SLICE_MS, or less when
+    the deadline (time.monotonic() seconds; None for none) comes first."""
+    if deadline is None:
+        return SLICE_MS
+    return max(0, min(SLICE_MS, int((deadline - time.monotonic()) * 1000 + 0.5)))
+
+
 def _name(value, what):
     """A channel, topic or pattern as the NUL-terminated bytes the C API takes."""
     if value is None:
@@ -228,11 +236,9 @@ class Ticket:
         lib = c._lib
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            slice_ms = SLICE_MS if deadline is None else \
-                max(0, min(SLICE_MS, int((deadline - time.monotonic()) * 1000 + 0.5)))
             cptr = c._enter(self._operation)
             try:
-                ptr = lib.ps_request_wait(cptr, self._ticket, slice_ms)
+                ptr = lib.ps_request_wait(cptr, self._ticket, _slice_ms(deadline))
                 if ptr:
                     m = Message(lib, ptr, None)
                     if self._first is None:
@@ -553,13 +559,9 @@ class Client:
         lib = self._lib
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            if deadline is None:
-                ms = SLICE_MS
-            else:
-                ms = max(0, min(SLICE_MS, int((deadline - time.monotonic()) * 1000 + 0.5)))
             cptr = self._enter("recv")
             try:
-                ptr = lib.ps_recv(cptr, ms)
+                ptr = lib.ps_recv(cptr, _slice_ms(deadline))
                 if ptr:
                     return Message(lib, ptr, self)
                 err = ctypes.get_errno()
