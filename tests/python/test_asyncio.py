@@ -3,6 +3,7 @@ through the event loop's reader on ps_fd(), with no thread of their own,
 and never lose a message to a timeout or a cancelled coroutine."""
 
 import asyncio
+import select
 import threading
 
 import pytest
@@ -102,3 +103,28 @@ def test_close_ends_async_for(connect):
         return await asyncio.wait_for(task, 5)
 
     assert asyncio.run(main()) == []
+
+
+def test_cancelled_after_the_message_was_taken(connect):
+    """The reader took a message for a coroutine that is cancelled before it
+    runs again: the next recv() gets that message, nothing is lost."""
+    c, pub = connect(), connect()
+    c.subscribe("aio-taken")
+
+    async def main():
+        waiter = asyncio.create_task(c.recv())
+        await asyncio.sleep(0)  # the waiter registered the reader
+        pub.publish("aio-taken", "t", "taken")
+        pub.flush()
+        assert select.select([c.fileno()], [], [], 5)[0]
+        # One loop turn runs the reader, which hands the message to the
+        # waiter's future; the waiter itself would run in the next turn.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        return (await c.recv(timeout=0)).text
+
+    assert asyncio.run(main()) == "taken"
