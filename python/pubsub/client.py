@@ -529,7 +529,7 @@ class Client:
         return Ticket(self, t, "request on '%s'" % channel)
 
     # -- receiving -----------------------------------------------------------
-    def subscribe(self, channel, pattern="#", *, responder=False):
+    def subscribe(self, channel, pattern="#", responder=False):
         """Attaches to channel and returns once the broker confirmed it, so
         nothing published afterwards is missed.  pattern: an MQTT topic
         filter on pubsub channels ("a/+/c", "a/#"), ignored elsewhere.  On a
