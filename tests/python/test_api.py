@@ -176,7 +176,7 @@ def test_sync_messages(connect):
     t = threading.Thread(target=lambda: r1.recv(5))
     t.start()
     with pytest.raises(pubsub.PartialConfirm) as e:
-        pub.publish_sync("b", None, "half", timeout=0.5)
+        pub.publish_sync("b", None, "half", timeout=2)
     t.join()
     assert (e.value.confirmed, e.value.expected) == (1, 2) and "1/2" in str(e.value)
     r2.recv(5)

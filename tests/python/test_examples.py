@@ -54,7 +54,7 @@ def test_four_kinds(lecture_broker):
     out = run_example("kind2_sync_message.py")
     assert out.index("receiver: disk full") < out.index("sender: 1/1 confirmed after")
     waited = int(re.search(r"confirmed after (\d+) ms", out).group(1))
-    assert waited >= 300  # until the busy receiver had it
+    assert waited >= 250  # until the busy receiver had it (0.3 s, begun just before)
     out = run_example("kind3_async_request.py")
     assert out.splitlines() == ["client: 3 requests sent, doing something else meanwhile",
                                 "client: reply to 'a': 1", "client: reply to 'bb': 2",
