@@ -7,7 +7,9 @@ tests/integration/t07NN-python-*.sh run these with PYTHONPATH=python and
 PUBSUB_LIBRARY=$BUILD/libpubsub.so.1.
 """
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +43,13 @@ def connect_when_up(endpoint, proc, limit=20.0, **options):
                 raise
 
 
+def _die_with_parent():
+    """In the broker's process before exec: it gets SIGKILL when pytest goes,
+    even when pytest is killed before its fixtures could stop it."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class Broker:
     """A brokerd of a test's own, on a free port, in a directory of its own."""
 
@@ -53,7 +62,8 @@ class Broker:
             f.write(conf.format(endpoint=self.endpoint, dir=self.dir, uid=os.getuid(), **fields))
         self.log = open(os.path.join(self.dir, "brokerd.log"), "w")
         self.proc = subprocess.Popen([os.path.join(BUILD, "brokerd"), "-c", path],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
 
     def wait_up(self, **options):
         connect_when_up(self.endpoint, self.proc, **options).close()
