@@ -13,4 +13,5 @@ with pubsub.connect() as client, pubsub.connect() as server:
         m.reply(m.text.upper())
 
     threading.Thread(target=serve, daemon=True).start()
-    print("client: request('how are you?') -> %s" % client.request("jobs", None, "how are you?").text)
+    reply = client.request("jobs", None, "how are you?")  # waits for the answer
+    print("client: request('how are you?') -> %s" % reply.text)

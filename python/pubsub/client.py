@@ -28,6 +28,7 @@ SLICE_MS = 200
 ENOMSG = errno.ENOMSG  # every reply to a ticket was returned
 ETIMEDOUT = errno.ETIMEDOUT
 
+
 class Confirmed(namedtuple("Confirmed", "confirmed expected")):
     """What publish_sync() returns: the receivers that confirmed and the
     receivers attached (equal on success); str() gives "2/2"."""
@@ -37,6 +38,8 @@ class Confirmed(namedtuple("Confirmed", "confirmed expected")):
     def __str__(self):
         return "%d/%d" % (self.confirmed, self.expected)
 
+
+# A key in a key file as `pctl keygen` writes it: public_key = "Z85";
 _KEY_RE = re.compile(r'(public_key|secret_key)\s*=\s*"([^"]{40})"')
 
 
@@ -85,6 +88,7 @@ def _payload(data):
 
 
 def _text(b):
+    """Bytes from the library as str (undecodable bytes kept as surrogates)."""
     return b.decode("utf-8", "surrogateescape") if b is not None else None
 
 
@@ -95,7 +99,8 @@ def _key_file(path, wanted):
         keys = dict(_KEY_RE.findall(f.read()))
     missing = [k for k in wanted if k not in keys]
     if missing:
-        raise ValueError("key file '%s' has no %s (40 characters of Z85)" % (path, " or ".join(missing)))
+        raise ValueError("key file '%s' has no %s (40 characters of Z85)"
+                         % (path, " or ".join(missing)))
     return [keys[k] for k in wanted]
 
 
@@ -539,8 +544,9 @@ class Client:
         ch, pat = _name(channel, "channel"), _name(pattern, "pattern")
         cptr = self._enter("subscribe")
         try:
-            self._check(self._lib.ps_subscribe(cptr, ch, pat, _capi.PS_RESPONDER if responder else 0),
-                        cptr, "subscribe to '%s'" % channel)
+            flags = _capi.PS_RESPONDER if responder else 0
+            self._check(self._lib.ps_subscribe(cptr, ch, pat, flags), cptr,
+                        "subscribe to '%s'" % channel)
         finally:
             self._leave()
 
