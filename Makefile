@@ -32,7 +32,7 @@ endif
 DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev pkg-config
 # ... and what the tests drive it with.
 TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
-             strace python3-seccomp
+             strace python3-seccomp python3-pytest
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
@@ -179,6 +179,16 @@ MAN3 := libpubsub.3
 MAN5 := brokerd.conf.5
 MAN8 := brokerd.8
 MAN_OUT := $(addprefix $(O)/man/,$(MAN1) $(MAN3) $(MAN5) $(MAN8))
+# The Python package goes where Debian's python3 looks for the prefix's
+# packages: /usr/lib/python3/dist-packages for /usr,
+# /usr/local/lib/python3.X/dist-packages for /usr/local, else
+# PREFIX/lib/python3.X/site-packages (put that on PYTHONPATH).
+PYTHON     ?= $(firstword $(wildcard /usr/bin/python3) python3)
+PYTHONDIR  ?= $(shell $(PYTHON) -c 'import sys, sysconfig; p, s = sys.argv[1], sysconfig.get_scheme_names(); \
+  print(sysconfig.get_path("purelib", "deb_system", {"base": p}) if p == "/usr" and "deb_system" in s else \
+        sysconfig.get_path("purelib", "posix_local", {"base": "/usr"}) if p == "/usr/local" and "posix_local" in s else \
+        sysconfig.get_path("purelib", "posix_prefix", {"base": p}))' $(PREFIX) 2>/dev/null)
+PY_SRC     := $(wildcard python/pubsub/*.py)
 
 # Files that name installation paths are made from templates (@SBINDIR@
 # and the like).  The stamp holds the paths they were made for, so that
@@ -230,7 +240,7 @@ install: all $(O)/libpubsub.pc $(O)/brokerd.service
 	$(Q)for m in $(MAN3); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man3/; done
 	$(Q)for m in $(MAN5); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man5/; done
 	$(Q)for m in $(MAN8); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man8/; done
-	@$(MAKE) --no-print-directory install-completion
+	@$(MAKE) --no-print-directory install-completion install-python
 	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
@@ -242,7 +252,7 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(UNITDIR)/brokerd.service $(DESTDIR)$(UNITDIR)/brokerd.socket
 	$(Q)rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8))
-	@$(MAKE) --no-print-directory uninstall-completion
+	@$(MAKE) --no-print-directory uninstall-completion uninstall-python
 	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf ]; then \
 	  echo "  KEEP   $(DESTDIR)$(SYSCONFDIR)/pubsub/brokerd.conf (your configuration; remove it by hand)"; fi
@@ -256,6 +266,22 @@ install-completion:
 uninstall-completion:
 	$(Q)rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED))
 .PHONY: install-completion uninstall-completion
+
+# The Python package: its modules, the library's directory written into
+# _capi.py so that it finds libpubsub.so.1 outside the linker's path too.
+install-python:
+	$(Q)[ -n "$(PYTHONDIR)" ] || { echo "no $(PYTHON): cannot tell where the Python package goes (set PYTHONDIR)"; exit 1; }
+	$(Q)install -d $(DESTDIR)$(PYTHONDIR)/pubsub
+	$(Q)for f in $(PY_SRC); do sed $(SUBST) $$f > $(DESTDIR)$(PYTHONDIR)/pubsub/$$(basename $$f) && \
+	  chmod 644 $(DESTDIR)$(PYTHONDIR)/pubsub/$$(basename $$f) || exit 1; done
+
+# __pycache__ included, which Python writes when root imports the package.
+uninstall-python:
+	$(Q)[ -n "$(PYTHONDIR)" ] || { echo "no $(PYTHON): cannot tell where the Python package is (set PYTHONDIR)"; exit 1; }
+	$(Q)rm -f $(addprefix $(DESTDIR)$(PYTHONDIR)/pubsub/,$(notdir $(PY_SRC)))
+	$(Q)rm -rf $(DESTDIR)$(PYTHONDIR)/pubsub/__pycache__
+	$(Q)rmdir $(DESTDIR)$(PYTHONDIR)/pubsub 2> /dev/null || true
+.PHONY: install-python uninstall-python
 
 # Fuzzing (libFuzzer, clang) --------------------------------------------------
 # `make fuzz` runs each target for FUZZ_SECONDS on a scratch copy of its seeds;

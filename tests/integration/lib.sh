@@ -168,3 +168,43 @@ kill_broker() { # SIGKILL (a crash: nothing flushed, nothing said), then wait
     BROKER_PID=
     return 0
 }
+
+# Starts brokerd with conf/lecture.conf as it is, but on a free port and
+# with its data in the scratch directory (the lecture's port may be taken).
+start_lecture_broker() {
+    PORT=$(free_port)
+    sed -e "s|^broker = {|broker = {\n  endpoints = [ \"tcp://127.0.0.1:$PORT\" ];|" \
+        -e "s|data_dir = \"pubsub-data\";|data_dir = \"$SCRATCH/data\";|" \
+        "$ROOT/conf/lecture.conf" > lecture.conf
+    grep -q "tcp://127.0.0.1:$PORT" lecture.conf || fail "cannot set the port in lecture.conf"
+    start_broker -c lecture.conf
+}
+
+# Runs Python (Debian's, or $PYTHON) with ARGS; under the sanitizer tree
+# libasan is loaded first, as its libpubsub.so needs, and Python's own
+# leaks are not reported.
+run_python() { # ARGS...
+    local env=()
+    case "$BUILD" in *build-asan)
+        env+=(LD_PRELOAD="$(cc -print-file-name=libasan.so)" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}") ;;
+    esac
+    env "${env[@]}" PYTHONDONTWRITEBYTECODE=1 "${PYTHON:-/usr/bin/python3}" "$@"
+}
+
+# Runs pytest on tests/python/FILE... with the package from the source tree
+# and the library of the build tree under test; fails unless tests ran and
+# all passed (pytest exits 5 when it collected none), and prints their
+# count on an "ok:" line after WHAT.
+run_pytest() { # WHAT FILE...
+    local what=$1 rc passed
+    shift
+    run_python -c 'import pytest' 2> /dev/null || fail "python3-pytest is not installed"
+    (cd "$TESTS/python" && PYTHONPATH="$ROOT/python" PUBSUB_LIBRARY="$BUILD/libpubsub.so.1" \
+        run_python -m pytest -q -p no:cacheprovider --basetemp="$SCRATCH/pytest" "$@") > pytest.out 2>&1
+    rc=$?
+    cat pytest.out
+    [ "$rc" = 0 ] || fail "pytest exited $rc (5: no tests collected)"
+    passed=$(sed -n 's/^\([0-9][0-9]*\) passed.*/\1/p' pytest.out | tail -1)
+    [ -n "$passed" ] && [ "$passed" -gt 0 ] || fail "pytest ran no tests"
+    echo "ok: $passed Python tests passed: $what"
+}

@@ -6,7 +6,9 @@
 # tests/extern/hello.c is compiled against the installed header and library
 # with pkg-config (PKG_CONFIG_SYSROOT_DIR into the DESTDIR), runs on the
 # installed libpubsub.so.1 (ldd says so) against a real broker and talks to
-# it; it is linked statically against libpubsub.a too.  A second install
+# it; it is linked statically against libpubsub.a too.  The Python package
+# lands in the site directory Debian's python3 reads for the prefix and
+# talks to the broker through the installed libpubsub.so.1.  A second install
 # keeps a configuration the administrator changed; uninstall removes every
 # file but that one and says so.  PREFIX=/usr puts the file in /etc.
 . "$(dirname "$0")/lib.sh"
@@ -52,6 +54,12 @@ cat > want.txt << 'EOF'
 644 usr/local/share/bash-completion/completions/ppub
 644 usr/local/share/bash-completion/completions/psub
 EOF
+# The Python package, in the site directory Debian's python3 reads for the prefix.
+PYDIR=$(cd "$DEST" && find . -path '*/pubsub/__init__.py' -printf '%h\n' | sed 's|^\./||; s|/pubsub$||')
+case "$PYDIR" in usr/local/lib/python3*/dist-packages) ;; *) fail "Python package installed into '$PYDIR'" ;; esac
+run_python -c 'import sys; sys.exit(sys.argv[1] not in sys.path)' "/$PYDIR" ||
+    fail "/$PYDIR is not on $(run_python -c 'import sys; print(sys.path)')"
+for f in "$ROOT"/python/pubsub/*.py; do echo "644 $PYDIR/pubsub/$(basename "$f")"; done >> want.txt
 (cd "$DEST" && find . ! -type d \( -type l -printf '%m %P -> %l\n' -o -printf '%m %P\n' \)) |
     LC_ALL=C sort -k2 > got.txt
 LC_ALL=C sort -k2 -o want.txt want.txt
@@ -96,10 +104,25 @@ LD_LIBRARY_PATH=$P/lib ./hello "$PUBSUB_BROKER" logs > hello.out || fail "hello 
 expect_eq "$(cat hello.out)" "hello from libpubsub 1.0.0" "what hello says"
 ./hello-static "$PUBSUB_BROKER" logs > hello-static.out || fail "hello (static) exited $?"
 expect_eq "$(cat hello-static.out)" "hello from libpubsub 1.0.0" "what the static hello says"
-# The broker saw both: two messages on 'logs', from two clients.
+# The installed Python package, on the installed library found by name
+# (no PUBSUB_LIBRARY), with the library directory written into it.
+PYTHONPATH="$DEST/$PYDIR" LD_LIBRARY_PATH="$P/lib" run_python -c '
+import sys, pubsub
+from pubsub import _capi
+assert pubsub.__file__.startswith(sys.argv[1]), pubsub.__file__
+assert _capi.INSTALLED_LIBDIR == "/usr/local/lib", _capi.INSTALLED_LIBDIR
+with pubsub.connect(name="python-installed") as c:
+    c.publish("logs", "py/installed", "hello from python")
+    c.flush()
+print(pubsub.library_version())
+print("\n".join(l.split()[-1] for l in open("/proc/self/maps") if "libpubsub" in l))
+' "$DEST/$PYDIR" > py.out 2>&1 || fail "the installed Python package: $(cat py.out)"
+expect_eq "$(head -1 py.out)" "1.0.0" "pubsub.library_version() of the installed package"
+grep -qx "$P/lib/libpubsub.so.1.0.0" py.out || fail "the installed package did not load $P/lib/libpubsub.so.1.0.0: $(cat py.out)"
+# The broker saw all three: three messages on 'logs', from three clients.
 msgs=$(chan_stat logs messages)
-expect_eq "$msgs" 2 "messages the broker counted on 'logs'"
-expect_eq "$(grep -c 'connected as' brokerd.log)" 2 "clients the broker saw"
+expect_eq "$msgs" 3 "messages the broker counted on 'logs'"
+expect_eq "$(grep -c 'connected as' brokerd.log)" 3 "clients the broker saw"
 stop_broker || fail "brokerd exited $? on SIGTERM"
 
 # A configuration the administrator changed survives the next install.
@@ -122,6 +145,8 @@ grep -qx 'ExecStart=/usr/sbin/brokerd -c /etc/pubsub/brokerd.conf' "$U/usr/lib/s
     fail "PREFIX=/usr: $(grep ExecStart "$U/usr/lib/systemd/system/brokerd.service")"
 grep -qx 'prefix=/usr' "$U/usr/lib/pkgconfig/libpubsub.pc" || fail "PREFIX=/usr: .pc still says $(head -1 "$U/usr/lib/pkgconfig/libpubsub.pc")"
 grep -q '/etc/pubsub/brokerd.conf' "$U/usr/share/man/man5/brokerd.conf.5" || fail "PREFIX=/usr: brokerd.conf.5 names another path"
+[ -f "$U/usr/lib/python3/dist-packages/pubsub/__init__.py" ] || fail "PREFIX=/usr: the Python package is not in /usr/lib/python3/dist-packages"
+grep -qx 'INSTALLED_LIBDIR = "/usr/lib"' "$U/usr/lib/python3/dist-packages/pubsub/_capi.py" || fail "PREFIX=/usr: _capi.py names another library directory"
 mk PREFIX=/usr DESTDIR="$U" uninstall > /dev/null 2>&1 || fail "make uninstall PREFIX=/usr exited $?"
 expect_eq "$(cd "$U" && find . ! -type d -printf '%P\n')" "etc/pubsub/brokerd.conf" "files left after uninstall PREFIX=/usr"
-echo "ok: $(wc -l < want.txt) files installed and removed, hello built with pkg-config ran on the installed .so and on libpubsub.a, configuration kept"
+echo "ok: $(wc -l < want.txt) files installed and removed, hello built with pkg-config ran on the installed .so and on libpubsub.a, the Python package on the installed .so, configuration kept"
