@@ -181,7 +181,15 @@ MAN_OUT := $(addprefix $(O)/man/,$(MAN1) $(MAN3) $(MAN5) $(MAN8))
 # and the like).  The stamp holds the paths they were made for, so that
 # `make install PREFIX=/usr` after a /usr/local install does not install
 # files that point into /usr/local.
-SUBST := -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+# The directories the dynamic linker searches by itself (Debian's
+# ld.so.conf has /usr/local/lib).  A library installed anywhere else is
+# found by the programs built with pkg-config through an rpath the .pc
+# file adds, and `make install` says how others find it.
+comma := ,
+SYSTEM_LIBDIRS := /lib /usr/lib /usr/local/lib $(addprefix /usr/lib/,$(shell $(CC) -print-multiarch 2>/dev/null))
+OWN_LIBDIR := $(filter-out $(SYSTEM_LIBDIRS),$(patsubst %/,%,$(LIBDIR)))
+PC_RPATH := $(if $(OWN_LIBDIR),-Wl$(comma)-rpath$(comma)$${libdir} )
+SUBST := -e 's|@RPATH@|$(PC_RPATH)|g' -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
   -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@MANDIR@|$(MANDIR)|g' \
   -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 PATHS_STAMP := $(O)/install-paths
@@ -189,8 +197,10 @@ $(shell mkdir -p $(O); echo '$(subst ','',$(SUBST))' | cmp -s - $(PATHS_STAMP) 2
   echo '$(subst ','',$(SUBST))' > $(PATHS_STAMP))
 
 # The manual pages, with the paths of this installation, are part of `all`.
+# Their sources are templates (man/NAME.in), so no page with @VERSION@ left
+# in it is ever at hand to read.
 all: $(MAN_OUT)
-$(O)/man/%: man/% $(PATHS_STAMP)
+$(O)/man/%: man/%.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN    $@")
 	$(Q)sed $(SUBST) $< > $@
@@ -229,6 +239,10 @@ install: all $(O)/libpubsub.pc $(O)/brokerd.service
 	$(Q)for m in $(MAN8); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man8/; done
 	@$(MAKE) --no-print-directory install-completion
 	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+	$(if $(OWN_LIBDIR),@echo "  NOTE   $(LIBDIR) is not searched by the dynamic linker: programs built with"; \
+	  echo "         pkg-config libpubsub find libpubsub.so.1 there by their rpath; for others set"; \
+	  echo "         LD_LIBRARY_PATH=$(LIBDIR) or add it to /etc/ld.so.conf.d/ and run ldconfig"; \
+	  echo "         (the tools in $(BINDIR) need neither: they carry the library inside)")
 
 uninstall:
 	@echo "  UNINSTALL $(DESTDIR)$(PREFIX)"
