@@ -111,12 +111,12 @@ static void usage(FILE *out)
 "                           payload (a string if the payload is valid UTF-8,\n"
 "                           else base64 with \"encoding\":\"base64\");\n"
 "                           raw: the payload bytes only, nothing added;\n"
-"                           anything else is a template written for each message\n"
-"                           and a newline: %%c channel, %%t topic, %%p payload, %%l\n"
-"                           its length, %%s sequence number, %%j the json object,\n"
-"                           %%r 1 if retained else 0, %%U receive time (Unix\n"
-"                           seconds), %%I the same in ISO 8601, %%%% a '%%';\n"
-"                           escapes \\n \\t \\\\ \\0.  Example: -F '%%t %%p'\n"
+"                           or a template of %% sequences, written for each\n"
+"                           message and a newline: %%c channel, %%t topic, %%p\n"
+"                           payload, %%l its length, %%s sequence number, %%j the\n"
+"                           json object, %%r 1 if retained else 0, %%U receive\n"
+"                           time (Unix seconds), %%I the same in ISO 8601, %%%%\n"
+"                           a '%%'; escapes \\n \\t \\\\ \\0.  Example: -F '%%t %%p'\n"
 "  -v, --verbose            say on stderr when the subscription is active, when\n"
 "                           the session to the broker was lost and when it came\n"
 "                           back (what was published meanwhile is missed); plain:\n"
@@ -273,9 +273,16 @@ static int print_template(const struct psub *s, const ps_msg *m)
     return 0;
 }
 
-/* True when every % sequence of template is one print_template knows. */
+/*
+ * True when template has % sequences and each is one print_template
+ * knows; else *bad is the first unknown one ('\0' for none at all, so a
+ * misspelt "jsn" is not taken for a template that prints "jsn").
+ */
 static int template_valid(const char *template, char *bad)
 {
+    *bad = '\0';
+    if (!strchr(template, '%'))
+        return 0;
     for (const char *p = template; *p; p++) {
         if (*p == '\\' && p[1]) {
             p++;
@@ -669,9 +676,11 @@ int main(int argc, char **argv)
                 s.format = FMT_TEMPLATE;
                 s.template = optarg;
             } else {
-                return tool_usage_error("unknown %%%c in format '%s' (plain, json, raw, or a "
-                                        "template of %%c %%t %%p %%l %%s %%j %%r %%U %%I %%%%)",
-                                        bad ? bad : ' ', optarg);
+                if (!bad)
+                    return tool_usage_error("unknown format '%s' (plain, json, raw, or a template "
+                                            "such as '%%t %%p')", optarg);
+                return tool_usage_error("unknown %%%c in format '%s' (a template knows %%c %%t %%p "
+                                        "%%l %%s %%j %%r %%U %%I %%%%)", bad, optarg);
             }
             break;
         case 'v':
