@@ -34,8 +34,7 @@
 #define PATTERNS_MAX 64
 
 enum {
-    OPT_FORMAT = 'F',           /* -F, --format */
-    OPT_REPLY,                  /* --reply */
+    OPT_REPLY = OPT_TOOL_BASE,  /* --reply */
     OPT_ECHO,                   /* --echo */
     OPT_EXPLAIN,                /* --explain */
     OPT_PROGRESS                /* --progress */
@@ -622,7 +621,7 @@ int main(int argc, char **argv)
         {"channel", required_argument, NULL, 'c'},
         {"topic", required_argument, NULL, 't'},
         {"count", required_argument, NULL, 'n'},
-        {"format", required_argument, NULL, OPT_FORMAT},
+        {"format", required_argument, NULL, 'F'},
         {"verbose", no_argument, NULL, 'v'},
         {"reply", required_argument, NULL, OPT_REPLY},
         {"echo", no_argument, NULL, OPT_ECHO},
@@ -665,7 +664,7 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             s.total_ms = secs * 1000;
             break;
-        case OPT_FORMAT:
+        case 'F':
             if (strcmp(optarg, "plain") == 0) {
                 s.format = FMT_PLAIN;
             } else if (strcmp(optarg, "json") == 0) {
