@@ -1,8 +1,11 @@
 /*
  * common.c - the shared part of the command-line tools: option handling
- * for broker, timeout and CURVE keys, connecting, turning library errors
- * into exit codes and one-line messages, and format helpers.  Nothing here
- * knows the wire protocol; everything goes through pubsub.h.
+ * for broker, timeout, client name and CURVE keys (with suggestions for
+ * mistyped options), connecting (after a quick look at the endpoint, so a
+ * refused or missing one is named at once), the session watch of psub -v,
+ * turning library errors into exit codes and one-line messages, and
+ * format helpers.  Nothing here knows the wire protocol; everything goes
+ * through pubsub.h.
  */
 #include "common.h"
 
