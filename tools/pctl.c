@@ -402,8 +402,10 @@ static json_t *find_channel(json_t *arr, const char *name)
     return NULL;
 }
 
-/* Orders rows by their "key" value, largest first. */
+/* The field by_key_desc orders rows by (qsort passes no context). */
 static const char *sort_key;
+
+/* Orders rows by their sort_key value, largest first. */
 static int by_key_desc(const void *a, const void *b)
 {
     double x = json_number_value(json_object_get(*(json_t *const *)a, sort_key));
