@@ -30,9 +30,11 @@ endif
 
 # Debian packages the build and the tests need.
 DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev pkg-config
+# ... what `make deb` builds and checks the Debian packages with ...
+DEB_DEBS := debhelper dpkg-dev lintian
 # ... and what the tests drive it with.
 TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
-             strace python3-seccomp python3-pytest
+             strace python3-seccomp python3-pytest $(DEB_DEBS)
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
@@ -54,7 +56,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test-deps run test bench demo unit integration clean install uninstall
+.PHONY: all deps test-deps run test bench demo unit integration clean install uninstall deb
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -194,7 +196,15 @@ PY_SRC     := $(wildcard python/pubsub/*.py)
 # and the like).  The stamp holds the paths they were made for, so that
 # `make install PREFIX=/usr` after a /usr/local install does not install
 # files that point into /usr/local.
-SUBST := -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+# The directories the dynamic linker searches by itself (Debian's
+# ld.so.conf has /usr/local/lib).  A library installed anywhere else is
+# found by the programs built with pkg-config through an rpath the .pc
+# file adds, and `make install` says how others find it.
+comma := ,
+SYSTEM_LIBDIRS := /lib /usr/lib /usr/local/lib $(addprefix /usr/lib/,$(shell $(CC) -print-multiarch 2>/dev/null))
+OWN_LIBDIR := $(filter-out $(SYSTEM_LIBDIRS),$(patsubst %/,%,$(LIBDIR)))
+PC_RPATH := $(if $(OWN_LIBDIR),-Wl$(comma)-rpath$(comma)$${libdir} )
+SUBST := -e 's|@RPATH@|$(PC_RPATH)|g' -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
   -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@MANDIR@|$(MANDIR)|g' \
   -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 PATHS_STAMP := $(O)/install-paths
@@ -202,8 +212,10 @@ $(shell mkdir -p $(O); echo '$(subst ','',$(SUBST))' | cmp -s - $(PATHS_STAMP) 2
   echo '$(subst ','',$(SUBST))' > $(PATHS_STAMP))
 
 # The manual pages, with the paths of this installation, are part of `all`.
+# Their sources are templates (man/NAME.in), so no page with @VERSION@ left
+# in it is ever at hand to read.
 all: $(MAN_OUT)
-$(O)/man/%: man/% $(PATHS_STAMP)
+$(O)/man/%: man/%.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN    $@")
 	$(Q)sed $(SUBST) $< > $@
@@ -242,6 +254,10 @@ install: all $(O)/libpubsub.pc $(O)/brokerd.service
 	$(Q)for m in $(MAN8); do install -m 644 $(O)/man/$$m $(DESTDIR)$(MANDIR)/man8/; done
 	@$(MAKE) --no-print-directory install-completion install-python
 	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+	$(if $(OWN_LIBDIR),@echo "  NOTE   $(LIBDIR) is not searched by the dynamic linker: programs built with"; \
+	  echo "         pkg-config libpubsub find libpubsub.so.1 there by their rpath; for others set"; \
+	  echo "         LD_LIBRARY_PATH=$(LIBDIR) or add it to /etc/ld.so.conf.d/ and run ldconfig"; \
+	  echo "         (the tools in $(BINDIR) need neither: they carry the library inside)")
 
 uninstall:
 	@echo "  UNINSTALL $(DESTDIR)$(PREFIX)"
@@ -282,6 +298,28 @@ uninstall-python:
 	$(Q)rm -rf $(DESTDIR)$(PYTHONDIR)/pubsub/__pycache__
 	$(Q)rmdir $(DESTDIR)$(PYTHONDIR)/pubsub 2> /dev/null || true
 .PHONY: install-python uninstall-python
+
+# Debian packages ---------------------------------------------------------------
+# `make deb` builds brokerd, libpubsub1, libpubsub-dev and pubsub-tools
+# (debian/) with debhelper from a copy of the tree in $(O)/deb, so nothing
+# is written outside the build directory, then runs lintian on them: any
+# tag down to "info" fails the build (debian/*.lintian-overrides say why
+# each overridden one is there).  No -dbgsym packages unless
+# DEB_BUILD_OPTIONS says otherwise.
+DEB_DIR := $(O)/deb
+deb:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(DEB_DEBS)"
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/pubsub-$(VERSION)
+	$(Q)tar -c --exclude=./build --exclude=./build-asan --exclude=./.git . | tar -x -C $(DEB_DIR)/pubsub-$(VERSION)
+	@echo "  DEB    $(DEB_DIR)"
+	@# The package's build is a make of its own: none of this one's variables
+	@# (O=, SANITIZE=, PREFIX=...) may reach it through MAKEFLAGS.
+	$(Q)cd $(DEB_DIR)/pubsub-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	  DEB_BUILD_OPTIONS="$(or $(DEB_BUILD_OPTIONS),parallel=2 noddebs)" \
+	  dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	@echo "  LINT   $(DEB_DIR)/*.deb"
+	$(Q)lintian --fail-on error,warning,info --display-level '>=info' $(DEB_DIR)/*_$(VERSION)_*.deb
+	@cd $(DEB_DIR) && ls *_$(VERSION)_*.deb | sed 's/^/  built  /'
 
 # Fuzzing (libFuzzer, clang) --------------------------------------------------
 # `make fuzz` runs each target for FUZZ_SECONDS on a scratch copy of its seeds;

@@ -5,7 +5,7 @@
 # tool's name, so bash-completion loads it on the first TAB after any of
 # them; `source` it by hand to try it without installing.  It completes the
 # options of each tool (the lists below follow each tool's --help), the
-# values of options that take a word from a small set (--format, --topic-from,
+# values of options that take a word from a small set (-F/--format, --topic-from,
 # pctl's commands, pbench's scenarios), files where a file is wanted, and
 # after -c/--channel the channel names of the running broker, asked with
 # `pctl channels --json` (the broker of -b/--broker on the line, else
@@ -13,6 +13,8 @@
 # It needs nothing from the bash-completion package itself.
 
 _pubsub_common_opts="-b --broker --timeout --curve-server-key --curve-key -h --help -V --version"
+# ... and of the tools that are clients of the broker (not pbench).
+_pubsub_client_opts="-H --host -p --port -i --name"
 
 # The channel names of the broker this command line talks to.
 _pubsub_channels() {
@@ -31,16 +33,17 @@ _pubsub() {
     COMPREPLY=()
     case $tool in
     ppub)
-        opts="-c --channel -t --topic -0 --null --raw -n --count --size --rate --topic-from
-              --confirm --sync --retain --request --async --explain --progress"
+        opts="-c --channel -t --topic -m --message -f --file -l --lines -0 --null --raw
+              -n --count --size --rate --topic-from --confirm --sync -r --retain --request
+              --async -v --verbose --explain --progress $_pubsub_client_opts"
         ;;
     psub)
-        opts="-c --channel -t --topic -n --count --format -v --verbose --reply --echo
-              --explain --progress"
+        opts="-c --channel -t --topic -n --count -C -W --wait -F --format -v --verbose
+              --reply --echo --explain --progress $_pubsub_client_opts"
         ;;
     pctl)
-        opts="--json -n --count --force"
-        words="status channels clients ping keygen"
+        opts="--json -n --count -d --delay --force $_pubsub_client_opts"
+        words="status channels clients top ping keygen"
         ;;
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs
@@ -64,7 +67,7 @@ _pubsub() {
         mapfile -t COMPREPLY < <(compgen -W "$(_pubsub_channels)" -- "$cur")
         return 0
         ;;
-    --format)
+    -F | --format)
         mapfile -t COMPREPLY < <(compgen -W "plain json raw" -- "$cur")
         return 0
         ;;
@@ -72,7 +75,7 @@ _pubsub() {
         mapfile -t COMPREPLY < <(compgen -W "syslog" -- "$cur")
         return 0
         ;;
-    --curve-server-key | --curve-key)
+    --curve-server-key | --curve-key | -f | --file)
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return 0
         ;;
@@ -80,12 +83,17 @@ _pubsub() {
         mapfile -t COMPREPLY < <(compgen -c -- "$cur")
         return 0
         ;;
-    -b | --broker | -t | --topic | -n | --count | --size | --rate | --timeout | -s | --runs | -r | \
+    -b | --broker | -t | --topic | -n | --count | --size | --rate | --timeout | -s | --runs | \
+        -m | --message | -C | -W | --wait | -d | --delay | -H | --host | -p | --port | -i | --name | \
         --broker-pid | --nats | --redis | --mosquitto | --subs | --pubs | --window | --requests | \
         --idle | --slow-mib)
         return 0 # a value of the user's own
         ;;
     esac
+    # -r is pbench's number of runs, but ppub's --retain, which takes none.
+    if [[ $tool == pbench && $prev == -r ]]; then
+        return 0
+    fi
     if [[ $tool == pctl && $prev == keygen ]]; then
         return 0 # a new name
     fi

@@ -81,6 +81,9 @@ timed() {
 # says it took ("... after 0.061 ms ..."), in ms.
 explained_after() { grep -m1 -E "$2" "$1" | sed -nE 's/.* after ([0-9]+\.[0-9]+) ms.*/\1/p'; }
 # True when the ticket came at once (under 100 ms) and the reply after at least MS ms.
+# The replies in what `ppub --request --async` prints ("ticket 1 issued",
+# then "ticket 1: REPLY" for each reply).
+replies_of_tickets() { sed -n 's/^ticket [0-9]*: //p'; }
 ticket_then_reply() { awk -v t="$1" -v r="$2" -v ms="$3" 'BEGIN { exit !(t != "" && r != "" && t < 100 && r >= ms) }'; }
 
 start_broker
@@ -123,7 +126,7 @@ step "queue, request, async" \
 receiver worker -c jobs --reply 'sleep 0.3; tr a-z A-Z' -n 2 --timeout 10000
 show "psub -c jobs --reply 'sleep 0.3; tr a-z A-Z'   # the responder"
 show "ppub -c jobs --request --async --explain 'compute'"
-reply=$("$PPUB" -c jobs --request --async --explain "compute" 2> ask.err)
+reply=$("$PPUB" -c jobs --request --async --explain "compute" 2> ask.err | replies_of_tickets)
 t_ticket=$(explained_after ask.err 'ps_request_async\(\) returned')
 t_reply=$(explained_after ask.err 'REPLY for #1')
 observed "ps_request_async() returned after ${t_ticket:-?} ms with a ticket; the reply '$reply' came ${t_reply:-?} ms after the request was handed over." \
@@ -174,7 +177,7 @@ receiver poll1 -c alerts --reply 'sleep 0.2; echo one' -n 2 --timeout 10000
 receiver poll2 -c alerts --reply 'sleep 0.2; echo two' -n 2 --timeout 10000
 show "psub -c alerts --reply 'sleep 0.2; echo one'  and  psub -c alerts --reply 'sleep 0.2; echo two'"
 show "ppub -c alerts --request --async --explain 'who is there?'"
-replies=$("$PPUB" -c alerts --request --async --explain "who is there?" 2> survey.err | sort | paste -sd' ' -)
+replies=$("$PPUB" -c alerts --request --async --explain "who is there?" 2> survey.err | replies_of_tickets | sort | paste -sd' ' -)
 t_ticket=$(explained_after survey.err 'ps_request_async\(\) returned')
 t_done=$(explained_after survey.err 'DONE for #1')
 observed "ps_request_async() returned after ${t_ticket:-?} ms with a ticket; the replies '$replies' were complete ${t_done:-?} ms after the request ($(sed -nE 's/.*DONE for #1 after [0-9.]+ ms: (.*)/\1/p' survey.err))." \
@@ -218,7 +221,7 @@ step "pubsub, request, async" \
 receiver clock -c logs -t 'svc/#' --reply 'sleep 0.3; echo "it is $(date +%H:%M)"' -n 2 --timeout 10000
 show "psub -c logs -t 'svc/#' --reply 'sleep 0.3; echo \"it is \$(date +%H:%M)\"'"
 show "ppub -c logs -t svc/time --request --async --explain 'time?'"
-reply=$("$PPUB" -c logs -t svc/time --request --async --explain "time?" 2> clock.err)
+reply=$("$PPUB" -c logs -t svc/time --request --async --explain "time?" 2> clock.err | replies_of_tickets)
 t_ticket=$(explained_after clock.err 'ps_request_async\(\) returned')
 t_reply=$(explained_after clock.err 'REPLY for #1')
 observed "ps_request_async() returned after ${t_ticket:-?} ms with a ticket; the reply '$reply' came ${t_reply:-?} ms after the request." \

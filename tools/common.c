@@ -1,18 +1,26 @@
 /*
  * common.c - the shared part of the command-line tools: option handling
- * for broker, timeout and CURVE keys, connecting, turning library errors
- * into exit codes and one-line messages, and format helpers.  Nothing here
- * knows the wire protocol; everything goes through pubsub.h.
+ * for broker, timeout, client name and CURVE keys (with suggestions for
+ * mistyped options), connecting (after a quick look at the endpoint, so a
+ * refused or missing one is named at once), the session watch of psub -v,
+ * turning library errors into exit codes and one-line messages, and
+ * format helpers.  Nothing here knows the wire protocol; everything goes
+ * through pubsub.h.
  */
 #include "common.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -92,6 +100,21 @@ int tool_common_option(struct tool_opts *o, int opt, const char *arg,
     case OPT_CURVE_KEY:
         o->curve_key = arg;
         return 1;
+    case 'i':
+        if (!*arg) {
+            tool_usage_error("empty client name (-i NAME)");
+            exit(EXIT_USAGE);
+        }
+        o->name = arg;
+        return 1;
+    case 'H':
+        o->host = arg;
+        return 1;
+    case 'p':
+        if (tool_parse_long(arg, 1, 65535, "port", &v) < 0)
+            exit(EXIT_USAGE);
+        o->port = arg;
+        return 1;
     case 'h':
         usage(stdout);
         exit(EXIT_DONE);
@@ -105,6 +128,181 @@ int tool_common_option(struct tool_opts *o, int opt, const char *arg,
     default:
         return 0;
     }
+}
+
+/*
+ * The edit distance of a and b (insertions, deletions, substitutions and
+ * swaps of neighbours), or a number above limit when it is larger.
+ */
+static size_t edit_distance(const char *a, const char *b, size_t limit)
+{
+    enum { W = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    size_t d[3][W + 1];
+
+    if (la > W || lb > W || (la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t *cur = d[i % 3], *prev = d[(i - 1) % 3], *prev2 = d[(i + 1) % 3];
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t best = prev[j - 1] + cost;
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
+        }
+    }
+    return d[la % 3][lb];
+}
+
+const char *tool_suggest(const char *word, const char *const *words)
+{
+    /* Short words tolerate one mistake, longer ones two. */
+    size_t limit = strlen(word) <= 4 ? 1 : 2, best_d = limit + 1;
+    const char *best = NULL;
+
+    for (size_t i = 0; words[i]; i++) {
+        size_t dist = edit_distance(word, words[i], limit);
+        if (dist < best_d) {
+            best_d = dist;
+            best = words[i];
+        }
+    }
+    return best;
+}
+
+int tool_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    char spec[128];
+    int opt;
+
+    /* A leading ':' makes a missing argument ':' rather than '?'. */
+    snprintf(spec, sizeof spec, ":%s", shortopts);
+    opterr = 0;
+    opt = getopt_long(argc, argv, spec, longopts, NULL);
+    if (opt != '?' && opt != ':')
+        return opt;
+
+    const char *arg = argv[optind - 1];
+    if (opt == ':') {
+        if (optopt && strncmp(arg, "--", 2) != 0)
+            tool_usage_error("option -%c needs a value", optopt);
+        else
+            tool_usage_error("option %s needs a value", arg);
+        exit(EXIT_USAGE);
+    }
+    if (optopt && strncmp(arg, "--", 2) != 0) {
+        tool_usage_error("unknown option -%c", optopt);
+        exit(EXIT_USAGE);
+    }
+    /* A long option: unknown, or a prefix of more than one. */
+    char name[80];
+    const char *names[128];
+    size_t n = 0, nl, matches = 0;
+    char both[200] = "";
+
+    snprintf(name, sizeof name, "%s", arg + 2);
+    name[strcspn(name, "=")] = '\0';
+    nl = strlen(name);
+    for (const struct option *lo = longopts; lo->name && n + 1 < sizeof names / sizeof *names; lo++) {
+        names[n++] = lo->name;
+        if (nl && strncmp(lo->name, name, nl) == 0) {
+            size_t len = strlen(both);
+            snprintf(both + len, sizeof both - len, "%s--%s", matches++ ? ", " : "", lo->name);
+        }
+    }
+    names[n] = NULL;
+    if (matches > 1) {
+        tool_usage_error("ambiguous option --%s (%s)", name, both);
+    } else {
+        const char *near = tool_suggest(name, names);
+        if (near)
+            tool_usage_error("unknown option --%s; did you mean --%s?", name, near);
+        else
+            tool_usage_error("unknown option --%s", name);
+    }
+    exit(EXIT_USAGE);
+}
+
+const char *tool_endpoint(const struct tool_opts *o)
+{
+    /* The endpoint -H and -p make; one per process, like the options. */
+    static char made[300];
+    const char *endpoint = o->broker;
+
+    if (o->host || o->port) {
+        const char *host = o->host ? o->host : "127.0.0.1";
+        /* An IPv6 address needs its brackets in a ZeroMQ endpoint. */
+        int v6 = strchr(host, ':') && host[0] != '[';
+        snprintf(made, sizeof made, "tcp://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "",
+                 o->port ? o->port : "5242");
+        return made;
+    }
+    if (!endpoint || !*endpoint)
+        endpoint = getenv("PUBSUB_BROKER");
+    if (!endpoint || !*endpoint)
+        endpoint = PS_DEFAULT_ENDPOINT;
+    return endpoint;
+}
+
+/* True when s[0..n) is a channel name: 1..255 of [A-Za-z0-9_.-]. */
+static int channel_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+int tool_split_channel(const char *arg, char **channel, const char **topic)
+{
+    const char *colon = strchr(arg, ':');
+
+    if (!colon || !channel_name(arg, (size_t)(colon - arg)))
+        return 0;
+    *channel = strndup(arg, (size_t)(colon - arg));
+    if (!*channel)
+        return -1;
+    *topic = colon + 1;
+    return 1;
+}
+
+int tool_channel_type(ps_client *c, const char *channel, int timeout_ms, char *type, size_t cap)
+{
+    char *text = NULL;
+    json_t *doc, *row;
+    size_t i;
+    int rc = 1;
+
+    if (ps_admin(c, "channels", timeout_ms, &text) < 0)
+        return -1;
+    doc = json_loads(text, 0, NULL);
+    free(text);
+    if (!json_is_array(doc)) {
+        json_decref(doc);
+        return -1;
+    }
+    json_array_foreach(doc, i, row) {
+        const char *name = json_string_value(json_object_get(row, "name"));
+        const char *t = json_string_value(json_object_get(row, "type"));
+        if (name && t && strcmp(name, channel) == 0) {
+            snprintf(type, cap, "%s", t);
+            rc = 0;
+            break;
+        }
+    }
+    json_decref(doc);
+    return rc;
 }
 
 /*
@@ -228,17 +426,143 @@ static int setup_curve(const struct tool_opts *o, ps_opts *po)
     return 0;
 }
 
+/*
+ * Looks whether anything listens at endpoint before the handshake is
+ * tried: a refused tcp connection or a missing ipc socket is known at
+ * once, where the handshake would wait out its whole timeout, and the
+ * reason can be named.  Returns 0 when something accepted the connection
+ * or when the probe cannot tell (a name it cannot resolve, an endpoint
+ * form it does not know); else -1 with the reason in why[cap].
+ */
+static int probe_endpoint(const char *endpoint, int timeout_ms, char *why, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    int fd, err = 0;
+
+    if (strncmp(endpoint, "ipc://", 6) == 0) {
+        const char *path = endpoint + 6;
+        struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+        struct stat st;
+        /* Abstract sockets ("ipc://@name") have no file to look at. */
+        if (*path == '@' || strlen(path) >= sizeof un->sun_path)
+            return 0;
+        if (stat(path, &st) < 0) {
+            if (errno == ENOENT)
+                snprintf(why, cap, "no such file: %s", endpoint);
+            else
+                snprintf(why, cap, "%s: %s", strerror(errno), endpoint);
+            return -1;
+        }
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(why, cap, "not a socket: %s", endpoint);
+            return -1;
+        }
+        memset(un, 0, sizeof *un);
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, path, strlen(path) + 1);
+        sslen = sizeof *un;
+    } else if (strncmp(endpoint, "tcp://", 6) == 0) {
+        char host[256];
+        const char *hp = endpoint + 6, *colon = strrchr(hp, ':');
+        size_t hl = colon ? (size_t)(colon - hp) : 0;
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+        if (!colon || hl == 0 || hl >= sizeof host || memchr(hp, ';', hl))
+            return 0;
+        /* "[::1]" is the IPv6 address ::1. */
+        if (hp[0] == '[' && hp[hl - 1] == ']') {
+            hp++;
+            hl -= 2;
+        }
+        memcpy(host, hp, hl);
+        host[hl] = '\0';
+        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+            return 0;
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        sslen = ai->ai_addrlen;
+        freeaddrinfo(ai);
+    } else {
+        return 0;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    if (connect(fd, (struct sockaddr *)&ss, sslen) < 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            socklen_t len = sizeof err;
+            int n;
+            while ((n = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+                ;
+            if (n == 0)
+                err = ETIMEDOUT;
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = 0;
+        }
+    }
+    close(fd);
+    switch (err) {
+    case 0:
+    case EAGAIN: /* an ipc listener with a full backlog is there all the same */
+        return 0;
+    case ECONNREFUSED:
+        snprintf(why, cap, "connection refused at %s", endpoint);
+        return -1;
+    case ETIMEDOUT:
+        snprintf(why, cap, "no answer from %s within %d ms", endpoint, timeout_ms);
+        return -1;
+    default:
+        snprintf(why, cap, "%s at %s", strerror(err), endpoint);
+        return -1;
+    }
+}
+
+/*
+ * The trace function of a client: --explain's trace, and for a tool that
+ * watches its session (psub -v) a line when the session is lost and one
+ * when it is back, with when and for how long.
+ */
+static void trace_event(const ps_event *ev, void *arg)
+{
+    /* The session's state as the trace saw it; events of one client come
+     * under its lock, so these need no lock of their own. */
+    static int64_t lost_us;
+    static int lost;
+    const struct tool_opts *o = arg;
+
+    if (o->explain)
+        tool_explain_event(ev, NULL);
+    if (!o->watch_session)
+        return;
+    if (ev->type == PS_EV_LOST && !lost) {
+        char when[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%H:%M:%S", &tm);
+        lost = 1;
+        lost_us = ev->time_us;
+        fprintf(stderr, "%s: session lost at %s (%.*s); reconnecting\n", tool_name, when,
+                (int)ev->text_len, ev->text ? ev->text : "");
+    } else if (ev->type == PS_EV_RECEIVED && lost && ev->command &&
+               strcmp(ev->command, "WELCOME") == 0) {
+        lost = 0;
+        fprintf(stderr, "%s: session back after %.1f s; what was published meanwhile was not "
+                "received\n", tool_name, (double)(ev->time_us - lost_us) / 1e6);
+    }
+}
+
 ps_client *tool_connect(const struct tool_opts *o, int *exit_code)
 {
-    const char *endpoint = o->broker;
+    const char *endpoint = tool_endpoint(o);
+    /* The library's own connect timeout unless --timeout says otherwise. */
+    int timeout_ms = o->timeout_set && o->timeout_ms > 0 ? o->timeout_ms : 3000;
     ps_opts *po = ps_opts_new();
     ps_client *c = NULL;
+    char why[600];
     int err;
 
-    if (!endpoint || !*endpoint)
-        endpoint = getenv("PUBSUB_BROKER");
-    if (!endpoint || !*endpoint)
-        endpoint = PS_DEFAULT_ENDPOINT;
     if (!po) {
         tool_err("out of memory");
         *exit_code = EXIT_USAGE;
@@ -250,10 +574,15 @@ ps_client *tool_connect(const struct tool_opts *o, int *exit_code)
         ps_opts_set_str(po, PS_OPT_NAME, o->name);
     if (o->window > 0)
         ps_opts_set_int(po, PS_OPT_WINDOW, o->window);
-    if (o->explain)
-        ps_opts_set_trace(po, tool_explain_event, NULL);
+    if (o->explain || o->watch_session)
+        ps_opts_set_trace(po, trace_event, (void *)o);
     if (setup_curve(o, po) < 0) {
         *exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (probe_endpoint(endpoint, timeout_ms, why, sizeof why) < 0) {
+        tool_err("cannot reach broker: %s", why);
+        *exit_code = EXIT_UNREACH;
         goto out;
     }
     c = ps_connect(endpoint, po);
@@ -263,20 +592,24 @@ ps_client *tool_connect(const struct tool_opts *o, int *exit_code)
             tool_err("invalid broker endpoint '%s' (expected tcp://HOST:PORT or ipc:///PATH)", endpoint);
             *exit_code = EXIT_USAGE;
         } else if (err == PS_EVERSION) {
-            const char *why = ps_errmsg(NULL);
+            const char *msg = ps_errmsg(NULL);
             tool_err("broker at %s speaks another protocol version%s%s", endpoint,
-                     why ? ": " : "", why ? why : "");
+                     msg ? ": " : "", msg ? msg : "");
             *exit_code = EXIT_UNREACH;
         } else if (err == ECONNREFUSED && ps_errmsg(NULL)) {
             /* The security handshake failed: the library says how. */
             tool_err("cannot connect to %s: %s", endpoint, ps_errmsg(NULL));
             *exit_code = EXIT_UNREACH;
-        } else if (err == EHOSTUNREACH || err == ETIMEDOUT || err == ECONNREFUSED) {
-            tool_err("cannot reach broker at %s", endpoint);
+        } else if (err == ECONNREFUSED) {
+            tool_err("cannot reach broker: connection refused at %s", endpoint);
+            *exit_code = EXIT_UNREACH;
+        } else if (err == EHOSTUNREACH || err == ETIMEDOUT) {
+            /* Something took the connection but never answered HELLO. */
+            tool_err("cannot reach broker: no answer from %s within %d ms", endpoint, timeout_ms);
             *exit_code = EXIT_UNREACH;
         } else {
-            const char *why = ps_errmsg(NULL); /* the broker's own reason */
-            tool_err("cannot connect to %s: %s", endpoint, why ? why : ps_strerror(err));
+            const char *msg = ps_errmsg(NULL); /* the broker's own reason */
+            tool_err("cannot connect to %s: %s", endpoint, msg ? msg : ps_strerror(err));
             *exit_code = tool_exit_code(err);
         }
     }

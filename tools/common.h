@@ -1,20 +1,26 @@
 /*
  * common.h - what ppub, psub and pctl share: the options every tool takes
- * (broker endpoint, timeout, CURVE keys, help, version), the exit codes of
- * the CLI contract (DESIGN.md section 5), the mapping from library errors
- * to those codes and to one-line messages, and small format helpers
- * (base64, UTF-8 check, syslog topic extraction); and what --explain and
- * --progress write on stderr (explain.c, progress.c).  The tools use only
- * the public API of pubsub.h.
+ * (broker endpoint or -H/-p, client name, timeout, CURVE keys, help,
+ * version) and their parsing with "did you mean" for a mistyped one, the
+ * exit codes of the CLI contract (DESIGN.md section 5), connecting with a
+ * named reason when the broker cannot be reached, the mapping from library
+ * errors to those codes and to one-line messages, CHANNEL:TOPIC arguments
+ * and a channel's type, and small format helpers (base64, UTF-8 check,
+ * syslog topic extraction); and what --explain and --progress write on
+ * stderr (explain.c, progress.c).  The tools use only the public API of
+ * pubsub.h.
  */
 #ifndef TOOLS_COMMON_H
 #define TOOLS_COMMON_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "pubsub.h"
+
+
 
 /* Exit codes of every tool. */
 enum {
@@ -44,6 +50,23 @@ enum {
 
 /* The shared short options, to put in front of a tool's own. */
 #define TOOL_COMMON_SHORTOPTS "b:hV"
+
+/*
+ * The options of the tools that talk to a broker as a client (ppub, psub,
+ * pctl): a client name and the short form -H HOST -p PORT of -b, as the
+ * Mosquitto clients have them.
+ */
+#define TOOL_CLIENT_LONGOPTS                                           \
+    {"name", required_argument, NULL, 'i'},                            \
+    {"host", required_argument, NULL, 'H'},                            \
+    {"port", required_argument, NULL, 'p'}
+#define TOOL_CLIENT_SHORTOPTS "i:H:p:"
+#define TOOL_CLIENT_HELP                                                        \
+    "  -H, --host HOST          short for -b tcp://HOST:PORT (default host\n"    \
+    "                           127.0.0.1)\n"                                   \
+    "  -p, --port PORT          short for -b tcp://HOST:PORT (default port 5242)\n" \
+    "  -i, --name NAME          the client name `pctl clients` shows (default: the\n" \
+    "                           tool's name)\n"
 
 /* The help text lines of the shared options. */
 #define TOOL_COMMON_HELP                                                        \
@@ -75,6 +98,9 @@ struct tool_opts {
     const char *name;             /* the client name shown by `pctl clients` */
     int window;                   /* queue messages in flight, 0 = library default */
     int explain;                  /* --explain: trace every step on stderr (explain.c) */
+    int watch_session;            /* say on stderr when the session is lost and back */
+    const char *host;             /* -H HOST, or NULL */
+    const char *port;             /* -p PORT, or NULL */
 };
 
 /* The tool's name for messages ("ppub"); set by tool_init(). */
@@ -90,6 +116,39 @@ void tool_init(struct tool_opts *o, const char *name, int default_timeout);
  */
 int tool_common_option(struct tool_opts *o, int opt, const char *arg,
                        void (*usage)(FILE *out));
+
+/*
+ * getopt_long for the tools: the same, except that an unknown, ambiguous
+ * or incomplete option ends the tool with one line that says which and,
+ * for a near miss, which option was meant ("did you mean --json?").
+ */
+int tool_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/*
+ * The word of words[] (NULL-terminated) closest to word, when it is close
+ * enough to be a likely typing mistake; NULL otherwise.
+ */
+const char *tool_suggest(const char *word, const char *const *words);
+
+/* The endpoint o names: -b, -H/-p, $PUBSUB_BROKER or the default. */
+const char *tool_endpoint(const struct tool_opts *o);
+
+/*
+ * Splits "CHANNEL:TOPIC" (the form `-t logs:amd64/sshd`) when the part
+ * before the first ':' is a valid channel name: *channel is a malloc'd
+ * copy of it and *topic points after the ':'.  Returns 1 when split, 0
+ * when arg is a topic alone, -1 when out of memory.
+ */
+int tool_split_channel(const char *arg, char **channel, const char **topic);
+
+/*
+ * Asks the broker for the type of channel ("queue", "broadcast",
+ * "pubsub") through the admin verb "channels".  Returns 0 with the type
+ * in type[cap]; 1 when the channel does not exist yet; -1 when the
+ * broker would not tell (no admin right, say), which callers take as "do
+ * not know".
+ */
+int tool_channel_type(ps_client *c, const char *channel, int timeout_ms, char *type, size_t cap);
 
 /* Prints "TOOL: " and the formatted text and a newline to stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

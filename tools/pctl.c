@@ -1,10 +1,13 @@
 /*
- * pctl - looks at a running broker (status, channels, clients), measures
- * the round trip to it (ping) and makes CURVE key pairs (keygen).
+ * pctl - looks at a running broker (status, channels, clients), watches
+ * it live (top), measures the round trip to it (ping) and makes CURVE key
+ * pairs (keygen).
  *
  * The broker answers the first three with JSON (ps_admin); --json prints
  * it as it came, otherwise pctl shows it as a table or a list of fields,
  * without assuming more of its shape than "object" or "array of objects".
+ * top asks for status, channels and clients again and again and computes
+ * the rates from the difference of two answers, on the client side.
  */
 #include "common.h"
 
@@ -12,6 +15,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +35,12 @@ enum {
     OPT_FORCE                 /* --force */
 };
 
+/* The commands, for the "did you mean" of a mistyped one. */
+static const char *const commands[] = {"status", "channels", "clients", "top", "ping", "keygen",
+                                       NULL};
+/* Channels and clients pctl top shows at most (the busiest). */
+#define TOP_ROWS 20
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -41,7 +51,13 @@ static void usage(FILE *out)
 "  status                   the broker's id, uptime, endpoints and counters\n"
 "  channels                 every channel with its type and counters\n"
 "  clients                  every connected client\n"
-"                           (with security, these three need the 'admin' right)\n"
+"  top                      a live table, refreshed every -d SECS: the broker's\n"
+"                           rates in and out, the channels with messages in per\n"
+"                           second, queued, unacked, dropped per second,\n"
+"                           retained and subscribers, and the clients with the\n"
+"                           most unacknowledged and pending; one table and exit\n"
+"                           when stdout is not a terminal or with -n 1\n"
+"                           (with security, these four need the 'admin' right)\n"
 "  ping                     measure the round trip to the broker:\n"
 "                           \"pong from ENDPOINT in 0.123 ms\"\n"
 "  keygen NAME              make a CURVE key pair: NAME.key (public and secret\n"
@@ -52,11 +68,17 @@ static void usage(FILE *out)
 "\n"
 "Options:\n"
 "      --json               print the broker's answer as JSON, one line (ping:\n"
-"                           {\"endpoint\":...,\"rtt_ms\":...} a line; keygen:\n"
+"                           {\"endpoint\":...,\"rtt_ms\":...} a line; top: one\n"
+"                           object a table; keygen:\n"
 "                           {\"public_key\":...,\"key_file\":...,\"pub_file\":...})\n"
-"  -n, --count N            ping: N round trips, one line each (default 1)\n"
+"  -n, --count N            ping: N round trips, one line each (default 1);\n"
+"                           top: N tables, then exit (default: until\n"
+"                           interrupted on a terminal, else 1)\n"
+"  -d, --delay SECS         top: seconds between two tables (default 1; may be\n"
+"                           a fraction such as 0.5)\n"
 "      --force              keygen: replace existing key files\n"
 "      --timeout MS         how long to wait for the broker (default 5000)\n"
+TOOL_CLIENT_HELP
 TOOL_COMMON_HELP
 "\n"
 TOOL_EXIT_HELP);
@@ -194,25 +216,33 @@ static void print_table(json_t *arr, const char *what)
     }
 }
 
+/* Asks the broker for verb; the JSON text in *text.  Returns the exit code. */
+static int admin_get(ps_client *c, const char *verb, int timeout_ms, char **text)
+{
+    if (ps_admin(c, verb, timeout_ms, text) == 0)
+        return EXIT_DONE;
+    int err = errno;
+    if (err == ETIMEDOUT) {
+        tool_err("no answer to '%s' within %d ms", verb, timeout_ms);
+        return EXIT_TIMEOUT;
+    }
+    if (err == EHOSTUNREACH) {
+        tool_err("lost the broker");
+        return EXIT_UNREACH;
+    }
+    return tool_fail(c, err, NULL);
+}
+
 /* Runs status, channels or clients.  Returns the exit code. */
 static int cmd_admin(ps_client *c, const char *verb, int timeout_ms, int as_json)
 {
     char *text = NULL;
     json_t *doc;
     json_error_t jerr;
+    int rc = admin_get(c, verb, timeout_ms, &text);
 
-    if (ps_admin(c, verb, timeout_ms, &text) < 0) {
-        int err = errno;
-        if (err == ETIMEDOUT) {
-            tool_err("no answer to '%s' within %d ms", verb, timeout_ms);
-            return EXIT_TIMEOUT;
-        }
-        if (err == EHOSTUNREACH) {
-            tool_err("lost the broker");
-            return EXIT_UNREACH;
-        }
-        return tool_fail(c, err, NULL);
-    }
+    if (rc != EXIT_DONE)
+        return rc;
     if (as_json) {
         /* One line, whatever whitespace the broker used. */
         doc = json_loads(text, 0, &jerr);
@@ -265,10 +295,13 @@ static int cmd_ping(ps_client *c, const char *endpoint, long count, int timeout_
             return tool_fail(c, err, NULL);
         }
         clock_gettime(CLOCK_MONOTONIC, &b);
-        ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        /* Whole microseconds are all a clock read twice can tell. */
+        int64_t us = ((int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec) + 500) / 1000;
+        ms = (double)us / 1000;
         if (as_json) {
+            /* 15 digits print 8.142 as 8.142, not as 8.1419999999999995. */
             json_t *o = json_pack("{s:s, s:f}", "endpoint", endpoint, "rtt_ms", ms);
-            char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
             if (line)
                 puts(line);
             free(line);
@@ -281,6 +314,224 @@ static int cmd_ping(ps_client *c, const char *endpoint, long count, int timeout_
             usleep(200000);
     }
     return EXIT_DONE;
+}
+
+/* pctl top ------------------------------------------------------------------ */
+
+/* One look at the broker: its three answers and when they came. */
+struct snap {
+    json_t *status;   /* the answer to "status" */
+    json_t *channels; /* the answer to "channels", an array */
+    json_t *clients;  /* the answer to "clients", an array */
+    int64_t at_us;    /* when the last of them came */
+};
+
+/* Set by SIGINT and SIGTERM: top finishes the table in hand and exits. */
+static volatile sig_atomic_t top_stop;
+
+static void top_signal(int sig)
+{
+    (void)sig;
+    top_stop = 1;
+}
+
+static void snap_free(struct snap *s)
+{
+    json_decref(s->status);
+    json_decref(s->channels);
+    json_decref(s->clients);
+    memset(s, 0, sizeof *s);
+}
+
+/* Takes one look.  Returns the exit code. */
+static int snap_take(ps_client *c, int timeout_ms, struct snap *s)
+{
+    static const char *const verbs[] = {"status", "channels", "clients"};
+    json_t **slots[] = {&s->status, &s->channels, &s->clients};
+
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < 3; i++) {
+        char *text = NULL;
+        int rc = admin_get(c, verbs[i], timeout_ms, &text);
+        if (rc != EXIT_DONE) {
+            snap_free(s);
+            return rc;
+        }
+        *slots[i] = json_loads(text, 0, NULL);
+        free(text);
+        if (!*slots[i] || (i > 0 && !json_is_array(*slots[i]))) {
+            tool_err("the broker's answer to '%s' is not what top reads", verbs[i]);
+            snap_free(s);
+            return EXIT_USAGE;
+        }
+    }
+    s->at_us = tool_explain_now();
+    return EXIT_DONE;
+}
+
+/* An integer field of a JSON object, 0 when it is missing. */
+static json_int_t num(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+/* A string field of a JSON object, "" when it is missing. */
+static const char *str(json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v ? v : "";
+}
+
+/* How fast a counter grew between two looks, per second, to 0.1. */
+static double rate(json_int_t now, json_int_t before, double secs)
+{
+    double r = now >= before && secs > 0 ? (double)(now - before) / secs : 0;
+    return (double)(int64_t)(r * 10 + 0.5) / 10;
+}
+
+/* The channel named name in an answer to "channels", or NULL. */
+static json_t *find_channel(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(arr, i, row) {
+        const char *n = json_string_value(json_object_get(row, "name"));
+        if (n && strcmp(n, name) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+/* The field by_key_desc orders rows by (qsort passes no context). */
+static const char *sort_key;
+
+/* Orders rows by their sort_key value, largest first. */
+static int by_key_desc(const void *a, const void *b)
+{
+    double x = json_number_value(json_object_get(*(json_t *const *)a, sort_key));
+    double y = json_number_value(json_object_get(*(json_t *const *)b, sort_key));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Keeps the TOP_ROWS rows of arr with the largest key, in that order. */
+static json_t *top_rows(json_t *arr, const char *key)
+{
+    size_t n = json_array_size(arr);
+    json_t **rows = malloc((n ? n : 1) * sizeof *rows);
+    json_t *out = json_array();
+
+    if (!rows || !out) {
+        free(rows);
+        return out;
+    }
+    for (size_t i = 0; i < n; i++)
+        rows[i] = json_array_get(arr, i);
+    sort_key = key;
+    qsort(rows, n, sizeof *rows, by_key_desc);
+    for (size_t i = 0; i < n && i < TOP_ROWS; i++)
+        json_array_append(out, rows[i]);
+    free(rows);
+    return out;
+}
+
+/*
+ * The table of one refresh, from two looks: the broker's rates, and each
+ * channel and client with what changed.  Returns a new JSON object.
+ */
+static json_t *top_table(const char *endpoint, const struct snap *old, const struct snap *now)
+{
+    double secs = (double)(now->at_us - old->at_us) / 1e6;
+    json_t *chans = json_array(), *clients = json_array(), *t;
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(now->channels, i, row) {
+        const char *name = str(row, "name");
+        json_t *was = find_channel(old->channels, name);
+        json_array_append_new(
+            chans, json_pack("{s:s, s:s, s:f, s:I, s:I, s:f, s:I, s:I}", "channel", name,
+                             "type", str(row, "type"),
+                             "in_per_s", rate(num(row, "messages"), was ? num(was, "messages") : 0, secs),
+                             "queued", num(row, "queued"), "unacked", num(row, "unacked"),
+                             "dropped_per_s", rate(num(row, "dropped"), was ? num(was, "dropped") : 0, secs),
+                             "retained", num(row, "retained"), "subscribers", num(row, "subscribers")));
+    }
+    json_array_foreach(now->clients, i, row) {
+        json_array_append_new(
+            clients, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I}", "client", num(row, "id"),
+                               "name", str(row, "name"), "user", str(row, "user"),
+                               "subscriptions", num(row, "subscriptions"),
+                               "unacked", num(row, "unacked"), "pending_bytes", num(row, "pending_bytes"),
+                               "backlog", num(row, "unacked") + num(row, "pending_bytes")));
+    }
+    t = json_pack("{s:s, s:f, s:I, s:I, s:I, s:f, s:f, s:f, s:o, s:o}", "endpoint", endpoint,
+                  "interval_s", (double)(int64_t)(secs * 1000 + 0.5) / 1000,
+                  "uptime_s", num(now->status, "uptime_s"), "clients", num(now->status, "clients"),
+                  "channels", num(now->status, "channels"),
+                  "in_per_s", rate(num(now->status, "messages_in"), num(old->status, "messages_in"), secs),
+                  "out_per_s", rate(num(now->status, "messages_out"), num(old->status, "messages_out"), secs),
+                  "dropped_per_s", rate(num(now->status, "dropped"), num(old->status, "dropped"), secs),
+                  "channel_rates", top_rows(chans, "in_per_s"), "busiest_clients", top_rows(clients, "backlog"));
+    json_decref(chans);
+    json_decref(clients);
+    /* The sort key of the clients is theirs alone. */
+    json_array_foreach(json_object_get(t, "busiest_clients"), i, row)
+        json_object_del(row, "backlog");
+    return t;
+}
+
+/* Runs top.  Returns the exit code. */
+static int cmd_top(ps_client *c, const char *endpoint, long count, double delay, int timeout_ms,
+                   int as_json)
+{
+    struct snap old, now;
+    int tty = isatty(STDOUT_FILENO);
+    int rc = snap_take(c, timeout_ms, &old);
+
+    if (count == 0)
+        count = tty ? -1 : 1;
+    signal(SIGINT, top_signal);
+    signal(SIGTERM, top_signal);
+    for (long n = 0; rc == EXIT_DONE && (count < 0 || n < count) && !top_stop; n++) {
+        /* The rates are over the delay: sleep it, unless a signal ends top. */
+        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        if (nanosleep(&ts, NULL) < 0 && top_stop)
+            break;
+        rc = snap_take(c, timeout_ms, &now);
+        if (rc != EXIT_DONE)
+            break;
+        json_t *t = top_table(endpoint, &old, &now);
+        if (!t) {
+            tool_err("out of memory");
+            rc = EXIT_USAGE;
+        } else if (as_json) {
+            char *line = json_dumps(t, JSON_COMPACT | JSON_REAL_PRECISION(15));
+            if (line)
+                puts(line);
+            free(line);
+        } else {
+            /* On a terminal each table replaces the last, as in top(1). */
+            if (tty && count != 1)
+                fputs("\033[H\033[2J", stdout);
+            printf("pctl top - %s, up %" JSON_INTEGER_FORMAT " s, %" JSON_INTEGER_FORMAT
+                   " clients, %" JSON_INTEGER_FORMAT " channels; in %g msg/s, out %g msg/s, "
+                   "dropped %g/s (over %.1f s)\n\n", endpoint, num(t, "uptime_s"), num(t, "clients"),
+                   num(t, "channels"), json_real_value(json_object_get(t, "in_per_s")),
+                   json_real_value(json_object_get(t, "out_per_s")),
+                   json_real_value(json_object_get(t, "dropped_per_s")),
+                   json_real_value(json_object_get(t, "interval_s")));
+            print_table(json_object_get(t, "channel_rates"), "channels");
+            putchar('\n');
+            print_table(json_object_get(t, "busiest_clients"), "clients");
+        }
+        json_decref(t);
+        fflush(stdout);
+        snap_free(&old);
+        old = now;
+    }
+    snap_free(&old);
+    return rc;
 }
 
 /* Writes text to path with mode; O_EXCL unless force.  Returns 0 or -1. */
@@ -354,15 +605,20 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"count", required_argument, NULL, 'n'},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"delay", required_argument, NULL, 'd'},
+        TOOL_CLIENT_LONGOPTS,
         {NULL, 0, NULL, 0}};
     struct tool_opts o;
     int opt, rc, as_json = 0, force = 0;
-    long count = 1;
+    long count = 0;
+    double delay = 1;
     const char *cmd, *endpoint;
+    char *end;
     ps_client *c;
 
     tool_init(&o, "pctl", 5000);
-    while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "n:", longopts, NULL)) != -1) {
+    while ((opt = tool_getopt(argc, argv, TOOL_COMMON_SHORTOPTS TOOL_CLIENT_SHORTOPTS "n:d:",
+                              longopts)) != -1) {
         if (tool_common_option(&o, opt, optarg, usage))
             continue;
         switch (opt) {
@@ -376,32 +632,46 @@ int main(int argc, char **argv)
             if (tool_parse_long(optarg, 1, 1000000L, "count", &count) < 0)
                 return EXIT_USAGE;
             break;
+        case 'd':
+            errno = 0;
+            delay = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(delay >= 0.1 && delay <= 3600)) {
+                tool_err("invalid delay '%s' (expected seconds from 0.1 to 3600)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         default:
             return tool_usage_error("unknown option");
         }
     }
     if (optind >= argc)
-        return tool_usage_error("no command given (status, channels, clients, ping or keygen NAME)");
+        return tool_usage_error("no command given (status, channels, clients, top, ping or keygen NAME)");
     cmd = argv[optind++];
     if (strcmp(cmd, "keygen") == 0) {
         if (optind + 1 != argc || !*argv[optind])
             return tool_usage_error("keygen takes one NAME");
         return cmd_keygen(argv[optind], force, as_json);
     }
-    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "channels") != 0 &&
-        strcmp(cmd, "clients") != 0 && strcmp(cmd, "ping") != 0)
+    size_t k;
+    for (k = 0; commands[k] && strcmp(commands[k], cmd) != 0; k++)
+        ;
+    if (!commands[k]) {
+        const char *near = tool_suggest(cmd, commands);
+        if (near)
+            return tool_usage_error("unknown command '%s'; did you mean '%s'?", cmd, near);
         return tool_usage_error("unknown command '%s'", cmd);
+    }
     if (optind < argc)
         return tool_usage_error("unexpected argument '%s'", argv[optind]);
 
-    endpoint = o.broker && *o.broker ? o.broker : getenv("PUBSUB_BROKER");
-    if (!endpoint || !*endpoint)
-        endpoint = PS_DEFAULT_ENDPOINT;
+    endpoint = tool_endpoint(&o);
     c = tool_connect(&o, &rc);
     if (!c)
         return rc;
     if (strcmp(cmd, "ping") == 0)
-        rc = cmd_ping(c, endpoint, count, o.timeout_ms, as_json);
+        rc = cmd_ping(c, endpoint, count ? count : 1, o.timeout_ms, as_json);
+    else if (strcmp(cmd, "top") == 0)
+        rc = cmd_top(c, endpoint, count, delay, o.timeout_ms, as_json);
     else
         rc = cmd_admin(c, cmd, o.timeout_ms, as_json);
     ps_close(&c);

@@ -1,8 +1,9 @@
 /*
  * ppub - publishes messages and sends requests from the shell.
  *
- * Messages come from the arguments (one each), from stdin (one a line,
- * NUL-separated with -0, all of it with --raw) or are generated (--size).
+ * Messages come from the arguments and -m (one each), from a file (-f,
+ * all of it one message), from stdin (one a line, NUL-separated with -0,
+ * all of it with --raw) or are generated (--size).
  * Every run meets the broker: it connects (HELLO/WELCOME), sends, and ends
  * with ps_flush(), the sync point, so the exit code says whether the
  * broker took everything (DESIGN.md sections 5 and 12).
@@ -10,6 +11,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,12 +41,22 @@ enum {
     OPT_PROGRESS             /* --progress */
 };
 
+/* -m messages ppub takes on one command line. */
+#define MESSAGES_MAX 1024
+
 /* Everything one run of ppub does. */
 struct ppub {
     struct tool_opts o;      /* shared options */
     ps_client *c;            /* the connection */
-    const char *channel;     /* -c */
+    const char *channel;     /* -c, the CHANNEL of -t CHANNEL:TOPIC, or $PUBSUB_CHANNEL */
+    char *channel_owned;     /* the CHANNEL of -t CHANNEL:TOPIC, malloc'd */
     const char *topic;       /* -t, or NULL */
+    const char *messages[MESSAGES_MAX]; /* -m, in order given */
+    int nmessage;            /* -m messages in use */
+    const char *file;        /* -f FILE: its contents are one message */
+    int lines;               /* -l: stdin lines (the default, said aloud) */
+    int verbose;             /* -v: say what happened on stderr */
+    long replies;            /* --request: good replies printed, for -v */
     int nul;                 /* -0: stdin messages end with NUL */
     int raw;                 /* --raw: all of stdin is one message */
     int sync;                /* --sync: kind 2 */
@@ -87,16 +99,26 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "Usage: ppub -c CHANNEL [OPTION]... [MESSAGE]...\n"
+"   or: ppub -t CHANNEL:TOPIC [OPTION]... [MESSAGE]...\n"
 "Publish messages to a channel of a pubsub broker, or send requests.\n"
 "\n"
-"Each MESSAGE argument is one message.  Without any, each line of stdin is\n"
-"one message (the newline is not part of it; an empty line is an empty\n"
-"message).  ppub always waits until the broker has handled everything it\n"
-"sent before it exits, so exit status 0 means the broker took it.\n"
+"Each MESSAGE argument, and each -m, is one message.  Without any, each line\n"
+"of stdin is one message (the newline is not part of it; an empty line is an\n"
+"empty message).  ppub always waits until the broker has handled everything\n"
+"it sent before it exits, so exit status 0 means the broker took it.\n"
 "\n"
-"  -c, --channel CHANNEL    the channel to publish to (required)\n"
-"  -t, --topic TOPIC        topic of the messages (pubsub channels need one,\n"
-"                           other channel types ignore it)\n"
+"  -c, --channel CHANNEL    the channel to publish to (default:\n"
+"                           $PUBSUB_CHANNEL)\n"
+"  -t, --topic TOPIC        topic of the messages, on pubsub channels (other\n"
+"                           channel types ignore it); without one a message\n"
+"                           has the empty topic, which only subscribers of '#'\n"
+"                           (psub's default) receive.  Without -c, CHANNEL:TOPIC\n"
+"                           names the channel too: -t logs:amd64/sshd\n"
+"  -m, --message MESSAGE    one message (may be repeated; before any MESSAGE\n"
+"                           arguments)\n"
+"  -f, --file FILE          all of FILE is one binary-safe message (up to 64 MiB)\n"
+"  -l, --lines              each line of stdin is one message (the default\n"
+"                           without MESSAGE, -m and -f)\n"
 "  -0, --null               stdin messages are separated by NUL bytes\n"
 "      --raw                all of stdin is one binary-safe message (up to 64 MiB)\n"
 "  -n, --count N            send each message N times (default 1)\n"
@@ -121,7 +143,7 @@ static void usage(FILE *out)
 "                           broadcast and pubsub until every receiver attached at\n"
 "                           the time confirmed; fewer (\"2/3 confirmed\"), none\n"
 "                           attached (\"no receivers\") or none in time is exit 3\n"
-"      --retain             pubsub: keep the message as the topic's last value,\n"
+"  -r, --retain             pubsub: keep the message as the topic's last value,\n"
 "                           given first to new subscribers; an empty message\n"
 "                           clears it\n"
 "      --request            send each message as a request and print every reply\n"
@@ -130,11 +152,17 @@ static void usage(FILE *out)
 "                           responder is exit 3, a failed responder exit 4 with\n"
 "                           its error text on stderr\n"
 "      --async              with --request: send all requests first, then collect\n"
-"                           the replies of each, in order\n"
+"                           the replies of each, in order; stdout shows each\n"
+"                           ticket as it is issued (\"ticket 1 issued\") and each\n"
+"                           reply with its ticket as it is picked up\n"
+"                           (\"ticket 1: REPLY\")\n"
 "      --timeout MS         how long to wait for the broker, a confirmation or\n"
 "                           replies (default 5000)\n"
 "\n"
 "Watching it work:\n"
+"  -v, --verbose            say on stderr what the broker did: with --sync for\n"
+"                           each message \"2/2 confirmed in 3 ms\", at the end\n"
+"                           \"3 messages taken by the broker in 2 ms\"\n"
 "      --explain            trace on stderr what happens to each message, with\n"
 "                           times since the start: connect, HELLO/WELCOME, handed\n"
 "                           to the library, sent, the broker's confirm, receipts\n"
@@ -143,12 +171,14 @@ static void usage(FILE *out)
 "      --progress           report the messages sent and the rate on stderr about\n"
 "                           once a second (one line rewritten on a terminal), and\n"
 "                           a summary at the end\n"
+TOOL_CLIENT_HELP
 TOOL_COMMON_HELP
 "\n"
 TOOL_EXIT_HELP
 "\n"
 "Examples:\n"
 "  ppub -c alerts -t disk/sda 'disk almost full'\n"
+"  ppub -t logs:amd64/sshd -m 'Accepted publickey for root'\n"
 "  ppub -c logs --topic-from syslog < /var/log/messages\n"
 "  ppub -c jobs --sync -n 1000 --size 100\n"
 "  ppub -c time --request 'now?'\n");
@@ -180,10 +210,11 @@ static void pace(struct ppub *p)
 }
 
 /*
- * Collects and prints every reply to ticket.  Returns the exit code for
- * this request (0 when at least one good reply came).
+ * Collects and prints every reply to ticket; with label (--async, the
+ * request's number) each reply says which ticket it answers.  Returns the
+ * exit code for this request (0 when at least one good reply came).
  */
-static int collect_replies(struct ppub *p, int64_t ticket)
+static int collect_replies(struct ppub *p, int64_t ticket, size_t label)
 {
     int replies = 0, rc = EXIT_DONE;
     /* The broker ends the request after --timeout; allow for the trip. */
@@ -215,6 +246,9 @@ static int collect_replies(struct ppub *p, int64_t ticket)
                      (const char *)ps_msg_data(m));
             rc = EXIT_REFUSED;
         } else {
+            p->replies++;
+            if (label)
+                printf("ticket %zu: ", label);
             fwrite(ps_msg_data(m), 1, ps_msg_size(m), stdout);
             putchar('\n');
             fflush(stdout);
@@ -313,7 +347,7 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
     pace(p);
     p->sent++;
     tool_progress_add(&p->progress, 1, size);
-    int64_t t0 = tool_explaining() ? tool_explain_now() : 0;
+    int64_t t0 = tool_explaining() || p->verbose ? tool_explain_now() : 0;
     long num = (long)p->sent;
     if (p->request) {
         int64_t t = ps_request_async(p->c, p->channel, topic, data, size, p->o.timeout_ms);
@@ -330,7 +364,7 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
             return tool_fail(p->c, errno, p->channel);
         }
         if (!p->async) {
-            int rc = collect_replies(p, t);
+            int rc = collect_replies(p, t, 0);
             tool_explain("ppub            #%ld: the request is answered, %.3f ms after it was made",
                          num, tool_explain_ms(t0));
             return rc;
@@ -347,6 +381,9 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
             p->ticket_cap = cap;
         }
         p->tickets[p->nticket++] = t;
+        /* The ticket is all an asynchronous request gives back at once. */
+        printf("ticket %zu issued\n", p->nticket);
+        fflush(stdout);
         return EXIT_DONE;
     }
     if (p->sync) {
@@ -358,8 +395,12 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
                      "synchronous message: ppub waited for %u/%u receipts", num,
                      tool_explain_ms(t0), confirmed, expected);
         errno = err;
-        if (got >= 0)
+        if (got >= 0) {
+            if (p->verbose)
+                tool_err("%u/%u confirmed in %.0f ms", confirmed, expected,
+                         (double)(tool_explain_now() - t0) / 1000);
             return EXIT_DONE;
+        }
         switch (errno) {
         case PS_ENORESP:
             tool_err("no receivers on '%s'", p->channel);
@@ -389,6 +430,24 @@ static int send_one(struct ppub *p, const char *topic, const void *data, size_t 
             return confirm_point(p);
     }
     return EXIT_DONE;
+}
+
+/* ppub -v: what the broker did with it all, once it is done. */
+static void verbose_summary(const struct ppub *p, int64_t start_us)
+{
+    double ms = (double)(tool_explain_now() - start_us) / 1000;
+    const char *s = p->sent == 1 ? "" : "s";
+
+    if (p->request)
+        tool_err("%lld request%s answered with %ld replies in %.0f ms", (long long)p->sent, s,
+                 p->replies, ms);
+    else if (p->flags & PS_CONFIRM)
+        tool_err("%lld message%s confirmed by the broker in %.0f ms", (long long)p->sent, s, ms);
+    else if (p->sync)
+        tool_err("%lld message%s confirmed by their receivers in %.0f ms", (long long)p->sent, s,
+                 ms);
+    else
+        tool_err("%lld message%s taken by the broker in %.0f ms", (long long)p->sent, s, ms);
 }
 
 /* Sends one message -n times, choosing its topic.  Returns an exit code. */
@@ -444,6 +503,76 @@ static int send_generated(struct ppub *p)
     return rc;
 }
 
+/*
+ * Reads all of fd (stdin for --raw, the file of -f) into a malloc'd *buf
+ * of *len bytes; what names it in messages.  Returns an exit code.
+ */
+static int read_all(int fd, const char *what, char **buf, size_t *len)
+{
+    size_t cap = 65536;
+
+    *len = 0;
+    *buf = malloc(cap);
+    if (!*buf) {
+        tool_err("out of memory");
+        return EXIT_USAGE;
+    }
+    for (;;) {
+        if (*len == cap) {
+            if (cap > STDIN_MAX)
+                break;
+            char *nb = realloc(*buf, cap * 2);
+            if (!nb) {
+                tool_err("out of memory");
+                goto fail;
+            }
+            *buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, *buf + *len, cap - *len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            tool_err("cannot read %s: %s", what, strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        *len += (size_t)r;
+    }
+    if (*len > STDIN_MAX) {
+        tool_err("message in %s is larger than %u MiB", what, STDIN_MAX >> 20);
+        free(*buf);
+        *buf = NULL;
+        return EXIT_REFUSED;
+    }
+    return EXIT_DONE;
+fail:
+    free(*buf);
+    *buf = NULL;
+    return EXIT_USAGE;
+}
+
+/* Sends all of the file of -f as one message.  Returns an exit code. */
+static int send_file(struct ppub *p)
+{
+    int fd = open(p->file, O_RDONLY | O_CLOEXEC);
+    char *buf;
+    size_t len;
+    int rc;
+
+    if (fd < 0) {
+        tool_err("cannot open '%s': %s", p->file, strerror(errno));
+        return EXIT_USAGE;
+    }
+    rc = read_all(fd, p->file, &buf, &len);
+    close(fd);
+    if (rc == EXIT_DONE)
+        rc = send_message(p, buf, len, 1);
+    free(buf);
+    return rc;
+}
+
 /* Reads stdin as --raw, -0 or lines says and sends each message. */
 static int send_stdin(struct ppub *p)
 {
@@ -451,49 +580,17 @@ static int send_stdin(struct ppub *p)
     long lineno = 0;
 
     if (p->raw) {
-        size_t cap = 65536, len = 0;
-        char *buf = malloc(cap);
-        if (!buf) {
-            tool_err("out of memory");
-            return EXIT_USAGE;
-        }
-        for (;;) {
-            if (len == cap) {
-                if (cap > STDIN_MAX) {
-                    free(buf);
-                    tool_err("message on stdin is larger than %u MiB", STDIN_MAX >> 20);
-                    return EXIT_REFUSED;
-                }
-                char *nb = realloc(buf, cap * 2);
-                if (!nb) {
-                    free(buf);
-                    tool_err("out of memory");
-                    return EXIT_USAGE;
-                }
-                buf = nb;
-                cap *= 2;
-            }
-            ssize_t r = read(STDIN_FILENO, buf + len, cap - len);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0) {
-                tool_err("cannot read stdin: %s", strerror(errno));
-                free(buf);
-                return EXIT_USAGE;
-            }
-            if (r == 0)
-                break;
-            len += (size_t)r;
-        }
-        if (len > STDIN_MAX) {
-            free(buf);
-            tool_err("message on stdin is larger than %u MiB", STDIN_MAX >> 20);
-            return EXIT_REFUSED;
-        }
-        rc = send_message(p, buf, len, 1);
+        char *buf;
+        size_t len;
+        rc = read_all(STDIN_FILENO, "stdin", &buf, &len);
+        if (rc == EXIT_DONE)
+            rc = send_message(p, buf, len, 1);
         free(buf);
         return rc;
     }
+    /* Someone at a terminal should know ppub is waiting for them. */
+    if (isatty(STDIN_FILENO))
+        tool_err("reading messages from stdin, one a line; end with Ctrl-D");
 
     char *line = NULL;
     size_t cap = 0;
@@ -536,23 +633,51 @@ int main(int argc, char **argv)
         {"async", no_argument, NULL, OPT_ASYNC},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"message", required_argument, NULL, 'm'},
+        {"file", required_argument, NULL, 'f'},
+        {"lines", no_argument, NULL, 'l'},
+        {"verbose", no_argument, NULL, 'v'},
+        TOOL_CLIENT_LONGOPTS,
         {NULL, 0, NULL, 0}};
     struct ppub p;
-    int opt, rc;
+    int opt, rc, ntopic = 0;
 
     memset(&p, 0, sizeof p);
     tool_init(&p.o, "ppub", 5000);
     p.count = 1;
     p.size = -1;
-    while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:t:0n:", longopts, NULL)) != -1) {
+    while ((opt = tool_getopt(argc, argv, TOOL_COMMON_SHORTOPTS TOOL_CLIENT_SHORTOPTS
+                              "c:t:0n:m:f:lrv", longopts)) != -1) {
         if (tool_common_option(&p.o, opt, optarg, usage))
             continue;
         switch (opt) {
         case 'c':
+            if (p.channel)
+                return tool_usage_error("one channel per run (-c '%s' and -c '%s')", p.channel,
+                                        optarg);
             p.channel = optarg;
             break;
         case 't':
+            if (ntopic++)
+                return tool_usage_error("one topic per run (-t '%s' and -t '%s')", p.topic, optarg);
             p.topic = optarg;
+            break;
+        case 'm':
+            if (p.nmessage == MESSAGES_MAX)
+                return tool_usage_error("too many -m (at most %d)", MESSAGES_MAX);
+            p.messages[p.nmessage++] = optarg;
+            break;
+        case 'f':
+            p.file = optarg;
+            break;
+        case 'l':
+            p.lines = 1;
+            break;
+        case 'v':
+            p.verbose = 1;
+            break;
+        case 'r':
+            p.flags |= PS_RETAIN;
             break;
         case '0':
             p.nul = 1;
@@ -603,8 +728,21 @@ int main(int argc, char **argv)
             return tool_usage_error("unknown option");
         }
     }
+    /* -t CHANNEL:TOPIC without -c names both; else $PUBSUB_CHANNEL. */
+    if (!p.channel && p.topic &&
+        tool_split_channel(p.topic, &p.channel_owned, &p.topic) < 0)
+        return tool_usage_error("out of memory");
+    if (p.channel_owned)
+        p.channel = p.channel_owned;
+    if (!p.channel)
+        p.channel = getenv("PUBSUB_CHANNEL");
     if (!p.channel || !*p.channel)
-        return tool_usage_error("no channel given (-c CHANNEL)");
+        return tool_usage_error("no channel given (-c CHANNEL, -t CHANNEL:TOPIC or $PUBSUB_CHANNEL)");
+    int sources = (p.nmessage > 0 || optind < argc) + (p.file != NULL) + (p.size >= 0) +
+                  (p.lines || p.raw || p.nul);
+    if (sources > 1)
+        return tool_usage_error("messages from one source per run: MESSAGE or -m, -f FILE, "
+                                "--size, or stdin (-l, --raw, -0)");
     if (p.sync && p.request)
         return tool_usage_error("--sync and --request cannot be combined");
     if (p.async && !p.request)
@@ -630,12 +768,17 @@ int main(int argc, char **argv)
     if (!p.c)
         return rc;
 
+    int64_t start_us = tool_explain_now();
     if (p.size >= 0) {
         rc = send_generated(&p);
-    } else if (optind < argc) {
+    } else if (p.file) {
+        rc = send_file(&p);
+    } else if (p.nmessage > 0 || optind < argc) {
         rc = EXIT_DONE;
+        for (int i = 0; i < p.nmessage && rc == EXIT_DONE; i++)
+            rc = send_message(&p, p.messages[i], strlen(p.messages[i]), i + 1);
         for (int i = optind; i < argc && rc == EXIT_DONE; i++)
-            rc = send_message(&p, argv[i], strlen(argv[i]), i - optind + 1);
+            rc = send_message(&p, argv[i], strlen(argv[i]), p.nmessage + i - optind + 1);
     } else {
         rc = send_stdin(&p);
     }
@@ -644,7 +787,7 @@ int main(int argc, char **argv)
         tool_explain("ppub            #%zu: now collecting its replies (kind 3: ppub sent every "
                      "request first)", i + 1);
         if (rc == EXIT_DONE)
-            rc = collect_replies(&p, p.tickets[i]);
+            rc = collect_replies(&p, p.tickets[i], i + 1);
         else
             ps_request_end(p.c, p.tickets[i]);
     }
@@ -659,7 +802,10 @@ int main(int argc, char **argv)
                  frc == EXIT_DONE ? ": the broker has it all" : "");
     if (rc == EXIT_DONE)
         rc = frc;
+    if (rc == EXIT_DONE && p.verbose)
+        verbose_summary(&p, start_us);
     tool_progress_end(&p.progress);
+    free(p.channel_owned);
     kept_clear(&p);
     free(p.kept);
     if (fflush(stdout) != 0 && rc == EXIT_DONE && errno != EPIPE) {

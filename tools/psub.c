@@ -1,5 +1,6 @@
 /*
- * psub - subscribes to a channel and prints what arrives; optionally
+ * psub - subscribes to one or more channels and prints what arrives, as
+ * it is or in a format of the user's (--format, -F TEMPLATE); optionally
  * answers requests with a shell command (--reply) or with the request
  * itself (--echo).
  *
@@ -33,25 +34,38 @@
 #define PATTERNS_MAX 64
 
 enum {
-    OPT_FORMAT = OPT_TOOL_BASE, /* --format */
-    OPT_REPLY,                  /* --reply */
+    OPT_REPLY = OPT_TOOL_BASE,  /* --reply */
     OPT_ECHO,                   /* --echo */
     OPT_EXPLAIN,                /* --explain */
     OPT_PROGRESS                /* --progress */
 };
 
-/* Output formats. */
-enum { FMT_PLAIN, FMT_JSON, FMT_RAW };
+/* Output formats; FMT_TEMPLATE is -F with a template of % sequences. */
+enum { FMT_PLAIN, FMT_JSON, FMT_RAW, FMT_TEMPLATE };
+
+/* One subscription: a channel and a pattern (NULL: all topics). */
+struct sub {
+    const char *channel; /* channel name */
+    const char *pattern; /* pubsub topic filter, or NULL */
+};
 
 /* Everything one run of psub does. */
 struct psub {
     struct tool_opts o;                  /* shared options; timeout_ms < 0: none */
+    struct tool_opts co;                 /* the options the client connects with */
     ps_client *c;                        /* the connection */
-    const char *channel;                 /* -c */
+    const char *channels[PATTERNS_MAX];  /* -c, in order given */
+    int nchannel;                        /* channels in use */
     const char *patterns[PATTERNS_MAX];  /* -t, in order given */
     int npattern;                        /* patterns in use */
+    struct sub subs[PATTERNS_MAX];       /* what psub subscribes to */
+    int nsub;                            /* subscriptions in use */
+    char *owned[PATTERNS_MAX];           /* channel names split off -t CHANNEL:PATTERN */
+    int nowned;                          /* names in owned */
     long count;                          /* -n, 0 = unlimited */
+    long total_ms;                       /* -W: exit after this long, 0 = no limit */
     int format;                          /* FMT_* */
+    const char *template;                /* -F TEMPLATE for FMT_TEMPLATE */
     int verbose;                         /* -v */
     const char *reply_cmd;               /* --reply */
     int echo;                            /* --echo */
@@ -63,8 +77,9 @@ struct psub {
 static void usage(FILE *out)
 {
     fprintf(out,
-"Usage: psub -c CHANNEL [OPTION]...\n"
-"Receive messages from a channel of a pubsub broker and print them, or\n"
+"Usage: psub -c CHANNEL [-c CHANNEL]... [OPTION]...\n"
+"   or: psub -t CHANNEL:PATTERN [-t CHANNEL:PATTERN]... [OPTION]...\n"
+"Receive messages from channels of a pubsub broker and print them, or\n"
 "answer requests.\n"
 "\n"
 "On a queue psub is a competing consumer: it takes each message off the\n"
@@ -74,20 +89,36 @@ static void usage(FILE *out)
 "the patterns), retained values first.  SIGINT and SIGTERM make it finish the\n"
 "message in hand and exit 0.\n"
 "\n"
-"  -c, --channel CHANNEL    the channel to receive from (required)\n"
+"  -c, --channel CHANNEL    a channel to receive from; may be repeated to receive\n"
+"                           from several (default: $PUBSUB_CHANNEL)\n"
 "  -t, --topic PATTERN      pubsub: a topic filter with MQTT wildcards: '+' is\n"
 "                           one level, '#' (last) the rest, e.g. 'amd64/+' or\n"
-"                           'amd64/#'; may be repeated (default '#': all)\n"
+"                           'amd64/#'; may be repeated (default '#': all).  Each\n"
+"                           applies to every -c channel, which must be pubsub\n"
+"                           channels (a pattern on a queue or broadcast channel\n"
+"                           is refused).  Without -c, CHANNEL:PATTERN names the\n"
+"                           channel too: -t logs:amd64/#, -t jobs: (all of it)\n"
 "  -n, --count N            exit after N messages (requests count too)\n"
+"  -C N                     the same as -n (mosquitto_sub's letter)\n"
 "      --timeout MS         idle timeout: exit when no message came for MS\n"
 "                           milliseconds (exit 0, or 3 with -n and fewer than N\n"
 "                           messages); default: wait forever\n"
-"      --format FORMAT      plain (default): each payload and a newline;\n"
+"  -W, --wait SECS          exit after SECS seconds in all, however busy (exit 0,\n"
+"                           or 3 with -n and fewer than N messages)\n"
+"  -F, --format FORMAT      plain (default): each payload and a newline;\n"
 "                           json: one object a line with channel, topic, seq and\n"
 "                           payload (a string if the payload is valid UTF-8,\n"
 "                           else base64 with \"encoding\":\"base64\");\n"
-"                           raw: the payload bytes only, nothing added\n"
-"  -v, --verbose            say on stderr when the subscription is active; plain:\n"
+"                           raw: the payload bytes only, nothing added;\n"
+"                           or a template of %% sequences, written for each\n"
+"                           message and a newline: %%c channel, %%t topic, %%p\n"
+"                           payload, %%l its length, %%s sequence number, %%j the\n"
+"                           json object, %%r 1 if retained else 0, %%U receive\n"
+"                           time (Unix seconds), %%I the same in ISO 8601, %%%%\n"
+"                           a '%%'; escapes \\n \\t \\\\ \\0.  Example: -F '%%t %%p'\n"
+"  -v, --verbose            say on stderr when the subscription is active, when\n"
+"                           the session to the broker was lost and when it came\n"
+"                           back (what was published meanwhile is missed); plain:\n"
 "                           put [TOPIC #SEQ HH:MM:SS.mmm] (receive time)\n"
 "                           before each payload, and 'retained'/'redelivered'\n"
 "                           when so; json: add \"time\", \"retained\" and\n"
@@ -105,6 +136,7 @@ static void usage(FILE *out)
 "      --progress           report the messages received and the rate on stderr\n"
 "                           about once a second (one line rewritten on a\n"
 "                           terminal), and a summary at the end\n"
+TOOL_CLIENT_HELP
 TOOL_COMMON_HELP
 "\n"
 "Messages missed because psub was too slow are reported on stderr as\n"
@@ -114,6 +146,7 @@ TOOL_EXIT_HELP
 "\n"
 "Examples:\n"
 "  psub -c logs -t 'amd64/sshd'\n"
+"  psub -t logs:amd64/# -F '%%t %%p'\n"
 "  psub -c jobs -n 10 --timeout 2000 > jobs.txt\n"
 "  psub -c time --reply date\n");
 }
@@ -134,13 +167,145 @@ static void verbose_prefix(const ps_msg *m, char *buf, size_t cap)
              ps_msg_is_redelivered(m) ? " redelivered" : "");
 }
 
+/* The message as one JSON object (--format json, %j), malloc'd, or NULL. */
+static char *json_text(const struct psub *s, const ps_msg *m)
+{
+    const char *data = ps_msg_data(m);
+    size_t size = ps_msg_size(m);
+    json_t *o = json_object();
+    json_t *payload = NULL;
+    char *text;
+
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "channel", json_string(ps_msg_channel(m)));
+    json_object_set_new(o, "topic", json_string(ps_msg_topic(m)));
+    json_object_set_new(o, "seq", json_integer((json_int_t)ps_msg_seq(m)));
+    if (tool_utf8_valid(data, size))
+        payload = json_stringn(data, size);
+    if (payload) {
+        json_object_set_new(o, "payload", payload);
+    } else {
+        char *b64 = tool_base64(data, size);
+        json_object_set_new(o, "payload", b64 ? json_string(b64) : json_null());
+        json_object_set_new(o, "encoding", json_string("base64"));
+        free(b64);
+    }
+    if (s->verbose) {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        json_object_set_new(o, "time", json_real((double)tv.tv_sec + tv.tv_usec / 1e6));
+        json_object_set_new(o, "retained", json_boolean(ps_msg_is_retained(m)));
+        json_object_set_new(o, "redelivered", json_boolean(ps_msg_is_redelivered(m)));
+    }
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/*
+ * Writes m as the -F template says: %c channel, %t topic, %p payload, %l
+ * its length, %s sequence number, %j the JSON object of --format json, %r
+ * 1 for a retained value else 0, %U the receive time in seconds since the
+ * epoch (with microseconds), %I the same as ISO 8601 local time, %% a
+ * '%'; \n, \t, \\ and \0 are escapes.  A newline follows.  Returns 0 or -1.
+ */
+static int print_template(const struct psub *s, const ps_msg *m)
+{
+    struct timeval tv;
+    struct tm tm;
+    char when[64];
+
+    gettimeofday(&tv, NULL);
+    for (const char *p = s->template; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            putchar(*p == 'n' ? '\n' : *p == 't' ? '\t' : *p == '0' ? '\0' : *p);
+            continue;
+        }
+        if (*p != '%' || !p[1]) {
+            putchar(*p);
+            continue;
+        }
+        switch (*++p) {
+        case 'c':
+            fputs(ps_msg_channel(m), stdout);
+            break;
+        case 't':
+            fputs(ps_msg_topic(m), stdout);
+            break;
+        case 'p':
+            fwrite(ps_msg_data(m), 1, ps_msg_size(m), stdout);
+            break;
+        case 'l':
+            printf("%zu", ps_msg_size(m));
+            break;
+        case 's':
+            printf("%llu", (unsigned long long)ps_msg_seq(m));
+            break;
+        case 'r':
+            putchar(ps_msg_is_retained(m) ? '1' : '0');
+            break;
+        case 'U':
+            printf("%lld.%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
+            break;
+        case 'I':
+            localtime_r(&tv.tv_sec, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+            fputs(when, stdout);
+            break;
+        case 'j': {
+            char *text = json_text(s, m);
+            if (!text)
+                return -1;
+            fputs(text, stdout);
+            free(text);
+            break;
+        }
+        default:
+            /* Checked when the template was given; '%' itself is "%%". */
+            putchar(*p);
+            break;
+        }
+    }
+    putchar('\n');
+    return 0;
+}
+
+/*
+ * True when template has % sequences and each is one print_template
+ * knows; else *bad is the first unknown one ('\0' for none at all, so a
+ * misspelt "jsn" is not taken for a template that prints "jsn").
+ */
+static int template_valid(const char *template, char *bad)
+{
+    *bad = '\0';
+    if (!strchr(template, '%'))
+        return 0;
+    for (const char *p = template; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if (*p == '%') {
+            if (!p[1] || !strchr("ctplsjrUI%", p[1])) {
+                *bad = p[1];
+                return 0;
+            }
+            p++;
+        }
+    }
+    return 1;
+}
+
 /* Writes one message in the chosen format and flushes.  Returns 0 or -1. */
 static int print_message(struct psub *s, const ps_msg *m)
 {
     const char *data = ps_msg_data(m);
     size_t size = ps_msg_size(m);
 
-    if (s->format == FMT_RAW) {
+    if (s->format == FMT_TEMPLATE) {
+        if (print_template(s, m) < 0)
+            return -1;
+    } else if (s->format == FMT_RAW) {
         fwrite(data, 1, size, stdout);
     } else if (s->format == FMT_PLAIN) {
         if (s->verbose) {
@@ -151,34 +316,7 @@ static int print_message(struct psub *s, const ps_msg *m)
         fwrite(data, 1, size, stdout);
         putchar('\n');
     } else {
-        json_t *o = json_object();
-        json_t *payload = NULL;
-        char *text;
-
-        if (!o)
-            return -1;
-        json_object_set_new(o, "channel", json_string(ps_msg_channel(m)));
-        json_object_set_new(o, "topic", json_string(ps_msg_topic(m)));
-        json_object_set_new(o, "seq", json_integer((json_int_t)ps_msg_seq(m)));
-        if (tool_utf8_valid(data, size))
-            payload = json_stringn(data, size);
-        if (payload) {
-            json_object_set_new(o, "payload", payload);
-        } else {
-            char *b64 = tool_base64(data, size);
-            json_object_set_new(o, "payload", b64 ? json_string(b64) : json_null());
-            json_object_set_new(o, "encoding", json_string("base64"));
-            free(b64);
-        }
-        if (s->verbose) {
-            struct timeval tv;
-            gettimeofday(&tv, NULL);
-            json_object_set_new(o, "time", json_real((double)tv.tv_sec + tv.tv_usec / 1e6));
-            json_object_set_new(o, "retained", json_boolean(ps_msg_is_retained(m)));
-            json_object_set_new(o, "redelivered", json_boolean(ps_msg_is_redelivered(m)));
-        }
-        text = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
+        char *text = json_text(s, m);
         if (!text)
             return -1;
         fputs(text, stdout);
@@ -399,6 +537,83 @@ static int handle(struct psub *s, ps_msg *m)
     return 0;
 }
 
+/*
+ * Turns -c, -t and $PUBSUB_CHANNEL into the subscriptions: every pattern
+ * on every -c channel (each channel whole without -t); without -c, a
+ * pattern CHANNEL:PATTERN names its own channel and the others go to
+ * $PUBSUB_CHANNEL.  Returns an exit code.
+ */
+static int plan_subscriptions(struct psub *s)
+{
+    const char *plain[PATTERNS_MAX];
+    int nplain = 0;
+
+    for (int i = 0; i < s->npattern; i++) {
+        char *ch = NULL;
+        const char *pat = s->patterns[i];
+        int split = s->nchannel == 0 ? tool_split_channel(pat, &ch, &pat) : 0;
+        if (split < 0)
+            return tool_usage_error("out of memory");
+        if (split == 0) {
+            plain[nplain++] = pat;
+            continue;
+        }
+        s->owned[s->nowned++] = ch;
+        s->subs[s->nsub++] = (struct sub){ch, *pat ? pat : NULL};
+    }
+    if (s->nchannel == 0 && (nplain > 0 || s->nsub == 0)) {
+        const char *env = getenv("PUBSUB_CHANNEL");
+        if (!env || !*env)
+            return tool_usage_error("no channel given (-c CHANNEL, -t CHANNEL:PATTERN or "
+                                    "$PUBSUB_CHANNEL)");
+        s->channels[s->nchannel++] = env;
+    }
+    for (int i = 0; i < s->nchannel; i++) {
+        for (int k = 0; k < (nplain ? nplain : 1); k++) {
+            if (s->nsub == PATTERNS_MAX)
+                return tool_usage_error("too many subscriptions (at most %d)", PATTERNS_MAX);
+            s->subs[s->nsub++] = (struct sub){s->channels[i], nplain ? plain[k] : NULL};
+        }
+    }
+    /* Messages and -v name the channels, each once. */
+    s->nchannel = 0;
+    for (int i = 0; i < s->nsub; i++) {
+        int k;
+        for (k = 0; k < s->nchannel && strcmp(s->channels[k], s->subs[i].channel) != 0; k++)
+            ;
+        if (k == s->nchannel)
+            s->channels[s->nchannel++] = s->subs[i].channel;
+    }
+    return EXIT_DONE;
+}
+
+/*
+ * Subscribes to everything plan_subscriptions planned.  A topic pattern
+ * on a queue or broadcast channel would be ignored by the broker, and the
+ * user would get every message while believing in a filter: it is refused
+ * here, when the broker tells the channel's type (it does to clients with
+ * the admin right, and to every client without security).  Returns an
+ * exit code.
+ */
+static int subscribe_all(struct psub *s)
+{
+    int flags = (s->reply_cmd || s->echo) ? PS_RESPONDER : 0;
+
+    for (int i = 0; i < s->nsub; i++) {
+        const struct sub *b = &s->subs[i];
+        char type[32];
+        if (b->pattern && tool_channel_type(s->c, b->channel, 5000, type, sizeof type) == 0 &&
+            strcmp(type, "pubsub") != 0) {
+            tool_err("'%s' is a %s channel: topics (-t '%s') apply only to pubsub channels; "
+                     "leave -t out to receive all of it", b->channel, type, b->pattern);
+            return EXIT_USAGE;
+        }
+        if (ps_subscribe(s->c, b->channel, b->pattern, flags) < 0)
+            return tool_fail(s->c, errno, b->channel);
+    }
+    return EXIT_DONE;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -406,26 +621,33 @@ int main(int argc, char **argv)
         {"channel", required_argument, NULL, 'c'},
         {"topic", required_argument, NULL, 't'},
         {"count", required_argument, NULL, 'n'},
-        {"format", required_argument, NULL, OPT_FORMAT},
+        {"format", required_argument, NULL, 'F'},
         {"verbose", no_argument, NULL, 'v'},
         {"reply", required_argument, NULL, OPT_REPLY},
         {"echo", no_argument, NULL, OPT_ECHO},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"wait", required_argument, NULL, 'W'},
+        TOOL_CLIENT_LONGOPTS,
         {NULL, 0, NULL, 0}};
     struct psub s;
     sigset_t sigs;
     int opt, rc = EXIT_DONE, sfd;
-    int64_t last;
+    int64_t last, start;
+    long secs;
+    char bad;
 
     memset(&s, 0, sizeof s);
     tool_init(&s.o, "psub", -1);
-    while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:t:n:v", longopts, NULL)) != -1) {
+    while ((opt = tool_getopt(argc, argv, TOOL_COMMON_SHORTOPTS TOOL_CLIENT_SHORTOPTS
+                              "c:t:n:C:vF:W:", longopts)) != -1) {
         if (tool_common_option(&s.o, opt, optarg, usage))
             continue;
         switch (opt) {
         case 'c':
-            s.channel = optarg;
+            if (s.nchannel == PATTERNS_MAX)
+                return tool_usage_error("too many channels (at most %d)", PATTERNS_MAX);
+            s.channels[s.nchannel++] = optarg;
             break;
         case 't':
             if (s.npattern == PATTERNS_MAX)
@@ -433,18 +655,32 @@ int main(int argc, char **argv)
             s.patterns[s.npattern++] = optarg;
             break;
         case 'n':
+        case 'C':
             if (tool_parse_long(optarg, 1, 2000000000L, "count", &s.count) < 0)
                 return EXIT_USAGE;
             break;
-        case OPT_FORMAT:
-            if (strcmp(optarg, "plain") == 0)
+        case 'W':
+            if (tool_parse_long(optarg, 1, 86400L * 365, "wait (seconds)", &secs) < 0)
+                return EXIT_USAGE;
+            s.total_ms = secs * 1000;
+            break;
+        case 'F':
+            if (strcmp(optarg, "plain") == 0) {
                 s.format = FMT_PLAIN;
-            else if (strcmp(optarg, "json") == 0)
+            } else if (strcmp(optarg, "json") == 0) {
                 s.format = FMT_JSON;
-            else if (strcmp(optarg, "raw") == 0)
+            } else if (strcmp(optarg, "raw") == 0) {
                 s.format = FMT_RAW;
-            else
-                return tool_usage_error("unknown format '%s' (plain, json or raw)", optarg);
+            } else if (template_valid(optarg, &bad)) {
+                s.format = FMT_TEMPLATE;
+                s.template = optarg;
+            } else {
+                if (!bad)
+                    return tool_usage_error("unknown format '%s' (plain, json, raw, or a template "
+                                            "such as '%%t %%p')", optarg);
+                return tool_usage_error("unknown %%%c in format '%s' (a template knows %%c %%t %%p "
+                                        "%%l %%s %%j %%r %%U %%I %%%%)", bad, optarg);
+            }
             break;
         case 'v':
             s.verbose = 1;
@@ -467,10 +703,10 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return tool_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!s.channel || !*s.channel)
-        return tool_usage_error("no channel given (-c CHANNEL)");
     if (s.reply_cmd && s.echo)
         return tool_usage_error("--reply and --echo cannot be combined");
+    if ((rc = plan_subscriptions(&s)) != EXIT_DONE)
+        return rc;
 
     /* Block the signals before the library starts its threads, so they
      * all inherit the mask and the signals reach only the signalfd. */
@@ -487,34 +723,35 @@ int main(int argc, char **argv)
 
     if (s.o.explain)
         tool_explain_start();
-    /* The connect timeout is the library's, not the idle timeout. */
-    {
-        struct tool_opts co = s.o;
-        co.timeout_set = 0;
-        /* A consumer that stops after N messages should not take more off
-         * the queue than that, or others wait for their redelivery. */
-        if (s.count > 0)
-            co.window = s.count < 100 ? (int)s.count : 100;
-        s.c = tool_connect(&co, &rc);
-    }
+    /* The connect timeout is the library's, not the idle timeout; the
+     * options stay in s because the client's trace reads them. */
+    s.co = s.o;
+    s.co.timeout_set = 0;
+    s.co.watch_session = s.verbose;
+    /* A consumer that stops after N messages should not take more off
+     * the queue than that, or others wait for their redelivery. */
+    if (s.count > 0)
+        s.co.window = s.count < 100 ? (int)s.count : 100;
+    s.c = tool_connect(&s.co, &rc);
     if (!s.c)
         return rc;
-    for (int i = 0; i < (s.npattern ? s.npattern : 1); i++) {
-        const char *pat = s.npattern ? s.patterns[i] : NULL;
-        if (ps_subscribe(s.c, s.channel, pat, (s.reply_cmd || s.echo) ? PS_RESPONDER : 0) < 0) {
-            rc = tool_fail(s.c, errno, s.channel);
-            ps_close(&s.c);
-            return rc;
-        }
+    if ((rc = subscribe_all(&s)) != EXIT_DONE) {
+        ps_close(&s.c);
+        return rc;
     }
     /* Scripts wait for this line before they publish: from here on nothing is missed. */
-    if (s.verbose)
-        fprintf(stderr, "%s: subscribed to '%s'\n", tool_name, s.channel);
+    if (s.verbose) {
+        char names[1024] = "";
+        for (int i = 0, pos = 0; i < s.nchannel && pos < (int)sizeof names; i++)
+            pos += snprintf(names + pos, sizeof names - (size_t)pos, "%s'%s'",
+                            i == 0 ? "" : i + 1 < s.nchannel ? ", " : " and ", s.channels[i]);
+        fprintf(stderr, "%s: subscribed to %s\n", tool_name, names);
+    }
     tool_explain("psub            subscribed: nothing published from now on is missed");
     if (s.progress.on)
         tool_progress_start(&s.progress, "received");
 
-    last = tool_now_ms();
+    last = start = tool_now_ms();
     for (;;) {
         ps_msg *m;
         struct pollfd fds[2];
@@ -538,18 +775,31 @@ int main(int argc, char **argv)
             continue;
         }
         if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR) {
-            rc = tool_fail(s.c, errno, s.channel);
+            rc = tool_fail(s.c, errno, s.channels[0]);
             break;
         }
         /* Nothing in hand: wait for the client's fd, a signal or the idle timeout.
          * The wait is capped so a missed wakeup costs at most a second. */
         wait_ms = 1000;
+        if (s.total_ms > 0) {
+            int64_t left = start + s.total_ms - tool_now_ms();
+            if (left <= 0) {
+                if (s.count > 0 && s.handled < s.count) {
+                    tool_err("only %ld of %ld messages on '%s' within %ld s", s.handled, s.count,
+                             s.channels[0], s.total_ms / 1000);
+                    rc = EXIT_TIMEOUT;
+                }
+                break;
+            }
+            if (left < wait_ms)
+                wait_ms = (int)left;
+        }
         if (s.o.timeout_ms >= 0) {
             int64_t left = last + s.o.timeout_ms - tool_now_ms();
             if (left <= 0) {
                 if (s.count > 0 && s.handled < s.count) {
                     tool_err("only %ld of %ld messages on '%s' (idle for %d ms)", s.handled,
-                             s.count, s.channel, s.o.timeout_ms);
+                             s.count, s.channels[0], s.o.timeout_ms);
                     rc = EXIT_TIMEOUT;
                 }
                 break;
@@ -573,5 +823,7 @@ int main(int argc, char **argv)
     tool_progress_end(&s.progress);
     ps_close(&s.c);
     close(sfd);
+    for (int i = 0; i < s.nowned; i++)
+        free(s.owned[i]);
     return rc;
 }

@@ -74,6 +74,18 @@ expect_run() { # CODE PATTERN CMD...
     [ -z "$pattern" ] || grep -Eq -- "$pattern" err || fail "'$*': stderr '$(cat err)' does not match /$pattern/"
 }
 
+# Runs CMD, which must fail as a usage error: exit 1, its first stderr line
+# matching PATTERN, at most the "Try '... --help'" hint after it.
+expect_usage() { # PATTERN CMD...
+    local pattern=$1
+    shift
+    "$@" > out 2> err
+    local rc=$?
+    [ "$rc" = 1 ] || fail "'$*' exited $rc, want 1 (stderr: $(head -c 300 err))"
+    [ "$(wc -l < err)" -le 2 ] || fail "'$*': $(wc -l < err) lines on stderr: $(cat err)"
+    head -n 1 err | grep -Eq -- "$pattern" || fail "'$*': stderr '$(head -n 1 err)' does not match /$pattern/"
+}
+
 free_port() { # a loopback tcp port nobody listens on
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

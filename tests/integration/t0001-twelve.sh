@@ -49,7 +49,7 @@ expect_eq "$("$BUILD/psub" -c jobs -n 1 --timeout 3000)" "q-sync-late" "the kept
 recv_start qr -c jobs --reply 'tr a-z A-Z' -n 2 --timeout 5000
 expect_eq "$($P -c jobs --request hello)" "HELLO" "queue, sync request (RPC)"
 # (3) async request: the ticket first, the reply later.
-expect_eq "$($P -c jobs --request --async world)" "WORLD" "queue, async request"
+expect_eq "$($P -c jobs --request --async world | tr '\n' ' ')" "ticket 1 issued ticket 1: WORLD " "queue, async request"
 recv_wait qr
 expect_exit 3 $P -c jobs --request --timeout 500 "nobody home"
 
@@ -72,7 +72,7 @@ grep -q "no receivers" err || fail "no 'no receivers' line: $(cat err)"
 recv_start br1 -c alerts --reply 'echo one' -n 2 --timeout 5000
 recv_start br2 -c alerts --reply 'echo two' -n 2 --timeout 5000
 expect_eq "$($P -c alerts --request ask | sort | tr '\n' ' ')" "one two " "broadcast survey, sync"
-expect_eq "$($P -c alerts --request --async ask | sort | tr '\n' ' ')" "one two " "broadcast survey, async"
+expect_eq "$($P -c alerts --request --async ask | sort | tr '\n' ' ')" "ticket 1 issued ticket 1: one ticket 1: two " "broadcast survey, async"
 recv_wait br1
 recv_wait br2
 
@@ -92,7 +92,8 @@ expect_exit 3 $P -c logs -t nobody/here --sync "p-nobody"
 # (4)/(3) requests go to responders whose pattern matches.
 recv_start pr -c logs -t 'svc/#' --echo -n 2 --timeout 5000
 expect_eq "$($P -c logs -t svc/time --request ping)" "ping" "pubsub, sync request"
-expect_eq "$($P -c logs -t svc/time --request --async pong)" "pong" "pubsub, async request"
+expect_eq "$($P -c logs -t svc/time --request --async pong | tr '\n' ' ')" "ticket 1 issued ticket 1: pong " "pubsub, async request"
 recv_wait pr
-expect_exit 3 $P -c logs -t nomatch/x --request --timeout 500 "nobody"
+# The README's row: a topic outside every responder's pattern (svc/# above).
+expect_exit 3 $P -c logs -t nobody/here --request --timeout 500 x
 echo "ok: all twelve combinations behave as the lecture describes"

@@ -55,7 +55,7 @@ check 0 '' $S -c logs --timeout 200 # idle timeout without -n is a normal end
 check 0 '' $C ping
 
 # 1: usage and configuration errors; nothing is sent.
-check 1 'unrecognized option' $P --bogus -c logs x
+check 1 'unknown option --bogus' $P --bogus -c logs x
 check 1 'no channel' $P "a message without a channel"
 check 1 'no channel' $S -n 1
 check 1 'format' $S -c logs --format xml

@@ -13,8 +13,11 @@ PAGES="brokerd.8 brokerd.conf.5 ppub.1 psub.1 pctl.1 pbench.1 libpubsub.3"
 for p in $PAGES; do
     [ -f "$MAN/$p" ] || fail "$MAN/$p was not built (make all builds the pages)"
 done
+# The sources are templates only: a page under man/ that man(1) could show
+# would show @VERSION@ and the like.
 for src in "$ROOT"/man/*; do
-    case " $PAGES " in *" $(basename "$src") "*) ;; *) fail "man/$(basename "$src") is not one of the pages tested here" ;; esac
+    case " $PAGES " in *" $(basename "$src" .in) "*) ;; *) fail "man/$(basename "$src") is not one of the pages tested here" ;; esac
+    case $src in *.in) ;; *) fail "man/$(basename "$src") is not a template (man/NAME.in)" ;; esac
 done
 
 # The page as a user reads it, one long line per paragraph, plain ASCII.

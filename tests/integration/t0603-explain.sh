@@ -78,7 +78,7 @@ done
 
 # ---- (3) async request and (4) sync request (RPC) ---------------------------------------
 recv rr -c logs -t 'svc/#' --reply 'sleep 0.3; tr a-z A-Z' -n 2 --timeout 10000
-expect_eq "$($P --explain --request --async -c logs -t svc/up "ticket" 2> req3.err)" "TICKET" "async request"
+expect_eq "$($P --explain --request --async -c logs -t svc/up "ticket" 2> req3.err | tr '\n' ' ')" "ticket 1 issued ticket 1: TICKET " "async request"
 has req3.err "#1: ps_request_async\(\) returned after [0-9.]+ ms with a ticket: kind \(3\)"
 has req3.err "broker -> ppub  REPLY for #1 after [0-9.]+ ms: 6 bytes"
 has req3.err "broker -> ppub  DONE for #1 after [0-9.]+ ms: 1/1 responders replied"
