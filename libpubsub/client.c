@@ -1063,14 +1063,9 @@ static int flush_sending(ps_client *c)
 {
     const uint8_t *base = c->sending.data;
     while (c->sending_off < c->sending.len) {
-        size_t start = c->sending_off, end = start;
-        while (end < c->sending.len) {
-            const uint8_t *p = base + end;
-            size_t rec = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
-            if (end > start && end - start + rec > PS_FRAME_MAX)
-                break;
-            end += rec;
-        }
+        size_t start = c->sending_off, left = c->sending.len - start;
+        size_t n = ps__wire_frame(base + start, left, PS_FRAME_MAX);
+        size_t end = start + (n ? n : left); /* n is 0 only for bytes that are no record */
         if (send_raw(c, base + start, end - start) < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
