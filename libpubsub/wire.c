@@ -60,7 +60,8 @@ typedef struct {
 #define CHANNEL STR(channel, PS_WIRE_NAME_MAX, "channel")
 #define TOPIC STR(topic, PS_WIRE_TOPIC_MAX, "topic")
 #define CORR U64(corr, "corr")
-#define REC(cmd, ...) [cmd] = &(const layout){#cmd + 7, {__VA_ARGS__}}
+/* An entry of the table: its name is the constant's without "PS_CMD_". */
+#define REC(cmd, ...) [cmd] = &(const layout){#cmd + sizeof "PS_CMD_" - 1, {__VA_ARGS__}}
 
 /* Every record of the protocol, by command byte (docs/protocol.md says
  * what each means).  A byte without an entry is an unknown command. */
@@ -134,7 +135,7 @@ size_t ps__wire_size(const ps__cmd *c)
 {
     const layout *l = records[c->cmd];
     int over = 0;
-    return PS_WIRE_RECORD_HEAD - 1 + (l ? body_size(c, l, &over) : 0);
+    return 4 + (l ? body_size(c, l, &over) : 0); /* the u32 length, then the body */
 }
 
 /* Writers: the caller reserved the room, so they cannot fail. */
