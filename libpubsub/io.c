@@ -598,9 +598,10 @@ static void *io_main(void *arg)
 
         /* Timers: heartbeat, a silent broker, a HELLO without answer. */
         pthread_mutex_lock(&c->lock);
-        int64_t wait = ps__session_tick(&c->s, now);
+        ps__session_tick(&c->s, now);
         ps__io_apply(c);
         send_urgent(c);
+        int64_t wait = ps__session_next_tick(&c->s, now);
         pthread_mutex_unlock(&c->lock);
         if (stopping)
             wait = 10;

@@ -354,18 +354,19 @@ void ps__session_end(ps__session *s)
     s->fx |= PS_FX_DEAD;
 }
 
-int64_t ps__session_tick(ps__session *s, int64_t now)
+void ps__session_tick(ps__session *s, int64_t now)
 {
     int64_t hb = s->opts->heartbeat_ms, hbt = s->opts->heartbeat_timeout_ms;
     if (s->paused)
         s->last_in = now; /* we are not listening, so silence says nothing */
     if (s->state == PS_SESSION_DEAD)
-        return hb;
+        return;
     int ready = s->state == PS_SESSION_READY;
     if (ready && now - s->last_out >= hb) {
+        /* Until it is sent (ps__session_sent), every tick asks again. */
         ps__cmd h = {.cmd = PS_CMD_HEARTBEAT};
+        s->urgent.len = 0;
         put_urgent(s, &h);
-        s->last_out = now; /* it leaves now, so the next is due a heartbeat from now */
     }
     if (ready && now - s->last_in > hbt) {
         lost(s, 1, now);
@@ -375,6 +376,14 @@ int64_t ps__session_tick(ps__session *s, int64_t now)
         else
             s->reopen = 1; /* still never welcomed: knock again on a fresh socket */
     }
+}
+
+int64_t ps__session_next_tick(const ps__session *s, int64_t now)
+{
+    int64_t hb = s->opts->heartbeat_ms, hbt = s->opts->heartbeat_timeout_ms;
+    int ready = s->state == PS_SESSION_READY;
+    if (s->state == PS_SESSION_DEAD)
+        return hb;
     /* Until the next heartbeat is due, or, shaking hands, until the HELLO
      * has gone unanswered too long. */
     int64_t wait = ready ? hb - (now - s->last_out) : hbt - (now - s->hello_at) + 1;

@@ -201,10 +201,13 @@ int ps__session_take_error(ps__session *s, char **text);
 /*
  * The heartbeat timers at now: queues HEARTBEAT when nothing was sent for
  * a heartbeat interval, loses a session whose broker fell silent, and
- * knocks again on a fresh socket when a HELLO went unanswered.  Returns
- * the ms until it needs to run again.
+ * knocks again on a fresh socket when a HELLO went unanswered.
  */
-int64_t ps__session_tick(ps__session *s, int64_t now);
+void ps__session_tick(ps__session *s, int64_t now);
+
+/* The ms from now until the timers need to run again (at least 1, at most
+ * a heartbeat interval), once what the last tick queued was sent. */
+int64_t ps__session_next_tick(const ps__session *s, int64_t now);
 
 /* The fresh socket that reopen asked for is there (err 0: HELLO queued)
  * or could not be made (err: the session is dead with it). */

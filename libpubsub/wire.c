@@ -111,31 +111,22 @@ static size_t fixed_size(uint8_t kind)
     }
 }
 
-/*
- * The body size of c laid out as l (the command byte and the fields: what
- * the u32 length counts).  Sets *over when a string is over its limit.
- */
-static size_t body_size(const ps__cmd *c, const layout *l, int *over)
+/* The body size of c laid out as l: the command byte and the fields,
+ * what the u32 length counts. */
+static size_t body_size(const ps__cmd *c, const layout *l)
 {
     size_t n = 1;
-    for (const field *f = l->fields; f->kind != F_END; f++) {
-        if (f->kind == F_STR || f->kind == F_BIN) {
-            size_t len = AT_C(c, f, ps__slice)->len;
-            if (f->kind == F_STR && len > f->max)
-                *over = 1;
-            n += (f->kind == F_STR ? 2 : 4) + len;
-        } else {
-            n += fixed_size(f->kind);
-        }
-    }
+    for (const field *f = l->fields; f->kind != F_END; f++)
+        n += f->kind == F_STR   ? 2 + AT_C(c, f, ps__slice)->len
+             : f->kind == F_BIN ? 4 + AT_C(c, f, ps__slice)->len
+                                : fixed_size(f->kind);
     return n;
 }
 
 size_t ps__wire_size(const ps__cmd *c)
 {
     const layout *l = records[c->cmd];
-    int over = 0;
-    return 4 + (l ? body_size(c, l, &over) : 0); /* the u32 length, then the body */
+    return 4 + (l ? body_size(c, l) : 0); /* the u32 length, then the body */
 }
 
 /* Writers: the caller reserved the room, so they cannot fail. */
@@ -161,19 +152,22 @@ static uint8_t *w64(uint8_t *p, uint64_t v)
     return w32(p, (uint32_t)v);
 }
 
+/*
+ * Encodes in one pass: room for the largest body c could have, the fields
+ * written behind the record head, and the length filled in last.
+ */
 int ps__wire_put(ps__buf *b, const ps__cmd *c)
 {
     const layout *l = records[c->cmd];
-    int over = 0;
-    size_t body = l ? body_size(c, l, &over) : 0;
-    if (!l || over || body > UINT32_MAX) {
+    if (!l || c->data.len > UINT32_MAX) {
         errno = EINVAL;
         return -1;
     }
-    if (ps__buf_reserve(b, 4 + body, 0) < 0)
+    size_t most = PS_WIRE_RECORD_HEAD + FIELDS_MAX * 8 + c->channel.len + c->topic.len +
+                  c->text.len + c->data.len;
+    if (ps__buf_reserve(b, most, 0) < 0)
         return -1;
-    uint8_t *p = b->data + b->len;
-    p = w32(p, (uint32_t)body);
+    uint8_t *head = b->data + b->len, *p = head + 4;
     *p++ = c->cmd;
     for (const field *f = l->fields; f->kind != F_END; f++) {
         switch (f->kind) {
@@ -184,16 +178,34 @@ int ps__wire_put(ps__buf *b, const ps__cmd *c)
         case F_MAGIC: p = w16(p, PS_WIRE_MAGIC); break;
         /* Towards the broker the id is the delivery tag, back out the corr. */
         case F_ID: p = w64(p, c->tag ? c->tag : c->corr); break;
-        default: { /* F_STR, F_BIN */
+        case F_STR: {
             const ps__slice *s = AT_C(c, f, ps__slice);
-            p = f->kind == F_STR ? w16(p, (uint16_t)s->len) : w32(p, (uint32_t)s->len);
+            if (s->len > f->max) {
+                errno = EINVAL; /* nothing is kept: b->len has not moved */
+                return -1;
+            }
+            p = w16(p, (uint16_t)s->len);
+            if (s->len)
+                memcpy(p, s->ptr, s->len);
+            p += s->len;
+            break;
+        }
+        default: { /* F_BIN */
+            const ps__slice *s = AT_C(c, f, ps__slice);
+            p = w32(p, (uint32_t)s->len);
             if (s->len)
                 memcpy(p, s->ptr, s->len);
             p += s->len;
         }
         }
     }
-    b->len = (size_t)(p - b->data);
+    size_t body = (size_t)(p - head) - 4;
+    if (body > UINT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    w32(head, (uint32_t)body);
+    b->len += 4 + body;
     return 0;
 }
 
@@ -203,13 +215,19 @@ void ps__reader_init(ps__reader *r, const void *data, size_t size)
     r->end = r->pos + size;
 }
 
-/* The big-endian integer of n bytes at p (n <= 8). */
-static uint64_t be_int(const uint8_t *p, size_t n)
+static uint16_t r16(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t r32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t r64(const uint8_t *p)
+{
+    return (uint64_t)r32(p) << 32 | r32(p + 4);
 }
 
 int ps__wire_next(ps__reader *r, ps__cmd *c)
@@ -221,7 +239,7 @@ int ps__wire_next(ps__reader *r, ps__cmd *c)
     const layout *l;
     if (r->end - p < PS_WIRE_RECORD_HEAD)
         goto malformed;
-    uint32_t len = (uint32_t)be_int(p, 4);
+    uint32_t len = r32(p);
     p += 4;
     if (len < 1 || (size_t)(r->end - p) < len)
         goto malformed;
@@ -230,35 +248,53 @@ int ps__wire_next(ps__reader *r, ps__cmd *c)
     if (!(l = records[c->cmd]))
         goto malformed;
     for (const field *f = l->fields; f->kind != F_END; f++) {
-        size_t n = fixed_size(f->kind), avail = (size_t)(end - p);
-        if (f->kind == F_STR || f->kind == F_BIN) {
-            size_t head = f->kind == F_STR ? 2 : 4;
-            if (avail < head)
-                goto malformed;
-            n = (size_t)be_int(p, head);
-            p += head;
-            if ((f->kind == F_STR && n > f->max) || avail - head < n)
-                goto malformed;
-            ps__slice *s = AT(c, f, ps__slice);
-            s->ptr = (const char *)p;
-            s->len = n;
-            p += n;
-            continue;
-        }
-        if (avail < n)
-            goto malformed;
-        uint64_t v = be_int(p, n);
-        p += n;
+        size_t avail = (size_t)(end - p), n;
         switch (f->kind) {
-        case F_U8: *AT(c, f, uint8_t) = (uint8_t)v; break;
-        case F_U16: *AT(c, f, uint16_t) = (uint16_t)v; break;
-        case F_U32: *AT(c, f, uint32_t) = (uint32_t)v; break;
-        case F_U64: *AT(c, f, uint64_t) = v; break;
-        case F_MAGIC:
-            if (v != PS_WIRE_MAGIC)
+        case F_U8:
+            if (avail < 1)
                 goto malformed;
+            *AT(c, f, uint8_t) = *p++;
             break;
-        case F_ID: c->tag = c->corr = v; break; /* the same field, named by direction */
+        case F_U16:
+        case F_MAGIC:
+            if (avail < 2)
+                goto malformed;
+            if (f->kind == F_MAGIC && r16(p) != PS_WIRE_MAGIC)
+                goto malformed;
+            if (f->kind == F_U16)
+                *AT(c, f, uint16_t) = r16(p);
+            p += 2;
+            break;
+        case F_U32:
+            if (avail < 4)
+                goto malformed;
+            *AT(c, f, uint32_t) = r32(p);
+            p += 4;
+            break;
+        case F_U64:
+        case F_ID:
+            if (avail < 8)
+                goto malformed;
+            if (f->kind == F_ID)
+                c->tag = c->corr = r64(p); /* the same field, named by direction */
+            else
+                *AT(c, f, uint64_t) = r64(p);
+            p += 8;
+            break;
+        case F_STR:
+            if (avail < 2 || (n = r16(p)) > f->max || avail - 2 < n)
+                goto malformed;
+            AT(c, f, ps__slice)->ptr = (const char *)p + 2;
+            AT(c, f, ps__slice)->len = n;
+            p += 2 + n;
+            break;
+        default: /* F_BIN */
+            if (avail < 4 || avail - 4 < (n = r32(p)))
+                goto malformed;
+            AT(c, f, ps__slice)->ptr = (const char *)p + 4;
+            AT(c, f, ps__slice)->len = n;
+            p += 4 + n;
+            break;
         }
     }
     if (p != end)
@@ -278,7 +314,7 @@ size_t ps__wire_frame(const void *data, size_t len, size_t max)
     const uint8_t *base = data;
     size_t end = 0;
     while (len - end >= 4) {
-        size_t rec = 4 + (size_t)be_int(base + end, 4);
+        size_t rec = 4 + (size_t)r32(base + end);
         if (rec > len - end || (end > 0 && end + rec > max))
             break;
         end += rec;

@@ -325,12 +325,18 @@ static void test_heartbeats(void)
     ps__opts_defaults(&o); /* heartbeat 1000 ms, silence 3000 ms */
     ps__session s;
     start(&s, &o);
-    int64_t wait = ps__session_tick(&s, 400);
-    CHECK(wait == 600 && s.urgent.len == 0, "no heartbeat before the interval; the next tick in 600 ms");
-    wait = ps__session_tick(&s, 1000);
+    ps__session_tick(&s, 400);
+    CHECK(ps__session_next_tick(&s, 400) == 600 && s.urgent.len == 0,
+          "no heartbeat before the interval; the next tick in 600 ms");
+    ps__session_tick(&s, 1000);
     seen u = take_urgent(&s);
-    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HEARTBEAT && wait == 1000,
-          "a heartbeat after an interval without sending");
+    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HEARTBEAT, "a heartbeat after an interval without sending");
+    ps__session_tick(&s, 1001);
+    u = take_urgent(&s);
+    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HEARTBEAT, "... asked for again until it could be sent");
+    ps__session_sent(&s, 1001);
+    ps__session_tick(&s, 1002);
+    CHECK(s.urgent.len == 0 && ps__session_next_tick(&s, 1002) == 999, "and due again an interval after it went");
     feed(&s, &(ps__cmd){.cmd = PS_CMD_HEARTBEAT}, 2500);
     ps__session_sent(&s, 2500);
     ps__session_tick(&s, 5000);
