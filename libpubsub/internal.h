@@ -1,14 +1,16 @@
 /*
  * internal.h - what the files of libpubsub share and the application must
  * not see: the layout of options and messages, and the mapping from the
- * broker's error codes to errno values.  The connection itself (client.c)
- * is private to its file.
+ * broker's error codes to errno values.  The connection is in layers of
+ * its own: session.h (the protocol, no I/O) under io.h (threads, socket)
+ * under api.c (pubsub.h); docs/library.md draws them.
  */
 #ifndef PS_INTERNAL_H
 #define PS_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "pubsub.h"
 #include "wire.h"
@@ -33,7 +35,7 @@ void ps__opts_defaults(struct ps_opts *o);
 
 /* One received message, reply or request; one allocation holds it all. */
 struct ps_msg {
-    struct ps_msg *next; /* next in the client's receive queue */
+    STAILQ_ENTRY(ps_msg) link; /* in the receive queue, or a request's replies */
     char *channel;       /* NUL-terminated, inside this allocation */
     char *topic;         /* NUL-terminated, "" when none */
     uint8_t *data;       /* payload, followed by a NUL byte */

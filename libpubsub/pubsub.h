@@ -14,9 +14,14 @@
  * prints and never exits.
  *
  * Threads: one ps_client may be used by any number of threads at once.
- * Each client has an I/O thread of its own that owns the ZeroMQ socket;
- * calls hand their work to it.  Messages queued by the application while
- * a send is in flight go out together in one batch.
+ * Each client has an I/O thread of its own; its ZeroMQ socket is used by
+ * one thread at a time.  A call that waits for an answer (ps_request,
+ * ps_publish_sync, ps_flush, ps_subscribe, ps_recv, ...) does its own
+ * I/O: it sends its command itself when the socket is free and reads the
+ * socket while it waits, which spares two thread wake-ups per round trip.
+ * The I/O thread sends what the other calls queue (messages queued while
+ * a send is in flight go out together in one batch), reads when nobody
+ * waits, keeps the heartbeat and reconnects.
  *
  * Link with `pkg-config --cflags --libs libpubsub`.
  */

@@ -2,7 +2,7 @@
  * trace.c - the events of ps_opts_set_trace(): what happened to each
  * command, in the application's terms rather than the wire's.
  *
- * client.c calls in here at the few places where a command changes hands
+ * io.c calls in here at the few places where a command changes hands
  * (handed to the library, handed to ZeroMQ, arrived from the broker) and
  * where the session starts or is lost, always behind a test of the trace
  * function, so a client without a trace does no more than that test.  This

@@ -1,47 +1,135 @@
 /*
  * wire.c - encodes and decodes the records of the pubsub wire protocol.
  *
- * Grammar (all integers big-endian; see PROTOCOL.md for the meaning):
+ * Each command's record is described once, in the table below: the
+ * fields in their order on the wire, each with its kind (an integer of 8,
+ * 16, 32 or 64 bits, a str of at most a given length or a bin) and the
+ * ps__cmd member it fills.  The encoded size, the encoder, the decoder and
+ * the grammar lines of docs/protocol.md (ps__wire_grammar, checked against
+ * that file by test_wire) all walk the same description, so a field
+ * cannot be added to one of them and forgotten in another.  A new command
+ * (the cluster protocol's, say) is one more line in the table.
  *
- *   frame   = record+
- *   record  = len:u32 cmd:u8 body          ; len counts cmd and body
- *   str     = n:u16 byte{n}
- *   bin     = n:u32 byte{n}
- *   HELLO       = magic:u16 major:u8 minor:u8 heartbeat:u32 name:str
- *   WELCOME     = major:u8 minor:u8 broker:u64 epoch:u64 heartbeat:u32 max:u32
- *   BYE, HEARTBEAT = (empty)
- *   PING, PONG  = corr:u64
- *   ERROR       = corr:u64 code:u16 text:str
- *   OK          = corr:u64 value:u32
- *   PUBLISH     = corr:u64 flags:u8 timeout:u32 channel:str topic:str data:bin
- *   RESULT      = corr:u64 confirmed:u32 expected:u32
- *   SUBSCRIBE   = corr:u64 flags:u8 window:u32 channel:str pattern:str
- *   UNSUBSCRIBE = corr:u64 channel:str pattern:str
- *   DELIVER     = flags:u8 seq:u64 tag:u64 channel:str topic:str data:bin
- *   GAP         = channel:str dropped:u64
- *   ACK         = tag:u64
- *   REQUEST     = corr:u64 timeout:u32 channel:str topic:str data:bin
- *   REPLY       = id:u64 status:u8 data:bin   ; id = tag c->b, corr b->c
- *   DONE        = corr:u64 replied:u32 expected:u32
- *   ADMIN       = corr:u64 verb:str
- *   ADMIN_REPLY = corr:u64 json:bin
- *
- * A record must be consumed exactly: fields that end before or after its
- * length make the frame malformed, so no two decoders can disagree.
+ * All integers are big-endian.  A record must be consumed exactly: fields
+ * that end before or after its length make the frame malformed, so no two
+ * decoders can disagree.
  */
 #include "wire.h"
 
 #include <errno.h>
-#include <stdlib.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
-/* Writers: the caller reserved the room, so they cannot fail. */
-static uint8_t *w8(uint8_t *p, uint8_t v)
+/* The kinds of field a record is made of. */
+enum kind {
+    F_END,   /* no more fields */
+    F_U8,    /* one byte */
+    F_U16,   /* big-endian integers */
+    F_U32,
+    F_U64,
+    F_STR,   /* n:u16 byte{n}, n at most the field's max */
+    F_BIN,   /* n:u32 byte{n} */
+    F_MAGIC, /* u16 PS_WIRE_MAGIC: written as such, anything else is malformed */
+    F_ID     /* u64: ps__cmd.tag when set (c->b), else corr; decoded into both */
+};
+
+/* One field of a record. */
+typedef struct {
+    uint8_t kind;     /* enum kind */
+    uint8_t member;   /* offsetof(ps__cmd, ...) of what it fills */
+    uint16_t max;     /* F_STR: the longest value allowed */
+    const char *name; /* its name in the grammar */
+} field;
+
+#define FIELDS_MAX 8 /* fields of the longest record, room to grow */
+
+/* The layout of one command's record. */
+typedef struct {
+    const char *name;              /* "PUBLISH" */
+    field fields[FIELDS_MAX + 1];  /* in wire order, ending with F_END */
+} layout;
+
+#define M(m) ((uint8_t)offsetof(ps__cmd, m))
+#define U8(m, n) {F_U8, M(m), 0, n}
+#define U16(m, n) {F_U16, M(m), 0, n}
+#define U32(m, n) {F_U32, M(m), 0, n}
+#define U64(m, n) {F_U64, M(m), 0, n}
+#define STR(m, max, n) {F_STR, M(m), max, n}
+#define BIN(m, n) {F_BIN, M(m), 0, n}
+#define CHANNEL STR(channel, PS_WIRE_NAME_MAX, "channel")
+#define TOPIC STR(topic, PS_WIRE_TOPIC_MAX, "topic")
+#define CORR U64(corr, "corr")
+/* An entry of the table: its name is the constant's without "PS_CMD_". */
+#define REC(cmd, ...) [cmd] = &(const layout){#cmd + sizeof "PS_CMD_" - 1, {__VA_ARGS__}}
+
+/* Every record of the protocol, by command byte (docs/protocol.md says
+ * what each means).  A byte without an entry is an unknown command. */
+static const layout *const records[256] = {
+    REC(PS_CMD_HELLO, {F_MAGIC, 0, 0, "magic"}, U8(major, "major"), U8(minor, "minor"),
+        U32(heartbeat_ms, "heartbeat_ms"), STR(text, PS_WIRE_TEXT_MAX, "name")),
+    REC(PS_CMD_WELCOME, U8(major, "major"), U8(minor, "minor"), U64(broker_id, "broker_id"),
+        U64(epoch, "epoch"), U32(heartbeat_ms, "heartbeat_ms"), U32(max_size, "max_message_size")),
+    REC(PS_CMD_BYE, {F_END, 0, 0, NULL}),
+    REC(PS_CMD_HEARTBEAT, {F_END, 0, 0, NULL}),
+    REC(PS_CMD_PING, CORR),
+    REC(PS_CMD_PONG, CORR),
+    REC(PS_CMD_ERROR, CORR, U16(code, "code"), STR(text, PS_WIRE_TEXT_MAX, "text")),
+    REC(PS_CMD_OK, CORR, U32(count, "value")),
+    REC(PS_CMD_PUBLISH, CORR, U8(flags, "flags"), U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC,
+        BIN(data, "data")),
+    REC(PS_CMD_RESULT, CORR, U32(count, "confirmed"), U32(expected, "expected")),
+    REC(PS_CMD_SUBSCRIBE, CORR, U8(flags, "flags"), U32(window, "window"), CHANNEL,
+        STR(topic, PS_WIRE_TOPIC_MAX, "pattern")),
+    REC(PS_CMD_UNSUBSCRIBE, CORR, CHANNEL, STR(topic, PS_WIRE_TOPIC_MAX, "pattern")),
+    REC(PS_CMD_DELIVER, U8(flags, "flags"), U64(seq, "seq"), U64(tag, "tag"), CHANNEL, TOPIC,
+        BIN(data, "data")),
+    REC(PS_CMD_GAP, CHANNEL, U64(dropped, "dropped")),
+    REC(PS_CMD_ACK, U64(tag, "tag")),
+    REC(PS_CMD_REQUEST, CORR, U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC, BIN(data, "data")),
+    REC(PS_CMD_REPLY, {F_ID, 0, 0, "id"}, U8(status, "status"), BIN(data, "data")),
+    REC(PS_CMD_DONE, CORR, U32(count, "replied"), U32(expected, "expected")),
+    REC(PS_CMD_ADMIN, CORR, STR(text, PS_WIRE_TEXT_MAX, "verb")),
+    REC(PS_CMD_ADMIN_REPLY, CORR, BIN(data, "json")),
+};
+
+/* The members a field reads and writes, by kind. */
+#define AT(c, f, type) ((type *)((char *)(c) + (f)->member))
+#define AT_C(c, f, type) ((const type *)((const char *)(c) + (f)->member))
+
+/* Bytes a field of fixed size takes, 0 for strings and payloads. */
+static size_t fixed_size(uint8_t kind)
 {
-    *p = v;
-    return p + 1;
+    switch (kind) {
+    case F_U8: return 1;
+    case F_U16:
+    case F_MAGIC: return 2;
+    case F_U32: return 4;
+    case F_U64:
+    case F_ID: return 8;
+    default: return 0;
+    }
 }
 
+/* The body size of c laid out as l: the command byte and the fields,
+ * what the u32 length counts. */
+static size_t body_size(const ps__cmd *c, const layout *l)
+{
+    size_t n = 1;
+    for (const field *f = l->fields; f->kind != F_END; f++)
+        n += f->kind == F_STR   ? 2 + AT_C(c, f, ps__slice)->len
+             : f->kind == F_BIN ? 4 + AT_C(c, f, ps__slice)->len
+                                : fixed_size(f->kind);
+    return n;
+}
+
+size_t ps__wire_size(const ps__cmd *c)
+{
+    const layout *l = records[c->cmd];
+    return 4 + (l ? body_size(c, l) : 0); /* the u32 length, then the body */
+}
+
+/* Writers: the caller reserved the room, so they cannot fail. */
 static uint8_t *w16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
@@ -64,168 +152,60 @@ static uint8_t *w64(uint8_t *p, uint64_t v)
     return w32(p, (uint32_t)v);
 }
 
-static uint8_t *wstr(uint8_t *p, ps__slice s)
-{
-    p = w16(p, (uint16_t)s.len);
-    if (s.len)
-        memcpy(p, s.ptr, s.len);
-    return p + s.len;
-}
-
-static uint8_t *wbin(uint8_t *p, ps__slice s)
-{
-    p = w32(p, (uint32_t)s.len);
-    if (s.len)
-        memcpy(p, s.ptr, s.len);
-    return p + s.len;
-}
-
-/* The body size of c (after the u32 length), or 0 for an unknown command. */
-static size_t body_size(const ps__cmd *c)
-{
-    switch (c->cmd) {
-    case PS_CMD_HELLO: return 1 + 2 + 1 + 1 + 4 + 2 + c->text.len;
-    case PS_CMD_WELCOME: return 1 + 1 + 1 + 8 + 8 + 4 + 4;
-    case PS_CMD_BYE:
-    case PS_CMD_HEARTBEAT: return 1;
-    case PS_CMD_PING:
-    case PS_CMD_PONG: return 1 + 8;
-    case PS_CMD_ERROR: return 1 + 8 + 2 + 2 + c->text.len;
-    case PS_CMD_OK: return 1 + 8 + 4;
-    case PS_CMD_PUBLISH:
-        return 1 + 8 + 1 + 4 + 2 + c->channel.len + 2 + c->topic.len + 4 + c->data.len;
-    case PS_CMD_RESULT:
-    case PS_CMD_DONE: return 1 + 8 + 4 + 4;
-    case PS_CMD_SUBSCRIBE:
-        return 1 + 8 + 1 + 4 + 2 + c->channel.len + 2 + c->topic.len;
-    case PS_CMD_UNSUBSCRIBE: return 1 + 8 + 2 + c->channel.len + 2 + c->topic.len;
-    case PS_CMD_DELIVER:
-        return 1 + 1 + 8 + 8 + 2 + c->channel.len + 2 + c->topic.len + 4 + c->data.len;
-    case PS_CMD_GAP: return 1 + 2 + c->channel.len + 8;
-    case PS_CMD_ACK: return 1 + 8;
-    case PS_CMD_REQUEST:
-        return 1 + 8 + 4 + 2 + c->channel.len + 2 + c->topic.len + 4 + c->data.len;
-    case PS_CMD_REPLY: return 1 + 8 + 1 + 4 + c->data.len;
-    case PS_CMD_ADMIN: return 1 + 8 + 2 + c->text.len;
-    case PS_CMD_ADMIN_REPLY: return 1 + 8 + 4 + c->data.len;
-    default: return 0;
-    }
-}
-
-size_t ps__wire_size(const ps__cmd *c)
-{
-    return 4 + body_size(c);
-}
-
+/*
+ * Encodes in one pass: room for the largest body c could have, the fields
+ * written behind the record head, and the length filled in last.
+ */
 int ps__wire_put(ps__buf *b, const ps__cmd *c)
 {
-    size_t body = body_size(c);
-    if (body == 0 || body > UINT32_MAX || c->channel.len > PS_WIRE_NAME_MAX ||
-        c->topic.len > PS_WIRE_TOPIC_MAX || c->text.len > PS_WIRE_TEXT_MAX) {
+    const layout *l = records[c->cmd];
+    if (!l || c->data.len > UINT32_MAX) {
         errno = EINVAL;
         return -1;
     }
-    if (ps__buf_reserve(b, 4 + body, 0) < 0)
+    size_t most = PS_WIRE_RECORD_HEAD + FIELDS_MAX * 8 + c->channel.len + c->topic.len +
+                  c->text.len + c->data.len;
+    if (ps__buf_reserve(b, most, 0) < 0)
         return -1;
-    uint8_t *p = b->data + b->len;
-    p = w32(p, (uint32_t)body);
-    p = w8(p, c->cmd);
-    switch (c->cmd) {
-    case PS_CMD_HELLO:
-        p = w16(p, PS_WIRE_MAGIC);
-        p = w8(p, c->major);
-        p = w8(p, c->minor);
-        p = w32(p, c->heartbeat_ms);
-        p = wstr(p, c->text);
-        break;
-    case PS_CMD_WELCOME:
-        p = w8(p, c->major);
-        p = w8(p, c->minor);
-        p = w64(p, c->broker_id);
-        p = w64(p, c->epoch);
-        p = w32(p, c->heartbeat_ms);
-        p = w32(p, c->max_size);
-        break;
-    case PS_CMD_BYE:
-    case PS_CMD_HEARTBEAT:
-        break;
-    case PS_CMD_PING:
-    case PS_CMD_PONG:
-        p = w64(p, c->corr);
-        break;
-    case PS_CMD_ERROR:
-        p = w64(p, c->corr);
-        p = w16(p, c->code);
-        p = wstr(p, c->text);
-        break;
-    case PS_CMD_OK:
-        p = w64(p, c->corr);
-        p = w32(p, c->count);
-        break;
-    case PS_CMD_PUBLISH:
-        p = w64(p, c->corr);
-        p = w8(p, c->flags);
-        p = w32(p, c->timeout_ms);
-        p = wstr(p, c->channel);
-        p = wstr(p, c->topic);
-        p = wbin(p, c->data);
-        break;
-    case PS_CMD_RESULT:
-    case PS_CMD_DONE:
-        p = w64(p, c->corr);
-        p = w32(p, c->count);
-        p = w32(p, c->expected);
-        break;
-    case PS_CMD_SUBSCRIBE:
-        p = w64(p, c->corr);
-        p = w8(p, c->flags);
-        p = w32(p, c->window);
-        p = wstr(p, c->channel);
-        p = wstr(p, c->topic);
-        break;
-    case PS_CMD_UNSUBSCRIBE:
-        p = w64(p, c->corr);
-        p = wstr(p, c->channel);
-        p = wstr(p, c->topic);
-        break;
-    case PS_CMD_DELIVER:
-        p = w8(p, c->flags);
-        p = w64(p, c->seq);
-        p = w64(p, c->tag);
-        p = wstr(p, c->channel);
-        p = wstr(p, c->topic);
-        p = wbin(p, c->data);
-        break;
-    case PS_CMD_GAP:
-        p = wstr(p, c->channel);
-        p = w64(p, c->dropped);
-        break;
-    case PS_CMD_ACK:
-        p = w64(p, c->tag);
-        break;
-    case PS_CMD_REQUEST:
-        p = w64(p, c->corr);
-        p = w32(p, c->timeout_ms);
-        p = wstr(p, c->channel);
-        p = wstr(p, c->topic);
-        p = wbin(p, c->data);
-        break;
-    case PS_CMD_REPLY:
+    uint8_t *head = b->data + b->len, *p = head + 4;
+    *p++ = c->cmd;
+    for (const field *f = l->fields; f->kind != F_END; f++) {
+        switch (f->kind) {
+        case F_U8: *p++ = *AT_C(c, f, uint8_t); break;
+        case F_U16: p = w16(p, *AT_C(c, f, uint16_t)); break;
+        case F_U32: p = w32(p, *AT_C(c, f, uint32_t)); break;
+        case F_U64: p = w64(p, *AT_C(c, f, uint64_t)); break;
+        case F_MAGIC: p = w16(p, PS_WIRE_MAGIC); break;
         /* Towards the broker the id is the delivery tag, back out the corr. */
-        p = w64(p, c->tag ? c->tag : c->corr);
-        p = w8(p, c->status);
-        p = wbin(p, c->data);
-        break;
-    case PS_CMD_ADMIN:
-        p = w64(p, c->corr);
-        p = wstr(p, c->text);
-        break;
-    case PS_CMD_ADMIN_REPLY:
-        p = w64(p, c->corr);
-        p = wbin(p, c->data);
-        break;
+        case F_ID: p = w64(p, c->tag ? c->tag : c->corr); break;
+        case F_STR: {
+            const ps__slice *s = AT_C(c, f, ps__slice);
+            if (s->len > f->max) {
+                errno = EINVAL; /* nothing is kept: b->len has not moved */
+                return -1;
+            }
+            p = w16(p, (uint16_t)s->len);
+            if (s->len)
+                memcpy(p, s->ptr, s->len);
+            p += s->len;
+            break;
+        }
+        default: { /* F_BIN */
+            const ps__slice *s = AT_C(c, f, ps__slice);
+            p = w32(p, (uint32_t)s->len);
+            if (s->len)
+                memcpy(p, s->ptr, s->len);
+            p += s->len;
+        }
+        }
     }
-    b->len = (size_t)(p - b->data);
+    size_t body = (size_t)(p - head) - 4;
+    if (body > UINT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    w32(head, (uint32_t)body);
+    b->len += 4 + body;
     return 0;
 }
 
@@ -235,174 +215,87 @@ void ps__reader_init(ps__reader *r, const void *data, size_t size)
     r->end = r->pos + size;
 }
 
-/*
- * Bounds-checked readers over [*p, end).  Each jumps to the caller's
- * malformed label through the macro below when the field does not fit.
- */
-#define NEED(n)                                                                \
-    do {                                                                       \
-        if ((size_t)(end - p) < (size_t)(n))                                   \
-            goto malformed;                                                    \
-    } while (0)
-#define R8(v)                                                                  \
-    do {                                                                       \
-        NEED(1);                                                               \
-        (v) = p[0];                                                            \
-        p += 1;                                                                \
-    } while (0)
-#define R16(v)                                                                 \
-    do {                                                                       \
-        NEED(2);                                                               \
-        (v) = (uint16_t)((p[0] << 8) | p[1]);                                  \
-        p += 2;                                                                \
-    } while (0)
-#define R32(v)                                                                 \
-    do {                                                                       \
-        NEED(4);                                                               \
-        (v) = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |                \
-              ((uint32_t)p[2] << 8) | p[3];                                    \
-        p += 4;                                                                \
-    } while (0)
-#define R64(v)                                                                 \
-    do {                                                                       \
-        uint32_t hi_, lo_;                                                     \
-        R32(hi_);                                                              \
-        R32(lo_);                                                              \
-        (v) = ((uint64_t)hi_ << 32) | lo_;                                     \
-    } while (0)
-#define RSTR(s, max)                                                           \
-    do {                                                                       \
-        uint16_t n_;                                                           \
-        R16(n_);                                                               \
-        if (n_ > (max))                                                        \
-            goto malformed;                                                    \
-        NEED(n_);                                                              \
-        (s).ptr = (const char *)p;                                             \
-        (s).len = n_;                                                          \
-        p += n_;                                                               \
-    } while (0)
-#define RBIN(s)                                                                \
-    do {                                                                       \
-        uint32_t n_;                                                           \
-        R32(n_);                                                               \
-        NEED(n_);                                                              \
-        (s).ptr = (const char *)p;                                             \
-        (s).len = n_;                                                          \
-        p += n_;                                                               \
-    } while (0)
+static uint16_t r16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t r32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t r64(const uint8_t *p)
+{
+    return (uint64_t)r32(p) << 32 | r32(p + 4);
+}
 
 int ps__wire_next(ps__reader *r, ps__cmd *c)
 {
     memset(c, 0, sizeof *c);
     if (r->pos == r->end)
         return 0;
-    const uint8_t *p = r->pos, *end = r->end;
-    uint32_t len;
-    uint16_t magic;
-    R32(len);
-    if (len < 1)
+    const uint8_t *p = r->pos, *end;
+    const layout *l;
+    if (r->end - p < PS_WIRE_RECORD_HEAD)
         goto malformed;
-    NEED(len);
+    uint32_t len = r32(p);
+    p += 4;
+    if (len < 1 || (size_t)(r->end - p) < len)
+        goto malformed;
     end = p + len; /* the record's own end: fields may not run past it */
-    R8(c->cmd);
-    switch (c->cmd) {
-    case PS_CMD_HELLO:
-        R16(magic);
-        if (magic != PS_WIRE_MAGIC)
-            goto malformed;
-        R8(c->major);
-        R8(c->minor);
-        R32(c->heartbeat_ms);
-        RSTR(c->text, PS_WIRE_TEXT_MAX);
-        break;
-    case PS_CMD_WELCOME:
-        R8(c->major);
-        R8(c->minor);
-        R64(c->broker_id);
-        R64(c->epoch);
-        R32(c->heartbeat_ms);
-        R32(c->max_size);
-        break;
-    case PS_CMD_BYE:
-    case PS_CMD_HEARTBEAT:
-        break;
-    case PS_CMD_PING:
-    case PS_CMD_PONG:
-        R64(c->corr);
-        break;
-    case PS_CMD_ERROR:
-        R64(c->corr);
-        R16(c->code);
-        RSTR(c->text, PS_WIRE_TEXT_MAX);
-        break;
-    case PS_CMD_OK:
-        R64(c->corr);
-        R32(c->count);
-        break;
-    case PS_CMD_PUBLISH:
-        R64(c->corr);
-        R8(c->flags);
-        R32(c->timeout_ms);
-        RSTR(c->channel, PS_WIRE_NAME_MAX);
-        RSTR(c->topic, PS_WIRE_TOPIC_MAX);
-        RBIN(c->data);
-        break;
-    case PS_CMD_RESULT:
-    case PS_CMD_DONE:
-        R64(c->corr);
-        R32(c->count);
-        R32(c->expected);
-        break;
-    case PS_CMD_SUBSCRIBE:
-        R64(c->corr);
-        R8(c->flags);
-        R32(c->window);
-        RSTR(c->channel, PS_WIRE_NAME_MAX);
-        RSTR(c->topic, PS_WIRE_TOPIC_MAX);
-        break;
-    case PS_CMD_UNSUBSCRIBE:
-        R64(c->corr);
-        RSTR(c->channel, PS_WIRE_NAME_MAX);
-        RSTR(c->topic, PS_WIRE_TOPIC_MAX);
-        break;
-    case PS_CMD_DELIVER:
-        R8(c->flags);
-        R64(c->seq);
-        R64(c->tag);
-        RSTR(c->channel, PS_WIRE_NAME_MAX);
-        RSTR(c->topic, PS_WIRE_TOPIC_MAX);
-        RBIN(c->data);
-        break;
-    case PS_CMD_GAP:
-        RSTR(c->channel, PS_WIRE_NAME_MAX);
-        R64(c->dropped);
-        break;
-    case PS_CMD_ACK:
-        R64(c->tag);
-        break;
-    case PS_CMD_REQUEST:
-        R64(c->corr);
-        R32(c->timeout_ms);
-        RSTR(c->channel, PS_WIRE_NAME_MAX);
-        RSTR(c->topic, PS_WIRE_TOPIC_MAX);
-        RBIN(c->data);
-        break;
-    case PS_CMD_REPLY:
-        R64(c->tag);
-        c->corr = c->tag; /* the same field, named by direction */
-        R8(c->status);
-        RBIN(c->data);
-        break;
-    case PS_CMD_ADMIN:
-        R64(c->corr);
-        RSTR(c->text, PS_WIRE_TEXT_MAX);
-        break;
-    case PS_CMD_ADMIN_REPLY:
-        R64(c->corr);
-        RBIN(c->data);
-        break;
-    default:
+    c->cmd = *p++;
+    if (!(l = records[c->cmd]))
         goto malformed;
+    for (const field *f = l->fields; f->kind != F_END; f++) {
+        size_t avail = (size_t)(end - p), n;
+        switch (f->kind) {
+        case F_U8:
+            if (avail < 1)
+                goto malformed;
+            *AT(c, f, uint8_t) = *p++;
+            break;
+        case F_U16:
+        case F_MAGIC:
+            if (avail < 2)
+                goto malformed;
+            if (f->kind == F_MAGIC && r16(p) != PS_WIRE_MAGIC)
+                goto malformed;
+            if (f->kind == F_U16)
+                *AT(c, f, uint16_t) = r16(p);
+            p += 2;
+            break;
+        case F_U32:
+            if (avail < 4)
+                goto malformed;
+            *AT(c, f, uint32_t) = r32(p);
+            p += 4;
+            break;
+        case F_U64:
+        case F_ID:
+            if (avail < 8)
+                goto malformed;
+            if (f->kind == F_ID)
+                c->tag = c->corr = r64(p); /* the same field, named by direction */
+            else
+                *AT(c, f, uint64_t) = r64(p);
+            p += 8;
+            break;
+        case F_STR:
+            if (avail < 2 || (n = r16(p)) > f->max || avail - 2 < n)
+                goto malformed;
+            AT(c, f, ps__slice)->ptr = (const char *)p + 2;
+            AT(c, f, ps__slice)->len = n;
+            p += 2 + n;
+            break;
+        default: /* F_BIN */
+            if (avail < 4 || avail - 4 < (n = r32(p)))
+                goto malformed;
+            AT(c, f, ps__slice)->ptr = (const char *)p + 4;
+            AT(c, f, ps__slice)->len = n;
+            p += 4 + n;
+            break;
+        }
     }
     if (p != end)
         goto malformed;
@@ -416,31 +309,42 @@ malformed:
     return -1;
 }
 
+size_t ps__wire_frame(const void *data, size_t len, size_t max)
+{
+    const uint8_t *base = data;
+    size_t end = 0;
+    while (len - end >= 4) {
+        size_t rec = 4 + (size_t)r32(base + end);
+        if (rec > len - end || (end > 0 && end + rec > max))
+            break;
+        end += rec;
+    }
+    return end;
+}
+
 const char *ps__wire_cmd_name(uint8_t cmd)
 {
-    switch (cmd) {
-    case PS_CMD_HELLO: return "HELLO";
-    case PS_CMD_WELCOME: return "WELCOME";
-    case PS_CMD_BYE: return "BYE";
-    case PS_CMD_HEARTBEAT: return "HEARTBEAT";
-    case PS_CMD_PING: return "PING";
-    case PS_CMD_PONG: return "PONG";
-    case PS_CMD_ERROR: return "ERROR";
-    case PS_CMD_OK: return "OK";
-    case PS_CMD_PUBLISH: return "PUBLISH";
-    case PS_CMD_RESULT: return "RESULT";
-    case PS_CMD_SUBSCRIBE: return "SUBSCRIBE";
-    case PS_CMD_UNSUBSCRIBE: return "UNSUBSCRIBE";
-    case PS_CMD_DELIVER: return "DELIVER";
-    case PS_CMD_GAP: return "GAP";
-    case PS_CMD_ACK: return "ACK";
-    case PS_CMD_REQUEST: return "REQUEST";
-    case PS_CMD_REPLY: return "REPLY";
-    case PS_CMD_DONE: return "DONE";
-    case PS_CMD_ADMIN: return "ADMIN";
-    case PS_CMD_ADMIN_REPLY: return "ADMIN_REPLY";
-    default: return "?";
+    return records[cmd] ? records[cmd]->name : "?";
+}
+
+int ps__wire_grammar(uint8_t cmd, char *out, size_t cap)
+{
+    static const char *const kinds[] = {
+        [F_U8] = "u8", [F_U16] = "u16", [F_U32] = "u32", [F_U64] = "u64",
+        [F_STR] = "str", [F_BIN] = "bin", [F_MAGIC] = "u16", [F_ID] = "u64"};
+    const layout *l = records[cmd];
+    if (!l || cap < 1) {
+        errno = EINVAL;
+        return -1;
     }
+    int n = snprintf(out, cap, "%s =%s", l->name, l->fields[0].kind == F_END ? " (empty)" : "");
+    for (const field *f = l->fields; f->kind != F_END && n >= 0 && (size_t)n < cap; f++)
+        n += snprintf(out + n, cap - (size_t)n, " %s:%s", f->name, kinds[f->kind]);
+    if (n < 0 || (size_t)n >= cap) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return n;
 }
 
 const char *ps__wire_err_text(uint16_t code)

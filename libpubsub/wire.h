@@ -7,7 +7,10 @@
  * 32-bit length, a command byte and the command's fields, all integers in
  * network byte order.  Decoding walks a frame from start to end with
  * bounds-checked readers; any overrun, unknown command or out-of-range
- * field makes the whole frame malformed.  The grammar is in PROTOCOL.md.
+ * field makes the whole frame malformed.  The grammar and the meaning of
+ * every command and field are in docs/protocol.md; wire.c holds the one
+ * description of each record that the size, the encoder and the decoder
+ * share.
  */
 #ifndef PS_WIRE_H
 #define PS_WIRE_H
@@ -143,6 +146,20 @@ void ps__reader_init(ps__reader *r, const void *data, size_t size);
  * rest of the frame cannot be trusted and must be dropped).
  */
 int ps__wire_next(ps__reader *r, ps__cmd *c);
+
+/*
+ * The bytes at data[0..len), whole encoded records, that go in one frame
+ * of at most max bytes: as many records as fit, or the first alone when
+ * it is larger than max.  0 only when data holds no whole record.
+ */
+size_t ps__wire_frame(const void *data, size_t len, size_t max);
+
+/*
+ * Writes the grammar line of command cmd ("PING = corr:u64") into out, as
+ * docs/protocol.md shows it.  Returns its length, or -1 with errno EINVAL
+ * (an unknown command) or ENOSPC (cap too small).
+ */
+int ps__wire_grammar(uint8_t cmd, char *out, size_t cap);
 
 /* A short name for a command byte, for logs ("PUBLISH"), or "?". */
 const char *ps__wire_cmd_name(uint8_t cmd);

@@ -2,9 +2,12 @@
  * test_wire.c - the wire codec (libpubsub/wire.c) shared by broker and
  * library: every command survives a round trip field by field, several
  * records share a frame, and a frame cut at any byte, a string over its
- * limit or a record with bytes left over is malformed (EPROTO).
+ * limit or a record with bytes left over is malformed (EPROTO).  The
+ * grammar lines of docs/protocol.md are the codec's table, line for line,
+ * and frames split where ps__wire_frame says.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../libpubsub/wire.h"
@@ -28,6 +31,76 @@ static int same(const ps__cmd *a, const ps__cmd *b)
            a->dropped == b->dropped && same_slice(a->channel, b->channel) &&
            same_slice(a->topic, b->topic) && same_slice(a->text, b->text) &&
            same_slice(a->data, b->data);
+}
+
+/* Collapses each run of blanks in s to one space and drops the newline. */
+static void squeeze(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r && *r != '\n'; r++)
+        if (*r != ' ' || (w > s && w[-1] != ' '))
+            *w++ = *r;
+    while (w > s && w[-1] == ' ')
+        w--;
+    *w = '\0';
+}
+
+/*
+ * The grammar block of docs/protocol.md against ps__wire_grammar: every
+ * line names a command the codec knows with the codec's fields, and every
+ * command the codec knows has its line.
+ */
+static void check_protocol_doc(void)
+{
+    /* The unit tests run from the top of the tree; __FILE__ finds it too. */
+    char path[512] = "docs/protocol.md";
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        const char *end = strstr(__FILE__, "tests/unit/");
+        snprintf(path, sizeof path, "%.*sdocs/protocol.md", end ? (int)(end - __FILE__) : 0, __FILE__);
+        f = fopen(path, "r");
+    }
+    CHECK(f != NULL, "docs/protocol.md is there to compare with the codec");
+    if (!f)
+        return;
+    char line[512], want[512];
+    int in_block = 0, seen[256] = {0}, lines = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "```grammar", 10)) {
+            in_block = 1;
+            continue;
+        }
+        if (!in_block)
+            continue;
+        if (!strncmp(line, "```", 3))
+            break;
+        squeeze(line);
+        lines++;
+        int found = 0;
+        for (int cmd = 0; cmd < 256; cmd++) {
+            size_t n = strlen(ps__wire_cmd_name((uint8_t)cmd));
+            if (ps__wire_grammar((uint8_t)cmd, want, sizeof want) > 0 && !strncmp(line, want, n) &&
+                line[n] == ' ') {
+                found = 1;
+                seen[cmd] = 1;
+                if (strcmp(line, want)) {
+                    bad++;
+                    printf("# docs/protocol.md says '%s', the codec '%s'\n", line, want);
+                }
+            }
+        }
+        if (!found) {
+            bad++;
+            printf("# docs/protocol.md names a command the codec does not know: '%s'\n", line);
+        }
+    }
+    fclose(f);
+    for (int cmd = 0; cmd < 256; cmd++)
+        if (!seen[cmd] && ps__wire_grammar((uint8_t)cmd, want, sizeof want) > 0) {
+            bad++;
+            printf("# docs/protocol.md has no grammar line for '%s'\n", want);
+        }
+    CHECK(lines > 0 && bad == 0, "the %d grammar lines of docs/protocol.md are the codec's table", lines);
 }
 
 int main(void)
@@ -127,6 +200,23 @@ int main(void)
     CHECK(ps__wire_put(&b, &bad) == -1 && errno == EINVAL, "a topic over %d bytes is refused",
           PS_WIRE_TOPIC_MAX);
     ps__buf_free(&b);
+
+    /* Frames: whole records up to the limit, a larger record alone. */
+    ps__cmd small = {.cmd = PS_CMD_PING, .corr = 1};
+    ps__cmd large = {.cmd = PS_CMD_PUBLISH, .channel = S("q"), .data = {big, sizeof big}};
+    size_t one = ps__wire_size(&small);
+    ps__wire_put(&b, &small);
+    ps__wire_put(&b, &small);
+    ps__wire_put(&b, &large);
+    ps__wire_put(&b, &small);
+    CHECK(ps__wire_frame(b.data, b.len, 2 * one) == 2 * one, "two records fill a frame of their size");
+    CHECK(ps__wire_frame(b.data, b.len, 2 * one + 1) == 2 * one, "a record that does not fit waits");
+    CHECK(ps__wire_frame(b.data + 2 * one, b.len - 2 * one, 100) == ps__wire_size(&large),
+          "a record above the limit goes alone");
+    CHECK(ps__wire_frame(b.data, one - 1, 100) == 0, "a cut record is no frame");
+    ps__buf_free(&b);
+
+    check_protocol_doc();
 
     /* Channel names. */
     CHECK(ps__wire_valid_channel("logs", 4) && ps__wire_valid_channel("a-b_c.9", 7),

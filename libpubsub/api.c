@@ -1,0 +1,436 @@
+/*
+ * api.c - the public calls of pubsub.h that use a connection: each checks
+ * its arguments, builds its command, hands it to io.c (which queues it in
+ * the session and sends or waits) and turns the answer into the return
+ * value and errno pubsub.h promises.  No protocol state and no I/O live
+ * here; options are opts.c's, messages msg.c's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defaults.h"
+#include "io.h"
+
+/* Connection --------------------------------------------------------------- */
+
+ps_client *ps_connect(const char *endpoint, const ps_opts *opts)
+{
+    return ps__io_connect(endpoint, opts);
+}
+
+void ps_close(ps_client **cp)
+{
+    if (!cp || !*cp)
+        return;
+    ps__io_close(*cp);
+    *cp = NULL;
+}
+
+int ps_fd(ps_client *c)
+{
+    return c->recv_fd;
+}
+
+/* Messages and requests ---------------------------------------------------- */
+
+/* Checks the names and size of an outgoing message. */
+static int check_message(ps_client *c, const char *channel, const char *topic,
+                         const void *data, size_t size)
+{
+    if (!c || !channel || !ps__wire_valid_channel(channel, strlen(channel)) ||
+        (topic && strlen(topic) > PS_WIRE_TOPIC_MAX) || (!data && size)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (size > c->s.max_size) {
+        char t[96];
+        int n = snprintf(t, sizeof t, "message of %zu bytes above the broker's limit of %u",
+                         size, c->s.max_size);
+        ps__set_errmsg(t, (size_t)n);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return 0;
+}
+
+static void fill_message(ps__cmd *cmd, const char *channel, const char *topic,
+                         const void *data, size_t size)
+{
+    cmd->channel.ptr = channel;
+    cmd->channel.len = strlen(channel);
+    cmd->topic.ptr = topic ? topic : "";
+    cmd->topic.len = topic ? strlen(topic) : 0;
+    cmd->data.ptr = data ? data : "";
+    cmd->data.len = size;
+}
+
+int ps_publish(ps_client *c, const char *channel, const char *topic,
+               const void *data, size_t size, int flags)
+{
+    if (check_message(c, channel, topic, data, size) < 0)
+        return -1;
+    if (flags & ~(PS_RETAIN | PS_CONFIRM | PS_SYNC)) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* SYNC is the stronger promise: with it, a CONFIRM would only add an answer. */
+    uint8_t wflags = (flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0;
+    if (flags & PS_SYNC)
+        wflags |= PS_WIRE_SYNC;
+    else if (flags & PS_CONFIRM)
+        wflags |= PS_WIRE_CONFIRM;
+    ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .flags = wflags,
+                   .timeout_ms = (flags & PS_SYNC) ? PS_DEFAULT_WAIT_MS : 0};
+    fill_message(&cmd, channel, topic, data, size);
+    return ps__io_submit(c, &cmd, NULL, (flags & (PS_CONFIRM | PS_SYNC)) != 0, 0);
+}
+
+static int all_confirmed(const ps_client *c, const void *arg)
+{
+    (void)arg;
+    return !c->s.unconfirmed;
+}
+
+int ps_flush(ps_client *c, int timeout_ms)
+{
+    int64_t deadline = ps__io_deadline(timeout_ms);
+    ps__cmd cmd = {.cmd = PS_CMD_PING};
+    ps__op *o = ps__io_call(c, &cmd, PS_OP_PING, timeout_ms, NULL);
+    if (!o)
+        return -1;
+    ps__op_free(o);
+    pthread_mutex_lock(&c->lock);
+    /* PONG says every command was handled; confirms of a durable queue
+     * (on disk) and receipts of sync messages may still be on their way. */
+    ps__io_wait(c, &c->cv_op, deadline, all_confirmed, NULL);
+    if (c->s.unconfirmed && c->s.state != PS_SESSION_DEAD) {
+        pthread_mutex_unlock(&c->lock);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    char *text;
+    int err = ps__session_take_error(&c->s, &text);
+    pthread_mutex_unlock(&c->lock);
+    ps__set_errmsg(text ? text : "", text ? strlen(text) : 0);
+    free(text);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/* Time beyond the broker's own timeout that we wait for its answer. */
+static int answer_margin(const ps_client *c)
+{
+    return c->opts.heartbeat_timeout_ms + 1000;
+}
+
+int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
+                    const void *data, size_t size, int flags, int timeout_ms,
+                    unsigned *confirmed, unsigned *expected)
+{
+    if (confirmed)
+        *confirmed = 0;
+    if (expected)
+        *expected = 0;
+    if (check_message(c, channel, topic, data, size) < 0)
+        return -1;
+    if (timeout_ms <= 0)
+        timeout_ms = PS_DEFAULT_WAIT_MS;
+    /* SYNC is the stronger promise; a CONFIRM beside it would only add an answer. */
+    ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .timeout_ms = (uint32_t)timeout_ms,
+                   .flags = (uint8_t)(PS_WIRE_SYNC | ((flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0))};
+    fill_message(&cmd, channel, topic, data, size);
+    ps__op *o = ps__io_call(c, &cmd, PS_OP_SYNC, timeout_ms + answer_margin(c), NULL);
+    if (!o)
+        return -1;
+    unsigned got = o->count, want = o->expected;
+    ps__op_free(o);
+    if (confirmed)
+        *confirmed = got;
+    if (expected)
+        *expected = want;
+    if (want == 0) {
+        errno = PS_ENORESP;
+        return -1;
+    }
+    if (got == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (got < want) {
+        errno = PS_EPARTIAL;
+        return -1;
+    }
+    return (int)got;
+}
+
+/* ps_request_async, sent at once by the calling thread with direct. */
+static int64_t request_submit(ps_client *c, const char *channel, const char *topic,
+                              const void *data, size_t size, int timeout_ms, int direct)
+{
+    if (check_message(c, channel, topic, data, size) < 0)
+        return -1;
+    if (timeout_ms <= 0)
+        timeout_ms = PS_DEFAULT_WAIT_MS;
+    ps__cmd cmd = {.cmd = PS_CMD_REQUEST, .timeout_ms = (uint32_t)timeout_ms};
+    fill_message(&cmd, channel, topic, data, size);
+    ps__op *o = ps__op_new(PS_OP_REQUEST, NULL);
+    if (!o)
+        return -1;
+    if (ps__io_submit(c, &cmd, o, 0, direct) < 0) {
+        int err = errno;
+        ps__op_free(o);
+        errno = err;
+        return -1;
+    }
+    return (int64_t)cmd.corr;
+}
+
+int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
+                         const void *data, size_t size, int timeout_ms)
+{
+    return request_submit(c, channel, topic, data, size, timeout_ms, 0);
+}
+
+static int reply_or_answered(const ps_client *c, const void *arg)
+{
+    (void)c;
+    const ps__op *o = arg;
+    return !STAILQ_EMPTY(&o->replies) || o->done;
+}
+
+ps_msg *ps_request_wait(ps_client *c, int64_t ticket, int timeout_ms)
+{
+    int64_t deadline = ps__io_deadline(timeout_ms);
+    pthread_mutex_lock(&c->lock);
+    ps__op *o = ps__session_op(&c->s, (uint64_t)ticket);
+    ps_msg *m = NULL;
+    int err = 0;
+    if (!o || o->kind != PS_OP_REQUEST || ticket <= 0) {
+        err = ENOENT;
+        goto out;
+    }
+    for (;;) {
+        if ((m = ps__op_reply(o)))
+            goto out;
+        if (o->done) {
+            if (o->err) {
+                err = o->err;
+                ps__set_errmsg(o->errtext ? o->errtext : "", o->errtext ? strlen(o->errtext) : 0);
+            } else {
+                err = o->count < o->expected ? ETIMEDOUT : ENOMSG;
+            }
+            goto out;
+        }
+        if (c->s.state == PS_SESSION_DEAD) {
+            err = ps__session_err(&c->s);
+            goto out;
+        }
+        if (ps__io_wait(c, &c->cv_op, deadline, reply_or_answered, o) == ETIMEDOUT) {
+            err = ETIMEDOUT;
+            goto out;
+        }
+    }
+out:
+    pthread_mutex_unlock(&c->lock);
+    if (!m)
+        errno = err;
+    return m;
+}
+
+void ps_request_end(ps_client *c, int64_t ticket)
+{
+    pthread_mutex_lock(&c->lock);
+    ps__op *o = ps__session_op(&c->s, (uint64_t)ticket);
+    if (o && o->kind == PS_OP_REQUEST)
+        ps__session_op_remove(&c->s, o);
+    else
+        o = NULL;
+    pthread_mutex_unlock(&c->lock);
+    ps__op_free(o);
+}
+
+int ps_request(ps_client *c, const char *channel, const char *topic,
+               const void *data, size_t size, int timeout_ms, ps_msg **reply)
+{
+    if (reply)
+        *reply = NULL;
+    if (timeout_ms <= 0)
+        timeout_ms = PS_DEFAULT_WAIT_MS;
+    int64_t t = request_submit(c, channel, topic, data, size, timeout_ms, 1);
+    if (t < 0)
+        return -1;
+    ps_msg *m = ps_request_wait(c, t, timeout_ms + answer_margin(c));
+    int err = errno;
+    ps_request_end(c, t);
+    if (!m) {
+        errno = err == ENOMSG ? ETIMEDOUT : err;
+        return -1;
+    }
+    int failed = m->status != 0;
+    if (failed)
+        ps__set_errmsg((const char *)m->data, m->size);
+    if (reply)
+        *reply = m;
+    else
+        ps_msg_destroy(&m);
+    if (failed) {
+        errno = PS_EREPLY;
+        return -1;
+    }
+    return 0;
+}
+
+/* Receiving ---------------------------------------------------------------- */
+
+/* Checks channel and pattern of (un)subscribe; *pattern NULL becomes "#". */
+static int check_sub(ps_client *c, const char *channel, const char **pattern)
+{
+    if (!*pattern)
+        *pattern = "#";
+    if (!c || !channel || !ps__wire_valid_channel(channel, strlen(channel)) ||
+        strlen(*pattern) > PS_WIRE_TOPIC_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends SUBSCRIBE or UNSUBSCRIBE (cmd) as a call of kind about sub. */
+static int sub_call(ps_client *c, ps__cmd *cmd, enum ps__op_kind kind, ps__sub *sub)
+{
+    if (!sub)
+        return -1;
+    ps__op *o = ps__io_call(c, cmd, kind, c->opts.timeout_ms, sub);
+    if (!o)
+        return -1;
+    ps__op_free(o);
+    return 0;
+}
+
+int ps_subscribe(ps_client *c, const char *channel, const char *pattern, int flags)
+{
+    if (check_sub(c, channel, &pattern) < 0 || (flags & ~PS_RESPONDER)) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint8_t wflags = (flags & PS_RESPONDER) ? PS_WIRE_RESPONDER : 0;
+    ps__cmd cmd = {.cmd = PS_CMD_SUBSCRIBE, .flags = wflags, .window = (uint32_t)c->opts.window,
+                   .channel = {channel, strlen(channel)}, .topic = {pattern, strlen(pattern)}};
+    return sub_call(c, &cmd, PS_OP_SUB, ps__sub_new(channel, pattern, wflags));
+}
+
+int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern)
+{
+    if (check_sub(c, channel, &pattern) < 0)
+        return -1;
+    ps__cmd cmd = {.cmd = PS_CMD_UNSUBSCRIBE, .channel = {channel, strlen(channel)},
+                   .topic = {pattern, strlen(pattern)}};
+    return sub_call(c, &cmd, PS_OP_UNSUB, ps__sub_new(channel, pattern, 0));
+}
+
+/* Queues an ACK for tag.  Lock held. */
+static int ack_locked(ps_client *c, uint64_t tag)
+{
+    ps__cmd cmd = {.cmd = PS_CMD_ACK, .tag = tag};
+    return ps__io_submit_locked(c, &cmd, NULL, 0, 0);
+}
+
+static int received(const ps_client *c, const void *arg)
+{
+    (void)arg;
+    return !STAILQ_EMPTY(&c->s.rq);
+}
+
+ps_msg *ps_recv(ps_client *c, int timeout_ms)
+{
+    int64_t deadline = ps__io_deadline(timeout_ms);
+    pthread_mutex_lock(&c->lock);
+    while (STAILQ_EMPTY(&c->s.rq)) {
+        if (c->s.state == PS_SESSION_DEAD) {
+            int err = ps__session_err(&c->s);
+            pthread_mutex_unlock(&c->lock);
+            errno = err;
+            return NULL;
+        }
+        if (timeout_ms == 0 ||
+            ps__io_wait(c, &c->cv_recv, deadline, received, NULL) == ETIMEDOUT) {
+            if (!STAILQ_EMPTY(&c->s.rq))
+                break;
+            pthread_mutex_unlock(&c->lock);
+            errno = ETIMEDOUT;
+            return NULL;
+        }
+    }
+    ps_msg *m = ps__session_recv(&c->s);
+    ps__io_apply(c);
+    /* A sync message is confirmed the moment the application has it. */
+    if (m->flags & PS_WIRE_RECEIPT)
+        ack_locked(c, m->tag);
+    pthread_mutex_unlock(&c->lock);
+    return m;
+}
+
+int ps_ack(ps_client *c, const ps_msg *m)
+{
+    if (!c || !m) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!(m->flags & PS_WIRE_QUEUED))
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    int rc = ack_locked(c, m->tag);
+    int err = errno;
+    pthread_mutex_unlock(&c->lock);
+    errno = err;
+    return rc;
+}
+
+int ps_reply(ps_client *c, const ps_msg *m, const void *data, size_t size, int status)
+{
+    if (!c || !m || !(m->flags & PS_WIRE_REQUEST) || (!data && size)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (size > c->s.max_size) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    ps__cmd cmd = {.cmd = PS_CMD_REPLY, .tag = m->tag,
+                   .status = status ? PS_WIRE_REPLY_ERROR : PS_WIRE_REPLY_OK,
+                   .data = {data ? data : "", size}};
+    return ps__io_submit(c, &cmd, NULL, 0, 1);
+}
+
+uint64_t ps_dropped(ps_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t n = ps__session_dropped(&c->s);
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+/* Administration ----------------------------------------------------------- */
+
+int ps_admin(ps_client *c, const char *verb, int timeout_ms, char **json)
+{
+    if (json)
+        *json = NULL;
+    if (!c || !verb || !json || strlen(verb) > PS_WIRE_TEXT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    ps__cmd cmd = {.cmd = PS_CMD_ADMIN, .text = {verb, strlen(verb)}};
+    ps__op *o = ps__io_call(c, &cmd, PS_OP_ADMIN, timeout_ms, NULL);
+    if (!o)
+        return -1;
+    *json = o->json;
+    o->json = NULL;
+    ps__op_free(o);
+    return 0;
+}

@@ -1,0 +1,687 @@
+/*
+ * session.c - the protocol state of one connection, without I/O (see
+ * session.h).  Every function here changes the session's fields and
+ * records in s->fx what its caller must do about it; none of them
+ * sleeps, reads a clock or touches a descriptor.  The bytes to send are
+ * records encoded into s->out (the application's commands, in order),
+ * s->sending (the batch on its way) and s->urgent (control records that
+ * go before anything else).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defaults.h"
+#include "session.h"
+
+#define OUT_MAX (16u << 20)       /* bytes the application may queue before it blocks */
+#define RQ_HIGH (64u << 20)       /* received bytes waiting for ps_recv before we stop reading */
+#define RQ_LOW (16u << 20)        /* ... and start reading again */
+#define MSG_COST 64               /* bytes a message counts in rq_bytes beyond its payload */
+#define DEFAULT_MAX_SIZE 1048576u /* max_message_size until the broker said otherwise */
+
+static char *dup_slice(const ps__slice *s)
+{
+    char *p = malloc(s->len + 1);
+    if (p) {
+        if (s->len)
+            memcpy(p, s->ptr, s->len);
+        p[s->len] = '\0';
+    }
+    return p;
+}
+
+/* A slice of a NUL-terminated text: its length is the text's. */
+static ps__slice text_slice(const char *t)
+{
+    return (ps__slice){t, strlen(t)};
+}
+
+/* Remembers the first refusal for the next ps_flush. */
+static void note_async_error(ps__session *s, int err, const ps__slice *text)
+{
+    if (s->async_err)
+        return;
+    s->async_err = err;
+    free(s->async_text);
+    s->async_text = text && text->len ? dup_slice(text) : NULL;
+}
+
+static void sub_free(ps__sub *sub)
+{
+    if (!sub)
+        return;
+    free(sub->channel);
+    free(sub->pattern);
+    free(sub);
+}
+
+ps__sub *ps__sub_new(const char *channel, const char *pattern, uint8_t flags)
+{
+    ps__sub *sub = calloc(1, sizeof *sub);
+    if (!sub)
+        return NULL;
+    sub->channel = strdup(channel);
+    sub->pattern = strdup(pattern);
+    sub->flags = flags;
+    if (!sub->channel || !sub->pattern) {
+        sub_free(sub);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sub;
+}
+
+static void msgq_free(struct ps__msgq *q)
+{
+    ps_msg *m;
+    while ((m = STAILQ_FIRST(q))) {
+        STAILQ_REMOVE_HEAD(q, link);
+        ps_msg_destroy(&m);
+    }
+}
+
+ps__op *ps__op_new(enum ps__op_kind kind, ps__sub *sub)
+{
+    ps__op *o = calloc(1, sizeof *o);
+    if (!o) {
+        sub_free(sub);
+        return NULL;
+    }
+    o->kind = kind;
+    o->sub = sub;
+    STAILQ_INIT(&o->replies);
+    return o;
+}
+
+void ps__op_free(ps__op *o)
+{
+    if (!o)
+        return;
+    msgq_free(&o->replies);
+    sub_free(o->sub);
+    free(o->errtext);
+    free(o->json);
+    free(o);
+}
+
+ps__op *ps__session_op(ps__session *s, uint64_t corr)
+{
+    ps__op *o;
+    LIST_FOREACH(o, &s->ops, link)
+        if (o->corr == corr)
+            return o;
+    return NULL;
+}
+
+void ps__session_op_remove(ps__session *s, ps__op *o)
+{
+    (void)s;
+    LIST_REMOVE(o, link);
+}
+
+ps_msg *ps__op_reply(ps__op *o)
+{
+    ps_msg *m = STAILQ_FIRST(&o->replies);
+    if (m)
+        STAILQ_REMOVE_HEAD(&o->replies, link);
+    return m;
+}
+
+static void op_fail(ps__op *o, int err)
+{
+    if (o->done)
+        return;
+    o->err = err;
+    o->done = 1;
+}
+
+/* Every waiting call fails with err. */
+static void fail_all(ps__session *s, int err)
+{
+    ps__op *o;
+    LIST_FOREACH(o, &s->ops, link)
+        op_fail(o, err);
+}
+
+/* Queues a control record in urgent. */
+static void put_urgent(ps__session *s, const ps__cmd *cmd)
+{
+    ps__wire_put(&s->urgent, cmd); /* only ENOMEM: then it is not sent, as a full pipe would not */
+}
+
+static void hello(ps__session *s, int64_t now)
+{
+    ps__cmd h = {.cmd = PS_CMD_HELLO, .major = PS_WIRE_MAJOR, .minor = PS_WIRE_MINOR,
+                 .heartbeat_ms = (uint32_t)s->opts->heartbeat_ms};
+    if (s->opts->name)
+        h.text = text_slice(s->opts->name);
+    s->urgent.len = 0; /* a HELLO starts the socket's conversation */
+    put_urgent(s, &h);
+    s->hello_at = now;
+}
+
+void ps__session_init(ps__session *s, const struct ps_opts *o, int64_t now)
+{
+    memset(s, 0, sizeof *s);
+    s->opts = o;
+    s->state = PS_SESSION_HANDSHAKE;
+    s->max_size = DEFAULT_MAX_SIZE;
+    LIST_INIT(&s->ops);
+    LIST_INIT(&s->subs);
+    LIST_INIT(&s->gaps);
+    STAILQ_INIT(&s->rq);
+    s->last_in = s->last_out = now;
+    hello(s, now);
+}
+
+void ps__session_free(ps__session *s)
+{
+    ps__op *o;
+    while ((o = LIST_FIRST(&s->ops))) {
+        LIST_REMOVE(o, link);
+        ps__op_free(o);
+    }
+    msgq_free(&s->rq);
+    ps__sub *sub;
+    while ((sub = LIST_FIRST(&s->subs))) {
+        LIST_REMOVE(sub, link);
+        sub_free(sub);
+    }
+    ps__gap *g;
+    while ((g = LIST_FIRST(&s->gaps))) {
+        LIST_REMOVE(g, link);
+        free(g);
+    }
+    ps__buf_free(&s->out);
+    ps__buf_free(&s->sending);
+    ps__buf_free(&s->urgent);
+    free(s->async_text);
+    s->async_text = NULL;
+}
+
+unsigned ps__session_fx(ps__session *s)
+{
+    unsigned fx = s->fx;
+    s->fx = 0;
+    return fx;
+}
+
+int ps__session_err(const ps__session *s)
+{
+    return s->conn_err ? s->conn_err : EHOSTUNREACH;
+}
+
+int ps__session_input_open(const ps__session *s)
+{
+    return s->state != PS_SESSION_DEAD && !s->reopen && !s->paused;
+}
+
+/* ---------------------------------------------------------------------------
+ * Sending.
+ */
+
+int ps__session_full(const ps__session *s, size_t need)
+{
+    return s->out.len && s->out.len + need > OUT_MAX;
+}
+
+int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
+{
+    if (s->state == PS_SESSION_DEAD) {
+        errno = ps__session_err(s);
+        return -1;
+    }
+    if (o) {
+        o->corr = PS_OP_BIT | ++s->next_corr;
+        cmd->corr = o->corr;
+    } else if (confirm) {
+        cmd->corr = ++s->next_corr & ~PS_OP_BIT;
+    }
+    if (ps__wire_put(&s->out, cmd) < 0)
+        return -1;
+    if (o) {
+        LIST_INSERT_HEAD(&s->ops, o, link);
+        s->out_max_op = o->corr;
+    } else if (confirm) {
+        s->unconfirmed++;
+    }
+    return 0;
+}
+
+int ps__session_take(ps__session *s)
+{
+    if (s->state != PS_SESSION_READY || s->sending.len || !s->out.len)
+        return 0;
+    ps__buf t = s->sending;
+    s->sending = s->out;
+    s->out = t;
+    s->out.len = 0;
+    if (s->out.cap > 4 * PS_FRAME_MAX) /* do not keep a burst's memory forever */
+        ps__buf_free(&s->out);
+    if (s->out_max_op > s->sent_max_op)
+        s->sent_max_op = s->out_max_op;
+    s->fx |= PS_FX_SPACE;
+    return 1;
+}
+
+void ps__session_sent(ps__session *s, int64_t now)
+{
+    s->last_out = now;
+}
+
+void ps__session_bye(ps__session *s)
+{
+    if (s->state == PS_SESSION_READY) {
+        ps__cmd bye = {.cmd = PS_CMD_BYE};
+        put_urgent(s, &bye);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Loss.
+ */
+
+/* The broker gave a final no (err, its reason in text): the session is
+ * dead, and every call fails with err. */
+static void refused(ps__session *s, int err, const ps__slice *text)
+{
+    s->state = PS_SESSION_DEAD;
+    s->conn_err = err;
+    fail_all(s, err);
+    note_async_error(s, err, text);
+    s->fx |= PS_FX_DEAD;
+}
+
+/*
+ * The session is gone (broker silent, or it no longer knows us).  Calls
+ * whose commands already left fail; what the application queued since is
+ * kept for the next session.  With fresh_socket the old socket and
+ * everything still in its pipe are to be dropped (reopen).
+ */
+static void lost(ps__session *s, int fresh_socket, int64_t now)
+{
+    s->why = fresh_socket ? "the broker fell silent" : "the broker no longer knows the session";
+    s->fx |= PS_FX_LOST | PS_FX_WAKE;
+    ps__op *o;
+    LIST_FOREACH(o, &s->ops, link)
+        if (o->corr <= s->sent_max_op)
+            op_fail(o, EHOSTUNREACH);
+    if (s->unconfirmed) {
+        ps__slice t = text_slice("connection to the broker lost before confirmation");
+        note_async_error(s, EHOSTUNREACH, &t);
+        s->unconfirmed = 0;
+    }
+    s->sending.len = 0;
+    s->sending_off = 0;
+    s->urgent.len = 0;
+    if (!s->opts->reconnect) {
+        s->state = PS_SESSION_DEAD;
+        s->conn_err = EHOSTUNREACH;
+        fail_all(s, EHOSTUNREACH);
+        s->fx |= PS_FX_DEAD;
+        return;
+    }
+    s->state = PS_SESSION_HANDSHAKE;
+    s->last_in = now;
+    if (fresh_socket) {
+        s->reopen = 1; /* by the I/O side, once no reader polls the old socket */
+        return;
+    }
+    hello(s, now);
+}
+
+void ps__session_reopened(ps__session *s, int64_t now, int err)
+{
+    s->reopen = 0;
+    s->state = PS_SESSION_HANDSHAKE; /* whatever the old socket said last */
+    if (err) {
+        s->state = PS_SESSION_DEAD;
+        s->conn_err = err;
+        s->fx |= PS_FX_DEAD;
+        return;
+    }
+    hello(s, now);
+}
+
+void ps__session_end(ps__session *s)
+{
+    s->state = PS_SESSION_DEAD;
+    if (!s->conn_err)
+        s->conn_err = EHOSTUNREACH;
+    fail_all(s, s->conn_err);
+    s->fx |= PS_FX_DEAD;
+}
+
+void ps__session_tick(ps__session *s, int64_t now)
+{
+    int64_t hb = s->opts->heartbeat_ms, hbt = s->opts->heartbeat_timeout_ms;
+    if (s->paused)
+        s->last_in = now; /* we are not listening, so silence says nothing */
+    if (s->state == PS_SESSION_DEAD)
+        return;
+    int ready = s->state == PS_SESSION_READY;
+    if (ready && now - s->last_out >= hb) {
+        /* Until it is sent (ps__session_sent), every tick asks again. */
+        ps__cmd h = {.cmd = PS_CMD_HEARTBEAT};
+        s->urgent.len = 0;
+        put_urgent(s, &h);
+    }
+    if (ready && now - s->last_in > hbt) {
+        lost(s, 1, now);
+    } else if (s->state == PS_SESSION_HANDSHAKE && !s->reopen && now - s->hello_at > hbt) {
+        if (s->welcomed)
+            lost(s, 1, now); /* the broker did not answer the new HELLO either */
+        else
+            s->reopen = 1; /* still never welcomed: knock again on a fresh socket */
+    }
+}
+
+int64_t ps__session_next_tick(const ps__session *s, int64_t now)
+{
+    int64_t hb = s->opts->heartbeat_ms, hbt = s->opts->heartbeat_timeout_ms;
+    int ready = s->state == PS_SESSION_READY;
+    if (s->state == PS_SESSION_DEAD)
+        return hb;
+    /* Until the next heartbeat is due, or, shaking hands, until the HELLO
+     * has gone unanswered too long. */
+    int64_t wait = ready ? hb - (now - s->last_out) : hbt - (now - s->hello_at) + 1;
+    return wait > hb ? hb : wait < 1 ? 1 : wait;
+}
+
+/* ---------------------------------------------------------------------------
+ * Receiving.
+ */
+
+/* After a WELCOME on a new session: the subscriptions again, before
+ * anything the application queued meanwhile. */
+static void resubscribe(ps__session *s)
+{
+    ps__sub *sub;
+    LIST_FOREACH(sub, &s->subs, link) {
+        ps__cmd cmd = {.cmd = PS_CMD_SUBSCRIBE, .flags = sub->flags,
+                       .window = (uint32_t)s->opts->window,
+                       .channel = text_slice(sub->channel), .topic = text_slice(sub->pattern)};
+        ps__wire_put(&s->sending, &cmd);
+    }
+}
+
+static int same_sub(const ps__sub *a, const ps__sub *b)
+{
+    return !strcmp(a->channel, b->channel) && !strcmp(a->pattern, b->pattern);
+}
+
+/* An op was answered positively: do what the answer means. */
+static void op_succeeded(ps__session *s, ps__op *o)
+{
+    ps__sub *sub;
+    if (o->kind == PS_OP_SUB && o->sub) {
+        LIST_FOREACH(sub, &s->subs, link)
+            if (same_sub(sub, o->sub)) {
+                sub->flags = o->sub->flags;
+                goto done;
+            }
+        LIST_INSERT_HEAD(&s->subs, o->sub, link);
+        o->sub = NULL;
+    } else if (o->kind == PS_OP_UNSUB && o->sub) {
+        LIST_FOREACH(sub, &s->subs, link)
+            if (same_sub(sub, o->sub)) {
+                LIST_REMOVE(sub, link);
+                sub_free(sub);
+                break;
+            }
+    }
+done:
+    o->done = 1;
+}
+
+static void rq_push(ps__session *s, ps_msg *m)
+{
+    if (STAILQ_EMPTY(&s->rq))
+        s->fx |= PS_FX_RECV;
+    STAILQ_INSERT_TAIL(&s->rq, m, link);
+    s->rq_bytes += m->size + MSG_COST;
+    if (s->rq_bytes > RQ_HIGH)
+        s->paused = 1;
+}
+
+ps_msg *ps__session_recv(ps__session *s)
+{
+    ps_msg *m = STAILQ_FIRST(&s->rq);
+    if (!m)
+        return NULL;
+    STAILQ_REMOVE_HEAD(&s->rq, link);
+    if (STAILQ_EMPTY(&s->rq))
+        s->fx |= PS_FX_DRAINED;
+    s->rq_bytes -= m->size + MSG_COST;
+    if (s->paused && s->rq_bytes < RQ_LOW) {
+        s->paused = 0;
+        s->fx |= PS_FX_SEND; /* the I/O side reads the socket again */
+    }
+    return m;
+}
+
+/* The gap waiting for channel, taken out of the list, or NULL. */
+static ps__gap *gap_find(ps__session *s, const ps__slice *channel)
+{
+    ps__gap *g;
+    LIST_FOREACH(g, &s->gaps, link)
+        if (g->len == channel->len && !memcmp(g->name, channel->ptr, g->len))
+            return g;
+    return NULL;
+}
+
+static void on_deliver(ps__session *s, const ps__cmd *cmd)
+{
+    ps_msg *m = ps__msg_new(&cmd->channel, &cmd->topic, &cmd->data);
+    if (!m) {
+        s->dropped++; /* out of memory: the same as a drop by the broker */
+        return;
+    }
+    m->seq = cmd->seq;
+    m->tag = cmd->tag;
+    m->flags = cmd->flags;
+    ps__gap *g = gap_find(s, &cmd->channel);
+    if (g) {
+        m->gap = g->dropped;
+        LIST_REMOVE(g, link);
+        free(g);
+    }
+    rq_push(s, m);
+}
+
+static void on_gap(ps__session *s, const ps__cmd *cmd)
+{
+    s->dropped += cmd->dropped;
+    ps__gap *g = gap_find(s, &cmd->channel);
+    if (g) {
+        g->dropped += cmd->dropped;
+        return;
+    }
+    g = malloc(sizeof *g + cmd->channel.len);
+    if (!g)
+        return; /* the count above still shows it */
+    g->dropped = cmd->dropped;
+    g->len = cmd->channel.len;
+    memcpy(g->name, cmd->channel.ptr, g->len);
+    LIST_INSERT_HEAD(&s->gaps, g, link);
+}
+
+/* An answer to a PS_CONFIRM or PS_SYNC publish that no call waits for. */
+static void confirmed(ps__session *s, const ps__cmd *cmd)
+{
+    if (cmd->corr && s->unconfirmed)
+        s->unconfirmed--;
+}
+
+static void on_error(ps__session *s, const ps__cmd *cmd, ps__op *o, int64_t now)
+{
+    if (cmd->code == PS_WERR_VERSION) {
+        refused(s, PS_EVERSION, &cmd->text);
+    } else if (s->state == PS_SESSION_HANDSHAKE && cmd->code != PS_WERR_SESSION &&
+               (!s->welcomed || cmd->code == PS_WERR_DENIED)) {
+        /* The broker refused the session itself (too many clients, not
+         * allowed any more, ...). */
+        refused(s, ps__errno_from_wire(cmd->code), &cmd->text);
+    } else if (cmd->code == PS_WERR_SESSION) {
+        if (s->state == PS_SESSION_READY) /* the broker restarted and forgot us */
+            lost(s, 0, now);
+    } else if (o) {
+        free(o->errtext);
+        o->errtext = dup_slice(&cmd->text);
+        op_fail(o, ps__errno_from_wire(cmd->code));
+    } else {
+        confirmed(s, cmd);
+        note_async_error(s, ps__errno_from_wire(cmd->code), &cmd->text);
+    }
+}
+
+/* A RESULT of a PS_SYNC publish without a waiting call: a shortfall is
+ * reported by the next ps_flush. */
+static void on_async_result(ps__session *s, const ps__cmd *cmd)
+{
+    confirmed(s, cmd);
+    if (cmd->expected == 0 || cmd->count < cmd->expected) {
+        char t[96];
+        int n = snprintf(t, sizeof t, "%u/%u receivers confirmed a sync message", cmd->count,
+                         cmd->expected);
+        ps__slice text = {t, (size_t)n};
+        note_async_error(s, cmd->expected == 0 ? PS_ENORESP : cmd->count == 0 ? ETIMEDOUT
+                                                                                : PS_EPARTIAL,
+                         &text);
+    }
+}
+
+void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
+{
+    ps__op *o = (cmd->corr & PS_OP_BIT) ? ps__session_op(s, cmd->corr) : NULL;
+    switch (cmd->cmd) {
+    case PS_CMD_WELCOME:
+        if (s->state != PS_SESSION_HANDSHAKE)
+            break;
+        s->state = PS_SESSION_READY;
+        s->max_size = cmd->max_size ? cmd->max_size : DEFAULT_MAX_SIZE;
+        if (s->welcomed)
+            resubscribe(s);
+        s->welcomed = 1;
+        /* The subscriptions again, and what was queued meanwhile, go now. */
+        s->fx |= PS_FX_WAKE | PS_FX_SEND;
+        break;
+    case PS_CMD_ERROR:
+        on_error(s, cmd, o, now);
+        break;
+    case PS_CMD_OK:
+        if (o) {
+            o->count = cmd->count;
+            op_succeeded(s, o);
+        } else {
+            confirmed(s, cmd);
+        }
+        break;
+    case PS_CMD_PONG:
+        if (o)
+            o->done = 1;
+        break;
+    case PS_CMD_RESULT:
+    case PS_CMD_DONE:
+        if (o) {
+            o->count = cmd->count;
+            o->expected = cmd->expected;
+            o->done = 1;
+        } else if (cmd->cmd == PS_CMD_RESULT && cmd->corr) {
+            on_async_result(s, cmd);
+        }
+        break;
+    case PS_CMD_REPLY:
+        if (o && o->kind == PS_OP_REQUEST) {
+            ps__slice none = {"", 0};
+            ps_msg *m = ps__msg_new(&none, &none, &cmd->data);
+            if (!m)
+                break;
+            m->status = cmd->status;
+            STAILQ_INSERT_TAIL(&o->replies, m, link);
+        }
+        break;
+    case PS_CMD_ADMIN_REPLY:
+        if (o) {
+            o->json = dup_slice(&cmd->data);
+            if (!o->json)
+                o->err = ENOMEM;
+            o->done = 1;
+        }
+        break;
+    case PS_CMD_DELIVER:
+        on_deliver(s, cmd);
+        break;
+    case PS_CMD_GAP:
+        on_gap(s, cmd);
+        break;
+    default:
+        break; /* HEARTBEAT, and commands a broker should not send */
+    }
+}
+
+void ps__session_received(ps__session *s, int64_t now)
+{
+    s->last_in = now;
+}
+
+void ps__session_malformed(ps__session *s)
+{
+    ps__slice t = text_slice("malformed frame from the broker");
+    note_async_error(s, EPROTO, &t);
+}
+
+void ps__session_handshake_failed(ps__session *s, enum ps__hs what)
+{
+    int curve = s->opts->curve_server_key != NULL, err = ECONNREFUSED;
+    const char *why = NULL;
+    if (s->state == PS_SESSION_DEAD)
+        return;
+    switch (what) {
+    case PS_HS_REFUSED:
+        err = EACCES;
+        why = curve ? "the broker refused this client's CURVE key (not among its clients)"
+                    : "the broker refused this client (its user is not among the broker's clients)";
+        break;
+    case PS_HS_MECHANISM:
+        why = curve ? "the broker does not speak CURVE on this endpoint"
+                    : "the broker requires CURVE encryption (set the broker's public key)";
+        break;
+    case PS_HS_PROTOCOL:
+        why = "the security handshake with the broker failed";
+        break;
+    case PS_HS_CLOSED:
+        /* A CURVE broker says nothing to a client with a wrong server key:
+         * it cannot read its HELLO, and closes the connection.  A plain
+         * client may see the same: the broker's greeting naming CURVE is
+         * lost when it resets the connection after reading ours. */
+        if (!s->welcomed && ++s->hs_closed >= 2)
+            why = curve ? "the broker closed the connection during the CURVE handshake (is the "
+                          "server key the broker's public key?)"
+                        : "the broker closed the connection during the handshake (if it "
+                          "requires CURVE encryption, set the broker's public key)";
+        break;
+    }
+    if (why) {
+        ps__slice t = text_slice(why);
+        refused(s, err, &t);
+    }
+}
+
+uint64_t ps__session_dropped(ps__session *s)
+{
+    uint64_t n = s->dropped;
+    s->dropped = 0;
+    return n;
+}
+
+int ps__session_take_error(ps__session *s, char **text)
+{
+    int err = s->async_err;
+    *text = s->async_text;
+    s->async_err = 0;
+    s->async_text = NULL;
+    return err;
+}

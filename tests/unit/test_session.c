@@ -1,0 +1,423 @@
+/*
+ * test_session.c - the library's protocol state (libpubsub/session.c)
+ * driven without a broker, socket or thread: the test plays the broker by
+ * feeding records and the clock by passing times, and reads what the
+ * session queued to send and the effects it reported.  Covered: the
+ * handshake, waiting calls and their answers, tickets (async requests),
+ * PS_CONFIRM confirmations and what ps_flush reports, sync publish
+ * results, deliveries and gaps, a broker that forgot the session
+ * (reconnect, resubscribe), heartbeats and a silent broker, session loss
+ * with work in flight (with and without reconnect), and final refusals.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../libpubsub/session.h"
+#include "test.h"
+
+#define S(x) {x, sizeof x - 1}
+#define MAX_SEEN 32
+
+/* The records in one of the session's outgoing buffers. */
+typedef struct {
+    int n;                 /* records */
+    ps__cmd cmd[MAX_SEEN]; /* decoded, pointing into the buffer */
+} seen;
+
+static seen decode(const ps__buf *b, size_t from)
+{
+    seen out = {0};
+    ps__reader r;
+    ps__reader_init(&r, b->data + from, b->len - from);
+    while (out.n < MAX_SEEN && ps__wire_next(&r, &out.cmd[out.n]) == 1)
+        out.n++;
+    return out;
+}
+
+/* How many of the records in sn are of command cmd. */
+static int count_of(const seen *sn, uint8_t cmd)
+{
+    int k = 0;
+    for (int i = 0; i < sn->n; i++)
+        k += sn->cmd[i].cmd == cmd;
+    return k;
+}
+
+/* The broker sends cmd: encoded and decoded as on the wire. */
+static void feed(ps__session *s, const ps__cmd *cmd, int64_t now)
+{
+    ps__buf b = {0};
+    ps__cmd got;
+    ps__reader r;
+    ps__wire_put(&b, cmd);
+    ps__reader_init(&r, b.data, b.len);
+    while (ps__wire_next(&r, &got) == 1)
+        ps__session_record(s, &got, now);
+    ps__session_received(s, now);
+    ps__buf_free(&b);
+}
+
+static void welcome(ps__session *s, int64_t now)
+{
+    ps__cmd w = {.cmd = PS_CMD_WELCOME, .major = 1, .max_size = 4096, .heartbeat_ms = 1000};
+    feed(s, &w, now);
+}
+
+/* What the I/O side does with a batch: takes it and sends all of it. */
+static seen send_all(ps__session *s, int64_t now)
+{
+    seen sn = {0};
+    if (ps__session_take(s)) {
+        sn = decode(&s->sending, 0);
+        s->sending.len = 0;
+        s->sending_off = 0;
+        ps__session_sent(s, now);
+    }
+    return sn;
+}
+
+static seen take_urgent(ps__session *s)
+{
+    seen sn = decode(&s->urgent, 0);
+    s->urgent.len = 0;
+    return sn;
+}
+
+/* A ready session at time 0 with the given options. */
+static void start(ps__session *s, struct ps_opts *o)
+{
+    ps__session_init(s, o, 0);
+    take_urgent(s);
+    welcome(s, 0);
+    ps__session_fx(s);
+}
+
+static void test_handshake(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    o.name = "tester";
+    ps__session s;
+    ps__session_init(&s, &o, 0);
+    seen u = take_urgent(&s);
+    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HELLO && u.cmd[0].heartbeat_ms == 1000 &&
+              u.cmd[0].text.len == 6 && !memcmp(u.cmd[0].text.ptr, "tester", 6),
+          "a new session says HELLO with its name and heartbeat first");
+    ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .channel = S("logs")};
+    CHECK(ps__session_submit(&s, &pub, NULL, 0) == 0 && !ps__session_take(&s),
+          "a command queued before WELCOME waits");
+    welcome(&s, 5);
+    unsigned fx = ps__session_fx(&s);
+    CHECK(s.state == PS_SESSION_READY && s.max_size == 4096, "WELCOME makes the session ready with the broker's limit");
+    CHECK((fx & PS_FX_WAKE) && (fx & PS_FX_SEND), "... wakes the waiters and asks for the queue to be sent");
+    seen out = send_all(&s, 5);
+    CHECK(out.n == 1 && out.cmd[0].cmd == PS_CMD_PUBLISH, "then what waited goes");
+    ps__session_free(&s);
+}
+
+static void test_calls_and_tickets(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+
+    /* A subscription is kept once the broker said OK. */
+    ps__cmd sub = {.cmd = PS_CMD_SUBSCRIBE, .channel = S("logs"), .topic = S("a/#")};
+    ps__op *os = ps__op_new(PS_OP_SUB, ps__sub_new("logs", "a/#", 0));
+    CHECK(ps__session_submit(&s, &sub, os, 0) == 0 && (os->corr & PS_OP_BIT) && sub.corr == os->corr,
+          "a waiting call gets a correlation id with the op bit");
+    send_all(&s, 1);
+    CHECK(LIST_EMPTY(&s.subs), "no subscription before the broker's OK");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = os->corr, .count = 2}, 2);
+    CHECK(os->done && !os->err && os->count == 2 && !LIST_EMPTY(&s.subs),
+          "OK answers the call and keeps the subscription");
+    ps__session_op_remove(&s, os);
+    ps__op_free(os);
+
+    /* A ticket collects replies until DONE. */
+    ps__cmd req = {.cmd = PS_CMD_REQUEST, .channel = S("rpc"), .data = S("q")};
+    ps__op *t = ps__op_new(PS_OP_REQUEST, NULL);
+    ps__session_submit(&s, &req, t, 0);
+    send_all(&s, 3);
+    CHECK(ps__session_op(&s, t->corr) == t, "the ticket is found by its id");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_REPLY, .corr = t->corr, .data = S("one")}, 4);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_REPLY, .corr = t->corr, .status = 1, .data = S("two")}, 4);
+    CHECK(!t->done, "replies do not finish a ticket");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_DONE, .corr = t->corr, .count = 2, .expected = 3}, 5);
+    ps_msg *r1 = ps__op_reply(t), *r2 = ps__op_reply(t), *r3 = ps__op_reply(t);
+    CHECK(r1 && r2 && !r3 && r1->size == 3 && !memcmp(r1->data, "one", 3) && r1->status == 0 &&
+              r2->status == 1,
+          "the ticket holds both replies in order, the second an error");
+    CHECK(t->done && t->count == 2 && t->expected == 3, "DONE finishes it with 2 of 3 replied");
+    ps_msg_destroy(&r1);
+    ps_msg_destroy(&r2);
+    /* A second ticket refused by the broker. */
+    ps__op *t2 = ps__op_new(PS_OP_REQUEST, NULL);
+    ps__session_submit(&s, &req, t2, 0);
+    send_all(&s, 6);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .corr = t2->corr, .code = PS_WERR_NORESP,
+                        .text = S("no responders on 'rpc'")}, 6);
+    CHECK(t2->done && t2->err == PS_ENORESP && t2->errtext && !strcmp(t2->errtext, "no responders on 'rpc'"),
+          "ERROR fails a ticket with its errno and the broker's text");
+    ps__session_op_remove(&s, t);
+    ps__session_op_remove(&s, t2);
+    ps__op_free(t);
+    ps__op_free(t2);
+    CHECK(ps__session_op(&s, 12345 | PS_OP_BIT) == NULL, "an unknown ticket is not found");
+
+    /* A sync publish waits for RESULT. */
+    ps__cmd sp = {.cmd = PS_CMD_PUBLISH, .flags = PS_WIRE_SYNC, .channel = S("b")};
+    ps__op *sy = ps__op_new(PS_OP_SYNC, NULL);
+    ps__session_submit(&s, &sp, sy, 0);
+    send_all(&s, 7);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_RESULT, .corr = sy->corr, .count = 2, .expected = 3}, 8);
+    CHECK(sy->done && sy->count == 2 && sy->expected == 3 && !sy->err,
+          "RESULT answers a sync publish with its counts");
+    ps__session_op_remove(&s, sy);
+    ps__op_free(sy);
+    ps__session_free(&s);
+}
+
+static void test_confirms(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    ps__cmd p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = (ps__cmd){.cmd = PS_CMD_PUBLISH, .flags = PS_WIRE_CONFIRM, .channel = S("q")};
+        ps__session_submit(&s, &p[i], NULL, 1);
+    }
+    CHECK(s.unconfirmed == 4 && p[0].corr && !(p[0].corr & PS_OP_BIT) && p[1].corr != p[0].corr,
+          "confirmed publishes get plain correlation ids and are counted");
+    send_all(&s, 1);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = p[0].corr}, 2);
+    CHECK(s.unconfirmed == 3, "OK confirms one");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .corr = p[1].corr, .code = PS_WERR_FULL,
+                        .text = S("queue 'q' is full")}, 2);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_RESULT, .corr = p[2].corr, .count = 1, .expected = 2}, 2);
+    CHECK(s.unconfirmed == 1, "a refusal and an async RESULT count as answers too");
+    char *text;
+    int err = ps__session_take_error(&s, &text);
+    CHECK(err == ENOBUFS && text && !strcmp(text, "queue 'q' is full"),
+          "the first refusal is what the flush reports, with its text");
+    free(text);
+    CHECK(ps__session_take_error(&s, &text) == 0 && !text, "... once");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_RESULT, .corr = p[3].corr, .count = 0, .expected = 0}, 3);
+    err = ps__session_take_error(&s, &text);
+    CHECK(s.unconfirmed == 0 && err == PS_ENORESP && text && !strcmp(text, "0/0 receivers confirmed a sync message"),
+          "a PS_SYNC publish nobody received is PS_ENORESP at the next flush");
+    free(text);
+    ps__session_free(&s);
+}
+
+static void test_deliveries(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_GAP, .channel = S("logs"), .dropped = 7}, 1);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_DELIVER, .flags = PS_WIRE_RECEIPT, .seq = 9, .tag = 4,
+                        .channel = S("logs"), .topic = S("a/b"), .data = S("hi")}, 1);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_DELIVER, .seq = 10, .channel = S("logs"), .data = S("x")}, 1);
+    unsigned fx = ps__session_fx(&s);
+    CHECK(fx & PS_FX_RECV, "a delivery to an empty queue makes ps_fd readable");
+    ps_msg *m = ps__session_recv(&s);
+    CHECK(m && m->seq == 9 && m->tag == 4 && m->gap == 7 && (m->flags & PS_WIRE_RECEIPT) &&
+              !strcmp(m->channel, "logs") && !strcmp(m->topic, "a/b") && m->size == 2,
+          "the message carries its fields and the gap before it");
+    ps_msg_destroy(&m);
+    m = ps__session_recv(&s);
+    CHECK(m && m->gap == 0 && (ps__session_fx(&s) & PS_FX_DRAINED), "the gap is told once; the queue drains");
+    ps_msg_destroy(&m);
+    CHECK(ps__session_dropped(&s) == 7 && ps__session_dropped(&s) == 0, "ps_dropped counts the gap once");
+    ps__session_free(&s);
+}
+
+static void test_reconnect(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    const char *chans[] = {"logs", "jobs"};
+    for (int i = 0; i < 2; i++) {
+        ps__cmd sub = {.cmd = PS_CMD_SUBSCRIBE, .flags = i ? PS_WIRE_RESPONDER : 0,
+                       .channel = {chans[i], 4}, .topic = S("#")};
+        ps__op *os = ps__op_new(PS_OP_SUB, ps__sub_new(chans[i], "#", sub.flags));
+        ps__session_submit(&s, &sub, os, 0);
+        send_all(&s, 1);
+        feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = os->corr}, 1);
+        ps__session_op_remove(&s, os);
+        ps__op_free(os);
+    }
+    /* Work in flight: a call whose command left, a confirm, and a call
+     * still queued when the session goes. */
+    ps__cmd ping = {.cmd = PS_CMD_PING};
+    ps__op *sent = ps__op_new(PS_OP_PING, NULL), *queued = ps__op_new(PS_OP_PING, NULL);
+    ps__session_submit(&s, &ping, sent, 0);
+    ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .flags = PS_WIRE_CONFIRM, .channel = S("q")};
+    ps__session_submit(&s, &pub, NULL, 1);
+    send_all(&s, 2);
+    ps__session_submit(&s, &ping, queued, 0);
+    ps__session_fx(&s);
+
+    /* The broker restarted and no longer knows us. */
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_SESSION}, 10);
+    unsigned fx = ps__session_fx(&s);
+    seen u = take_urgent(&s);
+    CHECK(s.state == PS_SESSION_HANDSHAKE && (fx & PS_FX_LOST) && (fx & PS_FX_WAKE) &&
+              !strcmp(s.why, "the broker no longer knows the session"),
+          "ERROR(SESSION) loses the session and says why");
+    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HELLO && !s.reopen, "a HELLO goes at once on the same socket");
+    CHECK(sent->done && sent->err == EHOSTUNREACH && !queued->done,
+          "the call whose command had left fails; the one still queued waits for the next session");
+    char *text;
+    int err = ps__session_take_error(&s, &text);
+    CHECK(err == EHOSTUNREACH && s.unconfirmed == 0 && text &&
+              !strcmp(text, "connection to the broker lost before confirmation"),
+          "an unconfirmed publish makes the next flush fail with EHOSTUNREACH");
+    free(text);
+    CHECK(!ps__session_take(&s), "nothing is sent before the new WELCOME");
+
+    welcome(&s, 11);
+    seen out = decode(&s.sending, 0);
+    CHECK(out.n == 2 && count_of(&out, PS_CMD_SUBSCRIBE) == 2, "after WELCOME both subscriptions are made again");
+    int responder = 0;
+    for (int i = 0; i < out.n; i++)
+        if (out.cmd[i].channel.len == 4 && !memcmp(out.cmd[i].channel.ptr, "jobs", 4))
+            responder = out.cmd[i].flags == PS_WIRE_RESPONDER && out.cmd[i].window == 100;
+    CHECK(responder, "... with their flags and the window");
+    s.sending.len = 0;
+    out = send_all(&s, 12);
+    CHECK(out.n == 1 && out.cmd[0].cmd == PS_CMD_PING && out.cmd[0].corr == queued->corr,
+          "then the call queued meanwhile goes out");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_PONG, .corr = queued->corr}, 13);
+    CHECK(queued->done && !queued->err, "and is answered in the new session");
+    ps__session_op_remove(&s, sent);
+    ps__session_op_remove(&s, queued);
+    ps__op_free(sent);
+    ps__op_free(queued);
+
+    /* An unsubscribe forgets the subscription for later reconnects. */
+    ps__cmd un = {.cmd = PS_CMD_UNSUBSCRIBE, .channel = S("logs"), .topic = S("#")};
+    ps__op *ou = ps__op_new(PS_OP_UNSUB, ps__sub_new("logs", "#", 0));
+    ps__session_submit(&s, &un, ou, 0);
+    send_all(&s, 14);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = ou->corr}, 14);
+    ps__session_op_remove(&s, ou);
+    ps__op_free(ou);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_SESSION}, 15);
+    welcome(&s, 16);
+    out = decode(&s.sending, 0);
+    CHECK(out.n == 1 && out.cmd[0].channel.len == 4 && !memcmp(out.cmd[0].channel.ptr, "jobs", 4),
+          "after an unsubscribe only the other subscription is made again");
+    ps__session_free(&s);
+}
+
+static void test_heartbeats(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o); /* heartbeat 1000 ms, silence 3000 ms */
+    ps__session s;
+    start(&s, &o);
+    ps__session_tick(&s, 400);
+    CHECK(ps__session_next_tick(&s, 400) == 600 && s.urgent.len == 0,
+          "no heartbeat before the interval; the next tick in 600 ms");
+    ps__session_tick(&s, 1000);
+    seen u = take_urgent(&s);
+    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HEARTBEAT, "a heartbeat after an interval without sending");
+    ps__session_tick(&s, 1001);
+    u = take_urgent(&s);
+    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HEARTBEAT, "... asked for again until it could be sent");
+    ps__session_sent(&s, 1001);
+    ps__session_tick(&s, 1002);
+    CHECK(s.urgent.len == 0 && ps__session_next_tick(&s, 1002) == 999, "and due again an interval after it went");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_HEARTBEAT}, 2500);
+    ps__session_sent(&s, 2500);
+    ps__session_tick(&s, 5000);
+    CHECK(s.state == PS_SESSION_READY, "a broker heard within the timeout is alive");
+    ps__session_tick(&s, 5501);
+    unsigned fx = ps__session_fx(&s);
+    CHECK(s.state == PS_SESSION_HANDSHAKE && s.reopen && (fx & PS_FX_LOST) &&
+              !strcmp(s.why, "the broker fell silent"),
+          "3 s of silence lose the session and ask for a fresh socket");
+    CHECK(s.urgent.len == 0, "nothing is said on the old socket");
+    ps__session_reopened(&s, 5600, 0);
+    u = take_urgent(&s);
+    CHECK(!s.reopen && u.n == 1 && u.cmd[0].cmd == PS_CMD_HELLO, "the fresh socket starts with HELLO");
+    ps__session_tick(&s, 8601);
+    CHECK(s.reopen && s.state == PS_SESSION_HANDSHAKE, "an unanswered HELLO knocks again on a fresh socket");
+    ps__session_free(&s);
+
+    /* Without reconnect, silence ends the client with its work. */
+    o.reconnect = 0;
+    start(&s, &o);
+    ps__cmd ping = {.cmd = PS_CMD_PING};
+    ps__op *a = ps__op_new(PS_OP_PING, NULL), *b = ps__op_new(PS_OP_PING, NULL);
+    ps__session_submit(&s, &ping, a, 0);
+    send_all(&s, 1);
+    ps__session_submit(&s, &ping, b, 0);
+    ps__session_tick(&s, 3001);
+    fx = ps__session_fx(&s);
+    CHECK(s.state == PS_SESSION_DEAD && (fx & PS_FX_DEAD) && ps__session_err(&s) == EHOSTUNREACH,
+          "without reconnect a silent broker ends the session (EHOSTUNREACH)");
+    CHECK(a->done && a->err == EHOSTUNREACH && b->done && b->err == EHOSTUNREACH,
+          "... and every waiting call fails, sent or not");
+    CHECK(ps__session_submit(&s, &ping, NULL, 0) == -1 && errno == EHOSTUNREACH,
+          "a dead session takes no more commands");
+    ps__session_op_remove(&s, a);
+    ps__session_op_remove(&s, b);
+    ps__op_free(a);
+    ps__op_free(b);
+    ps__session_free(&s);
+}
+
+static void test_refusals(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    ps__session_init(&s, &o, 0);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_VERSION, .text = S("protocol 1.0 not supported")}, 1);
+    CHECK(s.state == PS_SESSION_DEAD && ps__session_err(&s) == PS_EVERSION &&
+              !strcmp(s.async_text, "protocol 1.0 not supported"),
+          "ERROR(VERSION) is a final answer, with the broker's text");
+    ps__session_free(&s);
+
+    ps__session_init(&s, &o, 0);
+    ps__session_handshake_failed(&s, PS_HS_CLOSED);
+    CHECK(s.state == PS_SESSION_HANDSHAKE, "one handshake cut off may be chance");
+    ps__session_handshake_failed(&s, PS_HS_CLOSED);
+    CHECK(s.state == PS_SESSION_DEAD && ps__session_err(&s) == ECONNREFUSED, "two are ECONNREFUSED");
+    ps__session_free(&s);
+
+    ps__session_init(&s, &o, 0);
+    ps__session_handshake_failed(&s, PS_HS_REFUSED);
+    CHECK(s.state == PS_SESSION_DEAD && ps__session_err(&s) == EACCES &&
+              strstr(s.async_text, "its user is not among"),
+          "a refused user is EACCES at once");
+    ps__session_free(&s);
+
+    ps__session_init(&s, &o, 0);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_LIMIT, .text = S("too many clients")}, 1);
+    CHECK(s.state == PS_SESSION_DEAD && ps__session_err(&s) == ENOBUFS,
+          "a refused HELLO before the first WELCOME ends the client");
+    ps__session_free(&s);
+}
+
+int main(void)
+{
+    test_handshake();
+    test_calls_and_tickets();
+    test_confirms();
+    test_deliveries();
+    test_reconnect();
+    test_heartbeats();
+    test_refusals();
+    return TEST_DONE();
+}
