@@ -1,5 +1,5 @@
 """pswire - the pubsub wire format in Python, for tests that speak to brokerd
-over a raw ZeroMQ socket.  It mirrors libpubsub/PROTOCOL.md; keep them in step."""
+over a raw ZeroMQ socket.  It mirrors docs/protocol.md and libpubsub/wire.c; keep them in step."""
 import struct
 
 HELLO, WELCOME, BYE, HEARTBEAT, PING, PONG, ERROR, OK = 1, 2, 3, 4, 5, 6, 7, 8
