@@ -340,11 +340,14 @@ $(O)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c $(WIRE_SRC) libpubsub/wire.h
 	@$(if $(Q),echo "  FUZZCC $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ tests/fuzz/fuzz_wire.c $(WIRE_SRC)
 
-$(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c $(WIRE_SRC) brokerd/brokerd.h
+# The configuration reader: its loaders and what they stand on.
+CONFIG_SRC := brokerd/config.c brokerd/config_errors.c brokerd/config_scan.c \
+              brokerd/config_schema.c brokerd/policy.c brokerd/log.c
+$(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(WIRE_SRC) brokerd/brokerd.h brokerd/config_int.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Ibrokerd $(FUZZ_PKG_CFLAGS) -o $@ \
-	  tests/fuzz/fuzz_config.c brokerd/config.c brokerd/log.c $(WIRE_SRC) \
+	  tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(WIRE_SRC) \
 	  $(shell pkg-config --libs libconfig libzmq)
 
 fuzz: fuzz-deps $(FUZZ_BIN)

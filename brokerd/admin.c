@@ -3,23 +3,14 @@
  * answered with ADMIN_REPLY carrying JSON built with jansson.  With
  * security only clients with the "admin" right get here (client.c).
  * "status" has a "gateway" object when the plain ZeroMQ gateway is
- * configured.
+ * configured, built by the gateway itself (gateway_status).  A refusal
+ * is returned as a PS_WERR_* code with its reason; client.c sends it.
  */
 #include "brokerd.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The gateway's endpoints and counters (null endpoints when not bound). */
-static json_t *admin_gateway(const gateway *g)
-{
-    return json_pack("{s:s?, s:s?, s:I, s:b, s:I, s:I, s:I, s:I}", "xpub", g->xpub_ep,
-                     "xsub", g->xsub_ep, "subscriptions", (json_int_t)g->n_subscribed,
-                     "forward_all", g->forward_all, "forwarded", (json_int_t)g->forwarded,
-                     "send_failed", (json_int_t)g->send_failed, "accepted",
-                     (json_int_t)g->accepted, "refused", (json_int_t)g->refused);
-}
 
 static json_t *admin_status(broker *b)
 {
@@ -37,7 +28,7 @@ static json_t *admin_status(broker *b)
                      (json_int_t)b->messages_out, "dropped", (json_int_t)b->dropped,
                      "malformed", (json_int_t)b->malformed);
     if (st && b->gw)
-        json_object_set_new(st, "gateway", admin_gateway(b->gw));
+        json_object_set_new(st, "gateway", gateway_status(b->gw));
     return st;
 }
 
@@ -45,7 +36,8 @@ static json_t *admin_channels(broker *b)
 {
     json_t *arr = json_array();
     /* Oldest first reads better: the list is newest first, so prepend. */
-    for (channel *ch = b->channels; ch; ch = ch->next) {
+    channel *ch;
+    SLIST_FOREACH(ch, &b->channels, link) {
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "name", ch->name,
                               "type", config_type_name(ch->type), "subscribers",
                               (json_int_t)ch->n_subs, "queued", (json_int_t)ch->n_queued,
@@ -61,7 +53,8 @@ static json_t *admin_channels(broker *b)
 static json_t *admin_clients(broker *b)
 {
     json_t *arr = json_array();
-    for (client *c = b->clients; c; c = c->next) {
+    client *c;
+    LIST_FOREACH(c, &b->clients, link) {
         /* "user": who security admitted it as ("" without security). */
         const char *who = auth_who(c);
         json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "id", (json_int_t)c->num, "name",
@@ -75,7 +68,7 @@ static json_t *admin_clients(broker *b)
     return arr;
 }
 
-void admin_handle(broker *b, client *c, const ps__cmd *cmd)
+uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     json_t *j = NULL;
     const ps__slice *v = &cmd->text;
@@ -88,19 +81,19 @@ void admin_handle(broker *b, client *c, const ps__cmd *cmd)
         j = admin_clients(b);
 #undef VERB
     else {
-        loop_error(b, c, cmd->corr, PS_WERR_INVALID,
-                   "unknown admin verb (status, channels or clients)");
-        return;
+        snprintf(why, cap, "unknown admin verb (status, channels or clients)");
+        return PS_WERR_INVALID;
     }
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) {
-        loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
-        return;
+        snprintf(why, cap, "out of memory");
+        return PS_WERR_LIMIT;
     }
     ps__cmd r = {.cmd = PS_CMD_ADMIN_REPLY, .corr = cmd->corr};
     r.data.ptr = text;
     r.data.len = strlen(text);
-    loop_put(b, c, &r);
+    out_put(b, c, &r);
     free(text);
+    return 0;
 }

@@ -32,6 +32,7 @@
  */
 #include "brokerd.h"
 #include "hash.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -62,22 +63,14 @@ struct auth_session {
 
 /* Handshake refusals logged already, as hashes of their reason: a peer
  * that libzmq lets retry every 100 ms must not fill the log. */
-static uint64_t logged[AUTH_LOGGED_MAX];
+static uint32_t logged[AUTH_LOGGED_MAX];
 static size_t n_logged;  /* entries of logged in use */
 static size_t next_slot; /* the entry replaced next once all are in use */
-
-static uint64_t hash64(const char *s)
-{
-    uint64_t h = 14695981039346656037u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211u;
-    return h;
-}
 
 /* True the first time reason is seen (among the last AUTH_LOGGED_MAX). */
 static int first_time(const char *reason)
 {
-    uint64_t h = hash64(reason);
+    uint32_t h = ps__hash(reason, strlen(reason));
     for (size_t i = 0; i < n_logged; i++)
         if (logged[i] == h)
             return 0;
@@ -278,8 +271,9 @@ static const char *zap_decide(broker *b, char f[][AUTH_FRAME_MAX], const size_t 
     return why;
 }
 
-void auth_zap(broker *b)
+void auth_zap(void *ctx)
 {
+    broker *b = ctx;
     for (int r = 0; r < AUTH_BURST; r++) {
         char f[AUTH_FRAMES][AUTH_FRAME_MAX];
         size_t len[AUTH_FRAMES] = {0};
@@ -309,16 +303,15 @@ void auth_zap(broker *b)
         const char *no = zap_decide(b, f, len, n < AUTH_FRAMES ? n : AUTH_FRAMES, user,
                                     sizeof user, why, sizeof why);
         size_t idlen = len[1] < AUTH_FRAME_MAX - 1 ? len[1] : AUTH_FRAME_MAX - 1;
+        char address[AUTH_FRAME_MAX]; /* the peer's address, from the network: printable */
+        ps__printable(address, sizeof address, f[3], strlen(f[3]));
         if (!no) {
-            log_debug("handshake of %s accepted as %s", f[3], user);
+            log_debug("handshake of %s accepted as %s", address, user);
             zap_reply(b->zap, f[1], idlen, "200", "OK", user);
             continue;
         }
-        for (char *q = f[3]; *q; q++)
-            if (*q < 0x20 || *q > 0x7e)
-                *q = '?';
         if (first_time(no))
-            log_warn("refused a client from %s at the handshake: %s", f[3], no);
+            log_warn("refused a client from %s at the handshake: %s", address, no);
         zap_reply(b->zap, f[1], idlen, "400", "not allowed", "");
     }
 }
@@ -406,7 +399,7 @@ auth_session *auth_admit(broker *b, void *sock, const void *ident, size_t ilen, 
     auth_session *as = calloc(1, sizeof *as);
     const char *why = "not allowed: this client is not in the broker's security.clients";
     if (!as) {
-        loop_direct_error(b, sock, ident, ilen, PS_WERR_LIMIT, "out of memory");
+        out_direct_error(sock, ident, ilen, PS_WERR_LIMIT, "out of memory");
         return NULL;
     }
     /* ZAP admitted the connection; only a reload since can have made it unknown. */
@@ -419,7 +412,7 @@ auth_session *auth_admit(broker *b, void *sock, const void *ident, size_t ilen, 
     snprintf(reason, sizeof reason, "%s is no longer in security.clients", user ? user : "a peer");
     if (first_time(reason))
         log_warn("refused a HELLO: %s", reason);
-    loop_direct_error(b, sock, ident, ilen, PS_WERR_DENIED, why);
+    out_direct_error(sock, ident, ilen, PS_WERR_DENIED, why);
     free(as);
     return NULL;
 }
@@ -471,56 +464,42 @@ static void log_refusal(client *c, enum verb v, const char *name, size_t len, co
     }
 }
 
-int auth_check(broker *b, client *c, uint64_t corr, enum verb v, channel *ch, const char *name,
-               size_t len)
+uint16_t auth_check(broker *b, client *c, enum verb v, channel *ch, const char *name, size_t len,
+                    char *why, size_t cap)
 {
     if (auth_may(b, c, v, ch, name, len))
-        return 1;
-    char text[PS_WIRE_NAME_MAX + 128];
+        return 0;
     const char *who = c->auth ? c->auth->who : "this client";
     if (v == VERB_ADMIN)
-        snprintf(text, sizeof text, "'admin' is not among the rights of %s", who);
+        snprintf(why, cap, "'admin' is not among the rights of %s", who);
     else
-        snprintf(text, sizeof text, "'%s:%.*s' is not among the rights of %s", config_verb_name(v),
+        snprintf(why, cap, "'%s:%.*s' is not among the rights of %s", config_verb_name(v),
                  (int)len, name, who);
-    loop_error(b, c, corr, PS_WERR_DENIED, "%s", text);
     if (c->auth)
-        log_refusal(c, v, name ? name : "", name ? len : 0, text);
-    return 0;
+        log_refusal(c, v, name ? name : "", name ? len : 0, why);
+    return PS_WERR_DENIED;
 }
 
-void auth_reload(broker *b)
+int auth_rejudge(broker *b, client *c)
 {
-    if (!b->secure)
-        return;
-    client *next;
-    for (client *c = b->clients; c; c = next) {
-        next = c->next;
-        if (!c->auth)
-            continue;
-        if (!admit(b->cfg, c->auth)) {
-            client_forget(b, c, "is no longer in security.clients");
-            continue;
-        }
-        /* Subscriptions stand only while their rights do. */
-        sub *snext;
-        for (sub *s = c->subs; s; s = snext) {
-            snext = s->cl_next;
-            channel *ch = s->ch;
-            size_t len = strlen(ch->name);
-            enum verb base = ch->type == CHAN_QUEUE ? VERB_CONSUME : VERB_SUBSCRIBE;
-            int receive = auth_may(b, c, base, ch, ch->name, len);
-            int reply = s->responder && auth_may(b, c, VERB_REPLY, ch, ch->name, len);
-            if (receive || reply) {
-                s->responder = reply;
-                s->requests_only = !receive;
-                continue;
-            }
-            log_notice("client %llu (%s): subscription to '%s' removed, its right was withdrawn",
-                       (unsigned long long)c->num, c->auth->who, ch->name);
-            chan_sub_remove(b, s);
-        }
-    }
+    if (!b->secure || !c->auth)
+        return 0;
+    return admit(b->cfg, c->auth) ? 0 : -1;
+}
+
+int auth_sub_stands(broker *b, sub *s)
+{
+    client *c = s->cl;
+    channel *ch = s->ch;
+    size_t len = strlen(ch->name);
+    enum verb base = ch->type == CHAN_QUEUE ? VERB_CONSUME : VERB_SUBSCRIBE;
+    int receive = auth_may(b, c, base, ch, ch->name, len);
+    int reply = s->responder && auth_may(b, c, VERB_REPLY, ch, ch->name, len);
+    if (!receive && !reply)
+        return 0;
+    s->responder = reply;
+    s->requests_only = !receive;
+    return 1;
 }
 
 const char *auth_who(const client *c)

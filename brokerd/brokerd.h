@@ -1,10 +1,12 @@
 /*
  * brokerd.h - the broker's one internal header.
  *
- * Modules: log (log.c), config (config.c), topic matching (topic.c),
- * authentication and access rules (auth.c), the plain ZeroMQ gateway
- * (gateway.c), and the event loop with its clients, channels and queues
- * (the rest).  Each section below is owned by the module named in it.
+ * Every file of the broker includes it: the configuration, the objects
+ * (clients, channels, subscriptions, messages, tickets, the broker) with
+ * a comment on every field, and each file's functions in a section of
+ * its own, top layer first after the objects.  A file calls only the
+ * files below it (docs/design.md draws the layers; the test t0020 fails
+ * on any circle).  Each section is owned by the file named in it.
  */
 #ifndef BROKERD_H
 #define BROKERD_H
@@ -13,7 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/queue.h>
 
+#include "buf.h"
 #include "defaults.h"
 #include "wire.h"
 
@@ -135,12 +139,21 @@ const char *config_type_name(enum chan_type t);
 /* "publish", "subscribe", ... "admin". */
 const char *config_verb_name(enum verb v);
 
+/* policy.c: where the broker may listen ---------------------------------- */
+
+/* True when ep is tcp://HOST:PORT or ipc:///PATH (or ipc://@abstract);
+ * else *why says what is wrong with it. */
+int config_endpoint_ok(const char *ep, const char **why);
+
 /*
  * Whether endpoint ep may be bound under c's security settings: NULL when
  * it may, else a sentence saying why not.  *plain is set to 1 when it may
  * but carries plain text beyond this host (broker.insecure), else 0.
  */
 const char *config_endpoint_refusal(const config *c, const char *ep, int *plain);
+/* The same for a plain ZeroMQ gateway endpoint, which never speaks CURVE
+ * and knows no access rules. */
+const char *config_gateway_refusal(const config *c, const char *ep, int *plain);
 
 /* topic.c ---------------------------------------------------------------- */
 
@@ -176,63 +189,30 @@ void sd_status(const char *text);/* STATUS=text */
 long sd_watchdog_ms(void);       /* ping interval, 0 when no watchdog */
 void sd_watchdog(void);          /* WATCHDOG=1 */
 
-/* auth.c: who may connect (ZAP) and what each client may do ------------- */
+/* The broker's objects ------------------------------------------------------
+ * Declared here, in one place, because every layer reads them; each is
+ * changed only by the file named in its comment. */
 
 typedef struct broker broker;
 typedef struct client client;
 typedef struct channel channel;
 typedef struct auth_session auth_session; /* a client's identity and rights (auth.c) */
-
-/* Starts the ZAP handler when the config has a security section; must run
- * before any endpoint is bound.  0, or -1 after logging. */
-int auth_start(broker *b);
-/* Gives a ROUTER its security options: CURVE for tcp, peer credentials
- * for ipc.  0, or -1 with errno. */
-int auth_setup_router(broker *b, void *router, int ipc);
-/* Answers the ZAP requests that are waiting (the loop polls b->zap). */
-void auth_zap(broker *b);
-void auth_stop(broker *b);
-/* The security state of a new session whose HELLO came with ZAP user id
- * user, or NULL after ERROR(DENIED) to the identity, logged once. */
-auth_session *auth_admit(broker *b, void *sock, const void *ident, size_t ilen, const char *user);
-/* True when c was admitted under user id user (a frame from its identity
- * may come from another peer once its own connection is gone). */
-int auth_same_user(const client *c, const char *user);
-/* True when c may do v on the channel name (ch when it exists, else
- * NULL); name is NULL for VERB_ADMIN.  Without security: always. */
-int auth_may(broker *b, client *c, enum verb v, channel *ch, const char *name, size_t len);
-/* auth_may, and on refusal ERROR(corr, DENIED) to c, logged once per
- * client and reason.  Returns 1 when allowed, 0 when refused. */
-int auth_check(broker *b, client *c, uint64_t corr, enum verb v, channel *ch, const char *name,
-               size_t len);
-/* After a reload: every session is judged again by the new rules, and
- * those no longer allowed are forgotten. */
-void auth_reload(broker *b);
-/* Who c is for logs and `pctl clients` ("logger", "uid 1000"), or NULL. */
-const char *auth_who(const client *c);
-/* Frees *as (NULL allowed) and sets *as = NULL. */
-void auth_free(auth_session **as);
-/* True when the channel name (len bytes) matches pattern: '*' matches any
- * run of characters, everything else itself. */
-int auth_match(const char *pattern, const char *name, size_t len);
-
-/* The event loop and its objects: loop.c, client.c, channel.c, queue.c,
- * admin.c, main.c ------------------------------------------------------- */
-
 typedef struct sub sub;
 typedef struct qmsg qmsg;
 typedef struct pending pending;
 typedef struct ticket ticket;
 typedef struct store store;
+typedef struct store_set store_set;
 typedef struct gateway gateway;
+typedef struct loop loop;
 
-/* One outgoing frame waiting for the peer's pipe to have room. */
+/* One outgoing frame waiting for the peer's pipe to have room (out.c). */
 typedef struct outframe {
-    ps__buf buf;           /* the encoded records */
-    struct outframe *next; /* next frame, in sending order */
+    ps__buf buf;                   /* the encoded records */
+    STAILQ_ENTRY(outframe) link;   /* the client's frames, in sending order */
 } outframe;
 
-/* A connected client session, keyed by its ROUTER and routing id. */
+/* A connected client session, keyed by its ROUTER and routing id (client.c). */
 struct client {
     void *sock;            /* the ROUTER it talks through (b->router or b->router_ipc) */
     uint8_t ident[256];    /* ZeroMQ routing id */
@@ -241,28 +221,27 @@ struct client {
     char *name;            /* name given in HELLO (may be "") */
     int64_t last_in;       /* monotonic ms of the last record received */
     int64_t last_out;      /* monotonic ms of the last frame sent */
-    ps__buf cur;           /* records of this loop turn, not yet framed */
-    outframe *out_head;    /* frames the pipe refused so far, oldest first */
-    outframe *out_tail;    /* last of them */
+    ps__buf cur;           /* records of this loop turn, not yet framed (out.c) */
+    STAILQ_HEAD(, outframe) out; /* frames the pipe refused so far, oldest first */
     size_t pending_bytes;  /* bytes in cur and all out frames */
     int dirty;             /* on the broker's flush list */
-    client *flush_next;    /* next on the flush list */
+    SLIST_ENTRY(client) flush_link; /* the broker's flush list */
     int dead;              /* forgotten; freed at the end of the turn */
     int warned_malformed;  /* a malformed frame was logged once */
     uint64_t stamp;        /* last fan-out that reached it (one delivery each) */
-    sub *subs;             /* its subscriptions */
+    LIST_HEAD(, sub) subs; /* its subscriptions */
     size_t n_subs;         /* entries in subs */
-    ticket *tickets;       /* deliveries waiting for its ACK or REPLY */
+    LIST_HEAD(, ticket) tickets; /* deliveries waiting for its ACK or REPLY */
     ps__buf parked;        /* records held back while a full queue slows it */
-    client *park_next;     /* next client on the broker's parked list */
+    LIST_ENTRY(client) park_link; /* the broker's parked list, while on_park_list */
     int on_park_list;      /* it is on that list */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
-    client *hnext;         /* identity hash chain */
-    client *prev, *next;   /* the broker's list of clients */
+    SLIST_ENTRY(client) hlink; /* identity hash chain */
+    LIST_ENTRY(client) link;   /* the broker's clients, or its graveyard once dead */
 };
 
-/* A subscription: one client, one channel, one pattern. */
+/* A subscription: one client, one channel, one pattern (channel.c). */
 struct sub {
     client *cl;            /* who subscribed */
     channel *ch;           /* to what */
@@ -274,21 +253,21 @@ struct sub {
     uint32_t inflight;     /* queue: messages delivered, not yet acked */
     uint64_t gap;          /* deliveries dropped since the last GAP */
     uint64_t dropped;      /* deliveries dropped, all time */
-    sub *cl_next;          /* the client's next subscription */
-    sub *ch_prev, *ch_next;/* the channel's list (round-robin order) */
+    LIST_ENTRY(sub) cl_link;  /* the client's subscriptions */
+    TAILQ_ENTRY(sub) ch_link; /* the channel's list (round-robin order) */
 };
 
-/* A retained value of a pubsub topic. */
+/* A retained value of a pubsub topic (channel.c). */
 typedef struct retained {
     char *topic;           /* topic name, NUL-terminated */
     size_t tlen;           /* bytes in topic */
     uint8_t *data;         /* payload */
     size_t len;            /* bytes in data */
     uint64_t seq;          /* channel sequence it was published with */
-    struct retained *next; /* next retained value of the channel */
+    SLIST_ENTRY(retained) link; /* the channel's retained values */
 } retained;
 
-/* A message held by a queue channel, waiting or delivered unacked. */
+/* A message held by a queue channel, waiting or delivered unacked (queue.c). */
 struct qmsg {
     uint64_t seq;          /* channel sequence number */
     char *topic;           /* topic, NUL-terminated */
@@ -301,10 +280,10 @@ struct qmsg {
     pending *sync;         /* a sync publisher waiting for the ack */
     uint64_t sid;          /* durable: record id in the store */
     void *seg;             /* durable: its store segment, NULL once acked */
-    qmsg *prev, *next;     /* the queue (FIFO) while waiting */
+    TAILQ_ENTRY(qmsg) link;/* the queue (FIFO) while waiting */
 };
 
-/* A channel: declared in the config or created on first use. */
+/* A channel: declared in the config or created on first use (channel.c). */
 struct channel {
     char *name;            /* channel name */
     enum chan_type type;   /* queue, broadcast or pubsub */
@@ -318,18 +297,18 @@ struct channel {
     uint64_t seq;          /* last sequence number given out */
     uint64_t messages;     /* messages accepted */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
-    sub *subs_head, *subs_tail; /* subscriptions, round-robin order */
-    size_t n_subs;         /* entries in the list */
-    qmsg *q_head, *q_tail; /* queue: messages waiting, oldest first */
+    TAILQ_HEAD(, sub) subs;/* subscriptions, round-robin order */
+    size_t n_subs;         /* entries in subs */
+    TAILQ_HEAD(, qmsg) q;  /* queue: messages waiting, oldest first */
     size_t n_queued;       /* queue: waiting messages */
     size_t n_unacked;      /* queue: delivered, not yet acked */
-    retained *ret;         /* pubsub: retained values */
+    SLIST_HEAD(, retained) ret; /* pubsub: retained values */
     size_t n_retained;     /* entries in ret */
-    channel *hnext;        /* name hash chain */
-    channel *next;         /* the broker's list of channels */
+    SLIST_ENTRY(channel) hlink; /* name hash chain */
+    SLIST_ENTRY(channel) link;  /* the broker's channels, newest first */
 };
 
-/* A sync publish or a request waiting for receipts or replies. */
+/* A sync publish or a request waiting for receipts or replies (ticket.c). */
 struct pending {
     int is_request;        /* request (replies) or sync message (receipts) */
     client *requester;     /* who waits; NULL once it went away */
@@ -338,150 +317,186 @@ struct pending {
     uint32_t answered;     /* receipts or replies so far */
     int64_t deadline;      /* monotonic ms */
     qmsg *qm;              /* queue sync: the message */
-    ticket *tickets;       /* outstanding tickets */
+    LIST_HEAD(, ticket) tickets; /* outstanding tickets */
     size_t n_tickets;      /* entries in tickets */
-    pending *prev, *next;  /* the broker's list of waiters */
+    LIST_ENTRY(pending) link; /* the broker's waiters */
 };
 
 enum { TICKET_QUEUE = 1, TICKET_RECEIPT = 2, TICKET_REQUEST = 3 };
 
-/* A delivery tag the broker waits for: ACK or REPLY from one client. */
+/* A delivery tag the broker waits for: ACK or REPLY from one client (ticket.c). */
 struct ticket {
     uint64_t tag;          /* the tag sent in DELIVER */
     int kind;              /* TICKET_* */
     client *cl;            /* the client that must answer */
     qmsg *qm;              /* TICKET_QUEUE: the message */
     pending *pd;           /* RECEIPT, REQUEST: the waiter */
-    ticket *hnext;         /* tag hash chain */
-    ticket *cl_prev, *cl_next; /* the client's tickets */
-    ticket *pd_prev, *pd_next; /* the waiter's tickets */
+    SLIST_ENTRY(ticket) hlink;  /* tag hash chain */
+    LIST_ENTRY(ticket) cl_link; /* the client's tickets */
+    LIST_ENTRY(ticket) pd_link; /* the waiter's tickets */
 };
 
 #define BROKER_HASH 4096   /* buckets of each hash table */
+
+/*
+ * Called for every message accepted on a pubsub channel, after its
+ * receivers got it (main registers the gateway's forwarder here, so that
+ * channel code never calls the gateway).
+ */
+typedef void fanout_hook(void *ctx, const channel *ch, const ps__slice *topic,
+                         const ps__slice *data);
 
 /* The whole broker state. */
 struct broker {
     config *cfg;           /* current configuration */
     void *ctx;             /* ZeroMQ context */
+    loop *loop;            /* the event loop (loop.c), made by main */
     void *router;          /* the ROUTER clients talk to (all of them without security) */
     void *router_ipc;      /* with security: the ROUTER of ipc endpoints, else NULL */
     void *zap;             /* with security: the ZAP handler's REP socket, else NULL */
     int secure;            /* started with a security section: every client is judged */
     int sigfd;             /* signalfd for TERM, INT, HUP */
-    char **ipc_owned;      /* socket files this broker created, unlinked at exit */
+    char **ipc_owned;      /* socket files this broker created, unlinked at exit (listen.c) */
     size_t n_ipc_owned;    /* entries in ipc_owned */
-    int stop;              /* leave the loop */
-    void (*reload)(broker *b); /* SIGHUP handler, set by main (NULL: ignore) */
     uint64_t id;           /* broker id, random per process */
     uint64_t epoch;        /* random at every start */
     int64_t started;       /* monotonic ms at start */
-    int64_t now;           /* monotonic ms of this turn */
+    int64_t now;           /* monotonic ms of this turn (kept by the loop) */
     uint64_t next_num;     /* next client session number */
     uint64_t next_tag;     /* next delivery tag */
     uint64_t next_stamp;   /* next fan-out stamp */
-    client *clients;       /* every session */
+    LIST_HEAD(, client) clients;   /* every session */
     size_t n_clients;      /* live sessions */
-    client *hclients[BROKER_HASH]; /* by identity */
-    client *flush;         /* clients with output this turn */
-    client *graveyard;     /* forgotten clients, freed at the end of the turn */
-    client *parked;        /* clients whose records wait for room in a queue */
-    channel *channels;     /* every channel */
+    SLIST_HEAD(, client) hclients[BROKER_HASH]; /* by identity */
+    SLIST_HEAD(, client) flush;    /* clients with output this turn (out.c, client.c) */
+    LIST_HEAD(, client) graveyard; /* forgotten clients, freed at the end of the turn */
+    LIST_HEAD(, client) parked;    /* clients whose records wait for room in a queue */
+    SLIST_HEAD(, channel) channels;/* every channel, newest first */
     size_t n_channels;     /* entries in channels */
-    channel *hchannels[BROKER_HASH]; /* by name */
-    ticket *htickets[BROKER_HASH];   /* by tag */
-    pending *pendings;     /* sync messages and requests waiting */
+    SLIST_HEAD(, channel) hchannels[BROKER_HASH]; /* by name */
+    SLIST_HEAD(, ticket) htickets[BROKER_HASH];   /* by tag */
+    LIST_HEAD(, pending) pendings; /* sync messages and requests waiting */
     int64_t pend_min;      /* no deadline of pendings is earlier than this */
-    int64_t next_sweep;    /* when heartbeats are next checked */
-    int throttled;         /* input paused: a "block" receiver is full */
+    int throttled;         /* input paused: a "block" receiver is full (client.c) */
     int64_t throttle_since;/* monotonic ms the current pause began */
     uint64_t messages_in;  /* messages accepted */
     uint64_t messages_out; /* deliveries written */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
     uint64_t malformed;    /* malformed frames received */
+    store_set *stores;     /* the durable stores and their fsync worker (store.c) */
+    fanout_hook *on_fanout;/* called for each pubsub message fanned out, or NULL */
+    void *fanout_ctx;      /* its first argument */
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
 };
 
-/* A subscription prefix a SUB socket gave the gateway's XPUB. */
-typedef struct gw_prefix {
-    uint8_t *data;         /* the prefix bytes (any bytes, not NUL-terminated) */
-    size_t len;            /* bytes in data; 0 subscribes to everything */
-} gw_prefix;
+/* Moves s to the end of its channel's round-robin order. */
+static inline void sub_to_tail(channel *ch, sub *s)
+{
+    if (TAILQ_NEXT(s, ch_link)) {
+        TAILQ_REMOVE(&ch->subs, s, ch_link);
+        TAILQ_INSERT_TAIL(&ch->subs, s, ch_link);
+    }
+}
 
-/* The plain ZeroMQ gateway: an XPUB for SUB sockets, an XSUB for PUB sockets. */
-struct gateway {
-    void *xpub;            /* SUB sockets connect here; NULL when not configured */
-    void *xsub;            /* PUB sockets connect here; NULL when not configured */
-    char *xpub_ep;         /* the endpoint xpub is bound to, for reload and status */
-    char *xsub_ep;         /* the endpoint xsub is bound to */
-    size_t n_subscribed;   /* distinct prefixes subscribed on xpub, as it reported them */
-    gw_prefix *prefixes;   /* those prefixes, unordered, while they are few enough */
-    size_t n_prefixes;     /* entries in prefixes */
-    size_t cap_prefixes;   /* entries allocated */
-    int forward_all;       /* too many prefixes to track: send everything, XPUB filters */
-    uint64_t forwarded;    /* messages sent on xpub */
-    uint64_t send_failed;  /* sends libzmq refused on xpub (dropped for every subscriber) */
-    uint64_t accepted;     /* messages from PUB sockets published on a channel */
-    uint64_t refused;      /* messages from PUB sockets dropped (malformed or refused) */
-    uint32_t warned;       /* refusal kinds already logged, one bit each (gateway.c) */
-};
+/*
+ * The sections below run top first (docs/design.md draws the layers): main
+ * registers everything with the loop; client -> admin -> gateway ->
+ * channel -> queue -> deliver -> ticket -> out, with store under queue
+ * and above out; listen, auth, config, policy, topic, sd and log below.
+ */
 
-/* loop.c: sockets, the event loop, output. */
+/* loop.c: sources, timers and turns; knows nothing of the broker ------- */
+
+/* A handler of a source: what the socket or fd has ready is read here. */
+typedef void loop_fn(void *ctx);
+/* A job of the end of every turn: returns the ms it may wait before the
+ * next turn (0: poll without waiting, -1: until an event comes). */
+typedef long loop_turn_fn(void *ctx);
+/* A timer: returns the ms until it runs next (-1: never again). */
+typedef long loop_timer_fn(void *ctx);
+
+/* Monotonic milliseconds. */
 int64_t loop_now(void);
-/* Binds every endpoint (refusing those the security policy forbids); 0
- * or -1 after logging the failing endpoint. */
-int loop_bind(broker *b);
-/* Sets the ROUTERs' input limit from b->cfg (at start and after a reload). */
-void loop_apply_limits(broker *b);
-/* Binds sock to ep: on a socket passed by systemd if there is one; an ipc
- * path is probed first, given the configured mode and group, and removed
- * at exit.  0, -1 (zmq_bind failed, errno set) or -2 (logged). */
-int loop_bind_endpoint(broker *b, void *sock, const char *ep);
-/* Closes the ROUTERs and removes the socket files they created. */
-void loop_close(broker *b);
-/* Runs until a SIGTERM/SIGINT; returns 0. */
-int loop_run(broker *b);
-/* Appends a record for c to its output; drop-checking is the caller's. */
-void loop_put(broker *b, client *c, const ps__cmd *cmd);
-/* ERROR(corr, code, printf text) to c. */
-void loop_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-/* ERROR(0, code, text) to an identity of router sock that has no session. */
-void loop_direct_error(broker *b, void *sock, const void *ident, size_t ilen, uint16_t code,
-                       const char *text);
-/* OK(corr, value) to c. */
-void loop_ok(broker *b, client *c, uint64_t corr, uint32_t value);
+/* A loop that keeps *clock at the time of the current turn; NULL on ENOMEM. */
+loop *loop_new(int64_t *clock);
+void loop_free(loop **l);
+/* Watches a ZeroMQ socket (fd -1) or an fd (sock NULL) for input; fn
+ * runs when it has some.  While *hold is non-zero (hold may be NULL) it
+ * is not polled.  0, or -1 (ENOMEM, or LOOP_SOURCES_MAX reached). */
+int loop_watch(loop *l, void *sock, int fd, loop_fn *fn, void *ctx, const int *hold);
+/* Runs fn first in delay_ms, then whenever it says.  0 or -1 (ENOMEM). */
+int loop_timer(loop *l, long delay_ms, loop_timer_fn *fn, void *ctx);
+/* Runs fn at the end of every turn, in the order added.  0 or -1. */
+int loop_on_turn(loop *l, loop_turn_fn *fn, void *ctx);
+/* Ends loop_run after the current turn. */
+void loop_stop(loop *l);
+/* Polls and dispatches until loop_stop; 0, or -1 after logging. */
+int loop_run(loop *l);
 
-/* client.c: sessions. */
+/* client.c: sessions -------------------------------------------------- */
+
 client *client_find(broker *b, void *sock, const void *ident, size_t len);
-/* Handles every record of one frame from identity ident on router sock;
- * user is the frame's ZAP user id (NULL without security). */
-void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
-                  const void *data, size_t size);
+/* Reads up to a burst of frames from a ROUTER and handles every record
+ * of each (the loop's handler of b->router and b->router_ipc). */
+void client_read(broker *b, void *sock);
 /* Drops a session's state (subscriptions, tickets); keeps the client. */
 void client_reset(broker *b, client *c);
-/* Forgets a client: reset now, freed by client_reap at the end of the turn;
- * why (NULL: say nothing) goes to the log. */
+/* Forgets a client: reset now, freed by client_turn_end at the end of
+ * the turn; why (NULL: say nothing) goes to the log. */
 void client_forget(broker *b, client *c, const char *why);
-/* Frees forgotten clients. */
-void client_reap(broker *b);
-/* Handles parked records of clients whose queue has room again. */
-void client_unpark(broker *b);
+/* The end of a turn: sends every client its output, lets parked
+ * publishers on and frees forgotten clients.  Returns the ms the loop
+ * may wait (0 when output is left unframed, a short retry when a pipe
+ * was full, else -1). */
+long client_turn_end(broker *b);
 /* Sends heartbeats and forgets silent clients (not while input is
- * throttled: nobody could be heard); sets b->next_sweep. */
-void client_sweep(broker *b);
+ * throttled: nobody could be heard); returns the ms until the next sweep. */
+long client_sweep(broker *b);
+/* After a reload: every session is judged again by the new rules; those
+ * no longer allowed are forgotten, subscriptions no longer allowed dropped. */
+void client_rejudge(broker *b);
 void client_free_all(broker *b);
 
-/* channel.c: channels, subscriptions, fan-out, sync, requests. */
+/* admin.c */
+/* Answers an ADMIN record; 0, or a PS_WERR_* code with the reason in why[cap]. */
+uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+
+/* gateway.c: the plain ZeroMQ gateway --------------------------------- */
+
+/* Binds the configured gateway sockets (none: b->gw stays NULL); 0 or -1
+ * after logging. */
+int gateway_open(broker *b);
+/* Closes the gateway's sockets and frees it; accepts b->gw == NULL. */
+void gateway_close(broker *b);
+/* Has the loop watch the gateway's sockets; 0 or -1. */
+int gateway_watch(broker *b);
+/* The fan-out hook: sends [CHANNEL/TOPIC, payload] of a pubsub message
+ * to SUB sockets that want it (ctx is the broker). */
+void gateway_forward(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
+/* After a reload: says that changed gateway endpoints wait for a restart. */
+void gateway_reload(broker *b);
+struct json_t;
+/* The gateway's endpoints and counters as a JSON object (new reference). */
+struct json_t *gateway_status(const gateway *g);
+
+/* channel.c: channels, subscriptions, publish, requests -------------- */
+
 channel *chan_find(broker *b, const char *name, size_t len);
 channel *chan_create(broker *b, const char *name, size_t len, const config_channel *cc);
 /* Creates declared channels and applies the config's limits to them;
  * -1 when a channel could not be made (a durable store failed to open). */
 int chan_apply_config(broker *b);
-/* Returns 1 when the record must be parked (a full queue that blocks). */
-int chan_publish(broker *b, client *c, const ps__cmd *cmd);
-void chan_subscribe(broker *b, client *c, const ps__cmd *cmd);
-void chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd);
-void chan_request(broker *b, client *c, const ps__cmd *cmd);
+/* What a request handler leaves for its caller besides a code. */
+enum { CHAN_PARK = 0x10000 }; /* chan_publish: keep the record, a full queue blocks (no PS_WERR_*) */
+/*
+ * The request handlers: each returns 0 when done (answers sent), or a
+ * PS_WERR_* code with the reason in why[cap] for the caller to send as
+ * ERROR(cmd->corr); chan_publish may also return CHAN_PARK.
+ */
+int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+uint16_t chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 void chan_ack(broker *b, client *c, uint64_t tag);
 void chan_reply(broker *b, client *c, const ps__cmd *cmd);
 /* Publishes a message that came without a session (the gateway's XSUB) on
@@ -489,29 +504,19 @@ void chan_reply(broker *b, client *c, const ps__cmd *cmd);
  * a PS_WERR_* code with the reason in why[cap]. */
 uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *topic,
                             const ps__slice *data, char *why, size_t cap);
-/* Writes a queue message to consumer s with tag (never dropped). */
-int chan_deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag);
-/* Moves s to the end of its channel's round-robin order. */
-void chan_sub_rotate(channel *ch, sub *s);
 /* Removes a subscription (queue: its unacked messages go back). */
 void chan_sub_remove(broker *b, sub *s);
-/* Drops every ticket of c (client going away). */
+/* Drops every ticket and waiter of c (client going away). */
 void chan_client_gone(broker *b, client *c);
-/* Sends due RESULT/DONE; returns ms until the next deadline, or -1. */
-long chan_timers(broker *b);
 void chan_free_all(broker *b);
-/* Sends the RESULT or DONE of a waiter and frees it with its tickets. */
-void pending_finish(broker *b, pending *pd);
-/* Tickets (tag table). */
-ticket *ticket_new(broker *b, int kind, client *c, pending *pd);
-ticket *ticket_find(broker *b, uint64_t tag);
-void ticket_free(broker *b, ticket *t);
 
-/* queue.c: queue channels. */
+/* queue.c: queue channels --------------------------------------------- */
+
 /* True when the queue holds max_queued messages. */
 int queue_full(const channel *ch);
-/* Takes a published message; returns it or NULL (error already sent). */
-qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd);
+/* Takes a published message; returns it, or NULL with a PS_WERR_* code
+ * in *code and the reason in why[cap]. */
+qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, size_t cap);
 /* Hands waiting messages to consumers with room. */
 void queue_dispatch(broker *b, channel *ch);
 /* ACK of a queue ticket. */
@@ -519,12 +524,59 @@ void queue_ack(broker *b, ticket *t);
 /* Puts a consumer's unacked message back at the front (REDELIVERED). */
 void queue_requeue(broker *b, ticket *t);
 void queue_free(channel *ch);
-/* Queues a message recovered from the store (no client, no checks). */
-qmsg *queue_restore(channel *ch, char *topic, size_t tlen, uint8_t *data, size_t len);
+/* The store's recovery callback: queues a recovered message (ctx is the
+ * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
+int queue_restore(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen, uint8_t *data,
+                  size_t len);
 
-/* store.c: durable queues on disk. */
-/* Opens DATA_DIR/queues/NAME and queues what it holds; NULL after logging. */
-store *store_open(broker *b, channel *ch, int fsync_always);
+/* deliver.c: writing messages to receivers ---------------------------- */
+
+/* Writes DELIVER to s's client, preceded by a GAP when deliveries were
+ * dropped; droppable ones are dropped (and counted) on a "drop" channel
+ * when the client's output is full.  Returns 1 when written, 0 when dropped. */
+int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__slice topic,
+            ps__slice data, int droppable);
+/* Writes a queue message to consumer s with tag (never dropped). */
+void deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag);
+/* Hands an accepted broadcast or pubsub message to every receiver (pubsub:
+ * whose pattern matches), once per client, then to the fan-out hook; with
+ * pd (a sync publish) each receiver gets a receipt ticket. */
+void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
+                     const ps__slice *data, pending *pd);
+
+/* ticket.c: tickets and waiters with deadlines ------------------------ */
+
+ticket *ticket_new(broker *b, int kind, client *c, pending *pd);
+ticket *ticket_find(broker *b, uint64_t tag);
+void ticket_free(broker *b, ticket *t);
+/* A waiter for receipts or replies with a deadline (0 ms: the default). */
+pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32_t timeout_ms);
+/* Sends the RESULT or DONE of a waiter and frees it with its tickets. */
+void pending_finish(broker *b, pending *pd);
+/* Finishes a waiter once nothing more can come. */
+void pending_check(broker *b, pending *pd);
+/* Finishes waiters whose deadline passed; returns ms until the next, or -1. */
+long ticket_timers(broker *b);
+/* Finishes every waiter without an answer (shutdown). */
+void pending_free_all(broker *b);
+
+/* store.c: durable queues on disk ------------------------------------- */
+
+/* What recovery hands back for each message not acknowledged, in order;
+ * sid and seg go into the message (qmsg), topic and data are the callee's. */
+typedef int store_restore_fn(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen,
+                             uint8_t *data, size_t len);
+/* Sets up b->stores (the fsync worker starts with the first batch store).
+ * 0, or -1 after logging. */
+int store_init(broker *b);
+/* Closes every store's worker; after the last store_close. */
+void store_fini(broker *b);
+/* The fd the loop watches for finished syncs. */
+int store_event_fd(const broker *b);
+/* Opens DATA_DIR/queues/NAME and hands what it holds to restore(ctx, ...);
+ * NULL after logging. */
+store *store_open(broker *b, const char *name, int fsync_always, store_restore_fn *restore,
+                  void *ctx);
 /* Syncs and closes; accepts NULL and sets *st = NULL. */
 void store_close(store **st);
 /* Writes qm's record at the end of this turn; 0 or -1 with errno. */
@@ -534,31 +586,84 @@ void store_ack(store *st, qmsg *qm);
 /* Sends OK(corr) to c once everything appended so far is on disk. */
 int store_confirm(store *st, client *c, uint64_t corr);
 /* Forgets c in waiting confirms (it went away). */
-void store_client_gone(client *c);
-/* Writes the turn's records and starts or does the syncs; end of each turn. */
-void store_turn_end(void);
-/* The fsync worker's eventfd (-1 without a worker) and its handler. */
-int store_event_fd(void);
-void store_events(void);
+void store_client_gone(broker *b, client *c);
+/* Writes the turn's records and starts or does the syncs (a turn job). */
+long store_turn_end(void *ctx);
+/* Takes the worker's finished syncs (the handler of store_event_fd). */
+void store_events(void *ctx);
 
-/* gateway.c: the plain ZeroMQ gateway. */
-struct zmq_pollitem_t;
-#define GATEWAY_POLL_MAX 2 /* poll items gateway_poll_items adds at most */
-/* Binds the configured gateway sockets (none: b->gw stays NULL); 0 or -1
- * after logging. */
-int gateway_open(broker *b);
-/* Closes the gateway's sockets and frees it; accepts b->gw == NULL. */
-void gateway_close(broker *b);
-/* Fills items with the gateway's sockets to poll; returns how many. */
-int gateway_poll_items(broker *b, struct zmq_pollitem_t *items);
-/* Handles what zmq_poll reported on the items gateway_poll_items filled. */
-void gateway_events(broker *b, const struct zmq_pollitem_t *items);
-/* Sends [CHANNEL/TOPIC, payload] of a pubsub message to SUB sockets that want it. */
-void gateway_forward(broker *b, const channel *ch, const ps__slice *topic, const ps__slice *data);
-/* After a reload: says that changed gateway endpoints wait for a restart. */
-void gateway_reload(broker *b);
+/* out.c: framing and per-client output -------------------------------- */
 
-/* admin.c */
-void admin_handle(broker *b, client *c, const ps__cmd *cmd);
+/* Appends a record for c to its output; drop-checking is the caller's. */
+void out_put(broker *b, client *c, const ps__cmd *cmd);
+/* ERROR(corr, code, printf text) to c. */
+void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* OK(corr, value) to c. */
+void out_ok(broker *b, client *c, uint64_t corr, uint32_t value);
+/* ERROR(0, code, text) to an identity of router sock that has no session. */
+void out_direct_error(void *sock, const void *ident, size_t ilen, uint16_t code, const char *text);
+/* Frames c's records of the turn and sends what the pipe takes.  Returns
+ * 0 when all went, 1 when some wait, -1 when the peer is gone (its output
+ * is dropped then). */
+int out_flush(broker *b, client *c);
+/* True when c has records not framed yet. */
+int out_unframed(const client *c);
+/* Drops all of c's output. */
+void out_drop(client *c);
+
+/* listen.c: binding endpoints ----------------------------------------- */
+
+/* Opens the ROUTERs and binds every endpoint (refusing those the security
+ * policy forbids); 0 or -1 after logging the failing endpoint. */
+int listen_open(broker *b);
+/* Sets the ROUTERs' input limit from b->cfg (at start and after a reload). */
+void listen_apply_limits(broker *b);
+/* Binds sock to ep: on a socket passed by systemd if there is one; an ipc
+ * path is probed first, given the configured mode and group, and removed
+ * at exit.  what ("", "the gateway's xpub ") names it in the log line of a
+ * failure.
+ * 0, or -1 after logging. */
+int listen_bind(broker *b, void *sock, const char *ep, const char *what);
+/* Closes the ROUTERs and removes the socket files they created. */
+void listen_close(broker *b);
+
+/* auth.c: who may connect (ZAP) and what each client may do ----------- */
+
+/* Starts the ZAP handler when the config has a security section; must run
+ * before any endpoint is bound.  0, or -1 after logging. */
+int auth_start(broker *b);
+/* Gives a ROUTER its security options: CURVE for tcp, peer credentials
+ * for ipc.  0, or -1 with errno. */
+int auth_setup_router(broker *b, void *router, int ipc);
+/* Answers the ZAP requests that are waiting (the loop's handler of b->zap). */
+void auth_zap(void *ctx);
+void auth_stop(broker *b);
+/* The security state of a new session whose HELLO came with ZAP user id
+ * user, or NULL after ERROR(DENIED) to the identity, logged once. */
+auth_session *auth_admit(broker *b, void *sock, const void *ident, size_t ilen, const char *user);
+/* True when c was admitted under user id user (a frame from its identity
+ * may come from another peer once its own connection is gone). */
+int auth_same_user(const client *c, const char *user);
+/* True when c may do v on the channel name (ch when it exists, else
+ * NULL); name is NULL for VERB_ADMIN.  Without security: always. */
+int auth_may(broker *b, client *c, enum verb v, channel *ch, const char *name, size_t len);
+/* auth_may, and on refusal the reason in why[cap], logged once per client
+ * and reason.  Returns 0 when allowed, PS_WERR_DENIED when refused. */
+uint16_t auth_check(broker *b, client *c, enum verb v, channel *ch, const char *name, size_t len,
+                    char *why, size_t cap);
+/* After a reload: judges c's session by the new rules.  Returns 0 when it
+ * may stay, -1 when it is no longer allowed at all. */
+int auth_rejudge(broker *b, client *c);
+/* After auth_rejudge: whether subscription s still stands under the new
+ * rules (it is updated when it does). */
+int auth_sub_stands(broker *b, sub *s);
+/* Who c is for logs and `pctl clients` ("logger", "uid 1000"), or NULL. */
+const char *auth_who(const client *c);
+/* Frees *as (NULL allowed) and sets *as = NULL. */
+void auth_free(auth_session **as);
+/* True when the channel name (len bytes) matches pattern: '*' matches any
+ * run of characters, everything else itself. */
+int auth_match(const char *pattern, const char *name, size_t len);
 
 #endif

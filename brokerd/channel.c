@@ -2,17 +2,16 @@
  * channel.c - channels, subscriptions and what travels through them:
  * fan-out on broadcast and pubsub channels, retained values, sync
  * receipts, requests and their replies.  Queue storage and dispatch are
- * in queue.c.
+ * in queue.c, the writing of deliveries and the fan-out in deliver.c,
+ * the tickets and waiters of receipts and replies in ticket.c.
  *
  * Every accepted message gets the channel's next sequence number; with
- * the broker id and epoch it is the message's identity.  Deliveries on
- * broadcast and pubsub channels are bounded by the receiver's output
- * buffer (client_buffer): a delivery that does not fit is dropped and
- * counted on the subscription, and the receiver is told by a GAP record
- * before its next delivery on that channel.  Receipts and replies the
- * broker waits for are "tickets", found by the tag sent in DELIVER; a
- * sync publish or request waiting for them is a "pending" with a
- * deadline.
+ * the broker id and epoch it is the message's identity.  A retained
+ * value is stored here (retained_set), on the channel, and sent to each
+ * new matching subscriber (chan_subscribe).  The request handlers answer
+ * with OK, REPLY and DELIVER records themselves and leave refusals to
+ * their caller: each returns a PS_WERR_* code with the reason in a
+ * buffer, which client.c sends as ERROR.
  */
 #include "brokerd.h"
 #include "defaults.h"
@@ -32,7 +31,8 @@ static size_t name_hash(const char *s, size_t len)
 
 channel *chan_find(broker *b, const char *name, size_t len)
 {
-    for (channel *ch = b->hchannels[name_hash(name, len)]; ch; ch = ch->hnext)
+    channel *ch;
+    SLIST_FOREACH(ch, &b->hchannels[name_hash(name, len)], hlink)
         if (strlen(ch->name) == len && memcmp(ch->name, name, len) == 0)
             return ch;
     return NULL;
@@ -52,11 +52,11 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
     ch->max_queued = cc ? cc->max_queued : 100000;
     ch->slow = cc ? cc->slow : SLOW_DROP;
     ch->overflow = cc ? cc->overflow : OVERFLOW_REFUSE;
-    size_t h = name_hash(name, len);
-    ch->hnext = b->hchannels[h];
-    b->hchannels[h] = ch;
-    ch->next = b->channels;
-    b->channels = ch;
+    TAILQ_INIT(&ch->subs);
+    TAILQ_INIT(&ch->q);
+    SLIST_INIT(&ch->ret);
+    SLIST_INSERT_HEAD(&b->hchannels[name_hash(name, len)], ch, hlink);
+    SLIST_INSERT_HEAD(&b->channels, ch, link);
     b->n_channels++;
     log_info("channel '%s' created (%s%s)", ch->name, config_type_name(ch->type),
              cc ? "" : ", on first use");
@@ -90,7 +90,7 @@ int chan_apply_config(broker *b)
         if (cc->durable && !ch->store) {
             /* A queue that becomes durable keeps what it holds in memory;
              * from now on its messages are written too. */
-            ch->store = store_open(b, ch, b->cfg->fsync_always);
+            ch->store = store_open(b, ch->name, b->cfg->fsync_always, queue_restore, ch);
             if (!ch->store)
                 failed++;
         } else if (!cc->durable && ch->store) {
@@ -131,256 +131,79 @@ static channel *chan_resolve(broker *b, const ps__slice *name, int create, uint1
  * The channel a command names, created on first use if allowed.  The
  * client needs the right verb on it, or queue_verb when it is a queue
  * (NO_VERB: none); a channel not created yet is judged as the pubsub
- * channel it would be, before it exists.  Sends the ERROR and returns
- * NULL when there is none or the client may not.
+ * channel it would be, before it exists.  Returns NULL with a PS_WERR_*
+ * code in *code and the reason in why[cap] when there is none or the
+ * client may not.
  */
-static channel *chan_lookup(broker *b, client *c, uint64_t corr, const ps__slice *name, int create,
-                            int verb, int queue_verb)
+static channel *chan_lookup(broker *b, client *c, const ps__slice *name, int create, int verb,
+                            int queue_verb, uint16_t *code, char *why, size_t cap)
 {
-    char why[PS_WIRE_NAME_MAX + 64];
-    uint16_t code = 0;
-    channel *ch = chan_resolve(b, name, 0, &code, why, sizeof why);
-    if (!ch && code == PS_WERR_INVALID) {
-        loop_error(b, c, corr, code, "%s", why);
+    *code = 0;
+    channel *ch = chan_resolve(b, name, 0, code, why, cap);
+    if (!ch && *code == PS_WERR_INVALID)
         return NULL;
-    }
     if (ch && ch->type == CHAN_QUEUE)
         verb = queue_verb;
-    if (verb != NO_VERB && !auth_check(b, c, corr, (enum verb)verb, ch, name->ptr, name->len))
+    if (verb != NO_VERB &&
+        (*code = auth_check(b, c, (enum verb)verb, ch, name->ptr, name->len, why, cap)))
         return NULL;
     if (!ch && create)
-        ch = chan_resolve(b, name, 1, &code, why, sizeof why);
-    if (!ch)
-        loop_error(b, c, corr, code, "%s", why);
+        ch = chan_resolve(b, name, 1, code, why, cap);
     return ch;
-}
-
-/* Tickets ---------------------------------------------------------------- */
-
-ticket *ticket_new(broker *b, int kind, client *c, pending *pd)
-{
-    ticket *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->tag = ++b->next_tag;
-    t->kind = kind;
-    t->cl = c;
-    t->pd = pd;
-    size_t h = t->tag % BROKER_HASH;
-    t->hnext = b->htickets[h];
-    b->htickets[h] = t;
-    t->cl_next = c->tickets;
-    if (c->tickets)
-        c->tickets->cl_prev = t;
-    c->tickets = t;
-    if (pd) {
-        t->pd_next = pd->tickets;
-        if (pd->tickets)
-            pd->tickets->pd_prev = t;
-        pd->tickets = t;
-        pd->n_tickets++;
-    }
-    return t;
-}
-
-ticket *ticket_find(broker *b, uint64_t tag)
-{
-    for (ticket *t = b->htickets[tag % BROKER_HASH]; t; t = t->hnext)
-        if (t->tag == tag)
-            return t;
-    return NULL;
-}
-
-void ticket_free(broker *b, ticket *t)
-{
-    ticket **pp = &b->htickets[t->tag % BROKER_HASH];
-    while (*pp && *pp != t)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = t->hnext;
-    if (t->cl_prev)
-        t->cl_prev->cl_next = t->cl_next;
-    else
-        t->cl->tickets = t->cl_next;
-    if (t->cl_next)
-        t->cl_next->cl_prev = t->cl_prev;
-    if (t->pd) {
-        if (t->pd_prev)
-            t->pd_prev->pd_next = t->pd_next;
-        else
-            t->pd->tickets = t->pd_next;
-        if (t->pd_next)
-            t->pd_next->pd_prev = t->pd_prev;
-        t->pd->n_tickets--;
-    }
-    free(t);
-}
-
-/* Waiters ---------------------------------------------------------------- */
-
-static pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32_t timeout_ms)
-{
-    pending *pd = calloc(1, sizeof *pd);
-    if (!pd)
-        return NULL;
-    pd->is_request = is_request;
-    pd->requester = c;
-    pd->corr = corr;
-    pd->deadline = b->now + (timeout_ms ? timeout_ms : PS_DEFAULT_WAIT_MS);
-    if (!b->pendings || pd->deadline < b->pend_min)
-        b->pend_min = pd->deadline;
-    pd->next = b->pendings;
-    if (b->pendings)
-        b->pendings->prev = pd;
-    b->pendings = pd;
-    return pd;
-}
-
-void pending_finish(broker *b, pending *pd)
-{
-    if (pd->requester) {
-        ps__cmd r = {.cmd = pd->is_request ? PS_CMD_DONE : PS_CMD_RESULT,
-                     .corr = pd->corr,
-                     .count = pd->answered,
-                     .expected = pd->expected};
-        loop_put(b, pd->requester, &r);
-    }
-    while (pd->tickets)
-        ticket_free(b, pd->tickets);
-    if (pd->qm)
-        pd->qm->sync = NULL;
-    if (pd->prev)
-        pd->prev->next = pd->next;
-    else
-        b->pendings = pd->next;
-    if (pd->next)
-        pd->next->prev = pd->prev;
-    free(pd);
-}
-
-/* Finishes a receipt or request waiter once nothing more can come. */
-static void pending_check(broker *b, pending *pd)
-{
-    if (!pd->qm && pd->n_tickets == 0)
-        pending_finish(b, pd);
-}
-
-long chan_timers(broker *b)
-{
-    if (!b->pendings)
-        return -1;
-    /* pend_min is a lower bound (waiters that finished early may have set
-     * it): scan the list only when it is due. */
-    if (b->now < b->pend_min)
-        return (long)(b->pend_min - b->now);
-    long next = -1;
-    pending *nx;
-    for (pending *pd = b->pendings; pd; pd = nx) {
-        nx = pd->next;
-        if (pd->deadline <= b->now) {
-            pending_finish(b, pd);
-            continue;
-        }
-        long left = (long)(pd->deadline - b->now);
-        if (next < 0 || left < next)
-            next = left;
-    }
-    if (next >= 0)
-        b->pend_min = b->now + next;
-    return next;
-}
-
-/* Deliveries ------------------------------------------------------------- */
-
-/*
- * Writes DELIVER to the subscription's client, preceded by a GAP when
- * deliveries were dropped before.  A droppable delivery that would push
- * the client's output past client_buffer is dropped and counted.
- * Returns 1 when written, 0 when dropped.
- */
-static int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag,
-                   ps__slice topic, ps__slice data, int droppable)
-{
-    client *c = s->cl;
-    channel *ch = s->ch;
-    ps__cmd d = {.cmd = PS_CMD_DELIVER, .flags = flags, .seq = seq, .tag = tag,
-                 .topic = topic, .data = data};
-    d.channel.ptr = ch->name;
-    d.channel.len = strlen(ch->name);
-    size_t need = ps__wire_size(&d) + (s->gap ? PS_WIRE_RECORD_OVERHEAD + d.channel.len : 0);
-    /* On a "block" channel nothing is dropped: the loop stops reading
-     * publishers while such a receiver is over its bound (loop.c). */
-    if (droppable && ch->slow == SLOW_DROP &&
-        c->pending_bytes + need > (size_t)b->cfg->client_buffer) {
-        s->gap++;
-        s->dropped++;
-        ch->dropped++;
-        b->dropped++;
-        return 0;
-    }
-    if (s->gap) {
-        ps__cmd g = {.cmd = PS_CMD_GAP, .channel = d.channel, .dropped = s->gap};
-        loop_put(b, c, &g);
-        s->gap = 0;
-    }
-    loop_put(b, c, &d);
-    b->messages_out++;
-    return 1;
-}
-
-int chan_deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag)
-{
-    ps__slice topic = {qm->topic, qm->tlen}, data = {(const char *)qm->data, qm->len};
-    uint8_t flags = PS_WIRE_QUEUED | (qm->redelivered ? PS_WIRE_REDELIVERED : 0);
-    return deliver(b, s, flags, qm->seq, tag, topic, data, 0);
 }
 
 /* Retained values -------------------------------------------------------- */
 
-static retained **retained_slot(channel *ch, const ps__slice *topic)
+static void retained_free(retained *r)
 {
-    retained **pp = &ch->ret;
-    while (*pp && !((*pp)->tlen == topic->len && memcmp((*pp)->topic, topic->ptr, topic->len) == 0))
-        pp = &(*pp)->next;
-    return pp;
+    free(r->topic);
+    free(r->data);
+    free(r);
 }
 
-/* Stores or clears the topic's retained value; -1 after an ERROR. */
-static int retained_set(broker *b, client *c, channel *ch, const ps__cmd *cmd, uint64_t seq)
+static retained *retained_find(channel *ch, const ps__slice *topic)
 {
-    retained **pp = retained_slot(ch, &cmd->topic), *r = *pp;
+    retained *r;
+    SLIST_FOREACH(r, &ch->ret, link)
+        if (r->tlen == topic->len && memcmp(r->topic, topic->ptr, topic->len) == 0)
+            return r;
+    return NULL;
+}
+
+/* Stores or clears the topic's retained value; 0, or a PS_WERR_* code
+ * with the reason in why[cap]. */
+static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_t seq, char *why,
+                             size_t cap)
+{
+    retained *r = retained_find(ch, &cmd->topic);
     if (cmd->data.len == 0) {
         if (r) {
-            *pp = r->next;
-            free(r->topic);
-            free(r->data);
-            free(r);
+            SLIST_REMOVE(&ch->ret, r, retained, link);
+            retained_free(r);
             ch->n_retained--;
         }
         return 0;
     }
     if (!r) {
         if ((long)ch->n_retained >= b->cfg->max_retained) {
-            loop_error(b, c, cmd->corr, PS_WERR_LIMIT,
-                       "channel '%s' holds max_retained %ld retained topics", ch->name,
-                       b->cfg->max_retained);
-            return -1;
+            snprintf(why, cap, "channel '%s' holds max_retained %ld retained topics", ch->name,
+                     b->cfg->max_retained);
+            return PS_WERR_LIMIT;
         }
         r = calloc(1, sizeof *r);
         if (!r || !(r->topic = strndup(cmd->topic.ptr, cmd->topic.len))) {
             free(r);
-            loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
-            return -1;
+            snprintf(why, cap, "out of memory");
+            return PS_WERR_LIMIT;
         }
         r->tlen = cmd->topic.len;
-        r->next = ch->ret;
-        ch->ret = r;
+        SLIST_INSERT_HEAD(&ch->ret, r, link);
         ch->n_retained++;
     }
     uint8_t *data = malloc(cmd->data.len);
     if (!data) {
-        loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
-        return -1;
+        snprintf(why, cap, "out of memory");
+        return PS_WERR_LIMIT;
     }
     memcpy(data, cmd->data.ptr, cmd->data.len);
     free(r->data);
@@ -408,83 +231,51 @@ static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t le
     return 0;
 }
 
-/* Checks what every message must satisfy; -1 after an ERROR. */
-static int check_message(broker *b, client *c, const ps__cmd *cmd)
+/* The channel a message (PUBLISH or REQUEST) goes to, created on first
+ * use, with the client's right to it and the message's checks; NULL with
+ * *code and why as chan_lookup. */
+static channel *message_channel(broker *b, client *c, const ps__cmd *cmd, int verb, int queue_verb,
+                                uint16_t *code, char *why, size_t cap)
 {
-    char why[128];
-    uint16_t code = message_fault(b, &cmd->topic, cmd->data.len, why, sizeof why);
-    if (code) {
-        loop_error(b, c, cmd->corr, code, "%s", why);
-        return -1;
-    }
-    return 0;
+    channel *ch = chan_lookup(b, c, &cmd->channel, 1, verb, queue_verb, code, why, cap);
+    if (ch && (*code = message_fault(b, &cmd->topic, cmd->data.len, why, cap)))
+        return NULL;
+    return ch;
 }
 
-/*
- * Hands an accepted broadcast or pubsub message to every receiver
- * attached (pubsub: whose pattern matches), once per client, and pubsub
- * messages to the gateway.  With pd (a sync publish) each receiver gets a
- * receipt ticket; pd is finished here when nobody can answer.
- */
-static void fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
-                    const ps__slice *data, pending *pd)
+int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
-    uint64_t stamp = ++b->next_stamp;
-    for (sub *s = ch->subs_head; s; s = s->ch_next) {
-        if (s->cl->stamp == stamp || s->cl->dead || s->requests_only)
-            continue; /* one delivery per client, and only to receivers */
-        if (ch->type == CHAN_PUBSUB && !topic_match(s->pattern, s->plen, topic->ptr, topic->len))
-            continue;
-        s->cl->stamp = stamp;
-        if (!pd) {
-            deliver(b, s, 0, seq, 0, *topic, *data, 1);
-            continue;
-        }
-        /* Receivers a sync message was meant for count even if dropped. */
-        pd->expected++;
-        ticket *t = ticket_new(b, TICKET_RECEIPT, s->cl, pd);
-        if (!t)
-            continue;
-        if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, *topic, *data, 1))
-            ticket_free(b, t);
-    }
-    if (ch->type == CHAN_PUBSUB && b->gw)
-        gateway_forward(b, ch, topic, data);
-    if (pd)
-        pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
-}
-
-int chan_publish(broker *b, client *c, const ps__cmd *cmd)
-{
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1, VERB_PUBLISH, VERB_SEND);
-    if (!ch || check_message(b, c, cmd) < 0)
-        return 0;
-    if (cmd->flags & PS_WIRE_RETAIN) {
-        if (ch->type != CHAN_PUBSUB || !ch->retain) {
-            loop_error(b, c, cmd->corr, PS_WERR_WRONGTYPE,
-                       ch->type != CHAN_PUBSUB ? "retain needs a pubsub channel; '%s' is a %s"
-                                               : "channel '%s' (%s) does not retain",
-                       ch->name, config_type_name(ch->type));
-            return 0;
-        }
+    uint16_t code;
+    channel *ch = message_channel(b, c, cmd, VERB_PUBLISH, VERB_SEND, &code, why, cap);
+    if (!ch)
+        return code;
+    if ((cmd->flags & PS_WIRE_RETAIN) && (ch->type != CHAN_PUBSUB || !ch->retain)) {
+        if (ch->type != CHAN_PUBSUB)
+            snprintf(why, cap, "retain needs a pubsub channel; '%s' is a %s", ch->name,
+                     config_type_name(ch->type));
+        else
+            snprintf(why, cap, "channel '%s' (%s) does not retain", ch->name,
+                     config_type_name(ch->type));
+        return PS_WERR_WRONGTYPE;
     }
     if (ch->type == CHAN_QUEUE) {
         /* overflow = "block": the publisher waits (its records are parked)
          * instead of being refused, as long as its backlog fits its buffer. */
         if (ch->overflow == OVERFLOW_BLOCK && queue_full(ch) &&
             c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer)
-            return 1;
-        qmsg *qm = queue_push(b, ch, c, cmd);
+            return CHAN_PARK;
+        qmsg *qm = queue_push(ch, cmd, &code, why, cap);
         if (!qm)
-            return 0;
+            return code;
         ch->messages++;
         b->messages_in++;
         if (cmd->flags & PS_WIRE_CONFIRM) {
-            /* On a durable queue the confirm waits until the record is on disk. */
+            /* On a durable queue the confirm waits until the record is on
+             * disk: store.c sends it then. */
             if (!ch->store)
-                loop_ok(b, c, cmd->corr, 0);
+                out_ok(b, c, cmd->corr, 0);
             else if (store_confirm(ch->store, c, cmd->corr) < 0)
-                loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
+                out_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
         }
         if (cmd->flags & PS_WIRE_SYNC) {
             pending *pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
@@ -498,17 +289,17 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd)
         return 0;
     }
     uint64_t seq = ch->seq + 1;
-    if ((cmd->flags & PS_WIRE_RETAIN) && retained_set(b, c, ch, cmd, seq) < 0)
-        return 0;
+    if ((cmd->flags & PS_WIRE_RETAIN) && (code = retained_set(b, ch, cmd, seq, why, cap)))
+        return code;
     ch->seq = seq;
     ch->messages++;
     b->messages_in++;
     if (cmd->flags & PS_WIRE_CONFIRM)
-        loop_ok(b, c, cmd->corr, 0);
+        out_ok(b, c, cmd->corr, 0); /* accepted: a confirm on a channel without a store */
     pending *pd = NULL;
     if (cmd->flags & PS_WIRE_SYNC)
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
-    fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd);
+    deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd);
     return 0;
 }
 
@@ -529,7 +320,7 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
     uint64_t seq = ++ch->seq;
     ch->messages++;
     b->messages_in++;
-    fan_out(b, ch, seq, topic, data, NULL);
+    deliver_fan_out(b, ch, seq, topic, data, NULL);
     return 0;
 }
 
@@ -537,36 +328,11 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
 
 static sub *sub_find(client *c, channel *ch, const char *pattern, size_t plen)
 {
-    for (sub *s = c->subs; s; s = s->cl_next)
+    sub *s;
+    LIST_FOREACH(s, &c->subs, cl_link)
         if (s->ch == ch && s->plen == plen && memcmp(s->pattern, pattern, plen) == 0)
             return s;
     return NULL;
-}
-
-static void sub_to_tail(channel *ch, sub *s)
-{
-    if (ch->subs_tail == s)
-        return;
-    /* unlink */
-    if (s->ch_prev)
-        s->ch_prev->ch_next = s->ch_next;
-    else
-        ch->subs_head = s->ch_next;
-    if (s->ch_next)
-        s->ch_next->ch_prev = s->ch_prev;
-    /* append */
-    s->ch_next = NULL;
-    s->ch_prev = ch->subs_tail;
-    if (ch->subs_tail)
-        ch->subs_tail->ch_next = s;
-    else
-        ch->subs_head = s;
-    ch->subs_tail = s;
-}
-
-void chan_sub_rotate(channel *ch, sub *s)
-{
-    sub_to_tail(ch, s);
 }
 
 /* The pattern a subscription stores: pubsub filters, "" elsewhere. */
@@ -578,50 +344,42 @@ static ps__slice sub_pattern(const channel *ch, const ps__cmd *cmd)
     return p;
 }
 
-void chan_subscribe(broker *b, client *c, const ps__cmd *cmd)
+uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     /* A responder needs the right to reply; to get messages too, the
      * right to subscribe (consume) as well. */
     int responder = (cmd->flags & PS_WIRE_RESPONDER) != 0;
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1,
-                              responder ? VERB_REPLY : VERB_SUBSCRIBE,
-                              responder ? VERB_REPLY : VERB_CONSUME);
+    uint16_t code;
+    channel *ch = chan_lookup(b, c, &cmd->channel, 1, responder ? VERB_REPLY : VERB_SUBSCRIBE,
+                              responder ? VERB_REPLY : VERB_CONSUME, &code, why, cap);
     if (!ch)
-        return;
+        return code;
     int requests_only = responder &&
         !auth_may(b, c, ch->type == CHAN_QUEUE ? VERB_CONSUME : VERB_SUBSCRIBE, ch, ch->name,
                   strlen(ch->name));
     ps__slice p = sub_pattern(ch, cmd);
     if (ch->type == CHAN_PUBSUB && !topic_valid_pattern(p.ptr, p.len)) {
-        loop_error(b, c, cmd->corr, PS_WERR_INVALID,
-                   "invalid pattern ('+' and '#' only as whole levels, '#' last)");
-        return;
+        snprintf(why, cap, "invalid pattern ('+' and '#' only as whole levels, '#' last)");
+        return PS_WERR_INVALID;
     }
     sub *s = sub_find(c, ch, p.ptr, p.len);
     if (!s) {
         if ((long)c->n_subs >= b->cfg->max_subscriptions) {
-            loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "max_subscriptions %ld reached",
-                       b->cfg->max_subscriptions);
-            return;
+            snprintf(why, cap, "max_subscriptions %ld reached", b->cfg->max_subscriptions);
+            return PS_WERR_LIMIT;
         }
         s = calloc(1, sizeof *s);
         if (!s || !(s->pattern = strndup(p.ptr, p.len))) {
             free(s);
-            loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
-            return;
+            snprintf(why, cap, "out of memory");
+            return PS_WERR_LIMIT;
         }
         s->plen = p.len;
         s->cl = c;
         s->ch = ch;
-        s->cl_next = c->subs;
-        c->subs = s;
+        LIST_INSERT_HEAD(&c->subs, s, cl_link);
         c->n_subs++;
-        s->ch_prev = ch->subs_tail;
-        if (ch->subs_tail)
-            ch->subs_tail->ch_next = s;
-        else
-            ch->subs_head = s;
-        ch->subs_tail = s;
+        TAILQ_INSERT_TAIL(&ch->subs, s, ch_link);
         ch->n_subs++;
     }
     s->responder = responder;
@@ -630,50 +388,41 @@ void chan_subscribe(broker *b, client *c, const ps__cmd *cmd)
     log_debug("client %llu subscribed to %s '%.*s'%s", (unsigned long long)c->num, ch->name,
               (int)p.len, p.ptr, requests_only ? " for requests only" : responder ? " as responder" : "");
     if (ch->type == CHAN_QUEUE) {
-        loop_ok(b, c, cmd->corr, 0);
+        out_ok(b, c, cmd->corr, 0);
         queue_dispatch(b, ch);
-        return;
+        return 0;
     }
     uint32_t n = 0;
+    retained *r;
     if (ch->type == CHAN_PUBSUB && !requests_only)
-        for (retained *r = ch->ret; r; r = r->next)
+        SLIST_FOREACH(r, &ch->ret, link)
             n += topic_match(s->pattern, s->plen, r->topic, r->tlen) != 0;
-    loop_ok(b, c, cmd->corr, n);
+    out_ok(b, c, cmd->corr, n);
     if (!n)
-        return;
-    for (retained *r = ch->ret; r; r = r->next) {
+        return 0;
+    SLIST_FOREACH(r, &ch->ret, link) {
         if (!topic_match(s->pattern, s->plen, r->topic, r->tlen))
             continue;
         ps__slice topic = {r->topic, r->tlen}, data = {(const char *)r->data, r->len};
         deliver(b, s, PS_WIRE_RETAINED, r->seq, 0, topic, data, 0);
     }
+    return 0;
 }
 
 void chan_sub_remove(broker *b, sub *s)
 {
     client *c = s->cl;
     channel *ch = s->ch;
-    sub **pp = &c->subs;
-    while (*pp && *pp != s)
-        pp = &(*pp)->cl_next;
-    if (*pp)
-        *pp = s->cl_next;
+    LIST_REMOVE(s, cl_link);
     c->n_subs--;
-    if (s->ch_prev)
-        s->ch_prev->ch_next = s->ch_next;
-    else
-        ch->subs_head = s->ch_next;
-    if (s->ch_next)
-        s->ch_next->ch_prev = s->ch_prev;
-    else
-        ch->subs_tail = s->ch_prev;
+    TAILQ_REMOVE(&ch->subs, s, ch_link);
     ch->n_subs--;
     if (ch->type == CHAN_QUEUE && s->inflight) {
         /* The client's ticket list runs newest first, and each requeue goes
          * to the front, so the oldest message ends up first again. */
-        ticket *nx;
-        for (ticket *t = c->tickets; t; t = nx) {
-            nx = t->cl_next;
+        ticket *t, *nx;
+        for (t = LIST_FIRST(&c->tickets); t; t = nx) {
+            nx = LIST_NEXT(t, cl_link);
             if (t->kind == TICKET_QUEUE && t->qm->owner == s)
                 queue_requeue(b, t);
         }
@@ -684,16 +433,18 @@ void chan_sub_remove(broker *b, sub *s)
         queue_dispatch(b, ch);
 }
 
-void chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd)
+uint16_t chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 0, NO_VERB, NO_VERB);
+    uint16_t code;
+    channel *ch = chan_lookup(b, c, &cmd->channel, 0, NO_VERB, NO_VERB, &code, why, cap);
     if (!ch)
-        return;
+        return code;
     ps__slice p = sub_pattern(ch, cmd);
     sub *s = sub_find(c, ch, p.ptr, p.len);
     if (s)
         chan_sub_remove(b, s);
-    loop_ok(b, c, cmd->corr, s != NULL);
+    out_ok(b, c, cmd->corr, s != NULL);
+    return 0;
 }
 
 /* Acknowledgements ------------------------------------------------------- */
@@ -726,9 +477,9 @@ void chan_ack(broker *b, client *c, uint64_t tag)
 
 void chan_client_gone(broker *b, client *c)
 {
-    store_client_gone(c);
-    while (c->tickets) {
-        ticket *t = c->tickets;
+    store_client_gone(b, c);
+    ticket *t;
+    while ((t = LIST_FIRST(&c->tickets))) {
         if (t->kind == TICKET_QUEUE) {
             channel *ch = t->qm->owner->ch;
             queue_requeue(b, t);
@@ -740,9 +491,9 @@ void chan_client_gone(broker *b, client *c)
             pending_check(b, pd);
         }
     }
-    pending *nx;
-    for (pending *pd = b->pendings; pd; pd = nx) {
-        nx = pd->next;
+    pending *pd, *nx;
+    for (pd = LIST_FIRST(&b->pendings); pd; pd = nx) {
+        nx = LIST_NEXT(pd, link);
         if (pd->requester != c)
             continue;
         pd->requester = NULL;
@@ -753,16 +504,17 @@ void chan_client_gone(broker *b, client *c)
 
 /* Requests --------------------------------------------------------------- */
 
-void chan_request(broker *b, client *c, const ps__cmd *cmd)
+uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
-    channel *ch = chan_lookup(b, c, cmd->corr, &cmd->channel, 1, VERB_REQUEST, VERB_REQUEST);
-    if (!ch || check_message(b, c, cmd) < 0)
-        return;
+    uint16_t code;
+    channel *ch = message_channel(b, c, cmd, VERB_REQUEST, VERB_REQUEST, &code, why, cap);
+    if (!ch)
+        return code;
     pending *pd = NULL;
     uint64_t stamp = ++b->next_stamp, seq = 0;
-    sub *nx;
-    for (sub *s = ch->subs_head; s; s = nx) {
-        nx = s->ch_next;
+    sub *s, *nx;
+    for (s = TAILQ_FIRST(&ch->subs); s; s = nx) {
+        nx = TAILQ_NEXT(s, ch_link);
         if (!s->responder || s->cl->dead || s->cl->stamp == stamp)
             continue;
         if (ch->type == CHAN_PUBSUB &&
@@ -772,8 +524,8 @@ void chan_request(broker *b, client *c, const ps__cmd *cmd)
         if (!pd) {
             pd = pending_new(b, c, cmd->corr, 1, cmd->timeout_ms);
             if (!pd) {
-                loop_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
-                return;
+                snprintf(why, cap, "out of memory");
+                return PS_WERR_LIMIT;
             }
             seq = ++ch->seq;
             ch->messages++;
@@ -790,10 +542,11 @@ void chan_request(broker *b, client *c, const ps__cmd *cmd)
         }
     }
     if (!pd) {
-        loop_error(b, c, cmd->corr, PS_WERR_NORESP, "no responders on '%s'", ch->name);
-        return;
+        snprintf(why, cap, "no responders on '%s'", ch->name);
+        return PS_WERR_NORESP;
     }
     pending_check(b, pd);
+    return 0;
 }
 
 void chan_reply(broker *b, client *c, const ps__cmd *cmd)
@@ -808,7 +561,7 @@ void chan_reply(broker *b, client *c, const ps__cmd *cmd)
     if (pd->requester) {
         ps__cmd r = {.cmd = PS_CMD_REPLY, .corr = pd->corr, .status = cmd->status,
                      .data = cmd->data};
-        loop_put(b, pd->requester, &r);
+        out_put(b, pd->requester, &r);
     }
     pd->answered++;
     ticket_free(b, t);
@@ -819,27 +572,23 @@ void chan_reply(broker *b, client *c, const ps__cmd *cmd)
 
 void chan_free_all(broker *b)
 {
-    while (b->pendings) {
-        b->pendings->requester = NULL;
-        pending_finish(b, b->pendings);
-    }
-    while (b->channels) {
-        channel *ch = b->channels;
-        b->channels = ch->next;
-        while (ch->subs_head)
-            chan_sub_remove(b, ch->subs_head);
+    pending_free_all(b);
+    channel *ch;
+    while ((ch = SLIST_FIRST(&b->channels))) {
+        SLIST_REMOVE_HEAD(&b->channels, link);
+        while (!TAILQ_EMPTY(&ch->subs))
+            chan_sub_remove(b, TAILQ_FIRST(&ch->subs));
         store_close(&ch->store);
         queue_free(ch);
-        while (ch->ret) {
-            retained *r = ch->ret;
-            ch->ret = r->next;
-            free(r->topic);
-            free(r->data);
-            free(r);
+        retained *r;
+        while ((r = SLIST_FIRST(&ch->ret))) {
+            SLIST_REMOVE_HEAD(&ch->ret, link);
+            retained_free(r);
         }
         free(ch->name);
         free(ch);
     }
-    memset(b->hchannels, 0, sizeof b->hchannels);
+    for (size_t i = 0; i < BROKER_HASH; i++)
+        SLIST_INIT(&b->hchannels[i]);
     b->n_channels = 0;
 }

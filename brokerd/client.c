@@ -10,6 +10,17 @@
  * its unacknowledged queue messages back to their queues at once; the
  * memory itself is freed at the end of the loop turn, so that code in the
  * middle of a fan-out never holds a dangling pointer.
+ *
+ * The end of each turn is here too (client_turn_end): every client with
+ * output is flushed through out.c, and the bounds on what waits for a
+ * client are applied.  The "block" slow-subscriber policy is credit by
+ * omission: while a receiver subscribed to a block channel holds more
+ * than client_buffer bytes, b->throttled is set and main's loop sources
+ * for the ROUTERs (and the gateway's XSUB) are held, so publishers fill
+ * their own pipes and slow down, and nothing is dropped.  A receiver that
+ * keeps everyone waiting longer than heartbeat_timeout_ms is forgotten.
+ * Request handlers below (channel.c, admin.c) return a PS_WERR_* code
+ * with a reason; the ERROR record is sent here, from one place.
  */
 #include "brokerd.h"
 #include "hash.h"
@@ -17,6 +28,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
+
+#define CLIENT_BURST 1000      /* frames read per turn before flushing */
+#define CLIENT_RETRY_MS 10     /* loop wait while a peer's pipe is full */
+#define CLIENT_HARD_CAP 16     /* client_buffers of output before a client is dropped */
 
 static size_t ident_hash(const void *ident, size_t len)
 {
@@ -27,7 +43,8 @@ client *client_find(broker *b, void *sock, const void *ident, size_t len)
 {
     /* Routing ids are unique per ROUTER only: the two of a secure broker
      * may each have a peer with the same one. */
-    for (client *c = b->hclients[ident_hash(ident, len)]; c; c = c->hnext)
+    client *c;
+    SLIST_FOREACH(c, &b->hclients[ident_hash(ident, len)], hlink)
         if (c->ident_len == len && c->sock == sock && memcmp(c->ident, ident, len) == 0)
             return c;
     return NULL;
@@ -49,7 +66,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
                  cmd->major, cmd->minor, PS_WIRE_MAJOR, PS_WIRE_MINOR);
         log_info("refused a client: %s", text);
         /* Straight to the identity: a forgotten client's output is never sent. */
-        loop_direct_error(b, sock, ident, ilen, PS_WERR_VERSION, text);
+        out_direct_error(sock, ident, ilen, PS_WERR_VERSION, text);
         if (c)
             client_forget(b, c, "wrong protocol version");
         return NULL;
@@ -69,7 +86,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
             char text[96];
             snprintf(text, sizeof text, "too many clients (max_clients %ld)", b->cfg->max_clients);
             log_warn("refused a client: %s", text);
-            loop_direct_error(b, sock, ident, ilen, PS_WERR_LIMIT, text);
+            out_direct_error(sock, ident, ilen, PS_WERR_LIMIT, text);
             auth_free(&as);
             return NULL;
         }
@@ -81,13 +98,11 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
         memcpy(c->ident, ident, ilen);
         c->ident_len = ilen;
         c->num = ++b->next_num;
-        size_t h = ident_hash(ident, ilen);
-        c->hnext = b->hclients[h];
-        b->hclients[h] = c;
-        c->next = b->clients;
-        if (b->clients)
-            b->clients->prev = c;
-        b->clients = c;
+        STAILQ_INIT(&c->out);
+        LIST_INIT(&c->subs);
+        LIST_INIT(&c->tickets);
+        SLIST_INSERT_HEAD(&b->hclients[ident_hash(ident, ilen)], c, hlink);
+        LIST_INSERT_HEAD(&b->clients, c, link);
         b->n_clients++;
     }
     auth_free(&c->auth);
@@ -106,13 +121,17 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
                  .epoch = b->epoch,
                  .heartbeat_ms = (uint32_t)b->cfg->heartbeat_ms,
                  .max_size = (uint32_t)b->cfg->max_message_size};
-    loop_put(b, c, &w);
+    out_put(b, c, &w);
     return c;
 }
 
-/* Handles one record of a known, live session; 1 when it must be parked. */
+/* Handles one record of a known, live session; 1 when it must be parked.
+ * A handler's refusal becomes ERROR(corr, code, reason) here. */
 static int client_record(broker *b, client *c, const ps__cmd *cmd)
 {
+    char why[PS_WIRE_NAME_MAX + 192];
+    int code = 0;
+    why[0] = '\0';
     switch (cmd->cmd) {
     case PS_CMD_BYE:
         client_forget(b, c, "said BYE");
@@ -121,19 +140,22 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
         break;
     case PS_CMD_PING: {
         ps__cmd pong = {.cmd = PS_CMD_PONG, .corr = cmd->corr};
-        loop_put(b, c, &pong);
+        out_put(b, c, &pong);
         break;
     }
     case PS_CMD_PUBLISH:
-        return chan_publish(b, c, cmd);
+        code = chan_publish(b, c, cmd, why, sizeof why);
+        if (code == CHAN_PARK)
+            return 1;
+        break;
     case PS_CMD_SUBSCRIBE:
-        chan_subscribe(b, c, cmd);
+        code = chan_subscribe(b, c, cmd, why, sizeof why);
         break;
     case PS_CMD_UNSUBSCRIBE:
-        chan_unsubscribe(b, c, cmd);
+        code = chan_unsubscribe(b, c, cmd, why, sizeof why);
         break;
     case PS_CMD_REQUEST:
-        chan_request(b, c, cmd);
+        code = chan_request(b, c, cmd, why, sizeof why);
         break;
     case PS_CMD_ACK:
         chan_ack(b, c, cmd->tag);
@@ -142,14 +164,17 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
         chan_reply(b, c, cmd);
         break;
     case PS_CMD_ADMIN:
-        if (auth_check(b, c, cmd->corr, VERB_ADMIN, NULL, NULL, 0))
-            admin_handle(b, c, cmd);
+        code = auth_check(b, c, VERB_ADMIN, NULL, NULL, 0, why, sizeof why);
+        if (!code)
+            code = admin_handle(b, c, cmd, why, sizeof why);
         break;
     default:
-        loop_error(b, c, 0, PS_WERR_PROTOCOL, "%s is not a command for the broker",
-                   ps__wire_cmd_name(cmd->cmd));
+        out_error(b, c, 0, PS_WERR_PROTOCOL, "%s is not a command for the broker",
+                  ps__wire_cmd_name(cmd->cmd));
         break;
     }
+    if (code)
+        out_error(b, c, cmd->corr, (uint16_t)code, "%s", why);
     return 0;
 }
 
@@ -175,31 +200,31 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
     if (c->parked.len + len > (size_t)b->cfg->client_buffer + PS_WIRE_RECORD_OVERHEAD) {
         /* Its backlog is full too: now a publish is refused after all. */
         if (cmd->cmd == PS_CMD_PUBLISH) {
-            loop_error(b, c, cmd->corr, PS_WERR_FULL,
+            out_error(b, c, cmd->corr, PS_WERR_FULL,
                        "queue '%.*s' is full and so is this publisher's backlog",
                        (int)cmd->channel.len, cmd->channel.ptr);
             return 1;
         }
     }
     if (ps__buf_append(&c->parked, rec, len) < 0) {
-        loop_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
+        out_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
         return 1;
     }
     if (!c->on_park_list) {
         c->on_park_list = 1;
-        c->park_next = b->parked;
-        b->parked = c;
+        LIST_INSERT_HEAD(&b->parked, c, park_link);
         log_debug("client %llu: publisher slowed, a blocking queue is full",
                   (unsigned long long)c->num);
     }
     return 1;
 }
 
-void client_unpark(broker *b)
+/* Handles parked records of clients whose queue has room again. */
+static void client_unpark(broker *b)
 {
-    client **pp = &b->parked;
-    while (*pp) {
-        client *c = *pp;
+    client *c, *next;
+    for (c = LIST_FIRST(&b->parked); c; c = next) {
+        next = LIST_NEXT(c, park_link);
         ps__reader r;
         ps__cmd cmd;
         size_t done = 0;
@@ -216,14 +241,14 @@ void client_unpark(broker *b)
         if (c->dead || !c->parked.len) {
             ps__buf_free(&c->parked);
             c->on_park_list = 0;
-            *pp = c->park_next;
-            continue;
+            LIST_REMOVE(c, park_link);
         }
-        pp = &c->park_next;
     }
 }
 
-void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
+/* Handles every record of one frame from identity ident on router sock;
+ * user is the frame's ZAP user id (NULL without security). */
+static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
                   const void *data, size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
@@ -250,7 +275,7 @@ void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const c
             continue;
         }
         if (!c) {
-            loop_direct_error(b, sock, ident, ilen, PS_WERR_SESSION,
+            out_direct_error(sock, ident, ilen, PS_WERR_SESSION,
                               "unknown session: send HELLO first");
             return;
         }
@@ -267,8 +292,57 @@ void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const c
             if (!c->warned_malformed++)
                 log_debug("client %llu: malformed frame of %zu bytes dropped",
                           (unsigned long long)c->num, size);
-            loop_error(b, c, 0, PS_WERR_PROTOCOL, "malformed command");
+            out_error(b, c, 0, PS_WERR_PROTOCOL, "malformed command");
         }
+    }
+}
+
+void client_read(broker *b, void *sock)
+{
+    for (int i = 0; i < CLIENT_BURST; i++) {
+        zmq_msg_t id, fr;
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            break;
+        }
+        if (!zmq_msg_more(&id)) {
+            b->malformed++;
+            zmq_msg_close(&id);
+            continue;
+        }
+        zmq_msg_init(&fr);
+        if (zmq_msg_recv(&fr, sock, 0) < 0) {
+            zmq_msg_close(&fr);
+            zmq_msg_close(&id);
+            break;
+        }
+        int extra = 0;
+        while (zmq_msg_more(&fr)) {
+            /* A client sends one frame per message; more is malformed. */
+            zmq_msg_close(&fr);
+            zmq_msg_init(&fr);
+            if (zmq_msg_recv(&fr, sock, 0) < 0)
+                break;
+            extra = 1;
+        }
+        if (extra) {
+            b->malformed++;
+            client *c = client_find(b, sock, zmq_msg_data(&id), zmq_msg_size(&id));
+            if (c && !c->dead) {
+                if (!c->warned_malformed++)
+                    log_debug("client %llu: multi-frame message dropped",
+                              (unsigned long long)c->num);
+                out_error(b, c, 0, PS_WERR_PROTOCOL, "one frame per message expected");
+            }
+        } else {
+            /* Who the ZAP handler admitted this connection as. */
+            const char *user = b->secure ? zmq_msg_gets(&fr, "User-Id") : NULL;
+            client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, zmq_msg_data(&fr),
+                         zmq_msg_size(&fr));
+        }
+        zmq_msg_close(&fr);
+        zmq_msg_close(&id);
     }
 }
 
@@ -276,8 +350,8 @@ void client_reset(broker *b, client *c)
 {
     /* Parked records die with the session; client_unpark unlinks it. */
     ps__buf_free(&c->parked);
-    while (c->subs)
-        chan_sub_remove(b, c->subs);
+    while (!LIST_EMPTY(&c->subs))
+        chan_sub_remove(b, LIST_FIRST(&c->subs));
     chan_client_gone(b, c);
 }
 
@@ -289,60 +363,123 @@ void client_forget(broker *b, client *c, const char *why)
         log_info("client %llu %s, forgotten", (unsigned long long)c->num, why);
     c->dead = 1;
     client_reset(b, c);
-    client **pp = &b->hclients[ident_hash(c->ident, c->ident_len)];
-    while (*pp && *pp != c)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = c->hnext;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        b->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = NULL;
-    c->next = b->graveyard;
-    b->graveyard = c;
+    SLIST_REMOVE(&b->hclients[ident_hash(c->ident, c->ident_len)], c, client, hlink);
+    LIST_REMOVE(c, link);
+    LIST_INSERT_HEAD(&b->graveyard, c, link);
     b->n_clients--;
 }
 
 static void client_free(client *c)
 {
-    while (c->out_head) {
-        outframe *f = c->out_head;
-        c->out_head = f->next;
-        ps__buf_free(&f->buf);
-        free(f);
-    }
-    ps__buf_free(&c->cur);
+    out_drop(c);
     auth_free(&c->auth);
     free(c->name);
     free(c);
 }
 
-void client_reap(broker *b)
+/* Frees forgotten clients. */
+static void client_reap(broker *b)
 {
-    client *keep = NULL;
-    while (b->graveyard) {
-        client *c = b->graveyard;
-        b->graveyard = c->next;
-        if (c->dirty) {
-            /* Still on the flush list: the next turn's flush drops it. */
-            c->next = keep;
-            keep = c;
-            continue;
-        }
+    client *c, *next;
+    for (c = LIST_FIRST(&b->graveyard); c; c = next) {
+        next = LIST_NEXT(c, link);
+        if (c->dirty)
+            continue; /* still on the flush list: the next turn's flush drops it */
+        LIST_REMOVE(c, link);
         client_free(c);
     }
-    b->graveyard = keep;
 }
 
-void client_sweep(broker *b)
+/* True when c is over its bound and receives on a "block" channel. */
+static int holds_publishers(broker *b, client *c)
+{
+    if (c->pending_bytes <= (size_t)b->cfg->client_buffer)
+        return 0;
+    sub *s;
+    LIST_FOREACH(s, &c->subs, cl_link)
+        if (s->ch->slow == SLOW_BLOCK && s->ch->type != CHAN_QUEUE)
+            return 1;
+    return 0;
+}
+
+/* Flushes every dirty client.  Returns 1 when some pipe was full; sets
+ * b->throttled when a "block" receiver is still over its bound. */
+static int flush_all(broker *b)
+{
+    SLIST_HEAD(, client) keep = SLIST_HEAD_INITIALIZER(keep);
+    client *c;
+    int blocked = 0, throttle = 0;
+    while ((c = SLIST_FIRST(&b->flush))) {
+        SLIST_REMOVE_HEAD(&b->flush, flush_link);
+        c->dirty = 0;
+        if (c->dead) {
+            out_drop(c);
+            continue;
+        }
+        int rc = out_flush(b, c);
+        if (rc < 0) {
+            client_forget(b, c, "disconnected");
+            continue;
+        }
+        if (!rc || c->dead)
+            continue;
+        /* Answers and queue deliveries are never dropped; a client that
+         * keeps asking without reading would grow them without end. */
+        if (c->pending_bytes > (size_t)b->cfg->client_buffer * CLIENT_HARD_CAP) {
+            log_warn("client %llu does not read its messages (%zu bytes waiting)",
+                     (unsigned long long)c->num, c->pending_bytes);
+            out_drop(c);
+            client_forget(b, c, "is stuck");
+            continue;
+        }
+        if (holds_publishers(b, c)) {
+            if (b->throttled && b->now - b->throttle_since > b->cfg->heartbeat_timeout_ms) {
+                out_drop(c);
+                client_forget(b, c, "kept publishers on a block channel waiting too long");
+                continue;
+            }
+            throttle = 1;
+        }
+        blocked = 1;
+        SLIST_INSERT_HEAD(&keep, c, flush_link);
+    }
+    /* Clients made dirty during the flush (redeliveries) join those waiting. */
+    while ((c = SLIST_FIRST(&keep))) {
+        SLIST_REMOVE_HEAD(&keep, flush_link);
+        if (!c->dirty) {
+            c->dirty = 1;
+            SLIST_INSERT_HEAD(&b->flush, c, flush_link);
+        }
+    }
+    if (throttle && !b->throttled) {
+        b->throttle_since = b->now;
+        log_debug("a receiver on a block channel is full: publishers wait");
+    }
+    b->throttled = throttle;
+    return blocked;
+}
+
+long client_turn_end(broker *b)
+{
+    int blocked = flush_all(b);
+    /* Room in a blocking queue lets its publishers go on; this also
+     * unlinks clients that died this turn, before they are freed. */
+    if (!LIST_EMPTY(&b->parked))
+        client_unpark(b);
+    client_reap(b);
+    client *c;
+    SLIST_FOREACH(c, &b->flush, flush_link)
+        if (out_unframed(c))
+            return 0;
+    return blocked ? CLIENT_RETRY_MS : -1;
+}
+
+long client_sweep(broker *b)
 {
     long hb = b->cfg->heartbeat_ms, dead = b->cfg->heartbeat_timeout_ms;
-    client *next;
-    for (client *c = b->clients; c; c = next) {
-        next = c->next;
+    client *c, *next;
+    for (c = LIST_FIRST(&b->clients); c; c = next) {
+        next = LIST_NEXT(c, link);
         if (b->throttled)
             c->last_in = b->now; /* we are not listening: silence proves nothing */
         else if (b->now - c->last_in > dead) {
@@ -351,7 +488,7 @@ void client_sweep(broker *b)
         }
         if (b->now - c->last_out >= hb && !c->dirty) {
             ps__cmd h = {.cmd = PS_CMD_HEARTBEAT};
-            loop_put(b, c, &h);
+            out_put(b, c, &h);
         }
     }
     long step = hb / 4;
@@ -359,17 +496,43 @@ void client_sweep(broker *b)
         step = 250;
     if (step < 10)
         step = 10;
-    b->next_sweep = b->now + step;
+    return step;
+}
+
+void client_rejudge(broker *b)
+{
+    if (!b->secure)
+        return;
+    client *c, *next;
+    for (c = LIST_FIRST(&b->clients); c; c = next) {
+        next = LIST_NEXT(c, link);
+        if (!c->auth)
+            continue;
+        if (auth_rejudge(b, c) < 0) {
+            client_forget(b, c, "is no longer in security.clients");
+            continue;
+        }
+        /* Subscriptions stand only while their rights do. */
+        sub *s, *snext;
+        for (s = LIST_FIRST(&c->subs); s; s = snext) {
+            snext = LIST_NEXT(s, cl_link);
+            if (auth_sub_stands(b, s))
+                continue;
+            log_notice("client %llu (%s): subscription to '%s' removed, its right was withdrawn",
+                       (unsigned long long)c->num, auth_who(c), s->ch->name);
+            chan_sub_remove(b, s);
+        }
+    }
 }
 
 void client_free_all(broker *b)
 {
-    while (b->clients)
-        client_forget(b, b->clients, NULL);
-    b->flush = NULL;
-    while (b->graveyard) {
-        client *c = b->graveyard;
-        b->graveyard = c->next;
+    client *c;
+    while ((c = LIST_FIRST(&b->clients)))
+        client_forget(b, c, NULL);
+    SLIST_INIT(&b->flush);
+    while ((c = LIST_FIRST(&b->graveyard))) {
+        LIST_REMOVE(c, link);
         client_free(c);
     }
 }

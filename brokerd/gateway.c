@@ -28,8 +28,13 @@
  * and a send libzmq refused altogether can be counted.  (ZMQ_XPUB_NODROP
  * would make the drops visible, but one slow subscriber would then stop
  * the messages of all.)
- * While a "block" receiver holds the broker's input (loop.c), the XSUB is
- * not read either, so gateway publishers are slowed like the others.
+ * While a "block" receiver holds the broker's input (client.c), the XSUB
+ * is not read either, so gateway publishers are slowed like the others.
+ *
+ * The gateway sits above the channels: it publishes through
+ * chan_publish_plain, and receives what is fanned out through the hook
+ * main registers (gateway_forward), so channel code never calls it.  Its
+ * counters leave this file only as the JSON of gateway_status.
  *
  * Retained values are not sent to gateway subscribers when they subscribe.
  * An XPUB says that somebody subscribed to a prefix, but not who: the only
@@ -49,9 +54,34 @@
 #include "text.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+
+/* A subscription prefix a SUB socket gave the gateway's XPUB. */
+typedef struct gw_prefix {
+    uint8_t *data;         /* the prefix bytes (any bytes, not NUL-terminated) */
+    size_t len;            /* bytes in data; 0 subscribes to everything */
+} gw_prefix;
+
+/* The plain ZeroMQ gateway: an XPUB for SUB sockets, an XSUB for PUB sockets. */
+struct gateway {
+    void *xpub;            /* SUB sockets connect here; NULL when not configured */
+    void *xsub;            /* PUB sockets connect here; NULL when not configured */
+    char *xpub_ep;         /* the endpoint xpub is bound to, for reload and status */
+    char *xsub_ep;         /* the endpoint xsub is bound to */
+    size_t n_subscribed;   /* distinct prefixes subscribed on xpub, as it reported them */
+    gw_prefix *prefixes;   /* those prefixes, unordered, while they are few enough */
+    size_t n_prefixes;     /* entries in prefixes */
+    size_t cap_prefixes;   /* entries allocated */
+    int forward_all;       /* too many prefixes to track: send everything, XPUB filters */
+    uint64_t forwarded;    /* messages sent on xpub */
+    uint64_t send_failed;  /* sends libzmq refused on xpub (dropped for every subscriber) */
+    uint64_t accepted;     /* messages from PUB sockets published on a channel */
+    uint64_t refused;      /* messages from PUB sockets dropped (malformed or refused) */
+    uint32_t warned;       /* refusal kinds already logged, one bit each */
+};
 
 #define GATEWAY_BURST 1000          /* messages read from the XSUB per turn */
 #define GATEWAY_MAX_PREFIXES 1024   /* distinct prefixes tracked; beyond, everything is sent */
@@ -106,10 +136,9 @@ static void *open_socket(broker *b, int type, const char *ep)
     zmq_setsockopt(s, type == ZMQ_XPUB ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (type == ZMQ_XSUB)
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
-    int rc = loop_bind_endpoint(b, s, ep);
-    if (rc == -1)
-        log_err("gateway: cannot bind %s %s: %s", what, ep, zmq_strerror(errno));
-    if (rc < 0) {
+    char label[32];
+    snprintf(label, sizeof label, "the gateway's %s ", what);
+    if (listen_bind(b, s, ep, label) < 0) {
         zmq_close(s);
         return NULL;
     }
@@ -182,20 +211,6 @@ void gateway_reload(broker *b)
     const char *xpub = g ? g->xpub_ep : NULL, *xsub = g ? g->xsub_ep : NULL;
     if (!same_endpoint(xpub, b->cfg->gateway_xpub) || !same_endpoint(xsub, b->cfg->gateway_xsub))
         log_notice("gateway endpoint changes take effect when the broker restarts");
-}
-
-int gateway_poll_items(broker *b, zmq_pollitem_t *items)
-{
-    gateway *g = b->gw;
-    int n = 0;
-    if (!g)
-        return 0;
-    if (g->xpub)
-        items[n++] = (zmq_pollitem_t){.socket = g->xpub, .events = ZMQ_POLLIN};
-    /* Not read while a "block" receiver holds every publisher back. */
-    if (g->xsub)
-        items[n++] = (zmq_pollitem_t){.socket = g->xsub, .events = b->throttled ? 0 : ZMQ_POLLIN};
-    return n;
 }
 
 /* Subscriptions: the XPUB side ---------------------------------------------- */
@@ -306,8 +321,9 @@ static int prefix_matches(const gw_prefix *p, const char *name, size_t nlen, con
     return rest <= topic->len && memcmp(p->data + nlen + 1, topic->ptr, rest) == 0;
 }
 
-void gateway_forward(broker *b, const channel *ch, const ps__slice *topic, const ps__slice *data)
+void gateway_forward(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data)
 {
+    broker *b = ctx;
     gateway *g = b->gw;
     if (!g->xpub || !g->n_subscribed)
         return;
@@ -414,12 +430,35 @@ static void read_publishers(broker *b)
     }
 }
 
-void gateway_events(broker *b, const zmq_pollitem_t *items)
+/* The loop's handlers of the two sockets. */
+static void xpub_input(void *ctx)
+{
+    read_subscriptions(ctx);
+}
+
+static void xsub_input(void *ctx)
+{
+    read_publishers(ctx);
+}
+
+int gateway_watch(broker *b)
 {
     gateway *g = b->gw;
-    int k = 0;
-    if (g->xpub && (items[k++].revents & ZMQ_POLLIN))
-        read_subscriptions(b);
-    if (g->xsub && (items[k].revents & ZMQ_POLLIN))
-        read_publishers(b);
+    if (!g)
+        return 0;
+    if (g->xpub && loop_watch(b->loop, g->xpub, -1, xpub_input, b, NULL) < 0)
+        return -1;
+    /* Not read while a "block" receiver holds every publisher back. */
+    if (g->xsub && loop_watch(b->loop, g->xsub, -1, xsub_input, b, &b->throttled) < 0)
+        return -1;
+    return 0;
+}
+
+json_t *gateway_status(const gateway *g)
+{
+    return json_pack("{s:s?, s:s?, s:I, s:b, s:I, s:I, s:I, s:I}", "xpub", g->xpub_ep,
+                     "xsub", g->xsub_ep, "subscriptions", (json_int_t)g->n_subscribed,
+                     "forward_all", g->forward_all, "forwarded", (json_int_t)g->forwarded,
+                     "send_failed", (json_int_t)g->send_failed, "accepted",
+                     (json_int_t)g->accepted, "refused", (json_int_t)g->refused);
 }

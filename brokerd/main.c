@@ -11,6 +11,13 @@
  * The access rules of security.clients change on reload too, and every
  * client is judged again; whether there is security at all, and the
  * broker's CURVE key, are fixed from the start (the sockets carry them).
+ *
+ * main is the top layer and the only file that knows them all: it
+ * registers with the loop every source (signals, the ZAP handler, the
+ * ROUTERs, the fsync worker's answers, the gateway's sockets), the jobs
+ * of each turn's end in their order (durable writes before output,
+ * deadlines, heartbeats, the flush of every client) and the systemd
+ * timers, and it attaches the gateway to the fan-out through a hook.
  */
 #include "brokerd.h"
 
@@ -26,6 +33,7 @@
 #include <zmq.h>
 
 #define MAX_CLI_ENDPOINTS 64 /* -e given at most this often */
+#define STATUS_MS 5000        /* systemd STATUS= refresh */
 
 static int cli_endpoints; /* -e replaced the file's endpoints */
 
@@ -141,8 +149,8 @@ static void main_reload(broker *b)
         b->cfg->n_endpoints = n;
         config_free(&b->cfg);
         b->cfg = nc;
-        loop_apply_limits(b);
-        auth_reload(b);
+        listen_apply_limits(b);
+        client_rejudge(b);
         gateway_reload(b);
         if (chan_apply_config(b) < 0)
             log_err("configuration reloaded, but some channels could not be set up (see above)");
@@ -151,6 +159,117 @@ static void main_reload(broker *b)
     }
     free(text);
     sd_ready();
+}
+
+/* Takes pending signals from the signalfd (the loop's handler of it). */
+static void read_signals(void *ctx)
+{
+    broker *b = ctx;
+    struct signalfd_siginfo si;
+    while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            main_reload(b);
+        } else {
+            log_info("%s received, shutting down", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            loop_stop(b->loop);
+        }
+    }
+}
+
+/* STATUS= for systemctl status: live counts and the rates since the last
+ * refresh (about STATUS_MS ago).  A timer of the loop. */
+static long refresh_status(void *ctx)
+{
+    broker *b = ctx;
+    static int64_t last_at;      /* monotonic ms of the previous refresh */
+    static uint64_t last_in;     /* messages_in then */
+    static uint64_t last_out;    /* messages_out then */
+    char text[200];
+    int64_t span = last_at ? b->now - last_at : 0;
+    unsigned long long in_rate = 0, out_rate = 0;
+    if (span > 0) {
+        in_rate = (unsigned long long)((b->messages_in - last_in) * 1000 / (uint64_t)span);
+        out_rate = (unsigned long long)((b->messages_out - last_out) * 1000 / (uint64_t)span);
+    }
+    snprintf(text, sizeof text,
+             "%zu client%s, %zu channel%s, %llu msg/s in, %llu msg/s out (%llu in, %llu out in all)",
+             b->n_clients, b->n_clients == 1 ? "" : "s", b->n_channels,
+             b->n_channels == 1 ? "" : "s", in_rate, out_rate, (unsigned long long)b->messages_in,
+             (unsigned long long)b->messages_out);
+    sd_status(text);
+    last_at = b->now;
+    last_in = b->messages_in;
+    last_out = b->messages_out;
+    return STATUS_MS;
+}
+
+/* WATCHDOG=1 at half the unit's period (a timer of the loop). */
+static long ping_watchdog(void *ctx)
+{
+    (void)ctx;
+    sd_watchdog();
+    return sd_watchdog_ms();
+}
+
+/* The loop's handlers and jobs: the broker's functions, typed for it. */
+static void router_input(void *ctx)
+{
+    broker *b = ctx;
+    client_read(b, b->router);
+}
+
+static void router_ipc_input(void *ctx)
+{
+    broker *b = ctx;
+    client_read(b, b->router_ipc);
+}
+
+static long tickets_due(void *ctx)
+{
+    return ticket_timers(ctx);
+}
+
+static long sweep(void *ctx)
+{
+    return client_sweep(ctx);
+}
+
+static long flush(void *ctx)
+{
+    return client_turn_end(ctx);
+}
+
+/*
+ * Registers everything the loop runs.  The order of the sources is the
+ * order their handlers run in a turn; the order of the jobs matters:
+ * durable records go to disk before the turn's output leaves (a confirm
+ * must not overtake its record), deadlines and heartbeats write output,
+ * and the flush of every client comes last.  0, or -1 after logging.
+ */
+static int wire_loop(broker *b)
+{
+    long wd = sd_watchdog_ms();
+    int rc = 0;
+    rc |= loop_watch(b->loop, NULL, b->sigfd, read_signals, b, NULL);
+    if (b->zap)
+        rc |= loop_watch(b->loop, b->zap, -1, auth_zap, b, NULL);
+    rc |= loop_watch(b->loop, b->router, -1, router_input, b, &b->throttled);
+    if (b->router_ipc)
+        rc |= loop_watch(b->loop, b->router_ipc, -1, router_ipc_input, b, &b->throttled);
+    rc |= loop_watch(b->loop, NULL, store_event_fd(b), store_events, b, NULL);
+    rc |= gateway_watch(b);
+    rc |= loop_on_turn(b->loop, store_turn_end, b);
+    rc |= loop_on_turn(b->loop, tickets_due, b);
+    rc |= loop_timer(b->loop, 0, sweep, b);
+    rc |= loop_on_turn(b->loop, flush, b);
+    if (wd)
+        rc |= loop_timer(b->loop, 0, ping_watchdog, b);
+    rc |= loop_timer(b->loop, 0, refresh_status, b);
+    if (rc) {
+        log_err("cannot set up the event loop: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -215,7 +334,10 @@ int main(int argc, char **argv)
         return 1;
     }
     b->sigfd = -1;
-    b->reload = main_reload;
+    LIST_INIT(&b->clients);
+    LIST_INIT(&b->graveyard);
+    LIST_INIT(&b->parked);
+    LIST_INIT(&b->pendings);
     int rc = 1;
     b->cfg = path ? config_load(path, stderr) : config_default();
     if (!b->cfg) {
@@ -249,7 +371,13 @@ int main(int argc, char **argv)
 
     b->id = random_u64();
     b->epoch = random_u64();
-    b->started = b->now = loop_now();
+    if (!(b->loop = loop_new(&b->now))) {
+        log_err("out of memory");
+        goto out;
+    }
+    b->started = b->now;
+    if (store_init(b) < 0)
+        goto out;
     sd_setup();
     b->ctx = zmq_ctx_new();
     if (!b->ctx) {
@@ -257,23 +385,33 @@ int main(int argc, char **argv)
         goto out;
     }
     /* The gateway after the ZAP handler (nothing may be bound before it)
-     * and before loop_bind: it claims its sockets passed by systemd before
-     * loop_bind warns about unclaimed ones. */
-    if (auth_start(b) < 0 || gateway_open(b) < 0 || loop_bind(b) < 0)
+     * and before listen_open: it claims its sockets passed by systemd
+     * before listen_open warns about unclaimed ones. */
+    if (auth_start(b) < 0 || gateway_open(b) < 0 || listen_open(b) < 0)
         goto out;
+    if (b->gw) {
+        /* The gateway hears of every pubsub message without channel code
+         * knowing it exists. */
+        b->on_fanout = gateway_forward;
+        b->fanout_ctx = b;
+    }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
                (unsigned long long)b->id, (unsigned long long)b->epoch);
+    if (wire_loop(b) < 0)
+        goto out;
     sd_ready();
-    rc = loop_run(b) < 0 ? 1 : 0;
+    rc = loop_run(b->loop) < 0 ? 1 : 0;
     sd_stopping();
 
 out:
     client_free_all(b);
     chan_free_all(b);
+    store_fini(b);
     gateway_close(b);
-    loop_close(b);
+    listen_close(b);
+    loop_free(&b->loop);
     auth_stop(b);
     if (b->ctx)
         zmq_ctx_term(b->ctx);

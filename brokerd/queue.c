@@ -9,11 +9,14 @@
  * the front of the queue marked REDELIVERED.  Delivery is thus
  * at-least-once, and one publisher's messages reach a single consumer in
  * the order sent.  A durable queue also writes each message and each
- * acknowledgement to its store (store.c), which gives them back at start.
+ * acknowledgement to its store (store.c), which gives them back at start
+ * through queue_restore, the recovery callback the channel opens its
+ * store with (so the store never calls up into the queue).
  */
 #include "brokerd.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,12 +31,7 @@ static void qmsg_free(qmsg *qm)
 static qmsg *queue_link(channel *ch, qmsg *qm)
 {
     qm->seq = ++ch->seq;
-    qm->prev = ch->q_tail;
-    if (ch->q_tail)
-        ch->q_tail->next = qm;
-    else
-        ch->q_head = qm;
-    ch->q_tail = qm;
+    TAILQ_INSERT_TAIL(&ch->q, qm, link);
     ch->n_queued++;
     return qm;
 }
@@ -43,12 +41,12 @@ int queue_full(const channel *ch)
     return (long)(ch->n_queued + ch->n_unacked) >= ch->max_queued;
 }
 
-qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd)
+qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, size_t cap)
 {
     size_t held = ch->n_queued + ch->n_unacked;
+    *code = PS_WERR_FULL;
     if (queue_full(ch)) {
-        loop_error(b, c, cmd->corr, PS_WERR_FULL, "queue '%s' is full (%zu messages)", ch->name,
-                   held);
+        snprintf(why, cap, "queue '%s' is full (%zu messages)", ch->name, held);
         return NULL;
     }
     qmsg *qm = calloc(1, sizeof *qm);
@@ -57,7 +55,7 @@ qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd)
         if (qm)
             free(qm->topic);
         free(qm);
-        loop_error(b, c, cmd->corr, PS_WERR_FULL, "queue '%s': out of memory", ch->name);
+        snprintf(why, cap, "queue '%s': out of memory", ch->name);
         return NULL;
     }
     qm->tlen = cmd->topic.len;
@@ -65,31 +63,36 @@ qmsg *queue_push(broker *b, channel *ch, client *c, const ps__cmd *cmd)
         memcpy(qm->data, cmd->data.ptr, cmd->data.len);
     qm->len = cmd->data.len;
     if (ch->store && store_append(ch->store, qm) < 0) {
-        loop_error(b, c, cmd->corr, PS_WERR_FULL, "durable queue '%s' cannot store: %s",
-                   ch->name, strerror(errno));
+        snprintf(why, cap, "durable queue '%s' cannot store: %s", ch->name, strerror(errno));
         qmsg_free(qm);
         return NULL;
     }
+    *code = 0;
     return queue_link(ch, qm);
 }
 
-qmsg *queue_restore(channel *ch, char *topic, size_t tlen, uint8_t *data, size_t len)
+int queue_restore(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen, uint8_t *data,
+                  size_t len)
 {
     qmsg *qm = calloc(1, sizeof *qm);
     if (!qm)
-        return NULL;
+        return -1;
     qm->topic = topic;
     qm->tlen = tlen;
     qm->data = data;
     qm->len = len;
-    return queue_link(ch, qm);
+    qm->sid = sid;
+    qm->seg = seg;
+    queue_link(ctx, qm);
+    return 0;
 }
 
 /* The first consumer in round-robin order with room in its window (a
  * responder allowed requests only is no consumer). */
 static sub *free_consumer(channel *ch)
 {
-    for (sub *s = ch->subs_head; s; s = s->ch_next)
+    sub *s;
+    TAILQ_FOREACH(s, &ch->subs, ch_link)
         if (!s->cl->dead && s->inflight < s->window && !s->requests_only)
             return s;
     return NULL;
@@ -100,17 +103,12 @@ void queue_dispatch(broker *b, channel *ch)
     if (ch->type != CHAN_QUEUE)
         return;
     sub *s;
-    while (ch->q_head && (s = free_consumer(ch))) {
-        qmsg *qm = ch->q_head;
+    while (!TAILQ_EMPTY(&ch->q) && (s = free_consumer(ch))) {
+        qmsg *qm = TAILQ_FIRST(&ch->q);
         ticket *t = ticket_new(b, TICKET_QUEUE, s->cl, NULL);
         if (!t)
             return;
-        ch->q_head = qm->next;
-        if (ch->q_head)
-            ch->q_head->prev = NULL;
-        else
-            ch->q_tail = NULL;
-        qm->next = qm->prev = NULL;
+        TAILQ_REMOVE(&ch->q, qm, link);
         ch->n_queued--;
         t->qm = qm;
         qm->tk = t;
@@ -118,8 +116,8 @@ void queue_dispatch(broker *b, channel *ch)
         s->inflight++;
         s->cl->n_unacked++;
         ch->n_unacked++;
-        chan_deliver_queued(b, s, qm, t->tag);
-        chan_sub_rotate(ch, s);
+        deliver_queued(b, s, qm, t->tag);
+        sub_to_tail(ch, s);
     }
 }
 
@@ -152,23 +150,16 @@ void queue_requeue(broker *b, ticket *t)
     channel *ch = qm->owner->ch;
     release(b, t);
     qm->redelivered = 1;
-    qm->prev = NULL;
-    qm->next = ch->q_head;
-    if (ch->q_head)
-        ch->q_head->prev = qm;
-    else
-        ch->q_tail = qm;
-    ch->q_head = qm;
+    TAILQ_INSERT_HEAD(&ch->q, qm, link);
     ch->n_queued++;
 }
 
 void queue_free(channel *ch)
 {
-    while (ch->q_head) {
-        qmsg *qm = ch->q_head;
-        ch->q_head = qm->next;
+    qmsg *qm;
+    while ((qm = TAILQ_FIRST(&ch->q))) {
+        TAILQ_REMOVE(&ch->q, qm, link);
         qmsg_free(qm);
     }
-    ch->q_tail = NULL;
     ch->n_queued = 0;
 }

@@ -25,6 +25,14 @@
  * (wrong checksum, impossible length) is damage: it and the rest of its
  * segment are moved aside into a ".damaged" file and reported, never
  * served as data.
+ *
+ * The stores of a broker and their one fsync worker live in b->stores (a
+ * store_set).  Each store has at most one sync asked of the worker at a
+ * time (st->syncing), so the worker's queue of jobs and of answers are
+ * lists through the stores themselves and can never be full: no sync is
+ * ever skipped.  Recovery hands each message back through the callback
+ * store_open was given (the queue's), and confirms go out through out.c,
+ * so this file calls nothing above it.
  */
 #include "brokerd.h"
 
@@ -51,7 +59,7 @@
 typedef struct segment {
     uint64_t first;            /* first record id, also its name */
     size_t live;               /* messages in it not yet acknowledged */
-    struct segment *next;      /* next newer segment */
+    STAILQ_ENTRY(segment) link;/* the store's segments, oldest first */
 } segment;
 
 /* A publisher confirm waiting for its record to reach the disk. */
@@ -59,98 +67,126 @@ typedef struct confirm {
     client *cl;                /* who waits; NULL once it went away */
     uint64_t corr;             /* its correlation id */
     uint64_t off;              /* the record ends here in the active segment */
-    struct confirm *next;      /* next newer confirm */
+    STAILQ_ENTRY(confirm) link;/* the store's confirms, oldest first */
 } confirm;
 
 struct store {
     broker *b;                 /* the broker, for output and logs */
-    channel *ch;               /* the queue it keeps */
+    char *name;                /* the queue it keeps, for logs */
     char *dir;                 /* its directory */
     int always;                /* fsync at the end of each turn, in the loop */
     int fd;                    /* the active (newest) segment, open for append */
     uint64_t written;          /* bytes of the active segment written */
     uint64_t synced;           /* ... of which known to be on disk */
-    int syncing;               /* the worker is syncing fd */
+    int syncing;               /* the worker has a job or an answer of this store */
     ps__buf wbuf;              /* records of this turn, not yet written */
-    segment *segs, *segs_tail; /* segments, oldest first; the tail is active */
+    STAILQ_HEAD(, segment) segs; /* segments, oldest first; the last is active */
+    segment *active;           /* that last segment, the one appended to */
     uint64_t next_id;          /* id of the next record */
-    confirm *cf_head, *cf_tail;/* confirms waiting, oldest first */
+    STAILQ_HEAD(, confirm) cfs;/* confirms waiting, oldest first */
     int failed;                /* a write failed: refuse until restart */
-    store *next;               /* the broker's list of stores */
+    int job_fd;                /* worker: the fd to sync (guarded by the set's mu) */
+    uint64_t job_off;          /* worker: bytes written when asked, then synced */
+    int job_err;               /* worker: errno of the sync, or 0 */
+    STAILQ_ENTRY(store) job_link; /* on the set's jobs or done list while syncing */
+    SLIST_ENTRY(store) link;   /* the set's stores */
 };
 
-/* The fsync worker, one per broker process. */
-static struct {
+/* Every store of a broker and their fsync worker (b->stores). */
+struct store_set {
+    SLIST_HEAD(, store) all;   /* every open store */
     pthread_t thread;          /* the worker */
     int started;               /* thread must be joined */
-    pthread_mutex_t mu;        /* guards the fields below */
+    pthread_mutex_t mu;        /* guards jobs, done and stop */
     pthread_cond_t cv;         /* a job arrived or stop was asked */
-    int job_fd[64];            /* their fds, in order */
-    uint64_t job_off[64];      /* bytes written when asked */
-    store *job_st[64];         /* which store */
-    size_t n_jobs;             /* entries in the job arrays */
-    store *done_st[64];        /* finished syncs, for the loop */
-    uint64_t done_off[64];     /* ... up to where */
-    int done_err[64];          /* ... errno or 0 */
-    size_t n_done;             /* entries in the done arrays */
+    STAILQ_HEAD(, store) jobs; /* stores waiting for a sync, oldest first */
+    STAILQ_HEAD(, store) done; /* stores whose sync finished, for the loop */
     int efd;                   /* eventfd: a sync finished */
     int stop;                  /* end the worker */
-} syncer = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1};
-
-static store *stores; /* every open store */
+};
 
 static void *syncer_main(void *arg)
 {
-    (void)arg;
-    pthread_mutex_lock(&syncer.mu);
+    store_set *set = arg;
+    pthread_mutex_lock(&set->mu);
     for (;;) {
-        while (!syncer.n_jobs && !syncer.stop)
-            pthread_cond_wait(&syncer.cv, &syncer.mu);
-        if (!syncer.n_jobs && syncer.stop)
-            break;
-        store *st = syncer.job_st[0];
-        int fd = syncer.job_fd[0];
-        uint64_t off = syncer.job_off[0];
-        memmove(syncer.job_st, syncer.job_st + 1, (syncer.n_jobs - 1) * sizeof *syncer.job_st);
-        memmove(syncer.job_fd, syncer.job_fd + 1, (syncer.n_jobs - 1) * sizeof *syncer.job_fd);
-        memmove(syncer.job_off, syncer.job_off + 1, (syncer.n_jobs - 1) * sizeof *syncer.job_off);
-        syncer.n_jobs--;
-        pthread_mutex_unlock(&syncer.mu);
+        while (STAILQ_EMPTY(&set->jobs) && !set->stop)
+            pthread_cond_wait(&set->cv, &set->mu);
+        store *st = STAILQ_FIRST(&set->jobs);
+        if (!st)
+            break; /* stop, and nothing left to do */
+        STAILQ_REMOVE_HEAD(&set->jobs, job_link);
+        int fd = st->job_fd;
+        pthread_mutex_unlock(&set->mu);
         int err = fdatasync(fd) < 0 ? errno : 0;
-        pthread_mutex_lock(&syncer.mu);
-        syncer.done_st[syncer.n_done] = st;
-        syncer.done_off[syncer.n_done] = off;
-        syncer.done_err[syncer.n_done] = err;
-        syncer.n_done++;
+        pthread_mutex_lock(&set->mu);
+        st->job_err = err;
+        STAILQ_INSERT_TAIL(&set->done, st, job_link);
         uint64_t one = 1;
-        if (write(syncer.efd, &one, sizeof one) < 0) {
+        if (write(set->efd, &one, sizeof one) < 0) {
             /* The counter cannot overflow at one write per sync. */
         }
     }
-    pthread_mutex_unlock(&syncer.mu);
+    pthread_mutex_unlock(&set->mu);
     return NULL;
 }
 
-static int syncer_start(void)
+static int syncer_start(store_set *set)
 {
-    if (syncer.started)
+    if (set->started)
         return 0;
-    syncer.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (syncer.efd < 0)
-        return -1;
-    if (pthread_create(&syncer.thread, NULL, syncer_main, NULL) != 0) {
-        close(syncer.efd);
-        syncer.efd = -1;
+    if (pthread_create(&set->thread, NULL, syncer_main, set) != 0) {
         errno = EAGAIN;
         return -1;
     }
-    syncer.started = 1;
+    set->started = 1;
     return 0;
 }
 
-int store_event_fd(void)
+int store_init(broker *b)
 {
-    return syncer.efd;
+    store_set *set = calloc(1, sizeof *set);
+    if (!set) {
+        log_err("out of memory");
+        return -1;
+    }
+    SLIST_INIT(&set->all);
+    STAILQ_INIT(&set->jobs);
+    STAILQ_INIT(&set->done);
+    pthread_mutex_init(&set->mu, NULL);
+    pthread_cond_init(&set->cv, NULL);
+    set->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (set->efd < 0) {
+        log_err("cannot make the fsync worker's eventfd: %s", strerror(errno));
+        free(set);
+        return -1;
+    }
+    b->stores = set;
+    return 0;
+}
+
+void store_fini(broker *b)
+{
+    store_set *set = b->stores;
+    if (!set)
+        return;
+    if (set->started) {
+        pthread_mutex_lock(&set->mu);
+        set->stop = 1;
+        pthread_cond_signal(&set->cv);
+        pthread_mutex_unlock(&set->mu);
+        pthread_join(set->thread, NULL);
+    }
+    close(set->efd);
+    pthread_mutex_destroy(&set->mu);
+    pthread_cond_destroy(&set->cv);
+    free(set);
+    b->stores = NULL;
+}
+
+int store_event_fd(const broker *b)
+{
+    return b->stores->efd;
 }
 
 /* Big-endian helpers for the record head. */
@@ -222,7 +258,7 @@ static int open_active(store *st, uint64_t first, int create)
         return -1;
     int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0640);
     if (fd < 0) {
-        log_err("durable queue '%s': %s: %s", st->ch->name, path, strerror(errno));
+        log_err("durable queue '%s': %s: %s", st->name, path, strerror(errno));
         free(path);
         return -1;
     }
@@ -242,15 +278,19 @@ static segment *seg_add(store *st, uint64_t first)
     if (!s)
         return NULL;
     s->first = first;
-    if (st->segs_tail)
-        st->segs_tail->next = s;
-    else
-        st->segs = s;
-    st->segs_tail = s;
+    STAILQ_INSERT_TAIL(&st->segs, s, link);
+    st->active = s;
     return s;
 }
 
 /* Recovery --------------------------------------------------------------- */
+
+/* What is wrong with a record found at recovery. */
+enum fault { F_NONE, F_SHORT, F_LENGTH, F_CRC, F_TYPE, F_TOPIC, F_ORDER };
+static const char *const fault_text[] = {
+    [F_NONE] = "none", [F_SHORT] = "cut short", [F_LENGTH] = "impossible length",
+    [F_CRC] = "checksum mismatch", [F_TYPE] = "unknown record type",
+    [F_TOPIC] = "bad topic length", [F_ORDER] = "record id out of order"};
 
 /* A recovered message, until the whole log is read. */
 typedef struct rmsg {
@@ -298,14 +338,14 @@ static void set_aside(store *st, const char *path, const uint8_t *data, size_t o
         int fd = open(aside, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (fd >= 0) {
             if (write(fd, data + off, size - off) < 0)
-                log_err("durable queue '%s': %s: %s", st->ch->name, aside, strerror(errno));
+                log_err("durable queue '%s': %s: %s", st->name, aside, strerror(errno));
             fsync(fd);
             close(fd);
         }
         free(aside);
     }
     if (truncate(path, (off_t)off) < 0)
-        log_err("durable queue '%s': truncate %s: %s", st->ch->name, path, strerror(errno));
+        log_err("durable queue '%s': truncate %s: %s", st->name, path, strerror(errno));
 }
 
 /*
@@ -338,84 +378,77 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
     while (off < size) {
         const uint8_t *p = data + off;
         size_t left = size - off;
-        const char *why = NULL;
-        if (left < REC_HEAD) {
-            why = "cut short";
-        } else {
-            uint32_t len = get32(p);
-            if (len < REC_HEAD - 8 || len > (uint64_t)max_len + 2 + PS_WIRE_TOPIC_MAX + 9)
-                why = "impossible length";
-            else if (len + 8 > left)
-                why = "cut short";
-            else if (crc32(0, p + 8, len) != get32(p + 4))
-                why = "checksum mismatch";
-            else if (p[8] != REC_MSG && p[8] != REC_ACK)
-                why = "unknown record type";
-            else if (p[8] == REC_MSG && (len < 11 || ((size_t)p[17] << 8 | p[18]) > len - 11))
-                why = "bad topic length";
-            if (!why) {
-                uint64_t id = get64(p + 9);
-                if (p[8] == REC_MSG) {
-                    size_t tlen = (size_t)p[17] << 8 | p[18];
-                    size_t dlen = len - 11 - tlen;
-                    if (l->n && id <= l->v[l->n - 1].id) {
-                        why = "record id out of order";
-                    } else {
-                        if (l->n == l->cap) {
-                            size_t cap = l->cap ? l->cap * 2 : 1024;
-                            rmsg *v = realloc(l->v, cap * sizeof *v);
-                            if (!v)
-                                goto out;
-                            l->v = v;
-                            l->cap = cap;
-                        }
-                        rmsg *m = &l->v[l->n];
-                        memset(m, 0, sizeof *m);
-                        m->id = id;
-                        m->seg = seg;
-                        m->topic = strndup((const char *)p + 19, tlen);
-                        m->tlen = tlen;
-                        m->data = malloc(dlen ? dlen : 1);
-                        if (!m->topic || !m->data) {
-                            free(m->topic);
-                            free(m->data);
-                            goto out;
-                        }
-                        memcpy(m->data, p + 19 + tlen, dlen);
-                        m->len = dlen;
-                        l->n++;
-                    }
-                } else {
-                    rmsg *m = rlist_find(l, id);
-                    if (m)
-                        m->acked = 1;
+        enum fault why = F_NONE;
+        uint32_t len = left < REC_HEAD ? 0 : get32(p);
+        if (left < REC_HEAD)
+            why = F_SHORT;
+        else if (len < REC_HEAD - 8 || len > (uint64_t)max_len + 2 + PS_WIRE_TOPIC_MAX + 9)
+            why = F_LENGTH;
+        else if (len + 8 > left)
+            why = F_SHORT;
+        else if (crc32(0, p + 8, len) != get32(p + 4))
+            why = F_CRC;
+        else if (p[8] != REC_MSG && p[8] != REC_ACK)
+            why = F_TYPE;
+        else if (p[8] == REC_MSG && (len < 11 || ((size_t)p[17] << 8 | p[18]) > len - 11))
+            why = F_TOPIC;
+        else if (p[8] == REC_MSG && l->n && get64(p + 9) <= l->v[l->n - 1].id)
+            why = F_ORDER;
+        if (why == F_NONE) {
+            uint64_t id = get64(p + 9);
+            if (p[8] == REC_MSG) {
+                size_t tlen = (size_t)p[17] << 8 | p[18];
+                size_t dlen = len - 11 - tlen;
+                if (l->n == l->cap) {
+                    size_t cap = l->cap ? l->cap * 2 : 1024;
+                    rmsg *v = realloc(l->v, cap * sizeof *v);
+                    if (!v)
+                        goto out;
+                    l->v = v;
+                    l->cap = cap;
                 }
-                if (!why) {
-                    if (id > *max_id)
-                        *max_id = id;
-                    off += len + 8;
-                    continue;
+                rmsg *m = &l->v[l->n];
+                memset(m, 0, sizeof *m);
+                m->id = id;
+                m->seg = seg;
+                m->topic = strndup((const char *)p + 19, tlen);
+                m->tlen = tlen;
+                m->data = malloc(dlen ? dlen : 1);
+                if (!m->topic || !m->data) {
+                    free(m->topic);
+                    free(m->data);
+                    goto out;
                 }
+                memcpy(m->data, p + 19 + tlen, dlen);
+                m->len = dlen;
+                l->n++;
+            } else {
+                rmsg *m = rlist_find(l, id);
+                if (m)
+                    m->acked = 1;
             }
+            if (id > *max_id)
+                *max_id = id;
+            off += len + 8;
+            continue;
         }
-        if (last && !strcmp(why, "cut short")) {
+        if (last && why == F_SHORT) {
             /* Most likely a write the crash interrupted, but a damaged length
              * looks the same: keep the bytes aside rather than destroy them. */
             log_warn("durable queue '%s': %s: torn write of %zu bytes at offset %zu cut off "
-                     "(kept in %s.damaged)", st->ch->name, path, left, off, path);
-            set_aside(st, path, data, off, size);
+                     "(kept in %s.damaged)", st->name, path, left, off, path);
         } else {
             log_err("durable queue '%s': %s: damaged record at offset %zu (%s): "
                     "%zu bytes set aside in %s.damaged",
-                    st->ch->name, path, off, why, left, path);
-            set_aside(st, path, data, off, size);
+                    st->name, path, off, fault_text[why], left, path);
         }
+        set_aside(st, path, data, off, size);
         break;
     }
     rc = 0;
 out:
     if (rc < 0)
-        log_err("durable queue '%s': cannot read %s: %s", st->ch->name, path, strerror(errno));
+        log_err("durable queue '%s': cannot read %s: %s", st->name, path, strerror(errno));
     if (fd >= 0)
         close(fd);
     free(data);
@@ -424,7 +457,7 @@ out:
 }
 
 /* Reads every segment and queues what was not acknowledged. */
-static int recover(store *st)
+static int recover(store *st, store_restore_fn *restore, void *ctx)
 {
     DIR *d = opendir(st->dir);
     if (!d)
@@ -467,16 +500,12 @@ static int recover(store *st)
     size_t kept = 0;
     for (size_t i = 0; i < l.n; i++) {
         rmsg *m = &l.v[i];
-        if (rc == 0 && !m->acked) {
-            qmsg *qm = queue_restore(st->ch, m->topic, m->tlen, m->data, m->len);
-            if (qm) {
-                qm->sid = m->id;
-                qm->seg = m->seg;
-                m->seg->live++;
-                m->topic = NULL;
-                m->data = NULL;
-                kept++;
-            }
+        if (rc == 0 && !m->acked &&
+            restore(ctx, m->id, m->seg, m->topic, m->tlen, m->data, m->len) == 0) {
+            m->seg->live++;
+            m->topic = NULL;
+            m->data = NULL;
+            kept++;
         }
         free(m->topic);
         free(m->data);
@@ -485,7 +514,7 @@ static int recover(store *st)
     free(firsts);
     st->next_id = max_id + 1;
     if (rc == 0 && n)
-        log_info("durable queue '%s': recovered %zu messages from %zu segments", st->ch->name,
+        log_info("durable queue '%s': recovered %zu messages from %zu segments", st->name,
                  kept, n);
     return rc;
 }
@@ -510,35 +539,38 @@ static int mkdirs(const char *path)
     return mkdir(buf, 0750) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-store *store_open(broker *b, channel *ch, int always)
+store *store_open(broker *b, const char *name, int always, store_restore_fn *restore, void *ctx)
 {
     store *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st || !(st->name = strdup(name))) {
+        free(st);
+        log_err("durable queue '%s': out of memory", name);
         return NULL;
+    }
     st->b = b;
-    st->ch = ch;
     st->always = always;
     st->fd = -1;
-    if (asprintf(&st->dir, "%s/queues/%s", b->cfg->data_dir, ch->name) < 0) {
+    STAILQ_INIT(&st->segs);
+    STAILQ_INIT(&st->cfs);
+    SLIST_INSERT_HEAD(&b->stores->all, st, link);
+    if (asprintf(&st->dir, "%s/queues/%s", b->cfg->data_dir, name) < 0) {
         st->dir = NULL;
         goto fail;
     }
     if (mkdirs(st->dir) < 0) {
-        log_err("durable queue '%s': cannot create %s: %s", ch->name, st->dir, strerror(errno));
+        log_err("durable queue '%s': cannot create %s: %s", name, st->dir, strerror(errno));
         goto fail;
     }
-    if (!always && syncer_start() < 0) {
-        log_err("durable queue '%s': cannot start the fsync worker: %s", ch->name, strerror(errno));
+    if (!always && syncer_start(b->stores) < 0) {
+        log_err("durable queue '%s': cannot start the fsync worker: %s", name, strerror(errno));
         goto fail;
     }
-    if (recover(st) < 0)
+    if (recover(st, restore, ctx) < 0)
         goto fail;
     /* Append to the newest segment, or start the first one. */
-    if (st->segs_tail ? open_active(st, st->segs_tail->first, 0) < 0
-                      : (!seg_add(st, st->next_id) || open_active(st, st->next_id, 1) < 0))
+    if (st->active ? open_active(st, st->active->first, 0) < 0
+             : (!seg_add(st, st->next_id) || open_active(st, st->next_id, 1) < 0))
         goto fail;
-    st->next = stores;
-    stores = st;
     return st;
 fail:
     store_close(&st);
@@ -548,13 +580,13 @@ fail:
 /* Deletes the oldest segments once all their messages are acknowledged. */
 static void reclaim(store *st)
 {
-    while (st->segs && st->segs != st->segs_tail && st->segs->live == 0) {
-        segment *s = st->segs;
+    segment *s;
+    while ((s = STAILQ_FIRST(&st->segs)) && STAILQ_NEXT(s, link) && s->live == 0) {
         char *path = seg_path(st, s->first, "");
         if (path && unlink(path) < 0)
-            log_warn("durable queue '%s': unlink %s: %s", st->ch->name, path, strerror(errno));
+            log_warn("durable queue '%s': unlink %s: %s", st->name, path, strerror(errno));
         free(path);
-        st->segs = s->next;
+        STAILQ_REMOVE_HEAD(&st->segs, link);
         free(s);
     }
 }
@@ -570,8 +602,8 @@ int store_append(store *st, qmsg *qm)
         return -1;
     st->next_id++;
     qm->sid = id;
-    qm->seg = st->segs_tail;
-    st->segs_tail->live++;
+    qm->seg = st->active;
+    st->active->live++;
     return 0;
 }
 
@@ -583,7 +615,7 @@ void store_ack(store *st, qmsg *qm)
     qm->seg = NULL;
     if (append(st, REC_ACK, qm->sid, NULL, 0, NULL, 0) < 0)
         log_warn("durable queue '%s': out of memory for an ack; it will be redelivered after a restart",
-                 st->ch->name);
+                 st->name);
     if (seg->live)
         seg->live--;
     reclaim(st);
@@ -597,28 +629,22 @@ int store_confirm(store *st, client *c, uint64_t corr)
     cf->cl = c;
     cf->corr = corr;
     cf->off = st->written + st->wbuf.len;
-    if (st->cf_tail)
-        st->cf_tail->next = cf;
-    else
-        st->cf_head = cf;
-    st->cf_tail = cf;
+    STAILQ_INSERT_TAIL(&st->cfs, cf, link);
     return 0;
 }
 
 /* Sends the confirms whose records are on disk (or fails them all with err). */
 static void release(store *st, int err)
 {
-    while (st->cf_head && (err || st->cf_head->off <= st->synced)) {
-        confirm *cf = st->cf_head;
-        st->cf_head = cf->next;
-        if (!st->cf_head)
-            st->cf_tail = NULL;
+    confirm *cf;
+    while ((cf = STAILQ_FIRST(&st->cfs)) && (err || cf->off <= st->synced)) {
+        STAILQ_REMOVE_HEAD(&st->cfs, link);
         if (cf->cl && !cf->cl->dead) {
             if (err)
-                loop_error(st->b, cf->cl, cf->corr, PS_WERR_FULL,
-                           "durable queue '%s': cannot write to disk: %s", st->ch->name, strerror(err));
+                out_error(st->b, cf->cl, cf->corr, PS_WERR_FULL,
+                          "durable queue '%s': cannot write to disk: %s", st->name, strerror(err));
             else
-                loop_ok(st->b, cf->cl, cf->corr, 0);
+                out_ok(st->b, cf->cl, cf->corr, 0); /* the confirm of a durable publish */
         }
         free(cf);
     }
@@ -627,7 +653,7 @@ static void release(store *st, int err)
 static void fail_store(store *st, int err)
 {
     log_err("durable queue '%s': write failed: %s; refusing its publishes until restart",
-            st->ch->name, strerror(err));
+            st->name, strerror(err));
     st->failed = 1;
     release(st, err);
 }
@@ -678,7 +704,7 @@ static void turn_end(store *st)
     }
     st->written += st->wbuf.len;
     st->wbuf.len = 0;
-    if (!st->cf_head || st->synced >= st->written) {
+    if (STAILQ_EMPTY(&st->cfs) || st->synced >= st->written) {
         roll(st);
         return;
     }
@@ -686,59 +712,63 @@ static void turn_end(store *st)
         if (sync_now(st) == 0)
             roll(st);
     } else if (!st->syncing) {
-        pthread_mutex_lock(&syncer.mu);
-        if (syncer.n_jobs < 64) {
-            syncer.job_st[syncer.n_jobs] = st;
-            syncer.job_fd[syncer.n_jobs] = st->fd;
-            syncer.job_off[syncer.n_jobs] = st->written;
-            syncer.n_jobs++;
-            st->syncing = 1;
-            pthread_cond_signal(&syncer.cv);
-        }
-        pthread_mutex_unlock(&syncer.mu);
+        /* One job per store at most: the list through the stores cannot
+         * overflow, and no sync is ever skipped. */
+        store_set *set = st->b->stores;
+        pthread_mutex_lock(&set->mu);
+        st->job_fd = st->fd;
+        st->job_off = st->written;
+        st->syncing = 1;
+        STAILQ_INSERT_TAIL(&set->jobs, st, job_link);
+        pthread_cond_signal(&set->cv);
+        pthread_mutex_unlock(&set->mu);
     }
 }
 
-void store_turn_end(void)
+long store_turn_end(void *ctx)
 {
-    for (store *st = stores; st; st = st->next)
+    broker *b = ctx;
+    store *st;
+    SLIST_FOREACH(st, &b->stores->all, link)
         turn_end(st);
+    return -1;
 }
 
-void store_events(void)
+void store_events(void *ctx)
 {
+    broker *b = ctx;
+    store_set *set = b->stores;
     uint64_t v;
-    if (syncer.efd < 0 || read(syncer.efd, &v, sizeof v) < 0)
+    if (read(set->efd, &v, sizeof v) < 0)
         return;
-    pthread_mutex_lock(&syncer.mu);
-    size_t n = syncer.n_done;
-    store *st_v[64];
-    uint64_t off_v[64];
-    int err_v[64];
-    memcpy(st_v, syncer.done_st, n * sizeof *st_v);
-    memcpy(off_v, syncer.done_off, n * sizeof *off_v);
-    memcpy(err_v, syncer.done_err, n * sizeof *err_v);
-    syncer.n_done = 0;
-    pthread_mutex_unlock(&syncer.mu);
-    for (size_t i = 0; i < n; i++) {
-        store *st = st_v[i];
+    pthread_mutex_lock(&set->mu);
+    STAILQ_HEAD(, store) done = STAILQ_HEAD_INITIALIZER(done);
+    STAILQ_CONCAT(&done, &set->done);
+    pthread_mutex_unlock(&set->mu);
+    store *st;
+    while ((st = STAILQ_FIRST(&done))) {
+        STAILQ_REMOVE_HEAD(&done, job_link);
         st->syncing = 0;
-        if (err_v[i]) {
-            fail_store(st, err_v[i]);
+        if (st->job_err) {
+            fail_store(st, st->job_err);
             continue;
         }
-        if (off_v[i] > st->synced)
-            st->synced = off_v[i];
+        if (st->job_off > st->synced)
+            st->synced = st->job_off;
         release(st, 0);
     }
     /* Confirms that came in during the sync ride on the next one. */
-    store_turn_end();
+    store_turn_end(b);
 }
 
-void store_client_gone(client *c)
+void store_client_gone(broker *b, client *c)
 {
-    for (store *st = stores; st; st = st->next)
-        for (confirm *cf = st->cf_head; cf; cf = cf->next)
+    store *st;
+    confirm *cf;
+    if (!b->stores)
+        return; /* start-up failed before the stores were set up */
+    SLIST_FOREACH(st, &b->stores->all, link)
+        STAILQ_FOREACH(cf, &st->cfs, link)
             if (cf->cl == c)
                 cf->cl = NULL;
 }
@@ -748,46 +778,33 @@ void store_close(store **sp)
     if (!sp || !*sp)
         return;
     store *st = *sp;
+    broker *b = st->b;
     if (st->fd >= 0) {
         turn_end(st);
         while (st->syncing) { /* let the worker finish with our fd */
-            struct pollfd pfd = {.fd = syncer.efd, .events = POLLIN};
+            struct pollfd pfd = {.fd = b->stores->efd, .events = POLLIN};
             poll(&pfd, 1, 100);
-            store_events();
+            store_events(b);
         }
         if (st->written > st->synced && fdatasync(st->fd) == 0)
             st->synced = st->written;
         release(st, 0);
         close(st->fd);
     }
-    for (store **pp = &stores; *pp; pp = &(*pp)->next)
-        if (*pp == st) {
-            *pp = st->next;
-            break;
-        }
-    while (st->cf_head) {
-        confirm *cf = st->cf_head;
-        st->cf_head = cf->next;
+    SLIST_REMOVE(&b->stores->all, st, store, link);
+    confirm *cf;
+    while ((cf = STAILQ_FIRST(&st->cfs))) {
+        STAILQ_REMOVE_HEAD(&st->cfs, link);
         free(cf);
     }
-    while (st->segs) {
-        segment *s = st->segs;
-        st->segs = s->next;
+    segment *s;
+    while ((s = STAILQ_FIRST(&st->segs))) {
+        STAILQ_REMOVE_HEAD(&st->segs, link);
         free(s);
     }
     ps__buf_free(&st->wbuf);
     free(st->dir);
+    free(st->name);
     free(st);
     *sp = NULL;
-    if (!stores && syncer.started) {
-        pthread_mutex_lock(&syncer.mu);
-        syncer.stop = 1;
-        pthread_cond_signal(&syncer.cv);
-        pthread_mutex_unlock(&syncer.mu);
-        pthread_join(syncer.thread, NULL);
-        syncer.started = 0;
-        syncer.stop = 0;
-        close(syncer.efd);
-        syncer.efd = -1;
-    }
 }

@@ -2,7 +2,7 @@
  * common.h - what ppub, psub and pctl share: the options every tool takes
  * (broker endpoint or -H/-p, client name, timeout, CURVE keys, help,
  * version) and their parsing with "did you mean" for a mistyped one, the
- * exit codes of the CLI contract (DESIGN.md section 5), connecting with a
+ * exit codes every tool shares (README, "Tools and library"), connecting with a
  * named reason when the broker cannot be reached, the mapping from library
  * errors to those codes and to one-line messages, CHANNEL:TOPIC arguments
  * and a channel's type, and small format helpers (base64, UTF-8 check,

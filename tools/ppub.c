@@ -6,7 +6,7 @@
  * all of it with --raw) or are generated (--size).
  * Every run meets the broker: it connects (HELLO/WELCOME), sends, and ends
  * with ps_flush(), the sync point, so the exit code says whether the
- * broker took everything (DESIGN.md sections 5 and 12).
+ * broker took everything (the exit codes are in ppub(1)).
  */
 #include "common.h"
 

@@ -62,8 +62,8 @@ expect_exit() { # CODE CMD...: CMD must exit CODE
 
 # Runs CMD with its stdout in ./out and its stderr in ./err: CMD must exit
 # CODE, and err match PATTERN (an extended regex, "" for anything).  A
-# failure (CODE above 0) must be said in exactly one line, as DESIGN.md
-# section 5 wants of every tool.
+# failure (CODE above 0) must be said in exactly one line, as every tool
+# promises (bad input gets a clear one-line error).
 expect_run() { # CODE PATTERN CMD...
     local want=$1 pattern=$2
     shift 2

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Every exit code of the CLI contract (DESIGN.md section 5), each with its
-# one-line reason on stderr: 0 done; 1 usage (bad option, missing -c, bad
+# Every exit code of the tools (EXIT STATUS in their manual pages), each
+# with its one-line reason on stderr: 0 done; 1 usage (bad option, missing -c, bad
 # value); 2 no broker there; 3 no receivers, too few messages, no
 # responder; 4 wrong channel type, unknown channel with auto_create =
 # "none", message too large.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# psub's output formats (DESIGN.md section 12): plain is each payload and a
+# psub's output formats (psub(1), --format): plain is each payload and a
 # newline; json is one object a line with channel, topic, seq and payload
 # (a string when it is UTF-8, else base64 with "encoding":"base64"), and -v
 # adds time, retained and redelivered; raw is the payload bytes and nothing

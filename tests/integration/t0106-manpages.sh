@@ -5,7 +5,7 @@
 # pages that exist.  And they cannot fall behind the code: every option
 # (and pctl command, pbench scenario, environment variable) of each tool's
 # --help, every name of libpubsub/pubsub.h and every key of the
-# configuration schema in brokerd/config.c must appear in its page.
+# configuration schema in brokerd/config_schema.c must appear in its page.
 . "$(dirname "$0")/lib.sh"
 
 MAN=$BUILD/man
@@ -88,8 +88,8 @@ for n in $names; do
 done
 
 # Every key of the configuration schema.
-keys=$(grep -oE '\{"[a-z_]+", K_[A-Z]+\}' "$ROOT/brokerd/config.c" | cut -d'"' -f2 | sort -u)
-[ "$(echo $keys | wc -w)" -gt 15 ] || fail "too few keys found in config.c: $keys"
+keys=$(grep -oE '\{"[a-z_]+", K_[A-Z]+\}' "$ROOT/brokerd/config_schema.c" | cut -d'"' -f2 | sort -u)
+[ "$(echo $keys | wc -w)" -gt 15 ] || fail "too few keys found in config_schema.c: $keys"
 for k in $keys; do
     need brokerd.conf.5 "$k" "configuration key"
     checked=$((checked + 1))

@@ -1,6 +1,6 @@
 #!/bin/bash
-# The plain ZeroMQ gateway (DESIGN.md section 3), with a client nobody here
-# wrote: Debian's pyzmq.  A pyzmq SUB on the XPUB receives [CHANNEL/TOPIC,
+# The plain ZeroMQ gateway (brokerd.conf(5), broker.gateway), with a client
+# nobody here wrote: Debian's pyzmq.  A pyzmq SUB on the XPUB receives [CHANNEL/TOPIC,
 # payload] for what ppub publishes on pubsub channels, by prefix, binary-safe,
 # and nothing of broadcast or queue channels or of retained values from
 # before it came; a pyzmq PUB on the XSUB publishes into pubsub channels,

@@ -1,0 +1,153 @@
+/*
+ * out.c - what the broker sends: records framed per client, and the
+ * answers to peers that have no session.
+ *
+ * A record for a client is encoded into its buffer of the turn (c->cur);
+ * at the end of the turn the client layer (client_flush) has each
+ * client's records sent as one frame, or a few, each at most
+ * OUT_FRAME_MAX bytes unless one record is bigger.  Batching is thus
+ * natural: under light load a turn carries one record, under heavy load
+ * many.  Nothing here ever blocks: every send is ZMQ_DONTWAIT on a
+ * ZMQ_ROUTER_MANDATORY socket, and a frame the peer's pipe refuses stays
+ * queued (c->out) for a later turn.  What is queued for one client is
+ * counted in c->pending_bytes; the bounds on it are the callers' (the
+ * slow-subscriber policy in deliver.c, the hard cap in client.c).  This
+ * is the bottom of the broker: every layer above answers through it, and
+ * it calls none of them.
+ */
+#include "brokerd.h"
+#include "defaults.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define OUT_FRAME_MAX PS_FRAME_MAX /* bytes per outgoing frame, beyond one record */
+
+/* Moves the records of this turn into a frame of their own. */
+static void frame_cur(client *c)
+{
+    if (!c->cur.len)
+        return;
+    outframe *f = calloc(1, sizeof *f);
+    if (!f) {
+        /* Out of memory: lose this turn's records rather than the broker. */
+        c->pending_bytes -= c->cur.len;
+        c->cur.len = 0;
+        return;
+    }
+    f->buf = c->cur;
+    memset(&c->cur, 0, sizeof c->cur);
+    STAILQ_INSERT_TAIL(&c->out, f, link);
+}
+
+void out_drop(client *c)
+{
+    outframe *f;
+    while ((f = STAILQ_FIRST(&c->out))) {
+        STAILQ_REMOVE_HEAD(&c->out, link);
+        ps__buf_free(&f->buf);
+        free(f);
+    }
+    ps__buf_free(&c->cur);
+    c->pending_bytes = 0;
+}
+
+/*
+ * Sends c's complete frames until its pipe is full.  Returns 0 when all
+ * went, 1 when the pipe is full, -1 when the peer is gone (EHOSTUNREACH).
+ */
+static int send_frames(broker *b, client *c)
+{
+    outframe *f;
+    while ((f = STAILQ_FIRST(&c->out))) {
+        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return errno == EAGAIN || errno == EINTR ? 1 : -1;
+        if (zmq_send(c->sock, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
+            log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
+                      zmq_strerror(errno));
+        c->pending_bytes -= f->buf.len;
+        c->last_out = b->now;
+        STAILQ_REMOVE_HEAD(&c->out, link);
+        ps__buf_free(&f->buf);
+        free(f);
+    }
+    return 0;
+}
+
+int out_flush(broker *b, client *c)
+{
+    frame_cur(c);
+    int rc = send_frames(b, c);
+    if (rc < 0)
+        out_drop(c); /* the peer disconnected: nobody to talk to */
+    return rc;
+}
+
+int out_unframed(const client *c)
+{
+    return c->cur.len != 0;
+}
+
+void out_put(broker *b, client *c, const ps__cmd *cmd)
+{
+    if (c->dead)
+        return;
+    size_t size = ps__wire_size(cmd);
+    if (c->cur.len && c->cur.len + size > OUT_FRAME_MAX) {
+        /* A full frame goes to libzmq at once, so a busy turn does not
+         * hold a fast receiver's bytes against its client_buffer.  Errors
+         * wait for the end of the turn: forgetting a client here would
+         * pull subscriptions from under a fan-out. */
+        frame_cur(c);
+        send_frames(b, c);
+    }
+    if (ps__wire_put(&c->cur, cmd) < 0) {
+        log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
+                 ps__wire_cmd_name(cmd->cmd), strerror(errno));
+        return;
+    }
+    c->pending_bytes += size;
+    if (!c->dirty) {
+        c->dirty = 1;
+        SLIST_INSERT_HEAD(&b->flush, c, flush_link);
+    }
+}
+
+void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
+{
+    char text[PS_WIRE_TEXT_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > PS_WIRE_TEXT_MAX)
+        n = PS_WIRE_TEXT_MAX;
+    ps__cmd e = {.cmd = PS_CMD_ERROR, .corr = corr, .code = code};
+    e.text.ptr = text;
+    e.text.len = (size_t)n;
+    log_debug("client %llu: error %s: %s", (unsigned long long)c->num,
+              ps__wire_err_text(code), text);
+    out_put(b, c, &e);
+}
+
+void out_ok(broker *b, client *c, uint64_t corr, uint32_t value)
+{
+    ps__cmd ok = {.cmd = PS_CMD_OK, .corr = corr, .count = value};
+    out_put(b, c, &ok);
+}
+
+void out_direct_error(void *sock, const void *ident, size_t ilen, uint16_t code, const char *text)
+{
+    /* A stranger has no session and no output buffer: one frame, now. */
+    ps__cmd e = {.cmd = PS_CMD_ERROR, .code = code};
+    ps__buf buf = {0};
+    e.text.ptr = text;
+    e.text.len = strlen(text);
+    if (ps__wire_put(&buf, &e) == 0 && zmq_send(sock, ident, ilen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(sock, buf.data, buf.len, ZMQ_DONTWAIT);
+    ps__buf_free(&buf);
+}

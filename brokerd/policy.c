@@ -1,0 +1,113 @@
+/*
+ * policy.c - where the broker may listen: the syntax of an endpoint and
+ * the security policy for it.  Plain tcp is allowed only on loopback
+ * unless broker.insecure says otherwise; with a security section a tcp
+ * client must be identified, which needs broker.curve; the plain ZeroMQ
+ * gateway, which neither encrypts nor knows access rules, follows its
+ * own rule.  config.c holds every endpoint of the file against it (so
+ * --check finds a refused one) and listen.c again when binding.
+ */
+#include "brokerd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* True when ep is tcp://HOST:PORT or ipc:///PATH (or ipc://@abstract). */
+int config_endpoint_ok(const char *ep, const char **why)
+{
+    if (!strncmp(ep, "tcp://", 6)) {
+        const char *host = ep + 6, *colon = strrchr(host, ':');
+        if (!colon || colon == host) {
+            *why = "a tcp endpoint needs HOST:PORT";
+            return 0;
+        }
+        char *end;
+        errno = 0;
+        long port = strtol(colon + 1, &end, 10);
+        if (errno || *end || end == colon + 1 || port < 1 || port > 65535) {
+            /* "*" binds an ephemeral port; libzmq allows it, and so do we. */
+            if (strcmp(colon + 1, "*")) {
+                *why = "the port must be a number from 1 to 65535";
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (!strncmp(ep, "ipc://", 6)) {
+        if (!ep[6]) {
+            *why = "an ipc endpoint needs a path";
+            return 0;
+        }
+        if (strlen(ep + 6) > 107) {
+            *why = "the ipc path is longer than a Unix socket allows (107 bytes)";
+            return 0;
+        }
+        return 1;
+    }
+    *why = "an endpoint is tcp://HOST:PORT or ipc:///PATH";
+    return 0;
+}
+
+/* True when a tcp endpoint's host is this machine's loopback: 127.0.0.0/8,
+ * ::1, "localhost" or the interface "lo". */
+static int loopback_host(const char *ep)
+{
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    size_t n = colon ? (size_t)(colon - host) : strlen(host);
+    char h[256], *p = h;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (n >= sizeof h)
+        return 0;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h[n - 1] = '\0';
+        p++;
+    }
+    if (inet_pton(AF_INET, p, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, p, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return !strcmp(p, "localhost") || !strcmp(p, "lo");
+}
+
+const char *config_endpoint_refusal(const config *c, const char *ep, int *plain)
+{
+    *plain = 0;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return NULL; /* ipc: guarded by the file's mode and by peer credentials */
+    if (c->curve)
+        return NULL;
+    if (c->secure)
+        return "without broker.curve a tcp client cannot be identified for security.clients "
+               "(set broker.curve, or use ipc endpoints only)";
+    if (loopback_host(ep))
+        return NULL;
+    if (c->insecure) {
+        *plain = 1;
+        return NULL;
+    }
+    return "not a loopback address: without broker.curve anyone who reaches it could use the "
+           "broker and read its traffic (set broker.curve, or broker.insecure = true to accept that)";
+}
+
+/* The same for a plain ZeroMQ gateway endpoint, which never speaks CURVE
+ * and knows no access rules. */
+const char *config_gateway_refusal(const config *c, const char *ep, int *plain)
+{
+    *plain = 0;
+    if (c->insecure) {
+        *plain = c->secure || (!strncmp(ep, "tcp://", 6) && !loopback_host(ep));
+        return NULL;
+    }
+    if (c->secure)
+        return "the plain ZeroMQ gateway bypasses security.clients (set broker.insecure = true "
+               "to run it anyway)";
+    if (!strncmp(ep, "tcp://", 6) && !loopback_host(ep))
+        return "not a loopback address, and the plain ZeroMQ gateway is neither encrypted nor "
+               "authenticated (set broker.insecure = true to accept that)";
+    return NULL;
+}

@@ -1,0 +1,131 @@
+/*
+ * ticket.c - what the broker waits for: tickets and waiters.
+ *
+ * A ticket is a delivery tag the broker sent in DELIVER and waits to see
+ * again in ACK (a queue message or a sync publish's receipt) or REPLY (a
+ * request), found by its tag in b->htickets.  A waiter ("pending") is a
+ * sync publish or a request whose client waits for RESULT or DONE: it
+ * holds the tickets of its receivers or responders and a deadline, and
+ * is finished, with the count of answers, when the last ticket is
+ * answered or dropped or when the deadline passes (ticket_timers, a job
+ * of every loop turn).
+ */
+#include "brokerd.h"
+#include "defaults.h"
+
+#include <stdlib.h>
+
+/* Tickets ---------------------------------------------------------------- */
+
+ticket *ticket_new(broker *b, int kind, client *c, pending *pd)
+{
+    ticket *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->tag = ++b->next_tag;
+    t->kind = kind;
+    t->cl = c;
+    t->pd = pd;
+    SLIST_INSERT_HEAD(&b->htickets[t->tag % BROKER_HASH], t, hlink);
+    LIST_INSERT_HEAD(&c->tickets, t, cl_link);
+    if (pd) {
+        LIST_INSERT_HEAD(&pd->tickets, t, pd_link);
+        pd->n_tickets++;
+    }
+    return t;
+}
+
+ticket *ticket_find(broker *b, uint64_t tag)
+{
+    ticket *t;
+    SLIST_FOREACH(t, &b->htickets[tag % BROKER_HASH], hlink)
+        if (t->tag == tag)
+            return t;
+    return NULL;
+}
+
+void ticket_free(broker *b, ticket *t)
+{
+    SLIST_REMOVE(&b->htickets[t->tag % BROKER_HASH], t, ticket, hlink);
+    LIST_REMOVE(t, cl_link);
+    if (t->pd) {
+        LIST_REMOVE(t, pd_link);
+        t->pd->n_tickets--;
+    }
+    free(t);
+}
+
+/* Waiters ---------------------------------------------------------------- */
+
+pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32_t timeout_ms)
+{
+    pending *pd = calloc(1, sizeof *pd);
+    if (!pd)
+        return NULL;
+    pd->is_request = is_request;
+    pd->requester = c;
+    pd->corr = corr;
+    pd->deadline = b->now + (timeout_ms ? timeout_ms : PS_DEFAULT_WAIT_MS);
+    LIST_INIT(&pd->tickets);
+    if (LIST_EMPTY(&b->pendings) || pd->deadline < b->pend_min)
+        b->pend_min = pd->deadline;
+    LIST_INSERT_HEAD(&b->pendings, pd, link);
+    return pd;
+}
+
+void pending_finish(broker *b, pending *pd)
+{
+    if (pd->requester) {
+        ps__cmd r = {.cmd = pd->is_request ? PS_CMD_DONE : PS_CMD_RESULT,
+                     .corr = pd->corr,
+                     .count = pd->answered,
+                     .expected = pd->expected};
+        out_put(b, pd->requester, &r);
+    }
+    while (!LIST_EMPTY(&pd->tickets))
+        ticket_free(b, LIST_FIRST(&pd->tickets));
+    if (pd->qm)
+        pd->qm->sync = NULL;
+    LIST_REMOVE(pd, link);
+    free(pd);
+}
+
+void pending_check(broker *b, pending *pd)
+{
+    if (!pd->qm && pd->n_tickets == 0)
+        pending_finish(b, pd);
+}
+
+long ticket_timers(broker *b)
+{
+    if (LIST_EMPTY(&b->pendings))
+        return -1;
+    /* pend_min is a lower bound (waiters that finished early may have set
+     * it): scan the list only when it is due. */
+    if (b->now < b->pend_min)
+        return (long)(b->pend_min - b->now);
+    long next = -1;
+    pending *pd, *nx;
+    for (pd = LIST_FIRST(&b->pendings); pd; pd = nx) {
+        nx = LIST_NEXT(pd, link);
+        if (pd->deadline <= b->now) {
+            pending_finish(b, pd);
+            continue;
+        }
+        long left = (long)(pd->deadline - b->now);
+        if (next < 0 || left < next)
+            next = left;
+    }
+    if (next >= 0)
+        b->pend_min = b->now + next;
+    return next;
+}
+
+void pending_free_all(broker *b)
+{
+    pending *pd;
+    while ((pd = LIST_FIRST(&b->pendings))) {
+        pd->requester = NULL;
+        pending_finish(b, pd);
+    }
+}
