@@ -1,5 +1,5 @@
 #!/bin/bash
-# brokerd is built in one-way layers: no file of it calls, through any
+# brokerd and libpubsub are built in one-way layers: no file of it calls, through any
 # chain of other files, back into itself (docs/design.md draws the
 # layers).  tests/tools/layers.py reads the graph from the object files
 # the build made (what each .o defines and uses, by nm) and fails on any
@@ -14,9 +14,10 @@ OBJ=$BUILD/obj
 /usr/bin/python3 "$LAYERS" --show brokerd="$OBJ/brokerd" > layers.out 2>&1 ||
     { cat layers.out; fail "brokerd's files call each other in a circle (above)"; }
 cat layers.out
-# The library's check, turned on once its split into session, io and api
-# has landed (its objects are in $OBJ/libpubsub and $BUILD/pic/libpubsub):
-# /usr/bin/python3 "$LAYERS" libpubsub="$OBJ/libpubsub" || fail "libpubsub's files call each other in a circle"
+# The library (session, io, api over the codec) and the shared common/.
+/usr/bin/python3 "$LAYERS" --show libpubsub="$OBJ/libpubsub" common="$OBJ/common" > lib-layers.out 2>&1 ||
+    { cat lib-layers.out; fail "libpubsub's or common's files call each other in a circle (above)"; }
+cat lib-layers.out
 
 # The check itself can fail: main.o uses a bottom file, and a bottom file
 # made to use main.o's symbol closes a circle of two.
@@ -31,4 +32,4 @@ ld -r "planted/$bottom.o" back.o -o "planted/$bottom.new" && mv "planted/$bottom
 /usr/bin/python3 "$LAYERS" brokerd="$SCRATCH/planted" > planted.out 2>&1 &&
     { cat planted.out; fail "a planted circle through main and $bottom went unnoticed"; }
 grep -q "circle of .* files:.*main" planted.out || { cat planted.out; fail "the planted circle was not named"; }
-echo "ok: brokerd has no file-to-file circle; a planted one through $bottom is found"
+echo "ok: brokerd, libpubsub and common have no file-to-file circle; a planted one through $bottom is found"
