@@ -22,6 +22,7 @@ export SCRATCH
 cd "$SCRATCH" || exit 1
 BROKER_PID=
 PORT=${PORT:-}
+MOUNTS=() # file systems the test mounted (mount_tmpfs), unmounted at exit
 unset PUBSUB_BROKER PUBSUB_CURVE_SERVER_KEY PUBSUB_CURVE_KEY
 
 cleanup() {
@@ -33,7 +34,9 @@ cleanup() {
     kids=$(jobs -p)
     [ -n "$kids" ] && kill -KILL $kids 2> /dev/null
     wait 2> /dev/null
-    cd / && rm -rf "$SCRATCH"
+    local m
+    for m in "${MOUNTS[@]}"; do umount -l "$m"; done
+    [ -n "${KEEP_SCRATCH:-}" ] || { cd / && rm -rf "$SCRATCH"; }
     exit $rc
 }
 trap cleanup EXIT
@@ -167,4 +170,20 @@ kill_broker() { # SIGKILL (a crash: nothing flushed, nothing said), then wait
     } 2> /dev/null
     BROKER_PID=
     return 0
+}
+
+# A test of a promise the code does not keep yet (its issue is open): it is
+# skipped, with an "ok: pending" line, unless RUN_PENDING=1 asks to run it,
+# so that `make test` stays green while the test already exists to fail.
+pending() { # REASON
+    [ "${RUN_PENDING:-0}" = 1 ] && return 0
+    echo "ok: pending: $*"
+    exit 0
+}
+
+# Mounts a fresh tmpfs on DIR (created if missing) with mount(8)'s OPTIONS
+# (size=..., nr_inodes=...): a small file system to fill.  Unmounted at exit.
+mount_tmpfs() { # DIR OPTIONS
+    mkdir -p "$1" && mount -t tmpfs -o "$2" tmpfs "$1" || fail "cannot mount a tmpfs on $1"
+    MOUNTS+=("$1")
 }
