@@ -1,9 +1,9 @@
 #!/bin/bash
 # A durable queue on a full disk: a message refused is never delivered, the
 # refusal says why, and publishing resumes by itself once space is free.
-# The queue's data_dir is a small tmpfs, filled but for a little room;
-# batches of 50 messages go with `ppub --confirm` until one is refused.
-# Then (both fsync policies): ppub's one-line error says "no space left on
+# The queue's data_dir is a small tmpfs; a first batch of 50 messages of
+# 5 KB is confirmed, then the disk is filled to the last page and a second
+# batch, none of which can be written whole, is sent with --confirm.  Then (both fsync policies): ppub's one-line error says "no space left on
 # device" (the expected wording, checked in one place, `nospace` below),
 # not "is full (limit reached)"; the broker logs it once; no message of
 # the refused batch reaches the consumer attached meanwhile, nor survives
@@ -17,7 +17,7 @@
 pending "issue 14, disk full: refused messages are delivered and the queue never recovers"
 
 nospace="no space left on device"
-pad=$(printf 'x%.0s' $(seq 900))
+pad=$(printf 'x%.0s' $(seq 5000)) # more than a page: none fits in a partly used one
 problems=
 summary=
 for policy in always batch; do
@@ -33,15 +33,13 @@ EOF2
     "$BUILD/psub" -v -c jobs > live.out 2> live.err &
     live=$!
     wait_for_file_lines live.err 1
-    # All but about 128 KiB taken.
-    free_kb=$(df -k --output=avail "$dir" | tail -1)
-    dd if=/dev/zero of="$dir/filler" bs=1k count=$((free_kb - 128)) status=none
-    refused=
-    for k in $(seq 1 20); do
-        seq -f "b$k-%g-$pad" 1 50 | "$BUILD/ppub" -c jobs --confirm --timeout 5000 2> pub.err ||
-            { refused=$k; break; }
-    done
-    [ -n "$refused" ] || fail "fsync $policy: 20 batches of 50 KB confirmed on a 128 KiB disk"
+    seq -f "b1-%g-$pad" 1 50 | "$BUILD/ppub" -c jobs --confirm || fail "fsync $policy: the first batch exited $?"
+    # Now not a page left: no record of the next batch can be written whole.
+    dd if=/dev/zero of="$dir/filler" bs=4k status=none 2> /dev/null
+    refused=2
+    if seq -f "b2-%g-$pad" 1 50 | "$BUILD/ppub" -c jobs --confirm --timeout 5000 2> pub.err; then
+        fail "fsync $policy: a batch of 50 was confirmed on a full disk"
+    fi
     err=$(cat pub.err)
     grep -qi "$nospace" pub.err && ! grep -q "is full" pub.err ||
         problems+="fsync $policy: the refusal says '$err'; "
