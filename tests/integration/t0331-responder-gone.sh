@@ -21,9 +21,11 @@ REQ=$!
 wait_for_file_lines worker.pid 1
 t0=$(ms)
 kill -KILL "$RESP" "$(cat worker.pid)"
-wait "$REQ"
-rc=$?
-wait "$RESP" 2> /dev/null # no "Killed" notice
+{
+    wait "$REQ"
+    rc=$?
+    wait "$RESP"
+} 2> /dev/null # no "Killed" notice
 took=$(($(ms) - t0))
 expect_eq "$rc" 3 "ppub --request exit status (stderr: $(cat err))"
 [ "$took" -le 5000 ] || fail "ppub --request took $took ms to give up after its responder was killed"
