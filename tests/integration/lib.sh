@@ -4,6 +4,8 @@
 # removed at exit with every process the script started), the build
 # directory in $BUILD, the source tree in $ROOT (tests in $TESTS), and helpers to start a real brokerd on a free port
 # and to wait for events (a line in a file, a log entry) instead of sleeping.
+# KEEP_SCRATCH=1 keeps the scratch directory for a look afterwards; pending
+# (below) skips a test of an open issue unless RUN_PENDING=1.
 
 set -u
 
