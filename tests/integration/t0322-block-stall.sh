@@ -17,7 +17,7 @@ LIMIT_MS=500
 PORT=$(free_port)
 cat > b.conf <<EOF2
 broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data";
-           client_buffer = 65536; heartbeat_ms = 200; heartbeat_timeout_ms = 6000; };
+           client_buffer = 1048576; heartbeat_ms = 200; heartbeat_timeout_ms = 6000; };
 channels = ( { name = "wide"; type = "broadcast"; slow_subscriber = "block"; },
              { name = "other"; type = "broadcast"; } );
 EOF2
