@@ -174,6 +174,17 @@ kill_broker() { # SIGKILL (a crash: nothing flushed, nothing said), then wait
     return 0
 }
 
+# Writes b.conf on a free port ($PORT) with one durable queue "jobs" in
+# $SCRATCH/data; BROKER and CHANNEL are more settings of each ("fsync =
+# \"always\";").
+durable_conf() { # [BROKER [CHANNEL]]
+    PORT=$(free_port)
+    cat > b.conf << EOF
+broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; ${1:-} };
+channels = ( { name = "jobs"; type = "queue"; durable = true; ${2:-} } );
+EOF
+}
+
 # A test of a promise the code does not keep yet (its issue is open): it is
 # skipped, with an "ok: pending" line, unless RUN_PENDING=1 asks to run it,
 # so that `make test` stays green while the test already exists to fail.

@@ -11,11 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 pending "issue 14.5: damage in an older segment lets a later history through"
 
-PORT=$(free_port)
-cat > b.conf <<EOF2
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; fsync = "batch"; };
-channels = ( { name = "jobs"; type = "queue"; durable = true; max_queued = 100000; } );
-EOF2
+durable_conf 'fsync = "batch";' 'max_queued = 100000;'
 # 1,100 messages of 64,000 bytes: about 70 MB, two segments.
 N=1100
 /usr/bin/python3 -c '

@@ -14,11 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 pending "issue 14.6: crash redeliveries look like first deliveries"
 
-PORT=$(free_port)
-cat > b.conf <<EOF2
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "jobs"; type = "queue"; durable = true; } );
-EOF2
+durable_conf
 start_broker -c b.conf
 # Five messages consumed and acknowledged: the sequence numbers move on.
 seq -f "p%g" 1 5 | "$BUILD/ppub" -c jobs --confirm || fail "ppub --confirm exited $?"

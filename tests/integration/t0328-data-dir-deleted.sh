@@ -11,11 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 pending "issue 14, data dir deleted: publishes confirmed into a deleted store"
 
-PORT=$(free_port)
-cat > b.conf <<EOF2
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "jobs"; type = "queue"; durable = true; } );
-EOF2
+durable_conf
 start_broker -c b.conf
 seq -f "before %g" 1 10 | "$BUILD/ppub" -c jobs --confirm || fail "ppub --confirm before the deletion exited $?"
 rm -rf data
