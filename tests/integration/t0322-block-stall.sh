@@ -9,7 +9,10 @@
 # or that new line; the one grep below) instead of resuming silently.
 # The broken behaviour (issue 14, item 3): the loop stopped reading every
 # client, so an unrelated ping waited 2.2 s and another channel's traffic
-# 1.95 s; and the dropped subscriber came back without a word.
+# 1.95 s; and the dropped subscriber came back without a word.  The
+# client_buffer is 1 MiB and the publisher paced so that the stopped
+# receiver is held (the debug line this test waits for), not cut off as
+# stuck at once, which is item 2's bug, tested by t0321.
 . "$(dirname "$0")/lib.sh"
 pending "issue 14.3: a stopped receiver on a block channel stalls the whole broker"
 
