@@ -17,7 +17,9 @@ alive with HEARTBEATs until they are killed.
   hostile.py logflood EP N           N HELLOs on one connection
   hostile.py nonreader EP CHANNEL    subscribes to CHANNEL and never reads
   hostile.py honest EP SECONDS       a publisher and a subscriber on 'honest', timed"""
+import ctypes
 import os
+import signal
 import socket
 import struct
 import sys
@@ -28,6 +30,8 @@ import zmq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pswire as w  # noqa: E402
 
+# An attacker left behind would spoil the next test: it dies with the test.
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 FOREVER = 0xFFFFFFFF  # the longest timeout_ms the wire can say: 49.7 days
 CTX = zmq.Context()
 
