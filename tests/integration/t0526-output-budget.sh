@@ -4,7 +4,7 @@
 # budget bounds what all clients' queued output holds; past it, the
 # clients furthest behind are cut off first.  Broken behaviour: each
 # non-reading subscriber held its client_buffer plus libzmq's pipe, so
-# six of them on a "drop" channel took the broker to a 90 MB peak, past one
+# six of them on a "drop" channel took the broker to an 86 MB peak, past one
 # budget (the issue: ~115 MB each, 466 MB for four).
 . "$(dirname "$0")/lib.sh"
 pending "issue 15.7: no broker-wide output budget; per-client caps multiply"

@@ -251,6 +251,8 @@ def honest(ep, seconds):
         now = time.monotonic()
         pub.send(w.publish(0, "honest", "t", struct.pack(">d", now)))
         pub.send(w.ping(corr))
+        if sent % 50 == 0:  # the subscriber only reads: this keeps its session
+            sub.send(w.record(w.HEARTBEAT))
         pings[corr] = now
         corr += 1
         sent += 1
