@@ -88,6 +88,33 @@ def hold(s, seconds=3600):
         time.sleep(0.5)
 
 
+def count_errors(errors):
+    """A sink for until() that counts ERROR records by code in errors."""
+    def sink(cmd, body):
+        if cmd == w.ERROR:
+            code = w.error_of(body)[1]
+            errors[code] = errors.get(code, 0) + 1
+    return sink
+
+
+def send_reading(s, frame, sink):
+    """Sends frame, then hands what already came back to sink, so that the
+    broker's answers do not pile up while a flood is sent."""
+    s.send(frame)
+    while s.poll(0):
+        for cmd, body in w.records(s.recv()):
+            sink(cmd, body)
+
+
+def finish(s, errors, sink):
+    """Waits until everything sent was handled (PONG); returns the errors
+    counted, as text."""
+    s.send(w.ping(1))
+    if until(s, w.PONG, 30000, sink) is None:
+        sys.exit("FAIL: no PONG after the flood")
+    return ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"
+
+
 def amplify(ep, n):
     s = session(ep, "amplify", reader=False)
     s.send(b"".join(w.subscribe(i + 1, "logs", "#") for i in range(int(n))))
@@ -138,12 +165,7 @@ def waits(ep, n):
     if until(s, w.PONG) is None:
         sys.exit("FAIL: no PONG after subscribing")
     errors = {}
-
-    def sink(cmd, body):
-        if cmd == w.ERROR:
-            code = w.error_of(body)[1]
-            errors[code] = errors.get(code, 0) + 1
-
+    sink = count_errors(errors)
     corr = 10
     for start in range(0, n, 500):
         frame = []
@@ -151,15 +173,8 @@ def waits(ep, n):
             frame.append(w.request(corr, "rpc", "t", b"q", timeout=FOREVER))
             frame.append(w.publish(corr + 1, "logs", "t", b"p", flags=4, timeout=FOREVER))
             corr += 2
-        s.send(b"".join(frame))
-        while s.poll(0):
-            for cmd, body in w.records(s.recv()):
-                sink(cmd, body)
-    s.send(w.ping(1))
-    if until(s, w.PONG, 30000, sink) is None:
-        sys.exit("FAIL: no PONG after the requests")
-    say(f"{n} requests and {n} sync publishes sent; errors: "
-        + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
+        send_reading(s, b"".join(frame), sink)
+    say(f"{n} requests and {n} sync publishes sent; errors: {finish(s, errors, sink)}")
     hold(s)
 
 
@@ -193,26 +208,14 @@ def chanflood(ep, n, size):
     n, size = int(n), int(size)
     s = session(ep, "chanflood")
     errors = {}
-
-    def sink(cmd, body):
-        if cmd == w.ERROR:
-            code = w.error_of(body)[1]
-            errors[code] = errors.get(code, 0) + 1
-
+    sink = count_errors(errors)
     data = b"r" * size
     per_frame = max(1, min(1000, (1 << 20) // max(size, 1)))
     for start in range(0, n, per_frame):
         frame = b"".join(w.publish(0, f"flood{i}", "t", data, flags=1 if size else 0)
                          for i in range(start, min(n, start + per_frame)))
-        s.send(frame)
-        while s.poll(0):
-            for cmd, body in w.records(s.recv()):
-                sink(cmd, body)
-    s.send(w.ping(1))
-    if until(s, w.PONG, 30000, sink) is None:
-        sys.exit("FAIL: no PONG after the channel flood")
-    say(f"{n} channels published to; errors: "
-        + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
+        send_reading(s, frame, sink)
+    say(f"{n} channels published to; errors: {finish(s, errors, sink)}")
 
 
 def logflood(ep, n):
