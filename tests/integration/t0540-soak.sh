@@ -1,0 +1,60 @@
+#!/bin/bash
+# Issue 15, the soak (short form, for make test): several hostile clients
+# at once beside an honest publisher and subscriber.  The promise: under
+# all of them together the broker stays under the memory bound its
+# configuration states, and the honest pair gets every message with a
+# round-trip p99 under a bound.  The attackers: retained amplification
+# (15.1), a taken routing id (15.2), unanswered waits (15.3), silent
+# connections (15.4), a channel flood (15.5), subscribers that never read
+# (15.7), a HELLO flood (15.10).  Broken behaviour: each of them alone
+# takes the broker past the bound (see t0520-t0529).
+. "$(dirname "$0")/lib.sh"
+pending "issue 15: the broker is not bounded under hostile clients"
+. "$TESTS/integration/hostile.sh"
+
+HANDSHAKE_KEY=handshake_timeout_ms CHANNELS_KEY=max_channels RETAINED_KEY=max_retained_bytes
+BUDGET_KEY=output_budget PENDING_KEY=max_pending
+LIMIT_KB=$((65536 * RSS_SCALE)) # the bound on the broker's RSS
+P99_MS=250 SECONDS_HONEST=10
+
+PORT=$(free_port)
+broker_key "$HANDSHAKE_KEY" 1000
+broker_key "$CHANNELS_KEY" 100
+broker_key "$RETAINED_KEY" 8388608
+broker_key "$BUDGET_KEY" 16777216
+broker_key "$PENDING_KEY" 1000
+cat > b.conf << EOF2
+broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data";
+           client_buffer = 1048576; $KEYS };
+channels = ( { name = "logs"; type = "pubsub"; retain = true; },
+             { name = "rpc"; type = "pubsub"; },
+             { name = "firehose"; type = "pubsub"; slow_subscriber = "drop"; },
+             { name = "honest"; type = "pubsub"; } );
+EOF2
+BROKER_WRAPPER="prlimit --nofile=512:512" start_broker -c b.conf
+head -c 102400 /dev/urandom | "$BUILD/ppub" -c logs -t big --retain --raw || fail "ppub --retain exited $?"
+$HOSTILE victim "$PUBSUB_BROKER" victim never > victim.out 2> victim.err &
+wait_for_file_lines victim.out 1
+
+# Sampled every 100 ms while the attack lasts; the largest is the figure.
+( while kill -0 "$BROKER_PID" 2> /dev/null; do rss_kb; read -r -t 0.1 <> <(:); done ) > rss.samples 2> /dev/null &
+
+$HOSTILE honest "$PUBSUB_BROKER" $SECONDS_HONEST > honest.out 2> honest.err &
+honest=$!
+wait_for_file_lines honest.out 1
+$HOSTILE amplify "$PUBSUB_BROKER" 1000 > amp.out 2>&1 &
+$HOSTILE taken-id "$PUBSUB_BROKER" victim 200 1000000 > taken.out 2>&1 &
+$HOSTILE waits "$PUBSUB_BROKER" 20000 > waits.out 2>&1 &
+$HOSTILE silent "$PUBSUB_BROKER" 300 8 > silent.out 2>&1 &
+$HOSTILE chanflood "$PUBSUB_BROKER" 200 262144 > chan.out 2>&1 &
+$HOSTILE logflood "$PUBSUB_BROKER" 5000 > log.out 2>&1 &
+for i in 1 2 3; do $HOSTILE nonreader "$PUBSUB_BROKER" firehose > "nr$i.out" 2>&1 & done
+"$BUILD/ppub" -c firehose -t big --size 65536 -n 2048 > /dev/null 2>&1 &
+wait "$honest" || fail "hostile.py honest: $(cat honest.err)"
+peak=$(sort -n rss.samples | tail -1) hwm=$(peak_kb)
+read -r _ sent _ got _ lat _ ping _ pmax _ lost < <(tail -1 honest.out)
+[ "$got" = "$sent" ] || problem "the honest subscriber got $got of $sent"
+awk -v a="$lat" -v b="$ping" -v m="$P99_MS" 'BEGIN { exit !(a < m && b < m) }' ||
+    problem "honest pair's p99 delivery ${lat} ms, ping ${ping} ms (max ${pmax}), bound $P99_MS ms"
+[ "$hwm" -lt "$LIMIT_KB" ] || problem "broker RSS peaked at ${hwm} KiB (sampled ${peak}), bound ${LIMIT_KB}"
+verdict "under seven attacks: broker peak ${hwm} KiB (bound ${LIMIT_KB}); honest pair $(tail -1 honest.out)"
