@@ -3,12 +3,13 @@
 names the client library does not take (the broker's own "$broker").
 Prints one line per answer: "OK", "ERROR CODE text", or "DELIVER TOPIC
 PAYLOAD" until COUNT deliveries came or TIMEOUT_MS passed without any
-(exit 0 when COUNT came, 1 otherwise).  With --publish it publishes
+(exit 0 when COUNT came, 1 otherwise); it sends heartbeats meanwhile.  With --publish it publishes
 PAYLOAD to CHANNEL/PATTERN instead and prints the answer.
 Usage: sys_sub.py ENDPOINT CHANNEL PATTERN [COUNT [TIMEOUT_MS]] [--publish PAYLOAD]"""
 import os
 import struct
 import sys
+import time
 
 import zmq
 
@@ -46,10 +47,14 @@ def main():
         sock.send(w.publish(1, channel, pattern, payload, flags=0x02))  # CONFIRM: an answer comes
     else:
         sock.send(w.subscribe(1, channel, pattern))
-    got = 0
+    got, deadline = 0, time.monotonic() + timeout / 1000
     while got < count:
-        if not sock.poll(timeout):
+        if time.monotonic() > deadline:
             return 1
+        if not sock.poll(500):
+            # Silence is death to the broker: a heartbeat every half second.
+            sock.send(w.record(w.HEARTBEAT))
+            continue
         for cmd, body in w.records(sock.recv()):
             if cmd == w.OK:
                 print("OK", flush=True)
@@ -63,6 +68,7 @@ def main():
                 topic, data = deliver_of(body)
                 print("DELIVER", topic, data, flush=True)
                 got += 1
+                deadline = time.monotonic() + timeout / 1000
     return 0
 
 
