@@ -439,10 +439,10 @@ static inline void sub_to_tail(channel *ch, sub *s)
 }
 
 /*
- * The layers, top first (docs/design.md); a file calls only files below
- * it.  main -> loop; main -> client -> admin -> gateway -> channel ->
- * queue -> deliver -> ticket -> store -> out; listen, auth, config, topic,
- * sd, log at the bottom.
+ * The sections below run top first (docs/design.md draws the layers): main
+ * registers everything with the loop; client -> admin -> gateway ->
+ * channel -> queue -> deliver -> ticket -> out, with store under queue
+ * and above out; listen, auth, config, policy, topic, sd and log below.
  */
 
 /* loop.c: sources, timers and turns; knows nothing of the broker ------- */

@@ -9,7 +9,7 @@
  *
  * Socket activation: brokerd.socket passes listening sockets; each is
  * matched to a configured endpoint by its address (sd_is_socket_inet /
- * sd_is_socket_unix); loop.c hands it to libzmq through ZMQ_USE_FD.
+ * sd_is_socket_unix); listen.c hands it to libzmq through ZMQ_USE_FD.
  */
 #include "brokerd.h"
 
