@@ -24,6 +24,7 @@
 #define BROKERD_VERSION "1.0.0"
 #define BROKERD_DEFAULT_TCP PS_DEFAULT_TCP
 #define BROKERD_DEFAULT_IPC_NAME "pubsub.sock"
+#define BROKERD_DEFAULT_HTTP "127.0.0.1:8242" /* broker.http's listen when not given */
 
 /* log.c ------------------------------------------------------------------ */
 
@@ -110,7 +111,8 @@ typedef struct config {
     long ipc_gid;                /* group of ipc socket files, -1: the broker's own */
     int secure;                  /* a security section: clients are identified and judged */
     config_client *clients;      /* security.clients, file order */
-    char *http_listen;           /* broker.http.listen "HOST:PORT", or NULL: no HTTP endpoint */
+    char *http_listen;           /* broker.http.listen "HOST:PORT" (a group without it:
+                                  * BROKERD_DEFAULT_HTTP), or NULL: no HTTP endpoint */
     char *http_token;            /* the bearer token read from broker.http.token_file, or NULL */
     long stats_interval_ms;      /* publish stats to $broker this often, 0: never (the default) */
 } config;

@@ -423,19 +423,16 @@ static void load_http(struct loader *l, config *c, const config_setting_t *g)
 {
     cfg_check_group(l, g, cfg_http_keys, "broker.http");
     config_setting_t *s = cfg_member(g, "listen", K_STRING);
-    if (!s) {
-        if (!config_setting_get_member(g, "listen"))
-            cfg_err_on(l, g, "'http' needs listen = \"HOST:PORT\"; (like \"127.0.0.1:8242\")");
-        return;
-    }
-    if ((c->http_listen = cfg_strdup(config_setting_get_string(s), l)) == NULL)
+    if (!s && config_setting_get_member(g, "listen"))
+        return; /* of the wrong type: reported already */
+    if (!(c->http_listen = cfg_strdup(s ? config_setting_get_string(s) : BROKERD_DEFAULT_HTTP, l)))
         return;
     config_setting_t *t = cfg_member(g, "token_file", K_STRING);
     if (t)
         load_http_token(l, c, t);
     const char *why = config_http_refusal(c, c->http_listen);
     if (why && (!t || c->http_token)) /* a bad token file is reported already */
-        cfg_err_on(l, s, "http listen \"%s\": %s", c->http_listen, why);
+        cfg_err_on(l, s ? s : g, "http listen \"%s\": %s", c->http_listen, why);
 }
 
 /* broker.ipc_mode: permission bits as an octal string ("0660"). */

@@ -13,6 +13,13 @@ curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$HTTP/status" && fail "an HT
 grep -q "monitoring on" brokerd.log && fail "the log speaks of monitoring without broker.http"
 stop_broker || fail "brokerd exited $?"
 
+# ---- "http = { };" listens on 127.0.0.1:8242 (checked, not bound: the port
+# may be another's) ----------------------------------------------------------------
+printf 'broker = { http = { }; };\n' > d.conf
+"$BUILD/brokerd" --check -c d.conf > /dev/null || fail "--check refused http = { }"
+printf 'broker = { http = { token_file = "nothing"; }; };\n' > d.conf
+expect_run 1 'd.conf:1: token_file ".*nothing": No such file' "$BUILD/brokerd" --check -c d.conf
+
 # ---- on ---------------------------------------------------------------------
 PORT=$(free_port)
 cat > b.conf << EOF2
