@@ -10,7 +10,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes
 CPPFLAGS += -Icommon -Ilibpubsub -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
-PKGS    := libzmq libconfig libsystemd jansson zlib
+PKGS    := libzmq libconfig libsystemd jansson zlib libmicrohttpd
 
 # A sanitizer build lives in a tree of its own, so the two never mix.
 ifeq ($(SANITIZE),1)
@@ -29,12 +29,13 @@ Q := @
 endif
 
 # Debian packages the build and the tests need.
-DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev pkg-config
+DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmicrohttpd-dev \
+        pkg-config
 # ... what `make deb` builds and checks the Debian packages with ...
 DEB_DEBS := debhelper dpkg-dev lintian
 # ... and what the tests drive it with.
 TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
-             strace python3-seccomp python3-pytest $(DEB_DEBS)
+             strace python3-seccomp python3-pytest curl prometheus chromium $(DEB_DEBS)
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
@@ -91,6 +92,9 @@ $(LIB_SO): $(patsubst %.c,$(O)/pic/%.o,$(LIB_SRC))
 $(LIB_A): $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
 	@$(if $(Q),echo "  AR     $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The live page is compiled into brokerd (brokerd/www.c, by .incbin).
+$(OBJ)/brokerd/www.o: brokerd/www/index.html
 
 $(O)/brokerd: $(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC) $(WIRE_SRC))
 	@$(if $(Q),echo "  LD     $@")

@@ -5,6 +5,9 @@
  * "status" has a "gateway" object when the plain ZeroMQ gateway is
  * configured, built by the gateway itself (gateway_status).  A refusal
  * is returned as a PS_WERR_* code with its reason; client.c sends it.
+ * The HTTP endpoint (http.c) serves the same documents from the same
+ * builders (admin_text), and the stats channel (stats.c) reuses the
+ * objects of one channel and of the status.
  */
 #include "brokerd.h"
 
@@ -12,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *admin_status(broker *b)
+json_t *admin_status(broker *b)
 {
     json_t *eps = json_array();
     for (size_t i = 0; i < b->cfg->n_endpoints; i++)
@@ -32,18 +35,26 @@ static json_t *admin_status(broker *b)
     return st;
 }
 
+json_t *admin_channel(const channel *ch)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "name",
+                     ch->name, "type", config_type_name(ch->type), "subscribers",
+                     (json_int_t)ch->n_subs, "queued", (json_int_t)ch->n_queued, "unacked",
+                     (json_int_t)ch->n_unacked, "messages", (json_int_t)ch->messages,
+                     "messages_out", (json_int_t)ch->delivered, "bytes_in",
+                     (json_int_t)ch->bytes_in, "bytes_out", (json_int_t)ch->bytes_out,
+                     "redelivered", (json_int_t)ch->redelivered, "dropped",
+                     (json_int_t)ch->dropped, "retained", (json_int_t)ch->n_retained, "durable",
+                     ch->durable);
+}
+
 static json_t *admin_channels(broker *b)
 {
     json_t *arr = json_array();
     /* Oldest first reads better: the list is newest first, so prepend. */
     channel *ch;
     SLIST_FOREACH(ch, &b->channels, link) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "name", ch->name,
-                              "type", config_type_name(ch->type), "subscribers",
-                              (json_int_t)ch->n_subs, "queued", (json_int_t)ch->n_queued,
-                              "unacked", (json_int_t)ch->n_unacked, "messages",
-                              (json_int_t)ch->messages, "dropped", (json_int_t)ch->dropped,
-                              "retained", (json_int_t)ch->n_retained, "durable", ch->durable);
+        json_t *o = admin_channel(ch);
         if (o)
             json_array_insert_new(arr, 0, o);
     }
@@ -68,11 +79,11 @@ static json_t *admin_clients(broker *b)
     return arr;
 }
 
-uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+char *admin_text(broker *b, const char *verb, size_t len, int *known)
 {
     json_t *j = NULL;
-    const ps__slice *v = &cmd->text;
-#define VERB(s) (v->len == strlen(s) && memcmp(v->ptr, s, v->len) == 0)
+    *known = 1;
+#define VERB(s) (len == strlen(s) && memcmp(verb, s, len) == 0)
     if (VERB("status"))
         j = admin_status(b);
     else if (VERB("channels"))
@@ -81,11 +92,22 @@ uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_
         j = admin_clients(b);
 #undef VERB
     else {
-        snprintf(why, cap, "unknown admin verb (status, channels or clients)");
-        return PS_WERR_INVALID;
+        *known = 0;
+        return NULL;
     }
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    return text;
+}
+
+uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+{
+    int known;
+    char *text = admin_text(b, cmd->text.ptr, cmd->text.len, &known);
+    if (!known) {
+        snprintf(why, cap, "unknown admin verb (status, channels or clients)");
+        return PS_WERR_INVALID;
+    }
     if (!text) {
         snprintf(why, cap, "out of memory");
         return PS_WERR_LIMIT;

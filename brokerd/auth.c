@@ -85,6 +85,10 @@ static int first_time(const char *reason)
 
 int auth_match(const char *pattern, const char *name, size_t len)
 {
+    /* As MQTT keeps "#" off "$SYS", a leading '*' does not reach the
+     * broker's own "$" channel: a right to it must name it. */
+    if (len > 0 && name[0] == '$' && pattern[0] != '$')
+        return 0;
     /* Greedy with one backtrack point: the last '*' seen absorbs one more
      * character whenever the rest fails to match. */
     const char *p = pattern, *star = NULL;
@@ -312,6 +316,7 @@ void auth_zap(void *ctx)
         }
         if (first_time(no))
             log_warn("refused a client from %s at the handshake: %s", address, no);
+        b->refused[REFUSE_HANDSHAKE]++;
         zap_reply(b->zap, f[1], idlen, "400", "not allowed", "");
     }
 }
@@ -412,6 +417,7 @@ auth_session *auth_admit(broker *b, void *sock, const void *ident, size_t ilen, 
     snprintf(reason, sizeof reason, "%s is no longer in security.clients", user ? user : "a peer");
     if (first_time(reason))
         log_warn("refused a HELLO: %s", reason);
+    b->refused[REFUSE_DENIED]++;
     out_direct_error(sock, ident, ilen, PS_WERR_DENIED, why);
     free(as);
     return NULL;

@@ -24,6 +24,7 @@
 #define BROKERD_VERSION "1.0.0"
 #define BROKERD_DEFAULT_TCP PS_DEFAULT_TCP
 #define BROKERD_DEFAULT_IPC_NAME "pubsub.sock"
+#define BROKERD_DEFAULT_HTTP "127.0.0.1:8242" /* broker.http's listen when not given */
 
 /* log.c ------------------------------------------------------------------ */
 
@@ -110,6 +111,10 @@ typedef struct config {
     long ipc_gid;                /* group of ipc socket files, -1: the broker's own */
     int secure;                  /* a security section: clients are identified and judged */
     config_client *clients;      /* security.clients, file order */
+    char *http_listen;           /* broker.http.listen "HOST:PORT" (a group without it:
+                                  * BROKERD_DEFAULT_HTTP), or NULL: no HTTP endpoint */
+    char *http_token;            /* the bearer token read from broker.http.token_file, or NULL */
+    long stats_interval_ms;      /* publish stats to $broker this often, 0: never (the default) */
 } config;
 
 /*
@@ -154,6 +159,21 @@ const char *config_endpoint_refusal(const config *c, const char *ep, int *plain)
 /* The same for a plain ZeroMQ gateway endpoint, which never speaks CURVE
  * and knows no access rules. */
 const char *config_gateway_refusal(const config *c, const char *ep, int *plain);
+struct sockaddr_storage;
+/* Parses the HTTP endpoint's "HOST:PORT" (an IPv4 address, or an IPv6
+ * one in brackets) into *sa (*salen bytes); 0, or -1 with *why. */
+int config_http_addr(const char *listen, struct sockaddr_storage *sa, unsigned *salen,
+                     const char **why);
+/* Whether the HTTP endpoint listen may be bound under c: NULL when it
+ * may, else a sentence saying why not (beyond loopback it needs a token). */
+const char *config_http_refusal(const config *c, const char *listen);
+
+/* The reserved channel the broker publishes its stats to; clients may
+ * subscribe (with the right) but never publish there. */
+#define CHAN_SYS "$broker"
+/* True when name (len bytes) may name a channel: the wire's names, and
+ * the reserved CHAN_SYS. */
+int config_channel_name_ok(const char *name, size_t len);
 
 /* topic.c ---------------------------------------------------------------- */
 
@@ -296,7 +316,13 @@ struct channel {
     enum overflow overflow;/* queue: full refuses or slows publishers */
     uint64_t seq;          /* last sequence number given out */
     uint64_t messages;     /* messages accepted */
+    uint64_t bytes_in;     /* payload bytes of the messages accepted */
+    uint64_t delivered;    /* deliveries written (deliver.c) */
+    uint64_t bytes_out;    /* payload bytes of those deliveries (deliver.c) */
+    uint64_t redelivered;  /* queue: messages put back for another consumer (queue.c) */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
+    uint64_t stats_in;     /* messages at the previous stats tick (stats.c) */
+    uint64_t stats_out;    /* delivered at the previous stats tick (stats.c) */
     TAILQ_HEAD(, sub) subs;/* subscriptions, round-robin order */
     size_t n_subs;         /* entries in subs */
     TAILQ_HEAD(, qmsg) q;  /* queue: messages waiting, oldest first */
@@ -346,6 +372,17 @@ struct ticket {
 typedef void fanout_hook(void *ctx, const channel *ch, const ps__slice *topic,
                          const ps__slice *data);
 
+#define FANOUT_TAPS_MAX 2 /* fan-out hooks at most: the gateway and the HTTP tails */
+
+/* A fan-out hook with its first argument (main registers them). */
+typedef struct fanout_tap {
+    fanout_hook *fn;       /* the hook */
+    void *ctx;             /* its first argument */
+} fanout_tap;
+
+/* Why a client was turned away (counted for /metrics). */
+enum refusal { REFUSE_MAX_CLIENTS, REFUSE_VERSION, REFUSE_DENIED, REFUSE_HANDSHAKE, REFUSE_COUNT };
+
 /* The whole broker state. */
 struct broker {
     config *cfg;           /* current configuration */
@@ -383,9 +420,14 @@ struct broker {
     uint64_t messages_out; /* deliveries written */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
     uint64_t malformed;    /* malformed frames received */
+    uint64_t refused[REFUSE_COUNT]; /* clients turned away, by reason (client.c, auth.c) */
+    int64_t stats_at;      /* monotonic ms of the last stats tick, 0: none yet (stats.c) */
+    uint64_t stats_in;     /* messages_in at that tick (stats.c) */
+    uint64_t stats_out;    /* messages_out at that tick (stats.c) */
+    struct http *http;     /* the HTTP monitoring endpoint, NULL when not configured (http.c) */
     store_set *stores;     /* the durable stores and their fsync worker (store.c) */
-    fanout_hook *on_fanout;/* called for each pubsub message fanned out, or NULL */
-    void *fanout_ctx;      /* its first argument */
+    fanout_tap fanout[FANOUT_TAPS_MAX]; /* called for each pubsub message fanned out, in order */
+    int n_fanout;          /* entries in fanout */
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
 };
 
@@ -417,6 +459,28 @@ typedef long loop_timer_fn(void *ctx);
 
 /* Monotonic milliseconds. */
 int64_t loop_now(void);
+/* Monotonic nanoseconds, for measuring. */
+int64_t loop_now_ns(void);
+
+#define HISTO_BUCKETS 11 /* buckets of a histogram, +Inf not counted */
+
+/*
+ * A latency histogram in Prometheus's manner: observations per bucket
+ * (an observation of t falls in the first bucket whose bound is >= t),
+ * their count and sum.  Adding is a few compares and three increments,
+ * cheap enough for every loop turn.  Only the loop's thread touches one.
+ */
+typedef struct histo {
+    uint64_t in[HISTO_BUCKETS + 1]; /* observations per bucket, the last above every bound */
+    uint64_t count;                 /* observations */
+    uint64_t sum_ns;                /* their sum in ns */
+} histo;
+/* The buckets' upper bounds, in seconds (also as Prometheus writes them). */
+extern const double histo_bounds[HISTO_BUCKETS];
+void histo_add(histo *h, int64_t ns);
+/* How long the loop's turns took: from the poll's return to the end of
+ * the turn's jobs. */
+const histo *loop_turns(const loop *l);
 /* A loop that keeps *clock at the time of the current turn; NULL on ENOMEM. */
 loop *loop_new(int64_t *clock);
 void loop_free(loop **l);
@@ -432,6 +496,25 @@ int loop_on_turn(loop *l, loop_turn_fn *fn, void *ctx);
 void loop_stop(loop *l);
 /* Polls and dispatches until loop_stop; 0, or -1 after logging. */
 int loop_run(loop *l);
+
+/* http.c: the HTTP monitoring endpoint -------------------------------- */
+
+/* Starts the endpoint when broker.http is configured (b->http stays NULL
+ * otherwise); 0, or -1 after logging. */
+int http_open(broker *b);
+/* Has the loop run it: its epoll fd as a source, a timer for MHD's
+ * timeouts and the heartbeats of live tails; 0 or -1. */
+int http_watch(broker *b);
+/* The fan-out hook of live tails (ctx is the broker). */
+void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
+/* Ends every connection and frees it; accepts b->http == NULL. */
+void http_close(broker *b);
+
+/* stats.c: the broker's own channel ------------------------------------ */
+
+/* Publishes the counters to CHAN_SYS every stats_interval_ms (a timer of
+ * the loop); returns the ms until the next tick. */
+long stats_tick(void *ctx);
 
 /* client.c: sessions -------------------------------------------------- */
 
@@ -460,6 +543,14 @@ void client_free_all(broker *b);
 /* admin.c */
 /* Answers an ADMIN record; 0, or a PS_WERR_* code with the reason in why[cap]. */
 uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+/* The JSON text (compact, malloc'd) of the admin verb (len bytes):
+ * "status", "channels" or "clients"; NULL with *known 0 for another
+ * verb, NULL with *known 1 when out of memory. */
+char *admin_text(broker *b, const char *verb, size_t len, int *known);
+struct json_t;
+/* The objects of "status" and of one channel in "channels" (new references). */
+struct json_t *admin_status(broker *b);
+struct json_t *admin_channel(const channel *ch);
 
 /* gateway.c: the plain ZeroMQ gateway --------------------------------- */
 
@@ -475,7 +566,6 @@ int gateway_watch(broker *b);
 void gateway_forward(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
 /* After a reload: says that changed gateway endpoints wait for a restart. */
 void gateway_reload(broker *b);
-struct json_t;
 /* The gateway's endpoints and counters as a JSON object (new reference). */
 struct json_t *gateway_status(const gateway *g);
 
@@ -504,6 +594,9 @@ void chan_reply(broker *b, client *c, const ps__cmd *cmd);
  * a PS_WERR_* code with the reason in why[cap]. */
 uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *topic,
                             const ps__slice *data, char *why, size_t cap);
+/* Publishes the broker's own message on CHAN_SYS (created on first use,
+ * a pubsub channel without retained values), which no client may. */
+void chan_publish_sys(broker *b, const char *topic, const char *text);
 /* Removes a subscription (queue: its unacked messages go back). */
 void chan_sub_remove(broker *b, sub *s);
 /* Drops every ticket and waiter of c (client going away). */
@@ -591,6 +684,8 @@ void store_client_gone(broker *b, client *c);
 long store_turn_end(void *ctx);
 /* Takes the worker's finished syncs (the handler of store_event_fd). */
 void store_events(void *ctx);
+/* How long the syncs of durable queues took, so far. */
+const histo *store_fsyncs(const broker *b);
 
 /* out.c: framing and per-client output -------------------------------- */
 
@@ -663,7 +758,8 @@ const char *auth_who(const client *c);
 /* Frees *as (NULL allowed) and sets *as = NULL. */
 void auth_free(auth_session **as);
 /* True when the channel name (len bytes) matches pattern: '*' matches any
- * run of characters, everything else itself. */
+ * run of characters, everything else itself; a name beginning with '$'
+ * only by a pattern beginning with '$'. */
 int auth_match(const char *pattern, const char *name, size_t len);
 
 #endif

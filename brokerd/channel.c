@@ -109,7 +109,7 @@ int chan_apply_config(broker *b)
 static channel *chan_resolve(broker *b, const ps__slice *name, int create, uint16_t *code,
                              char *why, size_t cap)
 {
-    if (!ps__wire_valid_channel(name->ptr, name->len)) {
+    if (!config_channel_name_ok(name->ptr, name->len)) {
         *code = PS_WERR_INVALID;
         snprintf(why, cap, "invalid channel name (1 to 255 of A-Z a-z 0-9 _ . -)");
         return NULL;
@@ -215,6 +215,28 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
 
 /* Publishing ------------------------------------------------------------- */
 
+/* Counts a message ch accepted, on the channel and the broker. */
+static void count_in(broker *b, channel *ch, size_t len)
+{
+    ch->messages++;
+    ch->bytes_in += len;
+    b->messages_in++;
+}
+
+/* True when name is the broker's own channel, where no client publishes. */
+static int is_sys(const ps__slice *name)
+{
+    return name->len == sizeof CHAN_SYS - 1 && memcmp(name->ptr, CHAN_SYS, name->len) == 0;
+}
+
+/* The refusal of a message a client or the gateway sends to CHAN_SYS. */
+static uint16_t sys_refusal(char *why, size_t cap)
+{
+    snprintf(why, cap, "channel '%s' is the broker's own: only the broker publishes there",
+             CHAN_SYS);
+    return PS_WERR_DENIED;
+}
+
 /* What is wrong with a message: 0, or a PS_WERR_* code with the reason in why[cap]. */
 static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t len, char *why,
                               size_t cap)
@@ -237,6 +259,10 @@ static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t le
 static channel *message_channel(broker *b, client *c, const ps__cmd *cmd, int verb, int queue_verb,
                                 uint16_t *code, char *why, size_t cap)
 {
+    if (is_sys(&cmd->channel)) {
+        *code = sys_refusal(why, cap);
+        return NULL;
+    }
     channel *ch = chan_lookup(b, c, &cmd->channel, 1, verb, queue_verb, code, why, cap);
     if (ch && (*code = message_fault(b, &cmd->topic, cmd->data.len, why, cap)))
         return NULL;
@@ -267,8 +293,7 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
         qmsg *qm = queue_push(ch, cmd, &code, why, cap);
         if (!qm)
             return code;
-        ch->messages++;
-        b->messages_in++;
+        count_in(b, ch, cmd->data.len);
         if (cmd->flags & PS_WIRE_CONFIRM) {
             /* On a durable queue the confirm waits until the record is on
              * disk: store.c sends it then. */
@@ -292,8 +317,7 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     if ((cmd->flags & PS_WIRE_RETAIN) && (code = retained_set(b, ch, cmd, seq, why, cap)))
         return code;
     ch->seq = seq;
-    ch->messages++;
-    b->messages_in++;
+    count_in(b, ch, cmd->data.len);
     if (cmd->flags & PS_WIRE_CONFIRM)
         out_ok(b, c, cmd->corr, 0); /* accepted: a confirm on a channel without a store */
     pending *pd = NULL;
@@ -307,6 +331,8 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
                             const ps__slice *data, char *why, size_t cap)
 {
     uint16_t code = 0;
+    if (is_sys(name))
+        return sys_refusal(why, cap);
     channel *ch = chan_resolve(b, name, 1, &code, why, cap);
     if (!ch)
         return code;
@@ -318,10 +344,22 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
     if ((code = message_fault(b, topic, data->len, why, cap)))
         return code;
     uint64_t seq = ++ch->seq;
-    ch->messages++;
-    b->messages_in++;
+    count_in(b, ch, data->len);
     deliver_fan_out(b, ch, seq, topic, data, NULL);
     return 0;
+}
+
+void chan_publish_sys(broker *b, const char *topic, const char *text)
+{
+    ps__slice name = {CHAN_SYS, sizeof CHAN_SYS - 1};
+    channel *ch = chan_find(b, name.ptr, name.len);
+    if (!ch && !(ch = chan_create(b, name.ptr, name.len, NULL)))
+        return; /* out of memory: this tick's stats are lost, the next may go */
+    ch->retain = 0;
+    ps__slice t = {topic, strlen(topic)}, d = {text, strlen(text)};
+    uint64_t seq = ++ch->seq;
+    count_in(b, ch, d.len);
+    deliver_fan_out(b, ch, seq, &t, &d, NULL);
 }
 
 /* Subscriptions ---------------------------------------------------------- */
@@ -528,8 +566,7 @@ uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_
                 return PS_WERR_LIMIT;
             }
             seq = ++ch->seq;
-            ch->messages++;
-            b->messages_in++;
+            count_in(b, ch, cmd->data.len);
         }
         ticket *t = ticket_new(b, TICKET_REQUEST, s->cl, pd);
         if (!t)

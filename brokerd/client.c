@@ -66,6 +66,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
                  cmd->major, cmd->minor, PS_WIRE_MAJOR, PS_WIRE_MINOR);
         log_info("refused a client: %s", text);
         /* Straight to the identity: a forgotten client's output is never sent. */
+        b->refused[REFUSE_VERSION]++;
         out_direct_error(sock, ident, ilen, PS_WERR_VERSION, text);
         if (c)
             client_forget(b, c, "wrong protocol version");
@@ -86,6 +87,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
             char text[96];
             snprintf(text, sizeof text, "too many clients (max_clients %ld)", b->cfg->max_clients);
             log_warn("refused a client: %s", text);
+            b->refused[REFUSE_MAX_CLIENTS]++;
             out_direct_error(sock, ident, ilen, PS_WERR_LIMIT, text);
             auth_free(&as);
             return NULL;

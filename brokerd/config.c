@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 /*
@@ -71,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 /* Reads broker.endpoints into c. */
@@ -118,7 +120,7 @@ const char *config_verb_name(enum verb v)
 }
 
 /* True when s (len bytes) is a channel pattern: 1 to 255 of A-Z a-z 0-9
- * _ . - and '*'. */
+ * _ . - and '*', and a '$' first (for the reserved "$broker"). */
 static int pattern_ok(const char *s, size_t len)
 {
     if (len == 0 || len > PS_WIRE_NAME_MAX)
@@ -126,7 +128,7 @@ static int pattern_ok(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         char ch = s[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == '-' || ch == '*'))
+              ch == '_' || ch == '.' || ch == '-' || ch == '*' || (ch == '$' && i == 0)))
             return 0;
     }
     return 1;
@@ -289,6 +291,16 @@ static void load_security(struct loader *l, config *c, const config_setting_t *g
         load_client(l, c, config_setting_get_elem(list, (unsigned)i), &tail);
 }
 
+/* A file named in the configuration: a relative name is found beside the
+ * configuration file (systemd starts the broker in /). */
+static const char *beside(const struct loader *l, const char *name, char *buf, size_t size)
+{
+    if (name[0] == '/' || !l->dir)
+        return name;
+    snprintf(buf, size, "%s/%s", l->dir, name);
+    return buf;
+}
+
 /*
  * Reads broker.curve: the broker's key pair from secret_key_file, in the
  * format `pctl keygen` writes (public_key = "..."; secret_key = "...";).
@@ -304,8 +316,7 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
         return;
     }
     char buf[4096];
-    const char *name = config_setting_get_string(s);
-    const char *file = name[0] == '/' || !l->dir ? name : (snprintf(buf, sizeof buf, "%s/%s", l->dir, name), buf);
+    const char *file = beside(l, config_setting_get_string(s), buf, sizeof buf);
     struct stat st;
     if (stat(file, &st) < 0) {
         cfg_err_on(l, s, "secret_key_file \"%s\": %s", file, strerror(errno));
@@ -357,6 +368,71 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
     memset(raw, 0, sizeof raw);
     l->dir = dir;
     config_destroy(&kf);
+}
+
+#define HTTP_TOKEN_MIN 16   /* a bearer token has at least this many characters */
+#define HTTP_TOKEN_MAX 1024 /* ... and at most this many */
+
+/*
+ * Reads broker.http.token_file: one line, the bearer token every request
+ * must carry.  The file is a secret like a key file and is held to more:
+ * it must belong to the user the broker runs as and be closed to group
+ * and others, or anyone on the machine could read the token.
+ */
+static void load_http_token(struct loader *l, config *c, const config_setting_t *s)
+{
+    char buf[4096], text[HTTP_TOKEN_MAX + 2];
+    const char *file = beside(l, config_setting_get_string(s), buf, sizeof buf);
+    struct stat st;
+    FILE *f = fopen(file, "re");
+    if (!f || fstat(fileno(f), &st) < 0) {
+        cfg_err_on(l, s, "token_file \"%s\": %s", file, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        cfg_err_on(l, s, "token_file \"%s\": not a regular file", file);
+        goto out;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+        cfg_err_on(l, s, "token_file \"%s\" (owner uid %u, mode %04o) must belong to uid %u and "
+                   "be closed to group and others: chown it and chmod 600 it", file,
+                   (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+        goto out;
+    }
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    n = strcspn(text, "\r\n");
+    int extra = text[n] && text[n + strspn(text + n, "\r\n")];
+    text[n] = '\0';
+    size_t good = 0;
+    while (good < n && text[good] > ' ' && text[good] < 127)
+        good++;
+    if (n < HTTP_TOKEN_MIN || n > HTTP_TOKEN_MAX || good != n || extra)
+        cfg_err_on(l, s, "token_file \"%s\" must hold one line of %d to %d printable characters "
+                   "without spaces", file, HTTP_TOKEN_MIN, HTTP_TOKEN_MAX);
+    else
+        c->http_token = cfg_strdup(text, l);
+out:
+    memset(text, 0, sizeof text);
+    if (f)
+        fclose(f);
+}
+
+/* Reads broker.http: where the monitoring endpoint listens, and its token. */
+static void load_http(struct loader *l, config *c, const config_setting_t *g)
+{
+    cfg_check_group(l, g, cfg_http_keys, "broker.http");
+    config_setting_t *s = cfg_member(g, "listen", K_STRING);
+    if (!s && config_setting_get_member(g, "listen"))
+        return; /* of the wrong type: reported already */
+    if (!(c->http_listen = cfg_strdup(s ? config_setting_get_string(s) : BROKERD_DEFAULT_HTTP, l)))
+        return;
+    config_setting_t *t = cfg_member(g, "token_file", K_STRING);
+    if (t)
+        load_http_token(l, c, t);
+    const char *why = config_http_refusal(c, c->http_listen);
+    if (why && (!t || c->http_token)) /* a bad token file is reported already */
+        cfg_err_on(l, s ? s : g, "http listen \"%s\": %s", c->http_listen, why);
 }
 
 /* broker.ipc_mode: permission bits as an octal string ("0660"). */
@@ -453,6 +529,15 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     if ((s = cfg_member(g, "heartbeat_timeout_ms", K_INT)) && c->heartbeat_timeout_ms <= c->heartbeat_ms)
         cfg_err_on(l, s, "'heartbeat_timeout_ms' (%ld) must be longer than 'heartbeat_ms' (%ld)",
                c->heartbeat_timeout_ms, c->heartbeat_ms);
+    if ((s = cfg_member(g, "http", K_GROUP)))
+        load_http(l, c, s);
+    if ((s = cfg_member(g, "stats_interval_ms", K_INT))) {
+        cfg_get_long(l, g, "stats_interval_ms", 0, 3600000, &c->stats_interval_ms);
+        if (c->stats_interval_ms > 0 && c->stats_interval_ms < 100) {
+            cfg_err_on(l, s, "'stats_interval_ms' is %ld; it must be 0 (off) or at least 100",
+                       c->stats_interval_ms);
+        }
+    }
     if ((s = cfg_member(g, "gateway", K_GROUP))) {
         cfg_check_group(l, s, cfg_gateway_keys, "broker.gateway");
         const char *names[2] = {"xpub", "xsub"};
@@ -718,6 +803,12 @@ void config_free(config **cp)
     free(c->data_dir);
     free(c->gateway_xpub);
     free(c->gateway_xsub);
+    free(c->http_listen);
+    if (c->http_token) {
+        /* The token must not linger in freed memory either. */
+        memset(c->http_token, 0, strlen(c->http_token));
+        free(c->http_token);
+    }
     while (c->channels) {
         config_channel *cc = c->channels;
         c->channels = cc->next;

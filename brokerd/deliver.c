@@ -10,8 +10,8 @@
  * layer stops reading publishers while such a receiver is over its bound
  * (client.c).  Queue deliveries, retained values and requests are never
  * dropped.  After the receivers, a pubsub message goes to the fan-out
- * hook main registered (the plain ZeroMQ gateway), which this file knows
- * only as a function pointer.
+ * hooks main registered (the plain ZeroMQ gateway, the HTTP endpoint's
+ * live tails), which this file knows only as function pointers.
  */
 #include "brokerd.h"
 
@@ -42,6 +42,8 @@ int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__sl
     }
     out_put(b, c, &d);
     b->messages_out++;
+    ch->delivered++;
+    ch->bytes_out += data.len;
     return 1;
 }
 
@@ -75,8 +77,8 @@ void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topi
         if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, *topic, *data, 1))
             ticket_free(b, t);
     }
-    if (ch->type == CHAN_PUBSUB && b->on_fanout)
-        b->on_fanout(b->fanout_ctx, ch, topic, data);
+    for (int i = 0; ch->type == CHAN_PUBSUB && i < b->n_fanout; i++)
+        b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
     if (pd)
         pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
 }

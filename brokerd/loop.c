@@ -14,6 +14,8 @@
  * handlers of every source that has input (in the order added), then the
  * timers that are due and the turn jobs.  The clock the owner gave is set
  * at the start of the turn and again before the timers and turn jobs.
+ * How long each turn took goes into a histogram (for /metrics), which
+ * is also where the histogram type lives, being the bottom of the broker.
  */
 #include "brokerd.h"
 
@@ -48,13 +50,38 @@ struct loop {
     int n_src;             /* entries in src */
     job *jobs, **jobs_tail;/* timers and turn jobs, in the order added */
     int stop;              /* leave loop_run after this turn */
+    histo turns;           /* how long each turn took, poll excluded */
 };
 
-int64_t loop_now(void)
+const double histo_bounds[HISTO_BUCKETS] = {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005,
+                                            0.01,    0.05,    0.1,    0.5,    1};
+
+void histo_add(histo *h, int64_t ns)
+{
+    double s = (double)ns / 1e9;
+    int i = 0;
+    while (i < HISTO_BUCKETS && s > histo_bounds[i])
+        i++;
+    h->in[i]++;
+    h->count++;
+    h->sum_ns += ns > 0 ? (uint64_t)ns : 0;
+}
+
+const histo *loop_turns(const loop *l)
+{
+    return &l->turns;
+}
+
+int64_t loop_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t loop_now(void)
+{
+    return loop_now_ns() / 1000000;
 }
 
 loop *loop_new(int64_t *clock)
@@ -158,12 +185,14 @@ int loop_run(loop *l)
             log_err("zmq_poll: %s", zmq_strerror(errno));
             return -1;
         }
-        *l->clock = loop_now();
+        int64_t start = loop_now_ns();
+        *l->clock = start / 1000000;
         for (int i = 0; n > 0 && i < l->n_src; i++)
             if (items[i].revents & ZMQ_POLLIN)
                 l->src[i].fn(l->src[i].ctx);
         *l->clock = loop_now();
         timeout = run_jobs(l);
+        histo_add(&l->turns, loop_now_ns() - start);
     }
     return 0;
 }

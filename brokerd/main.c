@@ -17,7 +17,8 @@
  * ROUTERs, the fsync worker's answers, the gateway's sockets), the jobs
  * of each turn's end in their order (durable writes before output,
  * deadlines, heartbeats, the flush of every client) and the systemd
- * timers, and it attaches the gateway to the fan-out through a hook.
+ * timers, and it attaches the gateway and the HTTP endpoint's live tails
+ * to the fan-out through hooks.
  */
 #include "brokerd.h"
 
@@ -106,6 +107,12 @@ static int same_endpoints(const config *a, const config *b)
     return 1;
 }
 
+/* True when a and b (either may be NULL) hold the same text. */
+static int same_string(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
 /* SIGHUP: reloads the file; keeps the configuration in use on errors. */
 static void main_reload(broker *b)
 {
@@ -139,6 +146,9 @@ static void main_reload(broker *b)
         /* Endpoints stay as bound; the new file's take effect at restart. */
         if (!cli_endpoints && !same_endpoints(nc, b->cfg))
             log_notice("endpoint changes take effect when the broker restarts");
+        if (!same_string(nc->http_listen, b->cfg->http_listen) ||
+            !same_string(nc->http_token, b->cfg->http_token))
+            log_notice("broker.http changes take effect when the broker restarts");
         if (nc->ipc_mode != b->cfg->ipc_mode || nc->ipc_gid != b->cfg->ipc_gid)
             log_notice("ipc_mode and ipc_group changes take effect when the broker restarts");
         char **eps = nc->endpoints;
@@ -258,6 +268,7 @@ static int wire_loop(broker *b)
         rc |= loop_watch(b->loop, b->router_ipc, -1, router_ipc_input, b, &b->throttled);
     rc |= loop_watch(b->loop, NULL, store_event_fd(b), store_events, b, NULL);
     rc |= gateway_watch(b);
+    rc |= http_watch(b);
     rc |= loop_on_turn(b->loop, store_turn_end, b);
     rc |= loop_on_turn(b->loop, tickets_due, b);
     rc |= loop_timer(b->loop, 0, sweep, b);
@@ -265,6 +276,7 @@ static int wire_loop(broker *b)
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
     rc |= loop_timer(b->loop, 0, refresh_status, b);
+    rc |= loop_timer(b->loop, 0, stats_tick, b);
     if (rc) {
         log_err("cannot set up the event loop: %s", strerror(errno));
         return -1;
@@ -387,14 +399,15 @@ int main(int argc, char **argv)
     /* The gateway after the ZAP handler (nothing may be bound before it)
      * and before listen_open: it claims its sockets passed by systemd
      * before listen_open warns about unclaimed ones. */
-    if (auth_start(b) < 0 || gateway_open(b) < 0 || listen_open(b) < 0)
+    if (auth_start(b) < 0 || gateway_open(b) < 0 || listen_open(b) < 0 || http_open(b) < 0)
         goto out;
     if (b->gw) {
         /* The gateway hears of every pubsub message without channel code
          * knowing it exists. */
-        b->on_fanout = gateway_forward;
-        b->fanout_ctx = b;
+        b->fanout[b->n_fanout++] = (fanout_tap){gateway_forward, b};
     }
+    if (b->http) /* the live tails, likewise */
+        b->fanout[b->n_fanout++] = (fanout_tap){http_tap, b};
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
@@ -406,6 +419,7 @@ int main(int argc, char **argv)
     sd_stopping();
 
 out:
+    http_close(b);
     client_free_all(b);
     chan_free_all(b);
     store_fini(b);

@@ -5,12 +5,18 @@
  * client must be identified, which needs broker.curve; the plain ZeroMQ
  * gateway, which neither encrypts nor knows access rules, follows its
  * own rule.  config.c holds every endpoint of the file against it (so
- * --check finds a refused one) and listen.c again when binding.
+ * --check finds a refused one) and listen.c again when binding.  The
+ * HTTP monitoring endpoint has a rule of its own too: beyond loopback it
+ * needs a bearer token.  The names a channel may have are said here as
+ * well, because the reserved stats channel "$broker" is a broker's rule,
+ * not the wire's.
  */
 #include "brokerd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,4 +116,67 @@ const char *config_gateway_refusal(const config *c, const char *ep, int *plain)
         return "not a loopback address, and the plain ZeroMQ gateway is neither encrypted nor "
                "authenticated (set broker.insecure = true to accept that)";
     return NULL;
+}
+
+int config_http_addr(const char *listen, struct sockaddr_storage *sa, unsigned *salen,
+                     const char **why)
+{
+    const char *colon = strrchr(listen, ':');
+    char host[64];
+    size_t n = colon ? (size_t)(colon - listen) : 0;
+    if (!colon || n == 0 || n >= sizeof host) {
+        *why = "it must be HOST:PORT, like \"127.0.0.1:8242\" or \"[::1]:8242\"";
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535) {
+        *why = "the port must be a number from 0 to 65535";
+        return -1;
+    }
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    memset(sa, 0, sizeof *sa);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *salen = sizeof *a4;
+        return 0;
+    }
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1) {
+            a6->sin6_family = AF_INET6;
+            a6->sin6_port = htons((uint16_t)port);
+            *salen = sizeof *a6;
+            return 0;
+        }
+    }
+    *why = "the host must be an IPv4 address or an IPv6 address in brackets";
+    return -1;
+}
+
+const char *config_http_refusal(const config *c, const char *listen)
+{
+    struct sockaddr_storage sa;
+    unsigned len;
+    const char *why;
+    if (config_http_addr(listen, &sa, &len, &why) < 0)
+        return why;
+    int loopback = sa.ss_family == AF_INET
+                       ? (ntohl(((struct sockaddr_in *)&sa)->sin_addr.s_addr) >> 24) == 127
+                       : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&sa)->sin6_addr);
+    if (loopback || c->http_token)
+        return NULL;
+    return "not a loopback address: the monitoring endpoint shows every channel and client to "
+           "whoever reaches it (set broker.http.token_file)";
+}
+
+int config_channel_name_ok(const char *name, size_t len)
+{
+    return ps__wire_valid_channel(name, len) ||
+           (len == sizeof CHAN_SYS - 1 && memcmp(name, CHAN_SYS, len) == 0);
 }

@@ -150,6 +150,7 @@ void queue_requeue(broker *b, ticket *t)
     channel *ch = qm->owner->ch;
     release(b, t);
     qm->redelivered = 1;
+    ch->redelivered++;
     TAILQ_INSERT_HEAD(&ch->q, qm, link);
     ch->n_queued++;
 }

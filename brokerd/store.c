@@ -88,6 +88,7 @@ struct store {
     int job_fd;                /* worker: the fd to sync (guarded by the set's mu) */
     uint64_t job_off;          /* worker: bytes written when asked, then synced */
     int job_err;               /* worker: errno of the sync, or 0 */
+    int64_t job_ns;            /* worker: how long the sync took, in ns */
     STAILQ_ENTRY(store) job_link; /* on the set's jobs or done list while syncing */
     SLIST_ENTRY(store) link;   /* the set's stores */
 };
@@ -103,6 +104,8 @@ struct store_set {
     STAILQ_HEAD(, store) done; /* stores whose sync finished, for the loop */
     int efd;                   /* eventfd: a sync finished */
     int stop;                  /* end the worker */
+    histo fsyncs;              /* how long each sync took; the loop's alone (the worker's
+                                * times are added when the loop takes its finished jobs) */
 };
 
 static void *syncer_main(void *arg)
@@ -118,9 +121,12 @@ static void *syncer_main(void *arg)
         STAILQ_REMOVE_HEAD(&set->jobs, job_link);
         int fd = st->job_fd;
         pthread_mutex_unlock(&set->mu);
+        int64_t t0 = loop_now_ns();
         int err = fdatasync(fd) < 0 ? errno : 0;
+        int64_t took = loop_now_ns() - t0;
         pthread_mutex_lock(&set->mu);
         st->job_err = err;
+        st->job_ns = took;
         STAILQ_INSERT_TAIL(&set->done, st, job_link);
         uint64_t one = 1;
         if (write(set->efd, &one, sizeof one) < 0) {
@@ -661,10 +667,12 @@ static void fail_store(store *st, int err)
 /* Syncs the active segment here, in the loop, and sends its confirms. */
 static int sync_now(store *st)
 {
+    int64_t t0 = loop_now_ns();
     if (fdatasync(st->fd) < 0) {
         fail_store(st, errno);
         return -1;
     }
+    histo_add(&st->b->stores->fsyncs, loop_now_ns() - t0);
     st->synced = st->written;
     release(st, 0);
     return 0;
@@ -749,6 +757,7 @@ void store_events(void *ctx)
     while ((st = STAILQ_FIRST(&done))) {
         STAILQ_REMOVE_HEAD(&done, job_link);
         st->syncing = 0;
+        histo_add(&set->fsyncs, st->job_ns);
         if (st->job_err) {
             fail_store(st, st->job_err);
             continue;
@@ -759,6 +768,11 @@ void store_events(void *ctx)
     }
     /* Confirms that came in during the sync ride on the next one. */
     store_turn_end(b);
+}
+
+const histo *store_fsyncs(const broker *b)
+{
+    return &b->stores->fsyncs;
 }
 
 void store_client_gone(broker *b, client *c)

@@ -15,6 +15,8 @@ limit=${TEST_TIMEOUT:-300}
 passed=0 failed=0 failures=()
 logdir=$BUILD/test-logs
 rm -rf "$logdir" && mkdir -p "$logdir"
+# Where a test may leave what a person should look at (a screenshot).
+export TEST_LOGS=$logdir
 
 run_one() { # NAME CMD...
     local name=$1 start=$SECONDS

@@ -42,6 +42,9 @@ int main(void)
         {"**", "x", 1},            {"a*a", "aaa", 1},           {"a*a", "a", 0},
         {"rpc-*-v1", "rpc-users-v1", 1}, {"rpc-*-v1", "rpc-users-v2", 0},
         {"x", "X", 0},
+        /* The broker's own channel: only a pattern that names its '$' reaches it. */
+        {"*", "$broker", 0},       {"$broker", "$broker", 1},   {"$*", "$broker", 1},
+        {"*broker", "$broker", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK(m(cases[i].pattern, cases[i].name) == cases[i].want, "'%s' %s '%s'",

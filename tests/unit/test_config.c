@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "../../brokerd/brokerd.h"
 #include "test.h"
@@ -224,6 +226,48 @@ static int count_lines(void)
     return n;
 }
 
+/* broker.http's address and its rule, the reserved channel name, and the
+ * histogram the metrics are made of. */
+static void test_http(void)
+{
+    struct sockaddr_storage sa;
+    unsigned len = 0;
+    const char *why = NULL;
+    CHECK(config_http_addr("127.0.0.1:8242", &sa, &len, &why) == 0 && sa.ss_family == AF_INET &&
+              ntohs(((struct sockaddr_in *)&sa)->sin_port) == 8242,
+          "an IPv4 HOST:PORT");
+    CHECK(config_http_addr("[::1]:0", &sa, &len, &why) == 0 && sa.ss_family == AF_INET6,
+          "an IPv6 address in brackets, port 0");
+    CHECK(config_http_addr("localhost:1", &sa, &len, &why) < 0 && strstr(why, "host"),
+          "a host name is refused");
+    CHECK(config_http_addr("127.0.0.1", &sa, &len, &why) < 0 &&
+              config_http_addr("127.0.0.1:65536", &sa, &len, &why) < 0 &&
+              config_http_addr(":80", &sa, &len, &why) < 0,
+          "no port, a port too large, no host");
+    config *c = load("# nothing\n");
+    CHECK(c && !config_http_refusal(c, "127.0.0.9:1") && !config_http_refusal(c, "[::1]:1") &&
+              config_http_refusal(c, "0.0.0.0:1") && config_http_refusal(c, "[::]:1") &&
+              config_http_refusal(c, "192.0.2.1:1"),
+          "without a token only loopback may be listened on");
+    if (c) {
+        c->http_token = strdup("0123456789abcdef");
+        CHECK(!config_http_refusal(c, "0.0.0.0:1"), "... and anything with one");
+    }
+    config_free(&c);
+    CHECK(config_channel_name_ok("$broker", 7) && config_channel_name_ok("logs", 4) &&
+              !config_channel_name_ok("$other", 6) && !config_channel_name_ok("$broker2", 8) &&
+              !config_channel_name_ok("$", 1),
+          "\"$broker\" is the only name with a '$'");
+    histo h = {0};
+    histo_add(&h, 5000);           /* 5 us: the first bucket (10 us) */
+    histo_add(&h, 10000);          /* 10 us: still the first, bounds are inclusive */
+    histo_add(&h, 2000000);        /* 2 ms: the 5 ms bucket */
+    histo_add(&h, 5000000000LL);   /* 5 s: above every bound */
+    CHECK(h.in[0] == 2 && h.in[5] == 1 && h.in[HISTO_BUCKETS] == 1 && h.count == 4 &&
+              h.sum_ns == 5002015000ULL && histo_bounds[5] == 0.005,
+          "histogram buckets, count and sum");
+}
+
 int main(void)
 {
     config *c = load("broker = {\n"
@@ -403,5 +447,6 @@ int main(void)
     CHECK(c == NULL && has_error(2, "syntax error"), "a syntax error names its line");
     config_free(&c);
     test_security();
+    test_http();
     return TEST_DONE();
 }
