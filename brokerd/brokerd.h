@@ -170,7 +170,7 @@ const char *config_http_refusal(const config *c, const char *listen);
 
 /* The reserved channel the broker publishes its stats to; clients may
  * subscribe (with the right) but never publish there. */
-#define CHAN_SYS "$broker"
+#define CHAN_SYS PS_WIRE_SYS_CHANNEL
 /* True when name (len bytes) may name a channel: the wire's names, and
  * the reserved CHAN_SYS. */
 int config_channel_name_ok(const char *name, size_t len);

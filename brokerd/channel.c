@@ -226,7 +226,7 @@ static void count_in(broker *b, channel *ch, size_t len)
 /* True when name is the broker's own channel, where no client publishes. */
 static int is_sys(const ps__slice *name)
 {
-    return name->len == sizeof CHAN_SYS - 1 && memcmp(name->ptr, CHAN_SYS, name->len) == 0;
+    return ps__wire_sys_channel(name->ptr, name->len);
 }
 
 /* The refusal of a message a client or the gateway sends to CHAN_SYS. */

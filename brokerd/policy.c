@@ -177,6 +177,5 @@ const char *config_http_refusal(const config *c, const char *listen)
 
 int config_channel_name_ok(const char *name, size_t len)
 {
-    return ps__wire_valid_channel(name, len) ||
-           (len == sizeof CHAN_SYS - 1 && memcmp(name, CHAN_SYS, len) == 0);
+    return ps__wire_valid_channel(name, len) || ps__wire_sys_channel(name, len);
 }

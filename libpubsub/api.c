@@ -292,7 +292,10 @@ static int check_sub(ps_client *c, const char *channel, const char **pattern)
 {
     if (!*pattern)
         *pattern = "#";
-    if (!c || !channel || !ps__wire_valid_channel(channel, strlen(channel)) ||
+    /* The broker's own channel may be subscribed to, never published to. */
+    if (!c || !channel ||
+        !(ps__wire_valid_channel(channel, strlen(channel)) ||
+          ps__wire_sys_channel(channel, strlen(channel))) ||
         strlen(*pattern) > PS_WIRE_TOPIC_MAX) {
         errno = EINVAL;
         return -1;

@@ -377,3 +377,8 @@ int ps__wire_valid_channel(const char *s, size_t len)
     }
     return 1;
 }
+
+int ps__wire_sys_channel(const char *s, size_t len)
+{
+    return len == sizeof PS_WIRE_SYS_CHANNEL - 1 && memcmp(s, PS_WIRE_SYS_CHANNEL, len) == 0;
+}

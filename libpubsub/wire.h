@@ -170,4 +170,12 @@ const char *ps__wire_err_text(uint16_t code);
 /* True when s is a valid channel name: 1..255 of [A-Za-z0-9_.-], not "$". */
 int ps__wire_valid_channel(const char *s, size_t len);
 
+/* The broker's own channel of statistics: subscribed to like any pubsub
+ * channel, published to by the broker alone.  Its '$' keeps it apart from
+ * every name a client may create. */
+#define PS_WIRE_SYS_CHANNEL "$broker"
+
+/* True when s is PS_WIRE_SYS_CHANNEL. */
+int ps__wire_sys_channel(const char *s, size_t len);
+
 #endif

@@ -3,8 +3,8 @@
 # broker publishes its counters and rates as JSON on stats/broker and
 # stats/channels/NAME; nobody else may publish there; with security only a
 # right that names "$broker" lets a client subscribe ("subscribe:*" does
-# not).  The client library does not take the name yet, so the clients
-# here speak the wire directly (tests/tools/sys_sub.py).
+# not).  psub reads it like any channel; the checks of what the broker
+# refuses speak the wire directly (tests/tools/sys_sub.py).
 . "$(dirname "$0")/lib.sh"
 SUB="/usr/bin/python3 $TESTS/tools/sys_sub.py"
 PORT=$(free_port)
@@ -45,6 +45,10 @@ grep -q 'stats/channels/\$broker' stats.out && fail "the stats channel reports o
 # A pattern narrows it like any pubsub subscription.
 $SUB "$PUBSUB_BROKER" '$broker' 'stats/channels/+' 3 5000 > chans.out || fail "$(cat chans.out)"
 grep -q 'stats/broker' chans.out && fail "stats/channels/+ got stats/broker"
+# psub, through the library, reads it too.
+"$BUILD/psub" -c '$broker' -t 'stats/broker' -n 1 --timeout 3000 -F json > psub.json ||
+    fail "psub -c '\$broker': $(cat psub.json)"
+jq -e '.topic == "stats/broker"' psub.json > /dev/null || fail "psub -c '\$broker' printed $(cat psub.json)"
 # Nobody publishes there.
 $SUB "$PUBSUB_BROKER" '$broker' 'stats/broker' --publish '{"fake":1}' > pub.out
 grep -q "^ERROR DENIED channel '\$broker' is the broker's own" pub.out || fail "a publish to \$broker: $(cat pub.out)"
