@@ -398,7 +398,8 @@ static int open_socket(ps_client *c)
     snprintf(name, sizeof name, "inproc://pubsub-handshakes-%u", ++c->n_sockets);
     if (zmq_socket_monitor(s, name, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0 ||
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                        ZMQ_EVENT_DISCONNECTED) < 0 ||
         !(c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) || zmq_connect(c->mon, name) < 0)
         goto fail;
     size_t fdlen = sizeof(int);
@@ -446,8 +447,9 @@ static int handshake_kind(uint16_t event, uint32_t value)
     return -1;
 }
 
-/* Reads the monitor's handshake events, all of them: its descriptor
- * signals again only after a read found nothing.  I/O thread. */
+/* Reads the monitor's events (failed handshakes, a broken connection),
+ * all of them: its descriptor signals again only after a read found
+ * nothing.  I/O thread. */
 static void read_events(ps_client *c)
 {
     for (;;) {
@@ -472,10 +474,13 @@ static void read_events(ps_client *c)
         }
         zmq_msg_close(&m);
         int kind = handshake_kind(event, value);
-        if (kind < 0)
+        if (kind < 0 && event != ZMQ_EVENT_DISCONNECTED)
             continue;
         pthread_mutex_lock(&c->lock);
-        ps__session_handshake_failed(&c->s, (enum ps__hs)kind);
+        if (kind >= 0)
+            ps__session_handshake_failed(&c->s, (enum ps__hs)kind);
+        else /* libzmq would carry the old pipe's records over to the next connection */
+            ps__session_disconnected(&c->s, now_ms());
         ps__io_apply(c);
         pthread_mutex_unlock(&c->lock);
     }

@@ -158,7 +158,11 @@ PS_EXPORT int ps_publish(ps_client *c, const char *channel, const char *topic,
  * handled by the broker and every PS_CONFIRM confirmation has arrived.
  * Returns 0, or -1 with the errno of the first refusal since the last
  * ps_flush (ENOENT, EPROTOTYPE, ...), ETIMEDOUT, or EHOSTUNREACH when the
- * connection was lost meanwhile.
+ * connection was lost meanwhile with PS_CONFIRM publishes unanswered or
+ * with plain publishes sent that no answer of the broker covered (they
+ * may be lost; ps_errmsg() says how many at most).  Plain publishes still
+ * queued when the connection was lost go in the next session, which sends
+ * nothing before the broker answered its HELLO.
  */
 PS_EXPORT int ps_flush(ps_client *c, int timeout_ms);
 

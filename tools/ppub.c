@@ -320,7 +320,11 @@ static int confirm_point(struct ppub *p)
                 return EXIT_TIMEOUT;
             }
             if (err == EHOSTUNREACH) {
-                tool_err("lost the broker before it confirmed everything");
+                const char *why = ps_errmsg(p->c);
+                if (!(p->flags & PS_CONFIRM) && why && *why) /* how many may be gone */
+                    tool_err("%s", why);
+                else
+                    tool_err("lost the broker before it confirmed everything");
                 return EXIT_UNREACH;
             }
             return tool_fail(p->c, err, p->channel);
