@@ -198,16 +198,35 @@ static void take_out(ps_client *c)
     ps__io_apply(c);
 }
 
+/* True while the calling thread may send on the socket itself.  Lock held. */
+static int may_send(const ps_client *c)
+{
+    return c->s.state == PS_SESSION_READY && !c->s.reopen;
+}
+
 /*
  * Sends what is queued from the calling thread when nobody else is using
- * the socket, sparing the I/O thread's wake-up and the calling thread's
- * own when the answer comes.  Lock held; let go of and taken again when it
- * sends.  Returns 1 when everything queued went out, else 0.
+ * the socket (with wait, once the thread using it let go of it), sparing
+ * the I/O thread's wake-up and the calling thread's own when the answer
+ * comes.  Lock held; let go of and taken again when it sends.  Returns 1
+ * when everything queued went out, else 0.
  */
-static int send_direct(ps_client *c)
+static int send_direct(ps_client *c, int wait)
 {
-    if (c->s.state != PS_SESSION_READY || c->s.reopen || pthread_mutex_trylock(&c->io_lock) != 0)
+    if (!may_send(c))
         return 0;
+    if (pthread_mutex_trylock(&c->io_lock) != 0) {
+        if (!wait)
+            return 0;
+        /* io_lock comes first: the lock is let go of while we wait. */
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_lock(&c->io_lock);
+        pthread_mutex_lock(&c->lock);
+        if (!may_send(c)) {
+            pthread_mutex_unlock(&c->io_lock);
+            return 0;
+        }
+    }
     take_out(c);
     pthread_mutex_unlock(&c->lock);
     int drained = flush_sending(c);
@@ -226,7 +245,7 @@ int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int
         return -1;
     if (c->opts.trace)
         ps__trace_cmd(&c->opts, PS_EV_HANDED, cmd);
-    if (!direct || !send_direct(c))
+    if (!direct || !send_direct(c, direct == PS_IO_NOW))
         wake_io(c);
     return 0;
 }

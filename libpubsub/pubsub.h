@@ -242,7 +242,11 @@ PS_EXPORT ps_msg *ps_recv(ps_client *c, int timeout_ms);
 
 /*
  * Acknowledges a queue message: the broker forgets it.  Until then it is
- * redelivered if this client goes away.  No-op for other messages.
+ * redelivered if this client goes away.  The ACK is handed to the socket
+ * by the calling thread before ps_ack returns (not batched), so a process
+ * killed after it most likely loses no acknowledgement; one still on its
+ * way may be lost, so a killed consumer may see again at most its window
+ * (PS_OPT_WINDOW) of messages it had handled.  No-op for other messages.
  */
 PS_EXPORT int ps_ack(ps_client *c, const ps_msg *m);
 
