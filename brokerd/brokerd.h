@@ -315,6 +315,7 @@ struct pending {
     uint64_t corr;         /* its correlation id */
     uint32_t expected;     /* receivers or responders */
     uint32_t answered;     /* receipts or replies so far */
+    uint32_t gone;         /* receivers or responders that went away without answering */
     int64_t deadline;      /* monotonic ms */
     qmsg *qm;              /* queue sync: the message */
     LIST_HEAD(, ticket) tickets; /* outstanding tickets */

@@ -487,6 +487,7 @@ void chan_client_gone(broker *b, client *c)
         } else {
             /* A receiver or responder that went away will not answer. */
             pending *pd = t->pd;
+            pd->gone++;
             ticket_free(b, t);
             pending_check(b, pd);
         }

@@ -197,7 +197,8 @@ PS_EXPORT int64_t ps_request_async(ps_client *c, const char *channel, const char
 /*
  * Returns the next reply to ticket, owned by the caller (ps_msg_destroy),
  * or NULL with errno ENOMSG (all replies were returned; the ticket is
- * finished), PS_ENORESP (no responder was attached), ETIMEDOUT (no more
+ * finished), PS_ENORESP (no responder was attached, or every one went
+ * away before it replied: ps_errmsg() says which), ETIMEDOUT (no more
  * replies came in time), ENOENT (unknown ticket) or EHOSTUNREACH.
  * A reply whose ps_msg_status() is nonzero carries an error text.
  */

@@ -232,7 +232,12 @@ static int collect_replies(struct ppub *p, int64_t ticket, size_t label)
                 tool_err("no reply within %d ms on '%s'", p->o.timeout_ms, p->channel);
                 rc = EXIT_TIMEOUT;
             } else if (err == PS_ENORESP) {
-                tool_err("no responders on '%s'", p->channel);
+                /* The broker's reason: none attached, or all went away. */
+                const char *why = ps_errmsg(p->c);
+                if (why && *why)
+                    tool_err("%s", why);
+                else
+                    tool_err("no responders on '%s'", p->channel);
                 rc = EXIT_TIMEOUT;
             } else {
                 rc = tool_fail(p->c, err, p->channel);
