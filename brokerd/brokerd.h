@@ -527,8 +527,8 @@ void queue_requeue(broker *b, ticket *t);
 void queue_free(channel *ch);
 /* The store's recovery callback: queues a recovered message (ctx is the
  * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
-int queue_restore(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen, uint8_t *data,
-                  size_t len);
+int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
+                  uint8_t *data, size_t len);
 
 /* deliver.c: writing messages to receivers ---------------------------- */
 
@@ -564,9 +564,10 @@ void pending_free_all(broker *b);
 /* store.c: durable queues on disk ------------------------------------- */
 
 /* What recovery hands back for each message not acknowledged, in order;
- * sid and seg go into the message (qmsg), topic and data are the callee's. */
-typedef int store_restore_fn(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen,
-                             uint8_t *data, size_t len);
+ * sid and seg go into the message (qmsg), topic and data are the callee's;
+ * seq is its channel sequence number (0: unknown, from an older store). */
+typedef int store_restore_fn(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic,
+                             size_t tlen, uint8_t *data, size_t len);
 /* Sets up b->stores (the fsync worker starts with the first batch store).
  * 0, or -1 after logging. */
 int store_init(broker *b);
@@ -580,6 +581,9 @@ store *store_open(broker *b, const char *name, int fsync_always, store_restore_f
                   void *ctx);
 /* Syncs and closes; accepts NULL and sets *st = NULL. */
 void store_close(store **st);
+/* The highest channel sequence number its log held at start, acknowledged
+ * messages included (0 when none had one). */
+uint64_t store_last_seq(const store *st);
 /* Writes qm's record at the end of this turn; 0 or -1 with errno. */
 int store_append(store *st, qmsg *qm);
 /* Writes the acknowledgement of qm; frees segments no longer needed. */

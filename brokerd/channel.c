@@ -93,6 +93,8 @@ int chan_apply_config(broker *b)
             ch->store = store_open(b, ch->name, b->cfg->fsync_always, queue_restore, ch);
             if (!ch->store)
                 failed++;
+            else if (store_last_seq(ch->store) > ch->seq) /* no number is given twice */
+                ch->seq = store_last_seq(ch->store);
         } else if (!cc->durable && ch->store) {
             log_warn("channel '%s' stays durable until the broker restarts", ch->name);
         }

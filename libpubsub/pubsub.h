@@ -287,6 +287,17 @@ PS_EXPORT int ps_msg_is_redelivered(const ps_msg *m);  /* a queue message delive
 PS_EXPORT int ps_msg_status(const ps_msg *m);          /* replies: 0 ok, else error */
 /* Messages missed just before this one on its channel (0 normally). */
 PS_EXPORT uint64_t ps_msg_gap(const ps_msg *m);
+/*
+ * Who delivered the message: the broker's id and its epoch, as `pctl
+ * status` shows them (a broker draws both at start); 0 for replies.  On
+ * a durable queue a message keeps its ps_msg_seq() across broker restarts
+ * (while the queue's store holds messages), and one recovered from the
+ * store at start is flagged redelivered, since it may have been delivered
+ * before: with the epoch, a receiver tells a crash's redelivery from a new
+ * message with the same payload.
+ */
+PS_EXPORT uint64_t ps_msg_broker(const ps_msg *m);
+PS_EXPORT uint64_t ps_msg_epoch(const ps_msg *m);
 
 /* Tracing ------------------------------------------------------------------ */
 

@@ -506,6 +506,8 @@ static void on_deliver(ps__session *s, const ps__cmd *cmd)
         return;
     }
     m->seq = cmd->seq;
+    m->broker_id = s->broker_id; /* a session's deliveries all come from its broker */
+    m->epoch = s->epoch;
     m->tag = cmd->tag;
     m->flags = cmd->flags;
     ps__gap *g = gap_find(s, &cmd->channel);
@@ -590,6 +592,8 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
             break;
         s->state = PS_SESSION_READY;
         s->max_size = cmd->max_size ? cmd->max_size : DEFAULT_MAX_SIZE;
+        s->broker_id = cmd->broker_id;
+        s->epoch = cmd->epoch;
         if (s->welcomed)
             resubscribe(s);
         s->welcomed = 1;

@@ -100,6 +100,8 @@ typedef struct ps__session {
     int hs_closed;              /* handshakes cut off before the first WELCOME */
     int reopen;                 /* a fresh socket is needed before anything is read or sent */
     uint32_t max_size;          /* broker's max_message_size */
+    uint64_t broker_id;         /* the broker's id, from its WELCOME */
+    uint64_t epoch;             /* the broker's epoch (one per start), from its WELCOME */
     unsigned fx;                /* PS_FX_* not yet taken by ps__session_fx */
     const char *why;            /* PS_FX_LOST: why, a static text */
     ps__buf out;                /* records the application queued, not yet taken */
