@@ -341,6 +341,7 @@ struct pending {
     uint64_t corr;         /* its correlation id */
     uint32_t expected;     /* receivers or responders */
     uint32_t answered;     /* receipts or replies so far */
+    uint32_t gone;         /* receivers or responders that went away without answering */
     int64_t deadline;      /* monotonic ms */
     qmsg *qm;              /* queue sync: the message */
     LIST_HEAD(, ticket) tickets; /* outstanding tickets */
@@ -619,8 +620,8 @@ void queue_requeue(broker *b, ticket *t);
 void queue_free(channel *ch);
 /* The store's recovery callback: queues a recovered message (ctx is the
  * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
-int queue_restore(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen, uint8_t *data,
-                  size_t len);
+int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
+                  uint8_t *data, size_t len);
 
 /* deliver.c: writing messages to receivers ---------------------------- */
 
@@ -656,9 +657,10 @@ void pending_free_all(broker *b);
 /* store.c: durable queues on disk ------------------------------------- */
 
 /* What recovery hands back for each message not acknowledged, in order;
- * sid and seg go into the message (qmsg), topic and data are the callee's. */
-typedef int store_restore_fn(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen,
-                             uint8_t *data, size_t len);
+ * sid and seg go into the message (qmsg), topic and data are the callee's;
+ * seq is its channel sequence number (0: unknown, from an older store). */
+typedef int store_restore_fn(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic,
+                             size_t tlen, uint8_t *data, size_t len);
 /* Sets up b->stores (the fsync worker starts with the first batch store).
  * 0, or -1 after logging. */
 int store_init(broker *b);
@@ -672,6 +674,9 @@ store *store_open(broker *b, const char *name, int fsync_always, store_restore_f
                   void *ctx);
 /* Syncs and closes; accepts NULL and sets *st = NULL. */
 void store_close(store **st);
+/* The highest channel sequence number its log held at start, acknowledged
+ * messages included (0 when none had one). */
+uint64_t store_last_seq(const store *st);
 /* Writes qm's record at the end of this turn; 0 or -1 with errno. */
 int store_append(store *st, qmsg *qm);
 /* Writes the acknowledgement of qm; frees segments no longer needed. */

@@ -93,6 +93,8 @@ int chan_apply_config(broker *b)
             ch->store = store_open(b, ch->name, b->cfg->fsync_always, queue_restore, ch);
             if (!ch->store)
                 failed++;
+            else if (store_last_seq(ch->store) > ch->seq) /* no number is given twice */
+                ch->seq = store_last_seq(ch->store);
         } else if (!cc->durable && ch->store) {
             log_warn("channel '%s' stays durable until the broker restarts", ch->name);
         }
@@ -525,6 +527,7 @@ void chan_client_gone(broker *b, client *c)
         } else {
             /* A receiver or responder that went away will not answer. */
             pending *pd = t->pd;
+            pd->gone++;
             ticket_free(b, t);
             pending_check(b, pd);
         }

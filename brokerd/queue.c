@@ -27,10 +27,11 @@ static void qmsg_free(qmsg *qm)
     free(qm);
 }
 
-/* Numbers qm and puts it at the end of the queue. */
+/* Numbers qm (unless it has its number) and puts it at the end of the queue. */
 static qmsg *queue_link(channel *ch, qmsg *qm)
 {
-    qm->seq = ++ch->seq;
+    if (!qm->seq)
+        qm->seq = ++ch->seq;
     TAILQ_INSERT_TAIL(&ch->q, qm, link);
     ch->n_queued++;
     return qm;
@@ -62,18 +63,21 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
     if (cmd->data.len)
         memcpy(qm->data, cmd->data.ptr, cmd->data.len);
     qm->len = cmd->data.len;
+    qm->seq = ch->seq + 1; /* taken below, once stored: the store keeps it */
     if (ch->store && store_append(ch->store, qm) < 0) {
         snprintf(why, cap, "durable queue '%s' cannot store: %s", ch->name, strerror(errno));
         qmsg_free(qm);
         return NULL;
     }
     *code = 0;
+    ch->seq = qm->seq;
     return queue_link(ch, qm);
 }
 
-int queue_restore(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen, uint8_t *data,
-                  size_t len)
+int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
+                  uint8_t *data, size_t len)
 {
+    channel *ch = ctx;
     qmsg *qm = calloc(1, sizeof *qm);
     if (!qm)
         return -1;
@@ -83,7 +87,18 @@ int queue_restore(void *ctx, uint64_t sid, void *seg, char *topic, size_t tlen, 
     qm->len = len;
     qm->sid = sid;
     qm->seg = seg;
-    queue_link(ctx, qm);
+    /* Not acknowledged before the broker stopped: it may have been
+     * delivered, and its receiver must be able to tell. */
+    qm->redelivered = 1;
+    if (seq) {
+        TAILQ_INSERT_TAIL(&ch->q, qm, link);
+        ch->n_queued++;
+        qm->seq = seq;
+        if (seq > ch->seq)
+            ch->seq = seq;
+    } else {
+        queue_link(ch, qm); /* from an older store: numbered afresh */
+    }
     return 0;
 }
 

@@ -7,11 +7,18 @@
  *
  *     len:u32 crc:u32 type:u8 id:u64 body        ; len counts type..end
  *     MSG  body = topic_len:u16 topic data        ; data runs to the end
- *     ACK  body = (empty)                         ; id is the acked MSG
+ *     SMSG body = seq:u64 topic_len:u16 topic data ; MSG with its channel seq
+ *     ACK  body = (empty)                         ; id is the acked MSG or SMSG
  *
  * big-endian, crc = zlib's CRC-32 of type..end.  A message is written when
  * it is queued and its ACK when a consumer acknowledged it; at start the
- * log is replayed and every MSG without an ACK is queued again, in order.
+ * log is replayed and every message without an ACK is queued again, in
+ * order, with the sequence number it was given when it was published (so
+ * that a receiver can tell a redelivery after a crash).  Messages are
+ * written as SMSG; MSG, without the number, is what stores written before
+ * it hold, still read (its messages are numbered afresh).  A store written
+ * with SMSG records cannot be read by a broker older than them: it sees an
+ * unknown record type and sets the rest aside.
  * Writes of one loop turn go out in one write(); publisher confirms are
  * sent only once their record is on disk.  With fsync "always" the loop
  * syncs at the end of the turn itself; with "batch" a worker thread syncs
@@ -53,6 +60,7 @@
 #define REC_HEAD 17            /* len + crc + type + id */
 #define REC_MSG 1              /* a queued message */
 #define REC_ACK 2              /* its acknowledgement */
+#define REC_SMSG 3             /* a queued message with its channel sequence number */
 #define SEG_MAX (64u << 20)    /* bytes per segment before a new one starts */
 
 /* One segment file, oldest first. */
@@ -83,6 +91,7 @@ struct store {
     STAILQ_HEAD(, segment) segs; /* segments, oldest first; the last is active */
     segment *active;           /* that last segment, the one appended to */
     uint64_t next_id;          /* id of the next record */
+    uint64_t last_seq;         /* highest channel sequence number found at recovery */
     STAILQ_HEAD(, confirm) cfs;/* confirms waiting, oldest first */
     int failed;                /* a write failed: refuse until restart */
     int job_fd;                /* worker: the fd to sync (guarded by the set's mu) */
@@ -214,11 +223,11 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
-/* Appends one record to the turn's buffer.  0 or -1 (ENOMEM). */
-static int append(store *st, uint8_t type, uint64_t id, const char *topic, size_t tlen,
-                  const void *data, size_t len)
+/* Appends one record, an ACK or (with qm) an SMSG, to the turn's buffer.
+ * 0 or -1 (ENOMEM). */
+static int append(store *st, uint8_t type, uint64_t id, const qmsg *qm)
 {
-    size_t body = type == REC_MSG ? 2 + tlen + len : 0;
+    size_t body = qm ? 8 + 2 + qm->tlen + qm->len : 0;
     size_t need = REC_HEAD + body;
     ps__buf *w = &st->wbuf;
     if (ps__buf_reserve(w, need, 65536) < 0)
@@ -227,12 +236,13 @@ static int append(store *st, uint8_t type, uint64_t id, const char *topic, size_
     put32(p, (uint32_t)(need - 4 - 4));
     p[8] = type;
     put64(p + 9, id);
-    if (type == REC_MSG) {
-        p[17] = (uint8_t)(tlen >> 8);
-        p[18] = (uint8_t)tlen;
-        memcpy(p + 19, topic, tlen);
-        if (len)
-            memcpy(p + 19 + tlen, data, len);
+    if (qm) {
+        put64(p + 17, qm->seq);
+        p[25] = (uint8_t)(qm->tlen >> 8);
+        p[26] = (uint8_t)qm->tlen;
+        memcpy(p + 27, qm->topic, qm->tlen);
+        if (qm->len)
+            memcpy(p + 27 + qm->tlen, qm->data, qm->len);
     }
     put32(p + 4, (uint32_t)crc32(0, p + 8, (uInt)(need - 8)));
     w->len += need;
@@ -301,6 +311,7 @@ static const char *const fault_text[] = {
 /* A recovered message, until the whole log is read. */
 typedef struct rmsg {
     uint64_t id;               /* record id */
+    uint64_t seq;              /* channel sequence number, 0 from a MSG record */
     segment *seg;              /* its segment */
     char *topic;               /* topic, NUL-terminated */
     size_t tlen;               /* bytes in topic */
@@ -388,23 +399,27 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
         uint32_t len = left < REC_HEAD ? 0 : get32(p);
         if (left < REC_HEAD)
             why = F_SHORT;
-        else if (len < REC_HEAD - 8 || len > (uint64_t)max_len + 2 + PS_WIRE_TOPIC_MAX + 9)
+        else if (len < REC_HEAD - 8 || len > (uint64_t)max_len + 8 + 2 + PS_WIRE_TOPIC_MAX + 9)
             why = F_LENGTH;
         else if (len + 8 > left)
             why = F_SHORT;
         else if (crc32(0, p + 8, len) != get32(p + 4))
             why = F_CRC;
-        else if (p[8] != REC_MSG && p[8] != REC_ACK)
+        else if (p[8] != REC_MSG && p[8] != REC_SMSG && p[8] != REC_ACK)
             why = F_TYPE;
-        else if (p[8] == REC_MSG && (len < 11 || ((size_t)p[17] << 8 | p[18]) > len - 11))
+        /* An SMSG is a MSG with 8 more bytes in front of the topic's length. */
+        size_t hs = p[8] == REC_SMSG ? 8 : 0, fixed = 9 + hs + 2;
+        if (why == F_NONE && p[8] != REC_ACK &&
+            (len < fixed || ((size_t)p[17 + hs] << 8 | p[18 + hs]) > len - fixed))
             why = F_TOPIC;
-        else if (p[8] == REC_MSG && l->n && get64(p + 9) <= l->v[l->n - 1].id)
+        else if (why == F_NONE && p[8] != REC_ACK && l->n && get64(p + 9) <= l->v[l->n - 1].id)
             why = F_ORDER;
         if (why == F_NONE) {
             uint64_t id = get64(p + 9);
-            if (p[8] == REC_MSG) {
-                size_t tlen = (size_t)p[17] << 8 | p[18];
-                size_t dlen = len - 11 - tlen;
+            if (p[8] != REC_ACK) {
+                size_t tlen = (size_t)p[17 + hs] << 8 | p[18 + hs];
+                size_t dlen = len - fixed - tlen;
+                const uint8_t *tp = p + 19 + hs;
                 if (l->n == l->cap) {
                     size_t cap = l->cap ? l->cap * 2 : 1024;
                     rmsg *v = realloc(l->v, cap * sizeof *v);
@@ -416,8 +431,9 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
                 rmsg *m = &l->v[l->n];
                 memset(m, 0, sizeof *m);
                 m->id = id;
+                m->seq = hs ? get64(p + 17) : 0;
                 m->seg = seg;
-                m->topic = strndup((const char *)p + 19, tlen);
+                m->topic = strndup((const char *)tp, tlen);
                 m->tlen = tlen;
                 m->data = malloc(dlen ? dlen : 1);
                 if (!m->topic || !m->data) {
@@ -425,7 +441,7 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
                     free(m->data);
                     goto out;
                 }
-                memcpy(m->data, p + 19 + tlen, dlen);
+                memcpy(m->data, tp + tlen, dlen);
                 m->len = dlen;
                 l->n++;
             } else {
@@ -506,8 +522,10 @@ static int recover(store *st, store_restore_fn *restore, void *ctx)
     size_t kept = 0;
     for (size_t i = 0; i < l.n; i++) {
         rmsg *m = &l.v[i];
+        if (m->seq > st->last_seq)
+            st->last_seq = m->seq; /* acknowledged ones too: numbers are not given twice */
         if (rc == 0 && !m->acked &&
-            restore(ctx, m->id, m->seg, m->topic, m->tlen, m->data, m->len) == 0) {
+            restore(ctx, m->id, m->seq, m->seg, m->topic, m->tlen, m->data, m->len) == 0) {
             m->seg->live++;
             m->topic = NULL;
             m->data = NULL;
@@ -597,6 +615,11 @@ static void reclaim(store *st)
     }
 }
 
+uint64_t store_last_seq(const store *st)
+{
+    return st->last_seq;
+}
+
 int store_append(store *st, qmsg *qm)
 {
     if (st->failed) {
@@ -604,7 +627,7 @@ int store_append(store *st, qmsg *qm)
         return -1;
     }
     uint64_t id = st->next_id;
-    if (append(st, REC_MSG, id, qm->topic, qm->tlen, qm->data, qm->len) < 0)
+    if (append(st, REC_SMSG, id, qm) < 0)
         return -1;
     st->next_id++;
     qm->sid = id;
@@ -619,7 +642,7 @@ void store_ack(store *st, qmsg *qm)
     if (!seg)
         return;
     qm->seg = NULL;
-    if (append(st, REC_ACK, qm->sid, NULL, 0, NULL, 0) < 0)
+    if (append(st, REC_ACK, qm->sid, NULL) < 0)
         log_warn("durable queue '%s': out of memory for an ack; it will be redelivered after a restart",
                  st->name);
     if (seg->live)

@@ -75,7 +75,17 @@ pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32
 
 void pending_finish(broker *b, pending *pd)
 {
-    if (pd->requester) {
+    if (pd->requester && pd->is_request && !pd->answered && pd->gone &&
+        pd->gone == pd->expected) {
+        /* No reply will come, and not for want of time: the requester
+         * hears that, not a timeout. */
+        if (pd->gone == 1)
+            out_error(b, pd->requester, pd->corr, PS_WERR_NORESP,
+                      "the responder went away before it replied");
+        else
+            out_error(b, pd->requester, pd->corr, PS_WERR_NORESP,
+                      "all %u responders went away before they replied", pd->gone);
+    } else if (pd->requester) {
         ps__cmd r = {.cmd = pd->is_request ? PS_CMD_DONE : PS_CMD_RESULT,
                      .corr = pd->corr,
                      .count = pd->answered,

@@ -336,11 +336,13 @@ int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern)
     return sub_call(c, &cmd, PS_OP_UNSUB, ps__sub_new(channel, pattern, 0));
 }
 
-/* Queues an ACK for tag.  Lock held. */
-static int ack_locked(ps_client *c, uint64_t tag)
+/* Sends an ACK for tag: with now, from the calling thread before it
+ * returns (so that a process killed after it loses no acknowledgement),
+ * else with the I/O thread's next batch.  Lock held. */
+static int ack_locked(ps_client *c, uint64_t tag, int now)
 {
     ps__cmd cmd = {.cmd = PS_CMD_ACK, .tag = tag};
-    return ps__io_submit_locked(c, &cmd, NULL, 0, 0);
+    return ps__io_submit_locked(c, &cmd, NULL, 0, now ? PS_IO_NOW : PS_IO_QUEUE);
 }
 
 static int received(const ps_client *c, const void *arg)
@@ -373,7 +375,7 @@ ps_msg *ps_recv(ps_client *c, int timeout_ms)
     ps__io_apply(c);
     /* A sync message is confirmed the moment the application has it. */
     if (m->flags & PS_WIRE_RECEIPT)
-        ack_locked(c, m->tag);
+        ack_locked(c, m->tag, 0);
     pthread_mutex_unlock(&c->lock);
     return m;
 }
@@ -387,7 +389,7 @@ int ps_ack(ps_client *c, const ps_msg *m)
     if (!(m->flags & PS_WIRE_QUEUED))
         return 0;
     pthread_mutex_lock(&c->lock);
-    int rc = ack_locked(c, m->tag);
+    int rc = ack_locked(c, m->tag, 1);
     int err = errno;
     pthread_mutex_unlock(&c->lock);
     errno = err;

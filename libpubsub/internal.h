@@ -41,6 +41,8 @@ struct ps_msg {
     uint8_t *data;       /* payload, followed by a NUL byte */
     size_t size;         /* payload length */
     uint64_t seq;        /* channel sequence number */
+    uint64_t broker_id;  /* id of the broker that delivered it */
+    uint64_t epoch;      /* that broker's epoch when it delivered it */
     uint64_t tag;        /* broker's handle for ACK and REPLY */
     uint64_t gap;        /* messages missed just before this one */
     uint8_t flags;       /* PS_WIRE_RETAINED, RECEIPT, REQUEST, ... */

@@ -198,16 +198,35 @@ static void take_out(ps_client *c)
     ps__io_apply(c);
 }
 
+/* True while the calling thread may send on the socket itself.  Lock held. */
+static int may_send(const ps_client *c)
+{
+    return c->s.state == PS_SESSION_READY && !c->s.reopen;
+}
+
 /*
  * Sends what is queued from the calling thread when nobody else is using
- * the socket, sparing the I/O thread's wake-up and the calling thread's
- * own when the answer comes.  Lock held; let go of and taken again when it
- * sends.  Returns 1 when everything queued went out, else 0.
+ * the socket (with wait, once the thread using it let go of it), sparing
+ * the I/O thread's wake-up and the calling thread's own when the answer
+ * comes.  Lock held; let go of and taken again when it sends.  Returns 1
+ * when everything queued went out, else 0.
  */
-static int send_direct(ps_client *c)
+static int send_direct(ps_client *c, int wait)
 {
-    if (c->s.state != PS_SESSION_READY || c->s.reopen || pthread_mutex_trylock(&c->io_lock) != 0)
+    if (!may_send(c))
         return 0;
+    if (pthread_mutex_trylock(&c->io_lock) != 0) {
+        if (!wait)
+            return 0;
+        /* io_lock comes first: the lock is let go of while we wait. */
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_lock(&c->io_lock);
+        pthread_mutex_lock(&c->lock);
+        if (!may_send(c)) {
+            pthread_mutex_unlock(&c->io_lock);
+            return 0;
+        }
+    }
     take_out(c);
     pthread_mutex_unlock(&c->lock);
     int drained = flush_sending(c);
@@ -226,7 +245,7 @@ int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int
         return -1;
     if (c->opts.trace)
         ps__trace_cmd(&c->opts, PS_EV_HANDED, cmd);
-    if (!direct || !send_direct(c))
+    if (!direct || !send_direct(c, direct == PS_IO_NOW))
         wake_io(c);
     return 0;
 }
@@ -398,7 +417,8 @@ static int open_socket(ps_client *c)
     snprintf(name, sizeof name, "inproc://pubsub-handshakes-%u", ++c->n_sockets);
     if (zmq_socket_monitor(s, name, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0 ||
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                        ZMQ_EVENT_DISCONNECTED) < 0 ||
         !(c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) || zmq_connect(c->mon, name) < 0)
         goto fail;
     size_t fdlen = sizeof(int);
@@ -446,8 +466,9 @@ static int handshake_kind(uint16_t event, uint32_t value)
     return -1;
 }
 
-/* Reads the monitor's handshake events, all of them: its descriptor
- * signals again only after a read found nothing.  I/O thread. */
+/* Reads the monitor's events (failed handshakes, a broken connection),
+ * all of them: its descriptor signals again only after a read found
+ * nothing.  I/O thread. */
 static void read_events(ps_client *c)
 {
     for (;;) {
@@ -472,10 +493,13 @@ static void read_events(ps_client *c)
         }
         zmq_msg_close(&m);
         int kind = handshake_kind(event, value);
-        if (kind < 0)
+        if (kind < 0 && event != ZMQ_EVENT_DISCONNECTED)
             continue;
         pthread_mutex_lock(&c->lock);
-        ps__session_handshake_failed(&c->s, (enum ps__hs)kind);
+        if (kind >= 0)
+            ps__session_handshake_failed(&c->s, (enum ps__hs)kind);
+        else /* libzmq would carry the old pipe's records over to the next connection */
+            ps__session_disconnected(&c->s, now_ms());
         ps__io_apply(c);
         pthread_mutex_unlock(&c->lock);
     }

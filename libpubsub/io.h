@@ -60,12 +60,18 @@ int64_t ps__io_deadline(int timeout_ms);
 /* Carries out the effects the session reported.  Lock held. */
 void ps__io_apply(ps_client *c);
 
+/* How ps__io_submit sends, its direct argument. */
+#define PS_IO_QUEUE 0  /* the I/O thread sends it with the next batch */
+#define PS_IO_DIRECT 1 /* the calling thread sends it when the socket is free */
+#define PS_IO_NOW 2    /* the calling thread sends it, waiting for the socket if need be */
+
 /*
  * Queues cmd (see ps__session_submit for o and confirm), waiting while
- * the send queue is full.  With direct (a call that will wait for its
- * answer, or a reply: batching them would only add latency) the calling
- * thread sends it itself when the socket is free.  Lock held.  Returns 0,
- * or -1 with errno.
+ * the send queue is full.  With direct (PS_IO_DIRECT: a call that will
+ * wait for its answer, or a reply: batching them would only add latency;
+ * PS_IO_NOW: an acknowledgement that must leave before the caller goes
+ * on) the calling thread sends it itself.  Lock held.  Returns 0, or -1
+ * with errno.
  */
 int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int direct);
 

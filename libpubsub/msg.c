@@ -48,6 +48,8 @@ const void *ps_msg_data(const ps_msg *m) { return m->data; }
 size_t ps_msg_size(const ps_msg *m) { return m->size; }
 uint64_t ps_msg_seq(const ps_msg *m) { return m->seq; }
 uint64_t ps_msg_gap(const ps_msg *m) { return m->gap; }
+uint64_t ps_msg_broker(const ps_msg *m) { return m->broker_id; }
+uint64_t ps_msg_epoch(const ps_msg *m) { return m->epoch; }
 int ps_msg_status(const ps_msg *m) { return m->status; }
 int ps_msg_is_request(const ps_msg *m) { return (m->flags & PS_WIRE_REQUEST) != 0; }
 int ps_msg_is_retained(const ps_msg *m) { return (m->flags & PS_WIRE_RETAINED) != 0; }

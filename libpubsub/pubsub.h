@@ -158,7 +158,11 @@ PS_EXPORT int ps_publish(ps_client *c, const char *channel, const char *topic,
  * handled by the broker and every PS_CONFIRM confirmation has arrived.
  * Returns 0, or -1 with the errno of the first refusal since the last
  * ps_flush (ENOENT, EPROTOTYPE, ...), ETIMEDOUT, or EHOSTUNREACH when the
- * connection was lost meanwhile.
+ * connection was lost meanwhile with PS_CONFIRM publishes unanswered or
+ * with plain publishes sent that no answer of the broker covered (they
+ * may be lost; ps_errmsg() says how many at most).  Plain publishes still
+ * queued when the connection was lost go in the next session, which sends
+ * nothing before the broker answered its HELLO.
  */
 PS_EXPORT int ps_flush(ps_client *c, int timeout_ms);
 
@@ -193,7 +197,8 @@ PS_EXPORT int64_t ps_request_async(ps_client *c, const char *channel, const char
 /*
  * Returns the next reply to ticket, owned by the caller (ps_msg_destroy),
  * or NULL with errno ENOMSG (all replies were returned; the ticket is
- * finished), PS_ENORESP (no responder was attached), ETIMEDOUT (no more
+ * finished), PS_ENORESP (no responder was attached, or every one went
+ * away before it replied: ps_errmsg() says which), ETIMEDOUT (no more
  * replies came in time), ENOENT (unknown ticket) or EHOSTUNREACH.
  * A reply whose ps_msg_status() is nonzero carries an error text.
  */
@@ -238,7 +243,11 @@ PS_EXPORT ps_msg *ps_recv(ps_client *c, int timeout_ms);
 
 /*
  * Acknowledges a queue message: the broker forgets it.  Until then it is
- * redelivered if this client goes away.  No-op for other messages.
+ * redelivered if this client goes away.  The ACK is handed to the socket
+ * by the calling thread before ps_ack returns (not batched), so a process
+ * killed after it most likely loses no acknowledgement; one still on its
+ * way may be lost, so a killed consumer may see again at most its window
+ * (PS_OPT_WINDOW) of messages it had handled.  No-op for other messages.
  */
 PS_EXPORT int ps_ack(ps_client *c, const ps_msg *m);
 
@@ -278,6 +287,17 @@ PS_EXPORT int ps_msg_is_redelivered(const ps_msg *m);  /* a queue message delive
 PS_EXPORT int ps_msg_status(const ps_msg *m);          /* replies: 0 ok, else error */
 /* Messages missed just before this one on its channel (0 normally). */
 PS_EXPORT uint64_t ps_msg_gap(const ps_msg *m);
+/*
+ * Who delivered the message: the broker's id and its epoch, as `pctl
+ * status` shows them (a broker draws both at start); 0 for replies.  On
+ * a durable queue a message keeps its ps_msg_seq() across broker restarts
+ * (while the queue's store holds messages), and one recovered from the
+ * store at start is flagged redelivered, since it may have been delivered
+ * before: with the epoch, a receiver tells a crash's redelivery from a new
+ * message with the same payload.
+ */
+PS_EXPORT uint64_t ps_msg_broker(const ps_msg *m);
+PS_EXPORT uint64_t ps_msg_epoch(const ps_msg *m);
 
 /* Tracing ------------------------------------------------------------------ */
 

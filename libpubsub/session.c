@@ -20,6 +20,7 @@
 #define RQ_LOW (16u << 20)        /* ... and start reading again */
 #define MSG_COST 64               /* bytes a message counts in rq_bytes beyond its payload */
 #define DEFAULT_MAX_SIZE 1048576u /* max_message_size until the broker said otherwise */
+#define SILENT "the broker fell silent" /* why a session is lost to the heartbeat timeout */
 
 static char *dup_slice(const ps__slice *s)
 {
@@ -242,10 +243,13 @@ int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
     if (ps__wire_put(&s->out, cmd) < 0)
         return -1;
     if (o) {
+        o->plain_mark = s->plain_queued;
         LIST_INSERT_HEAD(&s->ops, o, link);
         s->out_max_op = o->corr;
     } else if (confirm) {
         s->unconfirmed++;
+    } else if (cmd->cmd == PS_CMD_PUBLISH) {
+        s->plain_queued++;
     }
     return 0;
 }
@@ -262,6 +266,7 @@ int ps__session_take(ps__session *s)
         ps__buf_free(&s->out);
     if (s->out_max_op > s->sent_max_op)
         s->sent_max_op = s->out_max_op;
+    s->plain_taken = s->plain_queued; /* the whole queue was taken */
     s->fx |= PS_FX_SPACE;
     return 1;
 }
@@ -300,9 +305,9 @@ static void refused(ps__session *s, int err, const ps__slice *text)
  * kept for the next session.  With fresh_socket the old socket and
  * everything still in its pipe are to be dropped (reopen).
  */
-static void lost(ps__session *s, int fresh_socket, int64_t now)
+static void lost(ps__session *s, int fresh_socket, const char *why, int64_t now)
 {
-    s->why = fresh_socket ? "the broker fell silent" : "the broker no longer knows the session";
+    s->why = why;
     s->fx |= PS_FX_LOST | PS_FX_WAKE;
     ps__op *o;
     LIST_FOREACH(o, &s->ops, link)
@@ -312,6 +317,19 @@ static void lost(ps__session *s, int fresh_socket, int64_t now)
         ps__slice t = text_slice("connection to the broker lost before confirmation");
         note_async_error(s, EHOSTUNREACH, &t);
         s->unconfirmed = 0;
+    }
+    /* Plain publishes have no answer of their own: those sent since the
+     * last answer that followed them may have died with the session.
+     * Nobody kept them to send again, so the next flush must say so. */
+    if (s->plain_taken > s->plain_handled) {
+        char t[128];
+        int n = snprintf(t, sizeof t,
+                         "connection to the broker lost: up to %llu messages sent may not have "
+                         "been handled",
+                         (unsigned long long)(s->plain_taken - s->plain_handled));
+        ps__slice text = {t, (size_t)n};
+        note_async_error(s, EHOSTUNREACH, &text);
+        s->plain_handled = s->plain_taken;
     }
     s->sending.len = 0;
     s->sending_off = 0;
@@ -369,10 +387,10 @@ void ps__session_tick(ps__session *s, int64_t now)
         put_urgent(s, &h);
     }
     if (ready && now - s->last_in > hbt) {
-        lost(s, 1, now);
+        lost(s, 1, SILENT, now);
     } else if (s->state == PS_SESSION_HANDSHAKE && !s->reopen && now - s->hello_at > hbt) {
         if (s->welcomed)
-            lost(s, 1, now); /* the broker did not answer the new HELLO either */
+            lost(s, 1, SILENT, now); /* it did not answer the new HELLO either */
         else
             s->reopen = 1; /* still never welcomed: knock again on a fresh socket */
     }
@@ -410,6 +428,14 @@ static void resubscribe(ps__session *s)
 static int same_sub(const ps__sub *a, const ps__sub *b)
 {
     return !strcmp(a->channel, b->channel) && !strcmp(a->pattern, b->pattern);
+}
+
+/* The broker answered o: it handled every command queued before o, the
+ * plain publishes among them too. */
+static void op_answered(ps__session *s, const ps__op *o)
+{
+    if (o->plain_mark > s->plain_handled)
+        s->plain_handled = o->plain_mark;
 }
 
 /* An op was answered positively: do what the answer means. */
@@ -480,6 +506,8 @@ static void on_deliver(ps__session *s, const ps__cmd *cmd)
         return;
     }
     m->seq = cmd->seq;
+    m->broker_id = s->broker_id; /* a session's deliveries all come from its broker */
+    m->epoch = s->epoch;
     m->tag = cmd->tag;
     m->flags = cmd->flags;
     ps__gap *g = gap_find(s, &cmd->channel);
@@ -526,7 +554,7 @@ static void on_error(ps__session *s, const ps__cmd *cmd, ps__op *o, int64_t now)
         refused(s, ps__errno_from_wire(cmd->code), &cmd->text);
     } else if (cmd->code == PS_WERR_SESSION) {
         if (s->state == PS_SESSION_READY) /* the broker restarted and forgot us */
-            lost(s, 0, now);
+            lost(s, 0, "the broker no longer knows the session", now);
     } else if (o) {
         free(o->errtext);
         o->errtext = dup_slice(&cmd->text);
@@ -556,12 +584,16 @@ static void on_async_result(ps__session *s, const ps__cmd *cmd)
 void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
 {
     ps__op *o = (cmd->corr & PS_OP_BIT) ? ps__session_op(s, cmd->corr) : NULL;
+    if (o && !(cmd->cmd == PS_CMD_ERROR && cmd->code == PS_WERR_SESSION))
+        op_answered(s, o);
     switch (cmd->cmd) {
     case PS_CMD_WELCOME:
         if (s->state != PS_SESSION_HANDSHAKE)
             break;
         s->state = PS_SESSION_READY;
         s->max_size = cmd->max_size ? cmd->max_size : DEFAULT_MAX_SIZE;
+        s->broker_id = cmd->broker_id;
+        s->epoch = cmd->epoch;
         if (s->welcomed)
             resubscribe(s);
         s->welcomed = 1;
@@ -668,6 +700,12 @@ void ps__session_handshake_failed(ps__session *s, enum ps__hs what)
         ps__slice t = text_slice(why);
         refused(s, err, &t);
     }
+}
+
+void ps__session_disconnected(ps__session *s, int64_t now)
+{
+    if (s->state == PS_SESSION_READY)
+        lost(s, 1, "the connection to the broker broke", now);
 }
 
 uint64_t ps__session_dropped(ps__session *s)

@@ -88,6 +88,7 @@ typedef struct ps__op {
     struct ps__msgq replies;  /* requests: replies not yet collected */
     char *json;               /* admin: the answer, NUL-terminated */
     ps__sub *sub;             /* PS_OP_SUB/UNSUB: the subscription concerned */
+    uint64_t plain_mark;      /* plain publishes queued before this call: its answer says they were handled */
 } ps__op;
 
 /* The state of one connection's protocol. */
@@ -99,6 +100,8 @@ typedef struct ps__session {
     int hs_closed;              /* handshakes cut off before the first WELCOME */
     int reopen;                 /* a fresh socket is needed before anything is read or sent */
     uint32_t max_size;          /* broker's max_message_size */
+    uint64_t broker_id;         /* the broker's id, from its WELCOME */
+    uint64_t epoch;             /* the broker's epoch (one per start), from its WELCOME */
     unsigned fx;                /* PS_FX_* not yet taken by ps__session_fx */
     const char *why;            /* PS_FX_LOST: why, a static text */
     ps__buf out;                /* records the application queued, not yet taken */
@@ -110,6 +113,9 @@ typedef struct ps__session {
     uint64_t next_corr;         /* last correlation id handed out */
     LIST_HEAD(, ps__op) ops;    /* calls waiting for an answer */
     uint64_t unconfirmed;       /* PS_CONFIRM/PS_SYNC publishes not yet answered */
+    uint64_t plain_queued;      /* plain publishes (no confirm) ever queued */
+    uint64_t plain_taken;       /* ... of them taken for sending */
+    uint64_t plain_handled;     /* ... of them known handled or already reported lost */
     int async_err;              /* first refusal since the last ps_flush */
     char *async_text;           /* its text, or NULL */
     struct ps__msgq rq;         /* received messages for ps_recv */
@@ -185,6 +191,11 @@ void ps__session_malformed(ps__session *s);
 
 /* The socket's monitor saw a security handshake fail. */
 void ps__session_handshake_failed(ps__session *s, enum ps__hs what);
+
+/* The socket's monitor saw the connection to the broker break at now:
+ * a ready session is lost, and its socket replaced, so that nothing still
+ * in the old socket's pipe reaches a new connection before its HELLO. */
+void ps__session_disconnected(ps__session *s, int64_t now);
 
 /* Takes the oldest received message (NULL when none), owned by the caller. */
 ps_msg *ps__session_recv(ps__session *s);

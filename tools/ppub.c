@@ -232,7 +232,12 @@ static int collect_replies(struct ppub *p, int64_t ticket, size_t label)
                 tool_err("no reply within %d ms on '%s'", p->o.timeout_ms, p->channel);
                 rc = EXIT_TIMEOUT;
             } else if (err == PS_ENORESP) {
-                tool_err("no responders on '%s'", p->channel);
+                /* The broker's reason: none attached, or all went away. */
+                const char *why = ps_errmsg(p->c);
+                if (why && *why)
+                    tool_err("%s", why);
+                else
+                    tool_err("no responders on '%s'", p->channel);
                 rc = EXIT_TIMEOUT;
             } else {
                 rc = tool_fail(p->c, err, p->channel);
@@ -320,7 +325,11 @@ static int confirm_point(struct ppub *p)
                 return EXIT_TIMEOUT;
             }
             if (err == EHOSTUNREACH) {
-                tool_err("lost the broker before it confirmed everything");
+                const char *why = ps_errmsg(p->c);
+                if (!(p->flags & PS_CONFIRM) && why && *why) /* how many may be gone */
+                    tool_err("%s", why);
+                else
+                    tool_err("lost the broker before it confirmed everything");
                 return EXIT_UNREACH;
             }
             return tool_fail(p->c, err, p->channel);

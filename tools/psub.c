@@ -121,8 +121,9 @@ static void usage(FILE *out)
 "                           back (what was published meanwhile is missed); plain:\n"
 "                           put [TOPIC #SEQ HH:MM:SS.mmm] (receive time)\n"
 "                           before each payload, and 'retained'/'redelivered'\n"
-"                           when so; json: add \"time\", \"retained\" and\n"
-"                           \"redelivered\"\n"
+"                           when so; json: add \"time\", \"retained\",\n"
+"                           \"redelivered\", and \"broker\" and \"epoch\" (who\n"
+"                           delivered it, as pctl status shows them)\n"
 "      --reply CMD          answer requests: run CMD with /bin/sh -c, the request\n"
 "                           on its stdin; its stdout, less one final newline, is\n"
 "                           the reply.  If CMD exits nonzero the requester gets an\n"
@@ -197,6 +198,12 @@ static char *json_text(const struct psub *s, const ps_msg *m)
         json_object_set_new(o, "time", json_real((double)tv.tv_sec + tv.tv_usec / 1e6));
         json_object_set_new(o, "retained", json_boolean(ps_msg_is_retained(m)));
         json_object_set_new(o, "redelivered", json_boolean(ps_msg_is_redelivered(m)));
+        /* Who delivered it, spelt as `pctl status --json` spells them. */
+        char id[17], epoch[17];
+        snprintf(id, sizeof id, "%016llx", (unsigned long long)ps_msg_broker(m));
+        snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)ps_msg_epoch(m));
+        json_object_set_new(o, "broker", json_string(id));
+        json_object_set_new(o, "epoch", json_string(epoch));
     }
     text = json_dumps(o, JSON_COMPACT);
     json_decref(o);

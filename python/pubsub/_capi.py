@@ -68,6 +68,8 @@ _PROTOTYPES = {
     "ps_msg_is_redelivered": (_c_int, [_c_void_p]),
     "ps_msg_status": (_c_int, [_c_void_p]),
     "ps_msg_gap": (_c_uint64, [_c_void_p]),
+    "ps_msg_broker": (_c_uint64, [_c_void_p]),
+    "ps_msg_epoch": (_c_uint64, [_c_void_p]),
     "ps_strerror": (_c_char_p, [_c_int]),
     "ps_errmsg": (_c_char_p, [_c_void_p]),
     "ps_version": (_c_char_p, []),

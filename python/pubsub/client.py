@@ -134,7 +134,8 @@ class Message:
     Attributes: ``channel`` and ``topic`` (str; topic "" when there is
     none), ``data`` (the payload, bytes), ``text`` (the payload as UTF-8),
     ``seq`` (the channel's sequence number), ``gap`` (messages missed just
-    before this one), ``retained``, ``redelivered``, ``is_request`` and,
+    before this one), ``broker`` and ``epoch`` (who delivered it, ints),
+    ``retained``, ``redelivered``, ``is_request`` and,
     for replies, ``status`` (0 for a good reply) and ``ok``.
     Acknowledge a queue message with ack(); answer a request with reply().
     """
@@ -161,10 +162,15 @@ class Message:
                    doc="The channel's sequence number of the message.")
     gap = property(lambda self: self._lib.ps_msg_gap(self._ptr),
                    doc="Messages of the channel this client missed just before this one.")
+    broker = property(lambda self: self._lib.ps_msg_broker(self._ptr),
+                      doc="The id of the broker that delivered it (0 for replies).")
+    epoch = property(lambda self: self._lib.ps_msg_epoch(self._ptr),
+                     doc="That broker's epoch, new at each of its starts (0 for replies).")
     retained = property(lambda self: bool(self._lib.ps_msg_is_retained(self._ptr)),
                         doc="A retained value, handed over on subscribing.")
     redelivered = property(lambda self: bool(self._lib.ps_msg_is_redelivered(self._ptr)),
-                           doc="A queue message delivered before to a consumer that went away.")
+                           doc="A queue message delivered before to a consumer that went away, "
+                               "or recovered from a durable queue's store at a broker start.")
     is_request = property(lambda self: bool(self._lib.ps_msg_is_request(self._ptr)),
                           doc="A request: answer it with reply().")
     status = property(lambda self: self._lib.ps_msg_status(self._ptr),

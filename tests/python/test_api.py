@@ -82,6 +82,7 @@ def test_pubsub_message_attributes(connect):
     assert (m1.channel, m1.topic, m1.data, m1.text) == ("attrs", "room/temp", b"21.5", "21.5")
     assert m2.topic == "room/hum" and m2.seq == m1.seq + 2  # the hall message has #2
     assert not (m1.retained or m1.redelivered or m1.is_request) and m1.gap == 0
+    assert m1.broker and m1.epoch and (m1.broker, m1.epoch) == (m2.broker, m2.epoch)
     assert bytes(m1) == b"21.5" and "room/temp" in repr(m1)
     with pytest.raises(pubsub.Timeout):
         sub.recv(0.1)

@@ -6,7 +6,8 @@
  * handshake, waiting calls and their answers, tickets (async requests),
  * PS_CONFIRM confirmations and what ps_flush reports, sync publish
  * results, deliveries and gaps, a broker that forgot the session
- * (reconnect, resubscribe), heartbeats and a silent broker, session loss
+ * (reconnect, resubscribe), a broken connection and the plain publishes
+ * sent into it, heartbeats and a silent broker, session loss
  * with work in flight (with and without reconnect), and final refusals.
  */
 #include <errno.h>
@@ -319,6 +320,61 @@ static void test_reconnect(void)
     ps__session_free(&s);
 }
 
+/* A broken connection (issue 14.1): nothing goes on the new connection
+ * before its WELCOME, and plain publishes sent into the lost session make
+ * the next flush fail, while those a later answer covered do not. */
+static void test_lost_plain_publishes(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .channel = S("q"), .data = S("x")};
+    ps__cmd ping = {.cmd = PS_CMD_PING};
+    ps__op *op = ps__op_new(PS_OP_PING, NULL);
+    ps__session_submit(&s, &pub, NULL, 0);
+    ps__session_submit(&s, &ping, op, 0);
+    send_all(&s, 1);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_PONG, .corr = op->corr}, 2);
+    ps__session_op_remove(&s, op);
+    ps__op_free(op);
+    for (int i = 0; i < 3; i++)
+        ps__session_submit(&s, &pub, NULL, 0);
+    send_all(&s, 3);
+    ps__session_submit(&s, &pub, NULL, 0); /* still queued when the connection breaks */
+    ps__session_fx(&s);
+
+    ps__session_disconnected(&s, 4);
+    unsigned fx = ps__session_fx(&s);
+    CHECK(s.state == PS_SESSION_HANDSHAKE && s.reopen && (fx & PS_FX_LOST) &&
+              !strcmp(s.why, "the connection to the broker broke"),
+          "a broken connection loses the session and asks for a fresh socket");
+    CHECK(!ps__session_take(&s) && s.urgent.len == 0 && s.sending.len == 0,
+          "... and nothing is sent meanwhile, not even a HELLO on the old socket");
+    char *text;
+    int err = ps__session_take_error(&s, &text);
+    CHECK(err == EHOSTUNREACH && text &&
+              !strcmp(text, "connection to the broker lost: up to 3 messages sent may not have been handled"),
+          "the three plain publishes sent since the last answer make the next flush fail; the one the PONG covered does not");
+    free(text);
+    ps__session_reopened(&s, 5, 0);
+    seen u = take_urgent(&s);
+    CHECK(u.n == 1 && u.cmd[0].cmd == PS_CMD_HELLO, "the fresh socket starts with HELLO alone");
+    CHECK(!ps__session_take(&s), "the queued publish waits for the WELCOME");
+    welcome(&s, 6);
+    seen out = send_all(&s, 6);
+    CHECK(out.n == 1 && out.cmd[0].cmd == PS_CMD_PUBLISH, "then it goes, in the new session");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_SESSION}, 7);
+    err = ps__session_take_error(&s, &text);
+    CHECK(err == EHOSTUNREACH && text && strstr(text, "up to 1 messages"),
+          "a broker that forgot the session reports what was sent into it too");
+    free(text);
+    ps__session_disconnected(&s, 8);
+    CHECK(!s.reopen && ps__session_take_error(&s, &text) == 0 && !text,
+          "a connection that breaks while shaking hands changes nothing, and nothing is reported twice");
+    ps__session_free(&s);
+}
+
 static void test_heartbeats(void)
 {
     struct ps_opts o;
@@ -417,6 +473,7 @@ int main(void)
     test_confirms();
     test_deliveries();
     test_reconnect();
+    test_lost_plain_publishes();
     test_heartbeats();
     test_refusals();
     return TEST_DONE();
