@@ -241,6 +241,8 @@ struct client {
     char *name;            /* name given in HELLO (may be "") */
     int64_t last_in;       /* monotonic ms of the last record received */
     int64_t last_out;      /* monotonic ms of the last frame sent */
+    int64_t last_drain;    /* monotonic ms its full pipe last took a frame: it reads */
+    int pipe_full;         /* its pipe refused a frame since it last took one */
     ps__buf cur;           /* records of this loop turn, not yet framed (out.c) */
     STAILQ_HEAD(, outframe) out; /* frames the pipe refused so far, oldest first */
     size_t pending_bytes;  /* bytes in cur and all out frames */
@@ -255,6 +257,7 @@ struct client {
     ps__buf parked;        /* records held back while a full queue slows it */
     LIST_ENTRY(client) park_link; /* the broker's parked list, while on_park_list */
     int on_park_list;      /* it is on that list */
+    int park_why;          /* PARK_*: what the first of its parked records waits for */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
     SLIST_ENTRY(client) hlink; /* identity hash chain */
@@ -415,7 +418,8 @@ struct broker {
     SLIST_HEAD(, ticket) htickets[BROKER_HASH];   /* by tag */
     LIST_HEAD(, pending) pendings; /* sync messages and requests waiting */
     int64_t pend_min;      /* no deadline of pendings is earlier than this */
-    int throttled;         /* input paused: a "block" receiver is full (client.c) */
+    int throttled;         /* input paused: a publisher's backlog waiting for a block
+                              receiver is over its bound (client.c) */
     int64_t throttle_since;/* monotonic ms the current pause began */
     uint64_t messages_in;  /* messages accepted */
     uint64_t messages_out; /* deliveries written */
@@ -578,7 +582,11 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
  * -1 when a channel could not be made (a durable store failed to open). */
 int chan_apply_config(broker *b);
 /* What a request handler leaves for its caller besides a code. */
-enum { CHAN_PARK = 0x10000 }; /* chan_publish: keep the record, a full queue blocks (no PS_WERR_*) */
+/* What a parked publisher waits for (client->park_why), set by chan_publish
+ * when it parks a record: room in a full queue, or room in a receiver's
+ * output on a block channel (client.c bounds the two backlogs apart). */
+enum { PARK_QUEUE, PARK_RECEIVER };
+enum { CHAN_PARK = 0x10000 }; /* chan_publish: keep the record, a full queue or block receiver waits (no PS_WERR_*) */
 /*
  * The request handlers: each returns 0 when done (answers sent), or a
  * PS_WERR_* code with the reason in why[cap] for the caller to send as
@@ -632,6 +640,10 @@ int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__sl
             ps__slice data, int droppable);
 /* Writes a queue message to consumer s with tag (never dropped). */
 void deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag);
+/* A receiver of a message on topic on channel ch whose output is over
+ * client_buffer; NULL when every receiver has room, so that a fan-out on a
+ * block channel may go. */
+client *deliver_full_receiver(broker *b, channel *ch, const ps__slice *topic);
 /* Hands an accepted broadcast or pubsub message to every receiver (pubsub:
  * whose pattern matches), once per client, then to the fan-out hook; with
  * pd (a sync publish) each receiver gets a receipt ticket. */

@@ -290,8 +290,10 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
         /* overflow = "block": the publisher waits (its records are parked)
          * instead of being refused, as long as its backlog fits its buffer. */
         if (ch->overflow == OVERFLOW_BLOCK && queue_full(ch) &&
-            c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer)
+            c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer) {
+            c->park_why = PARK_QUEUE;
             return CHAN_PARK;
+        }
         qmsg *qm = queue_push(ch, cmd, &code, why, cap);
         if (!qm)
             return code;
@@ -314,6 +316,12 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
         }
         queue_dispatch(b, ch);
         return 0;
+    }
+    if (ch->slow == SLOW_BLOCK && deliver_full_receiver(b, ch, &cmd->topic)) {
+        /* slow_subscriber = "block": the publish waits, parked with its
+         * publisher, until every receiver has room. */
+        c->park_why = PARK_RECEIVER;
+        return CHAN_PARK;
     }
     uint64_t seq = ch->seq + 1;
     if ((cmd->flags & PS_WIRE_RETAIN) && (code = retained_set(b, ch, cmd, seq, why, cap)))

@@ -13,12 +13,20 @@
  *
  * The end of each turn is here too (client_turn_end): every client with
  * output is flushed through out.c, and the bounds on what waits for a
- * client are applied.  The "block" slow-subscriber policy is credit by
- * omission: while a receiver subscribed to a block channel holds more
- * than client_buffer bytes, b->throttled is set and main's loop sources
- * for the ROUTERs (and the gateway's XSUB) are held, so publishers fill
- * their own pipes and slow down, and nothing is dropped.  A receiver that
- * keeps everyone waiting longer than heartbeat_timeout_ms is forgotten.
+ * client are applied.  The "block" slow-subscriber policy slows only the
+ * publishers that feed a full receiver: their records are parked (read,
+ * kept in order, handled when the receiver has room), everyone else goes
+ * on.  The ROUTER is one socket, so a publisher can only be made to wait
+ * by not reading: while a parked publisher's backlog is over its bound the
+ * broker's input is paused (b->throttled holds main's loop sources for the
+ * ROUTERs and the gateway's XSUB), in slices of BLOCK_SLICE_MS, each
+ * followed by a turn that reads again until the next frame of such a
+ * publisher.  So everyone else waits at most a slice, the publisher fills
+ * its own pipe and slows down, and a receiver that reads loses nothing.
+ * A receiver that does not read at all lets its publishers' backlogs grow
+ * by at most a frame a slice, to CLIENT_HARD_CAP buffers; past that their
+ * publishes are refused.  Such a receiver is forgotten when its heartbeats
+ * stop (heartbeat_timeout_ms).
  * Request handlers below (channel.c, admin.c) return a PS_WERR_* code
  * with a reason; the ERROR record is sent here, from one place.
  */
@@ -31,8 +39,11 @@
 #include <zmq.h>
 
 #define CLIENT_BURST 1000      /* frames read per turn before flushing */
+#define CLIENT_BURST_BYTES (1u << 20) /* bytes read per turn before flushing: a
+                                         turn stays short, heartbeats are heard */
 #define CLIENT_RETRY_MS 10     /* loop wait while a peer's pipe is full */
 #define CLIENT_HARD_CAP 16     /* client_buffers of output before a client is dropped */
+#define BLOCK_SLICE_MS 20      /* longest input pause for a publisher on a block channel */
 
 static size_t ident_hash(const void *ident, size_t len)
 {
@@ -180,12 +191,22 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
     return 0;
 }
 
+/* The bytes a client may have parked before the broker acts (park_record). */
+static size_t park_bound(const broker *b)
+{
+    return (size_t)b->cfg->client_buffer + PS_WIRE_RECORD_OVERHEAD;
+}
+
 /*
- * Parking: a queue with overflow = "block" that is full makes its
+ * Parking: a queue with overflow = "block" that is full, or a receiver
+ * over its bound on a channel with slow_subscriber = "block", makes the
  * publisher wait instead of refusing it.  The PUBLISH and every later
- * record of that client are kept in order, raw, until the queue has room;
+ * record of that client are kept in order, raw, until there is room;
  * acknowledgements, replies and heartbeats still pass, since they answer
- * the broker and free room themselves.  Returns 1 when cmd was parked.
+ * the broker and free room themselves.  Past park_bound, a publisher that
+ * waits for a full queue is refused; one that waits for a receiver pauses
+ * the broker's input (see the head comment), and is refused past
+ * CLIENT_HARD_CAP times that.  Returns 1 when cmd was parked.
  */
 static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *rec, size_t len)
 {
@@ -199,14 +220,25 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
     default:
         break;
     }
-    if (c->parked.len + len > (size_t)b->cfg->client_buffer + PS_WIRE_RECORD_OVERHEAD) {
+    size_t bound = park_bound(b);
+    if (c->park_why == PARK_RECEIVER && c->parked.len + len > bound) {
+        if (!b->throttled)
+            b->throttle_since = b->now;
+        b->throttled = 1; /* client_read stops soon, see there */
+        bound *= CLIENT_HARD_CAP;
+    }
+    if (c->parked.len + len > bound && cmd->cmd == PS_CMD_PUBLISH) {
         /* Its backlog is full too: now a publish is refused after all. */
-        if (cmd->cmd == PS_CMD_PUBLISH) {
+        if (c->park_why == PARK_QUEUE)
             out_error(b, c, cmd->corr, PS_WERR_FULL,
-                       "queue '%.*s' is full and so is this publisher's backlog",
-                       (int)cmd->channel.len, cmd->channel.ptr);
-            return 1;
-        }
+                      "queue '%.*s' is full and so is this publisher's backlog",
+                      (int)cmd->channel.len, cmd->channel.ptr);
+        else
+            out_error(b, c, cmd->corr, PS_WERR_FULL,
+                      "a receiver on block channel '%.*s' does not read and this "
+                      "publisher's backlog is full",
+                      (int)cmd->channel.len, cmd->channel.ptr);
+        return 1;
     }
     if (ps__buf_append(&c->parked, rec, len) < 0) {
         out_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
@@ -215,16 +247,20 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
     if (!c->on_park_list) {
         c->on_park_list = 1;
         LIST_INSERT_HEAD(&b->parked, c, park_link);
-        log_debug("client %llu: publisher slowed, a blocking queue is full",
-                  (unsigned long long)c->num);
+        log_debug("client %llu: publisher slowed, %s", (unsigned long long)c->num,
+                  c->park_why == PARK_QUEUE ? "a blocking queue is full"
+                                            : "a receiver on a block channel is full: publishers wait");
     }
     return 1;
 }
 
-/* Handles parked records of clients whose queue has room again. */
-static void client_unpark(broker *b)
+/* Handles parked records of clients whose queue or receivers have room
+ * again.  Returns 1 when a publisher waiting for a receiver is still over
+ * its bound, so that the broker's input stays paused. */
+static int client_unpark(broker *b)
 {
     client *c, *next;
+    int over = 0;
     for (c = LIST_FIRST(&b->parked); c; c = next) {
         next = LIST_NEXT(c, park_link);
         ps__reader r;
@@ -244,13 +280,25 @@ static void client_unpark(broker *b)
             ps__buf_free(&c->parked);
             c->on_park_list = 0;
             LIST_REMOVE(c, park_link);
+        } else if (c->park_why == PARK_RECEIVER && c->parked.len > park_bound(b)) {
+            over = 1;
         }
     }
+    return over;
+}
+
+/* Whether c is a publisher whose backlog waiting for a receiver is over
+ * its bound: while one is, the broker's input is paused. */
+static int over_bound(const broker *b, const client *c)
+{
+    return c && !c->dead && c->on_park_list && c->park_why == PARK_RECEIVER &&
+           c->parked.len > park_bound(b);
 }
 
 /* Handles every record of one frame from identity ident on router sock;
- * user is the frame's ZAP user id (NULL without security). */
-static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
+ * user is the frame's ZAP user id (NULL without security).  Returns 1
+ * when the sender is (now) over_bound. */
+static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
                   const void *data, size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
@@ -279,10 +327,10 @@ static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, 
         if (!c) {
             out_direct_error(sock, ident, ilen, PS_WERR_SESSION,
                               "unknown session: send HELLO first");
-            return;
+            return 0;
         }
         if (c->dead)
-            return; /* records after BYE have nobody to serve */
+            return 0; /* records after BYE have nobody to serve */
         if (c->parked.len && park_record(b, c, &cmd, this_rec, rec_len))
             continue;
         if (client_record(b, c, &cmd))
@@ -297,11 +345,18 @@ static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, 
             out_error(b, c, 0, PS_WERR_PROTOCOL, "malformed command");
         }
     }
+    return over_bound(b, c);
 }
 
 void client_read(broker *b, void *sock)
 {
-    for (int i = 0; i < CLIENT_BURST; i++) {
+    /* Publishers over their bound pause input, but the ROUTER hands out
+     * frames in turn, one peer after the other: the burst goes on while
+     * other peers have frames, and stops at two frames in a row from such
+     * publishers (each is parked, or refused past the cap). */
+    size_t bytes = 0;
+    int held = 0;
+    for (int i = 0; i < CLIENT_BURST && bytes < CLIENT_BURST_BYTES && held < 2; i++) {
         zmq_msg_t id, fr;
         zmq_msg_init(&id);
         if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
@@ -319,6 +374,7 @@ void client_read(broker *b, void *sock)
             zmq_msg_close(&id);
             break;
         }
+        bytes += zmq_msg_size(&fr);
         int extra = 0;
         while (zmq_msg_more(&fr)) {
             /* A client sends one frame per message; more is malformed. */
@@ -340,8 +396,11 @@ void client_read(broker *b, void *sock)
         } else {
             /* Who the ZAP handler admitted this connection as. */
             const char *user = b->secure ? zmq_msg_gets(&fr, "User-Id") : NULL;
-            client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, zmq_msg_data(&fr),
-                         zmq_msg_size(&fr));
+            if (client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user,
+                             zmq_msg_data(&fr), zmq_msg_size(&fr)))
+                held++;
+            else
+                held = 0;
         }
         zmq_msg_close(&fr);
         zmq_msg_close(&id);
@@ -392,25 +451,12 @@ static void client_reap(broker *b)
     }
 }
 
-/* True when c is over its bound and receives on a "block" channel. */
-static int holds_publishers(broker *b, client *c)
-{
-    if (c->pending_bytes <= (size_t)b->cfg->client_buffer)
-        return 0;
-    sub *s;
-    LIST_FOREACH(s, &c->subs, cl_link)
-        if (s->ch->slow == SLOW_BLOCK && s->ch->type != CHAN_QUEUE)
-            return 1;
-    return 0;
-}
-
-/* Flushes every dirty client.  Returns 1 when some pipe was full; sets
- * b->throttled when a "block" receiver is still over its bound. */
+/* Flushes every dirty client.  Returns 1 when some pipe was full. */
 static int flush_all(broker *b)
 {
     SLIST_HEAD(, client) keep = SLIST_HEAD_INITIALIZER(keep);
     client *c;
-    int blocked = 0, throttle = 0;
+    int blocked = 0;
     while ((c = SLIST_FIRST(&b->flush))) {
         SLIST_REMOVE_HEAD(&b->flush, flush_link);
         c->dirty = 0;
@@ -434,14 +480,6 @@ static int flush_all(broker *b)
             client_forget(b, c, "is stuck");
             continue;
         }
-        if (holds_publishers(b, c)) {
-            if (b->throttled && b->now - b->throttle_since > b->cfg->heartbeat_timeout_ms) {
-                out_drop(c);
-                client_forget(b, c, "kept publishers on a block channel waiting too long");
-                continue;
-            }
-            throttle = 1;
-        }
         blocked = 1;
         SLIST_INSERT_HEAD(&keep, c, flush_link);
     }
@@ -453,27 +491,27 @@ static int flush_all(broker *b)
             SLIST_INSERT_HEAD(&b->flush, c, flush_link);
         }
     }
-    if (throttle && !b->throttled) {
-        b->throttle_since = b->now;
-        log_debug("a receiver on a block channel is full: publishers wait");
-    }
-    b->throttled = throttle;
     return blocked;
 }
 
 long client_turn_end(broker *b)
 {
     int blocked = flush_all(b);
-    /* Room in a blocking queue lets its publishers go on; this also
-     * unlinks clients that died this turn, before they are freed. */
-    if (!LIST_EMPTY(&b->parked))
-        client_unpark(b);
+    /* Room in a blocking queue or receiver lets its publishers go on; this
+     * also unlinks clients that died this turn, before they are freed. */
+    long wait = -1;
+    if (!client_unpark(b))
+        b->throttled = 0;
+    else if (b->throttled && (wait = b->throttle_since + BLOCK_SLICE_MS - b->now) <= 0)
+        b->throttled = 0; /* the slice is over: a turn that reads again */
     client_reap(b);
     client *c;
     SLIST_FOREACH(c, &b->flush, flush_link)
         if (out_unframed(c))
             return 0;
-    return blocked ? CLIENT_RETRY_MS : -1;
+    if (blocked && (wait < 0 || wait > CLIENT_RETRY_MS))
+        wait = CLIENT_RETRY_MS;
+    return b->throttled || blocked ? wait : -1;
 }
 
 long client_sweep(broker *b)
@@ -482,9 +520,10 @@ long client_sweep(broker *b)
     client *c, *next;
     for (c = LIST_FIRST(&b->clients); c; c = next) {
         next = LIST_NEXT(c, link);
-        if (b->throttled)
-            c->last_in = b->now; /* we are not listening: silence proves nothing */
-        else if (b->now - c->last_in > dead) {
+        /* A receiver whose full pipe takes frames reads, even when its
+         * heartbeats queue behind what it is busy with. */
+        int64_t heard = c->last_drain > c->last_in ? c->last_drain : c->last_in;
+        if (b->now - heard > dead) {
             client_forget(b, c, "timed out");
             continue;
         }

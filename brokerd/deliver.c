@@ -6,9 +6,11 @@
  * receiver's output buffer (client_buffer): on a "drop" channel a
  * delivery that does not fit is dropped and counted on the subscription,
  * and the receiver is told by a GAP record before its next delivery on
- * that channel.  On a "block" channel nothing is dropped: the client
- * layer stops reading publishers while such a receiver is over its bound
- * (client.c).  Queue deliveries, retained values and requests are never
+ * that channel.  On a "block" channel nothing is dropped: a message is
+ * fanned out only when every receiver it goes to is within its bound
+ * (deliver_full_receiver), else channel.c parks the publish with its
+ * publisher (client.c), so a receiver's output never passes client_buffer
+ * by more than one message.  Queue deliveries, retained values and requests are never
  * dropped.  After the receivers, a pubsub message goes to the fan-out
  * hooks main registered (the plain ZeroMQ gateway, the HTTP endpoint's
  * live tails), which this file knows only as function pointers.
@@ -54,16 +56,31 @@ void deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag)
     deliver(b, s, flags, qm->seq, tag, topic, data, 0);
 }
 
+/* Whether s receives a fan-out of a message on topic. */
+static int receives(const sub *s, const ps__slice *topic)
+{
+    if (s->cl->dead || s->requests_only)
+        return 0;
+    return s->ch->type != CHAN_PUBSUB || topic_match(s->pattern, s->plen, topic->ptr, topic->len);
+}
+
+client *deliver_full_receiver(broker *b, channel *ch, const ps__slice *topic)
+{
+    sub *s;
+    TAILQ_FOREACH(s, &ch->subs, ch_link)
+        if (s->cl->pending_bytes > (size_t)b->cfg->client_buffer && receives(s, topic))
+            return s->cl;
+    return NULL;
+}
+
 void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
                      const ps__slice *data, pending *pd)
 {
     uint64_t stamp = ++b->next_stamp;
     sub *s;
     TAILQ_FOREACH(s, &ch->subs, ch_link) {
-        if (s->cl->stamp == stamp || s->cl->dead || s->requests_only)
+        if (s->cl->stamp == stamp || !receives(s, topic))
             continue; /* one delivery per client, and only to receivers */
-        if (ch->type == CHAN_PUBSUB && !topic_match(s->pattern, s->plen, topic->ptr, topic->len))
-            continue;
         s->cl->stamp = stamp;
         if (!pd) {
             deliver(b, s, 0, seq, 0, *topic, *data, 1);

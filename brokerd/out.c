@@ -62,8 +62,16 @@ static int send_frames(broker *b, client *c)
 {
     outframe *f;
     while ((f = STAILQ_FIRST(&c->out))) {
-        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-            return errno == EAGAIN || errno == EINTR ? 1 : -1;
+        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                return -1;
+            c->pipe_full = 1;
+            return 1;
+        }
+        if (c->pipe_full) {
+            c->pipe_full = 0;
+            c->last_drain = b->now; /* the peer took frames: proof it reads */
+        }
         if (zmq_send(c->sock, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
             log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
                       zmq_strerror(errno));
