@@ -24,7 +24,8 @@
  * since a damaged length looks the same); any other bad record
  * (wrong checksum, impossible length) is damage: it and the rest of its
  * segment are moved aside into a ".damaged" file and reported, never
- * served as data.
+ * served as data, and so is every newer segment (renamed NAME.seg.damaged
+ * whole): the history stops at the first damage, it never resumes later.
  *
  * The stores of a broker and their one fsync worker live in b->stores (a
  * store_set).  Each store has at most one sync asked of the worker at a
@@ -348,15 +349,31 @@ static void set_aside(store *st, const char *path, const uint8_t *data, size_t o
         log_err("durable queue '%s': truncate %s: %s", st->name, path, strerror(errno));
 }
 
+/* Renames a whole segment that follows damage to NAME.seg.damaged. */
+static void set_aside_segment(store *st, uint64_t first)
+{
+    char *path = seg_path(st, first, ""), *aside = seg_path(st, first, ".damaged");
+    if (path && aside) {
+        if (rename(path, aside) < 0)
+            log_err("durable queue '%s': rename %s: %s", st->name, path, strerror(errno));
+        else
+            log_err("durable queue '%s': %s follows a damaged record: set aside whole in %s",
+                    st->name, path, aside);
+    }
+    free(path);
+    free(aside);
+}
+
 /*
  * Reads one segment into l.  last: it is the newest segment, where an
- * incomplete record is a torn write.  Returns 0 or -1 (I/O error).
+ * incomplete record is a torn write.  Returns 0, 1 when it found damage
+ * (what follows it was set aside), or -1 (I/O error).
  */
 static int read_segment(store *st, segment *seg, int last, rlist *l, long max_len,
                         uint64_t *max_id)
 {
     char *path = seg_path(st, seg->first, "");
-    int rc = -1;
+    int rc = -1, damaged = 0;
     uint8_t *data = NULL;
     if (!path)
         return -1;
@@ -441,11 +458,12 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
             log_err("durable queue '%s': %s: damaged record at offset %zu (%s): "
                     "%zu bytes set aside in %s.damaged",
                     st->name, path, off, fault_text[why], left, path);
+            damaged = 1;
         }
         set_aside(st, path, data, off, size);
         break;
     }
-    rc = 0;
+    rc = damaged;
 out:
     if (rc < 0)
         log_err("durable queue '%s': cannot read %s: %s", st->name, path, strerror(errno));
@@ -492,10 +510,22 @@ static int recover(store *st, store_restore_fn *restore, void *ctx)
     rlist l = {0};
     uint64_t max_id = 0;
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        segment *seg = seg_add(st, firsts[i]);
-        if (!seg || read_segment(st, seg, i + 1 == n, &l, st->b->cfg->max_message_size, &max_id) < 0)
+    size_t done;
+    for (done = 0; done < n && rc == 0; done++) {
+        segment *seg = seg_add(st, firsts[done]);
+        if (!seg)
             rc = -1;
+        else
+            rc = read_segment(st, seg, done + 1 == n, &l, st->b->cfg->max_message_size, &max_id);
+    }
+    if (rc == 1) {
+        /* The history stops at the first damage: a newer segment is not
+         * served after a hole, it is set aside whole, and the damaged one
+         * becomes the active segment again. */
+        rc = 0;
+        for (size_t j = done; j < n; j++)
+            set_aside_segment(st, firsts[j]);
+        n = done;
     }
     size_t kept = 0;
     for (size_t i = 0; i < l.n; i++) {
