@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@
 #define REC_MSG 1              /* a queued message */
 #define REC_ACK 2              /* its acknowledgement */
 #define SEG_MAX (64u << 20)    /* bytes per segment before a new one starts */
+#define SEG_NAME 32            /* room for a segment's file name */
 
 /* One segment file, oldest first. */
 typedef struct segment {
@@ -74,7 +76,10 @@ typedef struct confirm {
 struct store {
     broker *b;                 /* the broker, for output and logs */
     char *name;                /* the queue it keeps, for logs */
-    char *dir;                 /* its directory */
+    char *dir;                 /* its directory, for logs */
+    int dfd;                   /* that directory, open: every file of the store is
+                                * opened from it, so it is never looked up again */
+    int nospace;               /* the disk was full at the last write (logged once) */
     int always;                /* fsync at the end of each turn, in the loop */
     int fd;                    /* the active (newest) segment, open for append */
     uint64_t written;          /* bytes of the active segment written */
@@ -85,7 +90,8 @@ struct store {
     segment *active;           /* that last segment, the one appended to */
     uint64_t next_id;          /* id of the next record */
     STAILQ_HEAD(, confirm) cfs;/* confirms waiting, oldest first */
-    int failed;                /* a write failed: refuse until restart */
+    int failed;                /* errno that refuses publishes until restart (a sync
+                                * failed, the directory was deleted), or 0 */
     int job_fd;                /* worker: the fd to sync (guarded by the set's mu) */
     uint64_t job_off;          /* worker: bytes written when asked, then synced */
     int job_err;               /* worker: errno of the sync, or 0 */
@@ -242,22 +248,27 @@ static char *seg_path(const store *st, uint64_t first, const char *suffix)
     return p;
 }
 
-static void sync_dir(const char *dir)
+/* The name of a segment file inside the store's directory. */
+static const char *seg_name(char buf[SEG_NAME], uint64_t first, const char *suffix)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    snprintf(buf, SEG_NAME, "%016" PRIx64 ".seg%s", first, suffix);
+    return buf;
+}
+
+/* Opens a file of the store, never following a symbolic link. */
+static int store_openat(const store *st, const char *name, int flags)
+{
+    return openat(st->dfd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0640);
 }
 
 /* Opens (creating) the segment that starts at first as the active one. */
 static int open_active(store *st, uint64_t first, int create)
 {
-    char *path = seg_path(st, first, "");
+    char *path = seg_path(st, first, ""), name[SEG_NAME];
     if (!path)
         return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0640);
+    int fd = store_openat(st, seg_name(name, first, ""),
+                          O_WRONLY | O_APPEND | (create ? O_CREAT | O_EXCL : 0));
     if (fd < 0) {
         log_err("durable queue '%s': %s: %s", st->name, path, strerror(errno));
         free(path);
@@ -267,7 +278,7 @@ static int open_active(store *st, uint64_t first, int create)
     struct stat sb;
     fstat(fd, &sb);
     if (create)
-        sync_dir(st->dir); /* the new name must survive a crash too */
+        fsync(st->dfd); /* the new name must survive a crash too */
     st->fd = fd;
     st->written = st->synced = (uint64_t)sb.st_size;
     return 0;
@@ -331,12 +342,15 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Moves bytes [off, end) of path aside into path.damaged and cuts path. */
-static void set_aside(store *st, const char *path, const uint8_t *data, size_t off, size_t size)
+/* Moves bytes [off, end) of a segment (open as sfd) aside into
+ * NAME.seg.damaged and cuts the segment there. */
+static void set_aside(store *st, const segment *seg, int sfd, const char *path,
+                      const uint8_t *data, size_t off, size_t size)
 {
-    char *aside = NULL;
+    char *aside = NULL, name[SEG_NAME];
     if (asprintf(&aside, "%s.damaged", path) >= 0) {
-        int fd = open(aside, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        int fd = store_openat(st, seg_name(name, seg->first, ".damaged"),
+                              O_WRONLY | O_CREAT | O_APPEND);
         if (fd >= 0) {
             if (write(fd, data + off, size - off) < 0)
                 log_err("durable queue '%s': %s: %s", st->name, aside, strerror(errno));
@@ -345,7 +359,7 @@ static void set_aside(store *st, const char *path, const uint8_t *data, size_t o
         }
         free(aside);
     }
-    if (truncate(path, (off_t)off) < 0)
+    if (ftruncate(sfd, (off_t)off) < 0)
         log_err("durable queue '%s': truncate %s: %s", st->name, path, strerror(errno));
 }
 
@@ -353,8 +367,10 @@ static void set_aside(store *st, const char *path, const uint8_t *data, size_t o
 static void set_aside_segment(store *st, uint64_t first)
 {
     char *path = seg_path(st, first, ""), *aside = seg_path(st, first, ".damaged");
+    char name[SEG_NAME], dname[SEG_NAME];
     if (path && aside) {
-        if (rename(path, aside) < 0)
+        if (renameat(st->dfd, seg_name(name, first, ""), st->dfd,
+                     seg_name(dname, first, ".damaged")) < 0)
             log_err("durable queue '%s': rename %s: %s", st->name, path, strerror(errno));
         else
             log_err("durable queue '%s': %s follows a damaged record: set aside whole in %s",
@@ -372,12 +388,12 @@ static void set_aside_segment(store *st, uint64_t first)
 static int read_segment(store *st, segment *seg, int last, rlist *l, long max_len,
                         uint64_t *max_id)
 {
-    char *path = seg_path(st, seg->first, "");
+    char *path = seg_path(st, seg->first, ""), name[SEG_NAME];
     int rc = -1, damaged = 0;
     uint8_t *data = NULL;
     if (!path)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = store_openat(st, seg_name(name, seg->first, ""), O_RDWR);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0)
         goto out;
@@ -460,7 +476,7 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
                     st->name, path, off, fault_text[why], left, path);
             damaged = 1;
         }
-        set_aside(st, path, data, off, size);
+        set_aside(st, seg, fd, path, data, off, size);
         break;
     }
     rc = damaged;
@@ -477,9 +493,14 @@ out:
 /* Reads every segment and queues what was not acknowledged. */
 static int recover(store *st, store_restore_fn *restore, void *ctx)
 {
-    DIR *d = opendir(st->dir);
-    if (!d)
+    int dfd = dup(st->dfd);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d) {
+        log_err("durable queue '%s': cannot read %s: %s", st->name, st->dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
         return -1;
+    }
     uint64_t *firsts = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
@@ -551,22 +572,92 @@ static int recover(store *st, store_restore_fn *restore, void *ctx)
 
 /* Public ------------------------------------------------------------------ */
 
-static int mkdirs(const char *path)
+/* Opens (creating) the directory name inside dirfd, never through a
+ * symbolic link.  Returns its fd, or -1 with errno. */
+static int open_subdir(int dirfd, const char *name)
 {
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) {
-        errno = ENAMETOOLONG;
+    if (mkdirat(dirfd, name, 0750) < 0 && errno != EEXIST)
+        return -1;
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int store_check_data_dir(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return 0;
+        log_err("data_dir '%s' is not a directory", path);
         return -1;
     }
-    strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0750) < 0 && errno != EEXIST ? -1 : 0;
+    if (errno != ENOENT) {
+        log_err("data_dir '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    /* Only its last level is created: the parent must be a directory. */
+    char *copy = strdup(path);
+    if (!copy) {
+        log_err("out of memory");
+        return -1;
+    }
+    const char *parent = dirname(copy);
+    int rc = stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
+    if (rc < 0)
+        log_err("data_dir '%s': its parent %s is not a directory (only the last level is "
+                "created)", path, parent);
+    free(copy);
+    return rc;
+}
+
+/*
+ * Opens the store's directory DATA_DIR/queues/NAME as st->dfd: of data_dir
+ * only the last level is created (a missing parent is a mistake in the
+ * configuration, not something to build); queues/ and NAME/ are the
+ * broker's own and never followed through a symbolic link.
+ */
+static int open_dirs(store *st, const char *data_dir)
+{
+    const char *what = data_dir;
+    if (mkdir(data_dir, 0750) < 0 && errno != EEXIST)
+        goto fail;
+    int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        goto fail;
+    what = "queues";
+    int qfd = open_subdir(dfd, "queues");
+    int err = errno;
+    close(dfd);
+    if (qfd < 0) {
+        errno = err;
+        goto fail;
+    }
+    what = st->name;
+    st->dfd = open_subdir(qfd, st->name);
+    err = errno;
+    close(qfd);
+    if (st->dfd >= 0)
+        return 0;
+    errno = err;
+fail:
+    log_err("durable queue '%s': cannot create or open %s (in %s): %s", st->name, what,
+            st->dir, strerror(errno));
+    return -1;
+}
+
+/*
+ * The store's directory was deleted under the broker (its link count is
+ * 0): what is written now would not survive a restart, so every publish is
+ * refused from here on, and the loss is logged.
+ */
+static int dir_gone(store *st)
+{
+    struct stat sb;
+    if (fstat(st->dfd, &sb) < 0 || sb.st_nlink > 0)
+        return 0;
+    log_err("durable queue '%s': its directory %s was deleted; refusing its publishes until "
+            "restart", st->name, st->dir);
+    st->failed = ENOENT;
+    return 1;
 }
 
 store *store_open(broker *b, const char *name, int always, store_restore_fn *restore, void *ctx)
@@ -580,6 +671,7 @@ store *store_open(broker *b, const char *name, int always, store_restore_fn *res
     st->b = b;
     st->always = always;
     st->fd = -1;
+    st->dfd = -1;
     STAILQ_INIT(&st->segs);
     STAILQ_INIT(&st->cfs);
     SLIST_INSERT_HEAD(&b->stores->all, st, link);
@@ -587,10 +679,8 @@ store *store_open(broker *b, const char *name, int always, store_restore_fn *res
         st->dir = NULL;
         goto fail;
     }
-    if (mkdirs(st->dir) < 0) {
-        log_err("durable queue '%s': cannot create %s: %s", name, st->dir, strerror(errno));
+    if (open_dirs(st, b->cfg->data_dir) < 0)
         goto fail;
-    }
     if (!always && syncer_start(b->stores) < 0) {
         log_err("durable queue '%s': cannot start the fsync worker: %s", name, strerror(errno));
         goto fail;
@@ -612,8 +702,8 @@ static void reclaim(store *st)
 {
     segment *s;
     while ((s = STAILQ_FIRST(&st->segs)) && STAILQ_NEXT(s, link) && s->live == 0) {
-        char *path = seg_path(st, s->first, "");
-        if (path && unlink(path) < 0)
+        char *path = seg_path(st, s->first, ""), name[SEG_NAME];
+        if (path && unlinkat(st->dfd, seg_name(name, s->first, ""), 0) < 0)
             log_warn("durable queue '%s': unlink %s: %s", st->name, path, strerror(errno));
         free(path);
         STAILQ_REMOVE_HEAD(&st->segs, link);
@@ -623,8 +713,8 @@ static void reclaim(store *st)
 
 int store_append(store *st, qmsg *qm)
 {
-    if (st->failed) {
-        errno = EIO;
+    if (st->failed || dir_gone(st)) {
+        errno = st->failed;
         return -1;
     }
     uint64_t id = st->next_id;
@@ -684,7 +774,7 @@ static void fail_store(store *st, int err)
 {
     log_err("durable queue '%s': write failed: %s; refusing its publishes until restart",
             st->name, strerror(err));
-    st->failed = 1;
+    st->failed = err ? err : EIO;
     release(st, err);
 }
 
@@ -833,6 +923,8 @@ void store_close(store **sp)
         free(s);
     }
     ps__buf_free(&st->wbuf);
+    if (st->dfd >= 0)
+        close(st->dfd);
     free(st->dir);
     free(st->name);
     free(st);
