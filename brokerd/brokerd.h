@@ -582,7 +582,8 @@ store *store_open(broker *b, const char *name, int fsync_always, store_restore_f
                   void *ctx);
 /* Syncs and closes; accepts NULL and sets *st = NULL. */
 void store_close(store **st);
-/* Writes qm's record at the end of this turn; 0 or -1 with errno. */
+/* Writes qm's record now (synced at the end of the turn); 0 or -1 with
+ * errno (ENOSPC: the disk is full, the message is not in the store). */
 int store_append(store *st, qmsg *qm);
 /* Writes the acknowledgement of qm; frees segments no longer needed. */
 void store_ack(store *st, qmsg *qm);

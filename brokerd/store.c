@@ -12,8 +12,12 @@
  * big-endian, crc = zlib's CRC-32 of type..end.  A message is written when
  * it is queued and its ACK when a consumer acknowledged it; at start the
  * log is replayed and every MSG without an ACK is queued again, in order.
- * Writes of one loop turn go out in one write(); publisher confirms are
- * sent only once their record is on disk.  With fsync "always" the loop
+ * A message's record is written (not yet synced) when it is queued, so a
+ * write the disk refuses refuses the message itself: nothing is delivered
+ * that is not in the file.  A full disk refuses publishes, logged once,
+ * until a write succeeds again; acks gather and go out at the end of the
+ * turn (one lost to a full disk means a redelivery after a restart, never
+ * a loss).  Publisher confirms are sent only once their record is on disk.  With fsync "always" the loop
  * syncs at the end of the turn itself; with "batch" a worker thread syncs
  * while the loop goes on, and every confirm that arrived meanwhile rides
  * on the next sync (group commit); the worker reports back through an
@@ -711,6 +715,46 @@ static void reclaim(store *st)
     }
 }
 
+static void fail_store(store *st, int err);
+
+/*
+ * Writes what wbuf holds.  A write the disk has no room for is taken back
+ * whole (the file is cut to where it was), so the caller can refuse its
+ * message, and the store goes on: the first such write is logged, and so
+ * is the return of space.  Any other error fails the store.  0, or -1 with
+ * errno.
+ */
+static int write_records(store *st)
+{
+    size_t off = 0;
+    while (off < st->wbuf.len) {
+        ssize_t n = write(st->fd, st->wbuf.data + off, st->wbuf.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : ENOSPC;
+            st->wbuf.len = 0;
+            if ((err != ENOSPC && err != EDQUOT) || ftruncate(st->fd, (off_t)st->written) < 0) {
+                fail_store(st, err);
+            } else if (!st->nospace) {
+                st->nospace = 1;
+                log_err("durable queue '%s': %s; refusing its publishes until there is room",
+                        st->name, strerror(err));
+            }
+            errno = err;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    st->written += st->wbuf.len;
+    st->wbuf.len = 0;
+    if (st->nospace && off) {
+        st->nospace = 0;
+        log_notice("durable queue '%s': the disk has room again; publishes accepted", st->name);
+    }
+    return 0;
+}
+
 int store_append(store *st, qmsg *qm)
 {
     if (st->failed || dir_gone(st)) {
@@ -718,7 +762,8 @@ int store_append(store *st, qmsg *qm)
         return -1;
     }
     uint64_t id = st->next_id;
-    if (append(st, REC_MSG, id, qm->topic, qm->tlen, qm->data, qm->len) < 0)
+    if (append(st, REC_MSG, id, qm->topic, qm->tlen, qm->data, qm->len) < 0 ||
+        write_records(st) < 0)
         return -1;
     st->next_id++;
     qm->sid = id;
@@ -810,20 +855,10 @@ static void turn_end(store *st)
 {
     if (st->failed || st->fd < 0)
         return;
-    size_t off = 0;
-    while (off < st->wbuf.len) {
-        ssize_t n = write(st->fd, st->wbuf.data + off, st->wbuf.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            st->wbuf.len = 0;
-            fail_store(st, n < 0 ? errno : ENOSPC);
-            return;
-        }
-        off += (size_t)n;
-    }
-    st->written += st->wbuf.len;
-    st->wbuf.len = 0;
+    /* The acks of the turn; on a full disk they are dropped, and the
+     * messages' records written before still need their sync. */
+    if (write_records(st) < 0 && st->failed)
+        return;
     if (STAILQ_EMPTY(&st->cfs) || st->synced >= st->written) {
         roll(st);
         return;
