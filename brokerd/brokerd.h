@@ -680,6 +680,9 @@ int store_init(broker *b);
 void store_fini(broker *b);
 /* The fd the loop watches for finished syncs. */
 int store_event_fd(const broker *b);
+/* Checks that data_dir is a directory or can be made one (its parent is a
+ * directory); 0, or -1 after logging why. */
+int store_check_data_dir(const char *data_dir);
 /* Opens DATA_DIR/queues/NAME and hands what it holds to restore(ctx, ...);
  * NULL after logging. */
 store *store_open(broker *b, const char *name, int fsync_always, store_restore_fn *restore,
@@ -689,7 +692,8 @@ void store_close(store **st);
 /* The highest channel sequence number its log held at start, acknowledged
  * messages included (0 when none had one). */
 uint64_t store_last_seq(const store *st);
-/* Writes qm's record at the end of this turn; 0 or -1 with errno. */
+/* Writes qm's record now (synced at the end of the turn); 0 or -1 with
+ * errno (ENOSPC: the disk is full, the message is not in the store). */
 int store_append(store *st, qmsg *qm);
 /* Writes the acknowledgement of qm; frees segments no longer needed. */
 void store_ack(store *st, qmsg *qm);

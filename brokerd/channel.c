@@ -91,14 +91,19 @@ int chan_apply_config(broker *b)
             /* A queue that becomes durable keeps what it holds in memory;
              * from now on its messages are written too. */
             ch->store = store_open(b, ch->name, b->cfg->fsync_always, queue_restore, ch);
-            if (!ch->store)
+            if (!ch->store) {
+                log_err("durable queue '%s' has no store: its publishes are refused until a "
+                        "reload opens it", ch->name);
                 failed++;
-            else if (store_last_seq(ch->store) > ch->seq) /* no number is given twice */
+            } else if (store_last_seq(ch->store) > ch->seq) { /* no number is given twice */
                 ch->seq = store_last_seq(ch->store);
+            }
         } else if (!cc->durable && ch->store) {
             log_warn("channel '%s' stays durable until the broker restarts", ch->name);
         }
-        ch->durable = ch->store != NULL;
+        /* Declared durable without a store, it stays durable and refuses
+         * publishes (queue_push): it never quietly runs in memory. */
+        ch->durable = ch->store != NULL || cc->durable;
     }
     return failed ? -1 : 0;
 }

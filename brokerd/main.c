@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -284,6 +285,35 @@ static int wire_loop(broker *b)
     return 0;
 }
 
+/* File descriptors the broker needs besides one per client: endpoints,
+ * libzmq's own, the stores' files, the log. */
+#define FD_SPARE 64
+
+/*
+ * Matches the file descriptor limit to max_clients: a broker out of fds
+ * cannot accept, and libzmq spins instead of saying so.  The soft limit is
+ * raised as far as the hard limit allows; if that is not enough, a warning
+ * says so at start rather than a stall under load.
+ */
+static void fd_limit(long max_clients)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)max_clients + FD_SPARE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    if (want > rl.rlim_cur) {
+        struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+    }
+    if (rl.rlim_cur < need)
+        log_warn("the file descriptor limit is %llu (hard limit %llu), too low for max_clients "
+                 "= %ld: raise LimitNOFILE or ulimit -n to at least %llu, or lower max_clients",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, max_clients,
+                 (unsigned long long)need);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -334,6 +364,10 @@ int main(int argc, char **argv)
         config *c = config_load(path, stderr);
         if (!c)
             return 1;
+        if (store_check_data_dir(c->data_dir) < 0) {
+            config_free(&c);
+            return 1;
+        }
         printf("%s: configuration OK\n", path);
         config_free(&c);
         return 0;
@@ -366,6 +400,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "brokerd: no endpoint to listen on\n");
         goto out;
     }
+
+    fd_limit(b->cfg->max_clients);
 
     /* libzmq's threads inherit the mask: block before zmq_ctx_new. */
     sigset_t set;

@@ -46,6 +46,11 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
 {
     size_t held = ch->n_queued + ch->n_unacked;
     *code = PS_WERR_FULL;
+    if (ch->durable && !ch->store) {
+        snprintf(why, cap, "durable queue '%s' has no store on disk (see the broker's log)",
+                 ch->name);
+        return NULL;
+    }
     if (queue_full(ch)) {
         snprintf(why, cap, "queue '%s' is full (%zu messages)", ch->name, held);
         return NULL;

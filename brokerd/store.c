@@ -19,8 +19,13 @@
  * it hold, still read (its messages are numbered afresh).  A store written
  * with SMSG records cannot be read by a broker older than them: it sees an
  * unknown record type and sets the rest aside.
- * Writes of one loop turn go out in one write(); publisher confirms are
- * sent only once their record is on disk.  With fsync "always" the loop
+ * A message's record is written (not yet synced) when it is queued, so a
+ * write the disk refuses refuses the message itself: nothing is delivered
+ * that is not in the file.  A full disk refuses publishes, logged once,
+ * until a write succeeds again; acks gather and go out at the end of the
+ * turn (one lost to a full disk means a redelivery after a restart, never
+ * a loss).  Publisher confirms are sent only once their record is on disk.
+ * With fsync "always" the loop
  * syncs at the end of the turn itself; with "batch" a worker thread syncs
  * while the loop goes on, and every confirm that arrived meanwhile rides
  * on the next sync (group commit); the worker reports back through an
@@ -31,7 +36,8 @@
  * since a damaged length looks the same); any other bad record
  * (wrong checksum, impossible length) is damage: it and the rest of its
  * segment are moved aside into a ".damaged" file and reported, never
- * served as data.
+ * served as data, and so is every newer segment (renamed NAME.seg.damaged
+ * whole): the history stops at the first damage, it never resumes later.
  *
  * The stores of a broker and their one fsync worker live in b->stores (a
  * store_set).  Each store has at most one sync asked of the worker at a
@@ -47,6 +53,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -62,6 +69,7 @@
 #define REC_ACK 2              /* its acknowledgement */
 #define REC_SMSG 3             /* a queued message with its channel sequence number */
 #define SEG_MAX (64u << 20)    /* bytes per segment before a new one starts */
+#define SEG_NAME 32            /* room for a segment's file name */
 
 /* One segment file, oldest first. */
 typedef struct segment {
@@ -81,7 +89,10 @@ typedef struct confirm {
 struct store {
     broker *b;                 /* the broker, for output and logs */
     char *name;                /* the queue it keeps, for logs */
-    char *dir;                 /* its directory */
+    char *dir;                 /* its directory, for logs */
+    int dfd;                   /* that directory, open: every file of the store is
+                                * opened from it, so it is never looked up again */
+    int nospace;               /* the disk was full at the last write (logged once) */
     int always;                /* fsync at the end of each turn, in the loop */
     int fd;                    /* the active (newest) segment, open for append */
     uint64_t written;          /* bytes of the active segment written */
@@ -93,7 +104,8 @@ struct store {
     uint64_t next_id;          /* id of the next record */
     uint64_t last_seq;         /* highest channel sequence number found at recovery */
     STAILQ_HEAD(, confirm) cfs;/* confirms waiting, oldest first */
-    int failed;                /* a write failed: refuse until restart */
+    int failed;                /* errno that refuses publishes until restart (a sync
+                                * failed, the directory was deleted), or 0 */
     int job_fd;                /* worker: the fd to sync (guarded by the set's mu) */
     uint64_t job_off;          /* worker: bytes written when asked, then synced */
     int job_err;               /* worker: errno of the sync, or 0 */
@@ -257,22 +269,27 @@ static char *seg_path(const store *st, uint64_t first, const char *suffix)
     return p;
 }
 
-static void sync_dir(const char *dir)
+/* The name of a segment file inside the store's directory. */
+static const char *seg_name(char buf[SEG_NAME], uint64_t first, const char *suffix)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    snprintf(buf, SEG_NAME, "%016" PRIx64 ".seg%s", first, suffix);
+    return buf;
+}
+
+/* Opens a file of the store, never following a symbolic link. */
+static int store_openat(const store *st, const char *name, int flags)
+{
+    return openat(st->dfd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0640);
 }
 
 /* Opens (creating) the segment that starts at first as the active one. */
 static int open_active(store *st, uint64_t first, int create)
 {
-    char *path = seg_path(st, first, "");
+    char *path = seg_path(st, first, ""), name[SEG_NAME];
     if (!path)
         return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0640);
+    int fd = store_openat(st, seg_name(name, first, ""),
+                          O_WRONLY | O_APPEND | (create ? O_CREAT | O_EXCL : 0));
     if (fd < 0) {
         log_err("durable queue '%s': %s: %s", st->name, path, strerror(errno));
         free(path);
@@ -282,7 +299,7 @@ static int open_active(store *st, uint64_t first, int create)
     struct stat sb;
     fstat(fd, &sb);
     if (create)
-        sync_dir(st->dir); /* the new name must survive a crash too */
+        fsync(st->dfd); /* the new name must survive a crash too */
     st->fd = fd;
     st->written = st->synced = (uint64_t)sb.st_size;
     return 0;
@@ -347,12 +364,15 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Moves bytes [off, end) of path aside into path.damaged and cuts path. */
-static void set_aside(store *st, const char *path, const uint8_t *data, size_t off, size_t size)
+/* Moves bytes [off, end) of a segment (open as sfd) aside into
+ * NAME.seg.damaged and cuts the segment there. */
+static void set_aside(store *st, const segment *seg, int sfd, const char *path,
+                      const uint8_t *data, size_t off, size_t size)
 {
-    char *aside = NULL;
+    char *aside = NULL, name[SEG_NAME];
     if (asprintf(&aside, "%s.damaged", path) >= 0) {
-        int fd = open(aside, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        int fd = store_openat(st, seg_name(name, seg->first, ".damaged"),
+                              O_WRONLY | O_CREAT | O_APPEND);
         if (fd >= 0) {
             if (write(fd, data + off, size - off) < 0)
                 log_err("durable queue '%s': %s: %s", st->name, aside, strerror(errno));
@@ -361,23 +381,41 @@ static void set_aside(store *st, const char *path, const uint8_t *data, size_t o
         }
         free(aside);
     }
-    if (truncate(path, (off_t)off) < 0)
+    if (ftruncate(sfd, (off_t)off) < 0)
         log_err("durable queue '%s': truncate %s: %s", st->name, path, strerror(errno));
+}
+
+/* Renames a whole segment that follows damage to NAME.seg.damaged. */
+static void set_aside_segment(store *st, uint64_t first)
+{
+    char *path = seg_path(st, first, ""), *aside = seg_path(st, first, ".damaged");
+    char name[SEG_NAME], dname[SEG_NAME];
+    if (path && aside) {
+        if (renameat(st->dfd, seg_name(name, first, ""), st->dfd,
+                     seg_name(dname, first, ".damaged")) < 0)
+            log_err("durable queue '%s': rename %s: %s", st->name, path, strerror(errno));
+        else
+            log_err("durable queue '%s': %s follows a damaged record: set aside whole in %s",
+                    st->name, path, aside);
+    }
+    free(path);
+    free(aside);
 }
 
 /*
  * Reads one segment into l.  last: it is the newest segment, where an
- * incomplete record is a torn write.  Returns 0 or -1 (I/O error).
+ * incomplete record is a torn write.  Returns 0, 1 when it found damage
+ * (what follows it was set aside), or -1 (I/O error).
  */
 static int read_segment(store *st, segment *seg, int last, rlist *l, long max_len,
                         uint64_t *max_id)
 {
-    char *path = seg_path(st, seg->first, "");
-    int rc = -1;
+    char *path = seg_path(st, seg->first, ""), name[SEG_NAME];
+    int rc = -1, damaged = 0;
     uint8_t *data = NULL;
     if (!path)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = store_openat(st, seg_name(name, seg->first, ""), O_RDWR);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0)
         goto out;
@@ -463,11 +501,12 @@ static int read_segment(store *st, segment *seg, int last, rlist *l, long max_le
             log_err("durable queue '%s': %s: damaged record at offset %zu (%s): "
                     "%zu bytes set aside in %s.damaged",
                     st->name, path, off, fault_text[why], left, path);
+            damaged = 1;
         }
-        set_aside(st, path, data, off, size);
+        set_aside(st, seg, fd, path, data, off, size);
         break;
     }
-    rc = 0;
+    rc = damaged;
 out:
     if (rc < 0)
         log_err("durable queue '%s': cannot read %s: %s", st->name, path, strerror(errno));
@@ -481,9 +520,14 @@ out:
 /* Reads every segment and queues what was not acknowledged. */
 static int recover(store *st, store_restore_fn *restore, void *ctx)
 {
-    DIR *d = opendir(st->dir);
-    if (!d)
+    int dfd = dup(st->dfd);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d) {
+        log_err("durable queue '%s': cannot read %s: %s", st->name, st->dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
         return -1;
+    }
     uint64_t *firsts = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
@@ -514,10 +558,22 @@ static int recover(store *st, store_restore_fn *restore, void *ctx)
     rlist l = {0};
     uint64_t max_id = 0;
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        segment *seg = seg_add(st, firsts[i]);
-        if (!seg || read_segment(st, seg, i + 1 == n, &l, st->b->cfg->max_message_size, &max_id) < 0)
+    size_t done;
+    for (done = 0; done < n && rc == 0; done++) {
+        segment *seg = seg_add(st, firsts[done]);
+        if (!seg)
             rc = -1;
+        else
+            rc = read_segment(st, seg, done + 1 == n, &l, st->b->cfg->max_message_size, &max_id);
+    }
+    if (rc == 1) {
+        /* The history stops at the first damage: a newer segment is not
+         * served after a hole, it is set aside whole, and the damaged one
+         * becomes the active segment again. */
+        rc = 0;
+        for (size_t j = done; j < n; j++)
+            set_aside_segment(st, firsts[j]);
+        n = done;
     }
     size_t kept = 0;
     for (size_t i = 0; i < l.n; i++) {
@@ -545,22 +601,92 @@ static int recover(store *st, store_restore_fn *restore, void *ctx)
 
 /* Public ------------------------------------------------------------------ */
 
-static int mkdirs(const char *path)
+/* Opens (creating) the directory name inside dirfd, never through a
+ * symbolic link.  Returns its fd, or -1 with errno. */
+static int open_subdir(int dirfd, const char *name)
 {
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) {
-        errno = ENAMETOOLONG;
+    if (mkdirat(dirfd, name, 0750) < 0 && errno != EEXIST)
+        return -1;
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int store_check_data_dir(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return 0;
+        log_err("data_dir '%s' is not a directory", path);
         return -1;
     }
-    strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0750) < 0 && errno != EEXIST ? -1 : 0;
+    if (errno != ENOENT) {
+        log_err("data_dir '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    /* Only its last level is created: the parent must be a directory. */
+    char *copy = strdup(path);
+    if (!copy) {
+        log_err("out of memory");
+        return -1;
+    }
+    const char *parent = dirname(copy);
+    int rc = stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
+    if (rc < 0)
+        log_err("data_dir '%s': its parent %s is not a directory (only the last level is "
+                "created)", path, parent);
+    free(copy);
+    return rc;
+}
+
+/*
+ * Opens the store's directory DATA_DIR/queues/NAME as st->dfd: of data_dir
+ * only the last level is created (a missing parent is a mistake in the
+ * configuration, not something to build); queues/ and NAME/ are the
+ * broker's own and never followed through a symbolic link.
+ */
+static int open_dirs(store *st, const char *data_dir)
+{
+    const char *what = data_dir;
+    if (mkdir(data_dir, 0750) < 0 && errno != EEXIST)
+        goto fail;
+    int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        goto fail;
+    what = "queues";
+    int qfd = open_subdir(dfd, "queues");
+    int err = errno;
+    close(dfd);
+    if (qfd < 0) {
+        errno = err;
+        goto fail;
+    }
+    what = st->name;
+    st->dfd = open_subdir(qfd, st->name);
+    err = errno;
+    close(qfd);
+    if (st->dfd >= 0)
+        return 0;
+    errno = err;
+fail:
+    log_err("durable queue '%s': cannot create or open %s (in %s): %s", st->name, what,
+            st->dir, strerror(errno));
+    return -1;
+}
+
+/*
+ * The store's directory was deleted under the broker (its link count is
+ * 0): what is written now would not survive a restart, so every publish is
+ * refused from here on, and the loss is logged.
+ */
+static int dir_gone(store *st)
+{
+    struct stat sb;
+    if (fstat(st->dfd, &sb) < 0 || sb.st_nlink > 0)
+        return 0;
+    log_err("durable queue '%s': its directory %s was deleted; refusing its publishes until "
+            "restart", st->name, st->dir);
+    st->failed = ENOENT;
+    return 1;
 }
 
 store *store_open(broker *b, const char *name, int always, store_restore_fn *restore, void *ctx)
@@ -574,6 +700,7 @@ store *store_open(broker *b, const char *name, int always, store_restore_fn *res
     st->b = b;
     st->always = always;
     st->fd = -1;
+    st->dfd = -1;
     STAILQ_INIT(&st->segs);
     STAILQ_INIT(&st->cfs);
     SLIST_INSERT_HEAD(&b->stores->all, st, link);
@@ -581,10 +708,8 @@ store *store_open(broker *b, const char *name, int always, store_restore_fn *res
         st->dir = NULL;
         goto fail;
     }
-    if (mkdirs(st->dir) < 0) {
-        log_err("durable queue '%s': cannot create %s: %s", name, st->dir, strerror(errno));
+    if (open_dirs(st, b->cfg->data_dir) < 0)
         goto fail;
-    }
     if (!always && syncer_start(b->stores) < 0) {
         log_err("durable queue '%s': cannot start the fsync worker: %s", name, strerror(errno));
         goto fail;
@@ -606,8 +731,8 @@ static void reclaim(store *st)
 {
     segment *s;
     while ((s = STAILQ_FIRST(&st->segs)) && STAILQ_NEXT(s, link) && s->live == 0) {
-        char *path = seg_path(st, s->first, "");
-        if (path && unlink(path) < 0)
+        char *path = seg_path(st, s->first, ""), name[SEG_NAME];
+        if (path && unlinkat(st->dfd, seg_name(name, s->first, ""), 0) < 0)
             log_warn("durable queue '%s': unlink %s: %s", st->name, path, strerror(errno));
         free(path);
         STAILQ_REMOVE_HEAD(&st->segs, link);
@@ -620,14 +745,54 @@ uint64_t store_last_seq(const store *st)
     return st->last_seq;
 }
 
+static void fail_store(store *st, int err);
+
+/*
+ * Writes what wbuf holds.  A write the disk has no room for is taken back
+ * whole (the file is cut to where it was), so the caller can refuse its
+ * message, and the store goes on: the first such write is logged, and so
+ * is the return of space.  Any other error fails the store.  0, or -1 with
+ * errno.
+ */
+static int write_records(store *st)
+{
+    size_t off = 0;
+    while (off < st->wbuf.len) {
+        ssize_t n = write(st->fd, st->wbuf.data + off, st->wbuf.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : ENOSPC;
+            st->wbuf.len = 0;
+            if ((err != ENOSPC && err != EDQUOT) || ftruncate(st->fd, (off_t)st->written) < 0) {
+                fail_store(st, err);
+            } else if (!st->nospace) {
+                st->nospace = 1;
+                log_err("durable queue '%s': %s; refusing its publishes until there is room",
+                        st->name, strerror(err));
+            }
+            errno = err;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    st->written += st->wbuf.len;
+    st->wbuf.len = 0;
+    if (st->nospace && off) {
+        st->nospace = 0;
+        log_notice("durable queue '%s': the disk has room again; publishes accepted", st->name);
+    }
+    return 0;
+}
+
 int store_append(store *st, qmsg *qm)
 {
-    if (st->failed) {
-        errno = EIO;
+    if (st->failed || dir_gone(st)) {
+        errno = st->failed;
         return -1;
     }
     uint64_t id = st->next_id;
-    if (append(st, REC_SMSG, id, qm) < 0)
+    if (append(st, REC_SMSG, id, qm) < 0 || write_records(st) < 0)
         return -1;
     st->next_id++;
     qm->sid = id;
@@ -683,7 +848,7 @@ static void fail_store(store *st, int err)
 {
     log_err("durable queue '%s': write failed: %s; refusing its publishes until restart",
             st->name, strerror(err));
-    st->failed = 1;
+    st->failed = err ? err : EIO;
     release(st, err);
 }
 
@@ -721,20 +886,10 @@ static void turn_end(store *st)
 {
     if (st->failed || st->fd < 0)
         return;
-    size_t off = 0;
-    while (off < st->wbuf.len) {
-        ssize_t n = write(st->fd, st->wbuf.data + off, st->wbuf.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            st->wbuf.len = 0;
-            fail_store(st, n < 0 ? errno : ENOSPC);
-            return;
-        }
-        off += (size_t)n;
-    }
-    st->written += st->wbuf.len;
-    st->wbuf.len = 0;
+    /* The acks of the turn; on a full disk they are dropped, and the
+     * messages' records written before still need their sync. */
+    if (write_records(st) < 0 && st->failed)
+        return;
     if (STAILQ_EMPTY(&st->cfs) || st->synced >= st->written) {
         roll(st);
         return;
@@ -840,6 +995,8 @@ void store_close(store **sp)
         free(s);
     }
     ps__buf_free(&st->wbuf);
+    if (st->dfd >= 0)
+        close(st->dfd);
     free(st->dir);
     free(st->name);
     free(st);

@@ -671,7 +671,12 @@ int tool_fail(ps_client *c, int err, const char *channel)
             snprintf(what, sizeof what, "not allowed");
         break;
     case ENOBUFS:
-        snprintf(what, sizeof what, "'%s' is full (limit reached)", ch);
+        /* One code covers a full queue, a limit and a store that cannot
+         * write: the broker's reason says which, so it stands alone. */
+        if (bt && *bt)
+            snprintf(what, sizeof what, "%s", bt);
+        else
+            snprintf(what, sizeof what, "'%s' is full (limit reached)", ch);
         break;
     case EINVAL:
         snprintf(what, sizeof what, "invalid channel name, topic or pattern for '%s'", ch);

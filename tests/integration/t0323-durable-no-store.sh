@@ -8,7 +8,6 @@
 # confirmed messages survived.  (Should ppub be confirmed, the test also
 # counts what survives a kill -9 once inodes are free again.)
 . "$(dirname "$0")/lib.sh"
-pending "issue 14.4: a durable queue that cannot open its store runs in memory"
 
 mount_tmpfs "$SCRATCH/data" size=4m,nr_inodes=64
 PORT=$(free_port)

@@ -9,7 +9,6 @@
 # a later history.  (Should the fix serve later segments when they are
 # provably independent, it must say so; this test expects the stop.)
 . "$(dirname "$0")/lib.sh"
-pending "issue 14.5: damage in an older segment lets a later history through"
 
 durable_conf 'fsync = "batch";' 'max_queued = 100000;'
 # 1,100 messages of 64,000 bytes: about 70 MB, two segments.

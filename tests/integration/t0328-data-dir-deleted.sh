@@ -9,7 +9,6 @@
 # "also seen"): 200 messages were confirmed after the deletion, none
 # survived a restart, and nothing was logged.
 . "$(dirname "$0")/lib.sh"
-pending "issue 14, data dir deleted: publishes confirmed into a deleted store"
 
 durable_conf
 start_broker -c b.conf

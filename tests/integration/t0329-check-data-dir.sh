@@ -8,7 +8,6 @@
 # The broken behaviour (issue 14, "also seen"): --check accepted an
 # impossible data_dir, and the broker created /nonexistent/dir/x whole.
 . "$(dirname "$0")/lib.sh"
-pending "issue 14, --check: an impossible data_dir is accepted, and created whole"
 
 PORT=$(free_port)
 conf() { # FILE DATA_DIR
