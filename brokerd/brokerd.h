@@ -225,6 +225,8 @@ struct client {
     STAILQ_HEAD(, outframe) out; /* frames the pipe refused so far, oldest first */
     size_t pending_bytes;  /* bytes in cur and all out frames */
     int dirty;             /* on the broker's flush list */
+    int cut;               /* its output passed its hard bound: dropped, no more is queued
+                            * or handled, and it is forgotten at the end of the turn (out.c) */
     SLIST_ENTRY(client) flush_link; /* the broker's flush list */
     int dead;              /* forgotten; freed at the end of the turn */
     int warned_malformed;  /* a malformed frame was logged once */

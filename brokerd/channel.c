@@ -363,6 +363,10 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
         return PS_WERR_INVALID;
     }
     sub *s = sub_find(c, ch, p.ptr, p.len);
+    /* Retained values go to a subscription that is new (or newly more than
+     * requests only): a SUBSCRIBE repeated must not have them sent again,
+     * or one frame of repeats would queue a copy per record. */
+    int news = !s || (s->requests_only && !requests_only);
     if (!s) {
         if ((long)c->n_subs >= b->cfg->max_subscriptions) {
             snprintf(why, cap, "max_subscriptions %ld reached", b->cfg->max_subscriptions);
@@ -394,13 +398,15 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
     }
     uint32_t n = 0;
     retained *r;
-    if (ch->type == CHAN_PUBSUB && !requests_only)
+    if (ch->type == CHAN_PUBSUB && !requests_only && news)
         SLIST_FOREACH(r, &ch->ret, link)
             n += topic_match(s->pattern, s->plen, r->topic, r->tlen) != 0;
     out_ok(b, c, cmd->corr, n);
     if (!n)
         return 0;
     SLIST_FOREACH(r, &ch->ret, link) {
+        if (c->cut)
+            break; /* over its bound: the rest would only be dropped */
         if (!topic_match(s->pattern, s->plen, r->topic, r->tlen))
             continue;
         ps__slice topic = {r->topic, r->tlen}, data = {(const char *)r->data, r->len};

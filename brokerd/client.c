@@ -32,7 +32,6 @@
 
 #define CLIENT_BURST 1000      /* frames read per turn before flushing */
 #define CLIENT_RETRY_MS 10     /* loop wait while a peer's pipe is full */
-#define CLIENT_HARD_CAP 16     /* client_buffers of output before a client is dropped */
 
 static size_t ident_hash(const void *ident, size_t len)
 {
@@ -279,8 +278,8 @@ static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, 
                               "unknown session: send HELLO first");
             return;
         }
-        if (c->dead)
-            return; /* records after BYE have nobody to serve */
+        if (c->dead || c->cut)
+            return; /* records after BYE, or past its bound, have nobody to serve */
         if (c->parked.len && park_record(b, c, &cmd, this_rec, rec_len))
             continue;
         if (client_record(b, c, &cmd))
@@ -416,6 +415,11 @@ static int flush_all(broker *b)
             out_drop(c);
             continue;
         }
+        if (c->cut) {
+            /* out.c cut it off when its output passed the hard bound. */
+            client_forget(b, c, "is stuck");
+            continue;
+        }
         int rc = out_flush(b, c);
         if (rc < 0) {
             client_forget(b, c, "disconnected");
@@ -423,15 +427,6 @@ static int flush_all(broker *b)
         }
         if (!rc || c->dead)
             continue;
-        /* Answers and queue deliveries are never dropped; a client that
-         * keeps asking without reading would grow them without end. */
-        if (c->pending_bytes > (size_t)b->cfg->client_buffer * CLIENT_HARD_CAP) {
-            log_warn("client %llu does not read its messages (%zu bytes waiting)",
-                     (unsigned long long)c->num, c->pending_bytes);
-            out_drop(c);
-            client_forget(b, c, "is stuck");
-            continue;
-        }
         if (holds_publishers(b, c)) {
             if (b->throttled && b->now - b->throttle_since > b->cfg->heartbeat_timeout_ms) {
                 out_drop(c);
