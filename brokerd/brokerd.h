@@ -99,6 +99,9 @@ typedef struct config {
     long max_subscriptions;      /* per client (default 1000) */
     long max_retained;           /* retained topics per channel (default 10000) */
     long client_buffer;          /* bytes queued towards one client at most (default 8 MiB) */
+    long max_pending;            /* per client: its open sync publishes and requests, and the
+                                  * receipts and replies it owes, each at most (default 10000) */
+    long max_wait_ms;            /* the longest timeout_ms a waiter gets (default 600000) */
     char *gateway_xpub;          /* plain ZeroMQ gateway, or NULL */
     char *gateway_xsub;          /* plain ZeroMQ gateway, or NULL */
     config_channel *channels;    /* declared channels, file order */
@@ -238,6 +241,8 @@ struct client {
     LIST_ENTRY(client) park_link; /* the broker's parked list, while on_park_list */
     int on_park_list;      /* it is on that list */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
+    size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
+    size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
     SLIST_ENTRY(client) hlink; /* identity hash chain */
     LIST_ENTRY(client) link;   /* the broker's clients, or its graveyard once dead */
@@ -548,11 +553,19 @@ void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topi
 
 /* ticket.c: tickets and waiters with deadlines ------------------------ */
 
+/* A ticket for c to answer; NULL on ENOMEM, or for a receipt or request
+ * when c owes max_pending answers already. */
 ticket *ticket_new(broker *b, int kind, client *c, pending *pd);
 ticket *ticket_find(broker *b, uint64_t tag);
 void ticket_free(broker *b, ticket *t);
-/* A waiter for receipts or replies with a deadline (0 ms: the default). */
+/* A waiter for receipts or replies with a deadline (0 ms: the default; at
+ * most max_wait_ms).  The caller checks pending_refusal first. */
 pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32_t timeout_ms);
+/* 0 when c may open one more waiter, else PS_WERR_LIMIT with the reason
+ * in why[cap] (it has max_pending open). */
+uint16_t pending_refusal(const broker *b, const client *c, char *why, size_t cap);
+/* Its requester went away: nobody is told when it ends. */
+void pending_forsake(pending *pd);
 /* Sends the RESULT or DONE of a waiter and frees it with its tickets. */
 void pending_finish(broker *b, pending *pd);
 /* Finishes a waiter once nothing more can come. */

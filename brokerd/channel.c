@@ -258,6 +258,8 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
                      config_type_name(ch->type));
         return PS_WERR_WRONGTYPE;
     }
+    if ((cmd->flags & PS_WIRE_SYNC) && (code = pending_refusal(b, c, why, cap)))
+        return code;
     if (ch->type == CHAN_QUEUE) {
         /* overflow = "block": the publisher waits (its records are parked)
          * instead of being refused, as long as its backlog fits its buffer. */
@@ -502,7 +504,7 @@ void chan_client_gone(broker *b, client *c)
         nx = LIST_NEXT(pd, link);
         if (pd->requester != c)
             continue;
-        pd->requester = NULL;
+        pending_forsake(pd);
         if (pd->qm)
             pending_finish(b, pd); /* the message stays queued */
     }
@@ -515,6 +517,8 @@ uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_
     uint16_t code;
     channel *ch = message_channel(b, c, cmd, VERB_REQUEST, VERB_REQUEST, &code, why, cap);
     if (!ch)
+        return code;
+    if ((code = pending_refusal(b, c, why, cap)))
         return code;
     pending *pd = NULL;
     uint64_t stamp = ++b->next_stamp, seq = 0;

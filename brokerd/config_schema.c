@@ -22,7 +22,8 @@ const struct key cfg_broker_keys[] = {
     {"heartbeat_timeout_ms", K_INT}, {"max_clients", K_INT},     {"max_subscriptions", K_INT},
     {"max_retained", K_INT},     {"client_buffer", K_INT},       {"fsync", K_STRING},
     {"curve", K_GROUP},          {"insecure", K_BOOL},           {"ipc_mode", K_STRING},
-    {"ipc_group", K_ID},         {NULL, 0}};
+    {"ipc_group", K_ID},         {"max_pending", K_INT},         {"max_wait_ms", K_INT},
+    {NULL, 0}};
 const struct key cfg_gateway_keys[] = {{"xpub", K_STRING}, {"xsub", K_STRING}, {NULL, 0}};
 const struct key cfg_curve_keys[] = {{"secret_key_file", K_STRING}, {NULL, 0}};
 const struct key cfg_keyfile_keys[] = {{"public_key", K_STRING}, {"secret_key", K_STRING},
