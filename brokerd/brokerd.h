@@ -34,6 +34,17 @@ enum { LOG_LVL_ERR = 3, LOG_LVL_WARNING = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 
  * JOURNAL_STREAM matching stderr, and then lines carry "<N>" prefixes. */
 void log_init(int verbose);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Rate limit for lines a client can cause at will: 1 when a line of kind
+ * (a static string naming it in the summary) from source ("" for none)
+ * may be written now at level, 0 when it is held back and counted. */
+int log_allow(int level, const char *kind, const char *source);
+/* Writes the summary of every kind that held lines back, the first at
+ * once, then at most once a second each (a turn job: returns the ms until
+ * the next is due, or -1). */
+long log_summaries(void *ctx);
+/* log_msg for a line of kind from source, when log_allow lets it. */
+#define log_limited(level, kind, source, ...) \
+    do { if (log_allow(level, kind, source)) log_msg(level, __VA_ARGS__); } while (0)
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
@@ -102,6 +113,10 @@ typedef struct config {
     long max_pending;            /* per client: its open sync publishes and requests, and the
                                   * receipts and replies it owes, each at most (default 10000) */
     long max_wait_ms;            /* the longest timeout_ms a waiter gets (default 600000) */
+    long max_channels;           /* channels at most; past it none is created on first use
+                                  * (declared ones always are; default 100000) */
+    long max_retained_bytes;     /* bytes of retained values (payloads and topics) across all
+                                  * channels at most (default 256 MiB) */
     char *gateway_xpub;          /* plain ZeroMQ gateway, or NULL */
     char *gateway_xsub;          /* plain ZeroMQ gateway, or NULL */
     config_channel *channels;    /* declared channels, file order */
@@ -380,6 +395,7 @@ struct broker {
     LIST_HEAD(, client) parked;    /* clients whose records wait for room in a queue */
     SLIST_HEAD(, channel) channels;/* every channel, newest first */
     size_t n_channels;     /* entries in channels */
+    size_t retained_bytes; /* payload and topic bytes of every retained value (channel.c) */
     SLIST_HEAD(, channel) hchannels[BROKER_HASH]; /* by name */
     SLIST_HEAD(, ticket) htickets[BROKER_HASH];   /* by tag */
     LIST_HEAD(, pending) pendings; /* sync messages and requests waiting */

@@ -12,6 +12,12 @@
  * with OK, REPLY and DELIVER records themselves and leave refusals to
  * their caller: each returns a PS_WERR_* code with the reason in a
  * buffer, which client.c sends as ERROR.
+ *
+ * What a client can make here without bound is bounded broker-wide:
+ * channels created on first use by max_channels, the bytes of retained
+ * values across channels by max_retained_bytes.  Their log lines (a
+ * channel created on first use, a refusal) are rate-limited per kind
+ * (log_limited), so that a flood of names costs a few lines and a summary.
  */
 #include "brokerd.h"
 #include "defaults.h"
@@ -58,8 +64,12 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
     SLIST_INSERT_HEAD(&b->hchannels[name_hash(name, len)], ch, hlink);
     SLIST_INSERT_HEAD(&b->channels, ch, link);
     b->n_channels++;
-    log_info("channel '%s' created (%s%s)", ch->name, config_type_name(ch->type),
-             cc ? "" : ", on first use");
+    if (cc)
+        log_info("channel '%s' created (%s)", ch->name, config_type_name(ch->type));
+    else
+        log_limited(LOG_LVL_INFO, "channels created on first use", "",
+                    "channel '%s' created (%s, on first use)", ch->name,
+                    config_type_name(ch->type));
     return ch;
 }
 
@@ -115,8 +125,16 @@ static channel *chan_resolve(broker *b, const ps__slice *name, int create, uint1
         return NULL;
     }
     channel *ch = chan_find(b, name->ptr, name->len);
-    if (!ch && create && b->cfg->auto_create == AUTO_PUBSUB)
+    if (!ch && create && b->cfg->auto_create == AUTO_PUBSUB) {
+        if ((long)b->n_channels >= b->cfg->max_channels) {
+            snprintf(why, cap, "channel '%.*s' not created: max_channels %ld reached",
+                     (int)name->len, name->ptr, b->cfg->max_channels);
+            log_limited(LOG_LVL_WARNING, "channels refused (max_channels)", "", "%s", why);
+            *code = PS_WERR_LIMIT;
+            return NULL;
+        }
         ch = chan_create(b, name->ptr, name->len, NULL);
+    }
     if (!ch) {
         *code = PS_WERR_NOCHANNEL;
         snprintf(why, cap, "unknown channel '%.*s'", (int)name->len, name->ptr);
@@ -154,8 +172,9 @@ static channel *chan_lookup(broker *b, client *c, const ps__slice *name, int cre
 
 /* Retained values -------------------------------------------------------- */
 
-static void retained_free(retained *r)
+static void retained_free(broker *b, retained *r)
 {
+    b->retained_bytes -= r->len + r->tlen;
     free(r->topic);
     free(r->data);
     free(r);
@@ -179,10 +198,18 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
     if (cmd->data.len == 0) {
         if (r) {
             SLIST_REMOVE(&ch->ret, r, retained, link);
-            retained_free(r);
+            retained_free(b, r);
             ch->n_retained--;
         }
         return 0;
+    }
+    size_t now = b->retained_bytes - (r ? r->len + r->tlen : 0);
+    if (now + cmd->data.len + cmd->topic.len > (size_t)b->cfg->max_retained_bytes) {
+        snprintf(why, cap, "retained value of %zu bytes refused: max_retained_bytes %ld reached",
+                 cmd->data.len, b->cfg->max_retained_bytes);
+        log_limited(LOG_LVL_WARNING, "retained values refused (max_retained_bytes)", "",
+                    "channel '%s': %s", ch->name, why);
+        return PS_WERR_LIMIT;
     }
     if (!r) {
         if ((long)ch->n_retained >= b->cfg->max_retained) {
@@ -197,6 +224,7 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
             return PS_WERR_LIMIT;
         }
         r->tlen = cmd->topic.len;
+        b->retained_bytes += r->tlen;
         SLIST_INSERT_HEAD(&ch->ret, r, link);
         ch->n_retained++;
     }
@@ -207,6 +235,7 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
     }
     memcpy(data, cmd->data.ptr, cmd->data.len);
     free(r->data);
+    b->retained_bytes += cmd->data.len - r->len;
     r->data = data;
     r->len = cmd->data.len;
     r->seq = seq;
@@ -593,7 +622,7 @@ void chan_free_all(broker *b)
         retained *r;
         while ((r = SLIST_FIRST(&ch->ret))) {
             SLIST_REMOVE_HEAD(&ch->ret, link);
-            retained_free(r);
+            retained_free(b, r);
         }
         free(ch->name);
         free(ch);
