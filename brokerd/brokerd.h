@@ -691,6 +691,10 @@ int auth_rejudge(broker *b, client *c);
 int auth_sub_stands(broker *b, sub *s);
 /* Who c is for logs and `pctl clients` ("logger", "uid 1000"), or NULL. */
 const char *auth_who(const client *c);
+/* A new HELLO of a session: to (its new state) keeps the refusals from
+ * (the old one) logged already, so that a HELLO does not reset the limit
+ * on them.  NULL allowed for either. */
+void auth_inherit(auth_session *to, const auth_session *from);
 /* Frees *as (NULL allowed) and sets *as = NULL. */
 void auth_free(auth_session **as);
 /* True when the channel name (len bytes) matches pattern: '*' matches any

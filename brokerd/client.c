@@ -55,15 +55,19 @@ static char *clean_name(const ps__slice *s)
     return ps__printable_dup(s->ptr, s->len);
 }
 
-/* HELLO: starts (or restarts) a session.  Returns the client or NULL. */
+/* The kind of log line of connections, rate-limited per source (log.c). */
+static const char CONNECTIONS[] = "connections";
+
+/* HELLO: starts (or restarts) a session; peer is the source address for
+ * the rate limit of its log lines.  Returns the client or NULL. */
 static client *client_hello(broker *b, client *c, void *sock, const void *ident, size_t ilen,
-                            const char *user, const ps__cmd *cmd)
+                            const char *user, const char *peer, const ps__cmd *cmd)
 {
     if (cmd->major != PS_WIRE_MAJOR) {
         char text[128];
         snprintf(text, sizeof text, "protocol %u.%u not supported, broker speaks %d.%d",
                  cmd->major, cmd->minor, PS_WIRE_MAJOR, PS_WIRE_MINOR);
-        log_info("refused a client: %s", text);
+        log_limited(LOG_LVL_INFO, CONNECTIONS, peer, "refused a client: %s", text);
         /* Straight to the identity: a forgotten client's output is never sent. */
         out_direct_error(sock, ident, ilen, PS_WERR_VERSION, text);
         if (c)
@@ -84,7 +88,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
         if ((long)b->n_clients >= b->cfg->max_clients) {
             char text[96];
             snprintf(text, sizeof text, "too many clients (max_clients %ld)", b->cfg->max_clients);
-            log_warn("refused a client: %s", text);
+            log_limited(LOG_LVL_WARNING, CONNECTIONS, peer, "refused a client: %s", text);
             out_direct_error(sock, ident, ilen, PS_WERR_LIMIT, text);
             auth_free(&as);
             return NULL;
@@ -104,15 +108,16 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
         LIST_INSERT_HEAD(&b->clients, c, link);
         b->n_clients++;
     }
+    auth_inherit(as, c->auth);
     auth_free(&c->auth);
     c->auth = as;
     free(c->name);
     c->name = clean_name(&cmd->text);
     c->last_in = b->now;
     c->last_out = b->now;
-    log_info("client %llu connected%s%s%s%s%s", (unsigned long long)c->num,
-             c->name && *c->name ? " as " : "", c->name ? c->name : "",
-             as ? " (" : "", as ? auth_who(c) : "", as ? ")" : "");
+    log_limited(LOG_LVL_INFO, CONNECTIONS, peer, "client %llu connected%s%s%s%s%s",
+                (unsigned long long)c->num, c->name && *c->name ? " as " : "",
+                c->name ? c->name : "", as ? " (" : "", as ? auth_who(c) : "", as ? ")" : "");
     ps__cmd w = {.cmd = PS_CMD_WELCOME,
                  .major = PS_WIRE_MAJOR,
                  .minor = PS_WIRE_MINOR,
@@ -246,9 +251,10 @@ static void client_unpark(broker *b)
 }
 
 /* Handles every record of one frame from identity ident on router sock;
- * user is the frame's ZAP user id (NULL without security). */
+ * user is the frame's ZAP user id (NULL without security), peer its
+ * source address ("" when unknown). */
 static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
-                  const void *data, size_t size)
+                         const char *peer, const void *data, size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
     if (c && !auth_same_user(c, user)) {
@@ -270,7 +276,7 @@ static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, 
         size_t rec_len = (size_t)(r.pos - rec);
         rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
-            c = client_hello(b, c, sock, ident, ilen, user, &cmd);
+            c = client_hello(b, c, sock, ident, ilen, user, peer, &cmd);
             continue;
         }
         if (!c) {
@@ -337,8 +343,10 @@ void client_read(broker *b, void *sock)
         } else {
             /* Who the ZAP handler admitted this connection as. */
             const char *user = b->secure ? zmq_msg_gets(&fr, "User-Id") : NULL;
-            client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, zmq_msg_data(&fr),
-                         zmq_msg_size(&fr));
+            /* Where it comes from, for the rate limit of connection lines. */
+            const char *peer = zmq_msg_gets(&fr, "Peer-Address");
+            client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, peer ? peer : "",
+                         zmq_msg_data(&fr), zmq_msg_size(&fr));
         }
         zmq_msg_close(&fr);
         zmq_msg_close(&id);

@@ -124,9 +124,10 @@ static const char *with_commas(uint64_t n, char *buf, size_t cap)
 static void summarise(struct log_limit *ll, int64_t now)
 {
     char n[40];
+    long long secs = (now - ll->held_since + 999) / 1000;
     log_msg(ll->level, "%s%s%s: ... and %s more in the last %lld s", ll->kind,
             *ll->source ? " from " : "", ll->source, with_commas(ll->held, n, sizeof n),
-            (long long)((now - ll->held_since + 999) / 1000));
+            secs > 0 ? secs : 1);
     ll->held = 0;
     ll->summarised = now;
 }
