@@ -462,11 +462,13 @@ static void log_refusal(client *c, enum verb v, const char *name, size_t len, co
             return;
     if (as->n_refused < AUTH_REFUSALS_MAX) {
         as->refused[as->n_refused++] = h;
-        log_warn("client %llu (%s) refused: %s", (unsigned long long)c->num, as->who, text);
+        log_limited(LOG_LVL_WARNING, "refusals", as->who, "client %llu (%s) refused: %s",
+                    (unsigned long long)c->num, as->who, text);
     } else if (as->n_refused == AUTH_REFUSALS_MAX) {
         as->n_refused++;
-        log_warn("client %llu (%s) refused again: %s; its further refusals are not logged",
-                 (unsigned long long)c->num, as->who, text);
+        log_limited(LOG_LVL_WARNING, "refusals", as->who,
+                    "client %llu (%s) refused again: %s; its further refusals are not logged",
+                    (unsigned long long)c->num, as->who, text);
     }
 }
 
@@ -511,6 +513,14 @@ int auth_sub_stands(broker *b, sub *s)
 const char *auth_who(const client *c)
 {
     return c->auth ? c->auth->who : NULL;
+}
+
+void auth_inherit(auth_session *to, const auth_session *from)
+{
+    if (!to || !from)
+        return;
+    memcpy(to->refused, from->refused, sizeof to->refused);
+    to->n_refused = from->n_refused;
 }
 
 void auth_free(auth_session **as)

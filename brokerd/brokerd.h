@@ -35,6 +35,17 @@ enum { LOG_LVL_ERR = 3, LOG_LVL_WARNING = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 
  * JOURNAL_STREAM matching stderr, and then lines carry "<N>" prefixes. */
 void log_init(int verbose);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Rate limit for lines a client can cause at will: 1 when a line of kind
+ * (a static string naming it in the summary) from source ("" for none)
+ * may be written now at level, 0 when it is held back and counted. */
+int log_allow(int level, const char *kind, const char *source);
+/* Writes the summary of every kind that held lines back, the first at
+ * once, then at most once a second each (a turn job: returns the ms until
+ * the next is due, or -1). */
+long log_summaries(void *ctx);
+/* log_msg for a line of kind from source, when log_allow lets it. */
+#define log_limited(level, kind, source, ...) \
+    do { if (log_allow(level, kind, source)) log_msg(level, __VA_ARGS__); } while (0)
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
@@ -100,6 +111,13 @@ typedef struct config {
     long max_subscriptions;      /* per client (default 1000) */
     long max_retained;           /* retained topics per channel (default 10000) */
     long client_buffer;          /* bytes queued towards one client at most (default 8 MiB) */
+    long max_pending;            /* per client: its open sync publishes and requests, and the
+                                  * receipts and replies it owes, each at most (default 10000) */
+    long max_wait_ms;            /* the longest timeout_ms a waiter gets (default 600000) */
+    long max_channels;           /* channels at most; past it none is created on first use
+                                  * (declared ones always are; default 100000) */
+    long max_retained_bytes;     /* bytes of retained values (payloads and topics) across all
+                                  * channels at most (default 256 MiB) */
     char *gateway_xpub;          /* plain ZeroMQ gateway, or NULL */
     char *gateway_xsub;          /* plain ZeroMQ gateway, or NULL */
     config_channel *channels;    /* declared channels, file order */
@@ -247,6 +265,8 @@ struct client {
     STAILQ_HEAD(, outframe) out; /* frames the pipe refused so far, oldest first */
     size_t pending_bytes;  /* bytes in cur and all out frames */
     int dirty;             /* on the broker's flush list */
+    int cut;               /* its output passed its hard bound: dropped, no more is queued
+                            * or handled, and it is forgotten at the end of the turn (out.c) */
     SLIST_ENTRY(client) flush_link; /* the broker's flush list */
     int dead;              /* forgotten; freed at the end of the turn */
     int warned_malformed;  /* a malformed frame was logged once */
@@ -259,6 +279,8 @@ struct client {
     int on_park_list;      /* it is on that list */
     int park_why;          /* PARK_*: what the first of its parked records waits for */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
+    size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
+    size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
     SLIST_ENTRY(client) hlink; /* identity hash chain */
     LIST_ENTRY(client) link;   /* the broker's clients, or its graveyard once dead */
@@ -367,6 +389,9 @@ struct ticket {
 };
 
 #define BROKER_HASH 4096   /* buckets of each hash table */
+/* client_buffers a client may have waiting (output queued for it, or input
+ * parked from it) before it is cut off: the one hard bound per client. */
+#define OUT_HARD_CAP 16
 
 /*
  * Called for every message accepted on a pubsub channel, after its
@@ -414,6 +439,7 @@ struct broker {
     LIST_HEAD(, client) parked;    /* clients whose records wait for room in a queue */
     SLIST_HEAD(, channel) channels;/* every channel, newest first */
     size_t n_channels;     /* entries in channels */
+    size_t retained_bytes; /* payload and topic bytes of every retained value (channel.c) */
     SLIST_HEAD(, channel) hchannels[BROKER_HASH]; /* by name */
     SLIST_HEAD(, ticket) htickets[BROKER_HASH];   /* by tag */
     LIST_HEAD(, pending) pendings; /* sync messages and requests waiting */
@@ -652,11 +678,19 @@ void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topi
 
 /* ticket.c: tickets and waiters with deadlines ------------------------ */
 
+/* A ticket for c to answer; NULL on ENOMEM, or for a receipt or request
+ * when c owes max_pending answers already. */
 ticket *ticket_new(broker *b, int kind, client *c, pending *pd);
 ticket *ticket_find(broker *b, uint64_t tag);
 void ticket_free(broker *b, ticket *t);
-/* A waiter for receipts or replies with a deadline (0 ms: the default). */
+/* A waiter for receipts or replies with a deadline (0 ms: the default; at
+ * most max_wait_ms).  The caller checks pending_refusal first. */
 pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32_t timeout_ms);
+/* 0 when c may open one more waiter, else PS_WERR_LIMIT with the reason
+ * in why[cap] (it has max_pending open). */
+uint16_t pending_refusal(const broker *b, const client *c, char *why, size_t cap);
+/* Its requester went away: nobody is told when it ends. */
+void pending_forsake(pending *pd);
 /* Sends the RESULT or DONE of a waiter and frees it with its tickets. */
 void pending_finish(broker *b, pending *pd);
 /* Finishes a waiter once nothing more can come. */
@@ -776,6 +810,10 @@ int auth_rejudge(broker *b, client *c);
 int auth_sub_stands(broker *b, sub *s);
 /* Who c is for logs and `pctl clients` ("logger", "uid 1000"), or NULL. */
 const char *auth_who(const client *c);
+/* A new HELLO of a session: to (its new state) keeps the refusals from
+ * (the old one) logged already, so that a HELLO does not reset the limit
+ * on them.  NULL allowed for either. */
+void auth_inherit(auth_session *to, const auth_session *from);
 /* Frees *as (NULL allowed) and sets *as = NULL. */
 void auth_free(auth_session **as);
 /* True when the channel name (len bytes) matches pattern: '*' matches any

@@ -12,6 +12,12 @@
  * with OK, REPLY and DELIVER records themselves and leave refusals to
  * their caller: each returns a PS_WERR_* code with the reason in a
  * buffer, which client.c sends as ERROR.
+ *
+ * What a client can make here without bound is bounded broker-wide:
+ * channels created on first use by max_channels, the bytes of retained
+ * values across channels by max_retained_bytes.  Their log lines (a
+ * channel created on first use, a refusal) are rate-limited per kind
+ * (log_limited), so that a flood of names costs a few lines and a summary.
  */
 #include "brokerd.h"
 #include "defaults.h"
@@ -58,8 +64,12 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
     SLIST_INSERT_HEAD(&b->hchannels[name_hash(name, len)], ch, hlink);
     SLIST_INSERT_HEAD(&b->channels, ch, link);
     b->n_channels++;
-    log_info("channel '%s' created (%s%s)", ch->name, config_type_name(ch->type),
-             cc ? "" : ", on first use");
+    if (cc)
+        log_info("channel '%s' created (%s)", ch->name, config_type_name(ch->type));
+    else
+        log_limited(LOG_LVL_INFO, "channels created on first use", "",
+                    "channel '%s' created (%s, on first use)", ch->name,
+                    config_type_name(ch->type));
     return ch;
 }
 
@@ -122,8 +132,16 @@ static channel *chan_resolve(broker *b, const ps__slice *name, int create, uint1
         return NULL;
     }
     channel *ch = chan_find(b, name->ptr, name->len);
-    if (!ch && create && b->cfg->auto_create == AUTO_PUBSUB)
+    if (!ch && create && b->cfg->auto_create == AUTO_PUBSUB) {
+        if ((long)b->n_channels >= b->cfg->max_channels) {
+            snprintf(why, cap, "channel '%.*s' not created: max_channels %ld reached",
+                     (int)name->len, name->ptr, b->cfg->max_channels);
+            log_limited(LOG_LVL_WARNING, "channels refused (max_channels)", "", "%s", why);
+            *code = PS_WERR_LIMIT;
+            return NULL;
+        }
         ch = chan_create(b, name->ptr, name->len, NULL);
+    }
     if (!ch) {
         *code = PS_WERR_NOCHANNEL;
         snprintf(why, cap, "unknown channel '%.*s'", (int)name->len, name->ptr);
@@ -161,8 +179,9 @@ static channel *chan_lookup(broker *b, client *c, const ps__slice *name, int cre
 
 /* Retained values -------------------------------------------------------- */
 
-static void retained_free(retained *r)
+static void retained_free(broker *b, retained *r)
 {
+    b->retained_bytes -= r->len + r->tlen;
     free(r->topic);
     free(r->data);
     free(r);
@@ -186,10 +205,18 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
     if (cmd->data.len == 0) {
         if (r) {
             SLIST_REMOVE(&ch->ret, r, retained, link);
-            retained_free(r);
+            retained_free(b, r);
             ch->n_retained--;
         }
         return 0;
+    }
+    size_t now = b->retained_bytes - (r ? r->len + r->tlen : 0);
+    if (now + cmd->data.len + cmd->topic.len > (size_t)b->cfg->max_retained_bytes) {
+        snprintf(why, cap, "retained value of %zu bytes refused: max_retained_bytes %ld reached",
+                 cmd->data.len, b->cfg->max_retained_bytes);
+        log_limited(LOG_LVL_WARNING, "retained values refused (max_retained_bytes)", "",
+                    "channel '%s': %s", ch->name, why);
+        return PS_WERR_LIMIT;
     }
     if (!r) {
         if ((long)ch->n_retained >= b->cfg->max_retained) {
@@ -204,6 +231,7 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
             return PS_WERR_LIMIT;
         }
         r->tlen = cmd->topic.len;
+        b->retained_bytes += r->tlen;
         SLIST_INSERT_HEAD(&ch->ret, r, link);
         ch->n_retained++;
     }
@@ -214,6 +242,7 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
     }
     memcpy(data, cmd->data.ptr, cmd->data.len);
     free(r->data);
+    b->retained_bytes += cmd->data.len - r->len;
     r->data = data;
     r->len = cmd->data.len;
     r->seq = seq;
@@ -291,6 +320,8 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
                      config_type_name(ch->type));
         return PS_WERR_WRONGTYPE;
     }
+    if ((cmd->flags & PS_WIRE_SYNC) && (code = pending_refusal(b, c, why, cap)))
+        return code;
     if (ch->type == CHAN_QUEUE) {
         /* overflow = "block": the publisher waits (its records are parked)
          * instead of being refused, as long as its backlog fits its buffer. */
@@ -416,6 +447,10 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
         return PS_WERR_INVALID;
     }
     sub *s = sub_find(c, ch, p.ptr, p.len);
+    /* Retained values go to a subscription that is new (or newly more than
+     * requests only): a SUBSCRIBE repeated must not have them sent again,
+     * or one frame of repeats would queue a copy per record. */
+    int news = !s || (s->requests_only && !requests_only);
     if (!s) {
         if ((long)c->n_subs >= b->cfg->max_subscriptions) {
             snprintf(why, cap, "max_subscriptions %ld reached", b->cfg->max_subscriptions);
@@ -447,13 +482,15 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
     }
     uint32_t n = 0;
     retained *r;
-    if (ch->type == CHAN_PUBSUB && !requests_only)
+    if (ch->type == CHAN_PUBSUB && !requests_only && news)
         SLIST_FOREACH(r, &ch->ret, link)
             n += topic_match(s->pattern, s->plen, r->topic, r->tlen) != 0;
     out_ok(b, c, cmd->corr, n);
     if (!n)
         return 0;
     SLIST_FOREACH(r, &ch->ret, link) {
+        if (c->cut)
+            break; /* over its bound: the rest would only be dropped */
         if (!topic_match(s->pattern, s->plen, r->topic, r->tlen))
             continue;
         ps__slice topic = {r->topic, r->tlen}, data = {(const char *)r->data, r->len};
@@ -550,7 +587,7 @@ void chan_client_gone(broker *b, client *c)
         nx = LIST_NEXT(pd, link);
         if (pd->requester != c)
             continue;
-        pd->requester = NULL;
+        pending_forsake(pd);
         if (pd->qm)
             pending_finish(b, pd); /* the message stays queued */
     }
@@ -563,6 +600,8 @@ uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_
     uint16_t code;
     channel *ch = message_channel(b, c, cmd, VERB_REQUEST, VERB_REQUEST, &code, why, cap);
     if (!ch)
+        return code;
+    if ((code = pending_refusal(b, c, why, cap)))
         return code;
     pending *pd = NULL;
     uint64_t stamp = ++b->next_stamp, seq = 0;
@@ -636,7 +675,7 @@ void chan_free_all(broker *b)
         retained *r;
         while ((r = SLIST_FIRST(&ch->ret))) {
             SLIST_REMOVE_HEAD(&ch->ret, link);
-            retained_free(r);
+            retained_free(b, r);
         }
         free(ch->name);
         free(ch);

@@ -24,7 +24,7 @@
  * publisher.  So everyone else waits at most a slice, the publisher fills
  * its own pipe and slows down, and a receiver that reads loses nothing.
  * A receiver that does not read at all lets its publishers' backlogs grow
- * by at most a frame a slice, to CLIENT_HARD_CAP buffers; past that their
+ * by at most a frame a slice, to OUT_HARD_CAP buffers; past that their
  * publishes are refused.  Such a receiver is forgotten when its heartbeats
  * stop (heartbeat_timeout_ms).
  * Request handlers below (channel.c, admin.c) return a PS_WERR_* code
@@ -42,7 +42,6 @@
 #define CLIENT_BURST_BYTES (1u << 20) /* bytes read per turn before flushing: a
                                          turn stays short, heartbeats are heard */
 #define CLIENT_RETRY_MS 10     /* loop wait while a peer's pipe is full */
-#define CLIENT_HARD_CAP 16     /* client_buffers of output before a client is dropped */
 #define BLOCK_SLICE_MS 20      /* longest input pause for a publisher on a block channel */
 
 static size_t ident_hash(const void *ident, size_t len)
@@ -67,15 +66,19 @@ static char *clean_name(const ps__slice *s)
     return ps__printable_dup(s->ptr, s->len);
 }
 
-/* HELLO: starts (or restarts) a session.  Returns the client or NULL. */
+/* The kind of log line of connections, rate-limited per source (log.c). */
+static const char CONNECTIONS[] = "connections";
+
+/* HELLO: starts (or restarts) a session; peer is the source address for
+ * the rate limit of its log lines.  Returns the client or NULL. */
 static client *client_hello(broker *b, client *c, void *sock, const void *ident, size_t ilen,
-                            const char *user, const ps__cmd *cmd)
+                            const char *user, const char *peer, const ps__cmd *cmd)
 {
     if (cmd->major != PS_WIRE_MAJOR) {
         char text[128];
         snprintf(text, sizeof text, "protocol %u.%u not supported, broker speaks %d.%d",
                  cmd->major, cmd->minor, PS_WIRE_MAJOR, PS_WIRE_MINOR);
-        log_info("refused a client: %s", text);
+        log_limited(LOG_LVL_INFO, CONNECTIONS, peer, "refused a client: %s", text);
         /* Straight to the identity: a forgotten client's output is never sent. */
         b->refused[REFUSE_VERSION]++;
         out_direct_error(sock, ident, ilen, PS_WERR_VERSION, text);
@@ -97,7 +100,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
         if ((long)b->n_clients >= b->cfg->max_clients) {
             char text[96];
             snprintf(text, sizeof text, "too many clients (max_clients %ld)", b->cfg->max_clients);
-            log_warn("refused a client: %s", text);
+            log_limited(LOG_LVL_WARNING, CONNECTIONS, peer, "refused a client: %s", text);
             b->refused[REFUSE_MAX_CLIENTS]++;
             out_direct_error(sock, ident, ilen, PS_WERR_LIMIT, text);
             auth_free(&as);
@@ -118,15 +121,16 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
         LIST_INSERT_HEAD(&b->clients, c, link);
         b->n_clients++;
     }
+    auth_inherit(as, c->auth);
     auth_free(&c->auth);
     c->auth = as;
     free(c->name);
     c->name = clean_name(&cmd->text);
     c->last_in = b->now;
     c->last_out = b->now;
-    log_info("client %llu connected%s%s%s%s%s", (unsigned long long)c->num,
-             c->name && *c->name ? " as " : "", c->name ? c->name : "",
-             as ? " (" : "", as ? auth_who(c) : "", as ? ")" : "");
+    log_limited(LOG_LVL_INFO, CONNECTIONS, peer, "client %llu connected%s%s%s%s%s",
+                (unsigned long long)c->num, c->name && *c->name ? " as " : "",
+                c->name ? c->name : "", as ? " (" : "", as ? auth_who(c) : "", as ? ")" : "");
     ps__cmd w = {.cmd = PS_CMD_WELCOME,
                  .major = PS_WIRE_MAJOR,
                  .minor = PS_WIRE_MINOR,
@@ -206,7 +210,7 @@ static size_t park_bound(const broker *b)
  * the broker and free room themselves.  Past park_bound, a publisher that
  * waits for a full queue is refused; one that waits for a receiver pauses
  * the broker's input (see the head comment), and is refused past
- * CLIENT_HARD_CAP times that.  Returns 1 when cmd was parked.
+ * OUT_HARD_CAP times that.  Returns 1 when cmd was parked.
  */
 static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *rec, size_t len)
 {
@@ -225,7 +229,7 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
         if (!b->throttled)
             b->throttle_since = b->now;
         b->throttled = 1; /* client_read stops soon, see there */
-        bound *= CLIENT_HARD_CAP;
+        bound *= OUT_HARD_CAP;
     }
     if (c->parked.len + len > bound && cmd->cmd == PS_CMD_PUBLISH) {
         /* Its backlog is full too: now a publish is refused after all. */
@@ -296,10 +300,11 @@ static int over_bound(const broker *b, const client *c)
 }
 
 /* Handles every record of one frame from identity ident on router sock;
- * user is the frame's ZAP user id (NULL without security).  Returns 1
- * when the sender is (now) over_bound. */
+ * user is the frame's ZAP user id (NULL without security), peer its
+ * source address ("" when unknown).  Returns 1 when the sender is (now)
+ * over_bound. */
 static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
-                  const void *data, size_t size)
+                        const char *peer, const void *data, size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
     if (c && !auth_same_user(c, user)) {
@@ -321,7 +326,7 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
         size_t rec_len = (size_t)(r.pos - rec);
         rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
-            c = client_hello(b, c, sock, ident, ilen, user, &cmd);
+            c = client_hello(b, c, sock, ident, ilen, user, peer, &cmd);
             continue;
         }
         if (!c) {
@@ -329,8 +334,8 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
                               "unknown session: send HELLO first");
             return 0;
         }
-        if (c->dead)
-            return 0; /* records after BYE have nobody to serve */
+        if (c->dead || c->cut)
+            return 0; /* records after BYE, or past its bound, have nobody to serve */
         if (c->parked.len && park_record(b, c, &cmd, this_rec, rec_len))
             continue;
         if (client_record(b, c, &cmd))
@@ -396,7 +401,9 @@ void client_read(broker *b, void *sock)
         } else {
             /* Who the ZAP handler admitted this connection as. */
             const char *user = b->secure ? zmq_msg_gets(&fr, "User-Id") : NULL;
-            if (client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user,
+            /* Where it comes from, for the rate limit of connection lines. */
+            const char *peer = zmq_msg_gets(&fr, "Peer-Address");
+            if (client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, peer ? peer : "",
                              zmq_msg_data(&fr), zmq_msg_size(&fr)))
                 held++;
             else
@@ -464,6 +471,11 @@ static int flush_all(broker *b)
             out_drop(c);
             continue;
         }
+        if (c->cut) {
+            /* out.c cut it off when its output passed the hard bound. */
+            client_forget(b, c, "is stuck");
+            continue;
+        }
         int rc = out_flush(b, c);
         if (rc < 0) {
             client_forget(b, c, "disconnected");
@@ -471,15 +483,6 @@ static int flush_all(broker *b)
         }
         if (!rc || c->dead)
             continue;
-        /* Answers and queue deliveries are never dropped; a client that
-         * keeps asking without reading would grow them without end. */
-        if (c->pending_bytes > (size_t)b->cfg->client_buffer * CLIENT_HARD_CAP) {
-            log_warn("client %llu does not read its messages (%zu bytes waiting)",
-                     (unsigned long long)c->num, c->pending_bytes);
-            out_drop(c);
-            client_forget(b, c, "is stuck");
-            continue;
-        }
         blocked = 1;
         SLIST_INSERT_HEAD(&keep, c, flush_link);
     }

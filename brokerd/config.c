@@ -518,6 +518,10 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     cfg_get_long(l, g, "max_subscriptions", 1, 10000000, &c->max_subscriptions);
     cfg_get_long(l, g, "max_retained", 0, 100000000, &c->max_retained);
     cfg_get_long(l, g, "client_buffer", 65536, 1LL << 32, &c->client_buffer);
+    cfg_get_long(l, g, "max_pending", 1, 10000000, &c->max_pending);
+    cfg_get_long(l, g, "max_wait_ms", 1000, 86400000, &c->max_wait_ms);
+    cfg_get_long(l, g, "max_channels", 1, 10000000, &c->max_channels);
+    cfg_get_long(l, g, "max_retained_bytes", 0, 1LL << 40, &c->max_retained_bytes);
     if ((s = cfg_member(g, "curve", K_GROUP)))
         load_curve(l, c, s);
     if ((s = cfg_member(g, "insecure", K_BOOL)))
@@ -663,6 +667,10 @@ static config *config_base(void)
     c->max_subscriptions = 1000;
     c->max_retained = 10000;
     c->client_buffer = 8L << 20;
+    c->max_pending = 10000;
+    c->max_wait_ms = 600000;
+    c->max_channels = 100000;
+    c->max_retained_bytes = 256L << 20;
     c->ipc_mode = 0660;
     c->ipc_gid = -1;
     const char *state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */

@@ -86,11 +86,15 @@ void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topi
             deliver(b, s, 0, seq, 0, *topic, *data, 1);
             continue;
         }
+        ticket *t = ticket_new(b, TICKET_RECEIPT, s->cl, pd);
+        if (!t) {
+            /* It owes max_pending receipts already: it gets the message
+             * without one, and the publisher does not wait for it. */
+            deliver(b, s, 0, seq, 0, *topic, *data, 1);
+            continue;
+        }
         /* Receivers a sync message was meant for count even if dropped. */
         pd->expected++;
-        ticket *t = ticket_new(b, TICKET_RECEIPT, s->cl, pd);
-        if (!t)
-            continue;
         if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, *topic, *data, 1))
             ticket_free(b, t);
     }

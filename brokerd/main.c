@@ -274,6 +274,7 @@ static int wire_loop(broker *b)
     rc |= loop_on_turn(b->loop, tickets_due, b);
     rc |= loop_timer(b->loop, 0, sweep, b);
     rc |= loop_on_turn(b->loop, flush, b);
+    rc |= loop_on_turn(b->loop, log_summaries, NULL);
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
     rc |= loop_timer(b->loop, 0, refresh_status, b);

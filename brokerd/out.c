@@ -10,8 +10,10 @@
  * many.  Nothing here ever blocks: every send is ZMQ_DONTWAIT on a
  * ZMQ_ROUTER_MANDATORY socket, and a frame the peer's pipe refuses stays
  * queued (c->out) for a later turn.  What is queued for one client is
- * counted in c->pending_bytes; the bounds on it are the callers' (the
- * slow-subscriber policy in deliver.c, the hard cap in client.c).  This
+ * counted in c->pending_bytes as it is queued; past the hard bound
+ * (OUT_HARD_CAP client_buffers) the client is cut off at once, and the
+ * client layer forgets it at the end of the turn; the slow-subscriber
+ * policy below that bound is deliver.c's.  This
  * is the bottom of the broker: every layer above answers through it, and
  * it calls none of them.
  */
@@ -98,11 +100,33 @@ int out_unframed(const client *c)
     return c->cur.len != 0;
 }
 
+/* Puts c on the broker's flush list of the turn. */
+static void mark_dirty(broker *b, client *c)
+{
+    if (!c->dirty) {
+        c->dirty = 1;
+        SLIST_INSERT_HEAD(&b->flush, c, flush_link);
+    }
+}
+
 void out_put(broker *b, client *c, const ps__cmd *cmd)
 {
-    if (c->dead)
+    if (c->dead || c->cut)
         return;
     size_t size = ps__wire_size(cmd);
+    /* Answers, retained values and queue deliveries are never dropped, so
+     * a client that keeps asking without reading is charged as its output
+     * is queued: past the hard bound it is cut off here, at once, not at
+     * the end of a turn in which one frame may have asked for gigabytes.
+     * The client layer forgets it when the turn ends. */
+    if (c->pending_bytes + size > (size_t)b->cfg->client_buffer * OUT_HARD_CAP) {
+        log_warn("client %llu does not read its messages (%zu bytes waiting)",
+                 (unsigned long long)c->num, c->pending_bytes + size);
+        out_drop(c);
+        c->cut = 1;
+        mark_dirty(b, c); /* the flush list brings it to the end of the turn */
+        return;
+    }
     if (c->cur.len && c->cur.len + size > OUT_FRAME_MAX) {
         /* A full frame goes to libzmq at once, so a busy turn does not
          * hold a fast receiver's bytes against its client_buffer.  Errors
@@ -117,10 +141,7 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
         return;
     }
     c->pending_bytes += size;
-    if (!c->dirty) {
-        c->dirty = 1;
-        SLIST_INSERT_HEAD(&b->flush, c, flush_link);
-    }
+    mark_dirty(b, c);
 }
 
 void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)

@@ -8,20 +8,28 @@
  * holds the tickets of its receivers or responders and a deadline, and
  * is finished, with the count of answers, when the last ticket is
  * answered or dropped or when the deadline passes (ticket_timers, a job
- * of every loop turn).
+ * of every loop turn).  Both are bounded per client by max_pending (the
+ * waiters a client opened, the tickets it owes), and a deadline by
+ * max_wait_ms, so that a client that asks and never answers cannot make
+ * the broker remember without end.
  */
 #include "brokerd.h"
 #include "defaults.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Tickets ---------------------------------------------------------------- */
 
 ticket *ticket_new(broker *b, int kind, client *c, pending *pd)
 {
+    int owed = kind != TICKET_QUEUE; /* queue tickets are bounded by the queue */
+    if (owed && (long)c->n_owed >= b->cfg->max_pending)
+        return NULL;
     ticket *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    c->n_owed += owed;
     t->tag = ++b->next_tag;
     t->kind = kind;
     t->cl = c;
@@ -48,6 +56,8 @@ void ticket_free(broker *b, ticket *t)
 {
     SLIST_REMOVE(&b->htickets[t->tag % BROKER_HASH], t, ticket, hlink);
     LIST_REMOVE(t, cl_link);
+    if (t->kind != TICKET_QUEUE)
+        t->cl->n_owed--;
     if (t->pd) {
         LIST_REMOVE(t, pd_link);
         t->pd->n_tickets--;
@@ -64,13 +74,34 @@ pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32
         return NULL;
     pd->is_request = is_request;
     pd->requester = c;
+    c->n_waiting++;
     pd->corr = corr;
-    pd->deadline = b->now + (timeout_ms ? timeout_ms : PS_DEFAULT_WAIT_MS);
+    long wait = timeout_ms ? (long)timeout_ms : PS_DEFAULT_WAIT_MS;
+    if (wait > b->cfg->max_wait_ms)
+        wait = b->cfg->max_wait_ms;
+    pd->deadline = b->now + wait;
     LIST_INIT(&pd->tickets);
     if (LIST_EMPTY(&b->pendings) || pd->deadline < b->pend_min)
         b->pend_min = pd->deadline;
     LIST_INSERT_HEAD(&b->pendings, pd, link);
     return pd;
+}
+
+uint16_t pending_refusal(const broker *b, const client *c, char *why, size_t cap)
+{
+    if ((long)c->n_waiting < b->cfg->max_pending)
+        return 0;
+    snprintf(why, cap, "max_pending %ld sync publishes and requests already wait",
+             b->cfg->max_pending);
+    return PS_WERR_LIMIT;
+}
+
+void pending_forsake(pending *pd)
+{
+    if (pd->requester) {
+        pd->requester->n_waiting--;
+        pd->requester = NULL;
+    }
 }
 
 void pending_finish(broker *b, pending *pd)
@@ -91,6 +122,7 @@ void pending_finish(broker *b, pending *pd)
                      .count = pd->answered,
                      .expected = pd->expected};
         out_put(b, pd->requester, &r);
+        pending_forsake(pd);
     }
     while (!LIST_EMPTY(&pd->tickets))
         ticket_free(b, LIST_FIRST(&pd->tickets));
@@ -135,7 +167,7 @@ void pending_free_all(broker *b)
 {
     pending *pd;
     while ((pd = LIST_FIRST(&b->pendings))) {
-        pd->requester = NULL;
+        pending_forsake(pd);
         pending_finish(b, pd);
     }
 }
