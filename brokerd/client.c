@@ -129,7 +129,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
  * A handler's refusal becomes ERROR(corr, code, reason) here. */
 static int client_record(broker *b, client *c, const ps__cmd *cmd)
 {
-    char why[PS_WIRE_NAME_MAX + 192];
+    char why[2 * PS_WIRE_NAME_MAX + 192]; /* a refusal may name a channel twice */
     int code = 0;
     why[0] = '\0';
     switch (cmd->cmd) {
