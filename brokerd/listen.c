@@ -12,6 +12,15 @@
  * With a security section there are two ROUTERs: CURVE is an option of a
  * socket, and ipc peers are judged by their credentials without it, so
  * tcp endpoints are bound on b->router and ipc endpoints on b->router_ipc.
+ *
+ * A peer may choose its own ZMQ_ROUTING_ID, and libzmq has no option to
+ * ignore it.  The ROUTERs keep libzmq's default for a routing id already
+ * in use: the newcomer is parked on a pipe nobody reads, and the live
+ * session is left alone.  ZMQ_ROUTER_HANDOVER would instead hand the id to
+ * the newcomer and cut the live connection, so anyone who knows or guesses
+ * an id (the ones libzmq makes are a counter) could throw a client off and
+ * speak in its session.  The receive high-water mark bounds what a parked
+ * pipe holds.
  */
 #include "brokerd.h"
 #include "defaults.h"
@@ -24,6 +33,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#define LISTEN_PIPE_BYTES (16L << 20) /* bytes of frames libzmq reads ahead from one peer */
+#define LISTEN_RCVHWM_MAX 256         /* frames read ahead at most (small messages) */
+#define LISTEN_RCVHWM_MIN 4           /* ... and at least (messages near the size limit) */
 
 /*
  * Binding an ipc path replaces a live broker's socket without an error,
@@ -144,8 +157,18 @@ static void *open_router(broker *b, int ipc)
      * PS_FRAME_MAX, so a low send mark keeps what libzmq holds for one
      * slow peer near 8 MiB; beyond it our own byte-bounded buffer takes
      * over and the slow-subscriber policy applies.  The receive mark
-     * bounds what libzmq reads ahead from publishers the same way. */
-    int one = 1, shwm = 128, hwm = 256, zero = 0;
+     * bounds what libzmq reads ahead from one peer: at most
+     * LISTEN_PIPE_BYTES of frames of the largest allowed size.  That is
+     * also all a pipe the broker never reads can hold: libzmq parks a
+     * connection that claims the routing id of a live one on such a pipe
+     * (see the head of this file). */
+    int64_t frame = b->cfg->max_message_size + PS_FRAME_SLACK;
+    int one = 1, shwm = 128, zero = 0;
+    int hwm = (int)(LISTEN_PIPE_BYTES / frame);
+    if (hwm > LISTEN_RCVHWM_MAX)
+        hwm = LISTEN_RCVHWM_MAX;
+    if (hwm < LISTEN_RCVHWM_MIN)
+        hwm = LISTEN_RCVHWM_MIN;
     zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(r, ZMQ_SNDHWM, &shwm, sizeof shwm);
     zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
