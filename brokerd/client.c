@@ -247,9 +247,10 @@ static void client_unpark(broker *b)
 }
 
 /* Handles every record of one frame from identity ident on router sock;
- * user is the frame's ZAP user id (NULL without security). */
+ * user is the frame's ZAP user id (NULL without security), fd the
+ * connection it came on (ZMQ_SRCFD). */
 static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
-                  const void *data, size_t size)
+                  int fd, const void *data, size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
     if (c && !auth_same_user(c, user)) {
@@ -272,6 +273,8 @@ static void client_frame(broker *b, void *sock, const void *ident, size_t ilen, 
         rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
             c = client_hello(b, c, sock, ident, ilen, user, &cmd);
+            /* The connection spoke: no longer one of the silent. */
+            listen_greeted(b, fd);
             continue;
         }
         if (!c) {
@@ -338,8 +341,8 @@ void client_read(broker *b, void *sock)
         } else {
             /* Who the ZAP handler admitted this connection as. */
             const char *user = b->secure ? zmq_msg_gets(&fr, "User-Id") : NULL;
-            client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, zmq_msg_data(&fr),
-                         zmq_msg_size(&fr));
+            client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user,
+                         zmq_msg_get(&fr, ZMQ_SRCFD), zmq_msg_data(&fr), zmq_msg_size(&fr));
         }
         zmq_msg_close(&fr);
         zmq_msg_close(&id);
