@@ -472,19 +472,42 @@ static void log_refusal(client *c, enum verb v, const char *name, size_t len, co
     }
 }
 
+/*
+ * The refusal a client is told names every right that would have served
+ * the command, whatever the channel is: "neither 'publish:X' nor 'send:X'"
+ * for a pubsub channel, a queue and a channel that does not exist alike,
+ * so a client without rights cannot learn which channels are queues.  The
+ * log names the one right the channel needed.
+ */
 uint16_t auth_check(broker *b, client *c, enum verb v, channel *ch, const char *name, size_t len,
                     char *why, size_t cap)
 {
     if (auth_may(b, c, v, ch, name, len))
         return 0;
     const char *who = c->auth ? c->auth->who : "this client";
+    char shown[PS_WIRE_NAME_MAX + 1] = "";
+    if (name)
+        ps__printable(shown, sizeof shown, name, len);
+    /* The other verb of the same command on the other kind of channel. */
+    enum verb twin = v == VERB_PUBLISH ? VERB_SEND : v == VERB_SEND ? VERB_PUBLISH
+                   : v == VERB_SUBSCRIBE ? VERB_CONSUME : v == VERB_CONSUME ? VERB_SUBSCRIBE : v;
+    enum verb first = v < twin ? v : twin, second = v < twin ? twin : v;
     if (v == VERB_ADMIN)
         snprintf(why, cap, "'admin' is not among the rights of %s", who);
+    else if (twin != v)
+        snprintf(why, cap, "neither '%s:%s' nor '%s:%s' is among the rights of %s",
+                 config_verb_name(first), shown, config_verb_name(second), shown, who);
     else
-        snprintf(why, cap, "'%s:%.*s' is not among the rights of %s", config_verb_name(v),
-                 (int)len, name, who);
-    if (c->auth)
-        log_refusal(c, v, name ? name : "", name ? len : 0, why);
+        snprintf(why, cap, "'%s:%s' is not among the rights of %s", config_verb_name(v), shown, who);
+    if (c->auth) {
+        char line[PS_WIRE_NAME_MAX + 160];
+        if (v == VERB_ADMIN || twin == v)
+            snprintf(line, sizeof line, "%s", why);
+        else
+            snprintf(line, sizeof line, "'%s:%s' is not among the rights of %s",
+                     config_verb_name(v), shown, who);
+        log_refusal(c, v, name ? name : "", name ? len : 0, line);
+    }
     return PS_WERR_DENIED;
 }
 

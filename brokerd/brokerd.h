@@ -108,6 +108,8 @@ typedef struct config {
     long heartbeat_ms;           /* heartbeat interval (default 1000) */
     long heartbeat_timeout_ms;   /* silence that means dead (default 3000) */
     long max_clients;            /* connected clients at most (default 10000) */
+    long handshake_timeout_ms;   /* a connection without HELLO this long is closed (default 10000) */
+    long max_handshakes_per_address; /* connections without HELLO from one address (default 64) */
     long max_subscriptions;      /* per client (default 1000) */
     long max_retained;           /* retained topics per channel (default 10000) */
     long client_buffer;          /* bytes queued towards one client at most (default 8 MiB) */
@@ -242,6 +244,7 @@ typedef struct ticket ticket;
 typedef struct store store;
 typedef struct store_set store_set;
 typedef struct gateway gateway;
+typedef struct listen_conns listen_conns;
 typedef struct loop loop;
 
 /* One outgoing frame waiting for the peer's pipe to have room (out.c). */
@@ -460,6 +463,7 @@ struct broker {
     fanout_tap fanout[FANOUT_TAPS_MAX]; /* called for each pubsub message fanned out, in order */
     int n_fanout;          /* entries in fanout */
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
+    listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
 };
 
 /* Moves s to the end of its channel's round-robin order. */
@@ -777,6 +781,13 @@ void listen_apply_limits(broker *b);
 int listen_bind(broker *b, void *sock, const char *ep, const char *what);
 /* Closes the ROUTERs and removes the socket files they created. */
 void listen_close(broker *b);
+/* Watches the ROUTERs' connections until their HELLO: counted per source
+ * address, closed past broker.max_handshakes_per_address or when silent
+ * for broker.handshake_timeout_ms.  Registers with the loop before the
+ * ROUTERs.  0, or -1 after logging. */
+int listen_watch(broker *b);
+/* The connection on fd (a frame's ZMQ_SRCFD) said HELLO. */
+void listen_greeted(broker *b, int fd);
 
 /* auth.c: who may connect (ZAP) and what each client may do ----------- */
 

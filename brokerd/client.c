@@ -146,7 +146,7 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
  * A handler's refusal becomes ERROR(corr, code, reason) here. */
 static int client_record(broker *b, client *c, const ps__cmd *cmd)
 {
-    char why[PS_WIRE_NAME_MAX + 192];
+    char why[2 * PS_WIRE_NAME_MAX + 192]; /* a refusal may name a channel twice */
     int code = 0;
     why[0] = '\0';
     switch (cmd->cmd) {
@@ -301,10 +301,10 @@ static int over_bound(const broker *b, const client *c)
 
 /* Handles every record of one frame from identity ident on router sock;
  * user is the frame's ZAP user id (NULL without security), peer its
- * source address ("" when unknown).  Returns 1 when the sender is (now)
- * over_bound. */
+ * source address ("" when unknown), fd the connection it came on
+ * (ZMQ_SRCFD).  Returns 1 when the sender is (now) over_bound. */
 static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
-                        const char *peer, const void *data, size_t size)
+                        const char *peer, int fd, const void *data, size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
     if (c && !auth_same_user(c, user)) {
@@ -327,6 +327,8 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
         rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
             c = client_hello(b, c, sock, ident, ilen, user, peer, &cmd);
+            /* The connection spoke: no longer one of the silent. */
+            listen_greeted(b, fd);
             continue;
         }
         if (!c) {
@@ -404,7 +406,7 @@ void client_read(broker *b, void *sock)
             /* Where it comes from, for the rate limit of connection lines. */
             const char *peer = zmq_msg_gets(&fr, "Peer-Address");
             if (client_frame(b, sock, zmq_msg_data(&id), zmq_msg_size(&id), user, peer ? peer : "",
-                             zmq_msg_data(&fr), zmq_msg_size(&fr)))
+                             zmq_msg_get(&fr, ZMQ_SRCFD), zmq_msg_data(&fr), zmq_msg_size(&fr)))
                 held++;
             else
                 held = 0;

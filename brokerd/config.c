@@ -515,6 +515,8 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     cfg_get_long(l, g, "heartbeat_ms", 10, 3600000, &c->heartbeat_ms);
     cfg_get_long(l, g, "heartbeat_timeout_ms", 20, 36000000, &c->heartbeat_timeout_ms);
     cfg_get_long(l, g, "max_clients", 1, 1000000, &c->max_clients);
+    cfg_get_long(l, g, "handshake_timeout_ms", 100, 600000, &c->handshake_timeout_ms);
+    cfg_get_long(l, g, "max_handshakes_per_address", 1, 1000000, &c->max_handshakes_per_address);
     cfg_get_long(l, g, "max_subscriptions", 1, 10000000, &c->max_subscriptions);
     cfg_get_long(l, g, "max_retained", 0, 100000000, &c->max_retained);
     cfg_get_long(l, g, "client_buffer", 65536, 1LL << 32, &c->client_buffer);
@@ -664,6 +666,8 @@ static config *config_base(void)
     c->heartbeat_ms = 1000;
     c->heartbeat_timeout_ms = 3000;
     c->max_clients = 10000;
+    c->handshake_timeout_ms = 10000;
+    c->max_handshakes_per_address = 64;
     c->max_subscriptions = 1000;
     c->max_retained = 10000;
     c->client_buffer = 8L << 20;

@@ -19,7 +19,8 @@
 const struct key cfg_broker_keys[] = {
     {"endpoints", K_ARRAY},      {"gateway", K_GROUP},           {"data_dir", K_STRING},
     {"auto_create", K_STRING},   {"max_message_size", K_INT},    {"heartbeat_ms", K_INT},
-    {"heartbeat_timeout_ms", K_INT}, {"max_clients", K_INT},     {"max_subscriptions", K_INT},
+    {"heartbeat_timeout_ms", K_INT}, {"max_clients", K_INT},
+    {"handshake_timeout_ms", K_INT}, {"max_handshakes_per_address", K_INT},     {"max_subscriptions", K_INT},
     {"max_retained", K_INT},     {"client_buffer", K_INT},       {"fsync", K_STRING},
     {"curve", K_GROUP},          {"insecure", K_BOOL},           {"ipc_mode", K_STRING},
     {"ipc_group", K_ID},         {"http", K_GROUP},              {"stats_interval_ms", K_INT},

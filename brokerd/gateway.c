@@ -90,6 +90,10 @@ struct gateway {
 #define GATEWAY_RCVHWM_MIN 16       /* messages read ahead from one publisher at least */
 #define GATEWAY_HWM_MAX 100000      /* ... and either at most */
 #define GATEWAY_HARD_CAP 16         /* client_buffers one peer's pipe may hold */
+/* Bytes of one frame a SUB socket may send the XPUB: a subscription no
+ * longer than a subject, with room for its framing ("\x01" before ZMTP
+ * 3.1, the command name "\x09SUBSCRIBE" since). */
+#define GATEWAY_SUBSCRIPTION_FRAME_MAX (GATEWAY_SUBJECT_MAX + 16)
 
 /* Kinds of refusal that are the gateway's own, beside the PS_WERR_* codes
  * of chan_publish_plain (each kind is logged once, as bit 1 << kind). */
@@ -130,12 +134,15 @@ static void *open_socket(broker *b, int type, const char *ep)
     }
     int zero = 0;
     int hwm = pipe_hwm(b->cfg, type == ZMQ_XPUB ? GATEWAY_SNDHWM_MIN : GATEWAY_RCVHWM_MIN);
-    /* libzmq drops larger frames before it allocates them. */
-    int64_t maxsize = b->cfg->max_message_size + PS_FRAME_SLACK;
+    /* libzmq refuses larger frames before it allocates them and drops
+     * the peer.  What a SUB sends the XPUB is subscriptions: one longer
+     * than any subject could never match, and would sit in the XPUB's
+     * subscription trie, so the bound is a subject's length. */
+    int64_t maxsize = type == ZMQ_XPUB ? GATEWAY_SUBSCRIPTION_FRAME_MAX
+                                       : b->cfg->max_message_size + PS_FRAME_SLACK;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, type == ZMQ_XPUB ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (type == ZMQ_XSUB)
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     char label[32];
     snprintf(label, sizeof label, "the gateway's %s ", what);
     if (listen_bind(b, s, ep, label) < 0) {
@@ -158,6 +165,10 @@ int gateway_open(broker *b)
     }
     /* On failure main closes what was made (gateway_close). */
     b->gw = g;
+    if (c->insecure)
+        log_warn("gateway: broker.insecure = true, and the plain ZeroMQ gateway is "
+                 "unauthenticated: anyone who reaches it can %s every pubsub channel",
+                 !c->gateway_xsub ? "read" : !c->gateway_xpub ? "inject on" : "read and inject on");
     if (c->gateway_xpub) {
         if (!(g->xpub_ep = strdup(c->gateway_xpub)))
             goto oom;

@@ -12,11 +12,23 @@
  * With a security section there are two ROUTERs: CURVE is an option of a
  * socket, and ipc peers are judged by their credentials without it, so
  * tcp endpoints are bound on b->router and ipc endpoints on b->router_ipc.
+ *
+ * A peer may choose its own ZMQ_ROUTING_ID, and libzmq has no option to
+ * ignore it.  The ROUTERs keep libzmq's default for a routing id already
+ * in use: the newcomer is parked on a pipe nobody reads, and the live
+ * session is left alone.  ZMQ_ROUTER_HANDOVER would instead hand the id to
+ * the newcomer and cut the live connection, so anyone who knows or guesses
+ * an id (the ones libzmq makes are a counter) could throw a client off and
+ * speak in its session.  The receive high-water mark bounds what a parked
+ * pipe holds, and its connection, which never says HELLO, is closed at
+ * the handshake timeout (below).
  */
 #include "brokerd.h"
 #include "defaults.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +36,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#define LISTEN_PIPE_BYTES (16L << 20) /* bytes of frames libzmq reads ahead from one peer */
+#define LISTEN_RCVHWM_MAX 256         /* frames read ahead at most (small messages) */
+#define LISTEN_RCVHWM_MIN 4           /* ... and at least (messages near the size limit) */
 
 /*
  * Binding an ipc path replaces a live broker's socket without an error,
@@ -144,12 +160,26 @@ static void *open_router(broker *b, int ipc)
      * PS_FRAME_MAX, so a low send mark keeps what libzmq holds for one
      * slow peer near 8 MiB; beyond it our own byte-bounded buffer takes
      * over and the slow-subscriber policy applies.  The receive mark
-     * bounds what libzmq reads ahead from publishers the same way. */
-    int one = 1, shwm = 128, hwm = 256, zero = 0;
+     * bounds what libzmq reads ahead from one peer: at most
+     * LISTEN_PIPE_BYTES of frames of the largest allowed size.  That is
+     * also all a pipe the broker never reads can hold: libzmq parks a
+     * connection that claims the routing id of a live one on such a pipe
+     * (see the head of this file). */
+    int64_t frame = b->cfg->max_message_size + PS_FRAME_SLACK;
+    int one = 1, shwm = 128, zero = 0;
+    int hwm = (int)(LISTEN_PIPE_BYTES / frame);
+    if (hwm > LISTEN_RCVHWM_MAX)
+        hwm = LISTEN_RCVHWM_MAX;
+    if (hwm < LISTEN_RCVHWM_MIN)
+        hwm = LISTEN_RCVHWM_MIN;
     zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(r, ZMQ_SNDHWM, &shwm, sizeof shwm);
     zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
+    /* libzmq's own bound on the ZMTP (and CURVE) handshake; HELLO after it
+     * is the broker's (listen_watch). */
+    int ivl = (int)b->cfg->handshake_timeout_ms;
+    zmq_setsockopt(r, ZMQ_HANDSHAKE_IVL, &ivl, sizeof ivl);
     if (auth_setup_router(b, r, ipc) < 0) {
         log_err("cannot set up %s security: %s", ipc ? "ipc" : "CURVE", zmq_strerror(errno));
         zmq_close(r);
@@ -188,8 +218,11 @@ int listen_open(broker *b)
     return 0;
 }
 
+static void conns_free(broker *b);
+
 void listen_close(broker *b)
 {
+    conns_free(b);
     if (b->router)
         zmq_close(b->router);
     if (b->router_ipc)
@@ -204,3 +237,311 @@ void listen_close(broker *b)
     b->n_ipc_owned = 0;
 }
 
+
+/* Connections before HELLO -------------------------------------------------- */
+
+/*
+ * A ZeroMQ socket monitor on each ROUTER reports every accepted connection
+ * with its fd, and its end.  Until its first HELLO (client.c says so with
+ * the fd libzmq names as the frame's source, ZMQ_SRCFD) a connection is
+ * pending: those are counted per source address, one past
+ * broker.max_handshakes_per_address is closed at once, and one still
+ * silent after broker.handshake_timeout_ms is closed then.  libzmq owns
+ * the fd, so the broker only shuts it down (libzmq then sees the end and
+ * closes it), and first checks that the fd still is the connection it
+ * accepted (the same peer), since the number may have been reused.  When
+ * accepting fails for want of descriptors, libzmq's listener retries at
+ * once and for ever; the oldest pending connections are then closed, so
+ * the table has room again and the retries end.
+ */
+
+/* What a pending connection is, for the table indexed by its fd. */
+struct pending_conn {
+    int64_t since;          /* monotonic ms it was accepted; 0: the slot is free */
+    uint8_t peer[16];       /* its source address (IPv4 in the first 4 bytes); 0s for ipc */
+    uint16_t port;          /* its source port (tcp), or its pid's low bits (ipc) */
+    uint8_t family;         /* AF_INET, AF_INET6 or AF_UNIX */
+    int next, prev;         /* fds of the next and previous pending connection, in accept order, -1 none */
+};
+
+/* The pending connections of both ROUTERs. */
+struct listen_conns {
+    void *mon[2];            /* PAIR sockets reading the ROUTERs' monitors (NULL: none) */
+    struct pending_conn *by_fd; /* indexed by fd; grows to the largest fd seen */
+    int cap;                 /* entries in by_fd */
+    int head, tail;          /* oldest and newest pending fds, -1 none */
+    size_t n;                /* pending connections */
+    int starved;             /* accepting failed for want of fds: close the oldest */
+    uint64_t timed_out;      /* connections closed for silence */
+    uint64_t over_cap;       /* connections closed past the per-address cap */
+    unsigned logged;         /* kinds already logged, one bit each */
+};
+
+#define CONN_EVENTS (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED | \
+                     ZMQ_EVENT_CLOSED)
+#define CONN_EVICT_BURST 16 /* oldest pending connections closed per turn when fds run out */
+
+/* Fills the identity of the connection on fd (peer address and port). */
+static int conn_identity(int fd, struct pending_conn *p)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(p->peer, 0, sizeof p->peer);
+    p->port = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    p->family = (uint8_t)ss.ss_family;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        memcpy(p->peer, &in->sin_addr, 4);
+        p->port = in->sin_port;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        memcpy(p->peer, &in6->sin6_addr, 16);
+        p->port = in6->sin6_port;
+    } else if (ss.ss_family == AF_UNIX) {
+        struct ucred cr;
+        socklen_t cl = sizeof cr;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+            p->port = (uint16_t)cr.pid;
+    }
+    return 0;
+}
+
+static void conn_unlink(listen_conns *lc, int fd)
+{
+    struct pending_conn *p = &lc->by_fd[fd];
+    if (p->prev >= 0)
+        lc->by_fd[p->prev].next = p->next;
+    else
+        lc->head = p->next;
+    if (p->next >= 0)
+        lc->by_fd[p->next].prev = p->prev;
+    else
+        lc->tail = p->prev;
+    p->since = 0;
+    lc->n--;
+}
+
+static struct pending_conn *conn_find(listen_conns *lc, int fd)
+{
+    return lc && fd >= 0 && fd < lc->cap && lc->by_fd[fd].since ? &lc->by_fd[fd] : NULL;
+}
+
+/* Logs the first event of a kind (bit) only. */
+static int conn_first(listen_conns *lc, unsigned bit)
+{
+    if (lc->logged & bit)
+        return 0;
+    lc->logged |= bit;
+    return 1;
+}
+
+/* Shows where a pending connection came from, for the log. */
+static const char *conn_source(const struct pending_conn *p, char *out, size_t cap)
+{
+    if (p->family == AF_INET || p->family == AF_INET6)
+        inet_ntop(p->family, p->peer, out, (socklen_t)cap);
+    else
+        snprintf(out, cap, "a local process");
+    return out;
+}
+
+/* Shuts the pending connection on fd down if the fd still is that
+ * connection, and forgets it. */
+static void conn_close(listen_conns *lc, int fd)
+{
+    struct pending_conn now, *p = &lc->by_fd[fd];
+    if (conn_identity(fd, &now) == 0 && now.family == p->family && now.port == p->port &&
+        !memcmp(now.peer, p->peer, sizeof now.peer))
+        shutdown(fd, SHUT_RDWR);
+    conn_unlink(lc, fd);
+}
+
+/* An accepted connection on fd: pending.  When its address has
+ * max_handshakes_per_address pending already, the oldest of them is
+ * closed: a client that just connected says HELLO at once, so a flood
+ * from its address does not lock it out, while the silent ones go. */
+static void conn_accepted(broker *b, listen_conns *lc, int fd)
+{
+    if (fd < 0)
+        return;
+    if (fd >= lc->cap) {
+        int cap = lc->cap ? lc->cap : 64;
+        while (cap <= fd)
+            cap *= 2;
+        struct pending_conn *more = realloc(lc->by_fd, (size_t)cap * sizeof *more);
+        if (!more)
+            return; /* not counted: it may still say HELLO, and libzmq's handshake
+                     * interval bounds it */
+        memset(more + lc->cap, 0, (size_t)(cap - lc->cap) * sizeof *more);
+        lc->by_fd = more;
+        lc->cap = cap;
+    }
+    lc->starved = 0;
+    struct pending_conn *p = &lc->by_fd[fd];
+    if (p->since)
+        conn_unlink(lc, fd); /* its end was not reported (the monitor drops events when full) */
+    if (conn_identity(fd, p) < 0)
+        return; /* gone already */
+    size_t same = 0;
+    int oldest = -1;
+    for (int i = lc->head; i >= 0 && p->family != AF_UNIX; i = lc->by_fd[i].next) {
+        if (lc->by_fd[i].family == p->family && !memcmp(lc->by_fd[i].peer, p->peer, 16)) {
+            if (!same++)
+                oldest = i;
+        }
+    }
+    p->since = b->now ? b->now : 1;
+    p->next = -1;
+    p->prev = lc->tail;
+    if (lc->tail >= 0)
+        lc->by_fd[lc->tail].next = fd;
+    else
+        lc->head = fd;
+    lc->tail = fd;
+    lc->n++;
+    if ((long)same >= b->cfg->max_handshakes_per_address) {
+        char src[INET6_ADDRSTRLEN];
+        lc->over_cap++;
+        if (conn_first(lc, 1))
+            log_warn("closed a connection from %s: %zu connections from there had not said "
+                     "HELLO yet (broker.max_handshakes_per_address), and it was the oldest; "
+                     "further ones are not logged", conn_source(p, src, sizeof src), same);
+        conn_close(lc, oldest);
+    }
+}
+
+/* Reads the events one monitor has ready. */
+static void conn_events(broker *b, void *mon)
+{
+    listen_conns *lc = b->conns;
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        uint16_t what = 0;
+        int32_t value = -1;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&what, zmq_msg_data(&ev), 2);
+            memcpy(&value, (const char *)zmq_msg_data(&ev) + 2, 4);
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        while (more) {
+            zmq_msg_init(&addr);
+            more = zmq_msg_recv(&addr, mon, 0) >= 0 && zmq_msg_more(&addr);
+            zmq_msg_close(&addr);
+        }
+        if (what == ZMQ_EVENT_ACCEPTED) {
+            conn_accepted(b, lc, value);
+        } else if (what == ZMQ_EVENT_DISCONNECTED || what == ZMQ_EVENT_CLOSED) {
+            if (conn_find(lc, value))
+                conn_unlink(lc, value);
+        } else if (what == ZMQ_EVENT_ACCEPT_FAILED && (value == EMFILE || value == ENFILE)) {
+            /* libzmq retries at once: closed below, once for all the
+             * events of this turn. */
+            lc->starved = 1;
+            if (conn_first(lc, 2))
+                log_warn("cannot accept connections: %s; closing the oldest connections that "
+                         "have not said HELLO (%zu); further ones are not logged",
+                         strerror(value), lc->n);
+        }
+    }
+    for (int evict = lc->starved ? CONN_EVICT_BURST : 0; lc->head >= 0 && evict > 0; evict--) {
+        lc->timed_out++;
+        conn_close(lc, lc->head);
+    }
+    lc->starved = 0;
+}
+
+static void conn_events_tcp(void *ctx)
+{
+    broker *b = ctx;
+    conn_events(b, b->conns->mon[0]);
+}
+
+static void conn_events_ipc(void *ctx)
+{
+    broker *b = ctx;
+    conn_events(b, b->conns->mon[1]);
+}
+
+/* The loop's timer: closes connections silent past the handshake timeout.
+ * Returns when it runs next. */
+static long conn_sweep(void *ctx)
+{
+    broker *b = ctx;
+    listen_conns *lc = b->conns;
+    long limit = b->cfg->handshake_timeout_ms;
+    while (lc->head >= 0 && b->now - lc->by_fd[lc->head].since >= limit) {
+        char src[INET6_ADDRSTRLEN];
+        lc->timed_out++;
+        if (conn_first(lc, 4))
+            log_warn("closed a connection from %s that had not said HELLO within %ld ms "
+                     "(broker.handshake_timeout_ms); further ones are not logged",
+                     conn_source(&lc->by_fd[lc->head], src, sizeof src), limit);
+        conn_close(lc, lc->head);
+    }
+    if (lc->head < 0)
+        return limit;
+    long wait = (long)(lc->by_fd[lc->head].since + limit - b->now);
+    return wait > 0 ? wait : 0;
+}
+
+/* Starts the monitor of router as the i-th; 0 or -1 after logging. */
+static int conn_monitor(broker *b, void *router, int i)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://brokerd.monitor.%d", i);
+    if (zmq_socket_monitor(router, ep, CONN_EVENTS) < 0 ||
+        !(b->conns->mon[i] = zmq_socket(b->ctx, ZMQ_PAIR)) || zmq_connect(b->conns->mon[i], ep) < 0) {
+        log_err("cannot monitor the connections of the ROUTER: %s", zmq_strerror(errno));
+        return -1;
+    }
+    int zero = 0;
+    zmq_setsockopt(b->conns->mon[i], ZMQ_LINGER, &zero, sizeof zero);
+    return 0;
+}
+
+int listen_watch(broker *b)
+{
+    if (!(b->conns = calloc(1, sizeof *b->conns))) {
+        log_err("out of memory");
+        return -1;
+    }
+    b->conns->head = b->conns->tail = -1;
+    if (conn_monitor(b, b->router, 0) < 0 || (b->router_ipc && conn_monitor(b, b->router_ipc, 1) < 0))
+        return -1;
+    /* Before the ROUTERs, so that a connection is known when its HELLO is read. */
+    if (loop_watch(b->loop, b->conns->mon[0], -1, conn_events_tcp, b, NULL) < 0 ||
+        (b->conns->mon[1] && loop_watch(b->loop, b->conns->mon[1], -1, conn_events_ipc, b, NULL) < 0) ||
+        loop_timer(b->loop, 0, conn_sweep, b) < 0) {
+        log_err("cannot set up the event loop: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void listen_greeted(broker *b, int fd)
+{
+    if (conn_find(b->conns, fd))
+        conn_unlink(b->conns, fd);
+}
+
+static void conns_free(broker *b)
+{
+    listen_conns *lc = b->conns;
+    if (!lc)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (lc->mon[i])
+            zmq_close(lc->mon[i]);
+    }
+    free(lc->by_fd);
+    free(lc);
+    b->conns = NULL;
+}

@@ -5,7 +5,7 @@
  * the systemd journal (JOURNAL_STREAM names the same device and inode as
  * our stderr), lines start with a "<N>" syslog priority prefix instead of
  * a timestamp, so journalctl shows the right priority.  Debug lines are
- * written only with -v.
+ * written only with -v.  A line never carries a control character.
  *
  * Lines a client can cause at will (its connections, channels it makes or
  * is refused) are rate-limited by kind and source (log_allow): a few per
@@ -79,10 +79,14 @@ void log_msg(int level, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    /* One event, one line: fold any newline a message carried. */
+    /* One event, one line: fold any newline a message carried; and no
+     * other control character (ESC, BEL, DEL...) of a client's choosing,
+     * should a name reach here unescaped, gets to a reader's terminal. */
     for (char *p = line; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
+        else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     if (log_journal) {
         fprintf(stderr, "<%d>%s: %s\n", level, level_word(level), line);
     } else {

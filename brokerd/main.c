@@ -264,6 +264,7 @@ static int wire_loop(broker *b)
     rc |= loop_watch(b->loop, NULL, b->sigfd, read_signals, b, NULL);
     if (b->zap)
         rc |= loop_watch(b->loop, b->zap, -1, auth_zap, b, NULL);
+    rc |= listen_watch(b);
     rc |= loop_watch(b->loop, b->router, -1, router_input, b, &b->throttled);
     if (b->router_ipc)
         rc |= loop_watch(b->loop, b->router_ipc, -1, router_ipc_input, b, &b->throttled);

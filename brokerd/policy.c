@@ -46,6 +46,13 @@ int config_endpoint_ok(const char *ep, const char **why)
             *why = "an ipc endpoint needs a path";
             return 0;
         }
+        if (!strcmp(ep + 6, "*")) {
+            /* libzmq would bind a random path, and our probe of the path
+             * "*" would remove a file of that name from the working
+             * directory first. */
+            *why = "ipc://* is not supported: give the socket's path";
+            return 0;
+        }
         if (strlen(ep + 6) > 107) {
             *why = "the ipc path is longer than a Unix socket allows (107 bytes)";
             return 0;
@@ -83,6 +90,9 @@ static int loopback_host(const char *ep)
 const char *config_endpoint_refusal(const config *c, const char *ep, int *plain)
 {
     *plain = 0;
+    if (!strncmp(ep, "ipc://@", 7) && !c->secure)
+        return "an abstract ipc endpoint has no file, so broker.ipc_mode cannot guard it and any "
+               "local user could connect (use a path, or give security.clients uid/gid rules)";
     if (strncmp(ep, "tcp://", 6) != 0)
         return NULL; /* ipc: guarded by the file's mode and by peer credentials */
     if (c->curve)
@@ -109,6 +119,10 @@ const char *config_gateway_refusal(const config *c, const char *ep, int *plain)
         *plain = c->secure || (!strncmp(ep, "tcp://", 6) && !loopback_host(ep));
         return NULL;
     }
+    if (!strncmp(ep, "ipc://@", 7))
+        return "an abstract ipc endpoint has no file, so broker.ipc_mode cannot guard it and the "
+               "plain ZeroMQ gateway would be open to any local user (set broker.insecure = true "
+               "to accept that)";
     if (c->secure)
         return "the plain ZeroMQ gateway bypasses security.clients (set broker.insecure = true "
                "to run it anyway)";

@@ -11,6 +11,7 @@
  * client's fd, so psub finishes the message in hand and exits 0.
  */
 #include "common.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,17 +153,20 @@ TOOL_EXIT_HELP
 "  psub -c time --reply date\n");
 }
 
-/* Writes the -v prefix "[topic #seq HH:MM:SS.mmm flags] " into buf. */
+/* Writes the -v prefix "[topic #seq HH:MM:SS.mmm flags] " into buf.  The
+ * topic is the publisher's choice and this is for a terminal, so it is
+ * shown printable: no escape sequence of a publisher's reaches it. */
 static void verbose_prefix(const ps_msg *m, char *buf, size_t cap)
 {
     struct timeval tv;
     struct tm tm;
-    char when[32];
+    char when[32], topic[1025];
 
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
     strftime(when, sizeof when, "%H:%M:%S", &tm);
-    snprintf(buf, cap, "[%s%s#%llu %s.%03ld%s%s] ", ps_msg_topic(m), *ps_msg_topic(m) ? " " : "",
+    ps__printable(topic, sizeof topic, ps_msg_topic(m), strlen(ps_msg_topic(m)));
+    snprintf(buf, cap, "[%s%s#%llu %s.%03ld%s%s] ", topic, *topic ? " " : "",
              (unsigned long long)ps_msg_seq(m), when, (long)(tv.tv_usec / 1000),
              ps_msg_is_retained(m) ? " retained" : "",
              ps_msg_is_redelivered(m) ? " redelivered" : "");

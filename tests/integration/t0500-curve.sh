@@ -68,18 +68,19 @@ wait $sub || fail "the reader's psub exited $?"
 expect_eq "$(sed 's/^\[[^]]*\] //' got | tr '\n' ' ')" "first second " "messages over CURVE"
 
 # The reader may subscribe, not publish: exit 4, one line; one log line for three messages.
-expect_run 4 "not allowed on 'logs': 'publish:logs' is not among the rights of reader" \
+expect_run 4 "not allowed on 'logs': neither 'publish:logs' nor 'send:logs' is among the rights of reader" \
     env PUBSUB_CURVE_KEY=reader.key "$P" -c logs -t a/b one two three
 wait_for_log "\(reader\) refused: 'publish:logs'"
 expect_eq "$(grep -cF "(reader) refused: 'publish:logs'" brokerd.log)" 1 "refusals logged for one client"
-expect_run 4 "'subscribe:logs' is not among the rights of writer" \
+expect_run 4 "neither 'subscribe:logs' nor 'consume:logs' is among the rights of writer" \
     env PUBSUB_CURVE_KEY=writer.key "$S" -c logs -n 1 --timeout 500
 
-# Queues: send and consume.
+# Queues: send and consume.  The refusal names the rights of both kinds of
+# channel, so that it does not tell which channels are queues.
 PUBSUB_CURVE_KEY=writer.key "$P" -c jobs "job 1" || fail "send to jobs exited $?"
-expect_run 4 "'consume:jobs' is not among the rights of writer" \
+expect_run 4 "neither 'subscribe:jobs' nor 'consume:jobs' is among the rights of writer" \
     env PUBSUB_CURVE_KEY=writer.key "$S" -c jobs -n 1 --timeout 500
-expect_run 4 "'send:jobs' is not among the rights of reader" \
+expect_run 4 "neither 'publish:jobs' nor 'send:jobs' is among the rights of reader" \
     env PUBSUB_CURVE_KEY=reader.key "$P" -c jobs "job 2"
 expect_eq "$("$S" -c jobs -n 1 --timeout 3000)" "job 1" "the job, consumed by admin"
 

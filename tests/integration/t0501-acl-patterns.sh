@@ -38,11 +38,11 @@ export PUBSUB_CURVE_SERVER_KEY=$SCRATCH/server.pub PUBSUB_CURVE_KEY=$SCRATCH/adm
 start_broker -c b.conf
 OPS="env PUBSUB_CURVE_KEY=$SCRATCH/ops.key"
 
-# may CODE CMD...: CMD exits CODE, 4 with the broker's "not among the rights".
+# may CODE CMD...: CMD exits CODE, 4 with the broker's "among the rights" refusal.
 may() {
     local want=$1
     shift
-    expect_run "$want" "$([ "$want" = 4 ] && echo "is not among the rights of ops")" "$@"
+    expect_run "$want" "$([ "$want" = 4 ] && echo "among the rights of ops")" "$@"
 }
 may 0 $OPS "$P" -c logs.amd64 -t sshd "allowed"
 may 0 $OPS "$P" -c logs.a.b -t x "allowed"

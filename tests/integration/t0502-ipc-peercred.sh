@@ -55,7 +55,7 @@ expect_run 2 'cannot reach' as 65534 65534 - "$P" -b "$IPC" --timeout 1000 -c lo
 as 65534 65534 4242 "$S" -v -b "$IPC" -c logs -n 3 --timeout 8000 > got 2> sub.err &
 sub=$!
 wait_for_file_lines sub.err 1
-expect_run 4 "'publish:logs' is not among the rights of nobody \(uid 65534\)" \
+expect_run 4 "neither 'publish:logs' nor 'send:logs' is among the rights of nobody \(uid 65534\)" \
     as 65534 65534 4242 "$P" -b "$IPC" -c logs -t a "nobody publishes"
 # crew by a supplementary group, crew by the primary group, root by uid, admin over tcp.
 expect_run 0 '' as 23456 23456 4242,4243 "$P" -b "$IPC" -c logs -t a "from a supplementary group"

@@ -7,7 +7,6 @@
 # subscribe and admin), and ipc://* deleted a file named '*' in the
 # working directory.
 . "$(dirname "$0")/lib.sh"
-pending "issue 15.11: abstract ipc endpoints ignore ipc_mode; ipc://* deletes ./*"
 . "$TESTS/integration/hostile.sh"
 
 PORT=$(free_port)

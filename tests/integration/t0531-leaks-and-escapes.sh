@@ -9,7 +9,6 @@
 # a pattern with ESC reached the log raw, and psub -v printed topics raw,
 # OSC/CSI sequences included.
 . "$(dirname "$0")/lib.sh"
-pending "issue 15.12: refusals tell queues apart; control characters reach the log and the terminal"
 . "$TESTS/integration/hostile.sh"
 [ "$(id -u)" = 0 ] || { echo "ok: skipped: the uid rule is written for root"; exit 0; }
 
