@@ -41,7 +41,7 @@
 
 #define MAX_SUBS 64        /* subscribers of one run at most */
 #define IDLE_MS 5000       /* a subscriber gives up this long after its last message */
-#define PROBE 'P'          /* first byte of a readiness probe */
+#define PROBE 0x80         /* first byte of a readiness probe: PROBE + publisher index */
 #define DATA 'D'           /* first byte of a measured message */
 
 /* What one run asks of the clients. */
@@ -62,6 +62,7 @@ struct job {
 /* A subscriber's report to the parent. */
 struct sub_result {
     long received;         /* measured messages */
+    uint64_t probed;       /* publishers whose probes arrived, a bit each */
     int64_t first_ns;      /* when the first arrived */
     int64_t last_ns;       /* when the last arrived */
 };
@@ -71,6 +72,7 @@ struct pub_result {
     int64_t start_ns;      /* first measured publish */
     int64_t end_ns;        /* everything handed over (and confirmed) */
     int ok;                /* 1 when every send succeeded */
+    int index;             /* which publisher of the run (0..), set before pub_run */
 };
 
 /* A target: how to reach it and what its clients do. */
@@ -114,11 +116,19 @@ static void say_ready(int fd, int *said)
     }
 }
 
-/* Counts one arrival of a payload starting with first. 1 when done. */
+/*
+ * Counts one arrival of a payload starting with first.  1 when done.  The
+ * subscriber is ready once probes of every publisher arrived: one that
+ * connected late (a PUB socket drops what it sends before the subscription
+ * reached it) would otherwise lose the start of its messages.
+ */
 static int count(const struct job *j, struct sub_result *r, char first, int ready_fd, int *ready)
 {
-    if (first == PROBE) {
-        say_ready(ready_fd, ready);
+    unsigned char b = (unsigned char)first;
+    if (b >= PROBE && b < PROBE + MAX_SUBS) {
+        r->probed |= (uint64_t)1 << (b - PROBE);
+        if (r->probed == (j->pubs >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << j->pubs) - 1))
+            say_ready(ready_fd, ready);
         return 0;
     }
     int64_t t = now_ns();
@@ -180,7 +190,7 @@ static int ps_pub_run(const struct target *t, const struct job *j, int go_fd, st
     int confirm = j->kind == K_CONFIRM || j->kind == K_DURABLE || j->kind == K_SYNC;
     int flags = j->kind == K_SYNC ? PS_SYNC : confirm ? PS_CONFIRM : 0;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         ps_publish(c, ch, "b", buf, j->size, 0);
         ps_flush(c, 1000);
     }
@@ -292,7 +302,7 @@ static int zmq_pub_run(const struct target *t, const struct job *j, int go_fd, s
     if (!buf || zmq_connect(s, zep[j->kind == K_QUEUE ? 2 : 0]) < 0)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         zmq_send(s, buf, j->size, ZMQ_DONTWAIT);
     }
     payload(buf, j->size, DATA);
@@ -466,7 +476,7 @@ static int nats_pub_run(const struct target *t, const struct job *j, int go_fd, 
     if (!buf || natsConnection_ConnectTo(&nc, t->addr) != NATS_OK)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         natsConnection_Publish(nc, "bench.b", buf, (int)j->size);
         natsConnection_Flush(nc);
     }
@@ -598,7 +608,7 @@ static int redis_pub_run(const struct target *t, const struct job *j, int go_fd,
     if (!c || !buf)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         redisReply *rep = redisCommand(c, "PUBLISH bench %b", buf, j->size);
         if (rep)
             freeReplyObject(rep);
@@ -711,7 +721,7 @@ static int mq_pub_run(const struct target *t, const struct job *j, int go_fd, st
     if (!m || !buf || mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         mosquitto_publish(m, NULL, "bench", (int)j->size, buf, 0, false);
     }
     long probes = __atomic_load_n(&q.published, __ATOMIC_RELAXED);
@@ -782,10 +792,12 @@ static double run_throughput(const struct target *t, const struct job *j, long *
             close(ready[0]);
             close(go[1]);
             close(res[0]);
-            if (rep.is_sub)
+            if (rep.is_sub) {
                 rep.failed = t->sub_run(t, j, ready[1], &rep.s) < 0;
-            else
+            } else {
+                rep.p.index = i - nsub;
                 rep.failed = t->pub_run(t, j, go[0], &rep.p) < 0;
+            }
             child_report(res[1], &rep);
         }
         if (pid > 0)
