@@ -44,7 +44,7 @@ _pubsub() {
         ;;
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs
-              --subs --pubs --window --requests --idle --slow-mib"
+              --subs --pubs --window --requests --idle --slow-mib --mosquitto-count"
         words="pubsub fanout many queue confirm sync durable reqrep memory"
         ;;
     brokerd)
@@ -82,7 +82,7 @@ _pubsub() {
         ;;
     -b | --broker | -t | --topic | -n | --count | --size | --rate | --timeout | -s | --runs | -r | \
         --broker-pid | --nats | --redis | --mosquitto | --subs | --pubs | --window | --requests | \
-        --idle | --slow-mib)
+        --idle | --slow-mib | --mosquitto-count)
         return 0 # a value of the user's own
         ;;
     esac

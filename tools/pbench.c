@@ -698,8 +698,11 @@ static int mq_sub_run(const struct target *t, const struct job *j, int ready_fd,
         return -1;
     int64_t last = now_ns();
     long seen = -1;
+    /* mosquitto_loop is what mosquitto_loop_forever runs; calling it here
+     * lets the idle end be checked between calls (max_packets is unused,
+     * 1 as the header asks). */
     while (!q.done) {
-        if (mosquitto_loop(m, 100, 1000) != MOSQ_ERR_SUCCESS)
+        if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS)
             break;
         if (r->received != seen) {
             seen = r->received;
