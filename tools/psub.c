@@ -150,22 +150,27 @@ static void verbose_prefix(const ps_msg *m, char *buf, size_t cap)
 }
 
 /* Writes one message in the chosen format into stdout's buffer (see
- * flush_out).  Returns 0 or -1. */
+ * flush_out).  Returns 0, or -1 when it could not be formatted. */
 static int print_message(struct psub *s, const ps_msg *m)
 {
     const char *data = ps_msg_data(m);
     size_t size = ps_msg_size(m);
 
+    /* Only this thread writes stdout: the unlocked calls spare a lock per
+     * message, and a write error is seen by flush_out (ferror) before
+     * anything is acknowledged. */
     if (s->format == FMT_RAW) {
-        fwrite(data, 1, size, stdout);
+        fwrite_unlocked(data, 1, size, stdout);
+        return 0;
     } else if (s->format == FMT_PLAIN) {
         if (s->verbose) {
             char pre[1200];
             verbose_prefix(m, pre, sizeof pre);
-            fputs(pre, stdout);
+            fputs_unlocked(pre, stdout);
         }
-        fwrite(data, 1, size, stdout);
-        putchar('\n');
+        fwrite_unlocked(data, 1, size, stdout);
+        putc_unlocked('\n', stdout);
+        return 0;
     } else {
         json_t *o = json_object();
         json_t *payload = NULL;
@@ -432,7 +437,9 @@ static int handle(struct psub *s, ps_msg **mp)
         if (print_message(s, m) < 0) {
             /* Not written, so not acknowledged: the broker keeps it. */
             ps_msg_destroy(mp);
-            int rc = flush_out(s); /* fails too, and drops the rest unacknowledged */
+            int rc = flush_out(s); /* a write error fails here too: nothing acknowledged */
+            if (rc == 0)
+                tool_err("cannot format a message: out of memory");
             return rc ? rc : -1;
         }
         s->handled++;
