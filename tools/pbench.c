@@ -1082,6 +1082,16 @@ static double median(const double *v, int n)
     return n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
 }
 
+/* The lowest and highest of v[0..n). */
+static void min_max(const double *v, int n, double *lo, double *hi)
+{
+    *lo = *hi = v[0];
+    for (int k = 1; k < n; k++) {
+        *lo = v[k] < *lo ? v[k] : *lo;
+        *hi = v[k] > *hi ? v[k] : *hi;
+    }
+}
+
 /* A round under this share of its figure's median is reported. */
 #define LOW_ROUND 0.75
 #define MAX_NOTES 64
@@ -1098,11 +1108,8 @@ static int nnotes;
 static double rate_cell(char *cell, size_t size, const double *v, int n, const char *title,
                         const char *target)
 {
-    double med = median(v, n), lo = v[0], hi = v[0];
-    for (int k = 1; k < n; k++) {
-        lo = v[k] < lo ? v[k] : lo;
-        hi = v[k] > hi ? v[k] : hi;
-    }
+    double med = median(v, n), lo, hi;
+    min_max(v, n, &lo, &hi);
     fmt_rate(cell, size, med);
     if (n > 1) {
         double unit = med >= 1e6 ? 1e6 : 1e3;
@@ -1202,11 +1209,8 @@ static void latency_rows(const struct job *j, long n, int runs)
                 continue;
             }
             r[i]->value[t] = median(v[i], runs);
-            double lo = v[i][0], hi = v[i][0];
-            for (int k = 1; k < runs; k++) {
-                lo = v[i][k] < lo ? v[i][k] : lo;
-                hi = v[i][k] > hi ? v[i][k] : hi;
-            }
+            double lo, hi;
+            min_max(v[i], runs, &lo, &hi);
             if (runs > 1)
                 snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "%.0f (%.0f–%.0f)", r[i]->value[t], lo, hi);
             else
