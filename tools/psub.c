@@ -73,6 +73,7 @@ struct psub {
      * queue messages are acknowledged only once they are really out. */
     ps_msg *unflushed[UNFLUSHED_MAX];
     int nunflushed;                      /* entries in unflushed */
+    int write_failed;                    /* stdout failed (and it was said once) */
 };
 
 static void usage(FILE *out)
@@ -220,8 +221,9 @@ static int flush_out(struct psub *s)
     int rc = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
         rc = errno == EPIPE ? 1 : -1;
-        if (rc < 0)
+        if (rc < 0 && !s->write_failed)
             tool_err("cannot write stdout: %s", strerror(errno));
+        s->write_failed = 1;
     }
     for (int i = 0; i < s->nunflushed; i++) {
         if (rc == 0)
