@@ -678,8 +678,9 @@ static struct mosquitto *mq_open(const struct target *t, struct mq *q)
     if (!m)
         return NULL;
     mosquitto_max_inflight_messages_set(m, 1000);
-    /* Without TCP_NODELAY a QoS 1 window waits on Nagle's algorithm and
-     * delayed ACKs; the documentation names the option for this. */
+    /* Small packets (a PUBACK, a lone publish) otherwise wait on Nagle's
+     * algorithm; the documentation offers the option for the latency of
+     * individual messages. */
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_message_callback_set(m, mq_on_message);
     mosquitto_publish_callback_set(m, mq_on_publish);
