@@ -8,7 +8,9 @@
  * ZeroMQ's slow joiner), and the clock running from the first publish to
  * the last message received.  Every run checks that every message arrived;
  * a figure with losses is reported as such, never as a throughput.  Each
- * figure is the median of --runs runs.  Targets: brokerd (through
+ * figure is the median of --runs rounds, with their lowest and highest,
+ * and a round far below its median is named (a collapse under sustained
+ * load is a finding, not noise to hide).  Targets: brokerd (through
  * libpubsub), a raw libzmq proxy that pbench starts itself (the floor no
  * broker on ZeroMQ can beat), and, when pbench was built with their client
  * libraries and given their address, Mosquitto, Redis and NATS.
@@ -39,7 +41,7 @@
 
 #define MAX_SUBS 64        /* subscribers of one run at most */
 #define IDLE_MS 5000       /* a subscriber gives up this long after its last message */
-#define PROBE 'P'          /* first byte of a readiness probe */
+#define PROBE 0x80         /* first byte of a readiness probe: PROBE + publisher index */
 #define DATA 'D'           /* first byte of a measured message */
 
 /* What one run asks of the clients. */
@@ -60,6 +62,7 @@ struct job {
 /* A subscriber's report to the parent. */
 struct sub_result {
     long received;         /* measured messages */
+    uint64_t probed;       /* publishers whose probes arrived, a bit each */
     int64_t first_ns;      /* when the first arrived */
     int64_t last_ns;       /* when the last arrived */
 };
@@ -69,6 +72,7 @@ struct pub_result {
     int64_t start_ns;      /* first measured publish */
     int64_t end_ns;        /* everything handed over (and confirmed) */
     int ok;                /* 1 when every send succeeded */
+    int index;             /* which publisher of the run (0..), set before pub_run */
 };
 
 /* A target: how to reach it and what its clients do. */
@@ -85,6 +89,7 @@ struct target {
     /* Makes n requests one after the other, latencies in lat (ns). */
     int (*rpc_run)(const struct target *t, const struct job *j, int64_t *lat, long n);
     int kinds;             /* bit per enum kind it can run */
+    double scale;          /* share of each job's messages it is given (0: all) */
 };
 
 static int64_t now_ns(void)
@@ -111,11 +116,19 @@ static void say_ready(int fd, int *said)
     }
 }
 
-/* Counts one arrival of a payload starting with first. 1 when done. */
+/*
+ * Counts one arrival of a payload starting with first.  1 when done.  The
+ * subscriber is ready once probes of every publisher arrived: one that
+ * connected late (a PUB socket drops what it sends before the subscription
+ * reached it) would otherwise lose the start of its messages.
+ */
 static int count(const struct job *j, struct sub_result *r, char first, int ready_fd, int *ready)
 {
-    if (first == PROBE) {
-        say_ready(ready_fd, ready);
+    unsigned char b = (unsigned char)first;
+    if (b >= PROBE && b < PROBE + MAX_SUBS) {
+        r->probed |= (uint64_t)1 << (b - PROBE);
+        if (r->probed == (j->pubs >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << j->pubs) - 1))
+            say_ready(ready_fd, ready);
         return 0;
     }
     int64_t t = now_ns();
@@ -177,7 +190,7 @@ static int ps_pub_run(const struct target *t, const struct job *j, int go_fd, st
     int confirm = j->kind == K_CONFIRM || j->kind == K_DURABLE || j->kind == K_SYNC;
     int flags = j->kind == K_SYNC ? PS_SYNC : confirm ? PS_CONFIRM : 0;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         ps_publish(c, ch, "b", buf, j->size, 0);
         ps_flush(c, 1000);
     }
@@ -251,16 +264,24 @@ static int zmq_sub_run(const struct target *t, const struct job *j, int ready_fd
         zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
     if (zmq_connect(s, zep[j->kind == K_QUEUE ? 3 : 1]) < 0)
         return -1;
+    /* A blocking receive, as libzmq's guide writes a subscriber: the idle
+     * end is ZMQ_RCVTIMEO (30 s until the first probe, then IDLE_MS), set
+     * once when it changes rather than a zmq_poll before every message. */
+    int timeout = 30000, idle = IDLE_MS;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_msg_t m;
     zmq_msg_init(&m);
     for (;;) {
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, r->received || ready ? IDLE_MS : 30000) <= 0)
+        if (zmq_msg_recv(&m, s, 0) < 0) {
+            if (errno == EINTR)
+                continue;
             break;
-        if (zmq_msg_recv(&m, s, 0) < 0)
-            break;
+        }
+        int was_ready = ready;
         if (count(j, r, zmq_msg_size(&m) ? *(char *)zmq_msg_data(&m) : 0, ready_fd, &ready))
             break;
+        if (ready && !was_ready)
+            zmq_setsockopt(s, ZMQ_RCVTIMEO, &idle, sizeof idle);
     }
     zmq_msg_close(&m);
     zmq_close(s);
@@ -281,7 +302,7 @@ static int zmq_pub_run(const struct target *t, const struct job *j, int go_fd, s
     if (!buf || zmq_connect(s, zep[j->kind == K_QUEUE ? 2 : 0]) < 0)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         zmq_send(s, buf, j->size, ZMQ_DONTWAIT);
     }
     payload(buf, j->size, DATA);
@@ -398,25 +419,51 @@ static pid_t zmq_proxies_start(void)
 
 /* NATS, through its C client ------------------------------------------------ */
 #ifdef PBENCH_NATS
+/* What a NATS subscription's callback shares with the waiting thread. */
+struct nats_sub {
+    const struct job *j;   /* the job */
+    struct sub_result *r;  /* the counts (the delivery thread writes them) */
+    int ready_fd;          /* where to say ready */
+    int ready;             /* ... said */
+    int done;              /* all arrived (atomic) */
+};
+
+static void nats_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg)
+{
+    (void)nc;
+    (void)sub;
+    struct nats_sub *q = arg;
+    if (count(q->j, q->r, natsMsg_GetDataLength(m) ? natsMsg_GetData(m)[0] : 0, q->ready_fd, &q->ready))
+        __atomic_store_n(&q->done, 1, __ATOMIC_RELEASE);
+    natsMsg_Destroy(m);
+}
+
+/* An asynchronous subscription, which the client's documentation names the
+ * faster kind: a delivery thread of its own calls back for each message. */
 static int nats_sub_run(const struct target *t, const struct job *j, int ready_fd, struct sub_result *r)
 {
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
-    int ready = 0;
+    struct nats_sub q = {.j = j, .r = r, .ready_fd = ready_fd};
     if (natsConnection_ConnectTo(&nc, t->addr) != NATS_OK ||
-        natsConnection_SubscribeSync(&sub, nc, "bench.b") != NATS_OK)
+        natsConnection_Subscribe(&sub, nc, "bench.b", nats_on_msg, &q) != NATS_OK)
         return -1;
     natsSubscription_SetPendingLimits(sub, -1, -1); /* no slow-consumer drops */
     natsConnection_Flush(nc);
-    for (;;) {
-        natsMsg *m = NULL;
-        if (natsSubscription_NextMsg(&m, sub, r->received || ready ? IDLE_MS : 30000) != NATS_OK)
+    /* The waiting thread only watches the count for the idle end. */
+    long seen = -1;
+    int64_t last = now_ns();
+    while (!__atomic_load_n(&q.done, __ATOMIC_ACQUIRE)) {
+        nats_Sleep(10);
+        long got = __atomic_load_n(&r->received, __ATOMIC_RELAXED);
+        if (got != seen) {
+            seen = got;
+            last = now_ns();
+        } else if (now_ns() - last > (int64_t)(got || q.ready ? IDLE_MS : 30000) * 1000000) {
             break;
-        int done = count(j, r, natsMsg_GetDataLength(m) ? natsMsg_GetData(m)[0] : 0, ready_fd, &ready);
-        natsMsg_Destroy(m);
-        if (done)
-            break;
+        }
     }
+    natsSubscription_Unsubscribe(sub); /* no callback runs after this returns */
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(nc);
     return 0;
@@ -429,7 +476,7 @@ static int nats_pub_run(const struct target *t, const struct job *j, int go_fd, 
     if (!buf || natsConnection_ConnectTo(&nc, t->addr) != NATS_OK)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         natsConnection_Publish(nc, "bench.b", buf, (int)j->size);
         natsConnection_Flush(nc);
     }
@@ -531,19 +578,24 @@ static int redis_sub_run(const struct target *t, const struct job *j, int ready_
     if (!rep)
         return -1;
     freeReplyObject(rep);
+    /* The idle end is the socket's timeout, set when it changes (30 s until
+     * the first probe, then IDLE_MS), not before every reply: a
+     * setsockopt per message would be pbench's cost, not Redis's. */
+    struct timeval first = {30, 0}, idle = {IDLE_MS / 1000, 0};
+    redisSetTimeout(c, first);
     for (;;) {
-        struct timeval tv = {r->received || ready ? IDLE_MS / 1000 : 30, 0};
-        redisSetTimeout(c, tv);
         void *v = NULL;
         if (redisGetReply(c, &v) != REDIS_OK || !v)
             break;
         rep = v;
-        int done = 0;
+        int done = 0, was_ready = ready;
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[2]->len)
             done = count(j, r, rep->element[2]->str[0], ready_fd, &ready);
         freeReplyObject(rep);
         if (done)
             break;
+        if (ready && !was_ready)
+            redisSetTimeout(c, idle);
     }
     redisFree(c);
     return 0;
@@ -556,7 +608,7 @@ static int redis_pub_run(const struct target *t, const struct job *j, int go_fd,
     if (!c || !buf)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         redisReply *rep = redisCommand(c, "PUBLISH bench %b", buf, j->size);
         if (rep)
             freeReplyObject(rep);
@@ -626,6 +678,10 @@ static struct mosquitto *mq_open(const struct target *t, struct mq *q)
     if (!m)
         return NULL;
     mosquitto_max_inflight_messages_set(m, 1000);
+    /* Small packets (a PUBACK, a lone publish) otherwise wait on Nagle's
+     * algorithm; the documentation offers the option for the latency of
+     * individual messages. */
+    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_message_callback_set(m, mq_on_message);
     mosquitto_publish_callback_set(m, mq_on_publish);
     if (mosquitto_connect(m, host, port, 60) != MOSQ_ERR_SUCCESS) {
@@ -643,8 +699,11 @@ static int mq_sub_run(const struct target *t, const struct job *j, int ready_fd,
         return -1;
     int64_t last = now_ns();
     long seen = -1;
+    /* mosquitto_loop is what mosquitto_loop_forever runs; calling it here
+     * lets the idle end be checked between calls (max_packets is unused,
+     * 1 as the header asks). */
     while (!q.done) {
-        if (mosquitto_loop(m, 100, 1000) != MOSQ_ERR_SUCCESS)
+        if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS)
             break;
         if (r->received != seen) {
             seen = r->received;
@@ -666,7 +725,7 @@ static int mq_pub_run(const struct target *t, const struct job *j, int go_fd, st
     if (!m || !buf || mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS)
         return -1;
     while (!readable(go_fd, 20)) {
-        payload(buf, j->size, PROBE);
+        payload(buf, j->size, (char)(PROBE + r->index));
         mosquitto_publish(m, NULL, "bench", (int)j->size, buf, 0, false);
     }
     long probes = __atomic_load_n(&q.published, __ATOMIC_RELAXED);
@@ -737,10 +796,12 @@ static double run_throughput(const struct target *t, const struct job *j, long *
             close(ready[0]);
             close(go[1]);
             close(res[0]);
-            if (rep.is_sub)
+            if (rep.is_sub) {
                 rep.failed = t->sub_run(t, j, ready[1], &rep.s) < 0;
-            else
+            } else {
+                rep.p.index = i - nsub;
                 rep.failed = t->pub_run(t, j, go[0], &rep.p) < 0;
+            }
             child_report(res[1], &rep);
         }
         if (pid > 0)
@@ -981,13 +1042,17 @@ static void usage(FILE *out)
 "\n"
 "  -s, --size BYTES         payload size (default 64)\n"
 "  -n, --count N            messages per run (default 200000)\n"
-"  -r, --runs N             runs per figure; the median is shown (default 3)\n"
+"  -r, --runs N             rounds per figure: the median, and the lowest and\n"
+"                           highest in parentheses (default 3); a round below\n"
+"                           0.75x its median is named after the table\n"
 "      --subs N             fan-out subscribers (default 10)\n"
 "      --pubs N             publishers of the many-to-one figure (default 4)\n"
 "      --window N           confirmations outstanding (default 1000)\n"
 "      --requests N         request/reply round trips (default 20000)\n"
 "      --idle N             idle subscriptions for the memory figure (default 100000)\n"
 "      --slow-mib N         MiB sent to a subscriber that never reads (default 256)\n"
+"      --mosquitto-count N  messages per run for the Mosquitto columns, when fewer\n"
+"                           than --count (Mosquitto is far slower; default: --count)\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
@@ -1009,10 +1074,58 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+/* The median of v[0..n), which stays in the order given. */
+static double median(const double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    double w[16];
+    memcpy(w, v, (size_t)n * sizeof *w);
+    qsort(w, (size_t)n, sizeof *w, cmp_double);
+    return n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+}
+
+/* The lowest and highest of v[0..n). */
+static void min_max(const double *v, int n, double *lo, double *hi)
+{
+    *lo = *hi = v[0];
+    for (int k = 1; k < n; k++) {
+        *lo = v[k] < *lo ? v[k] : *lo;
+        *hi = v[k] > *hi ? v[k] : *hi;
+    }
+}
+
+/* A round under this share of its figure's median is reported. */
+#define LOW_ROUND 0.75
+#define MAX_NOTES 64
+
+/* Rounds that fell below LOW_ROUND × their median, printed after the table. */
+static char notes[MAX_NOTES][160];
+static int nnotes;
+
+/*
+ * Formats rates v[0..n) (one per round) as "median (min–max)" in the
+ * median's unit into cell, and notes every round below LOW_ROUND × the
+ * median.  Returns the median.
+ */
+static double rate_cell(char *cell, size_t size, const double *v, int n, const char *title,
+                        const char *target)
+{
+    double med = median(v, n), lo, hi;
+    min_max(v, n, &lo, &hi);
+    fmt_rate(cell, size, med);
+    if (n > 1) {
+        double unit = med >= 1e6 ? 1e6 : 1e3;
+        size_t len = strlen(cell);
+        snprintf(cell + len, size - len, med >= 1e6 ? " (%.2f–%.2f)" : " (%.0f–%.0f)", lo / unit,
+                 hi / unit);
+    }
+    for (int k = 0; k < n; k++)
+        if (v[k] < LOW_ROUND * med && nnotes < MAX_NOTES) {
+            char rate[16];
+            fmt_rate(rate, sizeof rate, v[k]);
+            snprintf(notes[nnotes++], sizeof notes[0], "%s, %s: round %d of %d at %s, %.2f× the median",
+                     title, target, k + 1, n, rate, v[k] / med);
+        }
+    return med;
 }
 
 static struct row *new_row(const char *title, int latency)
@@ -1037,10 +1150,14 @@ static void throughput_row(const char *title, const struct job *j, int runs, int
             continue;
         double v[16], share[16];
         long lost = 0, worst = 0;
-        long expected = j->count * j->pubs * j->subs;
+        struct job tj = *j; /* this target's share of the messages */
+        if (targets[t].scale > 0 && targets[t].scale < 1)
+            tj.count = (long)((double)j->count * targets[t].scale) > 100
+                           ? (long)((double)j->count * targets[t].scale) : 100;
+        long expected = tj.count * tj.pubs * tj.subs;
         int ok = 1;
         for (int k = 0; k < runs && ok; k++) {
-            v[k] = run_throughput(&targets[t], j, &lost);
+            v[k] = run_throughput(&targets[t], &tj, &lost);
             if (v[k] < 0)
                 ok = 0;
             if (lossy) {
@@ -1052,16 +1169,15 @@ static void throughput_row(const char *title, const struct job *j, int runs, int
         }
         if (!ok) {
             snprintf(r->cell[t], sizeof r->cell[t], "failed");
-        } else if (lossy) {
-            char rate[16];
-            r->value[t] = median(v, runs);
-            fmt_rate(rate, sizeof rate, r->value[t]);
-            snprintf(r->cell[t], sizeof r->cell[t], "%s, %.1f%% dropped", rate, median(share, runs));
-        } else if (worst)
+        } else if (worst) {
             snprintf(r->cell[t], sizeof r->cell[t], "lost %ld", worst);
-        else {
-            r->value[t] = median(v, runs);
-            fmt_rate(r->cell[t], sizeof r->cell[t], r->value[t]);
+        } else {
+            r->value[t] = rate_cell(r->cell[t], sizeof r->cell[t], v, runs, title, targets[t].name);
+            if (lossy) {
+                size_t len = strlen(r->cell[t]);
+                snprintf(r->cell[t] + len, sizeof r->cell[t] - len, ", %.1f%% dropped",
+                         median(share, runs));
+            }
         }
         fprintf(stderr, "pbench: %-40s %-16s %s\n", title, targets[t].name, r->cell[t]);
     }
@@ -1094,7 +1210,12 @@ static void latency_rows(const struct job *j, long n, int runs)
                 continue;
             }
             r[i]->value[t] = median(v[i], runs);
-            snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "%.0f", r[i]->value[t]);
+            double lo, hi;
+            min_max(v[i], runs, &lo, &hi);
+            if (runs > 1)
+                snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "%.0f (%.0f–%.0f)", r[i]->value[t], lo, hi);
+            else
+                snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "%.0f", r[i]->value[t]);
         }
         fprintf(stderr, "pbench: request/reply %-26s %-16s p50 %s p99 %s µs\n", "", targets[t].name,
                 r[0]->cell[t], r[2]->cell[t]);
@@ -1124,11 +1245,16 @@ static void print_table(void)
         }
         printf("\n");
     }
+    printf("\n");
+    if (!nnotes)
+        printf("No round fell below %.2f× its figure's median.\n", LOW_ROUND);
+    for (int i = 0; i < nnotes; i++)
+        printf("Below %.2f× the median: %s.\n", LOW_ROUND, notes[i]);
 }
 
 enum {
     O_PID = OPT_TOOL_BASE, O_ZMQ, O_NATS, O_REDIS, O_MOSQ, O_SUBS, O_PUBS, O_WINDOW,
-    O_REQUESTS, O_IDLE, O_SLOW
+    O_REQUESTS, O_IDLE, O_SLOW, O_MOSQ_COUNT
 };
 
 static int want(char **names, int n, const char *s)
@@ -1159,10 +1285,11 @@ int main(int argc, char **argv)
         {"requests", required_argument, NULL, O_REQUESTS},
         {"idle", required_argument, NULL, O_IDLE},
         {"slow-mib", required_argument, NULL, O_SLOW},
+        {"mosquitto-count", required_argument, NULL, O_MOSQ_COUNT},
         {NULL, 0, NULL, 0}};
     struct tool_opts o;
     long size = 64, count = 200000, runs = 3, subs = 10, pubs = 4, window = 1000;
-    long requests = 20000, idle = 100000, slow_mib = 256, pid = 0;
+    long requests = 20000, idle = 100000, slow_mib = 256, pid = 0, mosq_count = 0;
     int use_zmq = 0;
     const char *nats = NULL, *redis = NULL, *mosq = NULL;
     int c;
@@ -1180,6 +1307,7 @@ int main(int argc, char **argv)
         case O_REQUESTS: if (tool_parse_long(optarg, 1, 10000000, "requests", &requests) < 0) return EXIT_USAGE; break;
         case O_IDLE: if (tool_parse_long(optarg, 1, 10000000, "idle", &idle) < 0) return EXIT_USAGE; break;
         case O_SLOW: if (tool_parse_long(optarg, 1, 100000, "slow-mib", &slow_mib) < 0) return EXIT_USAGE; break;
+        case O_MOSQ_COUNT: if (tool_parse_long(optarg, 1, 100000000, "mosquitto count", &mosq_count) < 0) return EXIT_USAGE; break;
         case O_PID: if (tool_parse_long(optarg, 1, 1 << 30, "pid", &pid) < 0) return EXIT_USAGE; break;
         case O_ZMQ: use_zmq = 1; break;
         case O_NATS: nats = optarg; break;
@@ -1208,7 +1336,7 @@ int main(int argc, char **argv)
     int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE) | (1 << K_SYNC) |
               (1 << K_DROP);
     targets[ntargets++] = (struct target){"brokerd", ep, 0, ps_sub_run, ps_pub_run,
-                                          ps_rpc_serve, ps_rpc_run, all};
+                                          ps_rpc_serve, ps_rpc_run, all, 0};
     pid_t proxy = -1;
     if (use_zmq) {
         proxy = zmq_proxies_start();
@@ -1218,13 +1346,13 @@ int main(int argc, char **argv)
         }
         targets[ntargets++] = (struct target){"zmq proxy", "", 0, zmq_sub_run, zmq_pub_run,
                                               zmq_rpc_serve, zmq_rpc_run,
-                                              (1 << K_PUBSUB) | (1 << K_QUEUE)};
+                                              (1 << K_PUBSUB) | (1 << K_QUEUE), 0};
     }
 #ifdef PBENCH_NATS
     if (nats)
         targets[ntargets++] = (struct target){"NATS", nats, 0, nats_sub_run, nats_pub_run,
                                               nats_rpc_serve, nats_rpc_run,
-                                              (1 << K_PUBSUB) | (1 << K_CONFIRM)};
+                                              (1 << K_PUBSUB) | (1 << K_CONFIRM), 0};
 #else
     if (nats)
         tool_err("built without the NATS client (libnats-dev): NATS left out");
@@ -1232,17 +1360,18 @@ int main(int argc, char **argv)
 #ifdef PBENCH_REDIS
     if (redis)
         targets[ntargets++] = (struct target){"Redis", redis, 0, redis_sub_run, redis_pub_run,
-                                              NULL, NULL, 1 << K_PUBSUB};
+                                              NULL, NULL, 1 << K_PUBSUB, 0};
 #else
     if (redis)
         tool_err("built without hiredis (libhiredis-dev): Redis left out");
 #endif
 #ifdef PBENCH_MOSQUITTO
     if (mosq) {
+        double share = mosq_count ? (double)mosq_count / (double)count : 0;
         targets[ntargets++] = (struct target){"Mosquitto QoS 0", mosq, 0, mq_sub_run, mq_pub_run,
-                                              NULL, NULL, 1 << K_PUBSUB};
+                                              NULL, NULL, 1 << K_PUBSUB, share};
         targets[ntargets++] = (struct target){"Mosquitto QoS 1", mosq, 1, mq_sub_run, mq_pub_run,
-                                              NULL, NULL, (1 << K_PUBSUB) | (1 << K_CONFIRM)};
+                                              NULL, NULL, (1 << K_PUBSUB) | (1 << K_CONFIRM), share};
     }
 #else
     if (mosq)

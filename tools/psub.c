@@ -4,11 +4,14 @@
  * answers requests with a shell command (--reply) or with the request
  * itself (--echo).
  *
- * On a queue psub is a consumer: each message is acknowledged only after
- * it was written out and stdout was flushed, so killing psub at any
- * moment loses nothing (the broker redelivers what was not acknowledged).
- * SIGINT and SIGTERM arrive through a signalfd polled next to the
- * client's fd, so psub finishes the message in hand and exits 0.
+ * Output is buffered: psub writes stdout when no further message is
+ * waiting (always before it blocks), so a lone message shows at once and a
+ * burst leaves in few write() calls.  On a queue psub is a consumer: each
+ * message is acknowledged only after it was written out and stdout was
+ * flushed, so killing psub at any moment loses nothing (the broker
+ * redelivers what was not acknowledged).  SIGINT and SIGTERM arrive
+ * through a signalfd polled next to the client's fd, so psub finishes the
+ * messages in hand and exits 0.
  */
 #include "common.h"
 #include "text.h"
@@ -33,6 +36,14 @@
 #define ERRTEXT_MAX 1024
 /* Patterns psub accepts on one command line. */
 #define PATTERNS_MAX 64
+/* Messages written but not yet flushed at most: a longer burst is flushed
+ * (and its queue messages acknowledged) in pieces of this many. */
+#define UNFLUSHED_MAX 1024
+/* During a burst the signalfd is read once every this many messages, not
+ * after each one (a read per message would cost a syscall per message). */
+#define SIGNAL_EVERY 256
+/* stdout's buffer: what one write() carries at most in a burst. */
+#define OUTBUF_SIZE (64u << 10)
 
 enum {
     OPT_REPLY = OPT_TOOL_BASE,  /* --reply */
@@ -73,6 +84,11 @@ struct psub {
     long handled;                        /* messages and requests handled */
     long received;                       /* messages ps_recv gave us (--explain numbers) */
     struct tool_progress progress;       /* --progress */
+    /* Messages written to stdout's buffer but not yet flushed: kept so
+     * queue messages are acknowledged only once they are really out. */
+    ps_msg *unflushed[UNFLUSHED_MAX];
+    int nunflushed;                      /* entries in unflushed */
+    int write_failed;                    /* stdout failed (and it was said once) */
 };
 
 static void usage(FILE *out)
@@ -307,25 +323,30 @@ static int template_valid(const char *template, char *bad)
     return 1;
 }
 
-/* Writes one message in the chosen format and flushes.  Returns 0 or -1. */
+/* Writes one message in the chosen format into stdout's buffer (see
+ * flush_out).  Returns 0, or -1 when it could not be formatted. */
 static int print_message(struct psub *s, const ps_msg *m)
 {
     const char *data = ps_msg_data(m);
     size_t size = ps_msg_size(m);
 
+    /* Only this thread writes stdout: the unlocked calls spare a lock per
+     * message, and a write error is seen by flush_out (ferror) before
+     * anything is acknowledged. */
     if (s->format == FMT_TEMPLATE) {
-        if (print_template(s, m) < 0)
-            return -1;
+        return print_template(s, m) < 0 ? -1 : 0;
     } else if (s->format == FMT_RAW) {
-        fwrite(data, 1, size, stdout);
+        fwrite_unlocked(data, 1, size, stdout);
+        return 0;
     } else if (s->format == FMT_PLAIN) {
         if (s->verbose) {
             char pre[1200];
             verbose_prefix(m, pre, sizeof pre);
-            fputs(pre, stdout);
+            fputs_unlocked(pre, stdout);
         }
-        fwrite(data, 1, size, stdout);
-        putchar('\n');
+        fwrite_unlocked(data, 1, size, stdout);
+        putc_unlocked('\n', stdout);
+        return 0;
     } else {
         char *text = json_text(s, m);
         if (!text)
@@ -334,9 +355,31 @@ static int print_message(struct psub *s, const ps_msg *m)
         putchar('\n');
         free(text);
     }
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return -1;
-    return 0;
+    return ferror(stdout) ? -1 : 0;
+}
+
+/*
+ * Flushes stdout and then acknowledges the messages it carried (queue
+ * messages; for others ps_ack does nothing).  Returns 0, 1 when psub
+ * should stop quietly (stdout closed), or -1 on a write error; on failure
+ * nothing is acknowledged, so the broker keeps those messages.
+ */
+static int flush_out(struct psub *s)
+{
+    int rc = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        rc = errno == EPIPE ? 1 : -1;
+        if (rc < 0 && !s->write_failed)
+            tool_err("cannot write stdout: %s", strerror(errno));
+        s->write_failed = 1;
+    }
+    for (int i = 0; i < s->nunflushed; i++) {
+        if (rc == 0)
+            ps_ack(s->c, s->unflushed[i]);
+        ps_msg_destroy(&s->unflushed[i]);
+    }
+    s->nunflushed = 0;
+    return rc;
 }
 
 /*
@@ -517,11 +560,12 @@ static int answer(struct psub *s, const ps_msg *m)
 }
 
 /*
- * Handles one message.  Returns 0, 1 when psub should stop quietly
- * (stdout closed), or -1 on a write error.
+ * Handles one message and takes it over (*m is NULL after).  Returns 0, 1
+ * when psub should stop quietly (stdout closed), or -1 on a write error.
  */
-static int handle(struct psub *s, ps_msg *m)
+static int handle(struct psub *s, ps_msg **mp)
 {
+    ps_msg *m = *mp;
     uint64_t gap = ps_msg_gap(m);
     long num = ++s->received;
 
@@ -531,20 +575,40 @@ static int handle(struct psub *s, ps_msg *m)
     if (ps_msg_is_request(m) && (s->reply_cmd || s->echo)) {
         tool_explain("psub            delivery #%ld is a request: %s", num,
                      s->echo ? "echoing it" : "running the --reply command");
+        /* A --reply command may take long: what was printed goes out first. */
+        int rc = flush_out(s);
+        if (rc != 0) {
+            ps_msg_destroy(mp);
+            return rc;
+        }
         if (answer(s, m) < 0)
             tool_err("cannot reply on '%s': %s", ps_msg_channel(m), ps_strerror(errno));
-    } else if (print_message(s, m) < 0) {
-        /* Not written, so not acknowledged: the broker keeps it. */
-        if (errno == EPIPE)
-            return 1;
-        tool_err("cannot write stdout: %s", strerror(errno));
-        return -1;
     } else {
-        tool_explain("psub            delivery #%ld written to stdout", num);
+        if (print_message(s, m) < 0) {
+            /* Not written, so not acknowledged: the broker keeps it. */
+            ps_msg_destroy(mp);
+            int rc = flush_out(s); /* a write error fails here too: nothing acknowledged */
+            if (rc == 0)
+                tool_err("cannot format a message: out of memory");
+            return rc ? rc : -1;
+        }
+        s->handled++;
+        tool_progress_add(&s->progress, 1, ps_msg_size(m));
+        /* Acknowledged by flush_out once stdout really carried it. */
+        s->unflushed[s->nunflushed++] = m;
+        *mp = NULL;
+        if (s->o.explain) {
+            /* The trace shows each message written out, then acknowledged. */
+            if (fflush(stdout) == 0)
+                tool_explain("psub            delivery #%ld written to stdout", num);
+            return flush_out(s);
+        }
+        return s->nunflushed == UNFLUSHED_MAX ? flush_out(s) : 0;
     }
     ps_ack(s->c, m);
     s->handled++;
     tool_progress_add(&s->progress, 1, ps_msg_size(m));
+    ps_msg_destroy(mp);
     return 0;
 }
 
@@ -647,6 +711,7 @@ int main(int argc, char **argv)
     int64_t last, start;
     long secs;
     char bad;
+    long seen = 0; /* s.received when last was taken */
 
     memset(&s, 0, sizeof s);
     tool_init(&s.o, "psub", -1);
@@ -762,6 +827,8 @@ int main(int argc, char **argv)
     if (s.progress.on)
         tool_progress_start(&s.progress, "received");
 
+    /* A burst leaves in writes of OUTBUF_SIZE, an idle stream at each message. */
+    setvbuf(stdout, NULL, _IOFBF, OUTBUF_SIZE);
     last = start = tool_now_ms();
     for (;;) {
         ps_msg *m;
@@ -772,22 +839,33 @@ int main(int argc, char **argv)
             break;
         m = ps_recv(s.c, 0);
         if (m) {
-            int h = handle(&s, m);
-            ps_msg_destroy(&m);
+            int h = handle(&s, &m);
             if (h != 0) {
                 rc = h < 0 ? EXIT_USAGE : EXIT_DONE;
                 break;
             }
-            last = tool_now_ms();
-            /* A signal that came meanwhile ends psub after this message. */
+            /* A signal that came meanwhile ends psub after these messages. */
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+            if (s.received % SIGNAL_EVERY == 0 && read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
                 break;
             continue;
         }
         if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR) {
             rc = tool_fail(s.c, errno, s.channels[0]);
             break;
+        }
+        /* Nothing more is waiting: what was written goes out before psub blocks. */
+        if (s.nunflushed > 0) {
+            int h = flush_out(&s);
+            if (h != 0) {
+                rc = h < 0 ? EXIT_USAGE : EXIT_DONE;
+                break;
+            }
+        }
+        /* The idle time counts from the end of the last burst. */
+        if (s.received != seen) {
+            seen = s.received;
+            last = tool_now_ms();
         }
         /* Nothing in hand: wait for the client's fd, a signal or the idle timeout.
          * The wait is capped so a missed wakeup costs at most a second. */
@@ -829,6 +907,9 @@ int main(int argc, char **argv)
         if (fds[1].revents & POLLIN)
             break;
     }
+    /* What is still buffered goes out (and is acknowledged) first. */
+    if (flush_out(&s) < 0 && rc == EXIT_DONE)
+        rc = EXIT_USAGE;
     /* Make sure the acknowledgements reached the broker before leaving. */
     ps_flush(s.c, 2000);
     tool_progress_end(&s.progress);

@@ -7,21 +7,26 @@
 PORT=$(free_port)
 cat > b.conf <<EOF
 broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "jobs"; type = "queue"; } );
+channels = ( { name = "jobs"; type = "queue"; max_queued = 1000000; } );
 EOF
 start_broker -c b.conf
 
-N=3000
-seq -f "job-%g" 1 $N | "$BUILD/ppub" -c jobs || fail "ppub exited $?"
+# Enough messages that the stream is still flowing when the victim is
+# killed (psub takes a burst at hundreds of thousands a second).
+N=200000
 
-# A slow consumer takes its share and is killed with messages in flight.
+# Two consumers share the stream; one is killed with messages in flight.
 "$BUILD/psub" -c jobs --timeout 10000 > victim &
 victim=$!
 "$BUILD/psub" -c jobs --timeout 2500 > survivor1 &
 s1=$!
+wait_until 10 "two consumers" eval '[ "$(chan_stat jobs subscribers)" = 2 ]'
+seq -f "job-%g" 1 $N | "$BUILD/ppub" -c jobs &
+pub=$!
 wait_for_file_lines victim 200
 kill -9 "$victim"
 wait "$victim" 2>/dev/null
+wait "$pub" || fail "ppub exited $?"
 # A consumer that comes later picks up what is left, redeliveries included.
 "$BUILD/psub" -c jobs --timeout 5000 > survivor2 || fail "second consumer exited $?"
 wait "$s1" || fail "first consumer exited $?"
