@@ -17,10 +17,11 @@
  * that is not in the file.  A full disk refuses publishes, logged once,
  * until a write succeeds again; acks gather and go out at the end of the
  * turn (one lost to a full disk means a redelivery after a restart, never
- * a loss).  Publisher confirms are sent only once their record is on disk.  With fsync "always" the loop
- * syncs at the end of the turn itself; with "batch" a worker thread syncs
- * while the loop goes on, and every confirm that arrived meanwhile rides
- * on the next sync (group commit); the worker reports back through an
+ * a loss).  Publisher confirms are sent only once their record is on
+ * disk.  With fsync "always" the loop syncs at the end of the turn
+ * itself; with "batch" a worker thread syncs while the loop goes on, and
+ * every confirm that arrived meanwhile rides on the next sync (group
+ * commit); the worker reports back through an
  * eventfd the loop polls.  The oldest segment is deleted once all its
  * messages are acknowledged (never a newer one first: its ACK records may
  * still be needed).  At recovery a record that is cut short at the end of
