@@ -326,9 +326,16 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
         cfg_err_on(l, s, "secret_key_file \"%s\": not a regular file", file);
         return;
     }
-    if (st.st_mode & S_IROTH) {
-        cfg_err_on(l, s, "secret_key_file \"%s\" is readable by everyone (mode %04o): chmod o-r it",
-               file, (unsigned)(st.st_mode & 07777));
+    /* A secret key another user owns or can read is no secret. */
+    if (st.st_uid != geteuid()) {
+        cfg_err_on(l, s, "secret_key_file \"%s\" is owned by uid %u, not by the broker's (%u)",
+                   file, (unsigned)st.st_uid, (unsigned)geteuid());
+        return;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        cfg_err_on(l, s, "secret_key_file \"%s\" is readable by %s (mode %04o): chmod 0600 it",
+                   file, st.st_mode & S_IRWXO ? "everyone" : "its group",
+                   (unsigned)(st.st_mode & 07777));
         return;
     }
     config_t kf;
@@ -656,6 +663,31 @@ static void load_channel(struct loader *l, config *c, const config_setting_t *g,
 }
 
 /* A config with every default and no endpoints; NULL on ENOMEM. */
+/*
+ * The default data_dir, always an absolute path (a relative one would
+ * depend on where the broker was started): systemd's StateDirectory=
+ * (the first of $STATE_DIRECTORY), else $XDG_STATE_HOME/pubsub (or
+ * ~/.local/state/pubsub) for a user other than root, else /var/lib/pubsub.
+ */
+static char *default_data_dir(void)
+{
+    const char *state = getenv("STATE_DIRECTORY");
+    if (state && state[0] == '/')
+        return strndup(state, strcspn(state, ":"));
+    char *dir = NULL;
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (geteuid() != 0 && xdg && xdg[0] == '/') {
+        if (asprintf(&dir, "%s/pubsub", xdg) < 0)
+            dir = NULL;
+    } else if (geteuid() != 0 && home && home[0] == '/') {
+        if (asprintf(&dir, "%s/.local/state/pubsub", home) < 0)
+            dir = NULL;
+    } else {
+        dir = strdup("/var/lib/pubsub");
+    }
+    return dir;
+}
+
 static config *config_base(void)
 {
     config *c = calloc(1, sizeof *c);
@@ -677,8 +709,7 @@ static config *config_base(void)
     c->max_retained_bytes = 256L << 20;
     c->ipc_mode = 0660;
     c->ipc_gid = -1;
-    const char *state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
-    c->data_dir = strdup(state && *state ? state : "./pubsub-data");
+    c->data_dir = default_data_dir();
     if (!c->data_dir)
         config_free(&c);
     return c;

@@ -24,11 +24,11 @@
  * that is not in the file.  A full disk refuses publishes, logged once,
  * until a write succeeds again; acks gather and go out at the end of the
  * turn (one lost to a full disk means a redelivery after a restart, never
- * a loss).  Publisher confirms are sent only once their record is on disk.
- * With fsync "always" the loop
- * syncs at the end of the turn itself; with "batch" a worker thread syncs
- * while the loop goes on, and every confirm that arrived meanwhile rides
- * on the next sync (group commit); the worker reports back through an
+ * a loss).  Publisher confirms are sent only once their record is on
+ * disk.  With fsync "always" the loop syncs at the end of the turn
+ * itself; with "batch" a worker thread syncs while the loop goes on, and
+ * every confirm that arrived meanwhile rides on the next sync (group
+ * commit); the worker reports back through an
  * eventfd the loop polls.  The oldest segment is deleted once all its
  * messages are acknowledged (never a newer one first: its ACK records may
  * still be needed).  At recovery a record that is cut short at the end of
@@ -639,10 +639,32 @@ int store_check_data_dir(const char *path)
 }
 
 /*
+ * A directory of the store must be the broker's own: one another user owns
+ * or may write could be made to hold a symbolic link or a planted file.
+ * 0, or -1 after logging.
+ */
+static int dir_trusted(const store *st, int fd, const char *what)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        log_err("durable queue '%s': %s: %s", st->name, what, strerror(errno));
+        return -1;
+    }
+    if (sb.st_uid != geteuid() || (sb.st_mode & S_IWOTH)) {
+        log_err("durable queue '%s': %s is owned by uid %u (mode %04o): refused, it must be the "
+                "broker's (uid %u) and not writable by others", st->name, what,
+                (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777), (unsigned)geteuid());
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * Opens the store's directory DATA_DIR/queues/NAME as st->dfd: of data_dir
  * only the last level is created (a missing parent is a mistake in the
- * configuration, not something to build); queues/ and NAME/ are the
- * broker's own and never followed through a symbolic link.
+ * configuration, not something to build); queues/ and NAME/ are never
+ * followed through a symbolic link, and all three must be the broker's
+ * own (dir_trusted).
  */
 static int open_dirs(store *st, const char *data_dir)
 {
@@ -652,6 +674,10 @@ static int open_dirs(store *st, const char *data_dir)
     int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         goto fail;
+    if (dir_trusted(st, dfd, data_dir) < 0) {
+        close(dfd);
+        return -1;
+    }
     what = "queues";
     int qfd = open_subdir(dfd, "queues");
     int err = errno;
@@ -660,12 +686,16 @@ static int open_dirs(store *st, const char *data_dir)
         errno = err;
         goto fail;
     }
+    if (dir_trusted(st, qfd, "its queues directory") < 0) {
+        close(qfd);
+        return -1;
+    }
     what = st->name;
     st->dfd = open_subdir(qfd, st->name);
     err = errno;
     close(qfd);
     if (st->dfd >= 0)
-        return 0;
+        return dir_trusted(st, st->dfd, st->dir);
     errno = err;
 fail:
     log_err("durable queue '%s': cannot create or open %s (in %s): %s", st->name, what,

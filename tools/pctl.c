@@ -534,11 +534,26 @@ static int cmd_top(ps_client *c, const char *endpoint, long count, double delay,
     return rc;
 }
 
-/* Writes text to path with mode; O_EXCL unless force.  Returns 0 or -1. */
+/*
+ * Writes text to path with mode.  Without force the file must not exist
+ * (O_EXCL); with force the text goes to a new temporary file beside it,
+ * then renamed over path: whatever was there, a planted symbolic link
+ * included, is replaced, never followed.  Returns 0 or -1.
+ */
 static int write_keyfile(const char *path, const char *text, mode_t mode, int force)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
+    char tmp[4096];
+    int fd;
 
+    if (force) {
+        if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+            tool_err("cannot create '%s': %s", path, strerror(ENAMETOOLONG));
+            return -1;
+        }
+        fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, mode 0600 */
+    } else {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    }
     if (fd < 0) {
         if (errno == EEXIST)
             tool_err("'%s' exists (use --force to replace it)", path);
@@ -546,14 +561,17 @@ static int write_keyfile(const char *path, const char *text, mode_t mode, int fo
             tool_err("cannot create '%s': %s", path, strerror(errno));
         return -1;
     }
-    /* The mode must hold whatever the umask or an old file said. */
-    if (fchmod(fd, mode) < 0 || tool_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
-        tool_err("cannot write '%s': %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (close(fd) < 0) {
-        tool_err("cannot write '%s': %s", path, strerror(errno));
+    /* The mode must hold whatever the umask said. */
+    int bad = fchmod(fd, mode) < 0 || tool_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0;
+    int err = errno;
+    if (close(fd) < 0 && !bad)
+        bad = 1, err = errno;
+    if (!bad && force && rename(tmp, path) < 0)
+        bad = 1, err = errno;
+    if (bad) {
+        tool_err("cannot write '%s': %s", path, strerror(err));
+        if (force)
+            unlink(tmp);
         return -1;
     }
     return 0;

@@ -249,6 +249,7 @@ pending() { # REASON
 # Mounts a fresh tmpfs on DIR (created if missing) with mount(8)'s OPTIONS
 # (size=..., nr_inodes=...): a small file system to fill.  Unmounted at exit.
 mount_tmpfs() { # DIR OPTIONS
-    mkdir -p "$1" && mount -t tmpfs -o "$2" tmpfs "$1" || fail "cannot mount a tmpfs on $1"
+    # mode=0755: a data_dir others may write is refused, and a tmpfs is 1777.
+    mkdir -p "$1" && mount -t tmpfs -o "mode=0755,$2" tmpfs "$1" || fail "cannot mount a tmpfs on $1"
     MOUNTS+=("$1")
 }

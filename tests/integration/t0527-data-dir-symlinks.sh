@@ -9,7 +9,6 @@
 # used; keygen --force chmod-ed the symlink's target 0600; a key file 0640
 # was accepted.
 . "$(dirname "$0")/lib.sh"
-pending "issue 15.8: symlinks in data_dir and beside keys are followed; loose modes accepted"
 . "$TESTS/integration/hostile.sh"
 
 # A planted segment symlink.
