@@ -23,7 +23,8 @@ const struct key cfg_broker_keys[] = {
     {"max_retained", K_INT},     {"client_buffer", K_INT},       {"fsync", K_STRING},
     {"curve", K_GROUP},          {"insecure", K_BOOL},           {"ipc_mode", K_STRING},
     {"ipc_group", K_ID},         {"max_pending", K_INT},         {"max_wait_ms", K_INT},
-    {"max_channels", K_INT},     {"max_retained_bytes", K_INT},  {NULL, 0}};
+    {"max_channels", K_INT},     {"max_retained_bytes", K_INT},
+    {"output_budget", K_INT},    {NULL, 0}};
 const struct key cfg_gateway_keys[] = {{"xpub", K_STRING}, {"xsub", K_STRING}, {NULL, 0}};
 const struct key cfg_curve_keys[] = {{"secret_key_file", K_STRING}, {NULL, 0}};
 const struct key cfg_keyfile_keys[] = {{"public_key", K_STRING}, {"secret_key", K_STRING},

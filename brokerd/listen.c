@@ -142,10 +142,12 @@ static void *open_router(broker *b, int ipc)
     }
     /* High-water marks count frames, not bytes: a frame is up to
      * PS_FRAME_MAX, so a low send mark keeps what libzmq holds for one
-     * slow peer near 8 MiB; beyond it our own byte-bounded buffer takes
-     * over and the slow-subscriber policy applies.  The receive mark
-     * bounds what libzmq reads ahead from publishers the same way. */
-    int one = 1, shwm = 128, hwm = 256, zero = 0;
+     * slow peer near 2 MiB; beyond it our own byte-bounded buffer takes
+     * over and the slow-subscriber policy and the output budget apply.
+     * The budget cannot see into libzmq's pipes, so they are kept small:
+     * at 128 frames, six peers that never read held 48 MiB there.  The
+     * receive mark bounds what libzmq reads ahead from publishers. */
+    int one = 1, shwm = 32, hwm = 256, zero = 0;
     zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(r, ZMQ_SNDHWM, &shwm, sizeof shwm);
     zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
