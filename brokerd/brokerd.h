@@ -120,6 +120,8 @@ typedef struct config {
                                   * (declared ones always are; default 100000) */
     long max_retained_bytes;     /* bytes of retained values (payloads and topics) across all
                                   * channels at most (default 256 MiB) */
+    long output_budget;          /* bytes queued towards all clients together at most; past
+                                  * it the client furthest behind is cut off (default 1 GiB) */
     char *gateway_xpub;          /* plain ZeroMQ gateway, or NULL */
     char *gateway_xsub;          /* plain ZeroMQ gateway, or NULL */
     config_channel *channels;    /* declared channels, file order */
@@ -443,6 +445,7 @@ struct broker {
     SLIST_HEAD(, channel) channels;/* every channel, newest first */
     size_t n_channels;     /* entries in channels */
     size_t retained_bytes; /* payload and topic bytes of every retained value (channel.c) */
+    size_t out_bytes;      /* bytes queued towards all clients: their pending_bytes (out.c) */
     SLIST_HEAD(, channel) hchannels[BROKER_HASH]; /* by name */
     SLIST_HEAD(, ticket) htickets[BROKER_HASH];   /* by tag */
     LIST_HEAD(, pending) pendings; /* sync messages and requests waiting */
@@ -764,7 +767,7 @@ int out_flush(broker *b, client *c);
 /* True when c has records not framed yet. */
 int out_unframed(const client *c);
 /* Drops all of c's output. */
-void out_drop(client *c);
+void out_drop(broker *b, client *c);
 
 /* listen.c: binding endpoints ----------------------------------------- */
 

@@ -439,9 +439,9 @@ void client_forget(broker *b, client *c, const char *why)
     b->n_clients--;
 }
 
-static void client_free(client *c)
+static void client_free(broker *b, client *c)
 {
-    out_drop(c);
+    out_drop(b, c);
     auth_free(&c->auth);
     free(c->name);
     free(c);
@@ -456,7 +456,7 @@ static void client_reap(broker *b)
         if (c->dirty)
             continue; /* still on the flush list: the next turn's flush drops it */
         LIST_REMOVE(c, link);
-        client_free(c);
+        client_free(b, c);
     }
 }
 
@@ -470,12 +470,12 @@ static int flush_all(broker *b)
         SLIST_REMOVE_HEAD(&b->flush, flush_link);
         c->dirty = 0;
         if (c->dead) {
-            out_drop(c);
+            out_drop(b, c);
             continue;
         }
         if (c->cut) {
             /* out.c cut it off when its output passed the hard bound. */
-            client_forget(b, c, "is stuck");
+            client_forget(b, c, "was cut off, its output past a bound");
             continue;
         }
         int rc = out_flush(b, c);
@@ -579,6 +579,6 @@ void client_free_all(broker *b)
     SLIST_INIT(&b->flush);
     while ((c = LIST_FIRST(&b->graveyard))) {
         LIST_REMOVE(c, link);
-        client_free(c);
+        client_free(b, c);
     }
 }

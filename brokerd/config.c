@@ -531,6 +531,7 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     cfg_get_long(l, g, "max_wait_ms", 1000, 86400000, &c->max_wait_ms);
     cfg_get_long(l, g, "max_channels", 1, 10000000, &c->max_channels);
     cfg_get_long(l, g, "max_retained_bytes", 0, 1LL << 40, &c->max_retained_bytes);
+    cfg_get_long(l, g, "output_budget", 1LL << 20, 1LL << 40, &c->output_budget);
     if ((s = cfg_member(g, "curve", K_GROUP)))
         load_curve(l, c, s);
     if ((s = cfg_member(g, "insecure", K_BOOL)))
@@ -707,6 +708,7 @@ static config *config_base(void)
     c->max_wait_ms = 600000;
     c->max_channels = 100000;
     c->max_retained_bytes = 256L << 20;
+    c->output_budget = 1L << 30;
     c->ipc_mode = 0660;
     c->ipc_gid = -1;
     c->data_dir = default_data_dir();

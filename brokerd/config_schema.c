@@ -25,7 +25,7 @@ const struct key cfg_broker_keys[] = {
     {"curve", K_GROUP},          {"insecure", K_BOOL},           {"ipc_mode", K_STRING},
     {"ipc_group", K_ID},         {"http", K_GROUP},              {"stats_interval_ms", K_INT},
     {"max_pending", K_INT},      {"max_wait_ms", K_INT},         {"max_channels", K_INT},
-    {"max_retained_bytes", K_INT}, {NULL, 0}};
+    {"max_retained_bytes", K_INT}, {"output_budget", K_INT},     {NULL, 0}};
 const struct key cfg_http_keys[] = {{"listen", K_STRING}, {"token_file", K_STRING}, {NULL, 0}};
 const struct key cfg_gateway_keys[] = {{"xpub", K_STRING}, {"xsub", K_STRING}, {NULL, 0}};
 const struct key cfg_curve_keys[] = {{"secret_key_file", K_STRING}, {NULL, 0}};

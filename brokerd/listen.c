@@ -158,15 +158,17 @@ static void *open_router(broker *b, int ipc)
     }
     /* High-water marks count frames, not bytes: a frame is up to
      * PS_FRAME_MAX, so a low send mark keeps what libzmq holds for one
-     * slow peer near 8 MiB; beyond it our own byte-bounded buffer takes
-     * over and the slow-subscriber policy applies.  The receive mark
-     * bounds what libzmq reads ahead from one peer: at most
+     * slow peer near 2 MiB; beyond it our own byte-bounded buffer takes
+     * over and the slow-subscriber policy and the output budget apply.
+     * The budget cannot see into libzmq's pipes, so they are kept small:
+     * at 128 frames, six peers that never read held 48 MiB there.  The
+     * receive mark bounds what libzmq reads ahead from one peer: at most
      * LISTEN_PIPE_BYTES of frames of the largest allowed size.  That is
      * also all a pipe the broker never reads can hold: libzmq parks a
      * connection that claims the routing id of a live one on such a pipe
      * (see the head of this file). */
     int64_t frame = b->cfg->max_message_size + PS_FRAME_SLACK;
-    int one = 1, shwm = 128, zero = 0;
+    int one = 1, shwm = 32, zero = 0;
     int hwm = (int)(LISTEN_PIPE_BYTES / frame);
     if (hwm > LISTEN_RCVHWM_MAX)
         hwm = LISTEN_RCVHWM_MAX;

@@ -27,15 +27,22 @@
 
 #define OUT_FRAME_MAX PS_FRAME_MAX /* bytes per outgoing frame, beyond one record */
 
+/* Charges (or, negative, credits) c with n bytes of output. */
+static void charge(broker *b, client *c, long n)
+{
+    c->pending_bytes += (size_t)n;
+    b->out_bytes += (size_t)n;
+}
+
 /* Moves the records of this turn into a frame of their own. */
-static void frame_cur(client *c)
+static void frame_cur(broker *b, client *c)
 {
     if (!c->cur.len)
         return;
     outframe *f = calloc(1, sizeof *f);
     if (!f) {
         /* Out of memory: lose this turn's records rather than the broker. */
-        c->pending_bytes -= c->cur.len;
+        charge(b, c, -(long)c->cur.len);
         c->cur.len = 0;
         return;
     }
@@ -44,7 +51,7 @@ static void frame_cur(client *c)
     STAILQ_INSERT_TAIL(&c->out, f, link);
 }
 
-void out_drop(client *c)
+void out_drop(broker *b, client *c)
 {
     outframe *f;
     while ((f = STAILQ_FIRST(&c->out))) {
@@ -53,7 +60,7 @@ void out_drop(client *c)
         free(f);
     }
     ps__buf_free(&c->cur);
-    c->pending_bytes = 0;
+    charge(b, c, -(long)c->pending_bytes);
 }
 
 /*
@@ -77,7 +84,7 @@ static int send_frames(broker *b, client *c)
         if (zmq_send(c->sock, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
             log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
                       zmq_strerror(errno));
-        c->pending_bytes -= f->buf.len;
+        charge(b, c, -(long)f->buf.len);
         c->last_out = b->now;
         STAILQ_REMOVE_HEAD(&c->out, link);
         ps__buf_free(&f->buf);
@@ -88,10 +95,10 @@ static int send_frames(broker *b, client *c)
 
 int out_flush(broker *b, client *c)
 {
-    frame_cur(c);
+    frame_cur(b, c);
     int rc = send_frames(b, c);
     if (rc < 0)
-        out_drop(c); /* the peer disconnected: nobody to talk to */
+        out_drop(b, c); /* the peer disconnected: nobody to talk to */
     return rc;
 }
 
@@ -109,6 +116,25 @@ static void mark_dirty(broker *b, client *c)
     }
 }
 
+/* Cuts c off: its output is dropped and no more is queued or handled;
+ * the client layer forgets it at the end of the turn. */
+static void cut(broker *b, client *c)
+{
+    out_drop(b, c);
+    c->cut = 1;
+    mark_dirty(b, c);
+}
+
+/* The live client with the most output waiting, or NULL when none has any. */
+static client *furthest_behind(broker *b)
+{
+    client *c, *worst = NULL;
+    LIST_FOREACH(c, &b->clients, link)
+        if (!c->cut && c->pending_bytes && (!worst || c->pending_bytes > worst->pending_bytes))
+            worst = c;
+    return worst;
+}
+
 void out_put(broker *b, client *c, const ps__cmd *cmd)
 {
     if (c->dead || c->cut)
@@ -122,17 +148,29 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
     if (c->pending_bytes + size > (size_t)b->cfg->client_buffer * OUT_HARD_CAP) {
         log_warn("client %llu does not read its messages (%zu bytes waiting)",
                  (unsigned long long)c->num, c->pending_bytes + size);
-        out_drop(c);
-        c->cut = 1;
-        mark_dirty(b, c); /* the flush list brings it to the end of the turn */
+        cut(b, c);
         return;
     }
+    /* The broker-wide budget: clients that do not read must not together
+     * take what none of them may alone.  The furthest behind goes first,
+     * which may be c itself. */
+    while (b->out_bytes + size > (size_t)b->cfg->output_budget && !c->cut) {
+        client *worst = furthest_behind(b);
+        if (!worst)
+            break;
+        log_limited(LOG_LVL_WARNING, "clients cut off (output_budget)", "",
+                    "client %llu cut off, furthest behind (%zu bytes waiting): output_budget %ld reached",
+                    (unsigned long long)worst->num, worst->pending_bytes, b->cfg->output_budget);
+        cut(b, worst);
+    }
+    if (c->cut)
+        return;
     if (c->cur.len && c->cur.len + size > OUT_FRAME_MAX) {
         /* A full frame goes to libzmq at once, so a busy turn does not
          * hold a fast receiver's bytes against its client_buffer.  Errors
          * wait for the end of the turn: forgetting a client here would
          * pull subscriptions from under a fan-out. */
-        frame_cur(c);
+        frame_cur(b, c);
         send_frames(b, c);
     }
     if (ps__wire_put(&c->cur, cmd) < 0) {
@@ -140,7 +178,7 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
                  ps__wire_cmd_name(cmd->cmd), strerror(errno));
         return;
     }
-    c->pending_bytes += size;
+    charge(b, c, (long)size);
     mark_dirty(b, c);
 }
 
