@@ -143,6 +143,10 @@ static void *open_socket(broker *b, int type, const char *ep)
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, type == ZMQ_XPUB ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    /* A connection that never finishes the ZMTP handshake is closed as on
+     * the ROUTERs (listen.c), not after libzmq's 30 s. */
+    int ivl = (int)b->cfg->handshake_timeout_ms;
+    zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &ivl, sizeof ivl);
     char label[32];
     snprintf(label, sizeof label, "the gateway's %s ", what);
     if (listen_bind(b, s, ep, label) < 0) {
