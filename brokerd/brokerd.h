@@ -114,7 +114,7 @@ typedef struct config {
     long max_retained;           /* retained topics per channel (default 10000) */
     long client_buffer;          /* bytes queued towards one client at most (default 8 MiB) */
     long max_pending;            /* per client: its open sync publishes and requests, and the
-                                  * receipts and replies it owes, each at most (default 10000) */
+                                  * receipts and replies it owes, each at most (default 100000) */
     long max_wait_ms;            /* the longest timeout_ms a waiter gets (default 600000) */
     long max_channels;           /* channels at most; past it none is created on first use
                                   * (declared ones always are; default 100000) */

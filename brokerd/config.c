@@ -704,7 +704,7 @@ static config *config_base(void)
     c->max_subscriptions = 1000;
     c->max_retained = 10000;
     c->client_buffer = 8L << 20;
-    c->max_pending = 10000;
+    c->max_pending = 100000;
     c->max_wait_ms = 600000;
     c->max_channels = 100000;
     c->max_retained_bytes = 256L << 20;
