@@ -32,7 +32,7 @@ endif
 DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmicrohttpd-dev \
         pkg-config
 # ... what `make deb` builds and checks the Debian packages with ...
-DEB_DEBS := debhelper dpkg-dev lintian
+DEB_DEBS := debhelper dh-python dpkg-dev lintian
 # ... and what the tests drive it with.
 TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
              strace python3-seccomp python3-pytest curl prometheus chromium $(DEB_DEBS)
@@ -287,12 +287,14 @@ uninstall-completion:
 	$(Q)rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED))
 .PHONY: install-completion uninstall-completion
 
-# The Python package: its modules, the library's directory written into
-# _capi.py so that it finds libpubsub.so.1 outside the linker's path too.
+# The Python package: its modules, with the library's directory written
+# into _capi.py only where the dynamic linker does not search it (as the
+# .pc file's rpath): elsewhere the package finds libpubsub.so.1 by its
+# soname and names no path, so that it is the same on every architecture.
 install-python:
 	$(Q)[ -n "$(PYTHONDIR)" ] || { echo "no $(PYTHON): cannot tell where the Python package goes (set PYTHONDIR)"; exit 1; }
 	$(Q)install -d $(DESTDIR)$(PYTHONDIR)/pubsub
-	$(Q)for f in $(PY_SRC); do sed $(SUBST) $$f > $(DESTDIR)$(PYTHONDIR)/pubsub/$$(basename $$f) && \
+	$(Q)for f in $(PY_SRC); do sed -e 's|@LIBDIR@|$(OWN_LIBDIR)|g' $$f > $(DESTDIR)$(PYTHONDIR)/pubsub/$$(basename $$f) && \
 	  chmod 644 $(DESTDIR)$(PYTHONDIR)/pubsub/$$(basename $$f) || exit 1; done
 
 # __pycache__ included, which Python writes when root imports the package.
@@ -304,8 +306,8 @@ uninstall-python:
 .PHONY: install-python uninstall-python
 
 # Debian packages ---------------------------------------------------------------
-# `make deb` builds brokerd, libpubsub1, libpubsub-dev and pubsub-tools
-# (debian/) with debhelper from a copy of the tree in $(O)/deb, so nothing
+# `make deb` builds brokerd, libpubsub1, libpubsub-dev, pubsub-tools and
+# python3-pubsub (debian/) with debhelper and dh-python from a copy of the tree in $(O)/deb, so nothing
 # is written outside the build directory, then runs lintian on them: any
 # tag down to "info" fails the build (debian/*.lintian-overrides say why
 # each overridden one is there).  No -dbgsym packages unless

@@ -6,8 +6,8 @@ binary is the C library itself.
 
 Where the library is looked for, first match wins: $PUBSUB_LIBRARY (a path
 or a name for dlopen); for an installed package, "libpubsub.so.1" as the
-dynamic linker finds it and then the library directory `make install`
-wrote below; from the source tree (python/ on PYTHONPATH), the tree's own
+dynamic linker finds it and then, if the linker does not search it, the
+library directory `make install` wrote below; from the source tree (python/ on PYTHONPATH), the tree's own
 build/libpubsub.so.1 and then the dynamic linker's; ctypes.util.find_library
 last.
 """
@@ -17,7 +17,11 @@ import ctypes.util
 import os
 import threading
 
-# `make install` replaces this with the directory it put libpubsub.so.1 in.
+# `make install` replaces this with the directory it put libpubsub.so.1 in
+# when the dynamic linker does not search that directory (PREFIX=/opt/x),
+# and with "" when it does (/usr, /usr/local): then the library is found by
+# its soname alone, and the installed file names no path, so that it is the
+# same on every architecture (Debian's python3-pubsub is Architecture: all).
 INSTALLED_LIBDIR = "@LIBDIR@"
 
 SONAME = "libpubsub.so.1"
@@ -101,7 +105,9 @@ def candidates():
         return [env]
     tree_build = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))), "build", SONAME)
-    if not INSTALLED_LIBDIR.startswith("@"):
+    if not INSTALLED_LIBDIR:
+        found = [SONAME]
+    elif not INSTALLED_LIBDIR.startswith("@"):
         found = [SONAME, os.path.join(INSTALLED_LIBDIR, SONAME)]
     else:
         found = [tree_build, SONAME]

@@ -104,13 +104,14 @@ LD_LIBRARY_PATH=$P/lib ./hello "$PUBSUB_BROKER" logs > hello.out || fail "hello 
 expect_eq "$(cat hello.out)" "hello from libpubsub 1.0.0" "what hello says"
 ./hello-static "$PUBSUB_BROKER" logs > hello-static.out || fail "hello (static) exited $?"
 expect_eq "$(cat hello-static.out)" "hello from libpubsub 1.0.0" "what the static hello says"
-# The installed Python package, on the installed library found by name
-# (no PUBSUB_LIBRARY), with the library directory written into it.
+# The installed Python package, on the installed library found by its
+# soname (no PUBSUB_LIBRARY); /usr/local/lib is on the dynamic linker's
+# path, so no library directory is written into it.
 PYTHONPATH="$DEST/$PYDIR" LD_LIBRARY_PATH="$P/lib" run_python -c '
 import sys, pubsub
 from pubsub import _capi
 assert pubsub.__file__.startswith(sys.argv[1]), pubsub.__file__
-assert _capi.INSTALLED_LIBDIR == "/usr/local/lib", _capi.INSTALLED_LIBDIR
+assert _capi.INSTALLED_LIBDIR == "", _capi.INSTALLED_LIBDIR
 with pubsub.connect(name="python-installed") as c:
     c.publish("logs", "py/installed", "hello from python")
     c.flush()
@@ -146,7 +147,7 @@ grep -qx 'ExecStart=/usr/sbin/brokerd -c /etc/pubsub/brokerd.conf' "$U/usr/lib/s
 grep -qx 'prefix=/usr' "$U/usr/lib/pkgconfig/libpubsub.pc" || fail "PREFIX=/usr: .pc still says $(head -1 "$U/usr/lib/pkgconfig/libpubsub.pc")"
 grep -q '/etc/pubsub/brokerd.conf' "$U/usr/share/man/man5/brokerd.conf.5" || fail "PREFIX=/usr: brokerd.conf.5 names another path"
 [ -f "$U/usr/lib/python3/dist-packages/pubsub/__init__.py" ] || fail "PREFIX=/usr: the Python package is not in /usr/lib/python3/dist-packages"
-grep -qx 'INSTALLED_LIBDIR = "/usr/lib"' "$U/usr/lib/python3/dist-packages/pubsub/_capi.py" || fail "PREFIX=/usr: _capi.py names another library directory"
+grep -qx 'INSTALLED_LIBDIR = ""' "$U/usr/lib/python3/dist-packages/pubsub/_capi.py" || fail "PREFIX=/usr: _capi.py names a library directory"
 mk PREFIX=/usr DESTDIR="$U" uninstall > /dev/null 2>&1 || fail "make uninstall PREFIX=/usr exited $?"
 expect_eq "$(cd "$U" && find . ! -type d -printf '%P\n')" "etc/pubsub/brokerd.conf" "files left after uninstall PREFIX=/usr"
 echo "ok: $(wc -l < want.txt) files installed and removed, hello built with pkg-config ran on the installed .so and on libpubsub.a, the Python package on the installed .so, configuration kept"

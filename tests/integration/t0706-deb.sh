@@ -1,15 +1,19 @@
 #!/bin/bash
 # The Debian packages, as an administrator uses them: `make deb` builds
-# brokerd, libpubsub1, libpubsub-dev and pubsub-tools with debhelper and
-# lintian passes them; `dpkg -i` installs them; the packaged configuration
-# passes `brokerd --check`; the packaged broker runs and the packaged tools
-# talk to it; a program builds against libpubsub-dev with pkg-config and
-# runs on libpubsub1; `dpkg -r` and `dpkg -P` leave nothing behind.
+# brokerd, libpubsub1, libpubsub-dev, pubsub-tools and python3-pubsub
+# with debhelper and dh-python and lintian passes them; `dpkg -i` installs
+# them; the packaged configuration passes `brokerd --check`; the packaged
+# broker runs and the packaged tools talk to it; a program builds against
+# libpubsub-dev with pkg-config and runs on libpubsub1; Debian's python3
+# imports the packaged pubsub module (Architecture: all, no path in it),
+# which loads libpubsub1's library by its soname, and publishes and
+# receives through the broker; `dpkg -r` and `dpkg -P` leave nothing
+# behind (byte-compiled files included).
 # Installing system packages needs root; the packages do not depend on the
 # sanitizer tree, so its pass leaves them to the plain one.
 . "$(dirname "$0")/lib.sh"
 
-PKGS="brokerd libpubsub1 libpubsub-dev pubsub-tools"
+PKGS="brokerd libpubsub1 libpubsub-dev pubsub-tools python3-pubsub"
 case "$BUILD" in *build-asan)
     echo "ok: skipped in the sanitizer tree (the plain pass builds and tests the packages)"
     exit 0 ;;
@@ -40,7 +44,8 @@ rc=$?
 [ "$rc" = 0 ] || { tail -40 deb.log; fail "make deb exited $rc"; }
 DEBS=$(ls "$BUILD"/deb/*_1.0.0_*.deb)
 expect_eq "$(for d in $DEBS; do dpkg-deb -f "$d" Package; done | sort | tr '\n' ' ')" \
-    "brokerd libpubsub-dev libpubsub1 pubsub-tools " "packages built"
+    "brokerd libpubsub-dev libpubsub1 pubsub-tools python3-pubsub " "packages built"
+expect_eq "$(dpkg-deb -f "$BUILD"/deb/python3-pubsub_1.0.0_all.deb Architecture)" "all" "python3-pubsub's architecture"
 grep -q "LINT" deb.log || fail "make deb did not run lintian"
 
 dpkg_locked dpkg -i $DEBS || fail "dpkg -i exited $?"
@@ -78,6 +83,29 @@ cc -Wall -Werror -o hello "$ROOT/tests/extern/hello.c" $(pkg-config --cflags --l
     fail "hello.c does not build against libpubsub-dev"
 ldd ./hello | grep -Eq "libpubsub.so.1 => (/usr)?/lib/[^ ]*/libpubsub.so.1 " || fail "hello does not use libpubsub1: $(ldd ./hello)"
 expect_eq "$(./hello "$PUBSUB_BROKER" logs)" "hello from libpubsub 1.0.0" "hello on the packaged library"
+
+# The packaged Python module, with nothing of the source tree in reach: it
+# names no library directory and loads libpubsub1's libpubsub.so.1 by its
+# soname; one client subscribes, another publishes, the first receives.
+grep -qx 'INSTALLED_LIBDIR = ""' /usr/lib/python3/dist-packages/pubsub/_capi.py ||
+    fail "python3-pubsub's _capi.py names a path: $(grep '^INSTALLED_LIBDIR' /usr/lib/python3/dist-packages/pubsub/_capi.py)"
+ls /usr/lib/python3/dist-packages/pubsub/__pycache__/_capi.*.pyc > /dev/null 2>&1 || fail "python3-pubsub was not byte-compiled on installation"
+(cd "$SCRATCH" && env -u PYTHONPATH -u PUBSUB_LIBRARY -u LD_LIBRARY_PATH -u LD_PRELOAD PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c '
+import pubsub
+assert pubsub.__file__ == "/usr/lib/python3/dist-packages/pubsub/__init__.py", pubsub.__file__
+with pubsub.connect(name="python-deb-sub") as sub, pubsub.connect(name="python-deb-pub") as pub:
+    sub.subscribe("logs", "deb/#")
+    pub.publish("logs", "deb/python", "from python3-pubsub")
+    pub.flush()
+    m = sub.recv(timeout=10)
+    print(m.topic, m.text)
+print(pubsub.library_version())
+print("\n".join(sorted(set(l.split()[-1] for l in open("/proc/self/maps") if "libpubsub" in l))))
+') > py.out 2>&1 || fail "the packaged Python module: $(cat py.out)"
+expect_eq "$(sed -n 1p py.out)" "deb/python from python3-pubsub" "what the packaged Python module received"
+expect_eq "$(sed -n 2p py.out)" "1.0.0" "pubsub.library_version() on libpubsub1"
+lib=$(sed -n 3p py.out)
+dpkg -S "$lib" 2> /dev/null | grep -q '^libpubsub1:' || fail "the packaged Python module loaded $lib, not libpubsub1's library"
 stop_broker || fail "the packaged brokerd exited $? on SIGTERM"
 
 # Remove, then purge: nothing of theirs stays.
@@ -98,4 +126,6 @@ for f in $files; do
 done
 [ "$left" = 0 ] || fail "$left files of the packages are left after the purge"
 [ ! -e /etc/pubsub ] && [ ! -e /var/lib/pubsub ] || fail "the purge left /etc/pubsub or /var/lib/pubsub"
-echo "ok: 4 packages built, lintian-clean, installed, brokerd --check, broker, tools and libpubsub-dev used, removed and purged"
+[ ! -e /usr/lib/python3/dist-packages/pubsub ] ||
+    fail "the purge left /usr/lib/python3/dist-packages/pubsub: $(find /usr/lib/python3/dist-packages/pubsub | head -5)"
+echo "ok: 5 packages built, lintian-clean, installed, brokerd --check, broker, tools, libpubsub-dev and python3-pubsub used, removed and purged"

@@ -34,13 +34,17 @@ def test_version_and_docs():
 def test_library_found(monkeypatch):
     """From the source tree the tree's own build is tried first; an
     installed package tries the dynamic linker, then the directory make
-    install wrote; PUBSUB_LIBRARY overrides both."""
+    install wrote, if it wrote one (it writes none for a directory the
+    linker searches); PUBSUB_LIBRARY overrides both."""
     from pubsub import _capi
     from conftest import ROOT
     monkeypatch.delenv("PUBSUB_LIBRARY", raising=False)
     assert _capi.candidates()[:2] == [os.path.join(ROOT, "build", "libpubsub.so.1"), "libpubsub.so.1"]
     monkeypatch.setattr(_capi, "INSTALLED_LIBDIR", "/opt/x/lib")
     assert _capi.candidates()[:2] == ["libpubsub.so.1", "/opt/x/lib/libpubsub.so.1"]
+    monkeypatch.setattr(_capi, "INSTALLED_LIBDIR", "")
+    assert _capi.candidates()[:1] == ["libpubsub.so.1"]
+    assert all(os.sep not in name for name in _capi.candidates())
     monkeypatch.setenv("PUBSUB_LIBRARY", "/some/where/libpubsub.so.1")
     assert _capi.candidates() == ["/some/where/libpubsub.so.1"]
 
