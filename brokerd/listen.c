@@ -539,9 +539,21 @@ static void conns_free(broker *b)
     listen_conns *lc = b->conns;
     if (!lc)
         return;
+    /* Stop each monitor and read what it still holds before closing it:
+     * libzmq frees an event's address frame only when it is read, so an
+     * unread event would be lost memory at exit. */
+    void *routers[2] = {b->router, b->router_ipc};
     for (int i = 0; i < 2; i++) {
-        if (lc->mon[i])
-            zmq_close(lc->mon[i]);
+        if (!lc->mon[i])
+            continue;
+        if (routers[i])
+            zmq_socket_monitor(routers[i], NULL, 0);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        while (zmq_msg_recv(&m, lc->mon[i], ZMQ_DONTWAIT) >= 0)
+            ;
+        zmq_msg_close(&m);
+        zmq_close(lc->mon[i]);
     }
     free(lc->by_fd);
     free(lc);
