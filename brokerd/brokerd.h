@@ -721,9 +721,6 @@ int store_init(broker *b);
 void store_fini(broker *b);
 /* The fd the loop watches for finished syncs. */
 int store_event_fd(const broker *b);
-/* Checks that data_dir is a directory or can be made one (its parent is a
- * directory); 0, or -1 after logging why. */
-int store_check_data_dir(const char *data_dir);
 /* Opens DATA_DIR/queues/NAME and hands what it holds to restore(ctx, ...);
  * NULL after logging. */
 store *store_open(broker *b, const char *name, int fsync_always, store_restore_fn *restore,

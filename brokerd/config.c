@@ -33,6 +33,7 @@
 #include <libconfig.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -489,6 +490,46 @@ static void check_endpoints(struct loader *l, const config *c, config_t *cf)
     }
 }
 
+
+/*
+ * Why data_dir (the path d) cannot serve, written into why, or 0 when it
+ * can: an existing path must be a directory, and a missing one needs a
+ * directory for a parent, since the broker creates only the last level (a
+ * missing parent is a mistake in the file, not something to build).
+ */
+static int data_dir_problem(const char *d, char *why, size_t cap)
+{
+    struct stat sb;
+    if (stat(d, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return 0;
+        snprintf(why, cap, "data_dir '%s' is not a directory", d);
+        return 1;
+    }
+    if (errno != ENOENT) {
+        snprintf(why, cap, "data_dir '%s': %s", d, strerror(errno));
+        return 1;
+    }
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", d);
+    char *slash = strrchr(parent, '/');
+    while (slash && slash > parent && slash[1] == '\0') { /* "a/b/" names b */
+        *slash = '\0';
+        slash = strrchr(parent, '/');
+    }
+    if (!slash)
+        return 0; /* relative, in the working directory */
+    if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return 0;
+    snprintf(why, cap, "data_dir '%s': its parent %s is not a directory (only the last level is "
+             "created)", d, parent);
+    return 1;
+}
+
 static void load_broker(struct loader *l, config *c, const config_setting_t *g)
 {
     static const char *const auto_choices[] = {"none", "pubsub", NULL};
@@ -508,6 +549,9 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
         if (!*d) {
             cfg_err_on(l, s, "'data_dir' is empty");
         } else {
+            char why[PATH_MAX + 128];
+            if (data_dir_problem(d, why, sizeof why))
+                cfg_err_on(l, s, "%s", why);
             free(c->data_dir);
             c->data_dir = cfg_strdup(d, l);
         }

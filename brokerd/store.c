@@ -53,7 +53,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -608,34 +607,6 @@ static int open_subdir(int dirfd, const char *name)
     if (mkdirat(dirfd, name, 0750) < 0 && errno != EEXIST)
         return -1;
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
-int store_check_data_dir(const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode))
-            return 0;
-        log_err("data_dir '%s' is not a directory", path);
-        return -1;
-    }
-    if (errno != ENOENT) {
-        log_err("data_dir '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    /* Only its last level is created: the parent must be a directory. */
-    char *copy = strdup(path);
-    if (!copy) {
-        log_err("out of memory");
-        return -1;
-    }
-    const char *parent = dirname(copy);
-    int rc = stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
-    if (rc < 0)
-        log_err("data_dir '%s': its parent %s is not a directory (only the last level is "
-                "created)", path, parent);
-    free(copy);
-    return rc;
 }
 
 /*
