@@ -44,11 +44,20 @@ def in_process(threads, increments):
         for _ in range(increments):
             count = increment(count)  # read, call, write: not atomic
 
-    ts = [threading.Thread(target=run) for _ in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    # CPython switches threads every 5 ms by default, long enough for a
+    # thread to finish many increments undisturbed, so whether updates are
+    # lost depends on the machine's load.  Switching far more often shows
+    # the race every time, as the lecture's slide does.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        ts = [threading.Thread(target=run) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     return count
 
 
