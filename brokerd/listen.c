@@ -264,6 +264,7 @@ struct pending_conn {
     uint16_t port;          /* its source port (tcp), or its pid's low bits (ipc) */
     uint8_t family;         /* AF_INET, AF_INET6 or AF_UNIX */
     int next, prev;         /* fds of the next and previous pending connection, in accept order, -1 none */
+    int greeted;            /* its HELLO was read before its ACCEPTED event: not silent */
 };
 
 /* The pending connections of both ROUTERs. */
@@ -364,26 +365,41 @@ static void conn_close(listen_conns *lc, int fd)
  * max_handshakes_per_address pending already, the oldest of them is
  * closed: a client that just connected says HELLO at once, so a flood
  * from its address does not lock it out, while the silent ones go. */
-static void conn_accepted(broker *b, listen_conns *lc, int fd)
+/* The slot of fd, the table grown to hold it; NULL for a bad fd or
+ * without memory. */
+static struct pending_conn *conn_slot(listen_conns *lc, int fd)
 {
     if (fd < 0)
-        return;
+        return NULL;
     if (fd >= lc->cap) {
         int cap = lc->cap ? lc->cap : 64;
         while (cap <= fd)
             cap *= 2;
         struct pending_conn *more = realloc(lc->by_fd, (size_t)cap * sizeof *more);
         if (!more)
-            return; /* not counted: it may still say HELLO, and libzmq's handshake
-                     * interval bounds it */
+            return NULL;
         memset(more + lc->cap, 0, (size_t)(cap - lc->cap) * sizeof *more);
         lc->by_fd = more;
         lc->cap = cap;
     }
+    return &lc->by_fd[fd];
+}
+
+static void conn_accepted(broker *b, listen_conns *lc, int fd)
+{
+    struct pending_conn *p = conn_slot(lc, fd);
+    if (!p)
+        return; /* not counted: it may still say HELLO, and libzmq's handshake
+                 * interval bounds it */
     lc->starved = 0;
-    struct pending_conn *p = &lc->by_fd[fd];
     if (p->since)
         conn_unlink(lc, fd); /* its end was not reported (the monitor drops events when full) */
+    if (p->greeted) {
+        /* The monitor's event comes through a pipe of its own, so a quick
+         * client's HELLO can be read first: it is no silent connection. */
+        p->greeted = 0;
+        return;
+    }
     if (conn_identity(fd, p) < 0)
         return; /* gone already */
     size_t same = 0;
@@ -443,6 +459,8 @@ static void conn_events(broker *b, void *mon)
         } else if (what == ZMQ_EVENT_DISCONNECTED || what == ZMQ_EVENT_CLOSED) {
             if (conn_find(lc, value))
                 conn_unlink(lc, value);
+            if (value >= 0 && value < lc->cap)
+                lc->by_fd[value].greeted = 0;
         } else if (what == ZMQ_EVENT_ACCEPT_FAILED && (value == EMFILE || value == ENFILE)) {
             /* libzmq retries at once: closed below, once for all the
              * events of this turn. */
@@ -530,8 +548,14 @@ int listen_watch(broker *b)
 
 void listen_greeted(broker *b, int fd)
 {
-    if (conn_find(b->conns, fd))
+    if (conn_find(b->conns, fd)) {
         conn_unlink(b->conns, fd);
+    } else {
+        /* Its ACCEPTED event is still on the way: remember it spoke. */
+        struct pending_conn *p = conn_slot(b->conns, fd);
+        if (p)
+            p->greeted = 1;
+    }
 }
 
 static void conns_free(broker *b)
