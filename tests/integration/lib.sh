@@ -226,6 +226,24 @@ run_pytest() { # WHAT FILE...
     echo "ok: $passed Python tests passed: $what"
 }
 
+# Writes b.conf on a free port ($PORT) with the monitoring endpoint on
+# $HTTP (a free port too, unless set) and CHANNELS (libconfig list items,
+# default a queue "jobs" and a pubsub "logs"); BROKER is more settings.
+http_conf() { # [CHANNELS [BROKER]]
+    local channels=${1:-'{ name = "jobs"; type = "queue"; }, { name = "logs"; type = "pubsub"; }'}
+    PORT=$(free_port)
+    HTTP=${HTTP:-$(free_port)}
+    cat > b.conf << EOF
+broker = {
+  endpoints = [ "tcp://127.0.0.1:$PORT" ];
+  data_dir = "$SCRATCH/data";
+  ${2:-}
+  http = { listen = "127.0.0.1:$HTTP"; };
+};
+channels = ( $channels );
+EOF
+}
+
 # Writes b.conf on a free port ($PORT) with one durable queue "jobs" in
 # $SCRATCH/data; BROKER and CHANNEL are more settings of each ("fsync =
 # \"always\";").

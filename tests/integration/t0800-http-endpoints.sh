@@ -21,15 +21,7 @@ printf 'broker = { http = { token_file = "nothing"; }; };\n' > d.conf
 expect_run 1 'd.conf:1: token_file ".*nothing": No such file' "$BUILD/brokerd" --check -c d.conf
 
 # ---- on ---------------------------------------------------------------------
-PORT=$(free_port)
-cat > b.conf << EOF2
-broker = {
-  endpoints = [ "tcp://127.0.0.1:$PORT" ];
-  data_dir = "$SCRATCH/data";
-  http = { listen = "127.0.0.1:$HTTP"; };
-};
-channels = ( { name = "jobs"; type = "queue"; }, { name = "logs"; type = "pubsub"; } );
-EOF2
+http_conf
 "$BUILD/brokerd" --check -c b.conf > /dev/null || fail "--check refused broker.http"
 start_broker -c b.conf
 wait_for_log "monitoring on http://127.0.0.1:$HTTP/"

@@ -6,16 +6,8 @@
 # histograms and the resident memory.
 . "$(dirname "$0")/lib.sh"
 command -v promtool > /dev/null || fail "promtool (Debian's prometheus) is not installed"
-PORT=$(free_port) HTTP=$(free_port)
-cat > b.conf << EOF2
-broker = {
-  endpoints = [ "tcp://127.0.0.1:$PORT" ];
-  data_dir = "$SCRATCH/data";
-  fsync = "always";
-  http = { listen = "127.0.0.1:$HTTP"; };
-};
-channels = ( { name = "jobs"; type = "queue"; durable = true; }, { name = "logs"; type = "pubsub"; } );
-EOF2
+http_conf '{ name = "jobs"; type = "queue"; durable = true; }, { name = "logs"; type = "pubsub"; }' \
+    'fsync = "always";'
 start_broker -c b.conf
 U=http://127.0.0.1:$HTTP
 "$BUILD/ppub" --confirm -c jobs one two three || fail "ppub exited $?"

@@ -6,15 +6,7 @@
 # test's log directory (t0803-http-page.png) for a person to look at.
 . "$(dirname "$0")/lib.sh"
 command -v chromium > /dev/null || fail "chromium is not installed"
-PORT=$(free_port) HTTP=$(free_port)
-cat > b.conf << EOF2
-broker = {
-  endpoints = [ "tcp://127.0.0.1:$PORT" ];
-  data_dir = "$SCRATCH/data";
-  http = { listen = "127.0.0.1:$HTTP"; };
-};
-channels = ( { name = "jobs"; type = "queue"; }, { name = "logs"; type = "pubsub"; } );
-EOF2
+http_conf
 start_broker -c b.conf
 # Messages flow at a gentle pace for as long as the browser looks.
 "$BUILD/ppub" -c logs -t app/web -n 1000000 --size 16 --rate 400 2> ppub.err &

@@ -5,15 +5,7 @@
 # served; a request larger than the connection's memory is refused; a
 # live tail whose reader does not read is cut off, not waited for.
 . "$(dirname "$0")/lib.sh"
-PORT=$(free_port) HTTP=$(free_port)
-cat > b.conf << EOF2
-broker = {
-  endpoints = [ "tcp://127.0.0.1:$PORT" ];
-  data_dir = "$SCRATCH/data";
-  http = { listen = "127.0.0.1:$HTTP"; };
-};
-channels = ( { name = "logs"; type = "pubsub"; } );
-EOF2
+http_conf '{ name = "logs"; type = "pubsub"; }'
 start_broker -c b.conf
 U=http://127.0.0.1:$HTTP
 
