@@ -8,12 +8,61 @@
  * The HTTP endpoint (http.c) serves the same documents from the same
  * builders (admin_text), and the stats channel (stats.c) reuses the
  * objects of one channel and of the status.
+ *
+ * "status" has the broker's rates over the last 1, 10 and 60 seconds: a
+ * timer samples the counters once a second into a ring of RATE_SAMPLES
+ * (admin_sample), and a rate is the growth from the sample about N
+ * seconds old to now, over the time that really passed between them.
  */
 #include "brokerd.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+
+long admin_sample(void *ctx)
+{
+    broker *b = ctx;
+    b->rates[b->rates_next] = (rate_sample){b->now, b->messages_in, b->messages_out, b->dropped};
+    b->rates_next = (b->rates_next + 1) % RATE_SAMPLES;
+    if (b->rates_n < RATE_SAMPLES)
+        b->rates_n++;
+    return 1000;
+}
+
+/* The windows of "status"'s rates, in seconds. */
+static const int rate_windows[] = {1, 10, 60};
+
+/* Per second, rounded: the growth of a counter from then to now over ms. */
+static json_int_t per_s(uint64_t now, uint64_t then, int64_t ms)
+{
+    return ms > 0 ? (json_int_t)(((now - then) * 1000 + (uint64_t)ms / 2) / (uint64_t)ms) : 0;
+}
+
+/* {"1s": {"in":, "out":, "dropped":}, "10s": ..., "60s": ...}: messages
+ * per second over each window, from the sample that is N to N+1 seconds
+ * old (the newest is less than one; the oldest while the broker is younger
+ * than the window) to now. */
+static json_t *admin_rates(broker *b)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < sizeof rate_windows / sizeof *rate_windows; i++) {
+        size_t back = (size_t)rate_windows[i] + 1;
+        if (back > b->rates_n)
+            back = b->rates_n;
+        rate_sample s = {b->now, b->messages_in, b->messages_out, b->dropped};
+        if (back > 0)
+            s = b->rates[(b->rates_next + RATE_SAMPLES - back) % RATE_SAMPLES];
+        int64_t ms = b->now - s.at;
+        char key[8];
+        snprintf(key, sizeof key, "%ds", rate_windows[i]);
+        json_object_set_new(o, key, json_pack("{s:I, s:I, s:I}",
+                                              "in", per_s(b->messages_in, s.in, ms),
+                                              "out", per_s(b->messages_out, s.out, ms),
+                                              "dropped", per_s(b->dropped, s.dropped, ms)));
+    }
+    return o;
+}
 
 json_t *admin_status(broker *b)
 {
@@ -30,6 +79,8 @@ json_t *admin_status(broker *b)
                      "messages_in", (json_int_t)b->messages_in, "messages_out",
                      (json_int_t)b->messages_out, "dropped", (json_int_t)b->dropped,
                      "malformed", (json_int_t)b->malformed);
+    if (st)
+        json_object_set_new(st, "rates", admin_rates(b));
     if (st && b->gw)
         json_object_set_new(st, "gateway", gateway_status(b->gw));
     return st;

@@ -417,6 +417,17 @@ typedef struct fanout_tap {
 /* Why a client was turned away (counted for /metrics). */
 enum refusal { REFUSE_MAX_CLIENTS, REFUSE_VERSION, REFUSE_DENIED, REFUSE_HANDSHAKE, REFUSE_COUNT };
 
+/* The broker's counters at one second of its life, for the rates of
+ * `pctl status` over the last 1, 10 and 60 s (admin.c). */
+typedef struct rate_sample {
+    int64_t at;            /* monotonic ms it was taken */
+    uint64_t in;           /* messages_in then */
+    uint64_t out;          /* messages_out then */
+    uint64_t dropped;      /* dropped then */
+} rate_sample;
+/* Samples kept: one a second for the longest window, and the one before it. */
+#define RATE_SAMPLES 61
+
 /* The whole broker state. */
 struct broker {
     config *cfg;           /* current configuration */
@@ -461,6 +472,9 @@ struct broker {
     int64_t stats_at;      /* monotonic ms of the last stats tick, 0: none yet (stats.c) */
     uint64_t stats_in;     /* messages_in at that tick (stats.c) */
     uint64_t stats_out;    /* messages_out at that tick (stats.c) */
+    rate_sample rates[RATE_SAMPLES]; /* the counters once a second, a ring (admin.c) */
+    size_t rates_next;     /* the slot of rates the next sample goes in (admin.c) */
+    size_t rates_n;        /* samples in rates, at most RATE_SAMPLES (admin.c) */
     struct http *http;     /* the HTTP monitoring endpoint, NULL when not configured (http.c) */
     store_set *stores;     /* the durable stores and their fsync worker (store.c) */
     fanout_tap fanout[FANOUT_TAPS_MAX]; /* called for each pubsub message fanned out, in order */
@@ -589,6 +603,9 @@ struct json_t;
 /* The objects of "status" and of one channel in "channels" (new references). */
 struct json_t *admin_status(broker *b);
 struct json_t *admin_channel(const channel *ch);
+/* Samples the broker's counters for the rates of "status" (a timer of the
+ * loop, every second); returns the ms until the next sample. */
+long admin_sample(void *ctx);
 
 /* gateway.c: the plain ZeroMQ gateway --------------------------------- */
 

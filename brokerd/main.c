@@ -280,6 +280,7 @@ static int wire_loop(broker *b)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
     rc |= loop_timer(b->loop, 0, refresh_status, b);
     rc |= loop_timer(b->loop, 0, stats_tick, b);
+    rc |= loop_timer(b->loop, 0, admin_sample, b);
     if (rc) {
         log_err("cannot set up the event loop: %s", strerror(errno));
         return -1;
