@@ -287,6 +287,9 @@ struct client {
     size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
     size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
+    uint8_t minor;         /* the protocol minor its HELLO spoke: NOTICE only to 1.1 and later */
+    uint8_t notes;         /* PS_WIRE_NOTE_* of its publishes since its last PING (channel.c) */
+    char note_channel[PS_WIRE_NAME_MAX + 1]; /* the channel of the first of those notes */
     SLIST_ENTRY(client) hlink; /* identity hash chain */
     LIST_ENTRY(client) link;   /* the broker's clients, or its graveyard once dead */
 };
@@ -694,11 +697,15 @@ void deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag);
  * client_buffer; NULL when every receiver has room, so that a fan-out on a
  * block channel may go. */
 client *deliver_full_receiver(broker *b, channel *ch, const ps__slice *topic);
+/* True when a message on topic on broadcast or pubsub channel ch would
+ * reach a receiver (a strict publish is refused when not). */
+int deliver_has_receiver(channel *ch, const ps__slice *topic);
 /* Hands an accepted broadcast or pubsub message to every receiver (pubsub:
  * whose pattern matches), once per client, then to the fan-out hook; with
- * pd (a sync publish) each receiver gets a receipt ticket. */
-void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
-                     const ps__slice *data, pending *pd);
+ * pd (a sync publish) each receiver gets a receipt ticket.  Returns the
+ * clients it was meant for (dropped deliveries count; the hook's do not). */
+unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
+                         const ps__slice *data, pending *pd);
 
 /* ticket.c: tickets and waiters with deadlines ------------------------ */
 

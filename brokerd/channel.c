@@ -144,7 +144,9 @@ static channel *chan_resolve(broker *b, const ps__slice *name, int create, uint1
     }
     if (!ch) {
         *code = PS_WERR_NOCHANNEL;
-        snprintf(why, cap, "unknown channel '%.*s'", (int)name->len, name->ptr);
+        snprintf(why, cap, "unknown channel '%.*s'%s", (int)name->len, name->ptr,
+                 b->cfg->auto_create == AUTO_NONE
+                     ? " (auto_create is \"none\": only declared channels exist)" : "");
     }
     return ch;
 }
@@ -172,8 +174,8 @@ static channel *chan_lookup(broker *b, client *c, const ps__slice *name, int cre
     if (verb != NO_VERB &&
         (*code = auth_check(b, c, (enum verb)verb, ch, name->ptr, name->len, why, cap)))
         return NULL;
-    if (!ch && create)
-        ch = chan_resolve(b, name, 1, code, why, cap);
+    if (!ch)
+        ch = chan_resolve(b, name, create, code, why, cap);
     return ch;
 }
 
@@ -292,25 +294,44 @@ static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t le
 /* The channel a message (PUBLISH or REQUEST) goes to, created on first
  * use, with the client's right to it and the message's checks; NULL with
  * *code and why as chan_lookup. */
-static channel *message_channel(broker *b, client *c, const ps__cmd *cmd, int verb, int queue_verb,
-                                uint16_t *code, char *why, size_t cap)
+static channel *message_channel(broker *b, client *c, const ps__cmd *cmd, int create, int verb,
+                                int queue_verb, uint16_t *code, char *why, size_t cap)
 {
     if (is_sys(&cmd->channel)) {
         *code = sys_refusal(why, cap);
         return NULL;
     }
-    channel *ch = chan_lookup(b, c, &cmd->channel, 1, verb, queue_verb, code, why, cap);
+    channel *ch = chan_lookup(b, c, &cmd->channel, create, verb, queue_verb, code, why, cap);
     if (ch && (*code = message_fault(b, &cmd->topic, cmd->data.len, why, cap)))
         return NULL;
     return ch;
 }
 
+/* Notes for c's next NOTICE (a client of protocol 1.1 or later) what its
+ * publish on ch did: PS_WIRE_NOTE_* in notes, none when 0. */
+static void note(client *c, const channel *ch, uint8_t notes)
+{
+    if (!notes || c->minor < 1)
+        return;
+    if (!c->notes)
+        snprintf(c->note_channel, sizeof c->note_channel, "%s", ch->name);
+    c->notes |= notes;
+}
+
 int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     uint16_t code;
-    channel *ch = message_channel(b, c, cmd, VERB_PUBLISH, VERB_SEND, &code, why, cap);
-    if (!ch)
+    /* STRICT: a channel that does not exist is not made, a message that
+     * would reach nobody is refused; else both are noted for the client. */
+    int strict = (cmd->flags & PS_WIRE_STRICT) != 0;
+    uint8_t notes = chan_find(b, cmd->channel.ptr, cmd->channel.len) ? 0 : PS_WIRE_NOTE_CREATED;
+    channel *ch = message_channel(b, c, cmd, !strict, VERB_PUBLISH, VERB_SEND, &code, why, cap);
+    if (!ch) {
+        if (code == PS_WERR_NOCHANNEL && strict && b->cfg->auto_create != AUTO_NONE)
+            snprintf(why, cap, "unknown channel '%.*s' (a strict publish creates none)",
+                     (int)cmd->channel.len, cmd->channel.ptr);
         return code;
+    }
     if ((cmd->flags & PS_WIRE_RETAIN) && (ch->type != CHAN_PUBSUB || !ch->retain)) {
         if (ch->type != CHAN_PUBSUB)
             snprintf(why, cap, "retain needs a pubsub channel; '%s' is a %s", ch->name,
@@ -351,7 +372,17 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
             }
         }
         queue_dispatch(b, ch);
+        note(c, ch, notes); /* a queue keeps it for a consumer: it reaches somebody */
         return 0;
+    }
+    /* A retained value waits for later subscribers: it reaches somebody. */
+    int kept = (cmd->flags & PS_WIRE_RETAIN) && cmd->data.len > 0;
+    if (strict && !kept && !deliver_has_receiver(ch, &cmd->topic)) {
+        snprintf(why, cap, "nobody is subscribed to '%s'%s%.*s%s", ch->name,
+                 ch->type == CHAN_PUBSUB ? " for topic '" : "",
+                 ch->type == CHAN_PUBSUB ? (int)cmd->topic.len : 0, cmd->topic.ptr,
+                 ch->type == CHAN_PUBSUB ? "'" : "");
+        return PS_WERR_NORESP;
     }
     if (ch->slow == SLOW_BLOCK && deliver_full_receiver(b, ch, &cmd->topic)) {
         /* slow_subscriber = "block": the publish waits, parked with its
@@ -369,7 +400,9 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     pending *pd = NULL;
     if (cmd->flags & PS_WIRE_SYNC)
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
-    deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd);
+    if (!deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd) && !kept)
+        notes |= PS_WIRE_NOTE_NOBODY;
+    note(c, ch, notes);
     return 0;
 }
 
@@ -598,7 +631,7 @@ void chan_client_gone(broker *b, client *c)
 uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     uint16_t code;
-    channel *ch = message_channel(b, c, cmd, VERB_REQUEST, VERB_REQUEST, &code, why, cap);
+    channel *ch = message_channel(b, c, cmd, 1, VERB_REQUEST, VERB_REQUEST, &code, why, cap);
     if (!ch)
         return code;
     if ((code = pending_refusal(b, c, why, cap)))

@@ -126,6 +126,8 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
     c->auth = as;
     free(c->name);
     c->name = clean_name(&cmd->text);
+    c->minor = cmd->minor;
+    c->notes = 0;
     c->last_in = b->now;
     c->last_out = b->now;
     log_limited(LOG_LVL_INFO, CONNECTIONS, peer, "client %llu connected%s%s%s%s%s",
@@ -156,6 +158,14 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
     case PS_CMD_HEARTBEAT:
         break;
     case PS_CMD_PING: {
+        /* What its publishes since the last PING did, before the PONG that
+         * ends its ps_flush (channel.c notes only for clients of 1.1). */
+        if (c->notes) {
+            ps__cmd n = {.cmd = PS_CMD_NOTICE, .corr = cmd->corr, .flags = c->notes,
+                         .channel = {c->note_channel, strlen(c->note_channel)}};
+            out_put(b, c, &n);
+            c->notes = 0;
+        }
         ps__cmd pong = {.cmd = PS_CMD_PONG, .corr = cmd->corr};
         out_put(b, c, &pong);
         break;

@@ -64,24 +64,39 @@ static int receives(const sub *s, const ps__slice *topic)
     return s->ch->type != CHAN_PUBSUB || topic_match(s->pattern, s->plen, topic->ptr, topic->len);
 }
 
-client *deliver_full_receiver(broker *b, channel *ch, const ps__slice *topic)
+/* The first receiver of a message on topic whose output is over *above
+ * bytes (above NULL: any receiver), or NULL. */
+static client *receiver(channel *ch, const ps__slice *topic, const size_t *above)
 {
     sub *s;
     TAILQ_FOREACH(s, &ch->subs, ch_link)
-        if (s->cl->pending_bytes > (size_t)b->cfg->client_buffer && receives(s, topic))
+        if ((!above || s->cl->pending_bytes > *above) && receives(s, topic))
             return s->cl;
     return NULL;
 }
 
-void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
-                     const ps__slice *data, pending *pd)
+client *deliver_full_receiver(broker *b, channel *ch, const ps__slice *topic)
+{
+    size_t bound = (size_t)b->cfg->client_buffer;
+    return receiver(ch, topic, &bound);
+}
+
+int deliver_has_receiver(channel *ch, const ps__slice *topic)
+{
+    return receiver(ch, topic, NULL) != NULL;
+}
+
+unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
+                         const ps__slice *data, pending *pd)
 {
     uint64_t stamp = ++b->next_stamp;
+    unsigned reached = 0;
     sub *s;
     TAILQ_FOREACH(s, &ch->subs, ch_link) {
         if (s->cl->stamp == stamp || !receives(s, topic))
             continue; /* one delivery per client, and only to receivers */
         s->cl->stamp = stamp;
+        reached++;
         if (!pd) {
             deliver(b, s, 0, seq, 0, *topic, *data, 1);
             continue;
@@ -102,4 +117,5 @@ void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topi
         b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
     if (pd)
         pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
+    return reached;
 }

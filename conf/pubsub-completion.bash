@@ -35,7 +35,7 @@ _pubsub() {
     ppub)
         opts="-c --channel -t --topic -m --message -f --file -l --lines -0 --null --raw
               -n --count --size --rate --topic-from --confirm --sync -r --retain --request
-              --async -v --verbose --explain --progress $_pubsub_client_opts"
+              --async --strict -v --verbose --explain --progress $_pubsub_client_opts"
         ;;
     psub)
         opts="-c --channel -t --topic -n --count -C -W --wait -F --format -v --verbose

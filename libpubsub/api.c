@@ -66,17 +66,39 @@ static void fill_message(ps__cmd *cmd, const char *channel, const char *topic,
     cmd->data.len = size;
 }
 
+/* PS_STRICT needs a broker of protocol 1.1 or later: an older one would
+ * ignore it.  0, or -1 with ENOTSUP. */
+static int strict_flag(ps_client *c, int flags)
+{
+    if (!(flags & PS_STRICT))
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    int old = c->s.broker_minor < 1;
+    pthread_mutex_unlock(&c->lock);
+    if (old) {
+        static const char why[] = "the broker is too old for a strict publish (protocol 1.0)";
+        ps__set_errmsg(why, sizeof why - 1);
+        errno = ENOTSUP;
+        return -1;
+    }
+    return 0;
+}
+
 int ps_publish(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int flags)
 {
     if (check_message(c, channel, topic, data, size) < 0)
         return -1;
-    if (flags & ~(PS_RETAIN | PS_CONFIRM | PS_SYNC)) {
+    if (flags & ~(PS_RETAIN | PS_CONFIRM | PS_SYNC | PS_STRICT)) {
         errno = EINVAL;
         return -1;
     }
+    if (strict_flag(c, flags) < 0)
+        return -1;
     /* SYNC is the stronger promise: with it, a CONFIRM would only add an answer. */
     uint8_t wflags = (flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0;
+    if (flags & PS_STRICT)
+        wflags |= PS_WIRE_STRICT;
     if (flags & PS_SYNC)
         wflags |= PS_WIRE_SYNC;
     else if (flags & PS_CONFIRM)
@@ -136,13 +158,14 @@ int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
         *confirmed = 0;
     if (expected)
         *expected = 0;
-    if (check_message(c, channel, topic, data, size) < 0)
+    if (check_message(c, channel, topic, data, size) < 0 || strict_flag(c, flags) < 0)
         return -1;
     if (timeout_ms <= 0)
         timeout_ms = PS_DEFAULT_WAIT_MS;
     /* SYNC is the stronger promise; a CONFIRM beside it would only add an answer. */
     ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .timeout_ms = (uint32_t)timeout_ms,
-                   .flags = (uint8_t)(PS_WIRE_SYNC | ((flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0))};
+                   .flags = (uint8_t)(PS_WIRE_SYNC | ((flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0) |
+                                      ((flags & PS_STRICT) ? PS_WIRE_STRICT : 0))};
     fill_message(&cmd, channel, topic, data, size);
     ps__op *o = ps__io_call(c, &cmd, PS_OP_SYNC, timeout_ms + answer_margin(c), NULL);
     if (!o)
@@ -416,6 +439,16 @@ uint64_t ps_dropped(ps_client *c)
 {
     pthread_mutex_lock(&c->lock);
     uint64_t n = ps__session_dropped(&c->s);
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+unsigned ps_notes(ps_client *c, char *channel, size_t cap)
+{
+    if (!c || (cap && !channel))
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    unsigned n = ps__session_notes(&c->s, channel, cap);
     pthread_mutex_unlock(&c->lock);
     return n;
 }

@@ -71,6 +71,7 @@ extern "C" {
 #define PS_RETAIN 0x01  /* pubsub: keep as the topic's last value; empty clears */
 #define PS_CONFIRM 0x02 /* ask the broker to confirm it has taken the message */
 #define PS_SYNC 0x04    /* receivers confirm (kind 2), reported by ps_flush */
+#define PS_STRICT 0x08  /* refuse instead of creating the channel or reaching nobody */
 /* Flags for ps_subscribe(). */
 #define PS_RESPONDER 0x01 /* this subscription answers requests too */
 
@@ -263,6 +264,28 @@ PS_EXPORT int ps_reply(ps_client *c, const ps_msg *m, const void *data, size_t s
  * them), summed over all channels since the last call, and reset.
  */
 PS_EXPORT uint64_t ps_dropped(ps_client *c);
+
+/* What the broker noticed of this client's publishes (ps_notes). */
+#define PS_NOTE_CREATED 0x01 /* a publish created its channel (the broker's auto_create) */
+#define PS_NOTE_NOBODY 0x02  /* a publish reached no receiver (broadcast, pubsub) */
+
+/*
+ * What the broker noticed of this client's publishes (of every kind) that
+ * the last ps_flush() covered: PS_NOTE_* ORed, 0 when nothing; and resets.
+ * A mistyped channel name shows as PS_NOTE_CREATED | PS_NOTE_NOBODY.  The
+ * broker tells them at the sync point, so they are known once ps_flush()
+ * returned (with or without PS_CONFIRM), not before.  A queue message
+ * waits for a consumer and a retained value for later subscribers: neither
+ * is PS_NOTE_NOBODY.  The name of the channel of the first note is copied
+ * into channel[cap] (NUL-terminated; cap 0: not wanted).  A broker older
+ * than protocol 1.1 notices nothing.  PS_STRICT on ps_publish() or
+ * ps_publish_sync() makes either a refusal instead, and then nothing is
+ * published and no channel is created: ENOENT (the channel does not exist)
+ * or PS_ENORESP (nobody would receive it), reported as any refusal (at
+ * once for ps_publish_sync(), else by the next ps_flush()); ENOTSUP at
+ * once from a broker older than 1.1, which would ignore it.
+ */
+PS_EXPORT unsigned ps_notes(ps_client *c, char *channel, size_t cap);
 
 /* Administration ---------------------------------------------------------- */
 

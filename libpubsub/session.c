@@ -594,6 +594,7 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
         s->max_size = cmd->max_size ? cmd->max_size : DEFAULT_MAX_SIZE;
         s->broker_id = cmd->broker_id;
         s->epoch = cmd->epoch;
+        s->broker_minor = cmd->minor;
         if (s->welcomed)
             resubscribe(s);
         s->welcomed = 1;
@@ -610,6 +611,13 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
         } else {
             confirmed(s, cmd);
         }
+        break;
+    case PS_CMD_NOTICE:
+        /* Comes before the PONG of a ps_flush: kept for ps_notes. */
+        if (!s->notes)
+            snprintf(s->note_channel, sizeof s->note_channel, "%.*s", (int)cmd->channel.len,
+                     cmd->channel.ptr);
+        s->notes |= cmd->flags;
         break;
     case PS_CMD_PONG:
         if (o)
@@ -712,6 +720,15 @@ uint64_t ps__session_dropped(ps__session *s)
 {
     uint64_t n = s->dropped;
     s->dropped = 0;
+    return n;
+}
+
+unsigned ps__session_notes(ps__session *s, char *channel, size_t cap)
+{
+    unsigned n = s->notes;
+    if (cap)
+        snprintf(channel, cap, "%s", n ? s->note_channel : "");
+    s->notes = 0;
     return n;
 }
 

@@ -102,6 +102,9 @@ typedef struct ps__session {
     uint32_t max_size;          /* broker's max_message_size */
     uint64_t broker_id;         /* the broker's id, from its WELCOME */
     uint64_t epoch;             /* the broker's epoch (one per start), from its WELCOME */
+    uint8_t broker_minor;       /* the protocol minor of the broker's WELCOME */
+    unsigned notes;             /* PS_NOTE_* the broker sent since ps_notes last took them */
+    char note_channel[PS_WIRE_NAME_MAX + 1]; /* the channel of the first of those notes */
     unsigned fx;                /* PS_FX_* not yet taken by ps__session_fx */
     const char *why;            /* PS_FX_LOST: why, a static text */
     ps__buf out;                /* records the application queued, not yet taken */
@@ -202,6 +205,10 @@ ps_msg *ps__session_recv(ps__session *s);
 
 /* Messages dropped for us since the last call. */
 uint64_t ps__session_dropped(ps__session *s);
+
+/* The notes of NOTICE records since the last call (PS_NOTE_*), the channel
+ * of the first copied into channel[cap] (cap 0: not wanted); forgets them. */
+unsigned ps__session_notes(ps__session *s, char *channel, size_t cap);
 
 /* Takes the first refusal since the last call: its errno (0: none) and
  * its text in *text (NULL or a string the caller frees). */

@@ -22,7 +22,7 @@
 
 #define PS_WIRE_MAGIC 0x5053u /* "PS": first field of every HELLO */
 #define PS_WIRE_MAJOR 1       /* peers of another major refuse each other */
-#define PS_WIRE_MINOR 0
+#define PS_WIRE_MINOR 1 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1) */
 
 #define PS_WIRE_NAME_MAX 255    /* channel names */
 #define PS_WIRE_TOPIC_MAX 1024  /* topics and patterns */
@@ -41,6 +41,7 @@ enum {
     PS_CMD_PONG = 0x06,      /* b->c: corr */
     PS_CMD_ERROR = 0x07,     /* b->c: corr, code, text */
     PS_CMD_OK = 0x08,        /* b->c: corr, value */
+    PS_CMD_NOTICE = 0x09,    /* b->c (1.1): corr, notes, channel: before a PONG */
     PS_CMD_PUBLISH = 0x10,   /* c->b: corr, flags, timeout, channel, topic, data */
     PS_CMD_RESULT = 0x11,    /* b->c: corr, confirmed, expected (sync message) */
     PS_CMD_SUBSCRIBE = 0x12, /* c->b: corr, flags, window, channel, pattern */
@@ -59,6 +60,10 @@ enum {
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
 #define PS_WIRE_CONFIRM 0x02 /* answer OK once the broker has taken it */
 #define PS_WIRE_SYNC 0x04    /* answer RESULT once receivers confirmed */
+#define PS_WIRE_STRICT 0x08  /* 1.1: refuse instead of creating the channel or reaching nobody */
+/* NOTICE notes: what publishes since the last PING did. */
+#define PS_WIRE_NOTE_CREATED 0x01 /* a publish created its channel (auto_create) */
+#define PS_WIRE_NOTE_NOBODY 0x02  /* a publish reached no receiver */
 /* SUBSCRIBE flags. */
 #define PS_WIRE_RESPONDER 0x01 /* this subscription answers requests */
 /* DELIVER flags. */
@@ -99,7 +104,7 @@ typedef struct {
  */
 typedef struct {
     uint8_t cmd;         /* PS_CMD_* */
-    uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags */
+    uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags, NOTICE notes */
     uint8_t status;      /* REPLY status */
     uint8_t major;       /* HELLO, WELCOME */
     uint8_t minor;       /* HELLO, WELCOME */
@@ -116,7 +121,7 @@ typedef struct {
     uint64_t broker_id;  /* WELCOME */
     uint64_t epoch;      /* WELCOME: changes at every broker start */
     uint64_t dropped;    /* GAP */
-    ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST */
+    ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST, NOTICE */
     ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
     ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */
     ps__slice data;      /* payloads; ADMIN_REPLY JSON */

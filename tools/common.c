@@ -698,8 +698,11 @@ int tool_fail(ps_client *c, int err, const char *channel)
             snprintf(what, sizeof what, "%s", ps_strerror(err));
         break;
     }
-    /* The broker's own words add detail, unless they say the same. */
-    if (bt && *bt && strcmp(bt, what) != 0)
+    /* The broker's own words add detail; when they begin with ours, they
+     * are the whole line. */
+    if (bt && *bt && strncmp(bt, what, strlen(what)) == 0)
+        tool_err("%s", bt);
+    else if (bt && *bt)
         tool_err("%s: %s", what, bt);
     else
         tool_err("%s", what);

@@ -38,7 +38,8 @@ enum {
     OPT_RATE,                /* --rate */
     OPT_TOPIC_FROM,          /* --topic-from */
     OPT_EXPLAIN,             /* --explain */
-    OPT_PROGRESS             /* --progress */
+    OPT_PROGRESS,            /* --progress */
+    OPT_STRICT               /* --strict */
 };
 
 /* -m messages ppub takes on one command line. */
@@ -62,7 +63,8 @@ struct ppub {
     int sync;                /* --sync: kind 2 */
     int request;             /* --request: kind 4, or 3 with async */
     int async;               /* --async with --request: kind 3 */
-    int flags;               /* PS_RETAIN | PS_CONFIRM */
+    int flags;               /* PS_RETAIN | PS_CONFIRM | PS_STRICT */
+    unsigned told;           /* PS_NOTE_* already said on stderr */
     long count;              /* -n: times each message is sent */
     int count_set;           /* 1 when -n was given */
     long size;               /* --size: bytes of generated payloads, -1 none */
@@ -156,6 +158,12 @@ static void usage(FILE *out)
 "                           ticket as it is issued (\"ticket 1 issued\") and each\n"
 "                           reply with its ticket as it is picked up\n"
 "                           (\"ticket 1: REPLY\")\n"
+"      --strict             refuse instead of doing something unintended: a\n"
+"                           channel that does not exist is not created (exit 4)\n"
+"                           and a message no subscriber would get is not\n"
+"                           published (exit 3); without it, ppub says either\n"
+"                           on stderr (\"'job' did not exist and was created as\n"
+"                           a pubsub channel; nobody was subscribed\")\n"
 "      --timeout MS         how long to wait for the broker, a confirmation or\n"
 "                           replies (default 5000)\n"
 "\n"
@@ -303,6 +311,23 @@ static int keep(struct ppub *p, const char *topic, const void *data, size_t size
     return 0;
 }
 
+/* Says once per run on stderr what the broker noticed of the messages
+ * the last sync point covered: a channel it created, nobody subscribed. */
+static void tell_notes(struct ppub *p)
+{
+    char channel[256];
+    unsigned n = ps_notes(p->c, channel, sizeof channel) & ~p->told;
+    int topic = p->topic && !p->syslog && *p->topic;
+
+    p->told |= n;
+    if (n & PS_NOTE_CREATED)
+        tool_err("'%s' did not exist and was created as a pubsub channel%s", channel,
+                 (n & PS_NOTE_NOBODY) ? "; nobody was subscribed" : "");
+    else if (n & PS_NOTE_NOBODY)
+        tool_err("nobody was subscribed to '%s'%s%s%s", channel, topic ? " for topic '" : "",
+                 topic ? p->topic : "", topic ? "'" : "");
+}
+
 /*
  * The sync point.  With --confirm, a broker lost before it confirmed
  * everything (it restarted, say) is waited for up to --timeout, and every
@@ -315,9 +340,15 @@ static int confirm_point(struct ppub *p)
     for (;;) {
         if (ps_flush(p->c, p->o.timeout_ms) == 0) {
             kept_clear(p);
+            tell_notes(p);
             return EXIT_DONE;
         }
         int err = errno;
+        if (err == PS_ENORESP) { /* --strict: the broker's words say who was missing */
+            const char *why = ps_errmsg(p->c);
+            tool_err("%s", why && *why ? why : "nobody is subscribed");
+            return EXIT_TIMEOUT;
+        }
         int lost = err == EHOSTUNREACH || (deadline >= 0 && err == ETIMEDOUT);
         if (!(p->flags & PS_CONFIRM) || !lost) {
             if (err == ETIMEDOUT) {
@@ -650,6 +681,7 @@ int main(int argc, char **argv)
         {"file", required_argument, NULL, 'f'},
         {"lines", no_argument, NULL, 'l'},
         {"verbose", no_argument, NULL, 'v'},
+        {"strict", no_argument, NULL, OPT_STRICT},
         TOOL_CLIENT_LONGOPTS,
         {NULL, 0, NULL, 0}};
     struct ppub p;
@@ -737,6 +769,9 @@ int main(int argc, char **argv)
         case OPT_PROGRESS:
             p.progress.on = 1;
             break;
+        case OPT_STRICT:
+            p.flags |= PS_STRICT;
+            break;
         default:
             return tool_usage_error("unknown option");
         }
@@ -761,7 +796,7 @@ int main(int argc, char **argv)
     if (p.async && !p.request)
         return tool_usage_error("--async goes with --request (plain publishing is async already)");
     if (p.request && p.flags)
-        return tool_usage_error("--retain and --confirm do not apply to --request");
+        return tool_usage_error("--retain, --confirm and --strict do not apply to --request");
     if (p.raw && p.nul)
         return tool_usage_error("--raw and -0 cannot be combined");
     if (p.size >= 0 && optind < argc)
@@ -810,6 +845,8 @@ int main(int argc, char **argv)
     int64_t t0 = tool_explaining() ? tool_explain_now() : 0;
     tool_explain("ppub            the sync point: ps_flush() waits until the broker has handled "
                  "everything ppub sent");
+    if (rc != EXIT_DONE)
+        p.told = ~0u; /* a failure is said in its one line, without notes beside it */
     int frc = confirm_point(&p);
     tool_explain("ppub            ps_flush() returned after %.3f ms%s", tool_explain_ms(t0),
                  frc == EXIT_DONE ? ": the broker has it all" : "");

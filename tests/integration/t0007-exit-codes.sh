@@ -46,8 +46,10 @@ check() {
 }
 P=$BUILD/ppub S=$BUILD/psub C=$BUILD/pctl
 
-# 0: done.
-check 0 '' $P -c logs -t a/b "hello"
+# 0: done.  (A message nobody receives is exit 0 too, with a line saying
+# so: t0708; this one is retained, so it reaches somebody later.)
+check 0 '' $P -c logs -t a/b -r "hello"
+"$P" -c logs -t a/b -r "" 2> /dev/null || fail "clearing the retained value exited $?"
 check 0 '' $P -c jobs "a job"
 check 0 '' $S -c jobs -n 1 --timeout 3000
 expect_eq "$(cat out)" "a job" "the queued message"
