@@ -1,6 +1,13 @@
 /*
- * admin.c - the ADMIN verbs: "status", "channels" and "clients", each
- * answered with ADMIN_REPLY carrying JSON built with jansson.  With
+ * admin.c - the ADMIN verbs: "status", "channels", "clients" and
+ * "subscriptions", and the run-time administration of channels ("create",
+ * "delete", "purge", "retained", "clear-retained"), each answered with
+ * ADMIN_REPLY carrying JSON built with jansson.  The verb is words split
+ * by single spaces: the verb, a channel name, then the verb's arguments
+ * (a pattern, the last, may hold spaces); docs/protocol.md lists them.
+ * The changes themselves are channel.c's (chan_declare, chan_delete,
+ * queue_purge, chan_retained_clear); admin.c reads the verb and says what
+ * was done.  With
  * security only clients with the "admin" right get here (client.c).
  * "status" has a "gateway" object when the plain ZeroMQ gateway is
  * configured, built by the gateway itself (gateway_status).  A refusal
@@ -112,6 +119,14 @@ static json_t *admin_channels(broker *b)
     return arr;
 }
 
+/* A subscription as "subscriptions" and "clients" name it: CHANNEL, and
+ * CHANNEL:PATTERN on pubsub. */
+static json_t *sub_name(const sub *s)
+{
+    return s->ch->type == CHAN_PUBSUB ? json_sprintf("%s:%s", s->ch->name, s->pattern)
+                                      : json_string(s->ch->name);
+}
+
 static json_t *admin_clients(broker *b)
 {
     json_t *arr = json_array();
@@ -119,15 +134,248 @@ static json_t *admin_clients(broker *b)
     LIST_FOREACH(c, &b->clients, link) {
         /* "user": who security admitted it as ("" without security). */
         const char *who = auth_who(c);
-        json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "id", (json_int_t)c->num, "name",
-                              c->name ? c->name : "", "user", who ? who : "",
-                              "subscriptions", (json_int_t)c->n_subs,
-                              "unacked", (json_int_t)c->n_unacked, "pending_bytes",
-                              (json_int_t)c->pending_bytes);
+        json_t *chans = json_array(), *pats = json_array();
+        sub *s;
+        /* Its list runs newest first: prepended, oldest first. */
+        LIST_FOREACH(s, &c->subs, cl_link) {
+            json_array_insert_new(pats, 0, sub_name(s));
+            size_t i;
+            json_t *v;
+            int seen = 0;
+            json_array_foreach(chans, i, v)
+                seen |= !strcmp(json_string_value(v), s->ch->name);
+            if (!seen)
+                json_array_insert_new(chans, 0, json_string(s->ch->name));
+        }
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I}", "id",
+                              (json_int_t)c->num, "name", c->name ? c->name : "", "address",
+                              c->address ? c->address : "", "user", who ? who : "",
+                              "subscriptions", (json_int_t)c->n_subs, "channels", chans,
+                              "patterns", pats, "unacked", (json_int_t)c->n_unacked,
+                              "pending_bytes", (json_int_t)c->pending_bytes);
         if (o)
             json_array_insert_new(arr, 0, o);
     }
     return arr;
+}
+
+/* Every subscription, by client (oldest first) and in each client's order. */
+static json_t *admin_subscriptions(broker *b)
+{
+    json_t *arr = json_array();
+    client *c;
+    LIST_FOREACH(c, &b->clients, link) {
+        json_t *mine = json_array();
+        sub *s;
+        LIST_FOREACH(s, &c->subs, cl_link)
+            json_array_insert_new(mine, 0, json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
+                "client", (json_int_t)c->num, "name", c->name ? c->name : "", "channel",
+                s->ch->name, "type", config_type_name(s->ch->type), "pattern", s->pattern,
+                "responder", s->responder, "unacked", (json_int_t)s->inflight, "dropped",
+                (json_int_t)s->dropped));
+        json_array_extend(mine, arr);
+        json_decref(arr);
+        arr = mine;
+    }
+    return arr;
+}
+
+/* The words of an administration verb, at most WORDS_MAX; the last
+ * argument of "retained" and "clear-retained", a pattern, is the rest. */
+#define WORDS_MAX 12
+
+/* Splits text (NUL-terminated, changed in place) at single spaces into
+ * w[]; the words after max-1 stay in the last.  Returns how many. */
+static int split_words(char *text, char **w, int max)
+{
+    int n = 0;
+    while (*text && n < max) {
+        w[n++] = text;
+        if (n == max)
+            break;
+        char *sp = strchr(text, ' ');
+        if (!sp)
+            break;
+        *sp = '\0';
+        text = sp + 1;
+    }
+    return n;
+}
+
+/* One "KEY=VALUE" or "durable" of create into cc; 0, or PS_WERR_INVALID
+ * with the reason. */
+static uint16_t create_option(config_channel *cc, const char *opt, char *why, size_t cap)
+{
+    const char *eq = strchr(opt, '=');
+    const char *v = eq ? eq + 1 : "";
+    size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
+#define KEY(k) (klen == strlen(k) && !strncmp(opt, k, klen))
+    const char *only = NULL; /* the type the option is for, when cc is another */
+    if (KEY("durable") && !eq) {
+        cc->durable = 1;
+        only = cc->type == CHAN_QUEUE ? NULL : "queues";
+    } else if (KEY("max_queued")) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < 1 || n > 100000000) {
+            snprintf(why, cap, "max_queued must be from 1 to 100000000, not '%s'", v);
+            return PS_WERR_INVALID;
+        }
+        cc->max_queued = n;
+        only = cc->type == CHAN_QUEUE ? NULL : "queues";
+    } else if (KEY("overflow") && (!strcmp(v, "refuse") || !strcmp(v, "block"))) {
+        cc->overflow = !strcmp(v, "block") ? OVERFLOW_BLOCK : OVERFLOW_REFUSE;
+        only = cc->type == CHAN_QUEUE ? NULL : "queues";
+    } else if (KEY("slow_subscriber") && (!strcmp(v, "drop") || !strcmp(v, "block"))) {
+        cc->slow = !strcmp(v, "block") ? SLOW_BLOCK : SLOW_DROP;
+        only = cc->type != CHAN_QUEUE ? NULL : "broadcast and pubsub channels";
+    } else if (KEY("retain") && (!strcmp(v, "true") || !strcmp(v, "false"))) {
+        cc->retain = !strcmp(v, "true");
+        only = cc->type == CHAN_PUBSUB ? NULL : "pubsub channels";
+    } else {
+        snprintf(why, cap, "unknown create option '%.64s' (durable, max_queued=N, "
+                 "overflow=refuse|block, slow_subscriber=drop|block, retain=true|false)", opt);
+        return PS_WERR_INVALID;
+    }
+#undef KEY
+    if (only) {
+        snprintf(why, cap, "'%.*s' is for %s; '%s' would be a %s", (int)klen, opt, only,
+                 cc->name, config_type_name(cc->type));
+        return PS_WERR_INVALID;
+    }
+    return 0;
+}
+
+/* "create NAME TYPE [OPTION]...": the channel's object, or NULL with the
+ * code in *code. */
+static json_t *admin_create(broker *b, char **w, int n, uint16_t *code, char *why, size_t cap)
+{
+    static const char *const types[] = {"queue", "broadcast", "pubsub"};
+    config_channel cc = {.name = w[1], .retain = 1, .max_queued = 100000, .slow = SLOW_DROP,
+                         .overflow = OVERFLOW_REFUSE};
+    for (int t = 0; n > 2 && t < 3; t++)
+        if (!strcmp(w[2], types[t]))
+            cc.type = (enum chan_type)(t + 1);
+    *code = PS_WERR_INVALID;
+    if (!cc.type) {
+        snprintf(why, cap, "create needs a type: queue, broadcast or pubsub");
+        return NULL;
+    }
+    for (int i = 3; i < n; i++)
+        if ((*code = create_option(&cc, w[i], why, cap)))
+            return NULL;
+    if ((*code = chan_declare(b, &cc, why, cap)))
+        return NULL;
+    channel *ch = chan_find(b, w[1], strlen(w[1]));
+    return ch ? admin_channel(ch) : NULL;
+}
+
+/* The channel w[1] names for verb, which must be of type want (0: any);
+ * NULL with *code and why when there is none or it is another. */
+static channel *admin_target(broker *b, char **w, int n, enum chan_type want, uint16_t *code,
+                             char *why, size_t cap)
+{
+    channel *ch = n > 1 ? chan_find(b, w[1], strlen(w[1])) : NULL;
+    if (!ch) {
+        *code = n > 1 ? PS_WERR_NOCHANNEL : PS_WERR_INVALID;
+        snprintf(why, cap, n > 1 ? "unknown channel '%.255s'" : "%s needs a channel name",
+                 n > 1 ? w[1] : w[0]);
+        return NULL;
+    }
+    if (!strcmp(ch->name, CHAN_SYS) && strcmp(w[0], "retained")) {
+        *code = PS_WERR_DENIED;
+        snprintf(why, cap, "channel '%s' is the broker's own", CHAN_SYS);
+        return NULL;
+    }
+    if (want && ch->type != want) {
+        *code = PS_WERR_WRONGTYPE;
+        snprintf(why, cap, "%s is for %s channels; '%s' is a %s", w[0],
+                 config_type_name(want), ch->name, config_type_name(ch->type));
+        return NULL;
+    }
+    return ch;
+}
+
+/* The pattern of retained and clear-retained: w[2], else "#"; NULL with
+ * *code when it is not a valid filter. */
+static const char *admin_pattern(char **w, int n, uint16_t *code, char *why, size_t cap)
+{
+    const char *p = n > 2 ? w[2] : "#";
+    if (!topic_valid_pattern(p, strlen(p))) {
+        *code = PS_WERR_INVALID;
+        snprintf(why, cap, "invalid pattern ('+' and '#' only as whole levels, '#' last)");
+        return NULL;
+    }
+    return p;
+}
+
+/* The verbs that name a channel: their answer, NULL with *known 0 for
+ * another verb, or NULL with a PS_WERR_* code in *code.  c did it (logs). */
+static json_t *admin_command(broker *b, const client *c, char *text, int *known, uint16_t *code,
+                             char *why, size_t cap)
+{
+    char *w[WORDS_MAX];
+    int n = split_words(text, w, !strncmp(text, "retained ", 9) ||
+                                 !strncmp(text, "clear-retained ", 15) ? 3 : WORDS_MAX);
+    channel *ch;
+    const char *p;
+    json_t *j = NULL;
+    *known = 1;
+    *code = 0;
+    if (n >= 1 && !strcmp(w[0], "create")) {
+        if (n < 2) {
+            *code = PS_WERR_INVALID;
+            snprintf(why, cap, "create needs a channel name and a type");
+        } else if ((j = admin_create(b, w, n, code, why, cap))) {
+            log_info("client %llu created channel '%s' (%s)", (unsigned long long)c->num, w[1],
+                     w[2]);
+        }
+    } else if (n >= 1 && !strcmp(w[0], "delete")) {
+        if ((ch = admin_target(b, w, n, 0, code, why, cap))) {
+            j = json_pack("{s:s, s:s, s:I, s:I, s:I}", "deleted", ch->name, "type",
+                          config_type_name(ch->type), "subscribers", (json_int_t)ch->n_subs,
+                          "messages", (json_int_t)(ch->n_queued + ch->n_unacked), "retained",
+                          (json_int_t)ch->n_retained);
+            log_info("client %llu deleted channel '%s' (%s)", (unsigned long long)c->num,
+                     ch->name, config_type_name(ch->type));
+            chan_delete(b, ch);
+        }
+    } else if (n >= 1 && !strcmp(w[0], "purge")) {
+        if ((ch = admin_target(b, w, n, CHAN_QUEUE, code, why, cap))) {
+            size_t gone = queue_purge(b, ch);
+            log_info("client %llu purged queue '%s' of %zu messages", (unsigned long long)c->num,
+                     ch->name, gone);
+            j = json_pack("{s:s, s:I, s:I}", "channel", ch->name, "purged", (json_int_t)gone,
+                          "unacked", (json_int_t)ch->n_unacked);
+        }
+    } else if (n >= 1 && !strcmp(w[0], "retained")) {
+        if ((ch = admin_target(b, w, n, CHAN_PUBSUB, code, why, cap)) &&
+            (p = admin_pattern(w, n, code, why, cap))) {
+            j = json_array();
+            retained *r;
+            SLIST_FOREACH(r, &ch->ret, link)
+                if (topic_match(p, strlen(p), r->topic, r->tlen))
+                    json_array_insert_new(j, 0, json_pack("{s:s, s:I, s:I}", "topic", r->topic,
+                                                          "bytes", (json_int_t)r->len, "seq",
+                                                          (json_int_t)r->seq));
+        }
+    } else if (n >= 1 && !strcmp(w[0], "clear-retained")) {
+        if ((ch = admin_target(b, w, n, CHAN_PUBSUB, code, why, cap)) &&
+            (p = admin_pattern(w, n, code, why, cap))) {
+            size_t gone = chan_retained_clear(b, ch, p, strlen(p));
+            log_info("client %llu cleared %zu retained values of '%s' matching '%s'",
+                     (unsigned long long)c->num, gone, ch->name, p);
+            j = json_pack("{s:s, s:s, s:I}", "channel", ch->name, "pattern", p, "cleared",
+                          (json_int_t)gone);
+        }
+    } else {
+        *known = 0;
+    }
+    if (*known && !j && !*code) {
+        *code = PS_WERR_LIMIT;
+        snprintf(why, cap, "out of memory");
+    }
+    return j;
 }
 
 char *admin_text(broker *b, const char *verb, size_t len, int *known)
@@ -141,6 +389,8 @@ char *admin_text(broker *b, const char *verb, size_t len, int *known)
         j = admin_channels(b);
     else if (VERB("clients"))
         j = admin_clients(b);
+    else if (VERB("subscriptions"))
+        j = admin_subscriptions(b);
 #undef VERB
     else {
         *known = 0;
@@ -156,7 +406,18 @@ uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_
     int known;
     char *text = admin_text(b, cmd->text.ptr, cmd->text.len, &known);
     if (!known) {
-        snprintf(why, cap, "unknown admin verb (status, channels or clients)");
+        char verb[PS_WIRE_TEXT_MAX + 1];
+        uint16_t code;
+        snprintf(verb, sizeof verb, "%.*s", (int)cmd->text.len, cmd->text.ptr);
+        json_t *j = admin_command(b, c, verb, &known, &code, why, cap);
+        if (code)
+            return code;
+        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+    }
+    if (!known) {
+        snprintf(why, cap, "unknown admin verb (status, channels, clients, subscriptions, "
+                 "create, delete, purge, retained or clear-retained)");
         return PS_WERR_INVALID;
     }
     if (!text) {

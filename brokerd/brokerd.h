@@ -262,6 +262,7 @@ struct client {
     size_t ident_len;      /* bytes in ident */
     uint64_t num;          /* session number, for logs and admin */
     char *name;            /* name given in HELLO (may be "") */
+    char *address;         /* where its HELLO came from (ZeroMQ's Peer-Address; "ipc" on ipc) */
     int64_t last_in;       /* monotonic ms of the last record received */
     int64_t last_out;      /* monotonic ms of the last frame sent */
     int64_t last_drain;    /* monotonic ms its full pipe last took a frame: it reads */
@@ -484,6 +485,9 @@ struct broker {
     int n_fanout;          /* entries in fanout */
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
+    char **deleted;        /* declared channels deleted at run time, kept deleted
+                            * across reloads (channel.c); at most the config's */
+    size_t n_deleted;      /* entries in deleted */
 };
 
 /* Moves s to the end of its channel's round-robin order. */
@@ -664,6 +668,16 @@ void chan_sub_remove(broker *b, sub *s);
 /* Drops every ticket and waiter of c (client going away). */
 void chan_client_gone(broker *b, client *c);
 void chan_free_all(broker *b);
+/* Run-time administration (admin.c's create, delete, purge, retained):
+ * 0, or a PS_WERR_* code with the reason in why[cap]. */
+/* Creates the channel cc describes, as if declared (a durable queue opens
+ * its store and recovers what it holds); an existing name is refused. */
+uint16_t chan_declare(broker *b, const config_channel *cc, char *why, size_t cap);
+/* Deletes ch: its subscribers are detached, its messages, retained values
+ * and store dropped.  A declared channel stays deleted across reloads. */
+void chan_delete(broker *b, channel *ch);
+/* Clears the retained values of ch whose topic matches pattern; how many. */
+size_t chan_retained_clear(broker *b, channel *ch, const char *pattern, size_t plen);
 
 /* queue.c: queue channels --------------------------------------------- */
 
@@ -678,6 +692,9 @@ void queue_dispatch(broker *b, channel *ch);
 void queue_ack(broker *b, ticket *t);
 /* Puts a consumer's unacked message back at the front (REDELIVERED). */
 void queue_requeue(broker *b, ticket *t);
+/* Drops every waiting message (not those delivered and unacknowledged),
+ * acknowledged in the store, their sync publishers answered; how many. */
+size_t queue_purge(broker *b, channel *ch);
 void queue_free(channel *ch);
 /* The store's recovery callback: queues a recovered message (ctx is the
  * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
@@ -751,6 +768,9 @@ store *store_open(broker *b, const char *name, int fsync_always, store_restore_f
                   void *ctx);
 /* Syncs and closes; accepts NULL and sets *st = NULL. */
 void store_close(store **st);
+/* Closes and removes the store's files and directory (a queue deleted on
+ * purpose); accepts NULL and sets *st = NULL. */
+void store_remove(store **st);
 /* The highest channel sequence number its log held at start, acknowledged
  * messages included (0 when none had one). */
 uint64_t store_last_seq(const store *st);

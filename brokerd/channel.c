@@ -73,11 +73,65 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
     return ch;
 }
 
+/* Gives ch the settings of cc (a durable queue opens its store); -1 when
+ * the store could not be opened, after logging. */
+static int chan_settle(broker *b, channel *ch, const config_channel *cc)
+{
+    int failed = 0;
+    ch->retain = cc->retain;
+    ch->max_queued = cc->max_queued;
+    ch->slow = cc->slow;
+    ch->overflow = cc->overflow;
+    if (ch->type != CHAN_QUEUE)
+        return 0;
+    if (cc->durable && !ch->store) {
+        /* A queue that becomes durable keeps what it holds in memory;
+         * from now on its messages are written too. */
+        ch->store = store_open(b, ch->name, b->cfg->fsync_always, queue_restore, ch);
+        if (!ch->store) {
+            log_err("durable queue '%s' has no store: its publishes are refused until a "
+                    "reload opens it", ch->name);
+            failed = 1;
+        } else if (store_last_seq(ch->store) > ch->seq) { /* no number is given twice */
+            ch->seq = store_last_seq(ch->store);
+        }
+    } else if (!cc->durable && ch->store) {
+        log_warn("channel '%s' stays durable until the broker restarts", ch->name);
+    }
+    /* Declared durable without a store, it stays durable and refuses
+     * publishes (queue_push): it never quietly runs in memory. */
+    ch->durable = ch->store != NULL || cc->durable;
+    return failed ? -1 : 0;
+}
+
+/* The index of name in b->deleted, or -1. */
+static long deleted_find(const broker *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_deleted; i++)
+        if (!strcmp(b->deleted[i], name))
+            return (long)i;
+    return -1;
+}
+
+/* Forgets entry i of b->deleted. */
+static void deleted_drop(broker *b, size_t i)
+{
+    free(b->deleted[i]);
+    b->deleted[i] = b->deleted[--b->n_deleted];
+}
+
 int chan_apply_config(broker *b)
 {
     int failed = 0;
+    /* A deletion is remembered only while the file still declares the
+     * name: the list stays within the config's channels. */
+    for (size_t i = b->n_deleted; i-- > 0;)
+        if (!config_find_channel(b->cfg, b->deleted[i]))
+            deleted_drop(b, i);
     for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next) {
         channel *ch = chan_find(b, cc->name, strlen(cc->name));
+        if (!ch && deleted_find(b, cc->name) >= 0)
+            continue; /* deleted on purpose (pctl delete): not made again until a restart */
         if (!ch) {
             ch = chan_create(b, cc->name, strlen(cc->name), cc);
             if (!ch) {
@@ -91,31 +145,22 @@ int chan_apply_config(broker *b)
             continue;
         }
         ch->declared = 1;
-        ch->retain = cc->retain;
-        ch->max_queued = cc->max_queued;
-        ch->slow = cc->slow;
-        ch->overflow = cc->overflow;
-        if (ch->type != CHAN_QUEUE)
-            continue;
-        if (cc->durable && !ch->store) {
-            /* A queue that becomes durable keeps what it holds in memory;
-             * from now on its messages are written too. */
-            ch->store = store_open(b, ch->name, b->cfg->fsync_always, queue_restore, ch);
-            if (!ch->store) {
-                log_err("durable queue '%s' has no store: its publishes are refused until a "
-                        "reload opens it", ch->name);
-                failed++;
-            } else if (store_last_seq(ch->store) > ch->seq) { /* no number is given twice */
-                ch->seq = store_last_seq(ch->store);
-            }
-        } else if (!cc->durable && ch->store) {
-            log_warn("channel '%s' stays durable until the broker restarts", ch->name);
-        }
-        /* Declared durable without a store, it stays durable and refuses
-         * publishes (queue_push): it never quietly runs in memory. */
-        ch->durable = ch->store != NULL || cc->durable;
+        if (chan_settle(b, ch, cc) < 0)
+            failed++;
     }
     return failed ? -1 : 0;
+}
+
+/* Unlinks ch from the broker's lists and frees it with all it holds. */
+static void chan_free(broker *b, channel *ch)
+{
+    while (!TAILQ_EMPTY(&ch->subs))
+        chan_sub_remove(b, TAILQ_FIRST(&ch->subs));
+    store_close(&ch->store);
+    queue_free(ch);
+    chan_retained_clear(b, ch, "#", 1);
+    free(ch->name);
+    free(ch);
 }
 
 /*
@@ -701,19 +746,88 @@ void chan_free_all(broker *b)
     channel *ch;
     while ((ch = SLIST_FIRST(&b->channels))) {
         SLIST_REMOVE_HEAD(&b->channels, link);
-        while (!TAILQ_EMPTY(&ch->subs))
-            chan_sub_remove(b, TAILQ_FIRST(&ch->subs));
-        store_close(&ch->store);
-        queue_free(ch);
-        retained *r;
-        while ((r = SLIST_FIRST(&ch->ret))) {
-            SLIST_REMOVE_HEAD(&ch->ret, link);
-            retained_free(b, r);
-        }
-        free(ch->name);
-        free(ch);
+        chan_free(b, ch);
     }
     for (size_t i = 0; i < BROKER_HASH; i++)
         SLIST_INIT(&b->hchannels[i]);
     b->n_channels = 0;
+    while (b->n_deleted)
+        deleted_drop(b, b->n_deleted - 1);
+    free(b->deleted);
+    b->deleted = NULL;
+}
+
+/* Run-time administration ------------------------------------------------- */
+
+uint16_t chan_declare(broker *b, const config_channel *cc, char *why, size_t cap)
+{
+    size_t len = strlen(cc->name);
+    if (!ps__wire_valid_channel(cc->name, len)) {
+        snprintf(why, cap, "invalid channel name (1 to 255 of A-Z a-z 0-9 _ . -)");
+        return PS_WERR_INVALID;
+    }
+    channel *ch = chan_find(b, cc->name, len);
+    if (ch) {
+        snprintf(why, cap, "channel '%s' exists already (%s)", ch->name,
+                 config_type_name(ch->type));
+        return PS_WERR_INVALID;
+    }
+    if ((long)b->n_channels >= b->cfg->max_channels) {
+        snprintf(why, cap, "channel '%s' not created: max_channels %ld reached", cc->name,
+                 b->cfg->max_channels);
+        return PS_WERR_LIMIT;
+    }
+    if (!(ch = chan_create(b, cc->name, len, cc))) {
+        snprintf(why, cap, "out of memory");
+        return PS_WERR_LIMIT;
+    }
+    ch->declared = 0; /* made at run time: it lasts until deleted or a restart */
+    if (chan_settle(b, ch, cc) < 0) {
+        chan_delete(b, ch);
+        snprintf(why, cap, "durable queue '%s' not created: its store cannot be opened (see "
+                 "the broker's log)", cc->name);
+        return PS_WERR_LIMIT;
+    }
+    long i = deleted_find(b, cc->name);
+    if (i >= 0)
+        deleted_drop(b, (size_t)i);
+    return 0;
+}
+
+void chan_delete(broker *b, channel *ch)
+{
+    /* Its subscribers first: their unacknowledged messages come back to
+     * the queue, and go with the rest. */
+    while (!TAILQ_EMPTY(&ch->subs))
+        chan_sub_remove(b, TAILQ_FIRST(&ch->subs));
+    queue_purge(b, ch);
+    store_remove(&ch->store);
+    if (ch->declared && deleted_find(b, ch->name) < 0) {
+        char **d = realloc(b->deleted, (b->n_deleted + 1) * sizeof *d);
+        if (d) {
+            b->deleted = d;
+            if ((d[b->n_deleted] = strdup(ch->name)))
+                b->n_deleted++;
+        }
+    }
+    SLIST_REMOVE(&b->hchannels[name_hash(ch->name, strlen(ch->name))], ch, channel, hlink);
+    SLIST_REMOVE(&b->channels, ch, channel, link);
+    b->n_channels--;
+    chan_free(b, ch);
+}
+
+size_t chan_retained_clear(broker *b, channel *ch, const char *pattern, size_t plen)
+{
+    size_t n = 0;
+    retained *r, *nx;
+    for (r = SLIST_FIRST(&ch->ret); r; r = nx) {
+        nx = SLIST_NEXT(r, link);
+        if (!topic_match(pattern, plen, r->topic, r->tlen))
+            continue;
+        SLIST_REMOVE(&ch->ret, r, retained, link);
+        retained_free(b, r);
+        ch->n_retained--;
+        n++;
+    }
+    return n;
 }

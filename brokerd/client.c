@@ -127,6 +127,8 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
     free(c->name);
     c->name = clean_name(&cmd->text);
     c->minor = cmd->minor;
+    free(c->address);
+    c->address = strdup(*peer ? peer : "ipc"); /* libzmq names no peer on ipc */
     c->notes = 0;
     c->last_in = b->now;
     c->last_out = b->now;
@@ -454,6 +456,7 @@ static void client_free(broker *b, client *c)
     out_drop(b, c);
     auth_free(&c->auth);
     free(c->name);
+    free(c->address);
     free(c);
 }
 

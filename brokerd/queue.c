@@ -175,6 +175,26 @@ void queue_requeue(broker *b, ticket *t)
     ch->n_queued++;
 }
 
+size_t queue_purge(broker *b, channel *ch)
+{
+    size_t n = 0;
+    qmsg *qm;
+    while ((qm = TAILQ_FIRST(&ch->q))) {
+        TAILQ_REMOVE(&ch->q, qm, link);
+        ch->n_queued--;
+        if (ch->store)
+            store_ack(ch->store, qm); /* gone on purpose: not recovered at start */
+        if (qm->sync) {
+            pending *pd = qm->sync; /* its sync publisher hears 0 of 1 */
+            pd->qm = NULL;
+            pending_finish(b, pd);
+        }
+        qmsg_free(qm);
+        n++;
+    }
+    return n;
+}
+
 void queue_free(channel *ch)
 {
     qmsg *qm;

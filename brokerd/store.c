@@ -966,6 +966,35 @@ void store_client_gone(broker *b, client *c)
                 cf->cl = NULL;
 }
 
+void store_remove(store **sp)
+{
+    if (!sp || !*sp)
+        return;
+    store *st = *sp;
+    int dfd = st->dfd >= 0 ? dup(st->dfd) : -1;
+    char *dir = st->dir ? strdup(st->dir) : NULL;
+    char *name = strdup(st->name);
+    store_close(sp);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d && dfd >= 0)
+        close(dfd);
+    if (d)
+        rewinddir(d); /* the offset is shared with the fd recovery read */
+    struct dirent *de;
+    int failed = !d || !dir;
+    while (d && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+            unlinkat(dirfd(d), de->d_name, 0) < 0)
+            failed = 1;
+    if (d)
+        closedir(d);
+    if (failed || rmdir(dir) < 0)
+        log_warn("durable queue '%s' deleted, but %s is left: %s", name ? name : "?",
+                 dir ? dir : "its directory", strerror(errno));
+    free(dir);
+    free(name);
+}
+
 void store_close(store **sp)
 {
     if (!sp || !*sp)

@@ -6,9 +6,10 @@
 # them; `source` it by hand to try it without installing.  It completes the
 # options of each tool (the lists below follow each tool's --help), the
 # values of options that take a word from a small set (-F/--format, --topic-from,
-# pctl's commands, pbench's scenarios), files where a file is wanted, and
-# after -c/--channel the channel names of the running broker, asked with
-# `pctl channels --json` (the broker of -b/--broker on the line, else
+# pctl's commands and create's --type, --overflow and --slow-subscriber,
+# pbench's scenarios), files where a file is wanted, and after
+# -c/--channel (and pctl delete, purge, retained) the channel names of the
+# running broker, asked with `pctl channels --json` (the broker of -b/--broker on the line, else
 # $PUBSUB_BROKER, else the default), within 300 ms, or nothing.
 # It needs nothing from the bash-completion package itself.
 
@@ -42,8 +43,9 @@ _pubsub() {
               --reply --echo --explain --progress $_pubsub_client_opts"
         ;;
     pctl)
-        opts="--json -n --count -d --delay --force $_pubsub_client_opts"
-        words="status channels clients top ping keygen"
+        opts="--json -n --count -d --delay --force --type --durable --max-queued --overflow
+              --slow-subscriber --no-retain --clear $_pubsub_client_opts"
+        words="status channels clients subscriptions top ping keygen create delete purge retained"
         ;;
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs
@@ -75,6 +77,18 @@ _pubsub() {
         mapfile -t COMPREPLY < <(compgen -W "syslog" -- "$cur")
         return 0
         ;;
+    --type)
+        mapfile -t COMPREPLY < <(compgen -W "queue broadcast pubsub" -- "$cur")
+        return 0
+        ;;
+    --overflow)
+        mapfile -t COMPREPLY < <(compgen -W "refuse block" -- "$cur")
+        return 0
+        ;;
+    --slow-subscriber)
+        mapfile -t COMPREPLY < <(compgen -W "drop block" -- "$cur")
+        return 0
+        ;;
     --curve-server-key | --curve-key | -f | --file)
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return 0
@@ -86,7 +100,7 @@ _pubsub() {
     -b | --broker | -t | --topic | -n | --count | --size | --rate | --timeout | -s | --runs | \
         -m | --message | -C | -W | --wait | -d | --delay | -H | --host | -p | --port | -i | --name | \
         --broker-pid | --nats | --redis | --mosquitto | --subs | --pubs | --window | --requests | \
-        --idle | --slow-mib | --mosquitto-count)
+        --idle | --slow-mib | --mosquitto-count | --max-queued)
         return 0 # a value of the user's own
         ;;
     esac
@@ -94,8 +108,12 @@ _pubsub() {
     if [[ $tool == pbench && $prev == -r ]]; then
         return 0
     fi
-    if [[ $tool == pctl && $prev == keygen ]]; then
+    if [[ $tool == pctl && ($prev == keygen || $prev == create) ]]; then
         return 0 # a new name
+    fi
+    if [[ $tool == pctl && $cur != -* && ($prev == delete || $prev == purge || $prev == retained) ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$(_pubsub_channels)" -- "$cur")
+        return 0
     fi
     if [[ $cur == -* || -z $words ]]; then
         mapfile -t COMPREPLY < <(compgen -W "$opts $_pubsub_common_opts" -- "$cur")

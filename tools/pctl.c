@@ -1,7 +1,8 @@
 /*
- * pctl - looks at a running broker (status, channels, clients), watches
- * it live (top), measures the round trip to it (ping) and makes CURVE key
- * pairs (keygen).
+ * pctl - looks at a running broker (status, channels, clients,
+ * subscriptions), changes its channels at run time (create, delete,
+ * purge, retained [--clear]), watches it live (top), measures the round
+ * trip to it (ping) and makes CURVE key pairs (keygen).
  *
  * The broker answers the first three with JSON (ps_admin); --json prints
  * it as it came, otherwise pctl shows it as a table or a list of fields,
@@ -25,6 +26,8 @@
 
 /* Columns a table shows at most. */
 #define COLS_MAX 32
+/* Bytes of an ADMIN verb: the protocol's text limit and its NUL. */
+#define PS_VERB_MAX 1025
 /* Characters a table cell shows at most. */
 #define CELL_MAX 64
 /* Length of a key file name. */
@@ -32,12 +35,31 @@
 
 enum {
     OPT_JSON = OPT_TOOL_BASE, /* --json */
-    OPT_FORCE                 /* --force */
+    OPT_FORCE,                /* --force */
+    OPT_TYPE,                 /* --type */
+    OPT_DURABLE,              /* --durable */
+    OPT_MAX_QUEUED,           /* --max-queued */
+    OPT_OVERFLOW,             /* --overflow */
+    OPT_SLOW,                 /* --slow-subscriber */
+    OPT_NO_RETAIN,            /* --no-retain */
+    OPT_CLEAR                 /* --clear */
 };
 
 /* The commands, for the "did you mean" of a mistyped one. */
-static const char *const commands[] = {"status", "channels", "clients", "top", "ping", "keygen",
-                                       NULL};
+static const char *const commands[] = {"status", "channels", "clients", "subscriptions", "top",
+                                       "ping", "keygen", "create", "delete", "purge",
+                                       "retained", NULL};
+
+/* The options of create, as the broker's ADMIN verb words them. */
+struct create_opts {
+    const char *type;        /* --type: queue, broadcast or pubsub */
+    int durable;             /* --durable */
+    const char *max_queued;  /* --max-queued N, or NULL */
+    const char *overflow;    /* --overflow refuse|block, or NULL */
+    const char *slow;        /* --slow-subscriber drop|block, or NULL */
+    int no_retain;           /* --no-retain */
+    int given;               /* any of them was given */
+};
 /* Channels and clients pctl top shows at most (the busiest). */
 #define TOP_ROWS 20
 
@@ -50,14 +72,28 @@ static void usage(FILE *out)
 "Commands:\n"
 "  status                   the broker's id, uptime, endpoints and counters\n"
 "  channels                 every channel with its type and counters\n"
-"  clients                  every connected client\n"
+"  clients                  every connected client: its address, user,\n"
+"                           channels and patterns\n"
+"  subscriptions            every subscription: client, channel, pattern,\n"
+"                           responder, unacknowledged and dropped messages\n"
+"  create NAME --type TYPE  create a channel now: TYPE queue, broadcast or\n"
+"                           pubsub, with --durable, --max-queued N,\n"
+"                           --overflow refuse|block (queues),\n"
+"                           --slow-subscriber drop|block, --no-retain (pubsub);\n"
+"                           it lasts until deleted or the broker restarts\n"
+"  delete NAME              delete a channel: its subscribers are detached, its\n"
+"                           messages, retained values and store dropped\n"
+"  purge NAME               drop the messages waiting in a queue\n"
+"  retained NAME [PATTERN]  list the retained topics of a pubsub channel that\n"
+"                           match PATTERN (default #); with --clear, clear them\n"
 "  top                      a live table, refreshed every -d SECS: the broker's\n"
 "                           rates in and out, the channels with messages in per\n"
 "                           second, queued, unacked, dropped per second,\n"
 "                           retained and subscribers, and the clients with the\n"
 "                           most unacknowledged and pending; one table and exit\n"
 "                           when stdout is not a terminal or with -n 1\n"
-"                           (with security, these four need the 'admin' right)\n"
+"                           (with security, all of these but ping need the\n"
+"                           'admin' right)\n"
 "  ping                     measure the round trip to the broker:\n"
 "                           \"pong from ENDPOINT in 0.123 ms\"\n"
 "  keygen NAME              make a CURVE key pair: NAME.key (public and secret\n"
@@ -77,6 +113,16 @@ static void usage(FILE *out)
 "  -d, --delay SECS         top: seconds between two tables (default 1; may be\n"
 "                           a fraction such as 0.5)\n"
 "      --force              keygen: replace existing key files\n"
+"      --type TYPE          create: queue, broadcast or pubsub\n"
+"      --durable            create: a queue kept on disk\n"
+"      --max-queued N       create: a queue's messages at most (default 100000)\n"
+"      --overflow POLICY    create: a full queue's publishers are refused\n"
+"                           (refuse, the default) or wait (block)\n"
+"      --slow-subscriber POLICY\n"
+"                           create: a slow receiver loses messages (drop, the\n"
+"                           default) or slows publishers (block)\n"
+"      --no-retain          create: a pubsub channel without retained values\n"
+"      --clear              retained: clear the retained values listed\n"
 "      --timeout MS         how long to wait for the broker (default 5000)\n"
 TOOL_CLIENT_HELP
 TOOL_COMMON_HELP
@@ -230,11 +276,19 @@ static int admin_get(ps_client *c, const char *verb, int timeout_ms, char **text
         tool_err("lost the broker");
         return EXIT_UNREACH;
     }
+    /* The broker's sentence names the channel and what is wrong with it. */
+    const char *why = ps_errmsg(c);
+    if (why && *why && err != EACCES) {
+        tool_err("%s", why);
+        return tool_exit_code(err);
+    }
     return tool_fail(c, err, NULL);
 }
 
-/* Runs status, channels or clients.  Returns the exit code. */
-static int cmd_admin(ps_client *c, const char *verb, int timeout_ms, int as_json)
+/* Runs an admin verb and shows its answer (what names the rows of an
+ * empty table).  Returns the exit code. */
+static int cmd_admin(ps_client *c, const char *verb, const char *what, int timeout_ms,
+                     int as_json)
 {
     char *text = NULL;
     json_t *doc;
@@ -266,7 +320,7 @@ static int cmd_admin(ps_client *c, const char *verb, int timeout_ms, int as_json
     if (json_is_object(doc))
         print_fields(doc, 0);
     else if (json_is_array(doc))
-        print_table(doc, verb);
+        print_table(doc, what);
     else
         puts(text);
     json_decref(doc);
@@ -616,6 +670,47 @@ static int cmd_keygen(const char *name, int force, int as_json)
     return EXIT_DONE;
 }
 
+/*
+ * The ADMIN verb of command cmd with its n arguments args into verb[cap]
+ * ("create jobs queue durable", "clear-retained logs a/#"), the words the
+ * broker reads.  Returns EXIT_DONE, or EXIT_USAGE after saying why.
+ */
+static int admin_verb(const char *cmd, int n, char **args, const struct create_opts *co,
+                      int clear, char *verb, size_t cap)
+{
+    int named = !strcmp(cmd, "create") || !strcmp(cmd, "delete") || !strcmp(cmd, "purge") ||
+                !strcmp(cmd, "retained");
+    int most = !strcmp(cmd, "retained") ? 2 : named ? 1 : 0;
+    int w;
+
+    if (named && n < 1)
+        return tool_usage_error("%s needs a channel NAME", cmd);
+    if (n > most)
+        return tool_usage_error("unexpected argument '%s'", args[most]);
+    if (!strcmp(cmd, "create")) {
+        if (!co->type)
+            return tool_usage_error("create needs --type queue, broadcast or pubsub");
+        w = snprintf(verb, cap, "create %s %s%s%s%s%s%s%s%s", args[0], co->type,
+                     co->durable ? " durable" : "", co->max_queued ? " max_queued=" : "",
+                     co->max_queued ? co->max_queued : "", co->overflow ? " overflow=" : "",
+                     co->overflow ? co->overflow : "", co->slow ? " slow_subscriber=" : "",
+                     co->slow ? co->slow : "");
+        if (co->no_retain && w >= 0 && (size_t)w < cap)
+            w += snprintf(verb + w, cap - (size_t)w, " retain=false");
+    } else if (!strcmp(cmd, "retained")) {
+        w = snprintf(verb, cap, "%s %s %s", clear ? "clear-retained" : "retained", args[0],
+                     n > 1 ? args[1] : "#");
+    } else {
+        w = snprintf(verb, cap, "%s%s%s", cmd, named ? " " : "", named ? args[0] : "");
+    }
+    if (w < 0 || (size_t)w >= cap)
+        return tool_usage_error("arguments too long (at most %zu bytes in all)", cap - 1);
+    /* The broker splits the verb at spaces; a name holds none. */
+    if (named && (!*args[0] || strchr(args[0], ' ')))
+        return tool_usage_error("invalid channel name '%s'", args[0]);
+    return EXIT_DONE;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -624,10 +719,19 @@ int main(int argc, char **argv)
         {"count", required_argument, NULL, 'n'},
         {"force", no_argument, NULL, OPT_FORCE},
         {"delay", required_argument, NULL, 'd'},
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"durable", no_argument, NULL, OPT_DURABLE},
+        {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
+        {"overflow", required_argument, NULL, OPT_OVERFLOW},
+        {"slow-subscriber", required_argument, NULL, OPT_SLOW},
+        {"no-retain", no_argument, NULL, OPT_NO_RETAIN},
+        {"clear", no_argument, NULL, OPT_CLEAR},
         TOOL_CLIENT_LONGOPTS,
         {NULL, 0, NULL, 0}};
     struct tool_opts o;
-    int opt, rc, as_json = 0, force = 0;
+    int opt, rc, as_json = 0, force = 0, clear = 0;
+    struct create_opts co = {0};
+    char verb[PS_VERB_MAX];
     long count = 0;
     double delay = 1;
     const char *cmd, *endpoint;
@@ -646,6 +750,31 @@ int main(int argc, char **argv)
         case OPT_FORCE:
             force = 1;
             break;
+        case OPT_TYPE:
+            co.type = optarg;
+            co.given = 1;
+            break;
+        case OPT_DURABLE:
+            co.durable = co.given = 1;
+            break;
+        case OPT_MAX_QUEUED:
+            co.max_queued = optarg;
+            co.given = 1;
+            break;
+        case OPT_OVERFLOW:
+            co.overflow = optarg;
+            co.given = 1;
+            break;
+        case OPT_SLOW:
+            co.slow = optarg;
+            co.given = 1;
+            break;
+        case OPT_NO_RETAIN:
+            co.no_retain = co.given = 1;
+            break;
+        case OPT_CLEAR:
+            clear = 1;
+            break;
         case 'n':
             if (tool_parse_long(optarg, 1, 1000000L, "count", &count) < 0)
                 return EXIT_USAGE;
@@ -663,7 +792,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return tool_usage_error("no command given (status, channels, clients, top, ping or keygen NAME)");
+        return tool_usage_error("no command given (status, channels, clients, subscriptions, top, "
+                                "ping, keygen NAME, create, delete, purge or retained NAME)");
     cmd = argv[optind++];
     if (strcmp(cmd, "keygen") == 0) {
         if (optind + 1 != argc || !*argv[optind])
@@ -679,8 +809,14 @@ int main(int argc, char **argv)
             return tool_usage_error("unknown command '%s'; did you mean '%s'?", cmd, near);
         return tool_usage_error("unknown command '%s'", cmd);
     }
-    if (optind < argc)
-        return tool_usage_error("unexpected argument '%s'", argv[optind]);
+    if (co.given && strcmp(cmd, "create") != 0)
+        return tool_usage_error("--type, --durable, --max-queued, --overflow, --slow-subscriber "
+                                "and --no-retain go with create");
+    if (clear && strcmp(cmd, "retained") != 0)
+        return tool_usage_error("--clear goes with retained");
+    rc = admin_verb(cmd, argc - optind, argv + optind, &co, clear, verb, sizeof verb);
+    if (rc != EXIT_DONE)
+        return rc;
 
     endpoint = tool_endpoint(&o);
     c = tool_connect(&o, &rc);
@@ -691,7 +827,8 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "top") == 0)
         rc = cmd_top(c, endpoint, count, delay, o.timeout_ms, as_json);
     else
-        rc = cmd_admin(c, cmd, o.timeout_ms, as_json);
+        rc = cmd_admin(c, verb, strcmp(cmd, "retained") ? cmd : "retained values", o.timeout_ms,
+                       as_json);
     ps_close(&c);
     return rc;
 }
