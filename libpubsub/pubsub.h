@@ -290,8 +290,11 @@ PS_EXPORT unsigned ps_notes(ps_client *c, char *channel, size_t cap);
 /* Administration ---------------------------------------------------------- */
 
 /*
- * Asks the broker for "status", "channels" or "clients"; stores a
- * NUL-terminated JSON text in *json (free() it).  Returns 0 or -1.
+ * Asks the broker for "status", "channels", "clients" or "subscriptions",
+ * or has it change a channel ("create NAME TYPE [OPTION]...", "delete
+ * NAME", "purge NAME", "retained NAME PATTERN", "clear-retained NAME
+ * PATTERN": docs/protocol.md, pctl(1)); stores a NUL-terminated JSON text
+ * in *json (free() it).  Returns 0 or -1 (a refusal as for publishing).
  */
 PS_EXPORT int ps_admin(ps_client *c, const char *verb, int timeout_ms, char **json);
 

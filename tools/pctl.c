@@ -743,6 +743,9 @@ int main(int argc, char **argv)
                               longopts)) != -1) {
         if (tool_common_option(&o, opt, optarg, usage))
             continue;
+        /* create's options, kept in their enum's order. */
+        if (opt >= OPT_TYPE && opt <= OPT_NO_RETAIN)
+            co.given = 1;
         switch (opt) {
         case OPT_JSON:
             as_json = 1;
@@ -752,25 +755,21 @@ int main(int argc, char **argv)
             break;
         case OPT_TYPE:
             co.type = optarg;
-            co.given = 1;
             break;
         case OPT_DURABLE:
-            co.durable = co.given = 1;
+            co.durable = 1;
             break;
         case OPT_MAX_QUEUED:
             co.max_queued = optarg;
-            co.given = 1;
             break;
         case OPT_OVERFLOW:
             co.overflow = optarg;
-            co.given = 1;
             break;
         case OPT_SLOW:
             co.slow = optarg;
-            co.given = 1;
             break;
         case OPT_NO_RETAIN:
-            co.no_retain = co.given = 1;
+            co.no_retain = 1;
             break;
         case OPT_CLEAR:
             clear = 1;
