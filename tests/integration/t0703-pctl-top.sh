@@ -45,7 +45,7 @@ grep -Eq '^\{"endpoint":"[^"]+","rtt_ms":[0-9]+(\.[0-9]{1,3})?\}$' ping.json || 
 expect_usage "^pctl: unknown command 'chanels'; did you mean 'channels'\\?$" "$C" chanels
 expect_usage "^pctl: unknown command 'frobnicate'$" "$C" frobnicate
 expect_usage "^pctl: unknown option --jsno; did you mean --json\\?$" "$C" --jsno status
-expect_usage "ambiguous option --c \\(--curve-server-key, --curve-key, --count\\)" "$C" --c 3 ping
+expect_usage "ambiguous option --c \\(--curve-server-key, --curve-key, --count, --clear\\)" "$C" --c 3 ping
 expect_usage "option -n needs a value" "$C" ping -n
 expect_usage "invalid delay" "$C" top -d 0
 echo "ok: top prints one table off a terminal and computes rates (about 100 msg/s seen), ping --json to the µs, did you mean"
