@@ -48,7 +48,7 @@ expect_eq "$(cat out)" "no retained values" "an empty list"
 "$S" -i worker -c jobs > /dev/null 2>&1 &
 wait_until 10 "the two subscribers" eval '[ "$("$C" --json subscriptions | jq length)" = 3 ]'
 expect_run 0 "" "$C" --json subscriptions
-expect_eq "$(jq -r '[.[] | "\(.name) \(.channel) \(.type) \(.pattern)"] | join(",")' out)" \
+expect_eq "$(jq -r '[.[] | "\(.name) \(.channel) \(.type) \(.pattern)"] | sort | join(",")' out)" \
     "watcher logs pubsub a/#,watcher logs pubsub b/+,worker jobs queue " "subscriptions"
 expect_run 0 "" "$C" --json clients
 expect_eq "$(jq -r '.[] | select(.name == "watcher") | "\(.address) \(.channels | join(" ")) \(.patterns | join(" "))"' out)" \
