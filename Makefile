@@ -93,8 +93,8 @@ $(LIB_A): $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
 	@$(if $(Q),echo "  AR     $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# The live page is compiled into brokerd (brokerd/www.c, by .incbin).
-$(OBJ)/brokerd/www.o: brokerd/www/index.html
+# The live page and its login form are compiled into brokerd (brokerd/www.c, by .incbin).
+$(OBJ)/brokerd/www.o: brokerd/www/index.html brokerd/www/login.html
 
 $(O)/brokerd: $(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC) $(WIRE_SRC))
 	@$(if $(Q),echo "  LD     $@")
