@@ -325,6 +325,8 @@ static char *metrics(const struct http *h, size_t *len)
 
 /* /tail: live tails ------------------------------------------------------ */
 
+static void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
+
 static void tail_resume(tail *t)
 {
     if (t->suspended) {
@@ -375,7 +377,8 @@ static void tail_free(void *cls)
 {
     tail *t = cls;
     LIST_REMOVE(t, link);
-    t->h->n_tails--;
+    if (--t->h->n_tails == 0)
+        deliver_tap(t->h->b, http_tap, t->h->b, 0);
     ps__buf_free(&t->buf);
     free(t);
 }
@@ -414,7 +417,10 @@ static enum MHD_Result tail_start(struct http *h, struct MHD_Connection *conn)
         return MHD_NO;
     }
     LIST_INSERT_HEAD(&h->tails, t, link);
-    h->n_tails++;
+    /* The fan-out calls the tap only while a tail is open, so that the
+     * endpoint costs a message nothing when nobody follows one. */
+    if (h->n_tails++ == 0)
+        deliver_tap(h->b, http_tap, h->b, 1);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
@@ -422,7 +428,8 @@ static enum MHD_Result tail_start(struct http *h, struct MHD_Connection *conn)
     return ret;
 }
 
-void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data)
+/* The fan-out hook of live tails (ctx is the broker), there while one is open. */
+static void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data)
 {
     broker *b = ctx;
     struct http *h = b->http;
