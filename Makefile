@@ -57,7 +57,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test-deps run test bench demo unit integration clean install uninstall deb
+.PHONY: all deps test-deps run test bench bench-http demo unit integration clean install uninstall deb
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -163,6 +163,14 @@ bench:
 	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(TEST_DEBS) $(BENCH_DEBS)"
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/run.sh
+	@echo
+	@bash tests/bench/http-cost.sh
+
+# What the HTTP monitoring endpoint costs pubsub 1->1 (tests/bench/http-cost.sh).
+bench-http:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(TEST_DEBS)"
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/http-cost.sh
 
 clean:
 	rm -rf build build-asan
