@@ -57,7 +57,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test-deps run test bench demo unit integration clean install uninstall deb
+.PHONY: all deps test-deps run test bench bench-http demo unit integration clean install uninstall deb
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -93,8 +93,8 @@ $(LIB_A): $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
 	@$(if $(Q),echo "  AR     $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# The live page is compiled into brokerd (brokerd/www.c, by .incbin).
-$(OBJ)/brokerd/www.o: brokerd/www/index.html
+# The live page and its login form are compiled into brokerd (brokerd/www.c, by .incbin).
+$(OBJ)/brokerd/www.o: brokerd/www/index.html brokerd/www/login.html
 
 $(O)/brokerd: $(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC) $(WIRE_SRC))
 	@$(if $(Q),echo "  LD     $@")
@@ -163,6 +163,14 @@ bench:
 	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(TEST_DEBS) $(BENCH_DEBS)"
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/run.sh
+	@echo
+	@bash tests/bench/http-cost.sh
+
+# What the HTTP monitoring endpoint costs pubsub 1->1 (tests/bench/http-cost.sh).
+bench-http:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(TEST_DEBS)"
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/http-cost.sh
 
 clean:
 	rm -rf build build-asan

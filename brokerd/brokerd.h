@@ -410,9 +410,9 @@ struct ticket {
 typedef void fanout_hook(void *ctx, const channel *ch, const ps__slice *topic,
                          const ps__slice *data);
 
-#define FANOUT_TAPS_MAX 2 /* fan-out hooks at most: the gateway and the HTTP tails */
+#define FANOUT_TAPS_MAX 2 /* fan-out hooks at most: the gateway and the HTTP tails (while open) */
 
-/* A fan-out hook with its first argument (main registers them). */
+/* A fan-out hook with its first argument (deliver_tap adds and removes them). */
 typedef struct fanout_tap {
     fanout_hook *fn;       /* the hook */
     void *ctx;             /* its first argument */
@@ -564,8 +564,6 @@ int http_open(broker *b);
 /* Has the loop run it: its epoll fd as a source, a timer for MHD's
  * timeouts and the heartbeats of live tails; 0 or -1. */
 int http_watch(broker *b);
-/* The fan-out hook of live tails (ctx is the broker). */
-void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
 /* Ends every connection and frees it; accepts b->http == NULL. */
 void http_close(broker *b);
 
@@ -723,6 +721,10 @@ int deliver_has_receiver(channel *ch, const ps__slice *topic);
  * clients it was meant for (dropped deliveries count; the hook's do not). */
 unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
                          const ps__slice *data, pending *pd);
+/* Adds (on) or removes the fan-out hook fn with ctx; a hook is called only
+ * while it is there, so one that is idle costs a message nothing.  At most
+ * FANOUT_TAPS_MAX; adding one that is there already changes nothing. */
+void deliver_tap(broker *b, fanout_hook *fn, void *ctx, int on);
 
 /* ticket.c: tickets and waiters with deadlines ------------------------ */
 

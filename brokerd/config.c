@@ -303,6 +303,29 @@ static const char *beside(const struct loader *l, const char *name, char *buf, s
 }
 
 /*
+ * True when file is a credential systemd's LoadCredential= handed to the
+ * broker: it lies in $CREDENTIALS_DIRECTORY, belongs to root or to the
+ * broker's user, and nobody may write it and others may not read it.
+ * That is how systemd writes them (root's, mode 0400, with an ACL that
+ * lets the service's user read, whose mask shows as the group's bits: 0440
+ * then; or the user's own where the file system has no ACLs), in a
+ * directory only the service can enter.  A DynamicUser= service has no
+ * other way to a secret file: its uid exists only while it runs, so no
+ * file can belong to it beforehand.
+ */
+static int credential_ok(const char *file, const struct stat *st)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    char real_dir[PATH_MAX], real_file[PATH_MAX];
+    if (!dir || dir[0] != '/' || !realpath(dir, real_dir) || !realpath(file, real_file))
+        return 0;
+    size_t n = strlen(real_dir);
+    if (strncmp(real_file, real_dir, n) != 0 || real_file[n] != '/')
+        return 0;
+    return (st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & (0222 | S_IRWXO));
+}
+
+/*
  * Reads broker.curve: the broker's key pair from secret_key_file, in the
  * format `pctl keygen` writes (public_key = "..."; secret_key = "...";).
  * A relative name is found beside the configuration file.
@@ -327,17 +350,20 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
         cfg_err_on(l, s, "secret_key_file \"%s\": not a regular file", file);
         return;
     }
-    /* A secret key another user owns or can read is no secret. */
-    if (st.st_uid != geteuid()) {
-        cfg_err_on(l, s, "secret_key_file \"%s\" is owned by uid %u, not by the broker's (%u)",
-                   file, (unsigned)st.st_uid, (unsigned)geteuid());
-        return;
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        cfg_err_on(l, s, "secret_key_file \"%s\" is readable by %s (mode %04o): chmod 0600 it",
-                   file, st.st_mode & S_IRWXO ? "everyone" : "its group",
-                   (unsigned)(st.st_mode & 07777));
-        return;
+    /* A secret key another user owns or can read is no secret (a
+     * credential of systemd's is read-only and the service's alone). */
+    if (!credential_ok(file, &st)) {
+        if (st.st_uid != geteuid()) {
+            cfg_err_on(l, s, "secret_key_file \"%s\" is owned by uid %u, not by the broker's (%u)",
+                       file, (unsigned)st.st_uid, (unsigned)geteuid());
+            return;
+        }
+        if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+            cfg_err_on(l, s, "secret_key_file \"%s\" is readable by %s (mode %04o): chmod 0600 it",
+                       file, st.st_mode & S_IRWXO ? "everyone" : "its group",
+                       (unsigned)(st.st_mode & 07777));
+            return;
+        }
     }
     config_t kf;
     config_init(&kf);
@@ -385,7 +411,8 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
  * Reads broker.http.token_file: one line, the bearer token every request
  * must carry.  The file is a secret like a key file and is held to more:
  * it must belong to the user the broker runs as and be closed to group
- * and others, or anyone on the machine could read the token.
+ * and others, or anyone on the machine could read the token (or be a
+ * credential of systemd's).
  */
 static void load_http_token(struct loader *l, config *c, const config_setting_t *s)
 {
@@ -401,7 +428,7 @@ static void load_http_token(struct loader *l, config *c, const config_setting_t 
         cfg_err_on(l, s, "token_file \"%s\": not a regular file", file);
         goto out;
     }
-    if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+    if (!credential_ok(file, &st) && (st.st_uid != geteuid() || (st.st_mode & 077))) {
         cfg_err_on(l, s, "token_file \"%s\" (owner uid %u, mode %04o) must belong to uid %u and "
                    "be closed to group and others: chown it and chmod 600 it", file,
                    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());

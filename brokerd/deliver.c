@@ -12,8 +12,8 @@
  * publisher (client.c), so a receiver's output never passes client_buffer
  * by more than one message.  Queue deliveries, retained values and requests are never
  * dropped.  After the receivers, a pubsub message goes to the fan-out
- * hooks main registered (the plain ZeroMQ gateway, the HTTP endpoint's
- * live tails), which this file knows only as function pointers.
+ * hooks (the plain ZeroMQ gateway, the HTTP endpoint's live tails while
+ * one is open), which this file knows only as function pointers.
  */
 #include "brokerd.h"
 
@@ -118,4 +118,18 @@ unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *
     if (pd)
         pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
     return reached;
+}
+
+void deliver_tap(broker *b, fanout_hook *fn, void *ctx, int on)
+{
+    int i = 0;
+    while (i < b->n_fanout && (b->fanout[i].fn != fn || b->fanout[i].ctx != ctx))
+        i++;
+    if (on && i == b->n_fanout && b->n_fanout < FANOUT_TAPS_MAX)
+        b->fanout[b->n_fanout++] = (fanout_tap){fn, ctx};
+    if (!on && i < b->n_fanout) {
+        /* Kept in order: the hooks are called in the order they came. */
+        memmove(&b->fanout[i], &b->fanout[i + 1], (size_t)(b->n_fanout - i - 1) * sizeof *b->fanout);
+        b->n_fanout--;
+    }
 }

@@ -16,12 +16,18 @@
  * bounded too: connections in all and per address, memory per connection
  * (which bounds a request's headers), an idle timeout, no request body.
  *
- * With broker.http.token_file every request but the page itself must
- * carry "Authorization: Bearer TOKEN", compared in constant time.  The
- * page is the same static file for everyone and holds no figure, and a
- * browser cannot send that header when it navigates, so the page asks for
- * the token and sends it with each of its own requests.  The listen
- * address and the token are fixed at start (a reload says so).
+ * With broker.http.token_file every request, the page included, must
+ * carry "Authorization: Bearer TOKEN" or the login cookie, both compared
+ * in constant time.  A browser cannot send that header when it navigates
+ * or opens an EventSource, so / answers 401 with a login form
+ * (www/login.html), which sends the token once as the header to /login;
+ * /login answers with the cookie: a random value drawn at start, not the
+ * token itself, HttpOnly (no script of the page can read it) and
+ * SameSite=Strict (no other site's page can make the browser send it).
+ * The cookie rather than a ?token= in the address, because an address
+ * ends up in the browser's history, in proxies' logs and in Referer
+ * headers.  The listen address and the token are fixed at start (a
+ * reload says so); a restart ends every login.
  */
 #include "brokerd.h"
 
@@ -31,6 +37,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,6 +53,8 @@
 #define TAIL_BUF_MAX (256 * 1024)    /* bytes waiting for one tail; beyond, it is cut off */
 #define TAIL_SHOWN_MAX 1024          /* bytes of a payload shown in a tail's event */
 #define TAIL_BEAT_MS 5000            /* a comment to every tail this often: finds closed ones */
+#define SESSION_COOKIE "brokerd_session" /* the login cookie's name */
+#define SESSION_BYTES 32             /* random bytes in the login cookie's value */
 
 /* One live tail: a /tail request's connection and what waits for it. */
 typedef struct tail {
@@ -66,6 +75,7 @@ struct http {
     broker *b;                     /* the broker it shows */
     struct MHD_Daemon *d;          /* libmicrohttpd's daemon */
     char *token;                   /* the bearer token every request needs, or NULL */
+    char session[2 * SESSION_BYTES + 1]; /* the login cookie's value in hex, drawn at start */
     char *listen;                  /* where it listens, as configured */
     LIST_HEAD(, tail) tails;       /* live tails */
     size_t n_tails;                /* entries in tails */
@@ -76,8 +86,8 @@ struct http {
     int64_t beat_at;               /* monotonic ms of the tails' next heartbeat */
 };
 
-/* The page, compiled in by www.c. */
-extern const char www_index[], www_index_end[];
+/* The page and the login form, compiled in by www.c. */
+extern const char www_index[], www_index_end[], www_login[], www_login_end[];
 
 /* libmicrohttpd's own messages (a refused connection, a bad request). */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -118,23 +128,54 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status
                    MHD_RESPMEM_MUST_COPY);
 }
 
-/* True when the request carries "Bearer TOKEN" with the right token.  The
- * compare takes as long whatever the bytes, so that the time of a refusal
- * tells nothing of how much of a guess was right. */
-static int authorized(const struct http *h, struct MHD_Connection *conn)
+/* True when got is the secret want.  The compare takes as long whatever
+ * the bytes, so that the time of a refusal tells nothing of how much of a
+ * guess was right. */
+static int same_secret(const char *want, const char *got)
 {
-    if (!h->token)
-        return 1;
+    size_t n = strlen(got), len = strlen(want);
+    unsigned char diff = n != len;
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)(want[i] ^ (i < n ? got[i] : 0));
+    return diff == 0;
+}
+
+/* True when the request carries "Bearer TOKEN" with the right token. */
+static int bearer_ok(const struct http *h, struct MHD_Connection *conn)
+{
     const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!v || strncmp(v, "Bearer ", 7) != 0)
-        return 0;
-    v += 7;
-    size_t n = strlen(v), want = strlen(h->token);
-    unsigned char diff = n != want;
-    for (size_t i = 0; i < want; i++)
-        diff |= (unsigned char)(h->token[i] ^ (i < n ? v[i] : 0));
-    return diff == 0;
+    return v && strncmp(v, "Bearer ", 7) == 0 && same_secret(h->token, v + 7);
+}
+
+/* True when the request may see the endpoint: no token is configured, or
+ * it carries the token, or the cookie of a login. */
+static int authorized(const struct http *h, struct MHD_Connection *conn)
+{
+    if (!h->token || bearer_ok(h, conn))
+        return 1;
+    const char *v = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+    return v && same_secret(h->session, v);
+}
+
+/* /login: the token came as the header; the answer sets the cookie that
+ * the browser sends with the page's own requests from then on. */
+static enum MHD_Result login(const struct http *h, struct MHD_Connection *conn)
+{
+    if (h->token && !bearer_ok(h, conn))
+        return respond_text(conn, MHD_HTTP_UNAUTHORIZED, "401: wrong token\n");
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    char cookie[sizeof h->session + 96];
+    snprintf(cookie, sizeof cookie, SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict",
+             h->session);
+    if (h->token)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 /* /metrics ------------------------------------------------------------- */
@@ -284,6 +325,8 @@ static char *metrics(const struct http *h, size_t *len)
 
 /* /tail: live tails ------------------------------------------------------ */
 
+static void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
+
 static void tail_resume(tail *t)
 {
     if (t->suspended) {
@@ -334,7 +377,8 @@ static void tail_free(void *cls)
 {
     tail *t = cls;
     LIST_REMOVE(t, link);
-    t->h->n_tails--;
+    if (--t->h->n_tails == 0)
+        deliver_tap(t->h->b, http_tap, t->h->b, 0);
     ps__buf_free(&t->buf);
     free(t);
 }
@@ -373,7 +417,10 @@ static enum MHD_Result tail_start(struct http *h, struct MHD_Connection *conn)
         return MHD_NO;
     }
     LIST_INSERT_HEAD(&h->tails, t, link);
-    h->n_tails++;
+    /* The fan-out calls the tap only while a tail is open, so that the
+     * endpoint costs a message nothing when nobody follows one. */
+    if (h->n_tails++ == 0)
+        deliver_tap(h->b, http_tap, h->b, 1);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
@@ -381,7 +428,8 @@ static enum MHD_Result tail_start(struct http *h, struct MHD_Connection *conn)
     return ret;
 }
 
-void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data)
+/* The fan-out hook of live tails (ctx is the broker), there while one is open. */
+static void http_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data)
 {
     broker *b = ctx;
     struct http *h = b->http;
@@ -427,12 +475,18 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     (void)con_cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
         return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+    if (!strcmp(url, "/login"))
+        return login(h, conn);
+    if (!authorized(h, conn)) {
+        if (!strcmp(url, "/"))
+            return respond(conn, MHD_HTTP_UNAUTHORIZED, "text/html; charset=utf-8", www_login,
+                           (size_t)(www_login_end - www_login), MHD_RESPMEM_PERSISTENT);
+        return respond_text(conn, MHD_HTTP_UNAUTHORIZED,
+                            "401: send Authorization: Bearer TOKEN (broker.http.token_file)\n");
+    }
     if (!strcmp(url, "/"))
         return respond(conn, MHD_HTTP_OK, "text/html; charset=utf-8", www_index,
                        (size_t)(www_index_end - www_index), MHD_RESPMEM_PERSISTENT);
-    if (!authorized(h, conn))
-        return respond_text(conn, MHD_HTTP_UNAUTHORIZED,
-                            "401: send Authorization: Bearer TOKEN (broker.http.token_file)\n");
     if (!strcmp(url, "/metrics")) {
         size_t len;
         char *text = metrics(h, &len);
@@ -450,8 +504,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
                        MHD_RESPMEM_MUST_FREE);
     if (known)
         return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-    return respond_text(conn, MHD_HTTP_NOT_FOUND,
-                        "404: / /metrics /status /channels /clients /tail?channel=C&pattern=P\n");
+    return respond_text(conn, MHD_HTTP_NOT_FOUND, "404: / /login /metrics /status /channels "
+                        "/clients /tail?channel=C&pattern=P\n");
 }
 
 /* The loop ---------------------------------------------------------------- */
@@ -552,6 +606,16 @@ int http_open(broker *b)
     h->b = b;
     LIST_INIT(&h->tails);
     b->http = h;
+    if (h->token) {
+        unsigned char rnd[SESSION_BYTES];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+            log_err("cannot draw the HTTP login cookie: %s", strerror(errno));
+            return -1;
+        }
+        for (int i = 0; i < SESSION_BYTES; i++)
+            snprintf(h->session + 2 * i, 3, "%02x", rnd[i]);
+        memset(rnd, 0, sizeof rnd);
+    }
     int fd = http_socket(h->listen);
     if (fd < 0)
         return -1;
@@ -590,6 +654,7 @@ void http_close(broker *b)
     if (h->token)
         memset(h->token, 0, strlen(h->token));
     free(h->token);
+    memset(h->session, 0, sizeof h->session);
     free(h->listen);
     free(h);
     b->http = NULL;

@@ -439,10 +439,8 @@ int main(int argc, char **argv)
     if (b->gw) {
         /* The gateway hears of every pubsub message without channel code
          * knowing it exists. */
-        b->fanout[b->n_fanout++] = (fanout_tap){gateway_forward, b};
-    }
-    if (b->http) /* the live tails, likewise */
-        b->fanout[b->n_fanout++] = (fanout_tap){http_tap, b};
+        deliver_tap(b, gateway_forward, b, 1);
+    } /* the HTTP endpoint's live tails add theirs while one is open */
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,

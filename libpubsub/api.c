@@ -17,6 +17,7 @@
 
 ps_client *ps_connect(const char *endpoint, const ps_opts *opts)
 {
+    ps__clear_errmsg();
     return ps__io_connect(endpoint, opts);
 }
 
@@ -87,6 +88,7 @@ static int strict_flag(ps_client *c, int flags)
 int ps_publish(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int flags)
 {
+    ps__clear_errmsg();
     if (check_message(c, channel, topic, data, size) < 0)
         return -1;
     if (flags & ~(PS_RETAIN | PS_CONFIRM | PS_SYNC | PS_STRICT)) {
@@ -117,6 +119,7 @@ static int all_confirmed(const ps_client *c, const void *arg)
 
 int ps_flush(ps_client *c, int timeout_ms)
 {
+    ps__clear_errmsg();
     int64_t deadline = ps__io_deadline(timeout_ms);
     ps__cmd cmd = {.cmd = PS_CMD_PING};
     ps__op *o = ps__io_call(c, &cmd, PS_OP_PING, timeout_ms, NULL);
@@ -154,6 +157,7 @@ int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
                     const void *data, size_t size, int flags, int timeout_ms,
                     unsigned *confirmed, unsigned *expected)
 {
+    ps__clear_errmsg();
     if (confirmed)
         *confirmed = 0;
     if (expected)
@@ -216,6 +220,7 @@ static int64_t request_submit(ps_client *c, const char *channel, const char *top
 int64_t ps_request_async(ps_client *c, const char *channel, const char *topic,
                          const void *data, size_t size, int timeout_ms)
 {
+    ps__clear_errmsg();
     return request_submit(c, channel, topic, data, size, timeout_ms, 0);
 }
 
@@ -228,6 +233,7 @@ static int reply_or_answered(const ps_client *c, const void *arg)
 
 ps_msg *ps_request_wait(ps_client *c, int64_t ticket, int timeout_ms)
 {
+    ps__clear_errmsg();
     int64_t deadline = ps__io_deadline(timeout_ms);
     pthread_mutex_lock(&c->lock);
     ps__op *o = ps__session_op(&c->s, (uint64_t)ticket);
@@ -280,6 +286,7 @@ void ps_request_end(ps_client *c, int64_t ticket)
 int ps_request(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int timeout_ms, ps_msg **reply)
 {
+    ps__clear_errmsg();
     if (reply)
         *reply = NULL;
     if (timeout_ms <= 0)
@@ -340,6 +347,7 @@ static int sub_call(ps_client *c, ps__cmd *cmd, enum ps__op_kind kind, ps__sub *
 
 int ps_subscribe(ps_client *c, const char *channel, const char *pattern, int flags)
 {
+    ps__clear_errmsg();
     if (check_sub(c, channel, &pattern) < 0 || (flags & ~PS_RESPONDER)) {
         errno = EINVAL;
         return -1;
@@ -352,6 +360,7 @@ int ps_subscribe(ps_client *c, const char *channel, const char *pattern, int fla
 
 int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern)
 {
+    ps__clear_errmsg();
     if (check_sub(c, channel, &pattern) < 0)
         return -1;
     ps__cmd cmd = {.cmd = PS_CMD_UNSUBSCRIBE, .channel = {channel, strlen(channel)},
@@ -376,6 +385,7 @@ static int received(const ps_client *c, const void *arg)
 
 ps_msg *ps_recv(ps_client *c, int timeout_ms)
 {
+    ps__clear_errmsg();
     int64_t deadline = ps__io_deadline(timeout_ms);
     pthread_mutex_lock(&c->lock);
     while (STAILQ_EMPTY(&c->s.rq)) {
@@ -405,6 +415,7 @@ ps_msg *ps_recv(ps_client *c, int timeout_ms)
 
 int ps_ack(ps_client *c, const ps_msg *m)
 {
+    ps__clear_errmsg();
     if (!c || !m) {
         errno = EINVAL;
         return -1;
@@ -421,6 +432,7 @@ int ps_ack(ps_client *c, const ps_msg *m)
 
 int ps_reply(ps_client *c, const ps_msg *m, const void *data, size_t size, int status)
 {
+    ps__clear_errmsg();
     if (!c || !m || !(m->flags & PS_WIRE_REQUEST) || (!data && size)) {
         errno = EINVAL;
         return -1;
@@ -457,6 +469,7 @@ unsigned ps_notes(ps_client *c, char *channel, size_t cap)
 
 int ps_admin(ps_client *c, const char *verb, int timeout_ms, char **json)
 {
+    ps__clear_errmsg();
     if (json)
         *json = NULL;
     if (!c || !verb || !json || strlen(verb) > PS_WIRE_TEXT_MAX) {

@@ -11,7 +11,8 @@
 
 #include "internal.h"
 
-/* The broker's text for the calling thread's last failed call. */
+/* The broker's text for the calling thread's last failed call (cleared
+ * when the next call starts). */
 static __thread char errmsg[PS_WIRE_TEXT_MAX + 1];
 
 int ps__errno_from_wire(uint16_t code)
@@ -38,6 +39,11 @@ void ps__set_errmsg(const char *text, size_t len)
     if (len)
         memcpy(errmsg, text, len);
     errmsg[len] = '\0';
+}
+
+void ps__clear_errmsg(void)
+{
+    errmsg[0] = '\0';
 }
 
 const char *ps_errmsg(ps_client *c)

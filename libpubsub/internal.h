@@ -61,6 +61,10 @@ int ps__errno_from_wire(uint16_t code);
 
 /* Remembers text as this thread's ps_errmsg() ("" clears it). */
 void ps__set_errmsg(const char *text, size_t len);
+/* Forgets this thread's ps_errmsg(): every public call that can fail
+ * starts with it, so that the text of an earlier failure is never taken
+ * for the reason of a later one the library found itself. */
+void ps__clear_errmsg(void);
 
 /* trace.c: the events of ps_opts_set_trace().  Callers check o->trace
  * first, so an untraced client pays one test per call site. */

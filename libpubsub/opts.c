@@ -46,6 +46,7 @@ void ps_opts_destroy(ps_opts **op)
 
 int ps_opts_set_int(ps_opts *o, int opt, int value)
 {
+    ps__clear_errmsg();
     if (!o)
         goto invalid;
     switch (opt) {
@@ -80,6 +81,7 @@ invalid:
 
 int ps_opts_set_str(ps_opts *o, int opt, const char *value)
 {
+    ps__clear_errmsg();
     char **slot = NULL;
     size_t max = PS_WIRE_TEXT_MAX;
     if (!o)
@@ -119,6 +121,7 @@ invalid:
 
 int ps_opts_set_trace(ps_opts *o, ps_trace_fn fn, void *arg)
 {
+    ps__clear_errmsg();
     if (!o) {
         errno = EINVAL;
         return -1;

@@ -401,8 +401,11 @@ PS_EXPORT const char *ps_strerror(int errnum);
 /*
  * The broker's own sentence for the calling thread's last failed call
  * ("queue 'jobs' is full (100000 messages)"), or NULL when the failure did
- * not come from the broker.  c may be NULL, as after a failed ps_connect
- * (the text is kept per thread).  Valid until the thread's next call.
+ * not come from the broker: a call that fails for a reason of the
+ * library's own (EINVAL, ETIMEDOUT, ...) after one the broker refused
+ * leaves NULL, not the older sentence.  c may be NULL, as after a failed
+ * ps_connect (the text is kept per thread).  Valid until the thread's
+ * next call.
  */
 PS_EXPORT const char *ps_errmsg(ps_client *c);
 

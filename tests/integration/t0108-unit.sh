@@ -42,6 +42,15 @@ systemd-analyze verify --man=no --root="$V" "$UNITS/broken.service" > broken.out
 grep -q "Unknown key 'ProtectSytem'" broken.out && grep -q "nosbin/brokerd is not executable" broken.out ||
     { cat broken.out; fail "verify did not notice the mistakes planted in broken.service"; }
 rm "$UNITS/broken.service"
+# The LoadCredential= lines the unit's comments give for the key and the
+# token are good lines of a unit too (t0109 tests what brokerd does with
+# the files they hand over).
+sed -n 's/^#   \(LoadCredential=.*\)/\1/p' "$SERVICE" > creds.lines
+[ "$(wc -l < creds.lines)" = 2 ] || fail "the unit's comments do not give two LoadCredential= lines"
+sed '/^\[Service\]/r creds.lines' "$SERVICE" > "$UNITS/credentials.service"
+MANPATH=$V/usr/local/share/man systemd-analyze verify --root="$V" "$UNITS/credentials.service" > creds.out 2>&1
+[ ! -s creds.out ] || { cat creds.out; fail "systemd-analyze verify complains about the LoadCredential= lines"; }
+rm "$UNITS/credentials.service"
 
 systemd-analyze security --offline=yes --root="$V" "$SERVICE" > security.out 2>&1
 score=$(sed -n 's/.*Overall exposure level for brokerd.service: \([0-9.]*\).*/\1/p' security.out)

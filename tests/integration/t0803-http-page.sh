@@ -2,11 +2,19 @@
 # The live page at / in a real browser: headless Chromium loads it from a
 # running broker while messages flow on "logs"; the page's DOM must show
 # the channel with an input rate above zero and the live tail must show
-# the messages of the pattern it was given.  The screenshot is left in the
-# test's log directory (t0803-http-page.png) for a person to look at.
+# the messages of the pattern it was given.  The endpoint has a token, as
+# beyond loopback: the browser is given it as #token=... and must get
+# through the login form (which trades it for the login cookie and loads
+# / again) before the page and its requests are let through.  The
+# screenshot is left in the test's log directory (t0803-http-page.png)
+# for a person to look at.
 . "$(dirname "$0")/lib.sh"
 command -v chromium > /dev/null || fail "chromium is not installed"
 http_conf
+head -c 24 /dev/urandom | base64 | tr -d '=+/' > token
+chmod 600 token
+sed -i "s|listen = \"127.0.0.1:$HTTP\";|& token_file = \"$SCRATCH/token\";|" b.conf
+grep -q token_file b.conf || fail "no token_file in b.conf"
 start_broker -c b.conf
 # Messages flow at a gentle pace for as long as the browser looks.
 "$BUILD/ppub" -c logs -t app/web -n 1000000 --size 16 --rate 400 2> ppub.err &
@@ -20,7 +28,7 @@ rm -f "$shot"
 timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$SCRATCH/chromium" --virtual-time-budget=4000 --window-size=1200,800 \
-    --screenshot="$shot" --dump-dom "http://127.0.0.1:$HTTP/?channel=logs&pattern=app/%23" \
+    --screenshot="$shot" --dump-dom "http://127.0.0.1:$HTTP/?channel=logs&pattern=app/%23#token=$(cat token)" \
     > dom.html 2> chromium.err || fail "chromium exited $?: $(grep -v dbus chromium.err | tail -3)"
 
 /usr/bin/python3 - dom.html << 'PY' || fail "the page's DOM: $(head -c 3000 dom.html)"
@@ -53,4 +61,4 @@ assert "app/web" in p.tail, "no app/web line in the tail"
 assert "db/main" not in p.tail, "the tail ignored its pattern"
 PY
 [ -s "$shot" ] || fail "no screenshot"
-echo "ok: Chromium shows logs with a rate above zero and a live tail of app/#; screenshot $shot"
+echo "ok: Chromium logged in with the token, shows logs with a rate above zero and a live tail of app/#; screenshot $shot"

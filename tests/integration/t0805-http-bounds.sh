@@ -3,7 +3,8 @@
 # 100 idle connections from one address at most 32 are kept (the rest are
 # closed at once) while `pctl ping` stays fast and another address is still
 # served; a request larger than the connection's memory is refused; a
-# live tail whose reader does not read is cut off, not waited for.
+# live tail whose reader does not read is cut off, not waited for; the
+# next tail, opened after the last one closed, still gets its messages.
 . "$(dirname "$0")/lib.sh"
 http_conf '{ name = "logs"; type = "pubsub"; }'
 start_broker -c b.conf
@@ -73,5 +74,17 @@ fast_pings "after a tail was cut"
 wait_for_log "a live tail of 'logs' fell behind by 262144 bytes and was cut off"
 echo > go
 wait $reader
+
+# ---- a tail after the last one closed ----------------------------------------------
+# The tails' fan-out hook is there only while a tail is open: it must come
+# back for the next one.
+wait_until 10 "the cut tail to close" eval "curl -s '$U/metrics' | grep -q '^pubsub_http_tails 0'"
+curl -sN --max-time 20 "$U/tail?channel=logs&pattern=x/%23" > tail2.out &
+follower=$!
+wait_until 10 "the second tail to open" eval "curl -s '$U/metrics' | grep -q '^pubsub_http_tails 1'"
+"$BUILD/ppub" -c logs -t x/y "again" || fail "ppub exited $?"
+wait_until 10 "the message in the second tail" grep -q '"payload":"again"' tail2.out
+kill "$follower" 2> /dev/null
+wait "$follower" 2> /dev/null
 stop_broker || fail "brokerd exited $?"
-echo "ok: $kept of 100 idle connections kept, pings fast, others served; big request refused; a stuck tail cut off"
+echo "ok: $kept of 100 idle connections kept, pings fast, others served; big request refused; a stuck tail cut off, the next tail served"
