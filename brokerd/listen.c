@@ -44,7 +44,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define LISTEN_PIPE_BYTES (16L << 20) /* bytes of frames libzmq reads ahead from one peer */
+#define LISTEN_PIPE_BYTES (4L << 20) /* bytes of frames libzmq reads ahead from one peer */
 #define LISTEN_RCVHWM_MAX 256         /* frames read ahead at most (small messages) */
 #define LISTEN_RCVHWM_MIN 4           /* ... and at least (messages near the size limit) */
 
