@@ -28,7 +28,9 @@
  * live connection: libzmq stops reading it, and its client, hearing no
  * more, reconnects.  The ids libzmq makes (when a client sets none, as
  * libpubsub does not) are never shown to anyone; a client that sets its
- * own can be thrown off by whoever knows it.
+ * own can be thrown off by whoever knows it, and what the broker sends
+ * that session goes to the newcomer until the broker hears from it (or
+ * the session times out).
  */
 #include "brokerd.h"
 #include "defaults.h"
