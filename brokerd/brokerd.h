@@ -260,6 +260,8 @@ struct client {
     void *sock;            /* the ROUTER it talks through (b->router or b->router_ipc) */
     uint8_t ident[256];    /* ZeroMQ routing id */
     size_t ident_len;      /* bytes in ident */
+    int fd;                /* the connection its HELLO came on (ZMQ_SRCFD): the session is
+                            * that connection's, whatever routing id another one claims */
     uint64_t num;          /* session number, for logs and admin */
     char *name;            /* name given in HELLO (may be "") */
     char *address;         /* where its HELLO came from (ZeroMQ's Peer-Address; "ipc" on ipc) */

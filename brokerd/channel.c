@@ -660,8 +660,11 @@ void chan_client_gone(broker *b, client *c)
             pending_check(b, pd);
         }
     }
+    /* The list holds every client's waits: the scan ends with c's last
+     * one, and costs nothing for a client that has none (a HELLO resets
+     * the session, and a client may send thousands in a frame). */
     pending *pd, *nx;
-    for (pd = LIST_FIRST(&b->pendings); pd; pd = nx) {
+    for (pd = LIST_FIRST(&b->pendings); pd && c->n_waiting; pd = nx) {
         nx = LIST_NEXT(pd, link);
         if (pd->requester != c)
             continue;

@@ -41,6 +41,8 @@
 #define CLIENT_BURST 1000      /* frames read per turn before flushing */
 #define CLIENT_BURST_BYTES (1u << 20) /* bytes read per turn before flushing: a
                                          turn stays short, heartbeats are heard */
+#define CLIENT_BURST_NS 5000000 /* ... and time spent handling them: a frame of many
+                                   records costs more than its bytes say */
 #define CLIENT_RETRY_MS 10     /* loop wait while a peer's pipe is full */
 #define BLOCK_SLICE_MS 20      /* longest input pause for a publisher on a block channel */
 
@@ -319,11 +321,14 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
                         const char *peer, int fd, const void *data, size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
-    if (c && !auth_same_user(c, user)) {
-        /* libzmq keeps routing ids unique among live connections, so the
-         * peer this session belonged to is gone; the new one must say
-         * HELLO and be judged itself. */
-        client_forget(b, c, "was replaced by another user with its routing id");
+    if (c && (c->fd != fd || !auth_same_user(c, user))) {
+        /* A connection that claims a live session's routing id gets it
+         * (ZMQ_ROUTER_HANDOVER, see listen.c), and the session's own
+         * connection hears nothing more: the session was that
+         * connection's, so it ends, and the newcomer must say HELLO and
+         * be judged itself. */
+        client_forget(b, c, c->fd != fd ? "lost its routing id to another connection"
+                                        : "was replaced by another user with its routing id");
         c = NULL;
     }
     if (c)
@@ -339,6 +344,8 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
         rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
             c = client_hello(b, c, sock, ident, ilen, user, peer, &cmd);
+            if (c)
+                c->fd = fd;
             /* The connection spoke: no longer one of the silent. */
             listen_greeted(b, fd);
             continue;
@@ -375,7 +382,10 @@ void client_read(broker *b, void *sock)
      * publishers (each is parked, or refused past the cap). */
     size_t bytes = 0;
     int held = 0;
-    for (int i = 0; i < CLIENT_BURST && bytes < CLIENT_BURST_BYTES && held < 2; i++) {
+    int64_t start = loop_now_ns();
+    for (int i = 0; i < CLIENT_BURST && bytes < CLIENT_BURST_BYTES && held < 2 &&
+                    (i == 0 || loop_now_ns() - start < CLIENT_BURST_NS);
+         i++) {
         zmq_msg_t id, fr;
         zmq_msg_init(&id);
         if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
@@ -406,7 +416,7 @@ void client_read(broker *b, void *sock)
         if (extra) {
             b->malformed++;
             client *c = client_find(b, sock, zmq_msg_data(&id), zmq_msg_size(&id));
-            if (c && !c->dead) {
+            if (c && !c->dead && c->fd == zmq_msg_get(&fr, ZMQ_SRCFD)) {
                 if (!c->warned_malformed++)
                     log_debug("client %llu: multi-frame message dropped",
                               (unsigned long long)c->num);

@@ -14,14 +14,23 @@
  * tcp endpoints are bound on b->router and ipc endpoints on b->router_ipc.
  *
  * A peer may choose its own ZMQ_ROUTING_ID, and libzmq has no option to
- * ignore it.  The ROUTERs keep libzmq's default for a routing id already
- * in use: the newcomer is parked on a pipe nobody reads, and the live
- * session is left alone.  ZMQ_ROUTER_HANDOVER would instead hand the id to
- * the newcomer and cut the live connection, so anyone who knows or guesses
- * an id (the ones libzmq makes are a counter) could throw a client off and
- * speak in its session.  The receive high-water mark bounds what a parked
- * pipe holds, and its connection, which never says HELLO, is closed at
- * the handshake timeout (below).
+ * ignore it.  By default libzmq parks a newcomer that claims a routing id
+ * already in use on a pipe nobody ever reads, and that pipe, with all the
+ * newcomer sent into it, stays until the ROUTER is closed, even after its
+ * connection went: closing it at the handshake timeout (below) only made
+ * libzmq reconnect and park another, so memory grew by a receive window
+ * at every timeout, without end.  The ROUTERs therefore set
+ * ZMQ_ROUTER_HANDOVER: the newcomer gets the id, every pipe is read, and
+ * what a connection sent is freed when it goes.  The session stays its
+ * own connection's: client.c remembers the connection (ZMQ_SRCFD) each
+ * HELLO came on and ends the session when another speaks under its id,
+ * so the newcomer must say HELLO and be judged itself.  The cost is the
+ * live connection: libzmq stops reading it, and its client, hearing no
+ * more, reconnects.  The ids libzmq makes (when a client sets none, as
+ * libpubsub does not) are never shown to anyone; a client that sets its
+ * own can be thrown off by whoever knows it, and what the broker sends
+ * that session goes to the newcomer until the broker hears from it (or
+ * the session times out).
  */
 #include "brokerd.h"
 #include "defaults.h"
@@ -37,7 +46,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define LISTEN_PIPE_BYTES (16L << 20) /* bytes of frames libzmq reads ahead from one peer */
+#define LISTEN_PIPE_BYTES (4L << 20) /* bytes of frames libzmq reads ahead from one peer */
 #define LISTEN_RCVHWM_MAX 256         /* frames read ahead at most (small messages) */
 #define LISTEN_RCVHWM_MIN 4           /* ... and at least (messages near the size limit) */
 
@@ -163,10 +172,8 @@ static void *open_router(broker *b, int ipc)
      * The budget cannot see into libzmq's pipes, so they are kept small:
      * at 128 frames, six peers that never read held 48 MiB there.  The
      * receive mark bounds what libzmq reads ahead from one peer: at most
-     * LISTEN_PIPE_BYTES of frames of the largest allowed size.  That is
-     * also all a pipe the broker never reads can hold: libzmq parks a
-     * connection that claims the routing id of a live one on such a pipe
-     * (see the head of this file). */
+     * LISTEN_PIPE_BYTES of frames of the largest allowed size.  Handover
+     * (see the head of this file) keeps every pipe one the broker reads. */
     int64_t frame = b->cfg->max_message_size + PS_FRAME_SLACK;
     int one = 1, shwm = 32, zero = 0;
     int hwm = (int)(LISTEN_PIPE_BYTES / frame);
@@ -175,6 +182,7 @@ static void *open_router(broker *b, int ipc)
     if (hwm < LISTEN_RCVHWM_MIN)
         hwm = LISTEN_RCVHWM_MIN;
     zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(r, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     zmq_setsockopt(r, ZMQ_SNDHWM, &shwm, sizeof shwm);
     zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);

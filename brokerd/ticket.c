@@ -122,8 +122,8 @@ void pending_finish(broker *b, pending *pd)
                      .count = pd->answered,
                      .expected = pd->expected};
         out_put(b, pd->requester, &r);
-        pending_forsake(pd);
     }
+    pending_forsake(pd); /* its requester may wait for another */
     while (!LIST_EMPTY(&pd->tickets))
         ticket_free(b, LIST_FIRST(&pd->tickets));
     if (pd->qm)

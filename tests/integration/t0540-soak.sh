@@ -1,21 +1,33 @@
 #!/bin/bash
-# Issue 15, the soak (short form, for make test): several hostile clients
-# at once beside an honest publisher and subscriber.  The promise: under
-# all of them together the broker stays under the memory bound its
-# configuration states, and the honest pair gets every message with a
+# Issue 15, the soak: several hostile clients at once beside an honest
+# publisher and subscriber.  The promise: under all of them together the
+# broker stays under the memory bound its configuration states
+# (brokerd.conf(5), MEMORY), and the honest pair gets every message with a
 # round-trip p99 under a bound.  The attackers: retained amplification
 # (15.1), a taken routing id (15.2), unanswered waits (15.3), silent
 # connections (15.4), a channel flood (15.5), subscribers that never read
 # (15.7), a HELLO flood (15.10).  Broken behaviour: each of them alone
-# takes the broker past the bound (see t0520-t0529).
+# took the broker past the bound (see t0520-t0529), and with all of them
+# the broker reached 138 MB against 64 MiB, mostly pipes libzmq parked for
+# a taken routing id and never freed (t0521).
+#
+# In make test the attack is one wave of ten seconds.  `make fuzz` runs it
+# for SOAK_SECONDS (default 300): the same attackers again every
+# WAVE_SECONDS, each wave's killed before the next, with the RSS sampled
+# all along, so that what a wave leaves behind shows as growth.
+#
+# The p99 bound is asserted when the machine is not loaded by others (a
+# one-minute load average under the number of cores when the test starts):
+# on a machine several times oversubscribed the honest pair's own
+# processes wait for a core, and the figure is printed, not judged.
 . "$(dirname "$0")/lib.sh"
-pending "issue 15: the broker is not bounded under hostile clients"
 . "$TESTS/integration/hostile.sh"
 
 HANDSHAKE_KEY=handshake_timeout_ms CHANNELS_KEY=max_channels RETAINED_KEY=max_retained_bytes
 BUDGET_KEY=output_budget PENDING_KEY=max_pending
 LIMIT_KB=$((65536 * RSS_SCALE)) # the bound on the broker's RSS
-P99_MS=250 SECONDS_HONEST=10
+P99_MS=250 SECONDS_HONEST=${SOAK_SECONDS:-10} WAVE_SECONDS=${WAVE_SECONDS:-30}
+LOAD=$(cut -d' ' -f1 /proc/loadavg) CORES=$(nproc)
 
 PORT=$(free_port)
 broker_key "$HANDSHAKE_KEY" 1000
@@ -42,19 +54,43 @@ wait_for_file_lines victim.out 1
 $HOSTILE honest "$PUBSUB_BROKER" $SECONDS_HONEST > honest.out 2> honest.err &
 honest=$!
 wait_for_file_lines honest.out 1
-$HOSTILE amplify "$PUBSUB_BROKER" 1000 > amp.out 2>&1 &
-$HOSTILE taken-id "$PUBSUB_BROKER" victim 200 1000000 > taken.out 2>&1 &
-$HOSTILE waits "$PUBSUB_BROKER" 20000 > waits.out 2>&1 &
-$HOSTILE silent "$PUBSUB_BROKER" 300 8 > silent.out 2>&1 &
-$HOSTILE chanflood "$PUBSUB_BROKER" 200 262144 > chan.out 2>&1 &
-$HOSTILE logflood "$PUBSUB_BROKER" 5000 > log.out 2>&1 &
-for i in 1 2 3; do $HOSTILE nonreader "$PUBSUB_BROKER" firehose > "nr$i.out" 2>&1 & done
-"$BUILD/ppub" -c firehose -t big --size 65536 -n 2048 > /dev/null 2>&1 &
+# One wave of every attacker; their pids in $WAVE.
+attack_wave() {
+    WAVE=()
+    $HOSTILE amplify "$PUBSUB_BROKER" 1000 > amp.out 2>&1 & WAVE+=($!)
+    $HOSTILE taken-id "$PUBSUB_BROKER" victim 200 1000000 > taken.out 2>&1 & WAVE+=($!)
+    $HOSTILE waits "$PUBSUB_BROKER" 20000 > waits.out 2>&1 & WAVE+=($!)
+    $HOSTILE silent "$PUBSUB_BROKER" 300 8 > silent.out 2>&1 & WAVE+=($!)
+    $HOSTILE chanflood "$PUBSUB_BROKER" 200 262144 > chan.out 2>&1 & WAVE+=($!)
+    $HOSTILE logflood "$PUBSUB_BROKER" 5000 > log.out 2>&1 & WAVE+=($!)
+    for i in 1 2 3; do $HOSTILE nonreader "$PUBSUB_BROKER" firehose > "nr$i.out" 2>&1 & WAVE+=($!); done
+    "$BUILD/ppub" -c firehose -t big --size 65536 -n 2048 > /dev/null 2>&1 & WAVE+=($!)
+}
+waves=0
+while kill -0 "$honest" 2> /dev/null; do
+    attack_wave
+    waves=$((waves + 1))
+    # The wave lasts WAVE_SECONDS, or until the honest pair is done.
+    for ((t = 0; t < WAVE_SECONDS * 10; t++)); do
+        kill -0 "$honest" 2> /dev/null || break
+        read -r -t 0.1 <> <(:)
+    done
+    kill -0 "$honest" 2> /dev/null || break
+    kill -KILL "${WAVE[@]}" 2> /dev/null
+    wait "${WAVE[@]}" 2> /dev/null
+done
 wait "$honest" || fail "hostile.py honest: $(cat honest.err)"
 peak=$(sort -n rss.samples | tail -1) hwm=$(peak_kb)
 read -r _ sent _ got _ lat _ ping _ pmax _ lost < <(tail -1 honest.out)
 [ "$got" = "$sent" ] || problem "the honest subscriber got $got of $sent"
-awk -v a="$lat" -v b="$ping" -v m="$P99_MS" 'BEGIN { exit !(a < m && b < m) }' ||
-    problem "honest pair's p99 delivery ${lat} ms, ping ${ping} ms (max ${pmax}), bound $P99_MS ms"
+judged="bound $P99_MS ms"
+if awk -v l="$LOAD" -v n="$CORES" 'BEGIN { exit !(l < n) }'; then
+    awk -v a="$lat" -v b="$ping" -v m="$P99_MS" 'BEGIN { exit !(a < m && b < m) }' ||
+        problem "honest pair's p99 delivery ${lat} ms, ping ${ping} ms (max ${pmax}), bound $P99_MS ms"
+else
+    judged="p99 not judged: load $LOAD on $CORES cores"
+fi
 [ "$hwm" -lt "$LIMIT_KB" ] || problem "broker RSS peaked at ${hwm} KiB (sampled ${peak}), bound ${LIMIT_KB}"
-verdict "under seven attacks: broker peak ${hwm} KiB (bound ${LIMIT_KB}); honest pair $(tail -1 honest.out)"
+# The last sample: what the waves left behind.
+last=$(tail -1 rss.samples)
+verdict "$waves wave(s) of seven attacks in ${SECONDS_HONEST} s: broker peak ${hwm} KiB (bound ${LIMIT_KB}), at the end ${last} KiB; honest pair $(tail -1 honest.out) ($judged)"

@@ -11,6 +11,7 @@ alive with HEARTBEATs until they are killed.
   hostile.py resub EP                SUBSCRIBE logs '#' twice: retained deliveries
   hostile.py victim EP ID FILE       a session with routing id ID; PINGs once FILE exists
   hostile.py taken-id EP ID N SIZE   N frames of SIZE bytes under routing id ID
+  hostile.py thief EP ID             a PING under routing id ID, without HELLO: the answer
   hostile.py waits EP N              N requests and N sync publishes never answered
   hostile.py silent EP N SECONDS     N TCP connections that never say anything
   hostile.py chanflood EP N SIZE     N new channels, each with a retained value of SIZE
@@ -158,6 +159,17 @@ def taken_id(ep, ident, n, size):
     hold(s, 1)
 
 
+def thief(ep, ident):
+    """Speaks under another's routing id without HELLO: says what came back
+    for its PING (pong, or the error code)."""
+    s = dealer(ep, ident.encode())
+    s.send(w.ping(9))
+    got = []
+    pong = until(s, w.PONG, 3000, sink=lambda cmd, body: got.append(w.error_of(body)[1])
+                 if cmd == w.ERROR else None)
+    say("pong" if pong is not None else f"error {got[0]}" if got else "no answer")
+
+
 def waits(ep, n):
     n = int(n)
     s = session(ep, "waits")
@@ -278,7 +290,7 @@ def honest(ep, seconds):
                             rtt.append(t - pings.pop(c))
             if left <= 0:
                 break
-    t_end = time.monotonic() + 3  # what is still on its way
+    t_end = time.monotonic() + 15  # what is still on its way (late is not lost)
     while got < sent and time.monotonic() < t_end:
         if sub.poll(100):
             for cmd, body in w.records(sub.recv()):
@@ -295,6 +307,7 @@ def honest(ep, seconds):
 
 if __name__ == "__main__":
     cmds = {"amplify": amplify, "resub": resub, "victim": victim, "taken-id": taken_id,
+            "thief": thief,
             "waits": waits, "silent": silent, "chanflood": chanflood, "logflood": logflood,
             "nonreader": nonreader, "honest": honest}
     if len(sys.argv) < 3 or sys.argv[1] not in cmds:
