@@ -287,6 +287,10 @@ struct client {
     size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
     size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
+    channel *msg_ch;       /* the channel its last message passed every check for, so
+                            * that the next one to it is not judged again (channel.c) */
+    int msg_verb;          /* the right msg_ch was judged for (enum verb) */
+    uint64_t msg_gen;      /* b->chan_gen when it was judged: a reload forgets it */
     SLIST_ENTRY(client) hlink; /* identity hash chain */
     LIST_ENTRY(client) link;   /* the broker's clients, or its graveyard once dead */
 };
@@ -336,6 +340,7 @@ struct qmsg {
 /* A channel: declared in the config or created on first use (channel.c). */
 struct channel {
     char *name;            /* channel name */
+    size_t name_len;       /* bytes in name */
     enum chan_type type;   /* queue, broadcast or pubsub */
     int declared;          /* comes from the config file */
     int retain;            /* pubsub: retained values allowed */
@@ -436,6 +441,8 @@ struct broker {
     uint64_t next_num;     /* next client session number */
     uint64_t next_tag;     /* next delivery tag */
     uint64_t next_stamp;   /* next fan-out stamp */
+    uint64_t chan_gen;     /* channel settings and rights as of the last (re)load: what
+                            * a client's msg_ch was judged by (channel.c) */
     LIST_HEAD(, client) clients;   /* every session */
     size_t n_clients;      /* live sessions */
     SLIST_HEAD(, client) hclients[BROKER_HASH]; /* by identity */

@@ -27,7 +27,7 @@ int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__sl
     ps__cmd d = {.cmd = PS_CMD_DELIVER, .flags = flags, .seq = seq, .tag = tag,
                  .topic = topic, .data = data};
     d.channel.ptr = ch->name;
-    d.channel.len = strlen(ch->name);
+    d.channel.len = ch->name_len;
     size_t need = ps__wire_size(&d) + (s->gap ? PS_WIRE_RECORD_OVERHEAD + d.channel.len : 0);
     if (droppable && ch->slow == SLOW_DROP &&
         c->pending_bytes + need > (size_t)b->cfg->client_buffer) {
