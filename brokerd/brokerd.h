@@ -768,6 +768,9 @@ void out_direct_error(void *sock, const void *ident, size_t ilen, uint16_t code,
  * 0 when all went, 1 when some wait, -1 when the peer is gone (its output
  * is dropped then). */
 int out_flush(broker *b, client *c);
+/* Gives back the buffer c keeps between turns when it holds nothing (the
+ * client layer's sweep, for clients not on the flush list). */
+void out_idle(client *c);
 /* True when c has records not framed yet. */
 int out_unframed(const client *c);
 /* Drops all of c's output. */

@@ -7,7 +7,10 @@
  * client's records sent as one frame, or a few, each at most
  * OUT_FRAME_MAX bytes unless one record is bigger.  Batching is thus
  * natural: under light load a turn carries one record, under heavy load
- * many.  Nothing here ever blocks: every send is ZMQ_DONTWAIT on a
+ * many.  A frame that can go at once is sent from c->cur, whose room is
+ * kept for the next turn until the client layer's sweep finds the client
+ * idle (out_idle), so a busy client does not make the heap grow and
+ * shrink every turn.  Nothing here ever blocks: every send is ZMQ_DONTWAIT on a
  * ZMQ_ROUTER_MANDATORY socket, and a frame the peer's pipe refuses stays
  * queued (c->out) for a later turn.  What is queued for one client is
  * counted in c->pending_bytes as it is queued; past the hard bound
@@ -26,6 +29,9 @@
 #include <zmq.h>
 
 #define OUT_FRAME_MAX PS_FRAME_MAX /* bytes per outgoing frame, beyond one record */
+/* The most room a client's buffer of the turn keeps once sent: a full
+ * frame and its last record, rounded up to the buffer's doubling. */
+#define OUT_KEEP_MAX (2 * OUT_FRAME_MAX)
 
 /* Charges (or, negative, credits) c with n bytes of output. */
 static void charge(broker *b, client *c, long n)
@@ -93,10 +99,51 @@ static int send_frames(broker *b, client *c)
     return 0;
 }
 
+/*
+ * Sends the records of this turn as one frame straight from c->cur when
+ * nothing is queued before them, and keeps the buffer for the next turn:
+ * a busy client then reuses one buffer instead of growing a new one each
+ * turn and freeing it (the heap's growing and trimming cost page faults).
+ * What the pipe refuses becomes a queued frame as before.  Returns as
+ * send_frames.
+ */
+static int send_cur(broker *b, client *c)
+{
+    if (c->cur.len && STAILQ_EMPTY(&c->out)) {
+        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            frame_cur(b, c); /* kept for a later turn, or dropped with the peer */
+            if (errno != EAGAIN && errno != EINTR)
+                return -1;
+            c->pipe_full = 1;
+            return 1;
+        }
+        if (c->pipe_full) {
+            c->pipe_full = 0;
+            c->last_drain = b->now; /* the peer took frames: proof it reads */
+        }
+        if (zmq_send(c->sock, c->cur.data, c->cur.len, ZMQ_DONTWAIT) < 0)
+            log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
+                      zmq_strerror(errno));
+        charge(b, c, -(long)c->cur.len);
+        c->last_out = b->now;
+        c->cur.len = 0;
+        if (c->cur.cap > OUT_KEEP_MAX)
+            ps__buf_free(&c->cur); /* a large record's room is not kept */
+        return 0;
+    }
+    frame_cur(b, c);
+    return send_frames(b, c);
+}
+
+void out_idle(client *c)
+{
+    if (!c->cur.len)
+        ps__buf_free(&c->cur);
+}
+
 int out_flush(broker *b, client *c)
 {
-    frame_cur(b, c);
-    int rc = send_frames(b, c);
+    int rc = send_cur(b, c);
     if (rc < 0)
         out_drop(b, c); /* the peer disconnected: nobody to talk to */
     return rc;
@@ -170,8 +217,7 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
          * hold a fast receiver's bytes against its client_buffer.  Errors
          * wait for the end of the turn: forgetting a client here would
          * pull subscriptions from under a fan-out. */
-        frame_cur(b, c);
-        send_frames(b, c);
+        send_cur(b, c);
     }
     if (ps__wire_put(&c->cur, cmd) < 0) {
         log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
