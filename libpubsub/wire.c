@@ -388,16 +388,20 @@ const char *ps__wire_err_text(uint16_t code)
     }
 }
 
+/* The bytes of a channel name, by value: asked for every byte of every
+ * name published, so one load each instead of six comparisons. */
+#define NAME_RANGE(a, b) [a ... b] = 1
+static const uint8_t name_byte[256] = {
+    NAME_RANGE('a', 'z'), NAME_RANGE('A', 'Z'), NAME_RANGE('0', '9'),
+    ['_'] = 1, ['.'] = 1, ['-'] = 1};
+
 int ps__wire_valid_channel(const char *s, size_t len)
 {
     if (len < 1 || len > PS_WIRE_NAME_MAX)
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+    for (size_t i = 0; i < len; i++)
+        if (!name_byte[(uint8_t)s[i]])
             return 0;
-    }
     return 1;
 }
 
