@@ -441,6 +441,8 @@ struct broker {
     uint64_t next_num;     /* next client session number */
     uint64_t next_tag;     /* next delivery tag */
     uint64_t next_stamp;   /* next fan-out stamp */
+    ps__buf fan_rec;       /* the DELIVER record of the fan-out under way, encoded once
+                            * for all its receivers but the first (deliver.c) */
     uint64_t chan_gen;     /* channel settings and rights as of the last (re)load: what
                             * a client's msg_ch was judged by (channel.c) */
     LIST_HEAD(, client) clients;   /* every session */
@@ -757,6 +759,9 @@ const histo *store_fsyncs(const broker *b);
 
 /* Appends a record for c to its output; drop-checking is the caller's. */
 void out_put(broker *b, client *c, const ps__cmd *cmd);
+/* The same with cmd's size (ps__wire_size) known, and cmd already encoded
+ * (ps__wire_put) at enc when enc is not NULL. */
+void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, size_t size);
 /* ERROR(corr, code, printf text) to c. */
 void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

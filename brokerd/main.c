@@ -473,6 +473,7 @@ out:
     http_close(b);
     client_free_all(b);
     chan_free_all(b);
+    ps__buf_free(&b->fan_rec);
     store_fini(b);
     gateway_close(b);
     listen_close(b);

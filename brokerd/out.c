@@ -182,11 +182,14 @@ static client *furthest_behind(broker *b)
     return worst;
 }
 
-void out_put(broker *b, client *c, const ps__cmd *cmd)
+/*
+ * Makes room for a record of size bytes in c's output: 0 when it may be
+ * appended to c->cur, -1 when c is dead or cut off (now or before).
+ */
+static int room(broker *b, client *c, size_t size)
 {
     if (c->dead || c->cut)
-        return;
-    size_t size = ps__wire_size(cmd);
+        return -1;
     /* Answers, retained values and queue deliveries are never dropped, so
      * a client that keeps asking without reading is charged as its output
      * is queued: past the hard bound it is cut off here, at once, not at
@@ -196,7 +199,7 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
         log_warn("client %llu does not read its messages (%zu bytes waiting)",
                  (unsigned long long)c->num, c->pending_bytes + size);
         cut(b, c);
-        return;
+        return -1;
     }
     /* The broker-wide budget: clients that do not read must not together
      * take what none of them may alone.  The furthest behind goes first,
@@ -211,7 +214,7 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
         cut(b, worst);
     }
     if (c->cut)
-        return;
+        return -1;
     if (c->cur.len && c->cur.len + size > OUT_FRAME_MAX) {
         /* A full frame goes to libzmq at once, so a busy turn does not
          * hold a fast receiver's bytes against its client_buffer.  Errors
@@ -219,7 +222,19 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
          * pull subscriptions from under a fan-out. */
         send_cur(b, c);
     }
-    if (ps__wire_put(&c->cur, cmd) < 0) {
+    return 0;
+}
+
+void out_put(broker *b, client *c, const ps__cmd *cmd)
+{
+    out_put_record(b, c, cmd, NULL, ps__wire_size(cmd));
+}
+
+void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, size_t size)
+{
+    if (room(b, c, size) < 0)
+        return;
+    if (enc ? ps__buf_append(&c->cur, enc, size) : ps__wire_put(&c->cur, cmd)) {
         log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
                  ps__wire_cmd_name(cmd->cmd), strerror(errno));
         return;
