@@ -70,28 +70,40 @@ void out_drop(broker *b, client *c)
 }
 
 /*
- * Sends c's complete frames until its pipe is full.  Returns 0 when all
- * went, 1 when the pipe is full, -1 when the peer is gone (EHOSTUNREACH).
+ * Sends buf to c as one frame, and charges it off.  Returns 0 when it
+ * went, 1 when the pipe is full, -1 when the peer is gone (EHOSTUNREACH);
+ * buf is left as it was unless it went.
+ */
+static int send_one(broker *b, client *c, const ps__buf *buf)
+{
+    if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        c->pipe_full = 1;
+        return 1;
+    }
+    if (c->pipe_full) {
+        c->pipe_full = 0;
+        c->last_drain = b->now; /* the peer took frames: proof it reads */
+    }
+    if (zmq_send(c->sock, buf->data, buf->len, ZMQ_DONTWAIT) < 0)
+        log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
+                  zmq_strerror(errno));
+    charge(b, c, -(long)buf->len);
+    c->last_out = b->now;
+    return 0;
+}
+
+/*
+ * Sends c's complete frames until its pipe is full.  Returns as send_one.
  */
 static int send_frames(broker *b, client *c)
 {
     outframe *f;
     while ((f = STAILQ_FIRST(&c->out))) {
-        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                return -1;
-            c->pipe_full = 1;
-            return 1;
-        }
-        if (c->pipe_full) {
-            c->pipe_full = 0;
-            c->last_drain = b->now; /* the peer took frames: proof it reads */
-        }
-        if (zmq_send(c->sock, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
-            log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
-                      zmq_strerror(errno));
-        charge(b, c, -(long)f->buf.len);
-        c->last_out = b->now;
+        int rc = send_one(b, c, &f->buf);
+        if (rc)
+            return rc;
         STAILQ_REMOVE_HEAD(&c->out, link);
         ps__buf_free(&f->buf);
         free(f);
@@ -105,27 +117,16 @@ static int send_frames(broker *b, client *c)
  * a busy client then reuses one buffer instead of growing a new one each
  * turn and freeing it (the heap's growing and trimming cost page faults).
  * What the pipe refuses becomes a queued frame as before.  Returns as
- * send_frames.
+ * send_one.
  */
 static int send_cur(broker *b, client *c)
 {
     if (c->cur.len && STAILQ_EMPTY(&c->out)) {
-        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int rc = send_one(b, c, &c->cur);
+        if (rc) {
             frame_cur(b, c); /* kept for a later turn, or dropped with the peer */
-            if (errno != EAGAIN && errno != EINTR)
-                return -1;
-            c->pipe_full = 1;
-            return 1;
+            return rc;
         }
-        if (c->pipe_full) {
-            c->pipe_full = 0;
-            c->last_drain = b->now; /* the peer took frames: proof it reads */
-        }
-        if (zmq_send(c->sock, c->cur.data, c->cur.len, ZMQ_DONTWAIT) < 0)
-            log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
-                      zmq_strerror(errno));
-        charge(b, c, -(long)c->cur.len);
-        c->last_out = b->now;
         c->cur.len = 0;
         if (c->cur.cap > OUT_KEEP_MAX)
             ps__buf_free(&c->cur); /* a large record's room is not kept */
