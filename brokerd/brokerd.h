@@ -293,6 +293,10 @@ struct client {
     uint8_t minor;         /* the protocol minor its HELLO spoke: NOTICE only to 1.1 and later */
     uint8_t notes;         /* PS_WIRE_NOTE_* of its publishes since its last PING (channel.c) */
     char note_channel[PS_WIRE_NAME_MAX + 1]; /* the channel of the first of those notes */
+    channel *msg_ch;       /* the channel its last message passed every check for, so
+                            * that the next one to it is not judged again (channel.c) */
+    int msg_verb;          /* the right msg_ch was judged for (enum verb) */
+    uint64_t msg_gen;      /* b->chan_gen when it was judged: a reload forgets it */
     SLIST_ENTRY(client) hlink; /* identity hash chain */
     LIST_ENTRY(client) link;   /* the broker's clients, or its graveyard once dead */
 };
@@ -342,6 +346,7 @@ struct qmsg {
 /* A channel: declared in the config or created on first use (channel.c). */
 struct channel {
     char *name;            /* channel name */
+    size_t name_len;       /* bytes in name */
     enum chan_type type;   /* queue, broadcast or pubsub */
     int declared;          /* comes from the config file */
     int retain;            /* pubsub: retained values allowed */
@@ -453,6 +458,10 @@ struct broker {
     uint64_t next_num;     /* next client session number */
     uint64_t next_tag;     /* next delivery tag */
     uint64_t next_stamp;   /* next fan-out stamp */
+    ps__buf fan_rec;       /* the DELIVER record of the fan-out under way, encoded once
+                            * for all its receivers but the first (deliver.c) */
+    uint64_t chan_gen;     /* channel settings and rights as of the last (re)load: what
+                            * a client's msg_ch was judged by (channel.c) */
     LIST_HEAD(, client) clients;   /* every session */
     size_t n_clients;      /* live sessions */
     SLIST_HEAD(, client) hclients[BROKER_HASH]; /* by identity */
@@ -798,6 +807,9 @@ const histo *store_fsyncs(const broker *b);
 
 /* Appends a record for c to its output; drop-checking is the caller's. */
 void out_put(broker *b, client *c, const ps__cmd *cmd);
+/* The same with cmd's size (ps__wire_size) known, and cmd already encoded
+ * (ps__wire_put) at enc when enc is not NULL. */
+void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, size_t size);
 /* ERROR(corr, code, printf text) to c. */
 void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -809,6 +821,9 @@ void out_direct_error(void *sock, const void *ident, size_t ilen, uint16_t code,
  * 0 when all went, 1 when some wait, -1 when the peer is gone (its output
  * is dropped then). */
 int out_flush(broker *b, client *c);
+/* Gives back the buffer c keeps between turns when it holds nothing (the
+ * client layer's sweep, for clients not on the flush list). */
+void out_idle(client *c);
 /* True when c has records not framed yet. */
 int out_unframed(const client *c);
 /* Drops all of c's output. */

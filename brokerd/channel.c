@@ -39,7 +39,7 @@ channel *chan_find(broker *b, const char *name, size_t len)
 {
     channel *ch;
     SLIST_FOREACH(ch, &b->hchannels[name_hash(name, len)], hlink)
-        if (strlen(ch->name) == len && memcmp(ch->name, name, len) == 0)
+        if (ch->name_len == len && memcmp(ch->name, name, len) == 0)
             return ch;
     return NULL;
 }
@@ -51,6 +51,7 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
         free(ch);
         return NULL;
     }
+    ch->name_len = len;
     ch->type = cc ? cc->type : CHAN_PUBSUB;
     ch->declared = cc != NULL;
     ch->retain = cc ? cc->retain : 1;
@@ -128,6 +129,7 @@ int chan_apply_config(broker *b)
     for (size_t i = b->n_deleted; i-- > 0;)
         if (!config_find_channel(b->cfg, b->deleted[i]))
             deleted_drop(b, i);
+    b->chan_gen++; /* rights, limits and channel settings may all have changed */
     for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next) {
         channel *ch = chan_find(b, cc->name, strlen(cc->name));
         if (!ch && deleted_find(b, cc->name) >= 0)
@@ -336,19 +338,38 @@ static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t le
     return 0;
 }
 
-/* The channel a message (PUBLISH or REQUEST) goes to, created on first
+/*
+ * The channel a message (PUBLISH or REQUEST) goes to, created on first
  * use, with the client's right to it and the message's checks; NULL with
- * *code and why as chan_lookup. */
+ * *code and why as chan_lookup.  A publisher sends run after run to the
+ * same channel, so the channel its last message was let through to is
+ * remembered on the client (msg_ch): a message that names it again, for
+ * the same right, skips the name's validation, the lookup and the right,
+ * which only a reload (chan_apply_config), a deletion (chan_delete) or a
+ * new session can change.
+ * Refusals are never remembered, so each is judged and explained anew.
+ */
 static channel *message_channel(broker *b, client *c, const ps__cmd *cmd, int create, int verb,
                                 int queue_verb, uint16_t *code, char *why, size_t cap)
 {
+    channel *ch = c->msg_ch;
+    if (ch && c->msg_verb == verb && c->msg_gen == b->chan_gen &&
+        cmd->channel.len == ch->name_len && memcmp(cmd->channel.ptr, ch->name, ch->name_len) == 0) {
+        *code = message_fault(b, &cmd->topic, cmd->data.len, why, cap);
+        return *code ? NULL : ch;
+    }
     if (is_sys(&cmd->channel)) {
         *code = sys_refusal(why, cap);
         return NULL;
     }
-    channel *ch = chan_lookup(b, c, &cmd->channel, create, verb, queue_verb, code, why, cap);
+    ch = chan_lookup(b, c, &cmd->channel, create, verb, queue_verb, code, why, cap);
     if (ch && (*code = message_fault(b, &cmd->topic, cmd->data.len, why, cap)))
         return NULL;
+    if (ch) {
+        c->msg_ch = ch;
+        c->msg_verb = verb;
+        c->msg_gen = b->chan_gen;
+    }
     return ch;
 }
 
@@ -645,6 +666,7 @@ void chan_ack(broker *b, client *c, uint64_t tag)
 
 void chan_client_gone(broker *b, client *c)
 {
+    c->msg_ch = NULL; /* a new session is judged anew */
     store_client_gone(b, c);
     ticket *t;
     while ((t = LIST_FIRST(&c->tickets))) {
@@ -816,6 +838,7 @@ void chan_delete(broker *b, channel *ch)
     SLIST_REMOVE(&b->hchannels[name_hash(ch->name, strlen(ch->name))], ch, channel, hlink);
     SLIST_REMOVE(&b->channels, ch, channel, link);
     b->n_channels--;
+    b->chan_gen++; /* clients that remembered ch (msg_ch) look it up again */
     chan_free(b, ch);
 }
 

@@ -555,6 +555,8 @@ long client_sweep(broker *b)
             client_forget(b, c, "timed out");
             continue;
         }
+        if (!c->dirty)
+            out_idle(c); /* a busy client grows its buffer again at once */
         if (b->now - c->last_out >= hb && !c->dirty) {
             ps__cmd h = {.cmd = PS_CMD_HEARTBEAT};
             out_put(b, c, &h);

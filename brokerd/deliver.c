@@ -16,19 +16,29 @@
  * one is open), which this file knows only as function pointers.
  */
 #include "brokerd.h"
+#include "defaults.h"
 
 #include <string.h>
 
-int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__slice topic,
-            ps__slice data, int droppable)
+/* The DELIVER record of a message on s's channel. */
+static ps__cmd deliver_cmd(const sub *s, uint8_t flags, uint64_t seq, uint64_t tag,
+                           const ps__slice *topic, const ps__slice *data)
+{
+    return (ps__cmd){.cmd = PS_CMD_DELIVER, .flags = flags, .seq = seq, .tag = tag,
+                     .channel = {s->ch->name, s->ch->name_len}, .topic = *topic, .data = *data};
+}
+
+/*
+ * deliver, with the record d built, and encoded at enc (size bytes) when
+ * enc is not NULL: a fan-out encodes its record once for all receivers
+ * but the first.
+ */
+static int deliver_cmd_to(broker *b, sub *s, const ps__cmd *d, const void *enc, size_t size,
+                          int droppable)
 {
     client *c = s->cl;
     channel *ch = s->ch;
-    ps__cmd d = {.cmd = PS_CMD_DELIVER, .flags = flags, .seq = seq, .tag = tag,
-                 .topic = topic, .data = data};
-    d.channel.ptr = ch->name;
-    d.channel.len = strlen(ch->name);
-    size_t need = ps__wire_size(&d) + (s->gap ? PS_WIRE_RECORD_OVERHEAD + d.channel.len : 0);
+    size_t need = size + (s->gap ? PS_WIRE_RECORD_OVERHEAD + d->channel.len : 0);
     if (droppable && ch->slow == SLOW_DROP &&
         c->pending_bytes + need > (size_t)b->cfg->client_buffer) {
         s->gap++;
@@ -38,15 +48,47 @@ int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__sl
         return 0;
     }
     if (s->gap) {
-        ps__cmd g = {.cmd = PS_CMD_GAP, .channel = d.channel, .dropped = s->gap};
+        ps__cmd g = {.cmd = PS_CMD_GAP, .channel = d->channel, .dropped = s->gap};
         out_put(b, c, &g);
         s->gap = 0;
     }
-    out_put(b, c, &d);
+    out_put_record(b, c, d, enc, size);
     b->messages_out++;
     ch->delivered++;
-    ch->bytes_out += data.len;
+    ch->bytes_out += d->data.len;
     return 1;
+}
+
+int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__slice topic,
+            ps__slice data, int droppable)
+{
+    ps__cmd d = deliver_cmd(s, flags, seq, tag, &topic, &data);
+    return deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), droppable);
+}
+
+/*
+ * The plain delivery of a fan-out (no receipt): every receiver gets the
+ * same record, so it is encoded once, into b->fan_rec, when the second
+ * receiver is reached, and copied from there to the others.  *nth counts
+ * the receivers so far.
+ */
+static void deliver_plain(broker *b, sub *s, uint64_t seq, const ps__slice *topic,
+                          const ps__slice *data, int *nth)
+{
+    ps__cmd d = deliver_cmd(s, 0, seq, 0, topic, data);
+    if ((*nth)++ == 0) {
+        deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), 1);
+        return;
+    }
+    if (*nth == 2) {
+        b->fan_rec.len = 0;
+        if (ps__wire_put(&b->fan_rec, &d) < 0) {
+            *nth = 1; /* out of memory here: each is encoded on its own */
+            deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), 1);
+            return;
+        }
+    }
+    deliver_cmd_to(b, s, &d, b->fan_rec.data, b->fan_rec.len, 1);
 }
 
 void deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag)
@@ -91,6 +133,7 @@ unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *
 {
     uint64_t stamp = ++b->next_stamp;
     unsigned reached = 0;
+    int nth = 0;
     sub *s;
     TAILQ_FOREACH(s, &ch->subs, ch_link) {
         if (s->cl->stamp == stamp || !receives(s, topic))
@@ -98,7 +141,7 @@ unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *
         s->cl->stamp = stamp;
         reached++;
         if (!pd) {
-            deliver(b, s, 0, seq, 0, *topic, *data, 1);
+            deliver_plain(b, s, seq, topic, data, &nth);
             continue;
         }
         ticket *t = ticket_new(b, TICKET_RECEIPT, s->cl, pd);
@@ -113,6 +156,8 @@ unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *
         if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, *topic, *data, 1))
             ticket_free(b, t);
     }
+    if (b->fan_rec.cap > PS_FRAME_MAX)
+        ps__buf_free(&b->fan_rec); /* a large message's room is not kept */
     for (int i = 0; ch->type == CHAN_PUBSUB && i < b->n_fanout; i++)
         b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
     if (pd)

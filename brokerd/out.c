@@ -7,7 +7,10 @@
  * client's records sent as one frame, or a few, each at most
  * OUT_FRAME_MAX bytes unless one record is bigger.  Batching is thus
  * natural: under light load a turn carries one record, under heavy load
- * many.  Nothing here ever blocks: every send is ZMQ_DONTWAIT on a
+ * many.  A frame that can go at once is sent from c->cur, whose room is
+ * kept for the next turn until the client layer's sweep finds the client
+ * idle (out_idle), so a busy client does not make the heap grow and
+ * shrink every turn.  Nothing here ever blocks: every send is ZMQ_DONTWAIT on a
  * ZMQ_ROUTER_MANDATORY socket, and a frame the peer's pipe refuses stays
  * queued (c->out) for a later turn.  What is queued for one client is
  * counted in c->pending_bytes as it is queued; past the hard bound
@@ -26,6 +29,9 @@
 #include <zmq.h>
 
 #define OUT_FRAME_MAX PS_FRAME_MAX /* bytes per outgoing frame, beyond one record */
+/* The most room a client's buffer of the turn keeps once sent: a full
+ * frame and its last record, rounded up to the buffer's doubling. */
+#define OUT_KEEP_MAX (2 * OUT_FRAME_MAX)
 
 /* Charges (or, negative, credits) c with n bytes of output. */
 static void charge(broker *b, client *c, long n)
@@ -64,28 +70,40 @@ void out_drop(broker *b, client *c)
 }
 
 /*
- * Sends c's complete frames until its pipe is full.  Returns 0 when all
- * went, 1 when the pipe is full, -1 when the peer is gone (EHOSTUNREACH).
+ * Sends buf to c as one frame, and charges it off.  Returns 0 when it
+ * went, 1 when the pipe is full, -1 when the peer is gone (EHOSTUNREACH);
+ * buf is left as it was unless it went.
+ */
+static int send_one(broker *b, client *c, const ps__buf *buf)
+{
+    if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        c->pipe_full = 1;
+        return 1;
+    }
+    if (c->pipe_full) {
+        c->pipe_full = 0;
+        c->last_drain = b->now; /* the peer took frames: proof it reads */
+    }
+    if (zmq_send(c->sock, buf->data, buf->len, ZMQ_DONTWAIT) < 0)
+        log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
+                  zmq_strerror(errno));
+    charge(b, c, -(long)buf->len);
+    c->last_out = b->now;
+    return 0;
+}
+
+/*
+ * Sends c's complete frames until its pipe is full.  Returns as send_one.
  */
 static int send_frames(broker *b, client *c)
 {
     outframe *f;
     while ((f = STAILQ_FIRST(&c->out))) {
-        if (zmq_send(c->sock, c->ident, c->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                return -1;
-            c->pipe_full = 1;
-            return 1;
-        }
-        if (c->pipe_full) {
-            c->pipe_full = 0;
-            c->last_drain = b->now; /* the peer took frames: proof it reads */
-        }
-        if (zmq_send(c->sock, f->buf.data, f->buf.len, ZMQ_DONTWAIT) < 0)
-            log_debug("client %llu: send failed: %s", (unsigned long long)c->num,
-                      zmq_strerror(errno));
-        charge(b, c, -(long)f->buf.len);
-        c->last_out = b->now;
+        int rc = send_one(b, c, &f->buf);
+        if (rc)
+            return rc;
         STAILQ_REMOVE_HEAD(&c->out, link);
         ps__buf_free(&f->buf);
         free(f);
@@ -93,10 +111,40 @@ static int send_frames(broker *b, client *c)
     return 0;
 }
 
+/*
+ * Sends the records of this turn as one frame straight from c->cur when
+ * nothing is queued before them, and keeps the buffer for the next turn:
+ * a busy client then reuses one buffer instead of growing a new one each
+ * turn and freeing it (the heap's growing and trimming cost page faults).
+ * What the pipe refuses becomes a queued frame as before.  Returns as
+ * send_one.
+ */
+static int send_cur(broker *b, client *c)
+{
+    if (c->cur.len && STAILQ_EMPTY(&c->out)) {
+        int rc = send_one(b, c, &c->cur);
+        if (rc) {
+            frame_cur(b, c); /* kept for a later turn, or dropped with the peer */
+            return rc;
+        }
+        c->cur.len = 0;
+        if (c->cur.cap > OUT_KEEP_MAX)
+            ps__buf_free(&c->cur); /* a large record's room is not kept */
+        return 0;
+    }
+    frame_cur(b, c);
+    return send_frames(b, c);
+}
+
+void out_idle(client *c)
+{
+    if (!c->cur.len)
+        ps__buf_free(&c->cur);
+}
+
 int out_flush(broker *b, client *c)
 {
-    frame_cur(b, c);
-    int rc = send_frames(b, c);
+    int rc = send_cur(b, c);
     if (rc < 0)
         out_drop(b, c); /* the peer disconnected: nobody to talk to */
     return rc;
@@ -135,11 +183,14 @@ static client *furthest_behind(broker *b)
     return worst;
 }
 
-void out_put(broker *b, client *c, const ps__cmd *cmd)
+/*
+ * Makes room for a record of size bytes in c's output: 0 when it may be
+ * appended to c->cur, -1 when c is dead or cut off (now or before).
+ */
+static int room(broker *b, client *c, size_t size)
 {
     if (c->dead || c->cut)
-        return;
-    size_t size = ps__wire_size(cmd);
+        return -1;
     /* Answers, retained values and queue deliveries are never dropped, so
      * a client that keeps asking without reading is charged as its output
      * is queued: past the hard bound it is cut off here, at once, not at
@@ -149,7 +200,7 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
         log_warn("client %llu does not read its messages (%zu bytes waiting)",
                  (unsigned long long)c->num, c->pending_bytes + size);
         cut(b, c);
-        return;
+        return -1;
     }
     /* The broker-wide budget: clients that do not read must not together
      * take what none of them may alone.  The furthest behind goes first,
@@ -164,16 +215,27 @@ void out_put(broker *b, client *c, const ps__cmd *cmd)
         cut(b, worst);
     }
     if (c->cut)
-        return;
+        return -1;
     if (c->cur.len && c->cur.len + size > OUT_FRAME_MAX) {
         /* A full frame goes to libzmq at once, so a busy turn does not
          * hold a fast receiver's bytes against its client_buffer.  Errors
          * wait for the end of the turn: forgetting a client here would
          * pull subscriptions from under a fan-out. */
-        frame_cur(b, c);
-        send_frames(b, c);
+        send_cur(b, c);
     }
-    if (ps__wire_put(&c->cur, cmd) < 0) {
+    return 0;
+}
+
+void out_put(broker *b, client *c, const ps__cmd *cmd)
+{
+    out_put_record(b, c, cmd, NULL, ps__wire_size(cmd));
+}
+
+void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, size_t size)
+{
+    if (room(b, c, size) < 0)
+        return;
+    if (enc ? ps__buf_append(&c->cur, enc, size) : ps__wire_put(&c->cur, cmd)) {
         log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
                  ps__wire_cmd_name(cmd->cmd), strerror(errno));
         return;

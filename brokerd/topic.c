@@ -67,5 +67,12 @@ int topic_valid_pattern(const char *pattern, size_t len)
 
 int topic_valid_name(const char *topic, size_t len)
 {
-    return !memchr(topic, '\0', len) && !memchr(topic, '+', len) && !memchr(topic, '#', len);
+    /* Every published message asks: one pass over a short topic costs
+     * less than three memchr calls, which win on long ones. */
+    if (len > 64)
+        return !memchr(topic, '\0', len) && !memchr(topic, '+', len) && !memchr(topic, '#', len);
+    for (size_t i = 0; i < len; i++)
+        if (topic[i] == '\0' || topic[i] == '+' || topic[i] == '#')
+            return 0;
+    return 1;
 }

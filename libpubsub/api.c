@@ -36,12 +36,22 @@ int ps_fd(ps_client *c)
 
 /* Messages and requests ---------------------------------------------------- */
 
-/* Checks the names and size of an outgoing message. */
-static int check_message(ps_client *c, const char *channel, const char *topic,
+/* Checks the names and size of an outgoing message and puts them in
+ * cmd (each name measured once: this runs for every message). */
+static int check_message(ps_client *c, ps__cmd *cmd, const char *channel, const char *topic,
                          const void *data, size_t size)
 {
-    if (!c || !channel || !ps__wire_valid_channel(channel, strlen(channel)) ||
-        (topic && strlen(topic) > PS_WIRE_TOPIC_MAX) || (!data && size)) {
+    if (!c || !channel || (!data && size)) {
+        errno = EINVAL;
+        return -1;
+    }
+    cmd->channel.ptr = channel;
+    cmd->channel.len = strlen(channel);
+    cmd->topic.ptr = topic ? topic : "";
+    cmd->topic.len = topic ? strlen(topic) : 0;
+    cmd->data.ptr = data ? data : "";
+    cmd->data.len = size;
+    if (!ps__wire_valid_channel(channel, cmd->channel.len) || cmd->topic.len > PS_WIRE_TOPIC_MAX) {
         errno = EINVAL;
         return -1;
     }
@@ -54,17 +64,6 @@ static int check_message(ps_client *c, const char *channel, const char *topic,
         return -1;
     }
     return 0;
-}
-
-static void fill_message(ps__cmd *cmd, const char *channel, const char *topic,
-                         const void *data, size_t size)
-{
-    cmd->channel.ptr = channel;
-    cmd->channel.len = strlen(channel);
-    cmd->topic.ptr = topic ? topic : "";
-    cmd->topic.len = topic ? strlen(topic) : 0;
-    cmd->data.ptr = data ? data : "";
-    cmd->data.len = size;
 }
 
 /* PS_STRICT needs a broker of protocol 1.1 or later: an older one would
@@ -89,14 +88,6 @@ int ps_publish(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int flags)
 {
     ps__clear_errmsg();
-    if (check_message(c, channel, topic, data, size) < 0)
-        return -1;
-    if (flags & ~(PS_RETAIN | PS_CONFIRM | PS_SYNC | PS_STRICT)) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (strict_flag(c, flags) < 0)
-        return -1;
     /* SYNC is the stronger promise: with it, a CONFIRM would only add an answer. */
     uint8_t wflags = (flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0;
     if (flags & PS_STRICT)
@@ -107,7 +98,14 @@ int ps_publish(ps_client *c, const char *channel, const char *topic,
         wflags |= PS_WIRE_CONFIRM;
     ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .flags = wflags,
                    .timeout_ms = (flags & PS_SYNC) ? PS_DEFAULT_WAIT_MS : 0};
-    fill_message(&cmd, channel, topic, data, size);
+    if (check_message(c, &cmd, channel, topic, data, size) < 0)
+        return -1;
+    if (flags & ~(PS_RETAIN | PS_CONFIRM | PS_SYNC | PS_STRICT)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (strict_flag(c, flags) < 0)
+        return -1;
     return ps__io_submit(c, &cmd, NULL, (flags & (PS_CONFIRM | PS_SYNC)) != 0, 0);
 }
 
@@ -162,15 +160,14 @@ int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
         *confirmed = 0;
     if (expected)
         *expected = 0;
-    if (check_message(c, channel, topic, data, size) < 0 || strict_flag(c, flags) < 0)
-        return -1;
     if (timeout_ms <= 0)
         timeout_ms = PS_DEFAULT_WAIT_MS;
     /* SYNC is the stronger promise; a CONFIRM beside it would only add an answer. */
     ps__cmd cmd = {.cmd = PS_CMD_PUBLISH, .timeout_ms = (uint32_t)timeout_ms,
                    .flags = (uint8_t)(PS_WIRE_SYNC | ((flags & PS_RETAIN) ? PS_WIRE_RETAIN : 0) |
                                       ((flags & PS_STRICT) ? PS_WIRE_STRICT : 0))};
-    fill_message(&cmd, channel, topic, data, size);
+    if (check_message(c, &cmd, channel, topic, data, size) < 0 || strict_flag(c, flags) < 0)
+        return -1;
     ps__op *o = ps__io_call(c, &cmd, PS_OP_SYNC, timeout_ms + answer_margin(c), NULL);
     if (!o)
         return -1;
@@ -199,12 +196,11 @@ int ps_publish_sync(ps_client *c, const char *channel, const char *topic,
 static int64_t request_submit(ps_client *c, const char *channel, const char *topic,
                               const void *data, size_t size, int timeout_ms, int direct)
 {
-    if (check_message(c, channel, topic, data, size) < 0)
-        return -1;
     if (timeout_ms <= 0)
         timeout_ms = PS_DEFAULT_WAIT_MS;
     ps__cmd cmd = {.cmd = PS_CMD_REQUEST, .timeout_ms = (uint32_t)timeout_ms};
-    fill_message(&cmd, channel, topic, data, size);
+    if (check_message(c, &cmd, channel, topic, data, size) < 0)
+        return -1;
     ps__op *o = ps__op_new(PS_OP_REQUEST, NULL);
     if (!o)
         return -1;

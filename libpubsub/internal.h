@@ -33,9 +33,15 @@ struct ps_opts {
 /* Fills o with the defaults (the strings NULL). */
 void ps__opts_defaults(struct ps_opts *o);
 
-/* One received message, reply or request; one allocation holds it all. */
+/* A block of memory that many small received messages are carved from
+ * (msg.c). */
+typedef struct ps__msg_block ps__msg_block;
+
+/* One received message, reply or request; one piece of memory holds it
+ * all: an allocation of its own, or a part of a block. */
 struct ps_msg {
     STAILQ_ENTRY(ps_msg) link; /* in the receive queue, or a request's replies */
+    ps__msg_block *block; /* the block it was carved from, NULL when allocated alone */
     char *channel;       /* NUL-terminated, inside this allocation */
     char *topic;         /* NUL-terminated, "" when none */
     uint8_t *data;       /* payload, followed by a NUL byte */
@@ -50,11 +56,17 @@ struct ps_msg {
 };
 
 /*
- * A new message copied from the slices of a decoded record.  Returns NULL
- * with ENOMEM.  Free with ps_msg_destroy().
+ * A new message copied from the slices of a decoded record, carved from
+ * the block *pool when it is small (a new block replaces a full one; pool
+ * NULL: allocated alone).  Returns NULL with ENOMEM.  Free with
+ * ps_msg_destroy(), from any thread.
  */
-struct ps_msg *ps__msg_new(const ps__slice *channel, const ps__slice *topic,
-                           const ps__slice *data);
+struct ps_msg *ps__msg_new(ps__msg_block **pool, const ps__slice *channel,
+                           const ps__slice *topic, const ps__slice *data);
+
+/* Lets go of the block *pool (it is freed with the last message carved
+ * from it) and sets *pool to NULL. */
+void ps__msg_pool_release(ps__msg_block **pool);
 
 /* The errno value a broker error code (PS_WERR_*) stands for. */
 int ps__errno_from_wire(uint16_t code);

@@ -185,6 +185,7 @@ void ps__session_free(ps__session *s)
         ps__op_free(o);
     }
     msgq_free(&s->rq);
+    ps__msg_pool_release(&s->pool);
     ps__sub *sub;
     while ((sub = LIST_FIRST(&s->subs))) {
         LIST_REMOVE(sub, link);
@@ -500,7 +501,7 @@ static ps__gap *gap_find(ps__session *s, const ps__slice *channel)
 
 static void on_deliver(ps__session *s, const ps__cmd *cmd)
 {
-    ps_msg *m = ps__msg_new(&cmd->channel, &cmd->topic, &cmd->data);
+    ps_msg *m = ps__msg_new(&s->pool, &cmd->channel, &cmd->topic, &cmd->data);
     if (!m) {
         s->dropped++; /* out of memory: the same as a drop by the broker */
         return;
@@ -636,7 +637,7 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
     case PS_CMD_REPLY:
         if (o && o->kind == PS_OP_REQUEST) {
             ps__slice none = {"", 0};
-            ps_msg *m = ps__msg_new(&none, &none, &cmd->data);
+            ps_msg *m = ps__msg_new(NULL, &none, &none, &cmd->data);
             if (!m)
                 break;
             m->status = cmd->status;

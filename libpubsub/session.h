@@ -122,6 +122,7 @@ typedef struct ps__session {
     int async_err;              /* first refusal since the last ps_flush */
     char *async_text;           /* its text, or NULL */
     struct ps__msgq rq;         /* received messages for ps_recv */
+    ps__msg_block *pool;        /* the block small deliveries are carved from (msg.c) */
     size_t rq_bytes;            /* payload bytes (and a little per message) in rq */
     int paused;                 /* rq is over its high mark: the socket is not read */
     LIST_HEAD(, ps__sub) subs;  /* active subscriptions */

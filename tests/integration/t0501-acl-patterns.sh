@@ -3,8 +3,9 @@
 # names it should and no others, on pubsub, broadcast and queue channels;
 # a channel a client may not use is not created on first use by it; and
 # SIGHUP changes the rules of clients already connected: a right given is
-# usable at once, a right withdrawn ends the subscription it allowed, a
-# client taken out of security.clients is forgotten and refused.
+# usable at once, a right withdrawn ends the subscription it allowed and
+# refuses the next publish of a live session, a client taken out of
+# security.clients is forgotten and refused.
 . "$(dirname "$0")/lib.sh"
 P=$BUILD/ppub S=$BUILD/psub C=$BUILD/pctl
 
@@ -69,14 +70,35 @@ expect_eq "$(jq -r '[.[].name] | map(select(. == "xlogs.a" or . == "audit" or . 
 expect_eq "$(jq -r '[.[].name] | map(select(. == "logs.amd64" or . == "sec.audit")) | length' ch.json)" 2 \
     "channels created by allowed commands"
 
-# SIGHUP: "publish:alerts.*" is given, "subscribe:*.audit" withdrawn.
+# SIGHUP: "publish:alerts.*" is given, "subscribe:*.audit" and
+# "publish:logs.*" withdrawn.  A publisher that keeps its session across
+# the reload is judged by the new rules at its next message, though the
+# broker let its last one through to the same channel.
 $OPS "$S" -v -c sec.audit --timeout 20000 > audit.out 2> audit.err &
 audit=$!
+"$S" -v -c logs.live --timeout 20000 > live.out 2> live.err &
+live=$!
 wait_for_file_lines audit.err 1
-write_conf '"publish:logs.*", "publish:alerts.*", "send:build-*", "consume:build-*", "subscribe:alerts.*"'
+wait_for_file_lines live.err 1
+mkfifo live.in
+$OPS "$P" -c logs.live < live.in > live.pub.out 2> live.pub.err &
+live_pub=$!
+exec 7> live.in
+echo "before the reload" >&7
+wait_for_file_lines live.out 1
+write_conf '"publish:alerts.*", "send:build-*", "consume:build-*", "subscribe:alerts.*"'
 kill -HUP "$BROKER_PID"
 wait_for_log "configuration reloaded"
 wait_for_log "subscription to 'sec.audit' removed, its right was withdrawn"
+echo "after the reload" >&7
+exec 7>&-
+wait "$live_pub"
+rc=$?
+[ "$rc" = 4 ] || fail "the publisher whose right was withdrawn exited $rc, want 4: $(cat live.pub.err)"
+grep -q "among the rights of ops" live.pub.err || fail "the withdrawn publisher says: $(cat live.pub.err)"
+kill "$live"
+wait "$live" 2> /dev/null
+grep -q "after the reload" live.out && fail "a publish right withdrawn by a reload still let a message through"
 may 0 $OPS "$P" -c alerts.disk "allowed since the reload"
 "$P" -c sec.audit "after the withdrawal" || fail "admin's publish exited $?"
 grep -q "after the withdrawal" audit.out && fail "a withdrawn subscription still delivered"

@@ -239,6 +239,46 @@ static void test_deliveries(void)
     ps__session_free(&s);
 }
 
+/* Small deliveries are carved from shared blocks: each keeps its own
+ * bytes whatever is destroyed before it, in any order, and may outlive the
+ * session (the sanitizer build sees a block freed too early or never). */
+static void test_carved_messages(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    enum { N = 1000 }; /* several blocks' worth */
+    static ps_msg *m[N];
+    char text[32];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(text, sizeof text, "message %d", i);
+        feed(&s, &(ps__cmd){.cmd = PS_CMD_DELIVER, .seq = (uint64_t)i + 1, .channel = S("c"),
+                            .topic = S("t"), .data = {text, (size_t)n}}, 1);
+        m[i] = ps__session_recv(&s);
+    }
+    char big[4000]; /* above what a block takes: an allocation of its own */
+    memset(big, 'b', sizeof big);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_DELIVER, .seq = N + 1, .channel = S("c"),
+                        .data = {big, sizeof big}}, 1);
+    ps_msg *large = ps__session_recv(&s);
+    CHECK(large && large->size == sizeof big && !large->block && large->data[sizeof big] == '\0',
+          "a large message has an allocation of its own");
+    ps_msg_destroy(&large);
+    for (int i = 0; i < N; i += 2)
+        ps_msg_destroy(&m[i]);
+    ps__session_free(&s);
+    int intact = 1;
+    for (int i = 1; i < N; i += 2) {
+        snprintf(text, sizeof text, "message %d", i);
+        intact &= m[i] && m[i]->seq == (uint64_t)i + 1 && !strcmp((char *)m[i]->data, text) &&
+                  !strcmp(m[i]->channel, "c") && !strcmp(m[i]->topic, "t");
+    }
+    CHECK(intact, "messages carved from blocks keep their bytes after others and the session went");
+    for (int i = N - 1; i > 0; i -= 2)
+        ps_msg_destroy(&m[i]);
+}
+
 static void test_reconnect(void)
 {
     struct ps_opts o;
@@ -472,6 +512,7 @@ int main(void)
     test_calls_and_tickets();
     test_confirms();
     test_deliveries();
+    test_carved_messages();
     test_reconnect();
     test_lost_plain_publishes();
     test_heartbeats();
