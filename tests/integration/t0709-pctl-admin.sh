@@ -3,7 +3,8 @@
 # a declared channel), delete (subscribers detached, messages, retained
 # values and a durable queue's files gone), purge (a queue's waiting
 # messages), retained NAME [PATTERN] (list, --clear), subscriptions, and
-# clients with each one's address, channels and patterns.  A reload
+# clients with each one's address, channels and patterns; a publisher
+# connected across the deletion of its channel.  A reload
 # (SIGHUP) keeps channels made at run time and does not bring back a
 # declared channel deleted on purpose.  Every one of these needs the
 # admin right.
@@ -66,6 +67,22 @@ expect_run 0 "" "$C" delete logs
 expect_eq "$(chan_stat logs type)" "" "logs after delete"
 expect_eq "$("$C" --json subscriptions | jq -r '[.[].channel] | join(",")')" jobs "subscriptions after delete"
 expect_run 4 "^pctl: unknown channel 'logs'$" "$C" delete logs
+
+# A publisher still connected when its channel is deleted: its next
+# message finds the channel gone (the broker remembers no freed channel
+# for it) and makes it anew.
+mkfifo feed.in
+"$P" -c feed -t t < feed.in 2> feed.err &
+feeder=$!
+exec 7> feed.in
+echo one >&7
+messages_on_feed() { [ "$(chan_stat feed messages)" = "$1" ]; }
+wait_until 10 "the first message on feed" messages_on_feed 1
+expect_run 0 "" "$C" delete feed
+echo two >&7
+wait_until 10 "feed made anew by the second message" messages_on_feed 1
+exec 7>&-
+wait "$feeder" || fail "ppub exited $?: $(cat feed.err)"
 
 # A reload keeps what was made at run time and what was deleted on purpose.
 expect_run 0 "" "$C" create made --type broadcast
