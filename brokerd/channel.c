@@ -395,6 +395,33 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
     return 0;
 }
 
+uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
+{
+    char why[256];
+    uint16_t code = 0;
+    if (is_sys(&msg->channel))
+        return PS_WERR_DENIED; /* each node has its own */
+    channel *ch = chan_resolve(b, &msg->channel, 1, &code, why, sizeof why);
+    if (!ch)
+        return code;
+    if (ch->type == CHAN_QUEUE)
+        return PS_WERR_WRONGTYPE;
+    if ((code = message_fault(b, &msg->topic, msg->data.len, why, sizeof why)))
+        return code;
+    if (missed) {
+        /* Told like any other loss: a GAP before the subscriber's next
+         * delivery on the channel. */
+        sub *s;
+        TAILQ_FOREACH(s, &ch->subs, ch_link)
+            if (!s->requests_only)
+                s->gap += missed;
+    }
+    uint64_t seq = ++ch->seq;
+    count_in(b, ch, msg->data.len);
+    deliver_fan_out(b, ch, seq, &msg->topic, &msg->data, NULL);
+    return 0;
+}
+
 void chan_publish_sys(broker *b, const char *topic, const char *text)
 {
     ps__slice name = {CHAN_SYS, sizeof CHAN_SYS - 1};
@@ -469,6 +496,9 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
         c->n_subs++;
         TAILQ_INSERT_TAIL(&ch->subs, s, ch_link);
         ch->n_subs++;
+        s->interest = ch->type != CHAN_QUEUE && !requests_only && b->interest;
+        if (s->interest)
+            b->interest(b->interest_ctx, ch, s->pattern, s->plen, 1);
     }
     s->responder = responder;
     s->requests_only = requests_only;
@@ -507,6 +537,8 @@ void chan_sub_remove(broker *b, sub *s)
     c->n_subs--;
     TAILQ_REMOVE(&ch->subs, s, ch_link);
     ch->n_subs--;
+    if (s->interest && b->interest)
+        b->interest(b->interest_ctx, ch, s->pattern, s->plen, 0);
     if (ch->type == CHAN_QUEUE && s->inflight) {
         /* The client's ticket list runs newest first, and each requeue goes
          * to the front, so the oldest message ends up first again. */

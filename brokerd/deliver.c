@@ -98,8 +98,9 @@ void deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topi
         if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, *topic, *data, 1))
             ticket_free(b, t);
     }
-    for (int i = 0; ch->type == CHAN_PUBSUB && i < b->n_fanout; i++)
-        b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
+    for (int i = 0; i < b->n_fanout; i++)
+        if (ch->type == CHAN_PUBSUB || b->fanout[i].broadcast)
+            b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
     if (pd)
         pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
 }

@@ -43,7 +43,7 @@ _pubsub() {
         ;;
     pctl)
         opts="--json -n --count -d --delay --force $_pubsub_client_opts"
-        words="status channels clients top ping keygen"
+        words="status channels clients cluster top ping keygen"
         ;;
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs

@@ -91,6 +91,16 @@ static const layout *const records[256] = {
     REC(PS_CMD_DONE, CORR, U32(count, "replied"), U32(expected, "expected")),
     REC(PS_CMD_ADMIN, CORR, STR(text, PS_WIRE_TEXT_MAX, "verb")),
     REC(PS_CMD_ADMIN_REPLY, CORR, BIN(data, "json")),
+    REC(PS_CMD_LINK_HELLO, {F_MAGIC, 0, 0, "magic"}, U8(major, "major"), U8(minor, "minor"),
+        U32(heartbeat_ms, "heartbeat_ms"), U64(epoch, "epoch"), U64(hash, "decl_hash"),
+        STR(text, PS_WIRE_NAME_MAX, "cluster"), STR(channel, PS_WIRE_NAME_MAX, "node"),
+        BIN(data, "decls")),
+    REC(PS_CMD_LINK_HEARTBEAT, U8(flags, "flags"), U64(stamp, "stamp"), U64(echo, "echo"),
+        U64(epoch, "seen_epoch"), U64(seq, "interest_ack")),
+    REC(PS_CMD_LINK_INTEREST, U64(seq, "interest_seq"), U8(flags, "op"), CHANNEL,
+        STR(topic, PS_WIRE_TOPIC_MAX, "pattern")),
+    REC(PS_CMD_LINK_MSG, U8(flags, "flags"), U64(seq, "link_seq"), CHANNEL, TOPIC,
+        BIN(data, "data")),
 };
 
 /* The members a field reads and writes, by kind. */

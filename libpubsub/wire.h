@@ -52,8 +52,24 @@ enum {
     PS_CMD_REPLY = 0x31,     /* c->b: tag, status, data; b->c: corr, status, data */
     PS_CMD_DONE = 0x32,      /* b->c: corr, replied, expected */
     PS_CMD_ADMIN = 0x40,     /* c->b: corr, verb */
-    PS_CMD_ADMIN_REPLY = 0x41 /* b->c: corr, data (JSON) */
+    PS_CMD_ADMIN_REPLY = 0x41, /* b->c: corr, data (JSON) */
+    /* The cluster's link records, between brokers only (docs/protocol.md,
+     * "Between brokers"); a client sending one is refused like any
+     * command not meant for it. */
+    PS_CMD_LINK_HELLO = 0x50,     /* magic, version, heartbeat, epoch, hash, cluster, node, decls */
+    PS_CMD_LINK_HEARTBEAT = 0x51, /* flags, stamp, echo, seen epoch, interest ack */
+    PS_CMD_LINK_INTEREST = 0x52,  /* interest seq, op, channel, pattern */
+    PS_CMD_LINK_MSG = 0x53        /* flags, link seq, channel, topic, data */
 };
+
+/* LINK_HEARTBEAT flags. */
+#define PS_WIRE_LINK_ECHO 0x01     /* answer at once with echo = stamp (round-trip time) */
+/* LINK_INTEREST ops. */
+#define PS_WIRE_INTEREST_ADD 1     /* the sender's clients want (channel, pattern) */
+#define PS_WIRE_INTEREST_REMOVE 2  /* ... no longer */
+#define PS_WIRE_INTEREST_RESET 3   /* forget all of the sender's interest: a full list follows */
+/* LINK_MSG flags. */
+#define PS_WIRE_LINK_RETAIN 0x01   /* the message set (or cleared) the topic's retained value */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
@@ -116,6 +132,9 @@ typedef struct {
     uint64_t broker_id;  /* WELCOME */
     uint64_t epoch;      /* WELCOME: changes at every broker start */
     uint64_t dropped;    /* GAP */
+    uint64_t hash;       /* LINK_HELLO: hash of the channel declarations */
+    uint64_t stamp;      /* LINK_HEARTBEAT: the sender's clock, in us */
+    uint64_t echo;       /* LINK_HEARTBEAT: a stamp answered, 0 for none */
     ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST */
     ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
     ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */

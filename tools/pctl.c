@@ -36,8 +36,8 @@ enum {
 };
 
 /* The commands, for the "did you mean" of a mistyped one. */
-static const char *const commands[] = {"status", "channels", "clients", "top", "ping", "keygen",
-                                       NULL};
+static const char *const commands[] = {"status", "channels", "clients", "cluster", "top", "ping",
+                                       "keygen", NULL};
 /* Channels and clients pctl top shows at most (the busiest). */
 #define TOP_ROWS 20
 
@@ -51,6 +51,10 @@ static void usage(FILE *out)
 "  status                   the broker's id, uptime, endpoints and counters\n"
 "  channels                 every channel with its type and counters\n"
 "  clients                  every connected client\n"
+"  cluster                  the broker's cluster links: each peer's state (up,\n"
+"                           connecting, down, refused), round-trip time,\n"
+"                           interest in and out, messages, bytes, drops, gaps;\n"
+"                           {\"cluster\":null} without a cluster section\n"
 "  top                      a live table, refreshed every -d SECS: the broker's\n"
 "                           rates in and out, the channels with messages in per\n"
 "                           second, queued, unacked, dropped per second,\n"
@@ -263,7 +267,16 @@ static int cmd_admin(ps_client *c, const char *verb, int timeout_ms, int as_json
         free(text);
         return EXIT_USAGE;
     }
-    if (json_is_object(doc))
+    json_t *peers = json_object_get(doc, "peers");
+    if (json_is_object(doc) && json_is_array(peers)) {
+        /* cluster: the node's fields, then a table of its peers. */
+        json_incref(peers);
+        json_object_del(doc, "peers");
+        print_fields(doc, 0);
+        putchar('\n');
+        print_table(peers, "peers");
+        json_decref(peers);
+    } else if (json_is_object(doc))
         print_fields(doc, 0);
     else if (json_is_array(doc))
         print_table(doc, verb);
