@@ -271,13 +271,18 @@ typedef struct cl_peer {
     uint64_t epoch_in;            /* the epoch of its accepted HELLO, 0: none */
     uint64_t seen_by_peer;        /* the epoch of ours its last heartbeat says it accepted */
     uint64_t iseq_in;             /* the last interest seq of its we applied */
+    uint64_t oseq;                /* the last interest seq we sent it (each link counts its own) */
     uint64_t iack;                /* the last interest seq of ours it applied */
     uint64_t hello_iseq;          /* the interest seq of the RESET after our last HELLO */
+    uint64_t want_gen;            /* the last change of our interest it was sent ... */
+    uint64_t want_oseq;           /* ... in the record of this seq */
+    uint64_t gen_acked;           /* every change up to this one it applied */
     int64_t last_in;              /* ms of its last record */
     int64_t last_hb;              /* ms of our last heartbeat to it */
     int64_t last_hello;           /* ms of our last HELLO to it */
     int64_t rtt_us;               /* last round-trip time measured, -1: none */
     int refusal_logged;           /* its refusal was logged (until a HELLO is accepted) */
+    int ack_due;                  /* it sent interest we applied and did not acknowledge yet */
     uint64_t msgs_in, msgs_out;   /* messages received from it, sent to it */
     uint64_t bytes_in, bytes_out; /* record bytes received from it, queued to it */
     uint64_t drops;               /* messages for it not carried (link down, buffer full) */
@@ -299,7 +304,7 @@ typedef struct cl_node {
     cl_peer *peers;               /* one per configured peer, in file order */
     size_t n_peers;               /* entries in peers */
     cl_table local;               /* what our clients want, with reference counts */
-    uint64_t iseq;                /* our last interest record's seq */
+    uint64_t iseq;                /* our interest's last change (a generation, all peers) */
     cl_deliver_fn *deliver;       /* where messages from links go */
     void *ctx;                    /* deliver's first argument */
 } cl_node;
@@ -318,10 +323,10 @@ void cl_free(cl_node **n);
 cl_peer *cl_peer_find(cl_node *n, const char *name, size_t len);
 /* Our clients want (add 1) or no longer want (add 0) channel/pattern:
  * the first and last reference is told to every peer that is up.  Returns
- * the seq of the record sent, 0 when none was. */
+ * the change's generation, 0 when nothing changed. */
 uint64_t cl_interest(cl_node *n, const char *chname, const char *pattern, size_t plen, int add);
-/* True when every peer that is up applied our interest record seq. */
-int cl_interest_acked(const cl_node *n, uint64_t seq);
+/* True when every peer that is up applied our interest change gen. */
+int cl_interest_acked(const cl_node *n, uint64_t gen);
 /* Forwards a message published here to every peer whose interest matches
  * it; flags are LINK_MSG's. */
 void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
@@ -331,6 +336,9 @@ void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps
  * caller drops the link: cl_peer_drop). */
 int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t now_us,
              char *why, size_t cap);
+/* After the records of one frame from p: acknowledges at once the
+ * interest it applied, so that the peer's subscriber gets its OK. */
+void cl_frame_done(cl_node *n, cl_peer *p, int64_t now_us);
 /* Takes the link to p down now (a protocol error: its records are not
  * taken until it says HELLO again). */
 void cl_peer_drop(cl_node *n, cl_peer *p, int64_t now_ms);
@@ -442,6 +450,9 @@ struct sub {
     int responder;         /* also takes requests */
     int requests_only;     /* a responder not allowed to receive messages: requests only */
     int interest;          /* counted in the local interest the cluster's peers hear of */
+    uint64_t wait_seq;     /* its OK waits until the cluster's peers applied this interest
+                            * record (0: it does not wait) */
+    int64_t wait_until;    /* monotonic ms the OK goes at the latest */
     uint32_t window;       /* queue: unacknowledged messages at most */
     uint32_t inflight;     /* queue: messages delivered, not yet acked */
     uint64_t gap;          /* deliveries dropped since the last GAP */
@@ -567,6 +578,9 @@ typedef struct fanout_tap {
  */
 typedef uint64_t interest_hook(void *ctx, const channel *ch, const char *pattern, size_t plen,
                                int add);
+/* Whether every peer that is up applied the interest record seq. */
+typedef int interest_acked_hook(void *ctx, uint64_t seq);
+#define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
 
 /* Why a client was turned away (counted for /metrics). */
 enum refusal { REFUSE_MAX_CLIENTS, REFUSE_VERSION, REFUSE_DENIED, REFUSE_HANDSHAKE, REFUSE_COUNT };
@@ -622,6 +636,7 @@ struct broker {
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
     struct link *link;     /* the cluster's links, NULL without a cluster section (link.c) */
     interest_hook *interest; /* told of local interest (the links'), or NULL */
+    interest_acked_hook *interest_acked; /* asked whether the peers applied it */
     void *interest_ctx;    /* its first argument */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
 };
@@ -779,8 +794,8 @@ int link_watch(broker *b);
 void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
 /* The interest hook (ctx is the broker). */
 uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t plen, int add);
-/* True when every peer that is up applied the interest record seq. */
-int link_interest_acked(broker *b, uint64_t seq);
+/* The interest_acked hook (ctx is the broker). */
+int link_interest_acked(void *ctx, uint64_t seq);
 /* Peers whose interest matches something of the channel name. */
 size_t link_remote_subscribers(broker *b, const char *name);
 /* The links' state as `pctl cluster --json` prints it (new reference). */
@@ -799,15 +814,16 @@ int chan_apply_config(broker *b);
 /* What a parked publisher waits for (client->park_why), set by chan_publish
  * when it parks a record: room in a full queue, or room in a receiver's
  * output on a block channel (client.c bounds the two backlogs apart). */
-enum { PARK_QUEUE, PARK_RECEIVER };
+enum { PARK_QUEUE, PARK_RECEIVER, PARK_INTEREST };
 enum { CHAN_PARK = 0x10000 }; /* chan_publish: keep the record, a full queue or block receiver waits (no PS_WERR_*) */
 /*
  * The request handlers: each returns 0 when done (answers sent), or a
  * PS_WERR_* code with the reason in why[cap] for the caller to send as
- * ERROR(cmd->corr); chan_publish may also return CHAN_PARK.
+ * ERROR(cmd->corr); chan_publish may also return CHAN_PARK, and
+ * chan_subscribe when its OK waits for the cluster's peers.
  */
 int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
-uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+int chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 uint16_t chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 void chan_ack(broker *b, client *c, uint64_t tag);

@@ -455,7 +455,9 @@ static ps__slice sub_pattern(const channel *ch, const ps__cmd *cmd)
     return p;
 }
 
-uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+static uint16_t sub_ok(broker *b, client *c, sub *s, uint64_t corr, int news);
+
+int chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     /* A responder needs the right to reply; to get messages too, the
      * right to subscribe (consume) as well. */
@@ -474,6 +476,16 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
         return PS_WERR_INVALID;
     }
     sub *s = sub_find(c, ch, p.ptr, p.len);
+    if (s && s->wait_seq) {
+        /* The same SUBSCRIBE again, parked until the cluster's peers know
+         * of it: its OK (and retained values) go once they applied it. */
+        if (!b->interest_acked(b->interest_ctx, s->wait_seq) && b->now < s->wait_until) {
+            c->park_why = PARK_INTEREST;
+            return CHAN_PARK;
+        }
+        s->wait_seq = 0;
+        return sub_ok(b, c, s, cmd->corr, 1);
+    }
     /* Retained values go to a subscription that is new (or newly more than
      * requests only): a SUBSCRIBE repeated must not have them sent again,
      * or one frame of repeats would queue a copy per record. */
@@ -497,16 +509,36 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
         TAILQ_INSERT_TAIL(&ch->subs, s, ch_link);
         ch->n_subs++;
         s->interest = ch->type != CHAN_QUEUE && !requests_only && b->interest;
-        if (s->interest)
-            b->interest(b->interest_ctx, ch, s->pattern, s->plen, 1);
+        uint64_t seq = s->interest ? b->interest(b->interest_ctx, ch, s->pattern, s->plen, 1) : 0;
+        if (seq && !b->interest_acked(b->interest_ctx, seq)) {
+            /* "Nothing published after the OK is missed" holds cluster-wide:
+             * the OK waits (parked, at most INTEREST_WAIT_MS) until every
+             * peer that is up applied the new interest. */
+            s->wait_seq = seq;
+            s->wait_until = b->now + INTEREST_WAIT_MS;
+            s->responder = responder;
+            s->requests_only = requests_only;
+            s->window = cmd->window ? cmd->window : 100;
+            c->park_why = PARK_INTEREST;
+            return CHAN_PARK;
+        }
     }
     s->responder = responder;
     s->requests_only = requests_only;
     s->window = cmd->window ? cmd->window : 100;
     log_debug("client %llu subscribed to %s '%.*s'%s", (unsigned long long)c->num, ch->name,
               (int)p.len, p.ptr, requests_only ? " for requests only" : responder ? " as responder" : "");
+    return sub_ok(b, c, s, cmd->corr, news);
+}
+
+/* The OK of a subscription, then the retained values it matches when it
+ * is news; the end of chan_subscribe. */
+static uint16_t sub_ok(broker *b, client *c, sub *s, uint64_t corr, int news)
+{
+    channel *ch = s->ch;
+    int requests_only = s->requests_only;
     if (ch->type == CHAN_QUEUE) {
-        out_ok(b, c, cmd->corr, 0);
+        out_ok(b, c, corr, 0);
         queue_dispatch(b, ch);
         return 0;
     }
@@ -515,7 +547,7 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
     if (ch->type == CHAN_PUBSUB && !requests_only && news)
         SLIST_FOREACH(r, &ch->ret, link)
             n += topic_match(s->pattern, s->plen, r->topic, r->tlen) != 0;
-    out_ok(b, c, cmd->corr, n);
+    out_ok(b, c, corr, n);
     if (!n)
         return 0;
     SLIST_FOREACH(r, &ch->ret, link) {

@@ -167,6 +167,8 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
         break;
     case PS_CMD_SUBSCRIBE:
         code = chan_subscribe(b, c, cmd, why, sizeof why);
+        if (code == CHAN_PARK)
+            return 1; /* its OK waits for the cluster's peers */
         break;
     case PS_CMD_UNSUBSCRIBE:
         code = chan_unsubscribe(b, c, cmd, why, sizeof why);
@@ -237,6 +239,10 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
             out_error(b, c, cmd->corr, PS_WERR_FULL,
                       "queue '%.*s' is full and so is this publisher's backlog",
                       (int)cmd->channel.len, cmd->channel.ptr);
+        else if (c->park_why == PARK_INTEREST)
+            out_error(b, c, cmd->corr, PS_WERR_FULL,
+                      "this client's backlog is full while its subscription waits for the "
+                      "cluster's peers");
         else
             out_error(b, c, cmd->corr, PS_WERR_FULL,
                       "a receiver on block channel '%.*s' does not read and this "

@@ -330,17 +330,20 @@ static void put_hello(cl_node *n, cl_peer *p, int64_t now_ms)
                  .channel = {n->cfg->node, strlen(n->cfg->node)},
                  .data = {n->decls, strlen(n->decls)}};
     put(p, &h);
-    ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++n->iseq, .flags = PS_WIRE_INTEREST_RESET};
+    ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++p->oseq, .flags = PS_WIRE_INTEREST_RESET};
     put(p, &r);
     p->hello_iseq = r.seq;
     for (size_t i = 0; i < CL_BUCKETS; i++)
         for (const cl_chan *c = n->local.b[i]; c; c = c->next)
             for (const cl_pat *pt = c->pats; pt; pt = pt->next) {
-                ps__cmd a = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++n->iseq,
+                ps__cmd a = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++p->oseq,
                              .flags = PS_WIRE_INTEREST_ADD, .channel = {c->name, strlen(c->name)},
                              .topic = {pt->pattern, pt->plen}};
                 put(p, &a);
             }
+    /* Its ack of the last record covers every change made so far. */
+    p->want_gen = n->iseq;
+    p->want_oseq = p->oseq;
     p->last_hello = now_ms;
 }
 
@@ -351,20 +354,26 @@ uint64_t cl_interest(cl_node *n, const char *chname, const char *pattern, size_t
                       : table_remove(&n->local, chname, clen, pattern, plen, 0) == 1;
     if (!changed)
         return 0;
-    ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++n->iseq,
+    uint64_t gen = ++n->iseq;
+    ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST,
                  .flags = add ? PS_WIRE_INTEREST_ADD : PS_WIRE_INTEREST_REMOVE,
                  .channel = {chname, clen}, .topic = {pattern, plen}};
-    for (size_t i = 0; i < n->n_peers; i++)
-        if (n->peers[i].seen_by_peer == n->epoch && !n->peers[i].resync)
-            /* else it hears all of it after our next HELLO */
-            put(&n->peers[i], &r);
-    return r.seq;
+    for (size_t i = 0; i < n->n_peers; i++) {
+        cl_peer *p = &n->peers[i];
+        if (p->seen_by_peer != n->epoch || p->resync)
+            continue; /* it hears all of it after our next HELLO */
+        r.seq = ++p->oseq;
+        put(p, &r);
+        p->want_gen = gen;
+        p->want_oseq = r.seq;
+    }
+    return gen;
 }
 
-int cl_interest_acked(const cl_node *n, uint64_t seq)
+int cl_interest_acked(const cl_node *n, uint64_t gen)
 {
     for (size_t i = 0; i < n->n_peers; i++)
-        if (n->peers[i].state == LINK_UP && n->peers[i].iack < seq)
+        if (n->peers[i].state == LINK_UP && n->peers[i].gen_acked < gen)
             return 0;
     return 1;
 }
@@ -482,6 +491,7 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
 
 static int interest(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
 {
+    p->ack_due = 1;
     if (rec->flags == PS_WIRE_INTEREST_RESET) {
         table_clear(&p->remote, 0);
         p->iseq_in = rec->seq;
@@ -560,6 +570,8 @@ int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t
         p->seen_by_peer = rec->epoch;
         if (rec->epoch == n->epoch && rec->seq > p->iack)
             p->iack = rec->seq;
+        if (p->iack >= p->want_oseq)
+            p->gen_acked = p->want_gen;
         if (rec->flags & PS_WIRE_LINK_ECHO)
             put_heartbeat(n, p, 0, rec->stamp, now_us);
         break;
@@ -579,6 +591,13 @@ int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t
         p->last_in = now_ms;
     judge(n, p, now_ms);
     return rc;
+}
+
+void cl_frame_done(cl_node *n, cl_peer *p, int64_t now_us)
+{
+    if (p->ack_due && p->hello_ok)
+        put_heartbeat(n, p, 0, 0, now_us);
+    p->ack_due = 0;
 }
 
 long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)

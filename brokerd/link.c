@@ -178,6 +178,8 @@ static void link_frame(broker *b, zmq_msg_t *ident, zmq_msg_t *payload)
     }
     if (rc < 0)
         peer_fault(b, i, "a malformed frame");
+    else
+        cl_frame_done(l->cl, p, now_us);
 }
 
 static void link_input(void *ctx)
@@ -273,8 +275,9 @@ uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t
     return cl_interest(b->link->cl, ch->name, pattern, plen, add);
 }
 
-int link_interest_acked(broker *b, uint64_t seq)
+int link_interest_acked(void *ctx, uint64_t seq)
 {
+    broker *b = ctx;
     return !b->link || cl_interest_acked(b->link->cl, seq);
 }
 

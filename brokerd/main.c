@@ -278,11 +278,13 @@ static int wire_loop(broker *b)
     rc |= loop_watch(b->loop, NULL, store_event_fd(b), store_events, b, NULL);
     rc |= gateway_watch(b);
     rc |= http_watch(b);
-    rc |= link_watch(b);
     rc |= loop_on_turn(b->loop, store_turn_end, b);
     rc |= loop_on_turn(b->loop, tickets_due, b);
     rc |= loop_timer(b->loop, 0, sweep, b);
     rc |= loop_on_turn(b->loop, flush, b);
+    /* The links' records after the clients' turn end, which may forward
+     * the messages of unparked publishers. */
+    rc |= link_watch(b);
     rc |= loop_on_turn(b->loop, log_summaries, NULL);
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
@@ -456,6 +458,7 @@ int main(int argc, char **argv)
          * interest they tell the peers of. */
         b->fanout[b->n_fanout++] = (fanout_tap){link_tap, b, 1};
         b->interest = link_interest;
+        b->interest_acked = link_interest_acked;
         b->interest_ctx = b;
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
