@@ -90,4 +90,17 @@ for i in $(seq $rounds); do
     wait $pr || fail "round $i: the message published on a right after the OK on b was missed"
     expect_eq "$(cat r$i.out)" "r$i" "round $i"
 done
+# The OK really waits: with a frozen (its link still up until the
+# timeout), b's subscriber is not told it is subscribed until a took the
+# interest; then a's message right after reaches it.
+kill -STOP "${LC_PID[a]}"
+lc_on b "$S" -v -F '%p' -t "logs:frozen/x" -n 1 --timeout 5000 > fz.out 2> fz.err &
+pf=$!
+read -r -t 0.5 <> <(:) || true
+[ -s fz.err ] && { kill -CONT "${LC_PID[a]}"; fail "b's subscriber got its OK while a could not know of it: $(cat fz.err)"; }
+kill -CONT "${LC_PID[a]}"
+wait_for_file_lines fz.err 1
+lc_on a "$P" -t "logs:frozen/x" thawed || fail "ppub after the thaw exited $?"
+wait $pf || fail "the message published on a after the delayed OK was missed"
+expect_eq "$(cat fz.out)" thawed "the message after the delayed OK"
 echo "ok: links up ${up_ms} ms after the last node started; 3000 messages to 3 nodes exactly once; $rounds/$rounds subscribe-then-publish rounds; $bytes link bytes a->b"
