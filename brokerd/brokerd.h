@@ -331,6 +331,9 @@ int cl_interest_acked(const cl_node *n, uint64_t gen);
  * it; flags are LINK_MSG's. */
 void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
                 uint8_t flags);
+/* Sends a queue message to p, the queue's home: 0, or -1 when the link
+ * is not up or its buffer is full. */
+int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub);
 /* Takes one record from peer p at now_ms (now_us for round trips).
  * 0, or -1 with why[cap] when the peer broke the protocol or a bound (the
  * caller drops the link: cl_peer_drop). */
@@ -789,6 +792,13 @@ int link_open(broker *b);
 /* Has the loop read the ROUTER, tick the heartbeats and send each turn's
  * records; 0 or -1. */
 int link_watch(broker *b);
+/* What client.c does with a PUBLISH or SUBSCRIBE of a queue whose home is
+ * another node: LINK_LOCAL when it is not one (the channel code handles
+ * it), else 0 (forwarded to the home, answered) or a PS_WERR_* code with
+ * the reason in why[cap] (the home unreachable: "unavailable"; consumers
+ * attach at the home). */
+enum { LINK_LOCAL = -1 };
+int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 /* The fan-out hook: forwards a message published here to peers that want
  * it (never one that came from a link). */
 void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
@@ -835,8 +845,9 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
                             const ps__slice *data, char *why, size_t cap);
 /* Hands a message that came over a cluster link (LINK_MSG) to this
  * node's subscribers on its broadcast or pubsub channel, after telling
- * them of missed messages the link lost before it; a message for a queue
- * or a channel that cannot be made is dropped (0, or a PS_WERR_* code). */
+ * them of missed messages the link lost before it, or (flag QUEUE) to
+ * its queue; one for a channel that cannot be made or will not take it
+ * is dropped (0, or a PS_WERR_* code). */
 uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed);
 /* Publishes the broker's own message on CHAN_SYS (created on first use,
  * a pubsub channel without retained values), which no client may. */

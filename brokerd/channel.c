@@ -404,10 +404,24 @@ uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
     channel *ch = chan_resolve(b, &msg->channel, 1, &code, why, sizeof why);
     if (!ch)
         return code;
-    if (ch->type == CHAN_QUEUE)
+    if ((ch->type == CHAN_QUEUE) != ((msg->flags & PS_WIRE_LINK_QUEUE) != 0))
         return PS_WERR_WRONGTYPE;
     if ((code = message_fault(b, &msg->topic, msg->data.len, why, sizeof why)))
         return code;
+    if (ch->type == CHAN_QUEUE) {
+        /* Published at another node for this home: the sender answered
+         * its publisher; a full queue here drops it, logged. */
+        qmsg *qm = queue_push(ch, msg, &code, why, sizeof why);
+        if (!qm) {
+            log_limited(LOG_LVL_WARNING, "cluster: queue messages from links dropped", "",
+                        "cluster: a message for queue '%s' from a peer dropped: %s", ch->name,
+                        why);
+            return code;
+        }
+        count_in(b, ch, msg->data.len);
+        queue_dispatch(b, ch);
+        return 0;
+    }
     if (missed) {
         /* Told like any other loss: a GAP before the subscriber's next
          * delivery on the channel. */

@@ -161,11 +161,16 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
         break;
     }
     case PS_CMD_PUBLISH:
+        /* A queue whose home is another node goes there. */
+        if ((code = link_queue_command(b, c, cmd, why, sizeof why)) != LINK_LOCAL)
+            break;
         code = chan_publish(b, c, cmd, why, sizeof why);
         if (code == CHAN_PARK)
             return 1;
         break;
     case PS_CMD_SUBSCRIBE:
+        if ((code = link_queue_command(b, c, cmd, why, sizeof why)) != LINK_LOCAL)
+            break;
         code = chan_subscribe(b, c, cmd, why, sizeof why);
         if (code == CHAN_PARK)
             return 1; /* its OK waits for the cluster's peers */

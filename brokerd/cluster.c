@@ -401,6 +401,21 @@ void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps
     }
 }
 
+int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub)
+{
+    cl_chan *c = chan_get(&p->remote, pub->channel.ptr, pub->channel.len, 1);
+    if (!c)
+        return -1;
+    ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = PS_WIRE_LINK_QUEUE, .seq = c->out_seq + 1,
+                 .channel = pub->channel, .topic = pub->topic, .data = pub->data};
+    if (p->state != LINK_UP || p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer)
+        return -1;
+    c->out_seq++;
+    put(p, &m);
+    p->msgs_out++;
+    return 0;
+}
+
 /* Link state ---------------------------------------------------------------- */
 
 static void set_state(cl_node *n, cl_peer *p, enum link_state s)

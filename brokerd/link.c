@@ -259,6 +259,54 @@ int link_watch(broker *b)
     return rc;
 }
 
+int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+{
+    char name[PS_WIRE_NAME_MAX + 1];
+    if (!b->link || cmd->channel.len >= sizeof name)
+        return LINK_LOCAL;
+    memcpy(name, cmd->channel.ptr, cmd->channel.len);
+    name[cmd->channel.len] = '\0';
+    const config_channel *cc = config_find_channel(b->cfg, name);
+    cl_node *n = b->link->cl;
+    if (!cc || cc->type != CHAN_QUEUE || !cc->home || !strcmp(cc->home, n->cfg->node))
+        return LINK_LOCAL;
+    channel *ch = chan_find(b, name, cmd->channel.len);
+    int publish = cmd->cmd == PS_CMD_PUBLISH;
+    /* Access rules apply to the client at its own node. */
+    uint16_t code = auth_check(b, c, publish ? VERB_SEND : VERB_CONSUME, ch, name,
+                               cmd->channel.len, why, cap);
+    if (code)
+        return code;
+    if (!publish) {
+        snprintf(why, cap, "queue '%s' is held by node %s: its consumers attach there", name,
+                 cc->home);
+        return PS_WERR_LIMIT;
+    }
+    if ((long)cmd->data.len > b->cfg->max_message_size) {
+        snprintf(why, cap, "message of %zu bytes exceeds max_message_size %ld", cmd->data.len,
+                 b->cfg->max_message_size);
+        return PS_WERR_TOOLARGE;
+    }
+    if (cmd->flags & PS_WIRE_SYNC) {
+        snprintf(why, cap, "queue '%s' is held by node %s: sync messages to it go there", name,
+                 cc->home);
+        return PS_WERR_LIMIT;
+    }
+    cl_peer *p = cl_peer_find(n, cc->home, strlen(cc->home));
+    if (!p || cl_send_queued(n, p, cmd) < 0) {
+        snprintf(why, cap, "queue '%s' is unavailable: its home node %s is %s", name, cc->home,
+                 p && p->state == LINK_UP ? "behind (its link buffer is full)" : "not reachable");
+        return PS_WERR_LIMIT;
+    }
+    if (ch) {
+        ch->messages++;
+        ch->bytes_in += cmd->data.len;
+    }
+    if (cmd->flags & PS_WIRE_CONFIRM)
+        out_ok(b, c, cmd->corr, 0); /* on its way to the home: what this node can say */
+    return 0;
+}
+
 void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data)
 {
     broker *b = ctx;

@@ -70,6 +70,7 @@ enum {
 #define PS_WIRE_INTEREST_RESET 3   /* forget all of the sender's interest: a full list follows */
 /* LINK_MSG flags. */
 #define PS_WIRE_LINK_RETAIN 0x01   /* the message set (or cleared) the topic's retained value */
+#define PS_WIRE_LINK_QUEUE 0x02    /* a message for a queue whose home is the receiver */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
