@@ -283,6 +283,7 @@ typedef struct cl_peer {
     int64_t rtt_us;               /* last round-trip time measured, -1: none */
     int refusal_logged;           /* its refusal was logged (until a HELLO is accepted) */
     int ack_due;                  /* it sent interest we applied and did not acknowledge yet */
+    int retained_stale;           /* a retained value could not be sent: resend all when up */
     uint64_t msgs_in, msgs_out;   /* messages received from it, sent to it */
     uint64_t bytes_in, bytes_out; /* record bytes received from it, queued to it */
     uint64_t drops;               /* messages for it not carried (link down, buffer full) */
@@ -306,6 +307,7 @@ typedef struct cl_node {
     cl_table local;               /* what our clients want, with reference counts */
     uint64_t iseq;                /* our interest's last change (a generation, all peers) */
     cl_deliver_fn *deliver;       /* where messages from links go */
+    void (*resync)(void *ctx, cl_peer *p); /* sends p our retained values after our HELLO */
     void *ctx;                    /* deliver's first argument */
 } cl_node;
 
@@ -331,6 +333,12 @@ int cl_interest_acked(const cl_node *n, uint64_t gen);
  * it; flags are LINK_MSG's. */
 void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
                 uint8_t flags);
+/* Sends every peer a retained value (set or cleared) published here. */
+void cl_send_retained(cl_node *n, const char *chname, const ps__slice *topic,
+                      const ps__slice *data, uint64_t hlc, uint8_t flags);
+/* Sends one retained value to p alone (flags RESYNC after HELLO). */
+void cl_resync_retained(cl_node *n, cl_peer *p, const char *chname, const ps__slice *topic,
+                        const ps__slice *data, uint64_t hlc, const char *origin);
 /* Sends a queue message to p, the queue's home: 0, or -1 when the link
  * is not up or its buffer is full. */
 int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub);
@@ -465,14 +473,18 @@ struct sub {
 };
 
 /* A retained value of a pubsub topic (channel.c). */
-typedef struct retained {
+typedef struct retained retained;
+struct retained {
     char *topic;           /* topic name, NUL-terminated */
     size_t tlen;           /* bytes in topic */
     uint8_t *data;         /* payload */
     size_t len;            /* bytes in data */
     uint64_t seq;          /* channel sequence it was published with */
-    SLIST_ENTRY(retained) link; /* the channel's retained values */
-} retained;
+    uint64_t hlc;          /* in a cluster: its hybrid logical clock (0: none) */
+    char *origin;          /* in a cluster: the node it was published at, NULL: this one */
+    SLIST_ENTRY(retained) link; /* the channel's retained values; in a cluster a cleared
+                                 * one stays as a tombstone (len 0) */
+};
 
 /* A message held by a queue channel, waiting or delivered unacked (queue.c). */
 struct qmsg {
@@ -638,6 +650,9 @@ struct broker {
     int n_fanout;          /* entries in fanout */
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
     struct link *link;     /* the cluster's links, NULL without a cluster section (link.c) */
+    uint64_t hlc;          /* the hybrid logical clock of retained values (channel.c) */
+    const retained *fan_retained; /* during a fan-out: the retained value the message set
+                                   * (channel.c), for the cluster's tap */
     interest_hook *interest; /* told of local interest (the links'), or NULL */
     interest_acked_hook *interest_acked; /* asked whether the peers applied it */
     void *interest_ctx;    /* its first argument */

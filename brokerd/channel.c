@@ -20,6 +20,8 @@
  * (log_limited), so that a flood of names costs a few lines and a summary.
  */
 #include "brokerd.h"
+
+#include <time.h>
 #include "defaults.h"
 #include "hash.h"
 
@@ -182,6 +184,7 @@ static channel *chan_lookup(broker *b, client *c, const ps__slice *name, int cre
 static void retained_free(broker *b, retained *r)
 {
     b->retained_bytes -= r->len + r->tlen;
+    free(r->origin);
     free(r->topic);
     free(r->data);
     free(r);
@@ -196,13 +199,42 @@ static retained *retained_find(channel *ch, const ps__slice *topic)
     return NULL;
 }
 
-/* Stores or clears the topic's retained value; 0, or a PS_WERR_* code
- * with the reason in why[cap]. */
-static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_t seq, char *why,
-                             size_t cap)
+/* The next value of the hybrid logical clock of retained values: the
+ * wall clock's milliseconds << 16, or one more than the last value given
+ * or seen when that is ahead, so that a newer value always has a larger
+ * clock on this node whatever the wall clock does. */
+static uint64_t hlc_next(broker *b)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t pt = ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) << 16;
+    b->hlc = pt > b->hlc ? pt : b->hlc + 1;
+    return b->hlc;
+}
+
+/* True when a value of clock hlc from node origin (olen bytes) is newer
+ * than r: the larger clock, and on a tie the larger node name. */
+static int retained_newer(const broker *b, const retained *r, uint64_t hlc, const char *origin,
+                          size_t olen)
+{
+    if (hlc != r->hlc)
+        return hlc > r->hlc;
+    const char *mine = r->origin ? r->origin : b->cfg->cluster ? b->cfg->cluster->node : "";
+    size_t mlen = strlen(mine);
+    int c = memcmp(origin, mine, olen < mlen ? olen : mlen);
+    return c > 0 || (c == 0 && olen > mlen);
+}
+
+/* Stores or clears the topic's retained value, with its clock and the
+ * node it came from (origin NULL: this one); in a cluster a clear leaves
+ * a tombstone, so that an older value from a peer cannot come back.  0,
+ * or a PS_WERR_* code with the reason in why[cap]. */
+static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_t seq,
+                             uint64_t hlc, const ps__slice *origin, char *why, size_t cap)
 {
     retained *r = retained_find(ch, &cmd->topic);
-    if (cmd->data.len == 0) {
+    int tombstones = b->link != NULL;
+    if (cmd->data.len == 0 && !tombstones) {
         if (r) {
             SLIST_REMOVE(&ch->ret, r, retained, link);
             retained_free(b, r);
@@ -235,17 +267,24 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
         SLIST_INSERT_HEAD(&ch->ret, r, link);
         ch->n_retained++;
     }
-    uint8_t *data = malloc(cmd->data.len);
-    if (!data) {
+    uint8_t *data = cmd->data.len ? malloc(cmd->data.len) : NULL;
+    char *from = origin ? strndup(origin->ptr, origin->len) : NULL;
+    if ((cmd->data.len && !data) || (origin && !from)) {
+        free(data);
+        free(from);
         snprintf(why, cap, "out of memory");
         return PS_WERR_LIMIT;
     }
-    memcpy(data, cmd->data.ptr, cmd->data.len);
+    if (cmd->data.len)
+        memcpy(data, cmd->data.ptr, cmd->data.len);
     free(r->data);
+    free(r->origin);
     b->retained_bytes += cmd->data.len - r->len;
     r->data = data;
     r->len = cmd->data.len;
     r->seq = seq;
+    r->hlc = hlc;
+    r->origin = from;
     return 0;
 }
 
@@ -360,7 +399,9 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
         return CHAN_PARK;
     }
     uint64_t seq = ch->seq + 1;
-    if ((cmd->flags & PS_WIRE_RETAIN) && (code = retained_set(b, ch, cmd, seq, why, cap)))
+    int retain = (cmd->flags & PS_WIRE_RETAIN) != 0;
+    if (retain && (code = retained_set(b, ch, cmd, seq, b->link ? hlc_next(b) : 0, NULL, why,
+                                       cap)))
         return code;
     ch->seq = seq;
     count_in(b, ch, cmd->data.len);
@@ -369,7 +410,10 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     pending *pd = NULL;
     if (cmd->flags & PS_WIRE_SYNC)
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
+    /* The cluster's tap sends a retained value to every peer. */
+    b->fan_retained = retain ? retained_find(ch, &cmd->topic) : NULL;
     deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd);
+    b->fan_retained = NULL;
     return 0;
 }
 
@@ -422,6 +466,22 @@ uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
         queue_dispatch(b, ch);
         return 0;
     }
+    uint64_t seq = ch->seq + 1;
+    if (msg->flags & PS_WIRE_LINK_RETAIN) {
+        /* The newest value wins, by its clock and then its node: the same
+         * choice on every node, whatever order the values came in. */
+        if (ch->type != CHAN_PUBSUB || !ch->retain)
+            return PS_WERR_WRONGTYPE;
+        if (msg->stamp > b->hlc)
+            b->hlc = msg->stamp;
+        retained *r = retained_find(ch, &msg->topic);
+        if (r && !retained_newer(b, r, msg->stamp, msg->text.ptr, msg->text.len))
+            return 0;
+        if ((code = retained_set(b, ch, msg, seq, msg->stamp, &msg->text, why, sizeof why)))
+            return code;
+        if (msg->flags & PS_WIRE_LINK_RESYNC)
+            return 0; /* kept for subscribers to come, not news */
+    }
     if (missed) {
         /* Told like any other loss: a GAP before the subscriber's next
          * delivery on the channel. */
@@ -430,7 +490,7 @@ uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
             if (!s->requests_only)
                 s->gap += missed;
     }
-    uint64_t seq = ++ch->seq;
+    ch->seq = seq;
     count_in(b, ch, msg->data.len);
     deliver_fan_out(b, ch, seq, &msg->topic, &msg->data, NULL);
     return 0;
@@ -560,15 +620,15 @@ static uint16_t sub_ok(broker *b, client *c, sub *s, uint64_t corr, int news)
     retained *r;
     if (ch->type == CHAN_PUBSUB && !requests_only && news)
         SLIST_FOREACH(r, &ch->ret, link)
-            n += topic_match(s->pattern, s->plen, r->topic, r->tlen) != 0;
+            n += r->len && topic_match(s->pattern, s->plen, r->topic, r->tlen);
     out_ok(b, c, corr, n);
     if (!n)
         return 0;
     SLIST_FOREACH(r, &ch->ret, link) {
         if (c->cut)
             break; /* over its bound: the rest would only be dropped */
-        if (!topic_match(s->pattern, s->plen, r->topic, r->tlen))
-            continue;
+        if (!r->len || !topic_match(s->pattern, s->plen, r->topic, r->tlen))
+            continue; /* a tombstone, or not for it */
         ps__slice topic = {r->topic, r->tlen}, data = {(const char *)r->data, r->len};
         deliver(b, s, PS_WIRE_RETAINED, r->seq, 0, topic, data, 0);
     }

@@ -345,6 +345,9 @@ static void put_hello(cl_node *n, cl_peer *p, int64_t now_ms)
     p->want_gen = n->iseq;
     p->want_oseq = p->oseq;
     p->last_hello = now_ms;
+    if (n->resync)
+        n->resync(n->ctx, p); /* our retained values, for it to keep the newest */
+    p->retained_stale = 0;
 }
 
 uint64_t cl_interest(cl_node *n, const char *chname, const char *pattern, size_t plen, int add)
@@ -378,6 +381,8 @@ int cl_interest_acked(const cl_node *n, uint64_t gen)
     return 1;
 }
 
+static int send_numbered(cl_node *n, cl_peer *p, ps__cmd *m);
+
 void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
                 uint8_t flags)
 {
@@ -389,31 +394,62 @@ void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps
             continue;
         /* Numbered whether it goes or not: what it cannot carry is a gap
          * the peer's subscribers hear of. */
-        ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = flags, .seq = ++c->out_seq,
-                     .channel = {chname, clen}, .topic = *topic, .data = *data};
-        if (p->state != LINK_UP ||
-            p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer) {
-            p->drops++;
-            continue;
-        }
-        put(p, &m);
-        p->msgs_out++;
+        ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = flags, .channel = {chname, clen},
+                     .topic = *topic, .data = *data};
+        send_numbered(n, p, &m);
     }
+}
+
+/* Sends m to p numbered on its channel (carried or not): 0, or -1 when
+ * the link is not up or its buffer is full (a drop). */
+static int send_numbered(cl_node *n, cl_peer *p, ps__cmd *m)
+{
+    cl_chan *c = chan_get(&p->remote, m->channel.ptr, m->channel.len, 1);
+    if (!c)
+        return -1;
+    m->seq = ++c->out_seq;
+    if (p->state != LINK_UP || p->out.len + ps__wire_size(m) > (size_t)n->cfg->link_buffer) {
+        p->drops++;
+        return -1;
+    }
+    put(p, m);
+    p->msgs_out++;
+    return 0;
+}
+
+void cl_send_retained(cl_node *n, const char *chname, const ps__slice *topic,
+                      const ps__slice *data, uint64_t hlc, uint8_t flags)
+{
+    for (size_t i = 0; i < n->n_peers; i++) {
+        ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = flags | PS_WIRE_LINK_RETAIN, .stamp = hlc,
+                     .text = {n->cfg->node, strlen(n->cfg->node)},
+                     .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
+        if (send_numbered(n, &n->peers[i], &m) < 0)
+            n->peers[i].retained_stale = 1; /* it gets all of them once it is back */
+    }
+}
+
+void cl_resync_retained(cl_node *n, cl_peer *p, const char *chname, const ps__slice *topic,
+                        const ps__slice *data, uint64_t hlc, const char *origin)
+{
+    ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = PS_WIRE_LINK_RETAIN | PS_WIRE_LINK_RESYNC,
+                 .stamp = hlc, .text = {origin, strlen(origin)},
+                 .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
+    /* Before the link is up: HELLO and what follows it go together. */
+    cl_chan *c = chan_get(&p->remote, chname, strlen(chname), 1);
+    if (!c || p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer)
+        return;
+    m.seq = ++c->out_seq;
+    put(p, &m);
 }
 
 int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub)
 {
-    cl_chan *c = chan_get(&p->remote, pub->channel.ptr, pub->channel.len, 1);
-    if (!c)
-        return -1;
-    ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = PS_WIRE_LINK_QUEUE, .seq = c->out_seq + 1,
-                 .channel = pub->channel, .topic = pub->topic, .data = pub->data};
-    if (p->state != LINK_UP || p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer)
-        return -1;
-    c->out_seq++;
-    put(p, &m);
-    p->msgs_out++;
-    return 0;
+    if (p->state != LINK_UP)
+        return -1; /* refused at once: not a drop, the publisher hears of it */
+    ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = PS_WIRE_LINK_QUEUE, .channel = pub->channel,
+                 .topic = pub->topic, .data = pub->data};
+    return send_numbered(n, p, &m);
 }
 
 /* Link state ---------------------------------------------------------------- */
@@ -628,6 +664,12 @@ long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)
             (!p->last_hello || now_ms - p->last_hello >= n->cfg->heartbeat_ms)) {
             put_hello(n, p, now_ms);
             p->resync = 0;
+        }
+        if (p->state == LINK_UP && p->retained_stale && n->resync) {
+            /* A retained value it could not have: all of them again (the
+             * HELLO it took may be older than the value). */
+            n->resync(n->ctx, p);
+            p->retained_stale = 0;
         }
         if (now_ms - p->last_hb >= n->cfg->heartbeat_ms) {
             put_heartbeat(n, p, PS_WIRE_LINK_ECHO, 0, now_us);

@@ -52,6 +52,24 @@ static void deliver_from_link(void *ctx, const ps__cmd *msg, uint64_t missed)
     b->link->inbound = 0;
 }
 
+/* After our HELLO to p: every retained value and tombstone we hold, for
+ * it to keep the newest (cluster.c's resync callback). */
+static void resync_retained(void *ctx, cl_peer *p)
+{
+    broker *b = ctx;
+    channel *ch;
+    SLIST_FOREACH(ch, &b->channels, link) {
+        if (ch->type != CHAN_PUBSUB || ps__wire_sys_channel(ch->name, strlen(ch->name)))
+            continue;
+        const retained *r;
+        SLIST_FOREACH(r, &ch->ret, link) {
+            ps__slice t = {r->topic, r->tlen}, d = {(const char *)r->data, r->len};
+            cl_resync_retained(b->link->cl, p, ch->name, &t, &d, r->hlc,
+                               r->origin ? r->origin : b->cfg->cluster->node);
+        }
+    }
+}
+
 /* Sets the options every link socket shares; 0 or -1. */
 static int common_opts(void *s, long max_size)
 {
@@ -85,6 +103,7 @@ int link_open(broker *b)
     }
     free(decls);
     b->link = l;
+    l->cl->resync = resync_retained;
     /* The largest record: a whole message, or our declarations in HELLO. */
     long max = b->cfg->max_message_size + PS_WIRE_TOPIC_MAX + PS_WIRE_NAME_MAX + 4096;
     if (max < (1L << 20))
@@ -312,7 +331,11 @@ void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__sl
     broker *b = ctx;
     if (b->link->inbound || ps__wire_sys_channel(ch->name, strlen(ch->name)))
         return; /* one hop: what came over a link goes no further */
-    cl_forward(b->link->cl, ch->name, topic, data, 0);
+    if (b->fan_retained)
+        /* Every node keeps the retained values, whoever subscribes there. */
+        cl_send_retained(b->link->cl, ch->name, topic, data, b->fan_retained->hlc, 0);
+    else
+        cl_forward(b->link->cl, ch->name, topic, data, 0);
 }
 
 uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t plen, int add)

@@ -71,6 +71,7 @@ enum {
 /* LINK_MSG flags. */
 #define PS_WIRE_LINK_RETAIN 0x01   /* the message set (or cleared) the topic's retained value */
 #define PS_WIRE_LINK_QUEUE 0x02    /* a message for a queue whose home is the receiver */
+#define PS_WIRE_LINK_RESYNC 0x04   /* a retained value re-sent after HELLO: stored, not delivered */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
@@ -134,7 +135,8 @@ typedef struct {
     uint64_t epoch;      /* WELCOME: changes at every broker start */
     uint64_t dropped;    /* GAP */
     uint64_t hash;       /* LINK_HELLO: hash of the channel declarations */
-    uint64_t stamp;      /* LINK_HEARTBEAT: the sender's clock, in us */
+    uint64_t stamp;      /* LINK_HEARTBEAT: the sender's clock, in us; LINK_MSG: the hybrid
+                          * logical clock of a retained value */
     uint64_t echo;       /* LINK_HEARTBEAT: a stamp answered, 0 for none */
     ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST */
     ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
