@@ -147,7 +147,9 @@ int link_open(broker *b)
     return 0;
 }
 
-/* Logs a peer's bad input once and drops its link. */
+/* Logs a peer's bad input (once per peer: one that says HELLO and breaks
+ * the bounds again every heartbeat would flood the log) and drops its
+ * link; malformed in `pctl status` counts each time. */
 static void peer_fault(broker *b, size_t i, const char *why)
 {
     struct link *l = b->link;
@@ -188,8 +190,6 @@ static void link_frame(broker *b, zmq_msg_t *ident, zmq_msg_t *payload)
     ps__reader_init(&r, zmq_msg_data(payload), zmq_msg_size(payload));
     int64_t now_us = loop_now_ns() / 1000;
     while ((rc = ps__wire_next(&r, &rec)) == 1) {
-        if (rec.cmd == PS_CMD_LINK_HELLO)
-            l->malformed_logged[i] = 0; /* a new start may be logged again */
         if (cl_input(l->cl, p, &rec, b->now, now_us, why, sizeof why) < 0) {
             peer_fault(b, i, why);
             return;
