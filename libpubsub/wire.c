@@ -42,7 +42,7 @@ typedef struct {
     const char *name; /* its name in the grammar */
 } field;
 
-#define FIELDS_MAX 8 /* fields of the longest record, room to grow */
+#define FIELDS_MAX 10 /* fields of the longest record (LINK_HELLO: 9), room to grow */
 
 /* The layout of one command's record. */
 typedef struct {
