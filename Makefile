@@ -333,7 +333,7 @@ deb:
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_BIN     := $(O)/fuzz/fuzz_wire $(O)/fuzz/fuzz_config
+FUZZ_BIN     := $(O)/fuzz/fuzz_wire $(O)/fuzz/fuzz_config $(O)/fuzz/fuzz_link
 FUZZ_DEBS    := clang libclang-rt-14-dev
 # config.c checks CURVE keys with libzmq's Z85 functions.
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags libconfig libzmq 2>/dev/null)
@@ -354,6 +354,16 @@ $(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(WIRE_SRC) broker
 	@$(if $(Q),echo "  FUZZCC $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Ibrokerd $(FUZZ_PKG_CFLAGS) -o $@ \
 	  tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(WIRE_SRC) \
+	  $(shell pkg-config --libs libconfig libzmq)
+
+# The cluster's link protocol: cluster.c without sockets, and what it
+# stands on (topic matching, the configuration's names, the log).
+LINK_SRC := brokerd/cluster.c brokerd/topic.c $(CONFIG_SRC)
+$(O)/fuzz/fuzz_link: tests/fuzz/fuzz_link.c $(LINK_SRC) $(WIRE_SRC) brokerd/brokerd.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Ibrokerd $(FUZZ_PKG_CFLAGS) -o $@ \
+	  tests/fuzz/fuzz_link.c $(LINK_SRC) $(WIRE_SRC) \
 	  $(shell pkg-config --libs libconfig libzmq)
 
 fuzz: fuzz-deps $(FUZZ_BIN)

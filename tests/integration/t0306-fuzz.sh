@@ -1,5 +1,6 @@
 #!/bin/bash
-# A brief libFuzzer run of the wire codec and the config loader (the long
+# A brief libFuzzer run of the wire codec, the config loader and the
+# cluster's link protocol (the long
 # runs are `make fuzz`): any crash, leak or sanitizer report fails.
 . "$(dirname "$0")/lib.sh"
 
@@ -9,4 +10,4 @@ make -s -C "$ROOT" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}" > fuzz.out 2>&1 || {
 }
 cat fuzz.out
 runs=$(grep -c "^Done [0-9]* runs" fuzz.out)
-expect_eq "$runs" 2 "fuzz targets that ran to the end"
+expect_eq "$runs" 3 "fuzz targets that ran to the end"
