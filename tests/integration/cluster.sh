@@ -257,6 +257,11 @@ peer_field() { # NODE PEER FIELD
     cluster_json "$1" | jq -r --arg p "$2" --arg f "$3" '.peers[]? | select(.node == $p) | .[$f]' 2> /dev/null
 }
 
+# True when NODE counts its link to PEER up.
+link_up() { # NODE PEER
+    [ "$(peer_field "$1" "$2" state)" = up ]
+}
+
 # True when every NODE (default all) says its mesh is complete.
 mesh_complete() { # [NODE...]
     local n
@@ -329,6 +334,20 @@ link_bytes() { # NODE [PEER]
             jq --arg p "$2" '[.nftables[] | .counter? | select(. != null) |
                 select(.name == "from_" + $p or .name == "to_" + $p) | .bytes] | add'
     fi
+}
+
+# Runs tests/tools/cluster_driver.py ARGS in NODE's namespace with the
+# package of the source tree and the library of the build under test (as
+# lib.sh's run_python, libasan first under the sanitizer tree).
+cluster_driver() { # NODE ARGS...
+    local n=$1 env=()
+    shift
+    case "$BUILD" in *build-asan)
+        env+=(LD_PRELOAD="$(cc -print-file-name=libasan.so)" ASAN_OPTIONS="detect_leaks=0") ;;
+    esac
+    on "$n" env "${env[@]}" PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$ROOT/python" \
+        PUBSUB_LIBRARY="$BUILD/libpubsub.so.1" "${PYTHON:-/usr/bin/python3}" \
+        "$TESTS/tools/cluster_driver.py" "$@"
 }
 
 # Milliseconds on a monotonic-enough clock, for the figures.
