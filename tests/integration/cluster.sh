@@ -190,6 +190,7 @@ node_conf() { # NODE [CHANNELS [MORE_CLUSTER [MORE_BROKER]]]
     cat > "$SCRATCH/$n.conf" << EOF
 broker = {
   endpoints = [ "tcp://127.0.0.1:$CLIENT_PORT", "tcp://${NODE_IP[$n]}:$CLIENT_PORT" ];
+  insecure = true;  # plain clients on the node's address: only this test's namespaces reach it
   data_dir = "$SCRATCH/data-$n";
   ${4:-}
 };
