@@ -35,7 +35,8 @@ DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmi
 DEB_DEBS := debhelper dh-python dpkg-dev lintian
 # ... and what the tests drive it with.
 TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
-             strace python3-seccomp python3-pytest curl prometheus chromium $(DEB_DEBS)
+             strace python3-seccomp python3-pytest curl prometheus chromium nftables iproute2 \
+             $(DEB_DEBS)
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)

@@ -47,7 +47,7 @@ _pubsub() {
         ;;
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs
-              --subs --pubs --window --requests --idle --slow-mib --mosquitto-count"
+              --subs --pubs --window --requests --idle --slow-mib --mosquitto-count --sub-broker"
         words="pubsub fanout many queue confirm sync durable reqrep memory"
         ;;
     brokerd)
@@ -86,7 +86,7 @@ _pubsub() {
     -b | --broker | -t | --topic | -n | --count | --size | --rate | --timeout | -s | --runs | \
         -m | --message | -C | -W | --wait | -d | --delay | -H | --host | -p | --port | -i | --name | \
         --broker-pid | --nats | --redis | --mosquitto | --subs | --pubs | --window | --requests | \
-        --idle | --slow-mib | --mosquitto-count)
+        --idle | --slow-mib | --mosquitto-count | --sub-broker)
         return 0 # a value of the user's own
         ;;
     esac
