@@ -499,7 +499,11 @@ static int refuse(cl_peer *p, char *why, size_t cap, const char *fmt, const char
                   const char *b2)
 {
     snprintf(why, cap, fmt, a, b2);
-    if (!p->refusal_logged)
+    /* Another cluster's node is not this cluster's peer: named after the
+     * reason (CLUSTER.md's wording), a peer's before it. */
+    if (!p->refusal_logged && !strncmp(fmt, "cluster name", 12))
+        log_warn("cluster: peer refused: %s (node %s)", why, p->cfg->node);
+    else if (!p->refusal_logged)
         log_warn("cluster: peer %s refused: %s", p->cfg->node, why);
     p->refusal_logged = 1;
     p->state = LINK_REFUSED;

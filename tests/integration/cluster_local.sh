@@ -11,6 +11,8 @@
 #                           broadcast "alerts", a queue "jobs" homed on the
 #                           first node)
 #   lc_start a              starts node a (a.conf) and waits for its ping
+#   lc_mesh a b c           lc_setup, lc_conf and lc_start of each, then
+#                           waits until every link is up
 #   lc_on a CMD...          runs CMD with PUBSUB_BROKER set to node a
 #   lc_complete a           true when a's links to every peer are up
 #   lc_field a PEER FIELD   a field of PEER in a's `pctl cluster --json`
@@ -67,6 +69,19 @@ lc_start() { # NODE
         kill -0 "${LC_PID[$n]}" 2> /dev/null || { cat "$SCRATCH/$n.log" >&2; fail "node $n exited at start"; }
         [ "$SECONDS" -lt "$deadline" ] || fail "node $n did not answer within 20 s"
     done
+}
+
+lc_mesh() { # NODE...
+    local n
+    lc_setup "$@"
+    for n in "$@"; do lc_conf "$n"; done
+    for n in "$@"; do lc_start "$n"; done
+    wait_until 20 "every link up" lc_all_complete
+}
+
+lc_all_complete() { # true when every node's links are all up
+    local n
+    for n in "${LC_NODES[@]}"; do lc_complete "$n" || return 1; done
 }
 
 lc_on() { # NODE CMD...

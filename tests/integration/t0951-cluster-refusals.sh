@@ -22,7 +22,7 @@ lc_conf d "a"
 sed -i "s|{ node = \"d\"; endpoint = \"\(.*\)\"; public_key = \"$(lc_pub d | sed 's/[][\.*^$/|]/\\&/g')\"; }|{ node = \"d\"; endpoint = \"\1\"; public_key = \"$(lc_pub b | sed 's/[&|]/\\&/g')\"; }|" a.conf
 grep -q "$(lc_pub d)" a.conf && fail "a.conf still has d's key"
 for n in a b c d; do lc_start $n; done
-wait_until 10 "a's refusal of b" grep -q 'cluster: peer b refused: cluster name "other" is not "site"' a.log
+wait_until 10 "a's refusal of b" grep -q 'cluster: peer refused: cluster name "other" is not "site" (node b)' a.log
 wait_until 10 "a's refusal of c" grep -q 'cluster: peer c refused: channel declarations differ (jobs)' a.log
 wait_until 10 "a's refusal of d's key" grep -q 'cluster: peer refused: unknown key' a.log
 wait_until 10 "c's refusal of a" grep -q 'cluster: peer a refused: channel declarations differ (jobs)' c.log
@@ -30,7 +30,7 @@ expect_eq "$(lc_field a b state)" refused "b's state on a"
 expect_eq "$(lc_field a c state)" refused "c's state on a"
 expect_eq "$(lc_field a d state)" connecting "d's state on a (its handshake fails)"
 expect_eq "$(lc_on a "$C" --json cluster | jq .complete)" false "a's mesh is incomplete"
-expect_eq "$(grep -c 'cluster: peer b refused' a.log)" 1 "the refusal of b logged once"
+expect_eq "$(grep -c 'cluster: peer refused: cluster name' a.log)" 1 "the refusal of b logged once"
 grep -q "link to" a.log && fail "a link came up: $(grep 'link to' a.log)"
 
 # Without a cluster section.

@@ -10,10 +10,7 @@
 . "$TESTS/integration/cluster_local.sh"
 P=$BUILD/ppub S=$BUILD/psub C=$BUILD/pctl
 
-lc_setup a b c
-for n in a b c; do lc_conf $n; done
-for n in a b c; do lc_start $n; done
-wait_until 20 "every link up" eval 'lc_complete a && lc_complete b && lc_complete c'
+lc_mesh a b c
 lc_on b "$S" -v -F '%p' -c logs --timeout 4000 > sub_b.out 2> sub_b.err &
 sb=$!
 lc_on c "$S" -v -F '%p' -c logs --timeout 4000 > sub_c.out 2> sub_c.err &

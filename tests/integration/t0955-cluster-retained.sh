@@ -9,10 +9,7 @@
 . "$TESTS/integration/cluster_local.sh"
 P=$BUILD/ppub S=$BUILD/psub C=$BUILD/pctl
 
-lc_setup a b c
-for n in a b c; do lc_conf $n; done
-for n in a b c; do lc_start $n; done
-wait_until 20 "every link up" eval 'lc_complete a && lc_complete b && lc_complete c'
+lc_mesh a b c
 
 retained_on() { # NODE TOPIC: the value a new subscriber there gets, "" for none
     lc_on "$1" "$S" -F '%p' -t "logs:$2" -n 1 --timeout 300 2> /dev/null
