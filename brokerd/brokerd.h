@@ -236,6 +236,7 @@ int config_channel_name_ok(const char *name, size_t len);
 enum link_state { LINK_CONNECTING, LINK_UP, LINK_DOWN, LINK_REFUSED };
 
 #define CL_BUCKETS 256 /* buckets of each interest table */
+#define CL_HELLO_MS 100 /* HELLO is repeated this often at most until the peer took it */
 
 /* One pattern of an interest table. */
 typedef struct cl_pat {

@@ -655,6 +655,14 @@ void cl_frame_done(cl_node *n, cl_peer *p, int64_t now_us)
     p->ack_due = 0;
 }
 
+/* How often HELLO is said until the peer took it: often enough that the
+ * mesh is complete soon after the last node started, whatever
+ * heartbeat_ms is; a HELLO nobody takes is dropped at the next tick. */
+static long hello_every(const cl_node *n)
+{
+    return n->cfg->heartbeat_ms < CL_HELLO_MS ? n->cfg->heartbeat_ms : CL_HELLO_MS;
+}
+
 long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)
 {
     long next = n->cfg->heartbeat_ms;
@@ -665,7 +673,7 @@ long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)
             (!p->last_in || now_ms - p->last_in > n->cfg->heartbeat_timeout_ms))
             p->out.len = 0; /* nobody takes it: keep only what the next HELLO needs */
         if (!hello_taken(n, p) &&
-            (!p->last_hello || now_ms - p->last_hello >= n->cfg->heartbeat_ms)) {
+            (!p->last_hello || now_ms - p->last_hello >= hello_every(n))) {
             put_hello(n, p, now_ms);
             p->resync = 0;
         }
@@ -680,6 +688,8 @@ long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)
             p->last_hb = now_ms;
         }
         long due = (long)(p->last_hb + n->cfg->heartbeat_ms - now_ms);
+        if (!hello_taken(n, p) && hello_every(n) < due)
+            due = hello_every(n); /* a node that just started is met soon */
         if (due < next)
             next = due < 1 ? 1 : due;
     }

@@ -126,7 +126,7 @@ int link_open(broker *b)
     size_t i = 0;
     for (const config_peer *p = cc->peers; p; p = p->next, i++) {
         void *d = l->dealers[i] = zmq_socket(b->ctx, ZMQ_DEALER);
-        int hwm = LINK_SNDHWM, ivl = 100, ivl_max = 1000;
+        int hwm = LINK_SNDHWM, ivl = 100, ivl_max = 500;
         if (!d || common_opts(d, max) < 0 ||
             zmq_setsockopt(d, ZMQ_ROUTING_ID, cc->node, strlen(cc->node)) < 0 ||
             zmq_setsockopt(d, ZMQ_IMMEDIATE, &one, sizeof one) < 0 ||
