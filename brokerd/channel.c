@@ -467,7 +467,7 @@ uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
         return 0;
     }
     uint64_t seq = ch->seq + 1;
-    if (msg->flags & PS_WIRE_LINK_RETAIN) {
+    if (msg->cmd == PS_CMD_LINK_RETAINED) {
         /* The newest value wins, by its clock and then its node: the same
          * choice on every node, whatever order the values came in. */
         if (ch->type != CHAN_PUBSUB || !ch->retain)

@@ -421,8 +421,8 @@ void cl_send_retained(cl_node *n, const char *chname, const ps__slice *topic,
                       const ps__slice *data, uint64_t hlc, uint8_t flags)
 {
     for (size_t i = 0; i < n->n_peers; i++) {
-        ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = flags | PS_WIRE_LINK_RETAIN, .stamp = hlc,
-                     .text = {n->cfg->node, strlen(n->cfg->node)},
+        ps__cmd m = {.cmd = PS_CMD_LINK_RETAINED, .flags = flags | PS_WIRE_LINK_RETAIN,
+                     .stamp = hlc, .text = {n->cfg->node, strlen(n->cfg->node)},
                      .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
         if (send_numbered(n, &n->peers[i], &m) < 0)
             n->peers[i].retained_stale = 1; /* it gets all of them once it is back */
@@ -432,7 +432,7 @@ void cl_send_retained(cl_node *n, const char *chname, const ps__slice *topic,
 void cl_resync_retained(cl_node *n, cl_peer *p, const char *chname, const ps__slice *topic,
                         const ps__slice *data, uint64_t hlc, const char *origin)
 {
-    ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = PS_WIRE_LINK_RETAIN | PS_WIRE_LINK_RESYNC,
+    ps__cmd m = {.cmd = PS_CMD_LINK_RETAINED, .flags = PS_WIRE_LINK_RETAIN | PS_WIRE_LINK_RESYNC,
                  .stamp = hlc, .text = {origin, strlen(origin)},
                  .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
     /* Before the link is up: HELLO and what follows it go together. */
@@ -635,6 +635,7 @@ int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t
             rc = interest(n, p, rec, why, cap);
         break;
     case PS_CMD_LINK_MSG:
+    case PS_CMD_LINK_RETAINED:
         if (p->hello_ok)
             rc = message(n, p, rec, why, cap);
         break;

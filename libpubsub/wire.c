@@ -99,7 +99,9 @@ static const layout *const records[256] = {
         U64(epoch, "seen_epoch"), U64(seq, "interest_ack")),
     REC(PS_CMD_LINK_INTEREST, U64(seq, "interest_seq"), U8(flags, "op"), CHANNEL,
         STR(topic, PS_WIRE_TOPIC_MAX, "pattern")),
-    REC(PS_CMD_LINK_MSG, U8(flags, "flags"), U64(seq, "link_seq"), U64(stamp, "hlc"),
+    REC(PS_CMD_LINK_MSG, U8(flags, "flags"), U64(seq, "link_seq"), CHANNEL, TOPIC,
+        BIN(data, "data")),
+    REC(PS_CMD_LINK_RETAINED, U8(flags, "flags"), U64(seq, "link_seq"), U64(stamp, "hlc"),
         STR(text, PS_WIRE_NAME_MAX, "origin"), CHANNEL, TOPIC, BIN(data, "data")),
 };
 

@@ -59,7 +59,8 @@ enum {
     PS_CMD_LINK_HELLO = 0x50,     /* magic, version, heartbeat, epoch, hash, cluster, node, decls */
     PS_CMD_LINK_HEARTBEAT = 0x51, /* flags, stamp, echo, seen epoch, interest ack */
     PS_CMD_LINK_INTEREST = 0x52,  /* interest seq, op, channel, pattern */
-    PS_CMD_LINK_MSG = 0x53        /* flags, link seq, channel, topic, data */
+    PS_CMD_LINK_MSG = 0x53,       /* flags, link seq, channel, topic, data */
+    PS_CMD_LINK_RETAINED = 0x54   /* LINK_MSG of a retained value: with its clock and origin */
 };
 
 /* LINK_HEARTBEAT flags. */

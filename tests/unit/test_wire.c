@@ -141,7 +141,9 @@ int main(void)
          .epoch = 8, .seq = 3},
         {.cmd = PS_CMD_LINK_INTEREST, .seq = 4, .flags = PS_WIRE_INTEREST_ADD, .channel = S("logs"),
          .topic = S("amd64/#")},
-        {.cmd = PS_CMD_LINK_MSG, .flags = PS_WIRE_LINK_RETAIN, .seq = 5, .stamp = 6,
+        {.cmd = PS_CMD_LINK_MSG, .seq = 5, .channel = S("logs"), .topic = S("a/b"),
+         .data = S("x")},
+        {.cmd = PS_CMD_LINK_RETAINED, .flags = PS_WIRE_LINK_RETAIN, .seq = 5, .stamp = 6,
          .text = S("a"), .channel = S("logs"), .topic = S("a/b"), .data = S("x")},
     };
     size_t n = sizeof cmds / sizeof *cmds;
