@@ -3,9 +3,7 @@
 # messages each ($CLUSTER_MSGS) on a block pubsub channel, a subscriber of
 # '#' on every node: each subscriber receives exactly 300,000 distinct
 # messages, no duplicate, each publisher's in its order, no gap reported.
-# Today brokerd refuses the cluster section.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (forwarding between nodes)"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-100000}
 cluster_start

@@ -5,9 +5,8 @@
 # gets each once.  Then A-C is cut: a chain A-B-C.  `pctl cluster` on A and
 # on C says the mesh is incomplete within 5 s; 1,000 more published on A
 # reach B and none reach C (B does not pass them on: one hop), while B's
-# own messages still do.  Today brokerd refuses the cluster section.
+# own messages still do.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (one-hop forwarding, pctl cluster)"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-1000}
 cluster_start

@@ -5,9 +5,8 @@
 # interest only).  With one subscriber to amd64/sshd on B while the
 # lecture's syslog is published on A ten times ($CLUSTER_ROUNDS), the A-B
 # bytes (both ways, IP) stay within 1.5 x the matching payload, and B gets
-# exactly the sshd lines.  Today brokerd refuses the cluster section.
+# exactly the sshd lines.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (interest propagation)"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-1000000}
 R=${CLUSTER_ROUNDS:-10}

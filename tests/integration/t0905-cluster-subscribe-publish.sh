@@ -3,10 +3,8 @@
 # interest, so nothing published after the OK is missed cluster-wide: 1,000
 # rounds ($CLUSTER_ROUNDS) of subscribing on B to a topic of the round and
 # publishing on A at once (tests/tools/cluster_driver.py rounds, one client
-# on each node): 1,000/1,000 delivered.  Today brokerd refuses the cluster
-# section.
+# on each node): 1,000/1,000 delivered.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (interest acknowledged before the OK)"
 . "$TESTS/integration/cluster.sh"
 R=${CLUSTER_ROUNDS:-1000}
 cluster_start
