@@ -33,6 +33,7 @@
 #define LINK_BURST 256       /* frames read from the ROUTER per turn */
 #define LINK_USER_PREFIX "node:" /* the ZAP user id of a peer's connection */
 #define LINK_SNDHWM 1000     /* frames libzmq queues towards one peer */
+#define LINK_CONNECT_MS 500  /* a connection attempt given up after this, and tried again */
 
 /* The sockets and what only the I/O side knows. */
 struct link {
@@ -42,6 +43,7 @@ struct link {
     size_t *sent;          /* per peer: bytes at the front of its out buffer sent already */
     int inbound;           /* delivering a message from a link: link_tap must not forward */
     int *malformed_logged; /* per peer: its bad input was logged */
+    enum link_state *was;  /* per peer: its state at the previous tick */
 };
 
 static void deliver_from_link(void *ctx, const ps__cmd *msg, uint64_t missed)
@@ -89,7 +91,8 @@ int link_open(broker *b)
     if (!l || !decls || !(l->cl = cl_new(cc, decls, b->epoch, deliver_from_link, b)) ||
         !(l->dealers = calloc(cc->n_peers + 1, sizeof *l->dealers)) ||
         !(l->sent = calloc(cc->n_peers + 1, sizeof *l->sent)) ||
-        !(l->malformed_logged = calloc(cc->n_peers + 1, sizeof *l->malformed_logged))) {
+        !(l->malformed_logged = calloc(cc->n_peers + 1, sizeof *l->malformed_logged)) ||
+        !(l->was = calloc(cc->n_peers + 1, sizeof *l->was))) {
         free(decls);
         if (l)
             cl_free(&l->cl);
@@ -126,13 +129,14 @@ int link_open(broker *b)
     size_t i = 0;
     for (const config_peer *p = cc->peers; p; p = p->next, i++) {
         void *d = l->dealers[i] = zmq_socket(b->ctx, ZMQ_DEALER);
-        int hwm = LINK_SNDHWM, ivl = 100, ivl_max = 500;
+        int hwm = LINK_SNDHWM, ivl = 100, ivl_max = 500, cto = LINK_CONNECT_MS;
         if (!d || common_opts(d, max) < 0 ||
             zmq_setsockopt(d, ZMQ_ROUTING_ID, cc->node, strlen(cc->node)) < 0 ||
             zmq_setsockopt(d, ZMQ_IMMEDIATE, &one, sizeof one) < 0 ||
             zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
             zmq_setsockopt(d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
             zmq_setsockopt(d, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0 ||
+            zmq_setsockopt(d, ZMQ_CONNECT_TIMEOUT, &cto, sizeof cto) < 0 ||
             zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, p->public_key, 40) < 0 ||
             zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cc->public_key, 40) < 0 ||
             zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, cc->secret_key, 40) < 0 ||
@@ -265,7 +269,20 @@ static long link_flush(void *ctx)
 static long link_tick(void *ctx)
 {
     broker *b = ctx;
-    return cl_tick(b->link->cl, b->now, loop_now_ns() / 1000);
+    struct link *l = b->link;
+    long next = cl_tick(l->cl, b->now, loop_now_ns() / 1000);
+    for (size_t i = 0; i < l->cl->n_peers; i++) {
+        cl_peer *p = &l->cl->peers[i];
+        if (p->state == LINK_DOWN && l->was[i] == LINK_UP) {
+            /* A connection silent past the timeout may be one TCP keeps
+             * retrying with growing pauses (a cut cable, a partition): a
+             * new one meets the peer as soon as it is back. */
+            zmq_disconnect(l->dealers[i], p->cfg->endpoint);
+            zmq_connect(l->dealers[i], p->cfg->endpoint);
+        }
+        l->was[i] = p->state;
+    }
+    return next;
 }
 
 int link_watch(broker *b)
@@ -406,6 +423,7 @@ void link_close(broker *b)
     free(l->dealers);
     free(l->sent);
     free(l->malformed_logged);
+    free(l->was);
     free(l);
     b->link = NULL;
 }

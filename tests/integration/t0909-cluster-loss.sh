@@ -5,7 +5,6 @@
 # every message exactly once, each publisher's in order, no gap reported.
 # Today brokerd refuses the cluster section.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (links over a lossy network)"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-10000}
 cluster_start
