@@ -3,7 +3,6 @@
 # on every node's veth).  A publisher on each node, 10,000 messages each
 # ($CLUSTER_MSGS), a subscriber of '#' on each node: every subscriber gets
 # every message exactly once, each publisher's in order, no gap reported.
-# Today brokerd refuses the cluster section.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-10000}
