@@ -35,7 +35,8 @@ DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmi
 DEB_DEBS := debhelper dh-python dpkg-dev lintian
 # ... and what the tests drive it with.
 TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
-             strace python3-seccomp python3-pytest curl prometheus chromium $(DEB_DEBS)
+             strace python3-seccomp python3-pytest curl prometheus chromium nftables iproute2 \
+             $(DEB_DEBS)
 
 SOVER   := 1
 LIB_SO  := $(O)/libpubsub.so.$(SOVER)
@@ -345,7 +346,7 @@ FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 300
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_BIN     := $(O)/fuzz/fuzz_wire $(O)/fuzz/fuzz_config
+FUZZ_BIN     := $(O)/fuzz/fuzz_wire $(O)/fuzz/fuzz_config $(O)/fuzz/fuzz_link
 FUZZ_DEBS    := clang libclang-rt-14-dev
 # config.c checks CURVE keys with libzmq's Z85 functions.
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags libconfig libzmq 2>/dev/null)
@@ -366,6 +367,16 @@ $(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(WIRE_SRC) broker
 	@$(if $(Q),echo "  FUZZCC $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Ibrokerd $(FUZZ_PKG_CFLAGS) -o $@ \
 	  tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(WIRE_SRC) \
+	  $(shell pkg-config --libs libconfig libzmq)
+
+# The cluster's link protocol: cluster.c without sockets, and what it
+# stands on (topic matching, the configuration's names, the log).
+LINK_SRC := brokerd/cluster.c brokerd/topic.c $(CONFIG_SRC)
+$(O)/fuzz/fuzz_link: tests/fuzz/fuzz_link.c $(LINK_SRC) $(WIRE_SRC) brokerd/brokerd.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Ibrokerd $(FUZZ_PKG_CFLAGS) -o $@ \
+	  tests/fuzz/fuzz_link.c $(LINK_SRC) $(WIRE_SRC) \
 	  $(shell pkg-config --libs libconfig libzmq)
 
 fuzz: fuzz-deps $(FUZZ_BIN)

@@ -9,7 +9,8 @@
  * queue_purge, chan_retained_clear); admin.c reads the verb and says what
  * was done.  With
  * security only clients with the "admin" right get here (client.c).
- * "status" has a "gateway" object when the plain ZeroMQ gateway is
+ * "cluster" is the links' state (link_status), {"cluster":null} without
+ * a cluster section.  "status" has a "gateway" object when the plain ZeroMQ gateway is
  * configured, built by the gateway itself (gateway_status).  A refusal
  * is returned as a PS_WERR_* code with its reason; client.c sends it.
  * The HTTP endpoint (http.c) serves the same documents from the same
@@ -113,6 +114,14 @@ static json_t *admin_channels(broker *b)
     channel *ch;
     SLIST_FOREACH(ch, &b->channels, link) {
         json_t *o = admin_channel(ch);
+        if (o && b->link) {
+            /* The cluster's part: peers whose clients want it, a queue's home. */
+            json_object_set_new(o, "remote_subscribers",
+                                json_integer((json_int_t)link_remote_subscribers(b, ch->name)));
+            const config_channel *cc = config_find_channel(b->cfg, ch->name);
+            if (cc && cc->home)
+                json_object_set_new(o, "home", json_string(cc->home));
+        }
         if (o)
             json_array_insert_new(arr, 0, o);
     }
@@ -391,6 +400,8 @@ char *admin_text(broker *b, const char *verb, size_t len, int *known)
         j = admin_clients(b);
     else if (VERB("subscriptions"))
         j = admin_subscriptions(b);
+    else if (VERB("cluster"))
+        j = link_status(b);
 #undef VERB
     else {
         *known = 0;
@@ -417,7 +428,7 @@ uint16_t admin_handle(broker *b, client *c, const ps__cmd *cmd, char *why, size_
     }
     if (!known) {
         snprintf(why, cap, "unknown admin verb (status, channels, clients, subscriptions, "
-                 "create, delete, purge, retained or clear-retained)");
+                 "cluster, create, delete, purge, retained or clear-retained)");
         return PS_WERR_INVALID;
     }
     if (!text) {

@@ -42,6 +42,7 @@
 #define AUTH_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define AUTH_DOMAIN_TCP "pubsub-tcp" /* ZAP domain of the CURVE ROUTER */
 #define AUTH_DOMAIN_IPC "pubsub-ipc" /* ZAP domain of the ipc ROUTER */
+#define AUTH_DOMAIN_CLUSTER "pubsub-cluster" /* ZAP domain of the cluster's ROUTER (link.c) */
 #define AUTH_USER_MAX 255      /* bytes of a user id (libzmq's limit for a property is larger) */
 #define AUTH_FRAMES 7          /* frames of a ZAP request we look at */
 #define AUTH_FRAME_MAX 256     /* bytes of each we keep */
@@ -250,6 +251,19 @@ static const char *zap_decide(broker *b, char f[][AUTH_FRAME_MAX], const size_t 
     const char *domain = f[2], *mech = f[5];
     if (n < 6 || strcmp(f[0], "1.0") != 0)
         return "a malformed ZAP request";
+    if (!strcmp(domain, AUTH_DOMAIN_CLUSTER)) {
+        /* A node of the cluster: its key must be one of cluster.peers. */
+        const config_cluster *cc = b->cfg->cluster;
+        char z85[41] = "";
+        if (!strcmp(mech, "CURVE") && n >= 7 && len[6] == 32)
+            zmq_z85_encode(z85, (const uint8_t *)f[6], 32);
+        for (const config_peer *p = cc ? cc->peers : NULL; p && *z85; p = p->next)
+            if (!strcmp(p->public_key, z85)) {
+                snprintf(user, cap, "node:%s", p->node);
+                return NULL;
+            }
+        return "cluster: peer refused: unknown key";
+    }
     if (!strcmp(mech, "CURVE") && !strcmp(domain, AUTH_DOMAIN_TCP) && n >= 7 && len[6] == 32) {
         char z85[41];
         zmq_z85_encode(z85, (const uint8_t *)f[6], 32);
@@ -314,7 +328,9 @@ void auth_zap(void *ctx)
             zap_reply(b->zap, f[1], idlen, "200", "OK", user);
             continue;
         }
-        if (first_time(no))
+        if (!strncmp(no, "cluster: ", 9))
+            log_limited(LOG_LVL_WARNING, "cluster: peers refused", "", "%s (from %s)", no, address);
+        else if (first_time(no))
             log_warn("refused a client from %s at the handshake: %s", address, no);
         b->refused[REFUSE_HANDSHAKE]++;
         zap_reply(b->zap, f[1], idlen, "400", "not allowed", "");
@@ -325,11 +341,11 @@ int auth_start(broker *b)
 {
     const config *cfg = b->cfg;
     b->secure = cfg->secure;
-    if (!b->secure) {
+    if (!b->secure)
         log_notice("no security section: clients are neither authenticated nor encrypted, so "
                    "plain tcp is bound on loopback only (broker.insecure = true allows more)");
+    if (!b->secure && !cfg->cluster)
         return 0;
-    }
     /* Without a ZAP handler libzmq would let every CURVE client in: it
      * must exist before the first endpoint is bound. */
     b->zap = zmq_socket(b->ctx, ZMQ_REP);
@@ -342,6 +358,8 @@ int auth_start(broker *b)
     size_t n = 0;
     for (const config_client *e = cfg->clients; e; e = e->next)
         n++;
+    if (!b->secure)
+        return 0; /* the handler is there for the cluster's peers only */
     if (cfg->curve)
         log_info("security: %zu client%s named; tcp speaks CURVE with public key %s; ipc peers "
                  "are judged by uid and gid", n, n == 1 ? "" : "s", cfg->curve_public);

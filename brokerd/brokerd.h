@@ -93,8 +93,32 @@ typedef struct config_channel {
     long max_queued;             /* queue: messages held at most (default 100000) */
     enum slow_policy slow;       /* broadcast/pubsub: slow-subscriber policy */
     enum overflow overflow;      /* queue: a full queue refuses or slows publishers */
+    char *home;                  /* queue in a cluster: the node that holds it, or NULL */
     struct config_channel *next; /* next in file order */
 } config_channel;
+
+/* One entry of cluster.peers: another node of the cluster. */
+typedef struct config_peer {
+    char *node;                  /* its node name (a channel name's characters) */
+    char *endpoint;              /* where its cluster.listen is, tcp://HOST:PORT */
+    char public_key[41];         /* its CURVE public key, Z85 */
+    struct config_peer *next;    /* next in file order */
+} config_peer;
+
+/* The cluster section: this node and its peers (cluster.c, link.c). */
+typedef struct config_cluster {
+    char *name;                  /* the cluster's name; peers of another are refused */
+    char *node;                  /* this node's name */
+    char *listen;                /* the endpoint peers connect to, tcp://HOST:PORT */
+    char public_key[41];         /* this node's CURVE public key, Z85 */
+    char secret_key[41];         /* its secret key, Z85 (zeroed by config_free) */
+    config_peer *peers;          /* the other nodes, file order */
+    size_t n_peers;              /* entries in peers */
+    long heartbeat_ms;           /* heartbeat interval on links (default 500) */
+    long heartbeat_timeout_ms;   /* silence that means a link is down (default 1500) */
+    long link_buffer;            /* bytes waiting for one link at most (default 64 MiB) */
+    long max_interest;           /* interest entries one peer may hold (default 100000) */
+} config_cluster;
 
 /* The whole configuration; built by config_load() or config_default(). */
 typedef struct config {
@@ -137,6 +161,7 @@ typedef struct config {
                                   * BROKERD_DEFAULT_HTTP), or NULL: no HTTP endpoint */
     char *http_token;            /* the bearer token read from broker.http.token_file, or NULL */
     long stats_interval_ms;      /* publish stats to $broker this often, 0: never (the default) */
+    config_cluster *cluster;     /* the cluster section, NULL without one */
 } config;
 
 /*
@@ -156,6 +181,9 @@ config *config_default(void);
 /* Frees *c (NULL allowed, half-built allowed) and sets *c = NULL.  Not
  * config_destroy: libconfig has that name. */
 void config_free(config **c);
+
+/* Frees *cl (NULL allowed) and sets *cl = NULL. */
+void config_cluster_free(config_cluster **cl);
 
 /* The declared channel called name, or NULL. */
 const config_channel *config_find_channel(const config *c, const char *name);
@@ -196,6 +224,140 @@ const char *config_http_refusal(const config *c, const char *listen);
 /* True when name (len bytes) may name a channel: the wire's names, and
  * the reserved CHAN_SYS. */
 int config_channel_name_ok(const char *name, size_t len);
+
+/* cluster.c: the link protocol's logic, without I/O ------------------------
+ * Records in, state and records out: link.c feeds it what a peer's frames
+ * hold and the clock, and sends what it leaves in each peer's out buffer.
+ * Interest is kept per node (local) and per peer (remote), each a table of
+ * channels holding their patterns; a message is forwarded to a peer only
+ * when one of the peer's patterns on its channel matches ("" matches any
+ * topic: broadcast). */
+
+enum link_state { LINK_CONNECTING, LINK_UP, LINK_DOWN, LINK_REFUSED };
+
+#define CL_BUCKETS 256 /* buckets of each interest table */
+#define CL_HELLO_MS 100 /* HELLO is repeated this often at most until the peer took it */
+
+/* One pattern of an interest table. */
+typedef struct cl_pat {
+    char *pattern;                /* the MQTT filter, "" on broadcast channels */
+    size_t plen;                  /* bytes in pattern */
+    size_t refs;                  /* local table: subscriptions wanting it; remote: 1 */
+    struct cl_pat *next;          /* the channel's patterns */
+} cl_pat;
+
+/* One channel of an interest table, with a link's sequence numbers. */
+typedef struct cl_chan {
+    char *name;                   /* channel name */
+    cl_pat *pats;                 /* its patterns */
+    size_t n_pats;                /* entries in pats */
+    uint64_t out_seq;             /* remote table: messages the link should have carried */
+    uint64_t in_seq;              /* remote table: the last link seq received, 0: none yet */
+    struct cl_chan *next;         /* hash chain */
+} cl_chan;
+
+/* An interest table: channels by name. */
+typedef struct cl_table {
+    cl_chan *b[CL_BUCKETS];       /* hash chains */
+    size_t n_pats;                /* patterns in all channels */
+    size_t n_chans;               /* channels */
+} cl_table;
+
+/* One peer and the state of the link to it. */
+typedef struct cl_peer {
+    const config_peer *cfg;       /* its node name, endpoint and key (the config's) */
+    enum link_state state;        /* what pctl cluster shows */
+    int hello_ok;                 /* its HELLO was accepted: its records are taken */
+    int resync;                   /* it must hear our HELLO and whole interest again */
+    uint64_t epoch_in;            /* the epoch of its accepted HELLO, 0: none */
+    uint64_t seen_by_peer;        /* the epoch of ours its last heartbeat says it accepted */
+    uint64_t iseq_in;             /* the last interest seq of its we applied */
+    uint64_t oseq;                /* the last interest seq we sent it (each link counts its own) */
+    uint64_t iack;                /* the last interest seq of ours it applied */
+    uint64_t hello_iseq;          /* the interest seq of the RESET after our last HELLO */
+    uint64_t want_gen;            /* the last change of our interest it was sent ... */
+    uint64_t want_oseq;           /* ... in the record of this seq */
+    uint64_t gen_acked;           /* every change up to this one it applied */
+    int64_t last_in;              /* ms of its last record */
+    int64_t last_hb;              /* ms of our last heartbeat to it */
+    int64_t last_hello;           /* ms of our last HELLO to it */
+    int64_t rtt_us;               /* last round-trip time measured, -1: none */
+    int refusal_logged;           /* its refusal was logged (until a HELLO is accepted) */
+    int ack_due;                  /* it sent interest we applied and did not acknowledge yet */
+    int retained_stale;           /* a retained value could not be sent: resend all when up */
+    uint64_t msgs_in, msgs_out;   /* messages received from it, sent to it */
+    uint64_t bytes_in, bytes_out; /* record bytes received from it, queued to it */
+    uint64_t drops;               /* messages for it not carried (link down, buffer full) */
+    uint64_t gaps;                /* messages from it the link missed (seq jumps) */
+    cl_table remote;              /* what its clients want, with the link's seqs */
+    ps__buf out;                  /* records waiting for its DEALER (link.c takes them) */
+} cl_peer;
+
+/* Hands a message from a link to local subscribers: missed is how many
+ * messages on the channel the link lost before it (0 mostly). */
+typedef void cl_deliver_fn(void *ctx, const ps__cmd *msg, uint64_t missed);
+
+/* The whole cluster state of this node. */
+typedef struct cl_node {
+    const config_cluster *cfg;    /* the cluster section */
+    uint64_t epoch;               /* ours, random per start (the broker's) */
+    char *decls;                  /* our channel declarations as LINK_HELLO carries them */
+    uint64_t decl_hash;           /* their hash */
+    cl_peer *peers;               /* one per configured peer, in file order */
+    size_t n_peers;               /* entries in peers */
+    cl_table local;               /* what our clients want, with reference counts */
+    uint64_t iseq;                /* our interest's last change (a generation, all peers) */
+    cl_deliver_fn *deliver;       /* where messages from links go */
+    void (*resync)(void *ctx, cl_peer *p); /* sends p our retained values after our HELLO */
+    void *ctx;                    /* deliver's first argument */
+} cl_node;
+
+/* The declarations of c's channels as the text LINK_HELLO carries: one
+ * line per declared channel, sorted by name (malloc'd, NULL on ENOMEM). */
+char *cl_decls(const config *c);
+/* The names of the channels whose lines differ between two declaration
+ * texts, ", "-separated, into out[cap]; 0 when none differ. */
+int cl_decls_differ(const char *a, size_t alen, const char *b, size_t blen, char *out, size_t cap);
+/* A node's state for cfg; NULL on ENOMEM. */
+cl_node *cl_new(const config_cluster *cfg, const char *decls, uint64_t epoch,
+                cl_deliver_fn *deliver_fn, void *ctx);
+void cl_free(cl_node **n);
+/* The peer called name (len bytes), or NULL. */
+cl_peer *cl_peer_find(cl_node *n, const char *name, size_t len);
+/* Our clients want (add 1) or no longer want (add 0) channel/pattern:
+ * the first and last reference is told to every peer that is up.  Returns
+ * the change's generation, 0 when nothing changed. */
+uint64_t cl_interest(cl_node *n, const char *chname, const char *pattern, size_t plen, int add);
+/* True when every peer that is up applied our interest change gen. */
+int cl_interest_acked(const cl_node *n, uint64_t gen);
+/* Forwards a message published here to every peer whose interest matches
+ * it; flags are LINK_MSG's. */
+void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
+                uint8_t flags);
+/* Sends every peer a retained value (set or cleared) published here. */
+void cl_send_retained(cl_node *n, const char *chname, const ps__slice *topic,
+                      const ps__slice *data, uint64_t hlc, uint8_t flags);
+/* Sends one retained value to p alone (flags RESYNC after HELLO). */
+void cl_resync_retained(cl_node *n, cl_peer *p, const char *chname, const ps__slice *topic,
+                        const ps__slice *data, uint64_t hlc, const char *origin);
+/* Sends a queue message to p, the queue's home: 0, or -1 when the link
+ * is not up or its buffer is full. */
+int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub);
+/* Takes one record from peer p at now_ms (now_us for round trips).
+ * 0, or -1 with why[cap] when the peer broke the protocol or a bound (the
+ * caller drops the link: cl_peer_drop). */
+int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t now_us,
+             char *why, size_t cap);
+/* After the records of one frame from p: acknowledges at once the
+ * interest it applied, so that the peer's subscriber gets its OK. */
+void cl_frame_done(cl_node *n, cl_peer *p, int64_t now_us);
+/* Takes the link to p down now (a protocol error: its records are not
+ * taken until it says HELLO again). */
+void cl_peer_drop(cl_node *n, cl_peer *p, int64_t now_ms);
+/* Heartbeats, HELLOs and timeouts; returns the ms until the next is due. */
+long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us);
+/* "up", "connecting", "down", "refused". */
+const char *cl_state_name(enum link_state s);
 
 /* topic.c ---------------------------------------------------------------- */
 
@@ -309,6 +471,10 @@ struct sub {
     size_t plen;           /* bytes in pattern */
     int responder;         /* also takes requests */
     int requests_only;     /* a responder not allowed to receive messages: requests only */
+    int interest;          /* counted in the local interest the cluster's peers hear of */
+    uint64_t wait_seq;     /* its OK waits until the cluster's peers applied this interest
+                            * record (0: it does not wait) */
+    int64_t wait_until;    /* monotonic ms the OK goes at the latest */
     uint32_t window;       /* queue: unacknowledged messages at most */
     uint32_t inflight;     /* queue: messages delivered, not yet acked */
     uint64_t gap;          /* deliveries dropped since the last GAP */
@@ -318,14 +484,18 @@ struct sub {
 };
 
 /* A retained value of a pubsub topic (channel.c). */
-typedef struct retained {
+typedef struct retained retained;
+struct retained {
     char *topic;           /* topic name, NUL-terminated */
     size_t tlen;           /* bytes in topic */
     uint8_t *data;         /* payload */
     size_t len;            /* bytes in data */
     uint64_t seq;          /* channel sequence it was published with */
-    SLIST_ENTRY(retained) link; /* the channel's retained values */
-} retained;
+    uint64_t hlc;          /* in a cluster: its hybrid logical clock (0: none) */
+    char *origin;          /* in a cluster: the node it was published at, NULL: this one */
+    SLIST_ENTRY(retained) link; /* the channel's retained values; in a cluster a cleared
+                                 * one stays as a tombstone (len 0) */
+};
 
 /* A message held by a queue channel, waiting or delivered unacked (queue.c). */
 struct qmsg {
@@ -417,13 +587,27 @@ struct ticket {
 typedef void fanout_hook(void *ctx, const channel *ch, const ps__slice *topic,
                          const ps__slice *data);
 
-#define FANOUT_TAPS_MAX 2 /* fan-out hooks at most: the gateway and the HTTP tails (while open) */
+#define FANOUT_TAPS_MAX 3 /* fan-out hooks at most: the gateway, the HTTP tails (while open), the cluster */
 
 /* A fan-out hook with its first argument (deliver_tap adds and removes them). */
 typedef struct fanout_tap {
     fanout_hook *fn;       /* the hook */
     void *ctx;             /* its first argument */
+    int broadcast;         /* it hears broadcast messages too, not only pubsub */
 } fanout_tap;
+
+/*
+ * Called when the local interest in (channel, pattern) gains its first
+ * receiving subscription (add 1) or loses one (add 0): main registers the
+ * cluster's links here, so that channel code never calls them.  Returns
+ * a number the subscriber's OK may wait for (link_interest_acked), 0 for
+ * none.
+ */
+typedef uint64_t interest_hook(void *ctx, const channel *ch, const char *pattern, size_t plen,
+                               int add);
+/* Whether every peer that is up applied the interest record seq. */
+typedef int interest_acked_hook(void *ctx, uint64_t seq);
+#define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
 
 /* Why a client was turned away (counted for /metrics). */
 enum refusal { REFUSE_MAX_CLIENTS, REFUSE_VERSION, REFUSE_DENIED, REFUSE_HANDSHAKE, REFUSE_COUNT };
@@ -495,6 +679,13 @@ struct broker {
     fanout_tap fanout[FANOUT_TAPS_MAX]; /* called for each pubsub message fanned out, in order */
     int n_fanout;          /* entries in fanout */
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
+    struct link *link;     /* the cluster's links, NULL without a cluster section (link.c) */
+    uint64_t hlc;          /* the hybrid logical clock of retained values (channel.c) */
+    const retained *fan_retained; /* during a fan-out: the retained value the message set
+                                   * (channel.c), for the cluster's tap */
+    interest_hook *interest; /* told of local interest (the links'), or NULL */
+    interest_acked_hook *interest_acked; /* asked whether the peers applied it */
+    void *interest_ctx;    /* its first argument */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -640,6 +831,37 @@ void gateway_reload(broker *b);
 /* The gateway's endpoints and counters as a JSON object (new reference). */
 struct json_t *gateway_status(const gateway *g);
 
+/* link.c: the cluster's sockets ----------------------------------------- */
+
+/* Opens the links when the config has a cluster section (b->link stays
+ * NULL otherwise): a ROUTER on cluster.listen, a DEALER to each peer.
+ * After auth_start (its ZAP handler admits the peers).  0, or -1 after
+ * logging. */
+int link_open(broker *b);
+/* Has the loop read the ROUTER, tick the heartbeats and send each turn's
+ * records; 0 or -1. */
+int link_watch(broker *b);
+/* What client.c does with a PUBLISH or SUBSCRIBE of a queue whose home is
+ * another node: LINK_LOCAL when it is not one (the channel code handles
+ * it), else 0 (forwarded to the home, answered) or a PS_WERR_* code with
+ * the reason in why[cap] (the home unreachable: "unavailable"; consumers
+ * attach at the home). */
+enum { LINK_LOCAL = -1 };
+int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+/* The fan-out hook: forwards a message published here to peers that want
+ * it (never one that came from a link). */
+void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
+/* The interest hook (ctx is the broker). */
+uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t plen, int add);
+/* The interest_acked hook (ctx is the broker). */
+int link_interest_acked(void *ctx, uint64_t seq);
+/* Peers whose interest matches something of the channel name. */
+size_t link_remote_subscribers(broker *b, const char *name);
+/* The links' state as `pctl cluster --json` prints it (new reference). */
+struct json_t *link_status(broker *b);
+/* Closes the sockets and frees the state; accepts b->link == NULL. */
+void link_close(broker *b);
+
 /* channel.c: channels, subscriptions, publish, requests -------------- */
 
 channel *chan_find(broker *b, const char *name, size_t len);
@@ -651,15 +873,16 @@ int chan_apply_config(broker *b);
 /* What a parked publisher waits for (client->park_why), set by chan_publish
  * when it parks a record: room in a full queue, or room in a receiver's
  * output on a block channel (client.c bounds the two backlogs apart). */
-enum { PARK_QUEUE, PARK_RECEIVER };
+enum { PARK_QUEUE, PARK_RECEIVER, PARK_INTEREST };
 enum { CHAN_PARK = 0x10000 }; /* chan_publish: keep the record, a full queue or block receiver waits (no PS_WERR_*) */
 /*
  * The request handlers: each returns 0 when done (answers sent), or a
  * PS_WERR_* code with the reason in why[cap] for the caller to send as
- * ERROR(cmd->corr); chan_publish may also return CHAN_PARK.
+ * ERROR(cmd->corr); chan_publish may also return CHAN_PARK, and
+ * chan_subscribe when its OK waits for the cluster's peers.
  */
 int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
-uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+int chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 uint16_t chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 void chan_ack(broker *b, client *c, uint64_t tag);
@@ -669,6 +892,12 @@ void chan_reply(broker *b, client *c, const ps__cmd *cmd);
  * a PS_WERR_* code with the reason in why[cap]. */
 uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *topic,
                             const ps__slice *data, char *why, size_t cap);
+/* Hands a message that came over a cluster link (LINK_MSG) to this
+ * node's subscribers on its broadcast or pubsub channel, after telling
+ * them of missed messages the link lost before it, or (flag QUEUE) to
+ * its queue; one for a channel that cannot be made or will not take it
+ * is dropped (0, or a PS_WERR_* code). */
+uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed);
 /* Publishes the broker's own message on CHAN_SYS (created on first use,
  * a pubsub channel without retained values), which no client may. */
 void chan_publish_sys(broker *b, const char *topic, const char *text);
@@ -732,7 +961,8 @@ int deliver_has_receiver(channel *ch, const ps__slice *topic);
  * clients it was meant for (dropped deliveries count; the hook's do not). */
 unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
                          const ps__slice *data, pending *pd);
-/* Adds (on) or removes the fan-out hook fn with ctx; a hook is called only
+/* Adds (on: 1 for pubsub messages, 2 for broadcast messages too) or
+ * removes (on 0) the fan-out hook fn with ctx; a hook is called only
  * while it is there, so one that is idle costs a message nothing.  At most
  * FANOUT_TAPS_MAX; adding one that is there already changes nothing. */
 void deliver_tap(broker *b, fanout_hook *fn, void *ctx, int on);

@@ -20,6 +20,8 @@
  * (log_limited), so that a flood of names costs a few lines and a summary.
  */
 #include "brokerd.h"
+
+#include <time.h>
 #include "defaults.h"
 #include "hash.h"
 
@@ -231,6 +233,7 @@ static channel *chan_lookup(broker *b, client *c, const ps__slice *name, int cre
 static void retained_free(broker *b, retained *r)
 {
     b->retained_bytes -= r->len + r->tlen;
+    free(r->origin);
     free(r->topic);
     free(r->data);
     free(r);
@@ -245,13 +248,42 @@ static retained *retained_find(channel *ch, const ps__slice *topic)
     return NULL;
 }
 
-/* Stores or clears the topic's retained value; 0, or a PS_WERR_* code
- * with the reason in why[cap]. */
-static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_t seq, char *why,
-                             size_t cap)
+/* The next value of the hybrid logical clock of retained values: the
+ * wall clock's milliseconds << 16, or one more than the last value given
+ * or seen when that is ahead, so that a newer value always has a larger
+ * clock on this node whatever the wall clock does. */
+static uint64_t hlc_next(broker *b)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t pt = ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) << 16;
+    b->hlc = pt > b->hlc ? pt : b->hlc + 1;
+    return b->hlc;
+}
+
+/* True when a value of clock hlc from node origin (olen bytes) is newer
+ * than r: the larger clock, and on a tie the larger node name. */
+static int retained_newer(const broker *b, const retained *r, uint64_t hlc, const char *origin,
+                          size_t olen)
+{
+    if (hlc != r->hlc)
+        return hlc > r->hlc;
+    const char *mine = r->origin ? r->origin : b->cfg->cluster ? b->cfg->cluster->node : "";
+    size_t mlen = strlen(mine);
+    int c = memcmp(origin, mine, olen < mlen ? olen : mlen);
+    return c > 0 || (c == 0 && olen > mlen);
+}
+
+/* Stores or clears the topic's retained value, with its clock and the
+ * node it came from (origin NULL: this one); in a cluster a clear leaves
+ * a tombstone, so that an older value from a peer cannot come back.  0,
+ * or a PS_WERR_* code with the reason in why[cap]. */
+static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_t seq,
+                             uint64_t hlc, const ps__slice *origin, char *why, size_t cap)
 {
     retained *r = retained_find(ch, &cmd->topic);
-    if (cmd->data.len == 0) {
+    int tombstones = b->link != NULL;
+    if (cmd->data.len == 0 && !tombstones) {
         if (r) {
             SLIST_REMOVE(&ch->ret, r, retained, link);
             retained_free(b, r);
@@ -284,17 +316,24 @@ static uint16_t retained_set(broker *b, channel *ch, const ps__cmd *cmd, uint64_
         SLIST_INSERT_HEAD(&ch->ret, r, link);
         ch->n_retained++;
     }
-    uint8_t *data = malloc(cmd->data.len);
-    if (!data) {
+    uint8_t *data = cmd->data.len ? malloc(cmd->data.len) : NULL;
+    char *from = origin ? strndup(origin->ptr, origin->len) : NULL;
+    if ((cmd->data.len && !data) || (origin && !from)) {
+        free(data);
+        free(from);
         snprintf(why, cap, "out of memory");
         return PS_WERR_LIMIT;
     }
-    memcpy(data, cmd->data.ptr, cmd->data.len);
+    if (cmd->data.len)
+        memcpy(data, cmd->data.ptr, cmd->data.len);
     free(r->data);
+    free(r->origin);
     b->retained_bytes += cmd->data.len - r->len;
     r->data = data;
     r->len = cmd->data.len;
     r->seq = seq;
+    r->hlc = hlc;
+    r->origin = from;
     return 0;
 }
 
@@ -457,7 +496,9 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
         return CHAN_PARK;
     }
     uint64_t seq = ch->seq + 1;
-    if ((cmd->flags & PS_WIRE_RETAIN) && (code = retained_set(b, ch, cmd, seq, why, cap)))
+    int retain = (cmd->flags & PS_WIRE_RETAIN) != 0;
+    if (retain && (code = retained_set(b, ch, cmd, seq, b->link ? hlc_next(b) : 0, NULL, why,
+                                       cap)))
         return code;
     ch->seq = seq;
     count_in(b, ch, cmd->data.len);
@@ -466,8 +507,11 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     pending *pd = NULL;
     if (cmd->flags & PS_WIRE_SYNC)
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
+    /* The cluster's tap sends a retained value to every peer. */
+    b->fan_retained = retain ? retained_find(ch, &cmd->topic) : NULL;
     if (!deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd) && !kept)
         notes |= PS_WIRE_NOTE_NOBODY;
+    b->fan_retained = NULL;
     note(c, ch, notes);
     return 0;
 }
@@ -491,6 +535,63 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
     uint64_t seq = ++ch->seq;
     count_in(b, ch, data->len);
     deliver_fan_out(b, ch, seq, topic, data, NULL);
+    return 0;
+}
+
+uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
+{
+    char why[256];
+    uint16_t code = 0;
+    if (is_sys(&msg->channel))
+        return PS_WERR_DENIED; /* each node has its own */
+    channel *ch = chan_resolve(b, &msg->channel, 1, &code, why, sizeof why);
+    if (!ch)
+        return code;
+    if ((ch->type == CHAN_QUEUE) != ((msg->flags & PS_WIRE_LINK_QUEUE) != 0))
+        return PS_WERR_WRONGTYPE;
+    if ((code = message_fault(b, &msg->topic, msg->data.len, why, sizeof why)))
+        return code;
+    if (ch->type == CHAN_QUEUE) {
+        /* Published at another node for this home: the sender answered
+         * its publisher; a full queue here drops it, logged. */
+        qmsg *qm = queue_push(ch, msg, &code, why, sizeof why);
+        if (!qm) {
+            log_limited(LOG_LVL_WARNING, "cluster: queue messages from links dropped", "",
+                        "cluster: a message for queue '%s' from a peer dropped: %s", ch->name,
+                        why);
+            return code;
+        }
+        count_in(b, ch, msg->data.len);
+        queue_dispatch(b, ch);
+        return 0;
+    }
+    uint64_t seq = ch->seq + 1;
+    if (msg->cmd == PS_CMD_LINK_RETAINED) {
+        /* The newest value wins, by its clock and then its node: the same
+         * choice on every node, whatever order the values came in. */
+        if (ch->type != CHAN_PUBSUB || !ch->retain)
+            return PS_WERR_WRONGTYPE;
+        if (msg->stamp > b->hlc)
+            b->hlc = msg->stamp;
+        retained *r = retained_find(ch, &msg->topic);
+        if (r && !retained_newer(b, r, msg->stamp, msg->text.ptr, msg->text.len))
+            return 0;
+        if ((code = retained_set(b, ch, msg, seq, msg->stamp, &msg->text, why, sizeof why)))
+            return code;
+        if (msg->flags & PS_WIRE_LINK_RESYNC)
+            return 0; /* kept for subscribers to come, not news */
+    }
+    if (missed) {
+        /* Told like any other loss: a GAP before the subscriber's next
+         * delivery on the channel. */
+        sub *s;
+        TAILQ_FOREACH(s, &ch->subs, ch_link)
+            if (!s->requests_only)
+                s->gap += missed;
+    }
+    ch->seq = seq;
+    count_in(b, ch, msg->data.len);
+    deliver_fan_out(b, ch, seq, &msg->topic, &msg->data, NULL);
     return 0;
 }
 
@@ -527,7 +628,9 @@ static ps__slice sub_pattern(const channel *ch, const ps__cmd *cmd)
     return p;
 }
 
-uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+static uint16_t sub_ok(broker *b, client *c, sub *s, uint64_t corr, int news);
+
+int chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     /* A responder needs the right to reply; to get messages too, the
      * right to subscribe (consume) as well. */
@@ -546,6 +649,16 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
         return PS_WERR_INVALID;
     }
     sub *s = sub_find(c, ch, p.ptr, p.len);
+    if (s && s->wait_seq) {
+        /* The same SUBSCRIBE again, parked until the cluster's peers know
+         * of it: its OK (and retained values) go once they applied it. */
+        if (!b->interest_acked(b->interest_ctx, s->wait_seq) && b->now < s->wait_until) {
+            c->park_why = PARK_INTEREST;
+            return CHAN_PARK;
+        }
+        s->wait_seq = 0;
+        return sub_ok(b, c, s, cmd->corr, 1);
+    }
     /* Retained values go to a subscription that is new (or newly more than
      * requests only): a SUBSCRIBE repeated must not have them sent again,
      * or one frame of repeats would queue a copy per record. */
@@ -568,14 +681,37 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
         c->n_subs++;
         TAILQ_INSERT_TAIL(&ch->subs, s, ch_link);
         ch->n_subs++;
+        s->interest = ch->type != CHAN_QUEUE && !requests_only && b->interest;
+        uint64_t seq = s->interest ? b->interest(b->interest_ctx, ch, s->pattern, s->plen, 1) : 0;
+        if (seq && !b->interest_acked(b->interest_ctx, seq)) {
+            /* "Nothing published after the OK is missed" holds cluster-wide:
+             * the OK waits (parked, at most INTEREST_WAIT_MS) until every
+             * peer that is up applied the new interest. */
+            s->wait_seq = seq;
+            s->wait_until = b->now + INTEREST_WAIT_MS;
+            s->responder = responder;
+            s->requests_only = requests_only;
+            s->window = cmd->window ? cmd->window : 100;
+            c->park_why = PARK_INTEREST;
+            return CHAN_PARK;
+        }
     }
     s->responder = responder;
     s->requests_only = requests_only;
     s->window = cmd->window ? cmd->window : 100;
     log_debug("client %llu subscribed to %s '%.*s'%s", (unsigned long long)c->num, ch->name,
               (int)p.len, p.ptr, requests_only ? " for requests only" : responder ? " as responder" : "");
+    return sub_ok(b, c, s, cmd->corr, news);
+}
+
+/* The OK of a subscription, then the retained values it matches when it
+ * is news; the end of chan_subscribe. */
+static uint16_t sub_ok(broker *b, client *c, sub *s, uint64_t corr, int news)
+{
+    channel *ch = s->ch;
+    int requests_only = s->requests_only;
     if (ch->type == CHAN_QUEUE) {
-        out_ok(b, c, cmd->corr, 0);
+        out_ok(b, c, corr, 0);
         queue_dispatch(b, ch);
         return 0;
     }
@@ -583,15 +719,15 @@ uint16_t chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, siz
     retained *r;
     if (ch->type == CHAN_PUBSUB && !requests_only && news)
         SLIST_FOREACH(r, &ch->ret, link)
-            n += topic_match(s->pattern, s->plen, r->topic, r->tlen) != 0;
-    out_ok(b, c, cmd->corr, n);
+            n += r->len && topic_match(s->pattern, s->plen, r->topic, r->tlen);
+    out_ok(b, c, corr, n);
     if (!n)
         return 0;
     SLIST_FOREACH(r, &ch->ret, link) {
         if (c->cut)
             break; /* over its bound: the rest would only be dropped */
-        if (!topic_match(s->pattern, s->plen, r->topic, r->tlen))
-            continue;
+        if (!r->len || !topic_match(s->pattern, s->plen, r->topic, r->tlen))
+            continue; /* a tombstone, or not for it */
         ps__slice topic = {r->topic, r->tlen}, data = {(const char *)r->data, r->len};
         deliver(b, s, PS_WIRE_RETAINED, r->seq, 0, topic, data, 0);
     }
@@ -606,6 +742,8 @@ void chan_sub_remove(broker *b, sub *s)
     c->n_subs--;
     TAILQ_REMOVE(&ch->subs, s, ch_link);
     ch->n_subs--;
+    if (s->interest && b->interest)
+        b->interest(b->interest_ctx, ch, s->pattern, s->plen, 0);
     if (ch->type == CHAN_QUEUE && s->inflight) {
         /* The client's ticket list runs newest first, and each requeue goes
          * to the front, so the oldest message ends up first again. */

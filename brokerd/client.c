@@ -175,12 +175,19 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
         break;
     }
     case PS_CMD_PUBLISH:
+        /* A queue whose home is another node goes there. */
+        if ((code = link_queue_command(b, c, cmd, why, sizeof why)) != LINK_LOCAL)
+            break;
         code = chan_publish(b, c, cmd, why, sizeof why);
         if (code == CHAN_PARK)
             return 1;
         break;
     case PS_CMD_SUBSCRIBE:
+        if ((code = link_queue_command(b, c, cmd, why, sizeof why)) != LINK_LOCAL)
+            break;
         code = chan_subscribe(b, c, cmd, why, sizeof why);
+        if (code == CHAN_PARK)
+            return 1; /* its OK waits for the cluster's peers */
         break;
     case PS_CMD_UNSUBSCRIBE:
         code = chan_unsubscribe(b, c, cmd, why, sizeof why);
@@ -251,6 +258,10 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
             out_error(b, c, cmd->corr, PS_WERR_FULL,
                       "queue '%.*s' is full and so is this publisher's backlog",
                       (int)cmd->channel.len, cmd->channel.ptr);
+        else if (c->park_why == PARK_INTEREST)
+            out_error(b, c, cmd->corr, PS_WERR_FULL,
+                      "this client's backlog is full while its subscription waits for the "
+                      "cluster's peers");
         else
             out_error(b, c, cmd->corr, PS_WERR_FULL,
                       "a receiver on block channel '%.*s' does not read and this "

@@ -326,29 +326,23 @@ static int credential_ok(const char *file, const struct stat *st)
 }
 
 /*
- * Reads broker.curve: the broker's key pair from secret_key_file, in the
- * format `pctl keygen` writes (public_key = "..."; secret_key = "...";).
- * A relative name is found beside the configuration file.
+ * Reads a key pair from the file a secret_key_file setting s names, in
+ * the format `pctl keygen` writes (public_key = "..."; secret_key =
+ * "...";), into secret and public (41 bytes each).  A relative name is
+ * found beside the configuration file.  0, or -1 after the error.
  */
-static void load_curve(struct loader *l, config *c, const config_setting_t *g)
+static int read_keyfile(struct loader *l, const config_setting_t *s, char *secret, char *public)
 {
-    cfg_check_group(l, g, cfg_curve_keys, "broker.curve");
-    config_setting_t *s = cfg_member(g, "secret_key_file", K_STRING);
-    if (!s) {
-        if (!config_setting_get_member(g, "secret_key_file"))
-            cfg_err_on(l, g, "'curve' needs secret_key_file = \"FILE\"; (a key pair from `pctl keygen`)");
-        return;
-    }
     char buf[4096];
     const char *file = beside(l, config_setting_get_string(s), buf, sizeof buf);
     struct stat st;
     if (stat(file, &st) < 0) {
         cfg_err_on(l, s, "secret_key_file \"%s\": %s", file, strerror(errno));
-        return;
+        return -1;
     }
     if (!S_ISREG(st.st_mode)) {
         cfg_err_on(l, s, "secret_key_file \"%s\": not a regular file", file);
-        return;
+        return -1;
     }
     /* A secret key another user owns or can read is no secret (a
      * credential of systemd's is read-only and the service's alone). */
@@ -356,13 +350,13 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
         if (st.st_uid != geteuid()) {
             cfg_err_on(l, s, "secret_key_file \"%s\" is owned by uid %u, not by the broker's (%u)",
                        file, (unsigned)st.st_uid, (unsigned)geteuid());
-            return;
+            return -1;
         }
         if (st.st_mode & (S_IRWXG | S_IRWXO)) {
             cfg_err_on(l, s, "secret_key_file \"%s\" is readable by %s (mode %04o): chmod 0600 it",
                        file, st.st_mode & S_IRWXO ? "everyone" : "its group",
                        (unsigned)(st.st_mode & 07777));
-            return;
+            return -1;
         }
     }
     config_t kf;
@@ -373,7 +367,7 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
         else
             cfg_err_at_file(l, file, config_error_line(&kf), "%s", config_error_text(&kf));
         config_destroy(&kf);
-        return;
+        return -1;
     }
     /* The key file's settings name it as their source already: no
      * directory may be put in front of it while they are judged. */
@@ -385,6 +379,7 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
     config_setting_t *sec = cfg_member(root, "secret_key", K_STRING);
     uint8_t raw[32];
     char derived[41];
+    int rc = -1;
     if (!sec) {
         cfg_err_at_file(l, file, 0, "no secret_key = \"...\"; here (give the .key file of `pctl "
                     "keygen`, not the .pub)");
@@ -395,13 +390,28 @@ static void load_curve(struct loader *l, config *c, const config_setting_t *g)
     } else if (pub && strcmp(config_setting_get_string(pub), derived) != 0) {
         cfg_err_on(l, pub, "public_key does not belong to secret_key");
     } else {
-        c->curve = 1;
-        memcpy(c->curve_secret, config_setting_get_string(sec), 41);
-        memcpy(c->curve_public, derived, 41);
+        memcpy(secret, config_setting_get_string(sec), 41);
+        memcpy(public, derived, 41);
+        rc = 0;
     }
     memset(raw, 0, sizeof raw);
     l->dir = dir;
     config_destroy(&kf);
+    return rc;
+}
+
+/* Reads broker.curve: the broker's key pair from secret_key_file. */
+static void load_curve(struct loader *l, config *c, const config_setting_t *g)
+{
+    cfg_check_group(l, g, cfg_curve_keys, "broker.curve");
+    config_setting_t *s = cfg_member(g, "secret_key_file", K_STRING);
+    if (!s) {
+        if (!config_setting_get_member(g, "secret_key_file"))
+            cfg_err_on(l, g, "'curve' needs secret_key_file = \"FILE\"; (a key pair from `pctl keygen`)");
+        return;
+    }
+    if (read_keyfile(l, s, c->curve_secret, c->curve_public) == 0)
+        c->curve = 1;
 }
 
 #define HTTP_TOKEN_MIN 16   /* a bearer token has at least this many characters */
@@ -652,6 +662,7 @@ static void channel_free(config_channel *cc)
 {
     if (cc) {
         free(cc->name);
+        free(cc->home);
         free(cc);
     }
 }
@@ -730,8 +741,182 @@ static void load_channel(struct loader *l, config *c, const config_setting_t *g,
     v = cfg_get_choice(l, g, "overflow", overflow_choices);
     if (v >= 0)
         cc->overflow = v == 0 ? OVERFLOW_REFUSE : OVERFLOW_BLOCK;
+    if ((s = cfg_member(g, "home", K_STRING))) {
+        if (cc->type != CHAN_QUEUE)
+            cfg_err_on(l, s, "'home' is for queues; \"%s\" is a %s", n,
+                       config_type_name(cc->type));
+        cc->home = cfg_strdup(config_setting_get_string(s), l);
+    }
     **tail = cc;
     *tail = &cc->next;
+}
+
+/* True when name may name a node: the characters of a channel name. */
+static int node_name_ok(const char *name)
+{
+    return ps__wire_valid_channel(name, strlen(name));
+}
+
+/* Reads one tcp endpoint of the cluster section (listen, a peer's) into
+ * *out; what names it in the error. */
+static void cluster_endpoint(struct loader *l, const config_setting_t *s, const char *what,
+                             char **out)
+{
+    const char *ep = config_setting_get_string(s), *why = NULL;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        cfg_err_on(l, s, "%s \"%s\": links speak tcp://HOST:PORT", what, ep);
+    else if (!config_endpoint_ok(ep, &why))
+        cfg_err_on(l, s, "%s \"%s\": %s", what, ep, why);
+    else
+        *out = cfg_strdup(ep, l);
+}
+
+static void peer_free(config_peer *p)
+{
+    if (p) {
+        free(p->node);
+        free(p->endpoint);
+        free(p);
+    }
+}
+
+/* Reads one entry of cluster.peers and appends it to cl->peers. */
+static void load_peer(struct loader *l, config_cluster *cl, const config_setting_t *g,
+                      config_peer ***tail)
+{
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        cfg_err_on(l, g, "each peer must be a group { node = ...; endpoint = ...; public_key = ...; }");
+        return;
+    }
+    cfg_check_group(l, g, cfg_peer_keys, "a peer");
+    config_setting_t *node = cfg_member(g, "node", K_STRING),
+                     *ep = cfg_member(g, "endpoint", K_STRING),
+                     *key = cfg_member(g, "public_key", K_STRING);
+    if (!node || !ep || !key) {
+        cfg_err_on(l, g, "a peer needs node, endpoint and public_key");
+        return;
+    }
+    const char *n = config_setting_get_string(node), *k = config_setting_get_string(key);
+    uint8_t raw[32];
+    if (!node_name_ok(n)) {
+        cfg_err_on(l, node, "invalid node name \"%s\" (1 to 255 of A-Z a-z 0-9 _ . -)", n);
+        return;
+    }
+    if (cl->node && !strcmp(n, cl->node)) {
+        cfg_err_on(l, node, "peer \"%s\" is this node itself (cluster.node)", n);
+        return;
+    }
+    for (const config_peer *o = cl->peers; o; o = o->next)
+        if (!strcmp(o->node, n)) {
+            cfg_err_on(l, node, "peer \"%s\" listed twice", n);
+            return;
+        }
+    if (strlen(k) != 40 || !zmq_z85_decode(raw, k)) {
+        cfg_err_on(l, key, "public_key of peer \"%s\" must be 40 characters of Z85", n);
+        return;
+    }
+    config_peer *p = calloc(1, sizeof *p);
+    if (!p || !(p->node = strdup(n))) {
+        peer_free(p);
+        cfg_err_on(l, g, "out of memory");
+        return;
+    }
+    memcpy(p->public_key, k, 41);
+    cluster_endpoint(l, ep, "peer endpoint", &p->endpoint);
+    if (!p->endpoint) {
+        peer_free(p);
+        return;
+    }
+    **tail = p;
+    *tail = &p->next;
+    cl->n_peers++;
+}
+
+/* Reads the cluster section: this node, its key pair, its peers. */
+static void load_cluster(struct loader *l, config *c, const config_setting_t *g)
+{
+    cfg_check_group(l, g, cfg_cluster_keys, "cluster");
+    config_cluster *cl = calloc(1, sizeof *cl);
+    if (!cl) {
+        cfg_err_on(l, g, "out of memory");
+        return;
+    }
+    c->cluster = cl;
+    cl->heartbeat_ms = 500;
+    cl->heartbeat_timeout_ms = 1500;
+    cl->link_buffer = 64L << 20;
+    cl->max_interest = 100000;
+    static const char *const needed[] = {"name", "node", "listen", "secret_key_file", "peers"};
+    for (size_t i = 0; i < sizeof needed / sizeof *needed; i++)
+        if (!config_setting_get_member(g, needed[i]))
+            cfg_err_on(l, g, "cluster needs '%s'", needed[i]);
+    config_setting_t *s;
+    if ((s = cfg_member(g, "name", K_STRING))) {
+        if (!node_name_ok(config_setting_get_string(s)))
+            cfg_err_on(l, s, "invalid cluster name \"%s\" (1 to 255 of A-Z a-z 0-9 _ . -)",
+                       config_setting_get_string(s));
+        else
+            cl->name = cfg_strdup(config_setting_get_string(s), l);
+    }
+    if ((s = cfg_member(g, "node", K_STRING))) {
+        if (!node_name_ok(config_setting_get_string(s)))
+            cfg_err_on(l, s, "invalid node name \"%s\" (1 to 255 of A-Z a-z 0-9 _ . -)",
+                       config_setting_get_string(s));
+        else
+            cl->node = cfg_strdup(config_setting_get_string(s), l);
+    }
+    if ((s = cfg_member(g, "listen", K_STRING)))
+        cluster_endpoint(l, s, "cluster listen", &cl->listen);
+    if ((s = cfg_member(g, "secret_key_file", K_STRING)))
+        read_keyfile(l, s, cl->secret_key, cl->public_key);
+    if ((s = cfg_member(g, "peers", K_LIST))) {
+        config_peer **tail = &cl->peers;
+        int n = config_setting_length(s);
+        for (int i = 0; i < n; i++)
+            load_peer(l, cl, config_setting_get_elem(s, (unsigned)i), &tail);
+    }
+    cfg_get_long(l, g, "heartbeat_ms", 10, 3600000, &cl->heartbeat_ms);
+    cfg_get_long(l, g, "heartbeat_timeout_ms", 20, 36000000, &cl->heartbeat_timeout_ms);
+    cfg_get_long(l, g, "link_buffer", 1LL << 16, 1LL << 40, &cl->link_buffer);
+    cfg_get_long(l, g, "max_interest", 1, 100000000, &cl->max_interest);
+    if ((s = cfg_member(g, "heartbeat_timeout_ms", K_INT)) &&
+        cl->heartbeat_timeout_ms <= cl->heartbeat_ms)
+        cfg_err_on(l, s, "'heartbeat_timeout_ms' (%ld) must be longer than 'heartbeat_ms' (%ld)",
+                   cl->heartbeat_timeout_ms, cl->heartbeat_ms);
+}
+
+/* A queue's home must be a node of the cluster. */
+static void check_homes(struct loader *l, const config *c, config_t *cf)
+{
+    for (const config_channel *cc = c->channels; cc; cc = cc->next) {
+        if (!cc->home)
+            continue;
+        int known = c->cluster && c->cluster->node && !strcmp(cc->home, c->cluster->node);
+        for (const config_peer *p = c->cluster ? c->cluster->peers : NULL; p && !known; p = p->next)
+            known = !strcmp(p->node, cc->home);
+        if (!known)
+            cfg_err_on(l, config_lookup(cf, "channels"),
+                       "channel \"%s\": home \"%s\" is not a node of the cluster%s", cc->name,
+                       cc->home, c->cluster ? "" : " (there is no cluster section)");
+    }
+}
+
+void config_cluster_free(config_cluster **clp)
+{
+    if (!clp || !*clp)
+        return;
+    config_cluster *cl = *clp;
+    free(cl->name);
+    free(cl->node);
+    free(cl->listen);
+    while (cl->peers) {
+        config_peer *p = cl->peers;
+        cl->peers = p->next;
+        peer_free(p);
+    }
+    memset(cl->secret_key, 0, sizeof cl->secret_key);
+    free(cl);
+    *clp = NULL;
 }
 
 /* A config with every default and no endpoints; NULL on ENOMEM. */
@@ -887,6 +1072,9 @@ config *config_load(const char *path, FILE *errs)
     }
     if ((s = cfg_member(root, "security", K_GROUP)))
         load_security(&l, c, s);
+    if ((s = cfg_member(root, "cluster", K_GROUP)))
+        load_cluster(&l, c, s);
+    check_homes(&l, c, &cf);
     if (c->curve && !c->secure)
         cfg_err_on(&l, config_lookup(&cf, "broker.curve"),
                "'curve' needs a security section naming the clients' public keys "
@@ -935,6 +1123,7 @@ void config_free(config **cp)
         c->clients = cc->next;
         client_entry_free(cc);
     }
+    config_cluster_free(&c->cluster);
     /* The secret key must not linger in freed memory. */
     memset(c->curve_secret, 0, sizeof c->curve_secret);
     free(c);

@@ -38,9 +38,16 @@ const struct key cfg_client_keys[] = {
 const struct key cfg_channel_keys[] = {
     {"name", K_STRING},  {"type", K_STRING},     {"retain", K_BOOL},
     {"durable", K_BOOL}, {"max_queued", K_INT},  {"slow_subscriber", K_STRING},
-    {"overflow", K_STRING}, {NULL, 0}};
+    {"overflow", K_STRING}, {"home", K_STRING}, {NULL, 0}};
+const struct key cfg_cluster_keys[] = {
+    {"name", K_STRING}, {"node", K_STRING}, {"listen", K_STRING}, {"secret_key_file", K_STRING},
+    {"peers", K_LIST}, {"heartbeat_ms", K_INT}, {"heartbeat_timeout_ms", K_INT},
+    {"link_buffer", K_INT}, {"max_interest", K_INT}, {NULL, 0}};
+const struct key cfg_peer_keys[] = {
+    {"node", K_STRING}, {"endpoint", K_STRING}, {"public_key", K_STRING}, {NULL, 0}};
 const struct key cfg_top_keys[] = {
-    {"broker", K_GROUP}, {"channels", K_LIST}, {"security", K_GROUP}, {NULL, 0}};
+    {"broker", K_GROUP}, {"channels", K_LIST}, {"security", K_GROUP}, {"cluster", K_GROUP},
+    {NULL, 0}};
 
 static const char *kind_name(enum kind k)
 {

@@ -158,8 +158,9 @@ unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *
     }
     if (b->fan_rec.cap > PS_FRAME_MAX)
         ps__buf_free(&b->fan_rec); /* a large message's room is not kept */
-    for (int i = 0; ch->type == CHAN_PUBSUB && i < b->n_fanout; i++)
-        b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
+    for (int i = 0; i < b->n_fanout; i++)
+        if (ch->type == CHAN_PUBSUB || b->fanout[i].broadcast)
+            b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
     if (pd)
         pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
     return reached;
@@ -171,7 +172,7 @@ void deliver_tap(broker *b, fanout_hook *fn, void *ctx, int on)
     while (i < b->n_fanout && (b->fanout[i].fn != fn || b->fanout[i].ctx != ctx))
         i++;
     if (on && i == b->n_fanout && b->n_fanout < FANOUT_TAPS_MAX)
-        b->fanout[b->n_fanout++] = (fanout_tap){fn, ctx};
+        b->fanout[b->n_fanout++] = (fanout_tap){fn, ctx, on == 2};
     if (!on && i < b->n_fanout) {
         /* Kept in order: the hooks are called in the order they came. */
         memmove(&b->fanout[i], &b->fanout[i + 1], (size_t)(b->n_fanout - i - 1) * sizeof *b->fanout);

@@ -153,6 +153,13 @@ static void main_reload(broker *b)
             log_notice("broker.http changes take effect when the broker restarts");
         if (nc->ipc_mode != b->cfg->ipc_mode || nc->ipc_gid != b->cfg->ipc_gid)
             log_notice("ipc_mode and ipc_group changes take effect when the broker restarts");
+        /* The links hold the cluster section they started with (cluster.c
+         * points into it): it stays until a restart. */
+        if (nc->cluster || b->cfg->cluster)
+            log_notice("cluster changes take effect when the broker restarts");
+        config_cluster *kept = b->cfg->cluster;
+        b->cfg->cluster = nc->cluster;
+        nc->cluster = kept;
         char **eps = nc->endpoints;
         size_t n = nc->n_endpoints;
         nc->endpoints = b->cfg->endpoints;
@@ -276,6 +283,9 @@ static int wire_loop(broker *b)
     rc |= loop_on_turn(b->loop, tickets_due, b);
     rc |= loop_timer(b->loop, 0, sweep, b);
     rc |= loop_on_turn(b->loop, flush, b);
+    /* The links' records after the clients' turn end, which may forward
+     * the messages of unparked publishers. */
+    rc |= link_watch(b);
     rc |= loop_on_turn(b->loop, log_summaries, NULL);
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
@@ -451,13 +461,22 @@ int main(int argc, char **argv)
     /* The gateway after the ZAP handler (nothing may be bound before it)
      * and before listen_open: it claims its sockets passed by systemd
      * before listen_open warns about unclaimed ones. */
-    if (auth_start(b) < 0 || gateway_open(b) < 0 || listen_open(b) < 0 || http_open(b) < 0)
+    if (auth_start(b) < 0 || gateway_open(b) < 0 || listen_open(b) < 0 || http_open(b) < 0 ||
+        link_open(b) < 0)
         goto out;
     if (b->gw) {
         /* The gateway hears of every pubsub message without channel code
          * knowing it exists. */
         deliver_tap(b, gateway_forward, b, 1);
     } /* the HTTP endpoint's live tails add theirs while one is open */
+    if (b->link) {
+        /* The cluster's links: broadcast messages too, and the local
+         * interest they tell the peers of. */
+        deliver_tap(b, link_tap, b, 2);
+        b->interest = link_interest;
+        b->interest_acked = link_interest_acked;
+        b->interest_ctx = b;
+    }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
@@ -471,10 +490,12 @@ int main(int argc, char **argv)
 out:
     http_close(b);
     client_free_all(b);
+    b->interest = NULL; /* the subscriptions going are not news for the peers */
     chan_free_all(b);
     ps__buf_free(&b->fan_rec);
     store_fini(b);
     gateway_close(b);
+    link_close(b);
     listen_close(b);
     loop_free(&b->loop);
     auth_stop(b);

@@ -45,11 +45,11 @@ _pubsub() {
     pctl)
         opts="--json -n --count -d --delay --force --type --durable --max-queued --overflow
               --slow-subscriber --no-retain --clear $_pubsub_client_opts"
-        words="status channels clients subscriptions top ping keygen create delete purge retained"
+        words="status channels clients cluster subscriptions top ping keygen create delete purge retained"
         ;;
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs
-              --subs --pubs --window --requests --idle --slow-mib --mosquitto-count"
+              --subs --pubs --window --requests --idle --slow-mib --mosquitto-count --sub-broker"
         words="pubsub fanout many queue confirm sync durable reqrep memory"
         ;;
     brokerd)
@@ -100,7 +100,7 @@ _pubsub() {
     -b | --broker | -t | --topic | -n | --count | --size | --rate | --timeout | -s | --runs | \
         -m | --message | -C | -W | --wait | -d | --delay | -H | --host | -p | --port | -i | --name | \
         --broker-pid | --nats | --redis | --mosquitto | --subs | --pubs | --window | --requests | \
-        --idle | --slow-mib | --mosquitto-count | --max-queued)
+        --idle | --slow-mib | --mosquitto-count | --max-queued | --sub-broker)
         return 0 # a value of the user's own
         ;;
     esac

@@ -42,7 +42,7 @@ typedef struct {
     const char *name; /* its name in the grammar */
 } field;
 
-#define FIELDS_MAX 8 /* fields of the longest record, room to grow */
+#define FIELDS_MAX 10 /* fields of the longest record (LINK_HELLO: 9), room to grow */
 
 /* The layout of one command's record. */
 typedef struct {
@@ -92,6 +92,18 @@ static const layout *const records[256] = {
     REC(PS_CMD_DONE, CORR, U32(count, "replied"), U32(expected, "expected")),
     REC(PS_CMD_ADMIN, CORR, STR(text, PS_WIRE_TEXT_MAX, "verb")),
     REC(PS_CMD_ADMIN_REPLY, CORR, BIN(data, "json")),
+    REC(PS_CMD_LINK_HELLO, {F_MAGIC, 0, 0, "magic"}, U8(major, "major"), U8(minor, "minor"),
+        U32(heartbeat_ms, "heartbeat_ms"), U64(epoch, "epoch"), U64(hash, "decl_hash"),
+        STR(text, PS_WIRE_NAME_MAX, "cluster"), STR(channel, PS_WIRE_NAME_MAX, "node"),
+        BIN(data, "decls")),
+    REC(PS_CMD_LINK_HEARTBEAT, U8(flags, "flags"), U64(stamp, "stamp"), U64(echo, "echo"),
+        U64(epoch, "seen_epoch"), U64(seq, "interest_ack")),
+    REC(PS_CMD_LINK_INTEREST, U64(seq, "interest_seq"), U8(flags, "op"), CHANNEL,
+        STR(topic, PS_WIRE_TOPIC_MAX, "pattern")),
+    REC(PS_CMD_LINK_MSG, U8(flags, "flags"), U64(seq, "link_seq"), CHANNEL, TOPIC,
+        BIN(data, "data")),
+    REC(PS_CMD_LINK_RETAINED, U8(flags, "flags"), U64(seq, "link_seq"), U64(stamp, "hlc"),
+        STR(text, PS_WIRE_NAME_MAX, "origin"), CHANNEL, TOPIC, BIN(data, "data")),
 };
 
 /* The members a field reads and writes, by kind. */

@@ -53,8 +53,27 @@ enum {
     PS_CMD_REPLY = 0x31,     /* c->b: tag, status, data; b->c: corr, status, data */
     PS_CMD_DONE = 0x32,      /* b->c: corr, replied, expected */
     PS_CMD_ADMIN = 0x40,     /* c->b: corr, verb */
-    PS_CMD_ADMIN_REPLY = 0x41 /* b->c: corr, data (JSON) */
+    PS_CMD_ADMIN_REPLY = 0x41, /* b->c: corr, data (JSON) */
+    /* The cluster's link records, between brokers only (docs/protocol.md,
+     * "Between brokers"); a client sending one is refused like any
+     * command not meant for it. */
+    PS_CMD_LINK_HELLO = 0x50,     /* magic, version, heartbeat, epoch, hash, cluster, node, decls */
+    PS_CMD_LINK_HEARTBEAT = 0x51, /* flags, stamp, echo, seen epoch, interest ack */
+    PS_CMD_LINK_INTEREST = 0x52,  /* interest seq, op, channel, pattern */
+    PS_CMD_LINK_MSG = 0x53,       /* flags, link seq, channel, topic, data */
+    PS_CMD_LINK_RETAINED = 0x54   /* LINK_MSG of a retained value: with its clock and origin */
 };
+
+/* LINK_HEARTBEAT flags. */
+#define PS_WIRE_LINK_ECHO 0x01     /* answer at once with echo = stamp (round-trip time) */
+/* LINK_INTEREST ops. */
+#define PS_WIRE_INTEREST_ADD 1     /* the sender's clients want (channel, pattern) */
+#define PS_WIRE_INTEREST_REMOVE 2  /* ... no longer */
+#define PS_WIRE_INTEREST_RESET 3   /* forget all of the sender's interest: a full list follows */
+/* LINK_MSG flags. */
+#define PS_WIRE_LINK_RETAIN 0x01   /* the message set (or cleared) the topic's retained value */
+#define PS_WIRE_LINK_QUEUE 0x02    /* a message for a queue whose home is the receiver */
+#define PS_WIRE_LINK_RESYNC 0x04   /* a retained value re-sent after HELLO: stored, not delivered */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
@@ -121,6 +140,10 @@ typedef struct {
     uint64_t broker_id;  /* WELCOME */
     uint64_t epoch;      /* WELCOME: changes at every broker start */
     uint64_t dropped;    /* GAP */
+    uint64_t hash;       /* LINK_HELLO: hash of the channel declarations */
+    uint64_t stamp;      /* LINK_HEARTBEAT: the sender's clock, in us; LINK_MSG: the hybrid
+                          * logical clock of a retained value */
+    uint64_t echo;       /* LINK_HEARTBEAT: a stamp answered, 0 for none */
     ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST, NOTICE */
     ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
     ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */

@@ -90,7 +90,15 @@ struct target {
     int (*rpc_run)(const struct target *t, const struct job *j, int64_t *lat, long n);
     int kinds;             /* bit per enum kind it can run */
     double scale;          /* share of each job's messages it is given (0: all) */
+    const char *sub_addr;  /* where receivers and responders attach, when not addr
+                              (another node of a cluster); NULL: addr */
 };
+
+/* Where t's subscribers, consumers and responders connect. */
+static const char *sub_addr(const struct target *t)
+{
+    return t->sub_addr ? t->sub_addr : t->addr;
+}
 
 static int64_t now_ns(void)
 {
@@ -158,7 +166,7 @@ static int ps_sub_run(const struct target *t, const struct job *j, int ready_fd,
 {
     ps_opts *o = ps_opts_new();
     ps_opts_set_int(o, PS_OPT_WINDOW, 1000);
-    ps_client *c = ps_connect(t->addr, o);
+    ps_client *c = ps_connect(sub_addr(t), o);
     ps_opts_destroy(&o);
     int ready = 0;
     if (!c || ps_subscribe(c, ps_channel(j), NULL, 0) < 0)
@@ -214,7 +222,7 @@ static int ps_pub_run(const struct target *t, const struct job *j, int go_fd, st
 static int ps_rpc_serve(const struct target *t, const struct job *j, int ready_fd)
 {
     (void)j;
-    ps_client *c = ps_connect(t->addr, NULL);
+    ps_client *c = ps_connect(sub_addr(t), NULL);
     int ready = 0;
     if (!c || ps_subscribe(c, "bench.rpc", "#", PS_RESPONDER) < 0)
         return -1;
@@ -1034,6 +1042,9 @@ static void usage(FILE *out)
 "                           queue needs a queue channel 'bench.queue', durable a\n"
 "                           durable queue 'bench.durable' (see `make bench`)\n"
 "      --broker-pid PID     brokerd's process, for the memory figures\n"
+"      --sub-broker ENDPOINT  brokerd's subscribers, consumers and responders\n"
+"                           attach there instead (another node of a cluster: the\n"
+"                           figures are then across its link)\n"
 "      --zmq                a raw libzmq XSUB/XPUB proxy, PULL/PUSH streamer and\n"
 "                           ROUTER/DEALER queue device that pbench starts itself\n"
 "      --nats URL           a NATS server (nats://127.0.0.1:4222)\n"
@@ -1254,7 +1265,7 @@ static void print_table(void)
 
 enum {
     O_PID = OPT_TOOL_BASE, O_ZMQ, O_NATS, O_REDIS, O_MOSQ, O_SUBS, O_PUBS, O_WINDOW,
-    O_REQUESTS, O_IDLE, O_SLOW, O_MOSQ_COUNT
+    O_REQUESTS, O_IDLE, O_SLOW, O_MOSQ_COUNT, O_SUB_BROKER
 };
 
 static int want(char **names, int n, const char *s)
@@ -1286,12 +1297,13 @@ int main(int argc, char **argv)
         {"idle", required_argument, NULL, O_IDLE},
         {"slow-mib", required_argument, NULL, O_SLOW},
         {"mosquitto-count", required_argument, NULL, O_MOSQ_COUNT},
+        {"sub-broker", required_argument, NULL, O_SUB_BROKER},
         {NULL, 0, NULL, 0}};
     struct tool_opts o;
     long size = 64, count = 200000, runs = 3, subs = 10, pubs = 4, window = 1000;
     long requests = 20000, idle = 100000, slow_mib = 256, pid = 0, mosq_count = 0;
     int use_zmq = 0;
-    const char *nats = NULL, *redis = NULL, *mosq = NULL;
+    const char *nats = NULL, *redis = NULL, *mosq = NULL, *sub_broker = NULL;
     int c;
     tool_init(&o, "pbench", 5000);
     while ((c = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "s:n:r:", longopts, NULL)) != -1) {
@@ -1313,6 +1325,7 @@ int main(int argc, char **argv)
         case O_NATS: nats = optarg; break;
         case O_REDIS: redis = optarg; break;
         case O_MOSQ: mosq = optarg; break;
+        case O_SUB_BROKER: sub_broker = optarg; break;
         default: return tool_usage_error("unknown option");
         }
     }
@@ -1336,7 +1349,7 @@ int main(int argc, char **argv)
     int all = (1 << K_PUBSUB) | (1 << K_QUEUE) | (1 << K_CONFIRM) | (1 << K_DURABLE) | (1 << K_SYNC) |
               (1 << K_DROP);
     targets[ntargets++] = (struct target){"brokerd", ep, 0, ps_sub_run, ps_pub_run,
-                                          ps_rpc_serve, ps_rpc_run, all, 0};
+                                          ps_rpc_serve, ps_rpc_run, all, 0, sub_broker};
     pid_t proxy = -1;
     if (use_zmq) {
         proxy = zmq_proxies_start();
@@ -1346,13 +1359,13 @@ int main(int argc, char **argv)
         }
         targets[ntargets++] = (struct target){"zmq proxy", "", 0, zmq_sub_run, zmq_pub_run,
                                               zmq_rpc_serve, zmq_rpc_run,
-                                              (1 << K_PUBSUB) | (1 << K_QUEUE), 0};
+                                              (1 << K_PUBSUB) | (1 << K_QUEUE), 0, NULL};
     }
 #ifdef PBENCH_NATS
     if (nats)
         targets[ntargets++] = (struct target){"NATS", nats, 0, nats_sub_run, nats_pub_run,
                                               nats_rpc_serve, nats_rpc_run,
-                                              (1 << K_PUBSUB) | (1 << K_CONFIRM), 0};
+                                              (1 << K_PUBSUB) | (1 << K_CONFIRM), 0, NULL};
 #else
     if (nats)
         tool_err("built without the NATS client (libnats-dev): NATS left out");
@@ -1360,7 +1373,7 @@ int main(int argc, char **argv)
 #ifdef PBENCH_REDIS
     if (redis)
         targets[ntargets++] = (struct target){"Redis", redis, 0, redis_sub_run, redis_pub_run,
-                                              NULL, NULL, 1 << K_PUBSUB, 0};
+                                              NULL, NULL, 1 << K_PUBSUB, 0, NULL};
 #else
     if (redis)
         tool_err("built without hiredis (libhiredis-dev): Redis left out");
@@ -1369,9 +1382,9 @@ int main(int argc, char **argv)
     if (mosq) {
         double share = mosq_count ? (double)mosq_count / (double)count : 0;
         targets[ntargets++] = (struct target){"Mosquitto QoS 0", mosq, 0, mq_sub_run, mq_pub_run,
-                                              NULL, NULL, 1 << K_PUBSUB, share};
+                                              NULL, NULL, 1 << K_PUBSUB, share, NULL};
         targets[ntargets++] = (struct target){"Mosquitto QoS 1", mosq, 1, mq_sub_run, mq_pub_run,
-                                              NULL, NULL, (1 << K_PUBSUB) | (1 << K_CONFIRM), share};
+                                              NULL, NULL, (1 << K_PUBSUB) | (1 << K_CONFIRM), share, NULL};
     }
 #else
     if (mosq)

@@ -46,8 +46,8 @@ enum {
 };
 
 /* The commands, for the "did you mean" of a mistyped one. */
-static const char *const commands[] = {"status", "channels", "clients", "subscriptions", "top",
-                                       "ping", "keygen", "create", "delete", "purge",
+static const char *const commands[] = {"status", "channels", "clients", "cluster", "subscriptions",
+                                       "top", "ping", "keygen", "create", "delete", "purge",
                                        "retained", NULL};
 
 /* The options of create, as the broker's ADMIN verb words them. */
@@ -86,6 +86,10 @@ static void usage(FILE *out)
 "  purge NAME               drop the messages waiting in a queue\n"
 "  retained NAME [PATTERN]  list the retained topics of a pubsub channel that\n"
 "                           match PATTERN (default #); with --clear, clear them\n"
+"  cluster                  the broker's cluster links: each peer's state (up,\n"
+"                           connecting, down, refused), round-trip time,\n"
+"                           interest in and out, messages, bytes, drops, gaps;\n"
+"                           {\"cluster\":null} without a cluster section\n"
 "  top                      a live table, refreshed every -d SECS: the broker's\n"
 "                           rates in and out, the channels with messages in per\n"
 "                           second, queued, unacked, dropped per second,\n"
@@ -317,7 +321,16 @@ static int cmd_admin(ps_client *c, const char *verb, const char *what, int timeo
         free(text);
         return EXIT_USAGE;
     }
-    if (json_is_object(doc))
+    json_t *peers = json_object_get(doc, "peers");
+    if (json_is_object(doc) && json_is_array(peers)) {
+        /* cluster: the node's fields, then a table of its peers. */
+        json_incref(peers);
+        json_object_del(doc, "peers");
+        print_fields(doc, 0);
+        putchar('\n');
+        print_table(peers, "peers");
+        json_decref(peers);
+    } else if (json_is_object(doc))
         print_fields(doc, 0);
     else if (json_is_array(doc))
         print_table(doc, what);

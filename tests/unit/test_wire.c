@@ -28,7 +28,8 @@ static int same(const ps__cmd *a, const ps__cmd *b)
            a->expected == b->expected && a->heartbeat_ms == b->heartbeat_ms &&
            a->max_size == b->max_size && a->corr == b->corr && a->seq == b->seq &&
            a->tag == b->tag && a->broker_id == b->broker_id && a->epoch == b->epoch &&
-           a->dropped == b->dropped && same_slice(a->channel, b->channel) &&
+           a->dropped == b->dropped && a->hash == b->hash && a->stamp == b->stamp &&
+           a->echo == b->echo && same_slice(a->channel, b->channel) &&
            same_slice(a->topic, b->topic) && same_slice(a->text, b->text) &&
            same_slice(a->data, b->data);
 }
@@ -134,6 +135,16 @@ int main(void)
         {.cmd = PS_CMD_DONE, .corr = 8, .count = 1, .expected = 2},
         {.cmd = PS_CMD_ADMIN, .corr = 10, .text = S("status")},
         {.cmd = PS_CMD_ADMIN_REPLY, .corr = 10, .data = S("{\"clients\":1}")},
+        {.cmd = PS_CMD_LINK_HELLO, .major = 1, .heartbeat_ms = 500, .epoch = 7, .hash = 99,
+         .text = S("site"), .channel = S("a"), .data = S("jobs queue\n")},
+        {.cmd = PS_CMD_LINK_HEARTBEAT, .flags = PS_WIRE_LINK_ECHO, .stamp = 12, .echo = 11,
+         .epoch = 8, .seq = 3},
+        {.cmd = PS_CMD_LINK_INTEREST, .seq = 4, .flags = PS_WIRE_INTEREST_ADD, .channel = S("logs"),
+         .topic = S("amd64/#")},
+        {.cmd = PS_CMD_LINK_MSG, .seq = 5, .channel = S("logs"), .topic = S("a/b"),
+         .data = S("x")},
+        {.cmd = PS_CMD_LINK_RETAINED, .flags = PS_WIRE_LINK_RETAIN, .seq = 5, .stamp = 6,
+         .text = S("a"), .channel = S("logs"), .topic = S("a/b"), .data = S("x")},
     };
     size_t n = sizeof cmds / sizeof *cmds;
     ps__buf frame = {0};

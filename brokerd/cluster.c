@@ -1,0 +1,698 @@
+/*
+ * cluster.c - the logic of the links between the nodes of a cluster,
+ * without any I/O: records in, state and records out.
+ *
+ * The model is NATS's routes: a full mesh, interest kept per node, and the
+ * one-hop rule.  Each node tells every peer which (channel, pattern) its
+ * clients want (LINK_INTEREST add and remove, and the whole list again
+ * after every HELLO); a message published here crosses the link to a peer
+ * only when one of the peer's patterns matches it; a message that came
+ * over a link is handed to local subscribers only (link.c calls
+ * cl_deliver's function and never forwards what it delivers), so in a
+ * full mesh nothing loops and nothing arrives twice.  Each link numbers,
+ * per channel, the messages it should carry whether it could or not, so
+ * the receiver sees a jump as messages missed.  link.c owns the sockets:
+ * it feeds cl_input with decoded records and the clock, calls cl_tick for
+ * heartbeats and timeouts, and sends what each peer's out buffer holds.
+ * The file calls nothing of the broker but topic matching and the log,
+ * so tests/unit/test_cluster.c drives it alone.
+ */
+#include "brokerd.h"
+#include "hash.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Interest tables ------------------------------------------------------- */
+
+static cl_chan **chan_slot(cl_table *t, const char *name, size_t len)
+{
+    cl_chan **pp = &t->b[ps__hash(name, len) % CL_BUCKETS];
+    while (*pp && !(strlen((*pp)->name) == len && !memcmp((*pp)->name, name, len)))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* The channel name of t, created when create is set; NULL when absent
+ * (or on ENOMEM). */
+static cl_chan *chan_get(cl_table *t, const char *name, size_t len, int create)
+{
+    cl_chan **pp = chan_slot(t, name, len);
+    if (*pp || !create)
+        return *pp;
+    cl_chan *c = calloc(1, sizeof *c);
+    if (!c || !(c->name = strndup(name, len))) {
+        free(c);
+        return NULL;
+    }
+    *pp = c;
+    t->n_chans++;
+    return c;
+}
+
+static cl_pat **pat_slot(cl_chan *c, const char *pattern, size_t plen)
+{
+    cl_pat **pp = &c->pats;
+    while (*pp && !((*pp)->plen == plen && !memcmp((*pp)->pattern, pattern, plen)))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Adds a reference to (channel, pattern): 1 when it is new, 0 when it was
+ * there, -1 on ENOMEM. */
+static int table_add(cl_table *t, const char *chname, size_t clen, const char *pattern,
+                     size_t plen)
+{
+    cl_chan *c = chan_get(t, chname, clen, 1);
+    if (!c)
+        return -1;
+    cl_pat **pp = pat_slot(c, pattern, plen);
+    if (*pp) {
+        (*pp)->refs++;
+        return 0;
+    }
+    cl_pat *p = calloc(1, sizeof *p);
+    if (!p || !(p->pattern = malloc(plen + 1))) {
+        free(p);
+        return -1;
+    }
+    memcpy(p->pattern, pattern, plen);
+    p->pattern[plen] = '\0';
+    p->plen = plen;
+    p->refs = 1;
+    *pp = p;
+    c->n_pats++;
+    t->n_pats++;
+    return 1;
+}
+
+/* Drops a reference (all of them with all set): 1 when the entry went, 0
+ * when it stays or was not there. */
+static int table_remove(cl_table *t, const char *chname, size_t clen, const char *pattern,
+                        size_t plen, int all)
+{
+    cl_chan *c = chan_get(t, chname, clen, 0);
+    if (!c)
+        return 0;
+    cl_pat **pp = pat_slot(c, pattern, plen), *p = *pp;
+    if (!p || (!all && --p->refs > 0))
+        return 0;
+    *pp = p->next;
+    free(p->pattern);
+    free(p);
+    c->n_pats--;
+    t->n_pats--;
+    return 1;
+}
+
+/* Forgets every pattern of t; with seqs set the channels (and the link's
+ * sequence numbers) go too. */
+static void table_clear(cl_table *t, int seqs)
+{
+    for (size_t i = 0; i < CL_BUCKETS; i++) {
+        cl_chan **cp = &t->b[i];
+        while (*cp) {
+            cl_chan *c = *cp;
+            while (c->pats) {
+                cl_pat *p = c->pats;
+                c->pats = p->next;
+                free(p->pattern);
+                free(p);
+            }
+            c->n_pats = 0;
+            if (!seqs) {
+                cp = &c->next;
+                continue;
+            }
+            *cp = c->next;
+            free(c->name);
+            free(c);
+            t->n_chans--;
+        }
+    }
+    t->n_pats = 0;
+}
+
+/* True when a pattern of c matches topic ("" matches any). */
+static int chan_matches(const cl_chan *c, const ps__slice *topic)
+{
+    for (const cl_pat *p = c->pats; p; p = p->next)
+        if (p->plen == 0 || topic_match(p->pattern, p->plen, topic->ptr, topic->len))
+            return 1;
+    return 0;
+}
+
+/* Declarations ------------------------------------------------------------ */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const config_channel *const *)a)->name,
+                  (*(const config_channel *const *)b)->name);
+}
+
+char *cl_decls(const config *c)
+{
+    size_t n = 0;
+    for (const config_channel *cc = c->channels; cc; cc = cc->next)
+        n++;
+    const config_channel **v = calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        return NULL;
+    n = 0;
+    for (const config_channel *cc = c->channels; cc; cc = cc->next)
+        v[n++] = cc;
+    qsort(v, n, sizeof *v, by_name);
+    ps__buf b = {0};
+    int rc = ps__buf_append(&b, "", 0);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char line[512];
+        const config_channel *cc = v[i];
+        /* What changes a channel's meaning on the other node; limits
+         * (max_queued) may differ between hosts. */
+        int len = snprintf(line, sizeof line, "%s %s retain=%d durable=%d slow=%s home=%s\n",
+                           cc->name, config_type_name(cc->type), cc->retain, cc->durable,
+                           cc->slow == SLOW_BLOCK ? "block" : "drop", cc->home ? cc->home : "-");
+        rc = ps__buf_append(&b, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+    }
+    free(v);
+    if (rc == 0)
+        rc = ps__buf_append(&b, "", 1);
+    if (rc < 0) {
+        ps__buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+/* The line of text (len bytes) that declares name, or NULL. */
+static const char *decl_line(const char *text, size_t len, const char *name, size_t nlen,
+                             size_t *llen)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (l > nlen && p[nlen] == ' ' && !memcmp(p, name, nlen)) {
+            *llen = l;
+            return p;
+        }
+        p += l + 1;
+    }
+    return NULL;
+}
+
+/* Adds the names of a's channels whose line b lacks or has otherwise to
+ * out (used, cap); skip: names b has too are someone else's to report. */
+static void differ_one_way(const char *a, size_t alen, const char *b, size_t blen, char *out,
+                           size_t cap, size_t *used, int *count, int only_missing)
+{
+    const char *p = a, *end = a + alen;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const char *sp = memchr(p, ' ', l);
+        size_t nlen = sp ? (size_t)(sp - p) : l, olen = 0;
+        const char *o = nlen ? decl_line(b, blen, p, nlen, &olen) : NULL;
+        if (nlen && (only_missing ? !o : (o && (olen != l || memcmp(o, p, l))) || !o)) {
+            int w = snprintf(out + *used, cap - *used, "%s%.*s", *count ? ", " : "", (int)nlen, p);
+            if (w > 0 && *used + (size_t)w < cap)
+                *used += (size_t)w;
+            ++*count;
+        }
+        p += l + 1;
+    }
+}
+
+int cl_decls_differ(const char *a, size_t alen, const char *b, size_t blen, char *out, size_t cap)
+{
+    size_t used = 0;
+    int count = 0;
+    if (cap)
+        out[0] = '\0';
+    /* Strip the NUL LINK_HELLO may carry at the end. */
+    while (alen && a[alen - 1] == '\0')
+        alen--;
+    while (blen && b[blen - 1] == '\0')
+        blen--;
+    differ_one_way(a, alen, b, blen, out, cap, &used, &count, 0);
+    differ_one_way(b, blen, a, alen, out, cap, &used, &count, 1);
+    return count;
+}
+
+/* The node ---------------------------------------------------------------- */
+
+cl_node *cl_new(const config_cluster *cfg, const char *decls, uint64_t epoch,
+                cl_deliver_fn *deliver_fn, void *ctx)
+{
+    cl_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->cfg = cfg;
+    n->epoch = epoch ? epoch : 1;
+    n->deliver = deliver_fn;
+    n->ctx = ctx;
+    n->decls = strdup(decls);
+    n->decl_hash = ps__hash(decls, strlen(decls));
+    n->n_peers = cfg->n_peers;
+    n->peers = calloc(n->n_peers ? n->n_peers : 1, sizeof *n->peers);
+    if (!n->decls || !n->peers) {
+        cl_free(&n);
+        return NULL;
+    }
+    size_t i = 0;
+    for (const config_peer *p = cfg->peers; p; p = p->next, i++) {
+        n->peers[i].cfg = p;
+        n->peers[i].rtt_us = -1;
+    }
+    return n;
+}
+
+void cl_free(cl_node **np)
+{
+    if (!np || !*np)
+        return;
+    cl_node *n = *np;
+    for (size_t i = 0; n->peers && i < n->n_peers; i++) {
+        table_clear(&n->peers[i].remote, 1);
+        ps__buf_free(&n->peers[i].out);
+    }
+    table_clear(&n->local, 1);
+    free(n->peers);
+    free(n->decls);
+    free(n);
+    *np = NULL;
+}
+
+cl_peer *cl_peer_find(cl_node *n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n->n_peers; i++)
+        if (strlen(n->peers[i].cfg->node) == len && !memcmp(n->peers[i].cfg->node, name, len))
+            return &n->peers[i];
+    return NULL;
+}
+
+const char *cl_state_name(enum link_state s)
+{
+    switch (s) {
+    case LINK_UP: return "up";
+    case LINK_DOWN: return "down";
+    case LINK_REFUSED: return "refused";
+    default: return "connecting";
+    }
+}
+
+/* Appends a record to p's output, counted.  Control records are written
+ * even past link_buffer (they are few and small); the caller bounds
+ * messages. */
+static void put(cl_peer *p, const ps__cmd *rec)
+{
+    size_t before = p->out.len;
+    if (ps__wire_put(&p->out, rec) == 0)
+        p->bytes_out += p->out.len - before;
+}
+
+static void put_heartbeat(cl_node *n, cl_peer *p, uint8_t flags, uint64_t echo, int64_t now_us)
+{
+    ps__cmd hb = {.cmd = PS_CMD_LINK_HEARTBEAT, .flags = flags, .stamp = (uint64_t)now_us,
+                  .echo = echo, .epoch = p->hello_ok ? p->epoch_in : 0, .seq = p->iseq_in};
+    (void)n;
+    put(p, &hb);
+}
+
+/* Our HELLO and our whole interest. */
+static void put_hello(cl_node *n, cl_peer *p, int64_t now_ms)
+{
+    ps__cmd h = {.cmd = PS_CMD_LINK_HELLO, .major = PS_WIRE_MAJOR, .minor = PS_WIRE_MINOR,
+                 .heartbeat_ms = (uint32_t)n->cfg->heartbeat_ms, .epoch = n->epoch,
+                 .hash = n->decl_hash,
+                 .text = {n->cfg->name, strlen(n->cfg->name)},
+                 .channel = {n->cfg->node, strlen(n->cfg->node)},
+                 .data = {n->decls, strlen(n->decls)}};
+    put(p, &h);
+    ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++p->oseq, .flags = PS_WIRE_INTEREST_RESET};
+    put(p, &r);
+    p->hello_iseq = r.seq;
+    for (size_t i = 0; i < CL_BUCKETS; i++)
+        for (const cl_chan *c = n->local.b[i]; c; c = c->next)
+            for (const cl_pat *pt = c->pats; pt; pt = pt->next) {
+                ps__cmd a = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++p->oseq,
+                             .flags = PS_WIRE_INTEREST_ADD, .channel = {c->name, strlen(c->name)},
+                             .topic = {pt->pattern, pt->plen}};
+                put(p, &a);
+            }
+    /* Its ack of the last record covers every change made so far. */
+    p->want_gen = n->iseq;
+    p->want_oseq = p->oseq;
+    p->last_hello = now_ms;
+    if (n->resync)
+        n->resync(n->ctx, p); /* our retained values, for it to keep the newest */
+    p->retained_stale = 0;
+}
+
+uint64_t cl_interest(cl_node *n, const char *chname, const char *pattern, size_t plen, int add)
+{
+    size_t clen = strlen(chname);
+    int changed = add ? table_add(&n->local, chname, clen, pattern, plen) == 1
+                      : table_remove(&n->local, chname, clen, pattern, plen, 0) == 1;
+    if (!changed)
+        return 0;
+    uint64_t gen = ++n->iseq;
+    ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST,
+                 .flags = add ? PS_WIRE_INTEREST_ADD : PS_WIRE_INTEREST_REMOVE,
+                 .channel = {chname, clen}, .topic = {pattern, plen}};
+    for (size_t i = 0; i < n->n_peers; i++) {
+        cl_peer *p = &n->peers[i];
+        if (p->seen_by_peer != n->epoch || p->resync)
+            continue; /* it hears all of it after our next HELLO */
+        r.seq = ++p->oseq;
+        put(p, &r);
+        p->want_gen = gen;
+        p->want_oseq = r.seq;
+    }
+    return gen;
+}
+
+int cl_interest_acked(const cl_node *n, uint64_t gen)
+{
+    for (size_t i = 0; i < n->n_peers; i++)
+        if (n->peers[i].state == LINK_UP && n->peers[i].gen_acked < gen)
+            return 0;
+    return 1;
+}
+
+static int send_numbered(cl_node *n, cl_peer *p, ps__cmd *m);
+
+void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
+                uint8_t flags)
+{
+    size_t clen = strlen(chname);
+    for (size_t i = 0; i < n->n_peers; i++) {
+        cl_peer *p = &n->peers[i];
+        cl_chan *c = chan_get(&p->remote, chname, clen, 0);
+        if (!c || !chan_matches(c, topic))
+            continue;
+        /* Numbered whether it goes or not: what it cannot carry is a gap
+         * the peer's subscribers hear of. */
+        ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = flags, .channel = {chname, clen},
+                     .topic = *topic, .data = *data};
+        send_numbered(n, p, &m);
+    }
+}
+
+/* Sends m to p numbered on its channel (carried or not): 0, or -1 when
+ * the link is not up or its buffer is full (a drop). */
+static int send_numbered(cl_node *n, cl_peer *p, ps__cmd *m)
+{
+    cl_chan *c = chan_get(&p->remote, m->channel.ptr, m->channel.len, 1);
+    if (!c)
+        return -1;
+    m->seq = ++c->out_seq;
+    if (p->state != LINK_UP || p->out.len + ps__wire_size(m) > (size_t)n->cfg->link_buffer) {
+        p->drops++;
+        return -1;
+    }
+    put(p, m);
+    p->msgs_out++;
+    return 0;
+}
+
+void cl_send_retained(cl_node *n, const char *chname, const ps__slice *topic,
+                      const ps__slice *data, uint64_t hlc, uint8_t flags)
+{
+    for (size_t i = 0; i < n->n_peers; i++) {
+        ps__cmd m = {.cmd = PS_CMD_LINK_RETAINED, .flags = flags | PS_WIRE_LINK_RETAIN,
+                     .stamp = hlc, .text = {n->cfg->node, strlen(n->cfg->node)},
+                     .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
+        if (send_numbered(n, &n->peers[i], &m) < 0)
+            n->peers[i].retained_stale = 1; /* it gets all of them once it is back */
+    }
+}
+
+void cl_resync_retained(cl_node *n, cl_peer *p, const char *chname, const ps__slice *topic,
+                        const ps__slice *data, uint64_t hlc, const char *origin)
+{
+    ps__cmd m = {.cmd = PS_CMD_LINK_RETAINED, .flags = PS_WIRE_LINK_RETAIN | PS_WIRE_LINK_RESYNC,
+                 .stamp = hlc, .text = {origin, strlen(origin)},
+                 .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
+    /* Before the link is up: HELLO and what follows it go together. */
+    cl_chan *c = chan_get(&p->remote, chname, strlen(chname), 1);
+    if (!c || p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer)
+        return;
+    m.seq = ++c->out_seq;
+    put(p, &m);
+}
+
+int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub)
+{
+    if (p->state != LINK_UP)
+        return -1; /* refused at once: not a drop, the publisher hears of it */
+    ps__cmd m = {.cmd = PS_CMD_LINK_MSG, .flags = PS_WIRE_LINK_QUEUE, .channel = pub->channel,
+                 .topic = pub->topic, .data = pub->data};
+    return send_numbered(n, p, &m);
+}
+
+/* Link state ---------------------------------------------------------------- */
+
+static void set_state(cl_node *n, cl_peer *p, enum link_state s)
+{
+    if (p->state == s)
+        return;
+    if (s == LINK_UP)
+        log_notice("cluster: link to %s up", p->cfg->node);
+    else if (p->state == LINK_UP)
+        log_warn("cluster: link to %s down", p->cfg->node);
+    (void)n;
+    p->state = s;
+}
+
+/* True when the peer took our last HELLO and the interest after it. */
+static int hello_taken(const cl_node *n, const cl_peer *p)
+{
+    return !p->resync && p->seen_by_peer == n->epoch && p->iack >= p->hello_iseq;
+}
+
+/* Up when both HELLOs were accepted and the peer is heard from. */
+static void judge(cl_node *n, cl_peer *p, int64_t now_ms)
+{
+    int alive = p->last_in && now_ms - p->last_in <= n->cfg->heartbeat_timeout_ms;
+    if (p->hello_ok && alive && hello_taken(n, p)) {
+        set_state(n, p, LINK_UP);
+    } else if (p->state == LINK_UP) {
+        /* What it was sent since may be lost: on its return it hears
+         * HELLO and all our interest again. */
+        p->resync = 1;
+        set_state(n, p, LINK_DOWN);
+    }
+}
+
+void cl_peer_drop(cl_node *n, cl_peer *p, int64_t now_ms)
+{
+    p->hello_ok = 0;
+    p->resync = 1;
+    p->out.len = 0;
+    set_state(n, p, LINK_DOWN);
+    p->last_hello = now_ms; /* it may say HELLO again; ours follows at the next tick */
+}
+
+static int refuse(cl_peer *p, char *why, size_t cap, const char *fmt, const char *a,
+                  const char *b2)
+{
+    snprintf(why, cap, fmt, a, b2);
+    /* Another cluster's node is not this cluster's peer: named after the
+     * reason (CLUSTER.md's wording), a peer's before it. */
+    if (!p->refusal_logged && !strncmp(fmt, "cluster name", 12))
+        log_warn("cluster: peer refused: %s (node %s)", why, p->cfg->node);
+    else if (!p->refusal_logged)
+        log_warn("cluster: peer %s refused: %s", p->cfg->node, why);
+    p->refusal_logged = 1;
+    p->state = LINK_REFUSED;
+    p->hello_ok = 0;
+    return 0;
+}
+
+static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t now_us,
+                 char *why, size_t cap)
+{
+    char name[PS_WIRE_NAME_MAX + 1], list[256];
+    snprintf(name, sizeof name, "%.*s", (int)rec->text.len, rec->text.ptr);
+    if (strcmp(name, n->cfg->name) != 0) {
+        char q[PS_WIRE_NAME_MAX + 3];
+        snprintf(q, sizeof q, "\"%s\"", name);
+        return refuse(p, why, cap, "cluster name %s is not \"%s\"", q, n->cfg->name);
+    }
+    if (rec->major != PS_WIRE_MAJOR)
+        return refuse(p, why, cap, "it speaks another protocol version%s%s", "", "");
+    if (rec->hash != n->decl_hash &&
+        cl_decls_differ(n->decls, strlen(n->decls), rec->data.ptr, rec->data.len, list,
+                        sizeof list))
+        return refuse(p, why, cap, "channel declarations differ (%s)%s", list, "");
+    p->refusal_logged = 0;
+    if (rec->epoch != p->epoch_in) {
+        /* A new process: what it wanted and how far its links counted
+         * are of the old one. */
+        table_clear(&p->remote, 1);
+        p->epoch_in = rec->epoch;
+        p->iseq_in = 0;
+    }
+    p->hello_ok = 1;
+    if (p->state == LINK_REFUSED)
+        p->state = LINK_CONNECTING;
+    /* Tell it at once that its HELLO was taken, without waiting a beat. */
+    put_heartbeat(n, p, PS_WIRE_LINK_ECHO, 0, now_us);
+    p->last_hb = now_ms;
+    return 0;
+}
+
+static int interest(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
+{
+    p->ack_due = 1;
+    if (rec->flags == PS_WIRE_INTEREST_RESET) {
+        table_clear(&p->remote, 0);
+        p->iseq_in = rec->seq;
+        return 0;
+    }
+    if (rec->seq != p->iseq_in + 1) {
+        /* A record was lost (a reconnection under the link): the list
+         * cannot be trusted; our heartbeat asks for HELLO and all of it. */
+        p->hello_ok = 0;
+        return 0;
+    }
+    p->iseq_in = rec->seq;
+    if (!ps__wire_valid_channel(rec->channel.ptr, rec->channel.len) ||
+        (rec->topic.len && !topic_valid_pattern(rec->topic.ptr, rec->topic.len))) {
+        snprintf(why, cap, "an invalid channel or pattern in its interest");
+        return -1;
+    }
+    if (rec->flags == PS_WIRE_INTEREST_ADD) {
+        if ((long)p->remote.n_pats >= n->cfg->max_interest) {
+            snprintf(why, cap, "more than max_interest %ld interest entries", n->cfg->max_interest);
+            return -1;
+        }
+        if (table_add(&p->remote, rec->channel.ptr, rec->channel.len, rec->topic.ptr,
+                      rec->topic.len) < 0) {
+            snprintf(why, cap, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    if (rec->flags == PS_WIRE_INTEREST_REMOVE) {
+        table_remove(&p->remote, rec->channel.ptr, rec->channel.len, rec->topic.ptr,
+                     rec->topic.len, 1);
+        return 0;
+    }
+    snprintf(why, cap, "an interest record with op %u", rec->flags);
+    return -1;
+}
+
+static int message(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
+{
+    if (!ps__wire_valid_channel(rec->channel.ptr, rec->channel.len) || rec->seq == 0) {
+        snprintf(why, cap, "a message with an invalid channel or sequence number");
+        return -1;
+    }
+    /* Numbers are per channel on the link; a channel not seen before on
+     * this link, or from a new process, starts where it stands. */
+    cl_chan *c = chan_get(&p->remote, rec->channel.ptr, rec->channel.len, 1);
+    uint64_t missed = 0;
+    if (c) {
+        if (c->in_seq && rec->seq <= c->in_seq)
+            return 0; /* seen already: never twice */
+        if (c->in_seq)
+            missed = rec->seq - c->in_seq - 1;
+        c->in_seq = rec->seq;
+    }
+    p->msgs_in++;
+    p->gaps += missed;
+    n->deliver(n->ctx, rec, missed);
+    return 0;
+}
+
+int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t now_us,
+             char *why, size_t cap)
+{
+    int rc = 0;
+    p->bytes_in += ps__wire_size(rec);
+    switch (rec->cmd) {
+    case PS_CMD_LINK_HELLO:
+        rc = hello(n, p, rec, now_ms, now_us, why, cap);
+        break;
+    case PS_CMD_LINK_HEARTBEAT:
+        if (rec->echo && rec->echo <= (uint64_t)now_us)
+            p->rtt_us = now_us - (int64_t)rec->echo;
+        if (rec->epoch != n->epoch && p->seen_by_peer == n->epoch)
+            p->last_hello = 0; /* it forgot us (restarted): HELLO at the next tick */
+        p->seen_by_peer = rec->epoch;
+        if (rec->epoch == n->epoch && rec->seq > p->iack)
+            p->iack = rec->seq;
+        if (p->iack >= p->want_oseq)
+            p->gen_acked = p->want_gen;
+        if (rec->flags & PS_WIRE_LINK_ECHO)
+            put_heartbeat(n, p, 0, rec->stamp, now_us);
+        break;
+    case PS_CMD_LINK_INTEREST:
+        if (p->hello_ok)
+            rc = interest(n, p, rec, why, cap);
+        break;
+    case PS_CMD_LINK_MSG:
+    case PS_CMD_LINK_RETAINED:
+        if (p->hello_ok)
+            rc = message(n, p, rec, why, cap);
+        break;
+    default:
+        snprintf(why, cap, "a %s record, which is not for links", ps__wire_cmd_name(rec->cmd));
+        rc = -1;
+    }
+    if (p->state != LINK_REFUSED)
+        p->last_in = now_ms;
+    judge(n, p, now_ms);
+    return rc;
+}
+
+void cl_frame_done(cl_node *n, cl_peer *p, int64_t now_us)
+{
+    if (p->ack_due && p->hello_ok)
+        put_heartbeat(n, p, 0, 0, now_us);
+    p->ack_due = 0;
+}
+
+/* How often HELLO is said until the peer took it: often enough that the
+ * mesh is complete soon after the last node started, whatever
+ * heartbeat_ms is; a HELLO nobody takes is dropped at the next tick. */
+static long hello_every(const cl_node *n)
+{
+    return n->cfg->heartbeat_ms < CL_HELLO_MS ? n->cfg->heartbeat_ms : CL_HELLO_MS;
+}
+
+long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)
+{
+    long next = n->cfg->heartbeat_ms;
+    for (size_t i = 0; i < n->n_peers; i++) {
+        cl_peer *p = &n->peers[i];
+        judge(n, p, now_ms);
+        if (p->state != LINK_UP &&
+            (!p->last_in || now_ms - p->last_in > n->cfg->heartbeat_timeout_ms))
+            p->out.len = 0; /* nobody takes it: keep only what the next HELLO needs */
+        if (!hello_taken(n, p) &&
+            (!p->last_hello || now_ms - p->last_hello >= hello_every(n))) {
+            put_hello(n, p, now_ms);
+            p->resync = 0;
+        }
+        if (p->state == LINK_UP && p->retained_stale && n->resync) {
+            /* A retained value it could not have: all of them again (the
+             * HELLO it took may be older than the value). */
+            n->resync(n->ctx, p);
+            p->retained_stale = 0;
+        }
+        if (now_ms - p->last_hb >= n->cfg->heartbeat_ms) {
+            put_heartbeat(n, p, PS_WIRE_LINK_ECHO, 0, now_us);
+            p->last_hb = now_ms;
+        }
+        long due = (long)(p->last_hb + n->cfg->heartbeat_ms - now_ms);
+        if (!hello_taken(n, p) && hello_every(n) < due)
+            due = hello_every(n); /* a node that just started is met soon */
+        if (due < next)
+            next = due < 1 ? 1 : due;
+    }
+    return next;
+}

@@ -1,0 +1,429 @@
+/*
+ * link.c - the cluster's sockets: what cluster.c decides, applied to
+ * ZeroMQ.
+ *
+ * Each node binds one ROUTER on cluster.listen (a CURVE server with the
+ * node's secret key; the ZAP handler of auth.c admits only the public
+ * keys of cluster.peers and names the connection "node:NAME") and
+ * connects one DEALER to each peer (a CURVE client that knows the peer's
+ * public key, routing id = this node's name).  A node reads only its
+ * ROUTER and writes only its DEALERs, so each direction of a link is one
+ * connection.  A frame is taken from the ROUTER only when the key that
+ * authenticated its connection belongs to the node it claims to be; its
+ * records go to cl_input, and a peer that breaks the protocol or a bound
+ * has its link dropped (logged once) until it says HELLO again.  Records
+ * leave at the end of each turn in frames of at most 64 KiB, without ever
+ * blocking: what a DEALER does not take waits in the peer's buffer, which
+ * cluster.c bounds by link_buffer (messages past it become gaps), so a
+ * slow peer or a "block" channel never holds the loop or the heartbeats.
+ * Messages that came over a link are published here with chan_publish_link
+ * and are never forwarded again (the one-hop rule): link_tap, the fan-out
+ * hook, ignores what the link itself is delivering.
+ */
+#include "brokerd.h"
+#include "hash.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define LINK_FRAME_MAX 65536 /* bytes of records in one frame, a larger record alone */
+#define LINK_BURST 256       /* frames read from the ROUTER per turn */
+#define LINK_USER_PREFIX "node:" /* the ZAP user id of a peer's connection */
+#define LINK_SNDHWM 1000     /* frames libzmq queues towards one peer */
+#define LINK_CONNECT_MS 500  /* a connection attempt given up after this, and tried again */
+
+/* The sockets and what only the I/O side knows. */
+struct link {
+    cl_node *cl;           /* the protocol's state (cluster.c) */
+    void *router;          /* cluster.listen: what peers send us */
+    void **dealers;        /* one per peer, in cl->peers order: what we send */
+    size_t *sent;          /* per peer: bytes at the front of its out buffer sent already */
+    int inbound;           /* delivering a message from a link: link_tap must not forward */
+    int *malformed_logged; /* per peer: its bad input was logged */
+    enum link_state *was;  /* per peer: its state at the previous tick */
+};
+
+static void deliver_from_link(void *ctx, const ps__cmd *msg, uint64_t missed)
+{
+    broker *b = ctx;
+    b->link->inbound = 1;
+    chan_publish_link(b, msg, missed);
+    b->link->inbound = 0;
+}
+
+/* After our HELLO to p: every retained value and tombstone we hold, for
+ * it to keep the newest (cluster.c's resync callback). */
+static void resync_retained(void *ctx, cl_peer *p)
+{
+    broker *b = ctx;
+    channel *ch;
+    SLIST_FOREACH(ch, &b->channels, link) {
+        if (ch->type != CHAN_PUBSUB || ps__wire_sys_channel(ch->name, strlen(ch->name)))
+            continue;
+        const retained *r;
+        SLIST_FOREACH(r, &ch->ret, link) {
+            ps__slice t = {r->topic, r->tlen}, d = {(const char *)r->data, r->len};
+            cl_resync_retained(b->link->cl, p, ch->name, &t, &d, r->hlc,
+                               r->origin ? r->origin : b->cfg->cluster->node);
+        }
+    }
+}
+
+/* Sets the options every link socket shares; 0 or -1. */
+static int common_opts(void *s, long max_size)
+{
+    int zero = 0;
+    int64_t max = max_size;
+    return zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) |
+           zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+}
+
+int link_open(broker *b)
+{
+    const config_cluster *cc = b->cfg->cluster;
+    if (!cc)
+        return 0;
+    struct link *l = calloc(1, sizeof *l);
+    char *decls = cl_decls(b->cfg);
+    if (!l || !decls || !(l->cl = cl_new(cc, decls, b->epoch, deliver_from_link, b)) ||
+        !(l->dealers = calloc(cc->n_peers + 1, sizeof *l->dealers)) ||
+        !(l->sent = calloc(cc->n_peers + 1, sizeof *l->sent)) ||
+        !(l->malformed_logged = calloc(cc->n_peers + 1, sizeof *l->malformed_logged)) ||
+        !(l->was = calloc(cc->n_peers + 1, sizeof *l->was))) {
+        free(decls);
+        if (l)
+            cl_free(&l->cl);
+        if (l) {
+            free(l->dealers);
+            free(l->sent);
+        }
+        free(l);
+        log_err("cluster: out of memory");
+        return -1;
+    }
+    free(decls);
+    b->link = l;
+    l->cl->resync = resync_retained;
+    /* The largest record: a whole message, or our declarations in HELLO. */
+    long max = b->cfg->max_message_size + PS_WIRE_TOPIC_MAX + PS_WIRE_NAME_MAX + 4096;
+    if (max < (1L << 20))
+        max = 1L << 20;
+    int one = 1;
+    const char *domain = "pubsub-cluster";
+    l->router = zmq_socket(b->ctx, ZMQ_ROUTER);
+    if (!l->router || common_opts(l->router, max) < 0 ||
+        zmq_setsockopt(l->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one) < 0 ||
+        zmq_setsockopt(l->router, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) < 0 ||
+        zmq_setsockopt(l->router, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
+        zmq_setsockopt(l->router, ZMQ_CURVE_SECRETKEY, cc->secret_key, 40) < 0) {
+        log_err("cluster: cannot make the link socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    if (zmq_bind(l->router, cc->listen) < 0) {
+        log_err("cluster: cannot listen on %s: %s", cc->listen, zmq_strerror(errno));
+        return -1;
+    }
+    size_t i = 0;
+    for (const config_peer *p = cc->peers; p; p = p->next, i++) {
+        void *d = l->dealers[i] = zmq_socket(b->ctx, ZMQ_DEALER);
+        int hwm = LINK_SNDHWM, ivl = 100, ivl_max = 500, cto = LINK_CONNECT_MS;
+        if (!d || common_opts(d, max) < 0 ||
+            zmq_setsockopt(d, ZMQ_ROUTING_ID, cc->node, strlen(cc->node)) < 0 ||
+            zmq_setsockopt(d, ZMQ_IMMEDIATE, &one, sizeof one) < 0 ||
+            zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
+            zmq_setsockopt(d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
+            zmq_setsockopt(d, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0 ||
+            zmq_setsockopt(d, ZMQ_CONNECT_TIMEOUT, &cto, sizeof cto) < 0 ||
+            zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, p->public_key, 40) < 0 ||
+            zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cc->public_key, 40) < 0 ||
+            zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, cc->secret_key, 40) < 0 ||
+            zmq_connect(d, p->endpoint) < 0) {
+            log_err("cluster: cannot connect to peer %s at %s: %s", p->node, p->endpoint,
+                    zmq_strerror(errno));
+            return -1;
+        }
+    }
+    log_info("cluster \"%s\": node %s listens on %s for %zu peer%s (public key %s)", cc->name,
+             cc->node, cc->listen, cc->n_peers, cc->n_peers == 1 ? "" : "s", cc->public_key);
+    return 0;
+}
+
+/* Logs a peer's bad input (once per peer: one that says HELLO and breaks
+ * the bounds again every heartbeat would flood the log) and drops its
+ * link; malformed in `pctl status` counts each time. */
+static void peer_fault(broker *b, size_t i, const char *why)
+{
+    struct link *l = b->link;
+    cl_peer *p = &l->cl->peers[i];
+    if (!l->malformed_logged[i])
+        log_warn("cluster: peer %s sent %s; link dropped until it says HELLO again", p->cfg->node,
+                 why);
+    l->malformed_logged[i] = 1;
+    b->malformed++;
+    cl_peer_drop(l->cl, p, b->now);
+    l->sent[i] = 0;
+}
+
+/* Handles one frame from the ROUTER: ident names the node, the ZAP user
+ * of payload's connection must be the same. */
+static void link_frame(broker *b, zmq_msg_t *ident, zmq_msg_t *payload)
+{
+    struct link *l = b->link;
+    const char *user = zmq_msg_gets(payload, "User-Id");
+    size_t plen = sizeof LINK_USER_PREFIX - 1;
+    if (!user || strncmp(user, LINK_USER_PREFIX, plen) != 0)
+        return; /* not admitted as a peer: ZAP would not have let it in */
+    const char *node = user + plen;
+    size_t ilen = zmq_msg_size(ident);
+    if (ilen != strlen(node) || memcmp(zmq_msg_data(ident), node, ilen) != 0) {
+        log_limited(LOG_LVL_WARNING, "cluster: frames under another node's name", node,
+                    "cluster: peer %s sent frames under another node's name; ignored", node);
+        return;
+    }
+    cl_peer *p = cl_peer_find(l->cl, node, strlen(node));
+    if (!p)
+        return; /* removed from the configuration since it was admitted */
+    size_t i = (size_t)(p - l->cl->peers);
+    ps__reader r;
+    ps__cmd rec;
+    char why[256];
+    int rc;
+    ps__reader_init(&r, zmq_msg_data(payload), zmq_msg_size(payload));
+    int64_t now_us = loop_now_ns() / 1000;
+    while ((rc = ps__wire_next(&r, &rec)) == 1) {
+        if (cl_input(l->cl, p, &rec, b->now, now_us, why, sizeof why) < 0) {
+            peer_fault(b, i, why);
+            return;
+        }
+    }
+    if (rc < 0)
+        peer_fault(b, i, "a malformed frame");
+    else
+        cl_frame_done(l->cl, p, now_us);
+}
+
+static void link_input(void *ctx)
+{
+    broker *b = ctx;
+    for (int n = 0; n < LINK_BURST; n++) {
+        zmq_msg_t ident, payload;
+        zmq_msg_init(&ident);
+        zmq_msg_init(&payload);
+        if (zmq_msg_recv(&ident, b->link->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ident);
+            zmq_msg_close(&payload);
+            return;
+        }
+        int ok = zmq_msg_more(&ident) && zmq_msg_recv(&payload, b->link->router, 0) >= 0;
+        /* A peer sends single frames: a message of more is not one of
+         * ours, drained and dropped. */
+        for (int more = ok && zmq_msg_more(&payload); more;) {
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            more = zmq_msg_recv(&extra, b->link->router, 0) >= 0 && zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+            ok = 0;
+        }
+        if (ok)
+            link_frame(b, &ident, &payload);
+        zmq_msg_close(&ident);
+        zmq_msg_close(&payload);
+    }
+}
+
+/* Sends what waits for each peer, frame by frame, as far as its DEALER
+ * takes it (a turn job); a short retry when something is left. */
+static long link_flush(void *ctx)
+{
+    broker *b = ctx;
+    struct link *l = b->link;
+    long wait = -1;
+    for (size_t i = 0; i < l->cl->n_peers; i++) {
+        cl_peer *p = &l->cl->peers[i];
+        if (l->sent[i] > p->out.len)
+            l->sent[i] = 0; /* cluster.c emptied it meanwhile */
+        while (l->sent[i] < p->out.len) {
+            size_t n = ps__wire_frame(p->out.data + l->sent[i], p->out.len - l->sent[i],
+                                      LINK_FRAME_MAX);
+            if (!n || zmq_send(l->dealers[i], p->out.data + l->sent[i], n, ZMQ_DONTWAIT) < 0)
+                break;
+            l->sent[i] += n;
+        }
+        if (l->sent[i] == p->out.len) {
+            p->out.len = 0;
+            l->sent[i] = 0;
+        } else {
+            /* Keep the buffer's front for what is left, so it does not grow. */
+            memmove(p->out.data, p->out.data + l->sent[i], p->out.len - l->sent[i]);
+            p->out.len -= l->sent[i];
+            l->sent[i] = 0;
+            wait = 5;
+        }
+    }
+    return wait;
+}
+
+static long link_tick(void *ctx)
+{
+    broker *b = ctx;
+    struct link *l = b->link;
+    long next = cl_tick(l->cl, b->now, loop_now_ns() / 1000);
+    for (size_t i = 0; i < l->cl->n_peers; i++) {
+        cl_peer *p = &l->cl->peers[i];
+        if (p->state == LINK_DOWN && l->was[i] == LINK_UP) {
+            /* A connection silent past the timeout may be one TCP keeps
+             * retrying with growing pauses (a cut cable, a partition): a
+             * new one meets the peer as soon as it is back. */
+            zmq_disconnect(l->dealers[i], p->cfg->endpoint);
+            zmq_connect(l->dealers[i], p->cfg->endpoint);
+        }
+        l->was[i] = p->state;
+    }
+    return next;
+}
+
+int link_watch(broker *b)
+{
+    if (!b->link)
+        return 0;
+    int rc = loop_watch(b->loop, b->link->router, -1, link_input, b, NULL);
+    rc |= loop_timer(b->loop, 0, link_tick, b);
+    rc |= loop_on_turn(b->loop, link_flush, b);
+    return rc;
+}
+
+int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+{
+    char name[PS_WIRE_NAME_MAX + 1];
+    if (!b->link || cmd->channel.len >= sizeof name)
+        return LINK_LOCAL;
+    memcpy(name, cmd->channel.ptr, cmd->channel.len);
+    name[cmd->channel.len] = '\0';
+    const config_channel *cc = config_find_channel(b->cfg, name);
+    cl_node *n = b->link->cl;
+    if (!cc || cc->type != CHAN_QUEUE || !cc->home || !strcmp(cc->home, n->cfg->node))
+        return LINK_LOCAL;
+    channel *ch = chan_find(b, name, cmd->channel.len);
+    int publish = cmd->cmd == PS_CMD_PUBLISH;
+    /* Access rules apply to the client at its own node. */
+    uint16_t code = auth_check(b, c, publish ? VERB_SEND : VERB_CONSUME, ch, name,
+                               cmd->channel.len, why, cap);
+    if (code)
+        return code;
+    if (!publish) {
+        snprintf(why, cap, "queue '%s' is held by node %s: its consumers attach there", name,
+                 cc->home);
+        return PS_WERR_LIMIT;
+    }
+    if ((long)cmd->data.len > b->cfg->max_message_size) {
+        snprintf(why, cap, "message of %zu bytes exceeds max_message_size %ld", cmd->data.len,
+                 b->cfg->max_message_size);
+        return PS_WERR_TOOLARGE;
+    }
+    if (cmd->flags & PS_WIRE_SYNC) {
+        snprintf(why, cap, "queue '%s' is held by node %s: sync messages to it go there", name,
+                 cc->home);
+        return PS_WERR_LIMIT;
+    }
+    cl_peer *p = cl_peer_find(n, cc->home, strlen(cc->home));
+    if (!p || cl_send_queued(n, p, cmd) < 0) {
+        snprintf(why, cap, "queue '%s' is unavailable: its home node %s is %s", name, cc->home,
+                 p && p->state == LINK_UP ? "behind (its link buffer is full)" : "not reachable");
+        return PS_WERR_LIMIT;
+    }
+    if (ch) {
+        ch->messages++;
+        ch->bytes_in += cmd->data.len;
+    }
+    if (cmd->flags & PS_WIRE_CONFIRM)
+        out_ok(b, c, cmd->corr, 0); /* on its way to the home: what this node can say */
+    return 0;
+}
+
+void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data)
+{
+    broker *b = ctx;
+    if (b->link->inbound || ps__wire_sys_channel(ch->name, strlen(ch->name)))
+        return; /* one hop: what came over a link goes no further */
+    if (b->fan_retained)
+        /* Every node keeps the retained values, whoever subscribes there. */
+        cl_send_retained(b->link->cl, ch->name, topic, data, b->fan_retained->hlc, 0);
+    else
+        cl_forward(b->link->cl, ch->name, topic, data, 0);
+}
+
+uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t plen, int add)
+{
+    broker *b = ctx;
+    if (ps__wire_sys_channel(ch->name, strlen(ch->name)))
+        return 0;
+    return cl_interest(b->link->cl, ch->name, pattern, plen, add);
+}
+
+int link_interest_acked(void *ctx, uint64_t seq)
+{
+    broker *b = ctx;
+    return !b->link || cl_interest_acked(b->link->cl, seq);
+}
+
+size_t link_remote_subscribers(broker *b, const char *name)
+{
+    size_t n = 0;
+    if (!b->link)
+        return 0;
+    for (size_t i = 0; i < b->link->cl->n_peers; i++) {
+        cl_table *t = &b->link->cl->peers[i].remote;
+        for (const cl_chan *c = t->b[ps__hash(name, strlen(name)) % CL_BUCKETS]; c; c = c->next)
+            if (!strcmp(c->name, name) && c->n_pats) {
+                n++;
+                break;
+            }
+    }
+    return n;
+}
+
+json_t *link_status(broker *b)
+{
+    if (!b->link)
+        return json_pack("{s:n}", "cluster");
+    cl_node *n = b->link->cl;
+    json_t *peers = json_array();
+    int complete = 1;
+    for (size_t i = 0; i < n->n_peers; i++) {
+        cl_peer *p = &n->peers[i];
+        complete &= p->state == LINK_UP;
+        json_array_append_new(
+            peers, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                             "node", p->cfg->node, "endpoint", p->cfg->endpoint, "state",
+                             cl_state_name(p->state), "rtt_us", (json_int_t)p->rtt_us,
+                             "interest_in", (json_int_t)p->remote.n_pats, "interest_out",
+                             (json_int_t)n->local.n_pats, "msgs_in", (json_int_t)p->msgs_in,
+                             "msgs_out", (json_int_t)p->msgs_out, "bytes_in",
+                             (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out,
+                             "drops", (json_int_t)p->drops, "gaps", (json_int_t)p->gaps));
+    }
+    return json_pack("{s:s, s:s, s:b, s:o}", "cluster", n->cfg->name, "node", n->cfg->node,
+                     "complete", complete, "peers", peers);
+}
+
+void link_close(broker *b)
+{
+    struct link *l = b->link;
+    if (!l)
+        return;
+    for (size_t i = 0; l->dealers && l->cl && i < l->cl->n_peers; i++)
+        if (l->dealers[i])
+            zmq_close(l->dealers[i]);
+    if (l->router)
+        zmq_close(l->router);
+    cl_free(&l->cl);
+    free(l->dealers);
+    free(l->sent);
+    free(l->malformed_logged);
+    free(l->was);
+    free(l);
+    b->link = NULL;
+}

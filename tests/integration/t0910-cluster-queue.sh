@@ -1,0 +1,51 @@
+#!/bin/bash
+# Issue 20, experiment 10: a queue homed on A ('jobs', home = "a").  2,000
+# messages ($CLUSTER_MSGS) sent half on A, half on B; consumers on B and
+# on C; the one on C killed (-9) after its first 200: every message is
+# consumed, a message consumed twice only as a redelivery, flagged so
+# ("redelivered" in psub -F json -v); `pctl channels --json` on B says the
+# queue's home is "a".  Then A is killed: a send on B fails at once
+# (within 1 s) with "unavailable" and a nonzero exit.  Today brokerd
+# refuses the cluster section.
+. "$(dirname "$0")/lib.sh"
+pending "issue 20: brokerd has no cluster (queues with a home node)"
+. "$TESTS/integration/cluster.sh"
+N=${CLUSTER_MSGS:-2000}
+cluster_start
+expect_eq "$(on b "$BUILD/pctl" channels --json | jq -r '.[] | select(.name == "jobs") | .home')" a "jobs' home on B"
+seq 1 $((N / 2)) | sed 's/^/a-/' | on a "$BUILD/ppub" -c jobs || fail "sending on a exited $?"
+seq 1 $((N / 2)) | sed 's/^/b-/' | on b "$BUILD/ppub" -c jobs || fail "sending on b exited $?"
+spawn c "$BUILD/psub" -v -c jobs -F json > c.out 2> c.err
+C=$SPAWNED
+wait_for_file_lines c.out 200 20
+spawn b "$BUILD/psub" -v -c jobs -F json > b.out 2> b.err
+B=$SPAWNED
+wait_for_file_lines b.err 1
+kill -KILL "$C"
+wait "$C" 2> /dev/null
+c_got=$(wc -l < c.out)
+wait_until 30 "every message consumed" \
+    eval '[ "$(cat b.out c.out | jq -r .payload | sort -u | wc -l)" -ge '"$N"' ]'
+expect_eq "$(cat b.out c.out | jq -r .payload | sort -u | wc -l)" "$N" "distinct messages consumed"
+# A message seen twice: its later copy (B's, after C died) is redelivered.
+dups=$(cat c.out b.out | jq -r .payload | sort | uniq -d)
+redelivered=$(jq -r 'select(.redelivered) | .payload' b.out | sort)
+for p in $dups; do
+    grep -qx "$p" <<< "$redelivered" || fail "message $p consumed twice, the second time not flagged redelivered"
+done
+kill -TERM "$B"
+wait "$B"
+
+# The home down: refused at once on B.
+node_kill a
+wait_until 5 "B to count A down" eval '! link_up b a'
+t0=$(ms)
+on b "$BUILD/ppub" -c jobs --timeout 5000 "home down" > /dev/null 2> unavail.err
+rc=$?
+took=$(($(ms) - t0))
+[ "$rc" != 0 ] || fail "a send to the queue with its home down exited 0"
+grep -q unavailable unavail.err || fail "a send with the queue's home down said: $(cat unavail.err)"
+[ "$took" -le 1000 ] || fail "the send with the queue's home down took $took ms to fail"
+echo "ok: queue homed on A, $N sent on A and B, C killed after $c_got: all $N consumed," \
+    "$(echo "$dups" | grep -c .) consumed twice, each flagged redelivered ($(echo "$redelivered" | grep -c .) flagged);" \
+    "home down: refused in $took ms ($(cat unavail.err))"

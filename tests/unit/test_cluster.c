@@ -1,0 +1,209 @@
+/*
+ * test_cluster.c - the cluster's link protocol (brokerd/cluster.c) without
+ * sockets: two nodes whose out buffers are carried to each other by hand.
+ * The links come up after both HELLOs, interest is told and acknowledged,
+ * a message crosses only to a peer whose interest matches it, messages a
+ * link could not carry come out as a gap on the other side, interest is
+ * re-sent in full after a link was down, and a peer of another cluster,
+ * other declarations, or one that breaks the bounds is refused.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../brokerd/brokerd.h"
+#include "test.h"
+
+/* What a node's deliver function saw. */
+struct seen {
+    int messages;          /* messages delivered */
+    uint64_t missed;       /* missed messages reported, in all */
+    char last_topic[64];   /* topic of the last one */
+};
+
+static void on_deliver(void *ctx, const ps__cmd *msg, uint64_t missed)
+{
+    struct seen *s = ctx;
+    s->messages++;
+    s->missed += missed;
+    snprintf(s->last_topic, sizeof s->last_topic, "%.*s", (int)msg->topic.len, msg->topic.ptr);
+}
+
+/* A cluster section for node me with the single peer other. */
+static config_cluster *section(const char *name, const char *me, const char *other)
+{
+    config_cluster *c = calloc(1, sizeof *c);
+    config_peer *p = calloc(1, sizeof *p);
+    c->name = strdup(name);
+    c->node = strdup(me);
+    c->listen = strdup("tcp://127.0.0.1:1");
+    p->node = strdup(other);
+    p->endpoint = strdup("tcp://127.0.0.1:2");
+    c->peers = p;
+    c->n_peers = 1;
+    c->heartbeat_ms = 100;
+    c->heartbeat_timeout_ms = 300;
+    c->link_buffer = 1 << 16;
+    c->max_interest = 3;
+    return c;
+}
+
+/* Carries what from's only peer waits for into to's only peer; returns
+ * the records carried. */
+static int carry(cl_node *from, cl_node *to, int64_t now)
+{
+    cl_peer *out = &from->peers[0], *in = &to->peers[0];
+    ps__reader r;
+    ps__cmd rec;
+    char why[256];
+    int n = 0;
+    ps__buf b = out->out;
+    out->out = (ps__buf){0};
+    ps__reader_init(&r, b.data, b.len);
+    while (ps__wire_next(&r, &rec) == 1) {
+        cl_input(to, in, &rec, now, now * 1000, why, sizeof why);
+        n++;
+    }
+    ps__buf_free(&b);
+    return n;
+}
+
+/* Both ways until nothing moves. */
+static void pump(cl_node *a, cl_node *b, int64_t now)
+{
+    for (int i = 0; i < 10; i++)
+        if (carry(a, b, now) + carry(b, a, now) == 0)
+            return;
+}
+
+static ps__slice S_(const char *s)
+{
+    return (ps__slice){s, strlen(s)};
+}
+
+int main(void)
+{
+    log_init(0);
+    config_cluster *ca = section("site", "a", "b"), *cb = section("site", "b", "a");
+    struct seen sa = {0}, sb = {0};
+    cl_node *a = cl_new(ca, "jobs queue\n", 11, on_deliver, &sa);
+    cl_node *b = cl_new(cb, "jobs queue\n", 22, on_deliver, &sb);
+    CHECK(a && b, "two nodes made");
+    int64_t now = 1000;
+    cl_tick(a, now, now * 1000);
+    cl_tick(b, now, now * 1000);
+    pump(a, b, now);
+    CHECK(a->peers[0].state == LINK_UP && b->peers[0].state == LINK_UP,
+          "after both HELLOs the link is up on both sides (%s, %s)",
+          cl_state_name(a->peers[0].state), cl_state_name(b->peers[0].state));
+    CHECK(a->peers[0].rtt_us >= 0, "the heartbeat's echo gave a round-trip time");
+
+    /* Interest: b's client subscribes; a hears and acknowledges it. */
+    uint64_t seq = cl_interest(b, "logs", "amd64/#", 7, 1);
+    CHECK(seq > 0 && !cl_interest_acked(b, seq), "a new interest waits for the peer's ack");
+    CHECK(cl_interest(b, "logs", "amd64/#", 7, 1) == 0, "a second subscriber to it says nothing");
+    pump(a, b, now);
+    CHECK(a->peers[0].remote.n_pats == 1, "a holds b's interest");
+    now += 100;
+    cl_tick(a, now, now * 1000);
+    pump(a, b, now);
+    CHECK(cl_interest_acked(b, seq), "b's interest is acknowledged by a's heartbeat");
+
+    /* Forwarding by interest. */
+    ps__slice d = S_("payload");
+    ps__slice t1 = S_("amd64/sshd"), t2 = S_("arm/sshd");
+    cl_forward(a, "logs", &t1, &d, 0);
+    cl_forward(a, "logs", &t2, &d, 0);
+    cl_forward(a, "other", &t1, &d, 0);
+    pump(a, b, now);
+    CHECK(sb.messages == 1 && !strcmp(sb.last_topic, "amd64/sshd") && sb.missed == 0,
+          "only the matching message crossed (%d)", sb.messages);
+    CHECK(a->peers[0].msgs_out == 1 && b->peers[0].msgs_in == 1, "counted on both sides");
+
+    /* The link goes down: messages for b are numbered but not carried. */
+    now += 1000;
+    cl_tick(a, now, now * 1000);
+    cl_tick(b, now, now * 1000);
+    CHECK(a->peers[0].state == LINK_DOWN, "a silent peer is down after the timeout");
+    a->peers[0].out.len = 0;
+    b->peers[0].out.len = 0;
+    for (int i = 0; i < 5; i++)
+        cl_forward(a, "logs", &t1, &d, 0);
+    CHECK(a->peers[0].drops == 5, "5 messages not carried are drops (%llu)",
+          (unsigned long long)a->peers[0].drops);
+    /* b's client subscribes to something else while the link is down. */
+    cl_interest(b, "logs", "arm/#", 5, 1);
+    now += 100;
+    cl_tick(a, now, now * 1000);
+    cl_tick(b, now, now * 1000);
+    pump(a, b, now);
+    now += 100;
+    cl_tick(a, now, now * 1000);
+    cl_tick(b, now, now * 1000);
+    pump(a, b, now);
+    CHECK(a->peers[0].state == LINK_UP && b->peers[0].state == LINK_UP, "the link is back up");
+    CHECK(a->peers[0].remote.n_pats == 2, "interest was re-sent in full (%zu patterns)",
+          a->peers[0].remote.n_pats);
+    cl_forward(a, "logs", &t2, &d, 0);
+    pump(a, b, now);
+    CHECK(sb.messages == 2 && sb.missed == 5, "the next message tells of the 5 missed (%llu)",
+          (unsigned long long)sb.missed);
+    CHECK(b->peers[0].gaps == 5, "counted as gaps on the link");
+
+    /* Removal. */
+    cl_interest(b, "logs", "arm/#", 5, 0);
+    pump(a, b, now);
+    CHECK(a->peers[0].remote.n_pats == 1, "a removed interest goes from the peer");
+
+    /* Bounds: max_interest 3, a bad op, a record not for links. */
+    char why[256];
+    cl_peer *pb = &a->peers[0];
+    ps__cmd add = {.cmd = PS_CMD_LINK_INTEREST, .flags = PS_WIRE_INTEREST_ADD,
+                   .channel = S_("x")};
+    int rc = 0;
+    const char *pats[] = {"a", "b", "c"};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        add.seq = pb->iseq_in + 1;
+        add.topic = S_(pats[i]);
+        rc = cl_input(a, pb, &add, now, now * 1000, why, sizeof why);
+    }
+    CHECK(rc < 0 && strstr(why, "max_interest"), "a flood of interest is refused: %s", why);
+    ps__cmd bad = {.cmd = PS_CMD_LINK_INTEREST, .seq = pb->iseq_in + 1, .flags = 9,
+                   .channel = S_("x")};
+    CHECK(cl_input(a, pb, &bad, now, now * 1000, why, sizeof why) < 0, "op 9: %s", why);
+    ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .channel = S_("x")};
+    CHECK(cl_input(a, pb, &pub, now, now * 1000, why, sizeof why) < 0, "a PUBLISH: %s", why);
+    cl_peer_drop(a, pb, now);
+    CHECK(pb->state == LINK_DOWN && !pb->hello_ok, "a dropped peer's records are not taken");
+
+    /* Refusals: another cluster name, other declarations. */
+    config_cluster *cc = section("other", "c", "a"), *ca2 = section("site", "a", "c");
+    struct seen sc = {0}, sa2 = {0};
+    cl_node *c = cl_new(cc, "jobs queue\n", 33, on_deliver, &sc);
+    cl_node *a2 = cl_new(ca2, "jobs queue\n", 44, on_deliver, &sa2);
+    cl_tick(c, now, now * 1000);
+    carry(c, a2, now);
+    CHECK(a2->peers[0].state == LINK_REFUSED && !a2->peers[0].hello_ok,
+          "a peer of another cluster is refused");
+    cl_free(&c);
+    config_cluster *cd = section("site", "c", "a");
+    c = cl_new(cd, "jobs pubsub\nlogs pubsub\n", 55, on_deliver, &sc);
+    cl_tick(c, now, now * 1000);
+    carry(c, a2, now);
+    CHECK(a2->peers[0].state == LINK_REFUSED, "a peer with other declarations is refused");
+    char list[128];
+    int nd = cl_decls_differ("a x\njobs queue\n", 15, "a x\njobs pubsub\nlogs pubsub\n", 28, list,
+                             sizeof list);
+    CHECK(nd == 2 && !strcmp(list, "jobs, logs"), "the channels that differ are named: %s", list);
+    CHECK(cl_decls_differ("a x\n", 4, "a x\n", 4, list, sizeof list) == 0, "same: none");
+
+    cl_free(&a);
+    cl_free(&b);
+    cl_free(&c);
+    cl_free(&a2);
+    config_cluster_free(&ca);
+    config_cluster_free(&cb);
+    config_cluster_free(&cc);
+    config_cluster_free(&ca2);
+    config_cluster_free(&cd);
+    return TEST_DONE();
+}
