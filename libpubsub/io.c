@@ -233,6 +233,8 @@ static int send_direct(ps_client *c, int wait)
     io_settle(c, ROLE_CALLER);
     pthread_mutex_unlock(&c->io_lock);
     pthread_mutex_lock(&c->lock);
+    if (c->reader_waits)
+        kick_reader(c); /* the socket is free: the reader may take it */
     return drained && !c->s.out.len;
 }
 
@@ -282,6 +284,17 @@ static int can_read(const ps_client *c)
  * arrives until done() holds, the session changes or deadline passes
  * (ETIMEDOUT).  Then hands the socket's input back to the I/O thread and
  * lets the other waiting threads look again (one of them may read next).
+ *
+ * The reader never queues on io_lock.  A thread that holds it reads what
+ * has arrived before letting go (io_settle), so an answer for us comes
+ * to the session either way; what the reader must not miss is the moment
+ * the socket is free again.  Blocking on the mutex would wait for exactly
+ * that, but unfairly: an I/O thread kept busy by a flooding publisher
+ * lets go of io_lock and takes it again before the woken reader runs, and
+ * a reader whose reply had long arrived waited hundreds of milliseconds
+ * (t0014's lone requests).  So a reader that finds io_lock taken says so
+ * (reader_waits) and sleeps on its kick alone; whoever lets go of io_lock
+ * looks at reader_waits afterwards, under lock, and kicks it.
  * Lock held on entry and on return.
  */
 static int read_as_reader(ps_client *c, int64_t deadline, ps__wait_fn *done, const void *arg)
@@ -294,18 +307,30 @@ static int read_as_reader(ps_client *c, int64_t deadline, ps__wait_fn *done, con
             rc = ETIMEDOUT;
             break;
         }
-        /* The socket stays while we are its reader: reopen_socket waits for us. */
-        struct pollfd p[2] = {{c->sock_fd, POLLIN, 0}, {c->kick_fd, POLLIN, 0}};
+        /* The socket stays while we are its reader: reopen_socket waits for
+         * us.  While another thread holds it, only that thread's kick. */
+        struct pollfd p[2] = {{c->kick_fd, POLLIN, 0}, {c->sock_fd, POLLIN, 0}};
+        int n_fds = c->reader_waits ? 1 : 2;
         pthread_mutex_unlock(&c->lock);
         /* libzmq signals the descriptor only for input that follows a read
          * that found nothing, so while input is left there is no sleeping. */
-        if (!(ev & ZMQ_POLLIN) && poll(p, 2, (int)ms) > 0 && (p[1].revents & POLLIN))
+        if (!(ev & ZMQ_POLLIN) && poll(p, n_fds, (int)ms) > 0 && (p[0].revents & POLLIN))
             eventfd_clear(c->kick_fd);
-        pthread_mutex_lock(&c->io_lock);
+        pthread_mutex_lock(&c->lock);
+        /* A try, not a wait, so lock may be held (io_lock comes first only
+         * for a thread that would block on it). */
+        if (pthread_mutex_trylock(&c->io_lock) != 0) {
+            c->reader_waits = 1;
+            ev = 0;
+            continue;
+        }
+        c->reader_waits = 0;
+        pthread_mutex_unlock(&c->lock);
         ev = io_settle(c, ROLE_READER);
         pthread_mutex_unlock(&c->io_lock);
         pthread_mutex_lock(&c->lock);
     }
+    c->reader_waits = 0;
     c->reader = 0;
     c->reader_until = now_ms() + READER_GRACE_MS;
     struct itimerspec its = {.it_value = {.tv_nsec = READER_GRACE_MS * 1000000L}};
@@ -613,8 +638,10 @@ static void *io_main(void *arg)
                     ps__session_bye(&c->s);
                     send_urgent(c);
                 }
-                pthread_mutex_unlock(&c->lock);
                 pthread_mutex_unlock(&c->io_lock);
+                if (c->reader_waits)
+                    kick_reader(c); /* the socket is free: the reader may take it */
+                pthread_mutex_unlock(&c->lock);
                 break;
             }
             pthread_mutex_unlock(&c->lock);
@@ -642,8 +669,10 @@ static void *io_main(void *arg)
             fd = -1;
         }
         int mfd = c->mon_fd;
-        pthread_mutex_unlock(&c->lock);
         pthread_mutex_unlock(&c->io_lock);
+        if (c->reader_waits)
+            kick_reader(c); /* the socket is free: the reader may take it */
+        pthread_mutex_unlock(&c->lock);
         if (reopen && !reader)
             continue;
         if ((ev & ZMQ_POLLIN) && !paused && !dead && !reader)

@@ -28,6 +28,7 @@ struct ps_client {
     int wake_pending;       /* wake_fd was written and not yet read */
     int reader;             /* an application thread waits as the socket's reader */
     int64_t reader_until;   /* ms: the I/O thread leaves the input alone until then */
+    int reader_waits;       /* the reader found io_lock taken: its holder kicks it on letting go */
     /* Set at connect, then only read: */
     void *ctx;              /* our own ZeroMQ context */
     pthread_t thread;       /* the I/O thread */
