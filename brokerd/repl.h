@@ -80,6 +80,10 @@ struct repl_config {
     unsigned snapshot_trailing;  /* entries kept behind a snapshot so a
                                     follower a little behind needs no
                                     snapshot; 0 takes 128 */
+    int join;                    /* 1: this directory is new but the group
+                                    already runs (a wiped or replaced
+                                    node): bootstrap nothing, wait for the
+                                    leader to send a snapshot and the log */
     struct repl_fsm fsm;         /* the replicated state machine */
 };
 
@@ -111,8 +115,9 @@ struct repl_info {
 struct repl;
 
 /* Opens a replica: creates data_dir if needed, bootstraps the group's
- * configuration on a pristine directory (every voter does the same, so
- * no one is special), and starts the replication thread.  NULL after
+ * configuration on a pristine directory unless cfg->join (every voter of
+ * a new group does the same, so no one is special), and starts the
+ * replication thread.  NULL after
  * logging on an error. */
 struct repl *repl_open(const struct repl_config *cfg);
 

@@ -359,15 +359,18 @@ struct repl *repl_open(const struct repl_config *cfg)
     }
     r->raft.data = r;
 
-    /* Every voter bootstraps the same configuration; on a directory that
-     * already holds a log the library refuses, which is the normal case
-     * of a restart. */
+    /* Every voter of a new group bootstraps the same configuration; on a
+     * directory that already holds a log the library refuses, which is the
+     * normal case of a restart.  A node that joins a running group with
+     * an empty directory must not: its own first entry would stand beside
+     * the group's, and as a voter it would call elections before it has
+     * caught up. */
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     rv = 0;
     for (unsigned i = 0; i < cfg->n_voters && rv == 0; i++)
         rv = raft_configuration_add(&conf, cfg->voters[i].id, cfg->voters[i].addr, RAFT_VOTER);
-    if (rv == 0)
+    if (rv == 0 && !cfg->join)
         rv = raft_bootstrap(&r->raft, &conf);
     raft_configuration_close(&conf);
     if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {

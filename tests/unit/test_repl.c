@@ -133,12 +133,12 @@ static int free_ports(void)
     return 0;
 }
 
-static int node_open(struct node *n)
+static int node_open(struct node *n, int join)
 {
     struct repl_config cfg = {
         .id = n->id, .data_dir = n->dir, .n_voters = N,
         .election_ms = 1000, .heartbeat_ms = 100,
-        .snapshot_every = 256, .snapshot_trailing = 64,
+        .snapshot_every = 256, .snapshot_trailing = 64, .join = join,
         .fsm = { .ctx = n, .apply = fsm_apply, .snapshot = fsm_snapshot, .restore = fsm_restore },
     };
     memcpy(cfg.voters, voters, sizeof voters);
@@ -313,7 +313,7 @@ int main(void)
     int64_t t0 = now_us();
     int opened = 0;
     for (int i = 0; i < N; i++)
-        opened += node_open(&nodes[i]) == 0;
+        opened += node_open(&nodes[i], 0) == 0;
     CHECK(opened == N, "three replicas open");
     if (opened != N)
         return TEST_DONE();
@@ -394,7 +394,7 @@ int main(void)
     CHECK(ok == AFTER, "the two left commit %d more (%llu)", AFTER, (unsigned long long)ok);
 
     /* 6. The old leader comes back on its data and catches up. */
-    CHECK(node_open(&nodes[old - 1]) == 0, "the old leader reopens on its data");
+    CHECK(node_open(&nodes[old - 1], 0) == 0, "the old leader reopens on its data");
     want = seq - 1;
     CHECK(wait_for(all_applied, &want) >= 0 && same_state(),
           "it catches up: all three hold the same %llu entries", (unsigned long long)want);
@@ -409,7 +409,7 @@ int main(void)
     pthread_mutex_lock(&fol->mu);
     int restores0 = restores;
     pthread_mutex_unlock(&fol->mu);
-    CHECK(node_open(fol) == 0, "it reopens on an empty directory");
+    CHECK(node_open(fol, 1) == 0, "it reopens on an empty directory");
     int64_t cu = wait_for(all_applied, &want);
     CHECK(cu >= 0 && same_state(), "it catches up: all three hold the same %llu entries again",
           (unsigned long long)want);
