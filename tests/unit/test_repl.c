@@ -98,7 +98,7 @@ static int fsm_snapshot(void *ctx, void **data, size_t *len)
     return 0;
 }
 
-static int restores; /* snapshots restored, on any replica */
+static int restores; /* snapshots restored, on any replica (atomic: three threads) */
 
 static int fsm_restore(void *ctx, const void *data, size_t len)
 {
@@ -109,7 +109,7 @@ static int fsm_restore(void *ctx, const void *data, size_t len)
     memcpy(s, data, sizeof s);
     pthread_mutex_lock(&n->mu);
     n->count = s[0], n->last = s[1], n->hash = s[2];
-    restores++;
+    __atomic_add_fetch(&restores, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&n->mu);
     return 0;
 }
@@ -406,9 +406,7 @@ int main(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fol->dir);
     CHECK(system(cmd) == 0, "replica %u's data wiped", fol->id);
-    pthread_mutex_lock(&fol->mu);
-    int restores0 = restores;
-    pthread_mutex_unlock(&fol->mu);
+    int restores0 = __atomic_load_n(&restores, __ATOMIC_SEQ_CST);
     CHECK(node_open(fol, 1) == 0, "it reopens on an empty directory");
     int64_t cu = wait_for(all_applied, &want);
     CHECK(cu >= 0 && same_state(), "it catches up: all three hold the same %llu entries again",
@@ -422,7 +420,8 @@ int main(void)
                (unsigned long long)in.applied, (unsigned long long)in.last,
                (unsigned long long)in.term, in.leader);
     }
-    CHECK(restores > restores0, "from a snapshot (%d restored)", restores - restores0);
+    int restored = __atomic_load_n(&restores, __ATOMIC_SEQ_CST) - restores0;
+    CHECK(restored > 0, "from a snapshot (%d restored)", restored);
 
     for (int i = 0; i < N; i++)
         if (nodes[i].r)
