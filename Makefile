@@ -30,7 +30,7 @@ endif
 
 # Debian packages the build and the tests need.
 DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmicrohttpd-dev \
-        pkg-config
+        libraft-dev libuv1-dev pkg-config
 # ... what `make deb` builds and checks the Debian packages with ...
 DEB_DEBS := debhelper dh-python dpkg-dev lintian
 # ... and what the tests drive it with.
@@ -47,7 +47,11 @@ LIB_A   := $(O)/libpubsub.a
 COMMON_SRC := $(wildcard common/*.c)
 WIRE_SRC   := libpubsub/wire.c $(COMMON_SRC)
 LIB_SRC    := $(wildcard libpubsub/*.c) $(COMMON_SRC)
-BROKER_SRC := $(wildcard brokerd/*.c)
+# The replication seam over libraft (brokerd/repl.h) is built and tested
+# on its own until the cluster uses it; only what links it needs -lraft -luv.
+REPL_SRC   := brokerd/repl_raft.c
+REPL_LIBS  := -lraft -luv
+BROKER_SRC := $(filter-out $(REPL_SRC),$(wildcard brokerd/*.c))
 TOOLS      := ppub psub pctl pbench
 TOOL_COMMON := tools/common.c tools/explain.c tools/progress.c
 TOOL_OBJ    = $(patsubst %.c,$(OBJ)/%.o,$(TOOL_COMMON))
@@ -126,7 +130,11 @@ $(O)/%: $(OBJ)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 $(O)/tests/%: $(OBJ)/tests/unit/%.o $(filter-out $(OBJ)/brokerd/main.o,$(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC))) $(LIB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD     $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(EXTRA_LIBS) -lpthread
+
+# test_repl runs three replicas of the seam in one process.
+$(O)/tests/test_repl: $(patsubst %.c,$(OBJ)/%.o,$(REPL_SRC))
+$(O)/tests/test_repl: EXTRA_LIBS := $(REPL_LIBS)
 
 # C programs the integration tests run (tests/integration/NAME.c), linked
 # with the static library like a user's program would be.
