@@ -22,6 +22,7 @@ expect_eq "$(on a "$BUILD/pctl" cluster --json | jq -c .)" '{"cluster":null}' "p
 node_stop a || fail "node a (plain) exited $?"
 
 # Two orders: the time from the last start to a complete mesh.
+for n in a b c; do node_conf "$n"; done
 up_ms=()
 for order in "b c a" "c a b"; do
     for n in $order; do node_start "$n"; done
