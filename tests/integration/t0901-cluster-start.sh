@@ -59,9 +59,9 @@ refused() { # WHAT REGEX: c is refused for WHAT, a says REGEX, c's link never up
     node_stop c
 }
 CLUSTER_NAME=other node_conf c
-refused "its cluster name" 'cluster: peer refused: cluster name "other" is not "site"'
+refused "its cluster name" 'cluster: peer (c )?refused: cluster name "other" is not "site"'
 NODE_KEY=stranger node_conf c
-refused "an unknown key" 'cluster: peer refused: unknown key'
+refused "an unknown key" 'cluster: peer (c )?refused: unknown key'
 node_conf c "$(sed 's/name = "jobs"; type = "queue"/name = "jobs"; type = "broadcast"/' <<< "$CLUSTER_CHANNELS")"
 refused "other channel declarations" 'cluster: peer c refused: channel declarations differ \(jobs\)'
 # Put right, c joins.
