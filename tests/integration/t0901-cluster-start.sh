@@ -24,11 +24,23 @@ node_stop a || fail "node a (plain) exited $?"
 # Two orders: the time from the last start to a complete mesh.
 for n in a b c; do node_conf "$n"; done
 up_ms=()
+# The time is read from the nodes' logs (the last "link to P up" of each),
+# not from polling pctl, whose own latency a loaded machine makes long.
+log_ms() { date -d "$(cut -c1-23 <<< "$1")" +%s%3N; } # LOG LINE: its time, ms
 for order in "b c a" "c a b"; do
-    for n in $order; do node_start "$n"; done
+    set -- $order
+    node_start "$1"
+    node_start "$2"
     t0=$(ms)
+    node_start "$3"
     wait_until 10 "a complete mesh after starting $order" mesh_complete
-    took=$(($(ms) - t0))
+    last=0
+    for n in a b c; do for p in a b c; do
+        [ "$n" = "$p" ] && continue
+        t=$(log_ms "$(grep "cluster: link to $p up" "$n.log" | tail -1)")
+        [ "$t" -gt "$last" ] && last=$t
+    done; done
+    took=$((last - t0))
     [ "$took" -le 2000 ] || fail "order $order: the mesh took $took ms to complete (want <= 2000)"
     up_ms+=("$took")
     for n in a b c; do
