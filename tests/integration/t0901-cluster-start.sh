@@ -7,7 +7,7 @@
 # declarations is refused with a log line naming the reason (CLUSTER.md's
 # wording: `cluster: peer refused: cluster name "x" is not "site"`,
 # `cluster: peer refused: unknown key`, `cluster: peer c refused: channel
-# declarations differ (jobs)`), never counted up; put right, it joins.
+# declarations differ (alerts)`), never counted up; put right, it joins.
 # Today brokerd refuses the cluster section ("unknown key 'cluster'").
 . "$(dirname "$0")/lib.sh"
 pending "issue 20: brokerd has no cluster (links, pctl cluster)"
@@ -75,8 +75,8 @@ CLUSTER_NAME=other node_conf c
 refused "its cluster name" 'cluster: peer (c )?refused: cluster name "other" is not "site"'
 NODE_KEY=stranger node_conf c
 refused "an unknown key" 'cluster: peer (c )?refused: unknown key'
-node_conf c "$(sed 's/name = "jobs"; type = "queue"/name = "jobs"; type = "broadcast"/' <<< "$CLUSTER_CHANNELS")"
-refused "other channel declarations" 'cluster: peer c refused: channel declarations differ \(jobs\)'
+node_conf c "$(sed 's/name = "alerts"; type = "broadcast"/name = "alerts"; type = "pubsub"/' <<< "$CLUSTER_CHANNELS")"
+refused "other channel declarations" 'cluster: peer c refused: channel declarations differ \(alerts\)'
 # Put right, c joins.
 node_conf c
 node_start c
