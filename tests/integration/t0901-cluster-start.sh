@@ -7,7 +7,7 @@
 # declarations is refused with a log line naming the reason (CLUSTER.md's
 # wording: `cluster: peer refused: cluster name "x" is not "site"`,
 # `cluster: peer refused: unknown key`, `cluster: peer c refused: channel
-# declarations differ (jobs)`), never counted up; put right, it joins.
+# declarations differ (alerts)`), never counted up; put right, it joins.
 # Today brokerd refuses the cluster section ("unknown key 'cluster'").
 . "$(dirname "$0")/lib.sh"
 pending "issue 20: brokerd has no cluster (links, pctl cluster)"
@@ -24,11 +24,23 @@ node_stop a || fail "node a (plain) exited $?"
 # Two orders: the time from the last start to a complete mesh.
 for n in a b c; do node_conf "$n"; done
 up_ms=()
+# The time is read from the nodes' logs (the last "link to P up" of each),
+# not from polling pctl, whose own latency a loaded machine makes long.
+log_ms() { date -d "$(cut -c1-23 <<< "$1")" +%s%3N; } # LOG LINE: its time, ms
 for order in "b c a" "c a b"; do
-    for n in $order; do node_start "$n"; done
+    set -- $order
+    node_start "$1"
+    node_start "$2"
     t0=$(ms)
+    node_start "$3"
     wait_until 10 "a complete mesh after starting $order" mesh_complete
-    took=$(($(ms) - t0))
+    last=0
+    for n in a b c; do for p in a b c; do
+        [ "$n" = "$p" ] && continue
+        t=$(log_ms "$(grep "cluster: link to $p up" "$n.log" | tail -1)")
+        [ "$t" -gt "$last" ] && last=$t
+    done; done
+    took=$((last - t0))
     [ "$took" -le 2000 ] || fail "order $order: the mesh took $took ms to complete (want <= 2000)"
     up_ms+=("$took")
     for n in a b c; do
@@ -47,23 +59,25 @@ done
 node_start a
 node_start b
 wait_until 10 "the a-b link" link_up a b
-refused() { # WHAT REGEX: c is refused for WHAT, a says REGEX, c's link never up
+refused() { # WHAT REGEX: c is refused for WHAT, a or c says REGEX, c's link never up
+    local from=$(($(wc -l < a.log) + 1))
     node_start c
-    wait_for_node_log a "$2"
+    # Either side may be the one to refuse: a (or b) refusing c, or c them.
+    wait_until 10 "/$2/ in a.log or c.log" grep -Eq "$2" a.log c.log
     for n in a b; do
         [ "$(peer_field "$n" c state)" = up ] && fail "node $n counts c up despite $1"
         [ "$(cluster_json "$n" | jq -r .complete)" = false ] || fail "node $n says its mesh is complete despite $1"
     done
     link_up a b || fail "the a-b link is not up while c is refused for $1"
-    grep -q "cluster: link to c up" a.log && fail "a logged its link to c up despite $1"
+    tail -n "+$from" a.log | grep -q "cluster: link to c up" && fail "a logged its link to c up despite $1"
     node_stop c
 }
 CLUSTER_NAME=other node_conf c
-refused "its cluster name" 'cluster: peer refused: cluster name "other" is not "site"'
+refused "its cluster name" 'cluster: peer (c )?refused: cluster name "other" is not "site"'
 NODE_KEY=stranger node_conf c
-refused "an unknown key" 'cluster: peer refused: unknown key'
-node_conf c "$(sed 's/name = "jobs"; type = "queue"/name = "jobs"; type = "broadcast"/' <<< "$CLUSTER_CHANNELS")"
-refused "other channel declarations" 'cluster: peer c refused: channel declarations differ \(jobs\)'
+refused "an unknown key" 'cluster: peer (c )?refused: unknown key'
+node_conf c "$(sed 's/name = "alerts"; type = "broadcast"/name = "alerts"; type = "pubsub"/' <<< "$CLUSTER_CHANNELS")"
+refused "other channel declarations" 'cluster: peer [ac] refused: channel declarations differ \(alerts\)'
 # Put right, c joins.
 node_conf c
 node_start c

@@ -17,7 +17,12 @@ seq 1 $((N / 2)) | sed 's/^/a-/' | on a "$BUILD/ppub" -c jobs || fail "sending o
 seq 1 $((N / 2)) | sed 's/^/b-/' | on b "$BUILD/ppub" -c jobs || fail "sending on b exited $?"
 spawn c "$BUILD/psub" -v -c jobs -F json > c.out 2> c.err
 C=$SPAWNED
-wait_for_file_lines c.out 200 20
+consuming() { # PID FILE N: true once FILE has N lines; fails if PID ended first
+    [ -f "$2" ] && [ "$(wc -l < "$2")" -ge "$3" ] && return 0
+    kill -0 "$1" 2> /dev/null || { wait "$1"; fail "the consumer exited $? before $3 messages: $(cat "${2%.out}.err")"; }
+    return 1
+}
+wait_until 20 "200 messages consumed on C" consuming "$C" c.out 200
 spawn b "$BUILD/psub" -v -c jobs -F json > b.out 2> b.err
 B=$SPAWNED
 wait_for_file_lines b.err 1
