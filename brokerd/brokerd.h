@@ -332,6 +332,9 @@ uint64_t cl_interest(cl_node *n, const char *chname, const char *pattern, size_t
 int cl_interest_acked(const cl_node *n, uint64_t gen);
 /* Forwards a message published here to every peer whose interest matches
  * it; flags are LINK_MSG's. */
+/* Whether some peer (up or not: a message it misses is its gap) has
+ * interest in channel chname matching topic. */
+int cl_has_interest(cl_node *n, const char *chname, const ps__slice *topic);
 void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
                 uint8_t flags);
 /* Sends every peer a retained value (set or cleared) published here. */
@@ -607,6 +610,8 @@ typedef uint64_t interest_hook(void *ctx, const channel *ch, const char *pattern
                                int add);
 /* Whether every peer that is up applied the interest record seq. */
 typedef int interest_acked_hook(void *ctx, uint64_t seq);
+/* Whether some peer has interest matching a message on topic on ch. */
+typedef int remote_interest_hook(void *ctx, const channel *ch, const ps__slice *topic);
 #define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
 
 /* Why a client was turned away (counted for /metrics). */
@@ -685,6 +690,9 @@ struct broker {
                                    * (channel.c), for the cluster's tap */
     interest_hook *interest; /* told of local interest (the links'), or NULL */
     interest_acked_hook *interest_acked; /* asked whether the peers applied it */
+    remote_interest_hook *remote_interest; /* asked whether a message reaches a peer's
+                                            * subscribers, so a publish to them is no
+                                            * publish to nobody */
     void *interest_ctx;    /* its first argument */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
@@ -855,6 +863,8 @@ void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__sl
 uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t plen, int add);
 /* The interest_acked hook (ctx is the broker). */
 int link_interest_acked(void *ctx, uint64_t seq);
+/* The remote_interest hook: whether a peer has interest in a message. */
+int link_remote_interest(void *ctx, const channel *ch, const ps__slice *topic);
 /* Peers whose interest matches something of the channel name. */
 size_t link_remote_subscribers(broker *b, const char *name);
 /* The links' state as `pctl cluster --json` prints it (new reference). */

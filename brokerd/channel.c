@@ -482,7 +482,8 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     }
     /* A retained value waits for later subscribers: it reaches somebody. */
     int kept = (cmd->flags & PS_WIRE_RETAIN) && cmd->data.len > 0;
-    if (strict && !kept && !deliver_has_receiver(ch, &cmd->topic)) {
+    if (strict && !kept && !deliver_has_receiver(ch, &cmd->topic) &&
+        !(b->remote_interest && b->remote_interest(b->interest_ctx, ch, &cmd->topic))) {
         snprintf(why, cap, "nobody is subscribed to '%s'%s%.*s%s", ch->name,
                  ch->type == CHAN_PUBSUB ? " for topic '" : "",
                  ch->type == CHAN_PUBSUB ? (int)cmd->topic.len : 0, cmd->topic.ptr,
@@ -509,8 +510,9 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
     /* The cluster's tap sends a retained value to every peer. */
     b->fan_retained = retain ? retained_find(ch, &cmd->topic) : NULL;
-    if (!deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd) && !kept)
-        notes |= PS_WIRE_NOTE_NOBODY;
+    if (!deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd) && !kept &&
+        !(b->remote_interest && b->remote_interest(b->interest_ctx, ch, &cmd->topic)))
+        notes |= PS_WIRE_NOTE_NOBODY; /* nobody here, nor on another node */
     b->fan_retained = NULL;
     note(c, ch, notes);
     return 0;

@@ -383,6 +383,17 @@ int cl_interest_acked(const cl_node *n, uint64_t gen)
 
 static int send_numbered(cl_node *n, cl_peer *p, ps__cmd *m);
 
+int cl_has_interest(cl_node *n, const char *chname, const ps__slice *topic)
+{
+    size_t clen = strlen(chname);
+    for (size_t i = 0; i < n->n_peers; i++) {
+        cl_chan *c = chan_get(&n->peers[i].remote, chname, clen, 0);
+        if (c && chan_matches(c, topic))
+            return 1;
+    }
+    return 0;
+}
+
 void cl_forward(cl_node *n, const char *chname, const ps__slice *topic, const ps__slice *data,
                 uint8_t flags)
 {

@@ -363,6 +363,12 @@ uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t
     return cl_interest(b->link->cl, ch->name, pattern, plen, add);
 }
 
+int link_remote_interest(void *ctx, const channel *ch, const ps__slice *topic)
+{
+    broker *b = ctx;
+    return cl_has_interest(b->link->cl, ch->name, topic);
+}
+
 int link_interest_acked(void *ctx, uint64_t seq)
 {
     broker *b = ctx;

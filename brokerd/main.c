@@ -475,6 +475,7 @@ int main(int argc, char **argv)
         deliver_tap(b, link_tap, b, 2);
         b->interest = link_interest;
         b->interest_acked = link_interest_acked;
+        b->remote_interest = link_remote_interest;
         b->interest_ctx = b;
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */

@@ -53,7 +53,9 @@ wait_for_file_lines sub_b.out 3000 20
 wait_for_file_lines sub_c.out 1000 20
 # One more message from c, after all of them on its link to a and b: once
 # it arrived, nothing else is on the way.
-lc_on c "$P" -t logs:amd64/end last
+lc_on c "$P" -t logs:amd64/end last 2> last.err || fail "ppub on c exited $?: $(cat last.err)"
+# Its only subscribers are on other nodes: that is not "nobody".
+[ -s last.err ] && fail "ppub on c, with subscribers on a and b only: $(cat last.err)"
 wait_until 10 "c's last message on a and b" eval 'grep -qx last sub_a.out && grep -qx last sub_b.out'
 expect_eq "$(wc -l < sub_a.out)" 2001 "messages on a (its own amd64 ones and c's last)"
 expect_eq "$(wc -l < sub_b.out)" 3001 "messages on b (all)"
