@@ -21,7 +21,9 @@ broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data";
 channels = ( { name = "b"; type = "pubsub"; slow_subscriber = "block"; } );
 EOF2
 start_broker -c b.conf
-# The slow reader: 16 KiB, then a pause of 0.1 s, until the end.
+# The slow reader: 16 KiB, then a pause of 0.1 s, until the end.  A
+# frame from the broker (64 KiB) carries 64 messages of 1000 bytes, whose
+# lines take about one such read; all 3,000 take several seconds.
 slow_reader() {
     while dd bs=16384 count=1 status=none > chunk && [ -s chunk ]; do
         cat chunk >> explain.out
@@ -31,11 +33,13 @@ slow_reader() {
 : > explain.out
 mkfifo explain.fifo
 slow_reader < explain.fifo &
-"$BUILD/psub" -v --explain -c b --timeout 5000 2> explain.fifo > got.out &
+reader=$!
+"$BUILD/psub" -v --explain -c b -n "$N" -W 60 2> explain.fifo > got.out &
 sub=$!
-wait_until 10 "psub to subscribe" grep -q "subscribed to 'b'" explain.out
-"$BUILD/ppub" -c b -n "$N" --size 100 --timeout 60000 2> pub.err || fail "ppub: $(head -1 pub.err)"
+wait_until 30 "psub to subscribe" grep -q "subscribed to 'b'" explain.out
+"$BUILD/ppub" -c b -n "$N" --size 1000 --timeout 60000 2> pub.err || fail "ppub: $(head -1 pub.err)"
 wait "$sub"
+wait "$reader" # every line psub wrote is in explain.out
 got=$(wc -l < got.out)
 problems=
 grep -q "timed out, forgotten" brokerd.log && problems+="brokerd: $(grep -m1 'timed out, forgotten' brokerd.log | cut -d' ' -f4-); "
