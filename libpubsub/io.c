@@ -558,11 +558,17 @@ static int read_frames(ps_client *c)
         if (rc < 0)
             ps__session_malformed(&c->s);
         zmq_msg_close(&m);
+        /* A burst may take seconds on a loaded machine (a frame carries
+         * hundreds of records), and meanwhile nobody else may send: the
+         * heartbeat that falls due now goes out now, or the broker takes
+         * a client that reads for one that fell silent and forgets it. */
+        now = now_ms();
+        ps__session_received(&c->s, now);
+        ps__session_tick(&c->s, now);
         ps__io_apply(c);
-        send_urgent(c); /* a HELLO after the broker forgot us */
+        send_urgent(c); /* a HELLO after the broker forgot us, a heartbeat that fell due */
     }
     if (got) {
-        ps__session_received(&c->s, now_ms());
         pthread_cond_broadcast(&c->cv_op);
         if (!STAILQ_EMPTY(&c->s.rq))
             pthread_cond_broadcast(&c->cv_recv);
