@@ -363,7 +363,8 @@ static json_t *admin_command(broker *b, const client *c, char *text, int *known,
             j = json_array();
             retained *r;
             SLIST_FOREACH(r, &ch->ret, link)
-                if (topic_match(p, strlen(p), r->topic, r->tlen))
+                /* A cluster's tombstones (len 0) are no values to show. */
+                if (r->len && topic_match(p, strlen(p), r->topic, r->tlen))
                     json_array_insert_new(j, 0, json_pack("{s:s, s:I, s:I}", "topic", r->topic,
                                                           "bytes", (json_int_t)r->len, "seq",
                                                           (json_int_t)r->seq));

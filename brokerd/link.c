@@ -33,7 +33,10 @@
 #define LINK_BURST 256       /* frames read from the ROUTER per turn */
 #define LINK_USER_PREFIX "node:" /* the ZAP user id of a peer's connection */
 #define LINK_SNDHWM 1000     /* frames libzmq queues towards one peer */
-#define LINK_CONNECT_MS 500  /* a connection attempt given up after this, and tried again */
+#define LINK_CONNECT_MS 250  /* a connection attempt given up after this, and tried again
+                              * LINK_RETRY_MS later: a healed partition is met within
+                              * about 350 ms, at the cost of a SYN that often */
+#define LINK_RETRY_MS 100    /* the pause between connection attempts, never longer */
 
 /* The sockets and what only the I/O side knows. */
 struct link {
@@ -129,7 +132,7 @@ int link_open(broker *b)
     size_t i = 0;
     for (const config_peer *p = cc->peers; p; p = p->next, i++) {
         void *d = l->dealers[i] = zmq_socket(b->ctx, ZMQ_DEALER);
-        int hwm = LINK_SNDHWM, ivl = 100, ivl_max = 500, cto = LINK_CONNECT_MS;
+        int hwm = LINK_SNDHWM, ivl = LINK_RETRY_MS, ivl_max = 0, cto = LINK_CONNECT_MS;
         if (!d || common_opts(d, max) < 0 ||
             zmq_setsockopt(d, ZMQ_ROUTING_ID, cc->node, strlen(cc->node)) < 0 ||
             zmq_setsockopt(d, ZMQ_IMMEDIATE, &one, sizeof one) < 0 ||

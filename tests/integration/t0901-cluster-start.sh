@@ -8,9 +8,7 @@
 # wording: `cluster: peer refused: cluster name "x" is not "site"`,
 # `cluster: peer refused: unknown key`, `cluster: peer c refused: channel
 # declarations differ (alerts)`), never counted up; put right, it joins.
-# Today brokerd refuses the cluster section ("unknown key 'cluster'").
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (links, pctl cluster)"
 . "$TESTS/integration/cluster.sh"
 
 # No cluster section: pctl cluster says so and exits 0.

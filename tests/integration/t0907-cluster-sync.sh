@@ -4,10 +4,10 @@
 # --sync -v` on A says "5/5 confirmed" (exit 0).  One receiver on B
 # stopped (SIGSTOP: attached, never confirming): "4/5", exit 3.  Node C
 # cut off from A (and B), at once and again once A counts the link down:
-# "4/5", exit 3, never 5/5 and never 4/4.  Today brokerd refuses the
-# cluster section.
+# "4/5", exit 3, never 5/5 and never 4/4.  Pending: N
+# of M counts the receivers of the publisher's own node only.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (sync messages across nodes)"
+pending "issue 20: sync messages count the receivers of the publisher's node only"
 . "$TESTS/integration/cluster.sh"
 cluster_start
 declare -A recv

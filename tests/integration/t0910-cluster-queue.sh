@@ -5,10 +5,10 @@
 # consumed, a message consumed twice only as a redelivery, flagged so
 # ("redelivered" in psub -F json -v); `pctl channels --json` on B says the
 # queue's home is "a".  Then A is killed: a send on B fails at once
-# (within 1 s) with "unavailable" and a nonzero exit.  Today brokerd
-# refuses the cluster section.
+# (within 1 s) with "unavailable" and a nonzero exit.  Pending:
+# consumers attach only at the queue's home node.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (queues with a home node)"
+pending "issue 20: queue consumers attach only at the home node"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-2000}
 cluster_start

@@ -3,10 +3,8 @@
 # figure (block channel 'bench', 200,000 x 64 B, $CLUSTER_MSGS) with the
 # publisher on A and the subscriber on B (pbench --sub-broker) beside the
 # same figure on A alone: the link costs at most half (across >= 0.5 x
-# single node), and no message is lost.  Today brokerd refuses the cluster
-# section.
+# single node), and no message is lost.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: brokerd has no cluster (forwarding between nodes)"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-200000}
 for n in a b c; do
