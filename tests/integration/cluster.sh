@@ -6,35 +6,7 @@
 # of the test appears in the machine's own namespace and two runs never
 # share a name.  The EXIT trap stops the nodes and deletes the namespaces
 # (their veths go with them) also when the test fails or is interrupted; a
-# run killed without its trap leaves namespaces that the next # A publisher of N messages (ppub --size 64, topic p<node>) on each node
-# and a subscriber of logs:# on each, subscribed first: every subscriber
-# must get all 3 x N exactly once, each publisher's in order, no gap
-# reported (WHAT names the conditions in a failure).  $TOOK: the ms from
-# the first publish to the last subscriber's end.
-all_to_all() { # N WHAT
-    local n=$1 what=$2 node p subs=() pubs=() t0
-    for node in "${CLUSTER_NODES[@]}"; do
-        spawn "$node" "$BUILD/psub" -v -t 'logs:#' -F '%t %p' -n $((3 * n)) --timeout 30000 \
-            > "sub-$node.out" 2> "sub-$node.err"
-        subs+=("$SPAWNED")
-        wait_for_file_lines "sub-$node.err" 1 20
-    done
-    t0=$(ms)
-    for node in "${CLUSTER_NODES[@]}"; do
-        spawn "$node" "$BUILD/ppub" -t "logs:p$node" -n "$n" --size 64
-        pubs+=("$SPAWNED")
-    done
-    for p in "${pubs[@]}"; do wait "$p" || fail "a publisher exited $? ($what)"; done
-    for p in "${subs[@]}"; do wait "$p" || fail "a subscriber exited $? ($what; 3: fewer than $((3 * n)) in time)"; done
-    TOOK=$(($(ms) - t0))
-    for node in "${CLUSTER_NODES[@]}"; do
-        expect_eq "$(stream_check "sub-$node.out")" "$((3 * n)) $((3 * n)) 0 0" \
-            "node $node ($what): lines, distinct, duplicates, out of order"
-        grep -q "missed" "sub-$node.err" && fail "node $node's subscriber reported a gap ($what): $(cat "sub-$node.err")"
-    done
-}
-
-cluster_up
+# run killed without its trap leaves namespaces that the next cluster_up
 # deletes, but only those whose run ($$ in the name) is gone.  Links are cut
 # and made lossy with nftables inside the node namespaces; per-peer byte
 # counters live there too.  Skips (ok: skipped) only without root or netns.
