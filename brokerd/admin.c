@@ -103,7 +103,8 @@ json_t *admin_channel(const channel *ch)
                      "messages_out", (json_int_t)ch->delivered, "bytes_in",
                      (json_int_t)ch->bytes_in, "bytes_out", (json_int_t)ch->bytes_out,
                      "redelivered", (json_int_t)ch->redelivered, "dropped",
-                     (json_int_t)ch->dropped, "retained", (json_int_t)ch->n_retained, "durable",
+                     (json_int_t)ch->dropped, "retained", (json_int_t)chan_retained_count(ch),
+                     "durable",
                      ch->durable);
 }
 
@@ -344,7 +345,7 @@ static json_t *admin_command(broker *b, const client *c, char *text, int *known,
             j = json_pack("{s:s, s:s, s:I, s:I, s:I}", "deleted", ch->name, "type",
                           config_type_name(ch->type), "subscribers", (json_int_t)ch->n_subs,
                           "messages", (json_int_t)(ch->n_queued + ch->n_unacked), "retained",
-                          (json_int_t)ch->n_retained);
+                          (json_int_t)chan_retained_count(ch));
             log_info("client %llu deleted channel '%s' (%s)", (unsigned long long)c->num,
                      ch->name, config_type_name(ch->type));
             chan_delete(b, ch);

@@ -924,6 +924,9 @@ uint16_t chan_declare(broker *b, const config_channel *cc, char *why, size_t cap
 /* Deletes ch: its subscribers are detached, its messages, retained values
  * and store dropped.  A declared channel stays deleted across reloads. */
 void chan_delete(broker *b, channel *ch);
+/* The retained values ch holds, not counting a cluster's tombstones (which
+ * n_retained, the bound max_retained applies to, does count). */
+size_t chan_retained_count(const channel *ch);
 /* Clears the retained values of ch whose topic matches pattern; how many. */
 size_t chan_retained_clear(broker *b, channel *ch, const char *pattern, size_t plen);
 

@@ -982,6 +982,15 @@ void chan_delete(broker *b, channel *ch)
     chan_free(b, ch);
 }
 
+size_t chan_retained_count(const channel *ch)
+{
+    size_t n = 0;
+    const retained *r;
+    SLIST_FOREACH(r, &ch->ret, link)
+        n += r->len != 0; /* a tombstone (len 0) holds no value */
+    return n;
+}
+
 size_t chan_retained_clear(broker *b, channel *ch, const char *pattern, size_t plen)
 {
     size_t n = 0;

@@ -215,7 +215,7 @@ static void chan_values(const channel *ch, uint64_t v[CM_COUNT])
     v[CM_DROPPED] = ch->dropped;
     v[CM_REDELIVERED] = ch->redelivered;
     v[CM_SUBSCRIBERS] = ch->n_subs;
-    v[CM_RETAINED] = ch->n_retained;
+    v[CM_RETAINED] = chan_retained_count(ch);
 }
 
 static const char *const refusal_names[REFUSE_COUNT] = {"max_clients", "version", "denied",
