@@ -766,6 +766,13 @@ uint16_t chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd, char *why, s
 {
     uint16_t code;
     channel *ch = chan_lookup(b, c, &cmd->channel, 0, NO_VERB, NO_VERB, &code, why, cap);
+    if (!ch && code == PS_WERR_NOCHANNEL) {
+        /* A channel that does not exist holds none of its subscriptions:
+         * the answer of any channel it is not subscribed to, since
+         * UNSUBSCRIBE needs no right and must not tell which exist. */
+        out_ok(b, c, cmd->corr, 0);
+        return 0;
+    }
     if (!ch)
         return code;
     ps__slice p = sub_pattern(ch, cmd);

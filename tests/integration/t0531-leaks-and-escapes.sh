@@ -30,6 +30,11 @@ done
 norm() { sed "s/$1/CHANNEL/g" "$1.err"; }
 [ "$(norm jobs)" = "$(norm news)" ] || problem "the refusal for a queue ('$(head -1 jobs.err)') differs from a pubsub channel's ('$(head -1 news.err)')"
 [ "$(norm nosuch)" = "$(norm news)" ] || problem "the refusal for a missing channel ('$(head -1 nosuch.err)') differs from a forbidden one's ('$(head -1 news.err)')"
+# UNSUBSCRIBE needs no right, so its answer must not tell either.
+for c in jobs news nosuch; do
+    unsub=$($HOSTILE unsub "$PUBSUB_BROKER" $c) || fail "hostile.py unsub $c failed"
+    [ "$unsub" = ok ] || problem "UNSUBSCRIBE of '$c' without rights answered '$unsub', of 'news' ok"
+done
 
 esc=$'\e]0;owned\a\e[2J\x7f'
 "$BUILD/psub" -v -c logs -t '#' -n 1 --timeout 5000 > got 2> sub.err &

@@ -12,6 +12,7 @@ alive with HEARTBEATs until they are killed.
   hostile.py victim EP ID FILE       a session with routing id ID; PINGs once FILE exists
   hostile.py taken-id EP ID N SIZE   N frames of SIZE bytes under routing id ID
   hostile.py thief EP ID             a PING under routing id ID, without HELLO: the answer
+  hostile.py unsub EP CHANNEL        UNSUBSCRIBE CHANNEL '#' (no right needed): the answer
   hostile.py waits EP N              N requests and N sync publishes never answered
   hostile.py silent EP N SECONDS     N TCP connections that never say anything
   hostile.py chanflood EP N SIZE     N new channels, each with a retained value of SIZE
@@ -170,6 +171,17 @@ def thief(ep, ident):
     say("pong" if pong is not None else f"error {got[0]}" if got else "no answer")
 
 
+def unsub(ep, channel):
+    """UNSUBSCRIBE needs no right: says what came back for it (ok, or the
+    error code), which must not tell whether channel exists."""
+    s = session(ep, "unsub")
+    s.send(w.unsubscribe(5, channel, "#"))
+    got = []
+    ok = until(s, w.OK, 3000, sink=lambda cmd, body: got.append(w.error_of(body)[1])
+               if cmd == w.ERROR else None)
+    say("ok" if ok is not None else f"error {got[0]}" if got else "no answer")
+
+
 def waits(ep, n):
     n = int(n)
     s = session(ep, "waits")
@@ -307,7 +319,7 @@ def honest(ep, seconds):
 
 if __name__ == "__main__":
     cmds = {"amplify": amplify, "resub": resub, "victim": victim, "taken-id": taken_id,
-            "thief": thief,
+            "thief": thief, "unsub": unsub,
             "waits": waits, "silent": silent, "chanflood": chanflood, "logflood": logflood,
             "nonreader": nonreader, "honest": honest}
     if len(sys.argv) < 3 or sys.argv[1] not in cmds:
