@@ -11,6 +11,7 @@
  * the rates from the difference of two answers, on the client side.
  */
 #include "common.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -141,7 +142,9 @@ static void cell_text(json_t *v, char *buf, size_t cap)
 
     switch (json_typeof(v)) {
     case JSON_STRING:
-        snprintf(buf, cap, "%s", json_string_value(v));
+        /* Patterns, topics and names are a client's choice: shown to a
+         * person, no control character of theirs reaches the terminal. */
+        ps__printable(buf, cap, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
         snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -181,7 +184,7 @@ static void cell_text(json_t *v, char *buf, size_t cap)
                 break;
         }
         dump = json_dumps(v, JSON_COMPACT);
-        snprintf(buf, cap, "%s", dump ? dump : "?");
+        ps__printable(buf, cap, dump ? dump : "?", dump ? strlen(dump) : 1);
         free(dump);
         break;
     }
