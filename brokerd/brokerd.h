@@ -792,7 +792,8 @@ void client_read(broker *b, void *sock);
 /* Drops a session's state (subscriptions, tickets); keeps the client. */
 void client_reset(broker *b, client *c);
 /* Forgets a client: reset now, freed by client_turn_end at the end of
- * the turn; why (NULL: say nothing) goes to the log. */
+ * the turn; why (a static string, NULL: say nothing) goes to the log,
+ * rate-limited per reason and source (log_limited). */
 void client_forget(broker *b, client *c, const char *why);
 /* The end of a turn: sends every client its output, lets parked
  * publishers on and frees forgotten clients.  Returns the ms the loop

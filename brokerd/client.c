@@ -462,8 +462,13 @@ void client_forget(broker *b, client *c, const char *why)
 {
     if (c->dead)
         return;
+    /* A client can end sessions at will (HELLO then BYE, a taken routing
+     * id) as fast as it opens them: each reason is a kind of line
+     * rate-limited per source, so that one flood of BYEs does not hide
+     * the first time-out either. */
     if (why)
-        log_info("client %llu %s, forgotten", (unsigned long long)c->num, why);
+        log_limited(LOG_LVL_INFO, why, c->address ? c->address : "",
+                    "client %llu %s, forgotten", (unsigned long long)c->num, why);
     c->dead = 1;
     client_reset(b, c);
     SLIST_REMOVE(&b->hclients[ident_hash(c->ident, c->ident_len)], c, client, hlink);

@@ -17,6 +17,7 @@ alive with HEARTBEATs until they are killed.
   hostile.py silent EP N SECONDS     N TCP connections that never say anything
   hostile.py chanflood EP N SIZE     N new channels, each with a retained value of SIZE
   hostile.py logflood EP N           N HELLOs on one connection
+  hostile.py byeflood EP N           N sessions one after another, each HELLO then BYE
   hostile.py nonreader EP CHANNEL    subscribes to CHANNEL and never reads
   hostile.py honest EP SECONDS       a publisher and a subscriber on 'honest', timed"""
 import ctypes
@@ -252,6 +253,16 @@ def logflood(ep, n):
     say(f"{n} HELLOs sent")
 
 
+def byeflood(ep, n):
+    """Sessions begun and ended as fast as the broker answers: each is a
+    connection, a HELLO, its WELCOME and a BYE."""
+    for i in range(int(n)):
+        s = session(ep, f"b{i}")
+        s.send(w.record(w.BYE))
+        s.close()
+    say(f"{n} sessions begun and ended")
+
+
 def nonreader(ep, channel):
     s = session(ep, "nonreader", reader=False)
     s.send(w.subscribe(1, channel, "#") + w.ping(2))
@@ -320,7 +331,7 @@ def honest(ep, seconds):
 if __name__ == "__main__":
     cmds = {"amplify": amplify, "resub": resub, "victim": victim, "taken-id": taken_id,
             "thief": thief, "unsub": unsub,
-            "waits": waits, "silent": silent, "chanflood": chanflood, "logflood": logflood,
+            "waits": waits, "silent": silent, "chanflood": chanflood, "logflood": logflood, "byeflood": byeflood,
             "nonreader": nonreader, "honest": honest}
     if len(sys.argv) < 3 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
