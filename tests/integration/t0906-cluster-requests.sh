@@ -4,10 +4,8 @@
 # on A to a topic no node answers get "no responders" at once, p99 <= 2 ms
 # (tests/tools/cluster_driver.py noresp); a responder on C killed (-9)
 # while it works on a request from A is heard by the requester (exit 3)
-# within one heartbeat timeout (1,500 ms), not at its 20 s timeout.  Pending:
-# requests are not forwarded between nodes yet.
+# within one heartbeat timeout (1,500 ms), not at its 20 s timeout.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: requests are not forwarded between nodes yet"
 . "$TESTS/integration/cluster.sh"
 R=${CLUSTER_ROUNDS:-1000}
 cluster_start
