@@ -291,7 +291,44 @@ typedef struct cl_peer {
     uint64_t gaps;                /* messages from it the link missed (seq jumps) */
     cl_table remote;              /* what its clients want, with the link's seqs */
     ps__buf out;                  /* records waiting for its DEALER (link.c takes them) */
+    size_t n_waits_out;           /* requests and sync messages we forwarded to it, waiting */
+    size_t n_waits_in;            /* those it forwarded to us, waiting (each at most max_waits) */
 } cl_peer;
+
+/* A request or sync message waiting across a link: one this node
+ * forwarded to a peer (out), or one a peer forwarded to it (in). */
+typedef struct cl_wait {
+    uint64_t id;                  /* the asking node's number for it (LINK_*'s wait_id) */
+    cl_peer *peer;                /* the other end */
+    int in;                       /* the peer asked us (else we asked it) */
+    int request;                  /* a request (replies), else a sync message (receipts) */
+    int done;                     /* out: its final answer came, or the peer was lost */
+    void *owner;                  /* the broker's waiter it belongs to (a pending) */
+    uint32_t count;               /* out: receipts the peer counted, or replies that came */
+    uint32_t expected;            /* out: what the peer expects (1 until it said) */
+    uint32_t gone;                /* out: responders the peer said went away */
+    int64_t deadline;             /* ms: given up a heartbeat timeout after it */
+    struct cl_wait *next;         /* hash chain */
+    struct cl_wait *sibling;      /* out: the next leg of the same owner */
+} cl_wait;
+
+#define CL_WAIT_BUCKETS 4096 /* buckets of the node's table of waits */
+
+/* What cluster.c tells the broker of waits across links (link.c's). */
+typedef struct cl_wait_fns {
+    /* A peer forwarded a request or sync message (rec): the broker takes
+     * w and ends it with cl_answer(final) exactly once. */
+    void (*in)(void *ctx, cl_wait *w, const ps__cmd *rec, uint64_t missed);
+    /* A reply came for owner's request. */
+    void (*reply)(void *ctx, void *owner, const ps__cmd *rec);
+    /* The counts of one of owner's legs changed by these amounts; final:
+     * the leg is over. */
+    void (*news)(void *ctx, void *owner, int64_t count, int64_t expected, int64_t gone,
+                 int final);
+    /* The peer that asked for owner is lost: the broker ends it without
+     * an answer (w is freed after). */
+    void (*abandon)(void *ctx, void *owner);
+} cl_wait_fns;
 
 /* Hands a message from a link to local subscribers: missed is how many
  * messages on the channel the link lost before it (0 mostly). */
@@ -310,6 +347,11 @@ typedef struct cl_node {
     cl_deliver_fn *deliver;       /* where messages from links go */
     void (*resync)(void *ctx, cl_peer *p); /* sends p our retained values after our HELLO */
     void *ctx;                    /* deliver's first argument */
+    const cl_wait_fns *waits;     /* requests and sync messages across links, NULL: none */
+    cl_wait *wait_b[CL_WAIT_BUCKETS]; /* the waits, by id */
+    size_t n_waits;               /* entries in wait_b */
+    uint64_t wait_id;             /* the last id given to a wait we forwarded */
+    long max_waits;               /* waits per link and direction at most (max_pending) */
 } cl_node;
 
 /* The declarations of c's channels as the text LINK_HELLO carries: one
@@ -346,6 +388,24 @@ void cl_resync_retained(cl_node *n, cl_peer *p, const char *chname, const ps__sl
 /* Sends a queue message to p, the queue's home: 0, or -1 when the link
  * is not up or its buffer is full. */
 int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub);
+/* Forwards a request (request 1) or sync message made here for owner to
+ * every peer whose interest matches it: a request only to peers that are
+ * up, a sync message numbered like any message.  *legs gets the waits
+ * opened (answers to come), *lost the sync legs that could not go (peer
+ * down, link buffer or max_waits full: one unconfirmed receiver each);
+ * returns the first of owner's legs (chained by sibling), NULL: none. */
+cl_wait *cl_forward_wait(cl_node *n, void *owner, int request, const char *chname,
+                         const ps__slice *topic, const ps__slice *data, uint32_t timeout_ms,
+                         int64_t now_ms, uint32_t *legs, uint32_t *lost);
+/* Forgets owner's legs (first: what cl_forward_wait returned), its wait
+ * being over; answers that come for them later are ignored. */
+void cl_forget_waits(cl_node *n, cl_wait *first);
+/* Sends the peer that asked w a reply of one of our responders. */
+void cl_reply(cl_node *n, cl_wait *w, uint8_t status, const ps__slice *data);
+/* Tells the peer that asked w how it stands; with final set w is over
+ * (and freed). */
+void cl_answer(cl_node *n, cl_wait *w, uint32_t count, uint32_t expected, uint32_t gone,
+               int final);
 /* Takes one record from peer p at now_ms (now_us for round trips).
  * 0, or -1 with why[cap] when the peer broke the protocol or a bound (the
  * caller drops the link: cl_peer_drop). */
@@ -558,6 +618,10 @@ struct pending {
     uint32_t gone;         /* receivers or responders that went away without answering */
     int64_t deadline;      /* monotonic ms */
     qmsg *qm;              /* queue sync: the message */
+    void *origin;          /* asked by a peer: the cluster's wait to answer (a cl_wait),
+                            * NULL: by a local client (or nobody any more) */
+    void *legs;            /* forwarded to peers: its first leg (a cl_wait), NULL: none */
+    uint32_t n_legs;       /* legs whose final answer has not come */
     LIST_HEAD(, ticket) tickets; /* outstanding tickets */
     size_t n_tickets;      /* entries in tickets */
     LIST_ENTRY(pending) link; /* the broker's waiters */
@@ -613,6 +677,20 @@ typedef int interest_acked_hook(void *ctx, uint64_t seq);
 /* Whether some peer has interest matching a message on topic on ch. */
 typedef int remote_interest_hook(void *ctx, const channel *ch, const ps__slice *topic);
 #define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
+
+/* The cluster's part in requests and sync messages (link.c's; main
+ * registers them, so that channel and ticket code never call the links). */
+typedef struct wait_hooks {
+    /* Forwards the request cmd on ch to the peers with matching responders:
+     * pd gains a leg (one expected responder) per peer asked. */
+    void (*request)(void *ctx, pending *pd, const channel *ch, const ps__cmd *cmd);
+    /* Sends a local responder's reply to the peer that asked for pd. */
+    void (*reply)(void *ctx, pending *pd, uint8_t status, const ps__slice *data);
+    /* Tells the peer that asked for pd how it stands (final: it is over). */
+    void (*progress)(void *ctx, pending *pd, int final);
+    /* pd is over: its legs are forgotten. */
+    void (*forget)(void *ctx, pending *pd);
+} wait_hooks;
 
 /* Why a client was turned away (counted for /metrics). */
 enum refusal { REFUSE_MAX_CLIENTS, REFUSE_VERSION, REFUSE_DENIED, REFUSE_HANDSHAKE, REFUSE_COUNT };
@@ -694,6 +772,9 @@ struct broker {
                                             * subscribers, so a publish to them is no
                                             * publish to nobody */
     void *interest_ctx;    /* its first argument */
+    const wait_hooks *waits; /* requests and sync messages across the links, or NULL */
+    pending *fan_sync;     /* during a fan-out: the sync message's waiter (channel.c), for
+                            * the cluster's tap */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -860,6 +941,8 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
 /* The fan-out hook: forwards a message published here to peers that want
  * it (never one that came from a link). */
 void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
+/* The links' part in requests and sync messages (main puts it in b->waits). */
+extern const wait_hooks link_waits;
 /* The interest hook (ctx is the broker). */
 uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t plen, int add);
 /* The interest_acked hook (ctx is the broker). */
@@ -909,6 +992,13 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
  * its queue; one for a channel that cannot be made or will not take it
  * is dropped (0, or a PS_WERR_* code). */
 uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed);
+/* The same for a sync message from a link (LINK_SYNC): its receivers get
+ * receipts for pd, the waiter that answers the peer (origin set). */
+uint16_t chan_publish_link_sync(broker *b, const ps__cmd *msg, uint64_t missed, pending *pd);
+/* A request from a link (LINK_REQUEST) for this node's responders on a
+ * broadcast or pubsub channel, answered through pd (origin set; it gets a
+ * ticket per responder).  0, or a PS_WERR_* code: nobody here takes it. */
+uint16_t chan_request_link(broker *b, const ps__cmd *cmd, pending *pd);
 /* Publishes the broker's own message on CHAN_SYS (created on first use,
  * a pubsub channel without retained values), which no client may. */
 void chan_publish_sys(broker *b, const char *topic, const char *text);
@@ -989,7 +1079,8 @@ ticket *ticket_new(broker *b, int kind, client *c, pending *pd);
 ticket *ticket_find(broker *b, uint64_t tag);
 void ticket_free(broker *b, ticket *t);
 /* A waiter for receipts or replies with a deadline (0 ms: the default; at
- * most max_wait_ms).  The caller checks pending_refusal first. */
+ * most max_wait_ms).  The caller checks pending_refusal first; c NULL: a
+ * waiter for a peer of the cluster (its origin is set by the caller). */
 pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32_t timeout_ms);
 /* 0 when c may open one more waiter, else PS_WERR_LIMIT with the reason
  * in why[cap] (it has max_pending open). */
@@ -1000,6 +1091,10 @@ void pending_forsake(pending *pd);
 void pending_finish(broker *b, pending *pd);
 /* Finishes a waiter once nothing more can come. */
 void pending_check(broker *b, pending *pd);
+/* One of pd's legs on other nodes changed by these counts (final: the
+ * leg is over); pd is finished when nothing more can come. */
+void pending_leg(broker *b, pending *pd, int64_t count, int64_t expected, int64_t gone,
+                 int final);
 /* Finishes waiters whose deadline passed; returns ms until the next, or -1. */
 long ticket_timers(broker *b);
 /* Finishes every waiter without an answer (shutdown). */

@@ -508,9 +508,19 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     pending *pd = NULL;
     if (cmd->flags & PS_WIRE_SYNC)
         pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
-    /* The cluster's tap sends a retained value to every peer. */
+    /* The cluster's tap sends a retained value to every peer, and a sync
+     * message as one whose receivers there are counted. */
     b->fan_retained = retain ? retained_find(ch, &cmd->topic) : NULL;
-    if (!deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd) && !kept &&
+    b->fan_sync = pd;
+    if (pd)
+        pd->n_legs++; /* held while the fan-out runs: the tap may add legs */
+    unsigned reached = deliver_fan_out(b, ch, seq, &cmd->topic, &cmd->data, pd);
+    b->fan_sync = NULL;
+    if (pd) {
+        pd->n_legs--;
+        pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
+    }
+    if (!reached && !kept &&
         !(b->remote_interest && b->remote_interest(b->interest_ctx, ch, &cmd->topic)))
         notes |= PS_WIRE_NOTE_NOBODY; /* nobody here, nor on another node */
     b->fan_retained = NULL;
@@ -540,7 +550,21 @@ uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *t
     return 0;
 }
 
+static uint16_t publish_link(broker *b, const ps__cmd *msg, uint64_t missed, pending *pd);
+
 uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
+{
+    return publish_link(b, msg, missed, NULL);
+}
+
+uint16_t chan_publish_link_sync(broker *b, const ps__cmd *msg, uint64_t missed, pending *pd)
+{
+    return publish_link(b, msg, missed, pd);
+}
+
+/* chan_publish_link, with pd the waiter of a sync message's receipts or
+ * NULL. */
+static uint16_t publish_link(broker *b, const ps__cmd *msg, uint64_t missed, pending *pd)
 {
     char why[256];
     uint16_t code = 0;
@@ -593,7 +617,7 @@ uint16_t chan_publish_link(broker *b, const ps__cmd *msg, uint64_t missed)
     }
     ch->seq = seq;
     count_in(b, ch, msg->data.len);
-    deliver_fan_out(b, ch, seq, &msg->topic, &msg->data, NULL);
+    deliver_fan_out(b, ch, seq, &msg->topic, &msg->data, pd);
     return 0;
 }
 
@@ -845,15 +869,14 @@ void chan_client_gone(broker *b, client *c)
 
 /* Requests --------------------------------------------------------------- */
 
-uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+/* Hands the request cmd on ch to its matching responders here (one,
+ * round-robin, on a queue), each with a ticket of *pdp, which is made
+ * for c at the first one unless the caller gave it.  Returns the
+ * responders reached. */
+static unsigned request_local(broker *b, client *c, channel *ch, const ps__cmd *cmd,
+                              pending **pdp)
 {
-    uint16_t code;
-    channel *ch = message_channel(b, c, cmd, 1, VERB_REQUEST, VERB_REQUEST, &code, why, cap);
-    if (!ch)
-        return code;
-    if ((code = pending_refusal(b, c, why, cap)))
-        return code;
-    pending *pd = NULL;
+    unsigned reached = 0;
     uint64_t stamp = ++b->next_stamp, seq = 0;
     sub *s, *nx;
     for (s = TAILQ_FIRST(&ch->subs); s; s = nx) {
@@ -864,29 +887,71 @@ uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_
             !topic_match(s->pattern, s->plen, cmd->topic.ptr, cmd->topic.len))
             continue;
         s->cl->stamp = stamp;
-        if (!pd) {
-            pd = pending_new(b, c, cmd->corr, 1, cmd->timeout_ms);
-            if (!pd) {
-                snprintf(why, cap, "out of memory");
-                return PS_WERR_LIMIT;
-            }
+        if (!*pdp && !(*pdp = pending_new(b, c, cmd->corr, 1, cmd->timeout_ms)))
+            return reached; /* out of memory */
+        if (!seq) {
             seq = ++ch->seq;
             count_in(b, ch, cmd->data.len);
         }
-        ticket *t = ticket_new(b, TICKET_REQUEST, s->cl, pd);
+        reached++;
+        ticket *t = ticket_new(b, TICKET_REQUEST, s->cl, *pdp);
         if (!t)
             continue;
-        pd->expected++;
+        (*pdp)->expected++;
         deliver(b, s, PS_WIRE_REQUEST, seq, t->tag, cmd->topic, cmd->data, 0);
         if (ch->type == CHAN_QUEUE) {
             sub_to_tail(ch, s); /* round-robin among responders */
             break;
         }
     }
+    return reached;
+}
+
+uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
+{
+    uint16_t code;
+    channel *ch = message_channel(b, c, cmd, 1, VERB_REQUEST, VERB_REQUEST, &code, why, cap);
+    if (!ch)
+        return code;
+    if ((code = pending_refusal(b, c, why, cap)))
+        return code;
+    pending *pd = NULL;
+    unsigned local = request_local(b, c, ch, cmd, &pd);
+    if (b->waits && ch->type != CHAN_QUEUE) {
+        /* A survey hears the responders of every node: the peers whose
+         * interest matches are asked too (legs of pd). */
+        if (!pd && !(pd = pending_new(b, c, cmd->corr, 1, cmd->timeout_ms))) {
+            snprintf(why, cap, "out of memory");
+            return PS_WERR_LIMIT;
+        }
+        b->waits->request(b->interest_ctx, pd, ch, cmd);
+        if (!local && !pd->legs && !pd->expected) {
+            pending_forsake(pd); /* nobody here nor on a peer: said at once */
+            pending_finish(b, pd);
+            pd = NULL;
+        }
+    }
     if (!pd) {
         snprintf(why, cap, "no responders on '%s'", ch->name);
         return PS_WERR_NORESP;
     }
+    pending_check(b, pd);
+    return 0;
+}
+
+uint16_t chan_request_link(broker *b, const ps__cmd *cmd, pending *pd)
+{
+    char why[256];
+    uint16_t code = 0;
+    if (is_sys(&cmd->channel))
+        return PS_WERR_DENIED;
+    channel *ch = chan_find(b, cmd->channel.ptr, cmd->channel.len);
+    if (!ch || ch->type == CHAN_QUEUE)
+        return PS_WERR_NORESP; /* no responder here: the asking node hears 0 */
+    if ((code = message_fault(b, &cmd->topic, cmd->data.len, why, sizeof why)))
+        return code;
+    if (!request_local(b, NULL, ch, cmd, &pd))
+        return PS_WERR_NORESP;
     pending_check(b, pd);
     return 0;
 }
@@ -904,6 +969,8 @@ void chan_reply(broker *b, client *c, const ps__cmd *cmd)
         ps__cmd r = {.cmd = PS_CMD_REPLY, .corr = pd->corr, .status = cmd->status,
                      .data = cmd->data};
         out_put(b, pd->requester, &r);
+    } else if (pd->origin && b->waits) {
+        b->waits->reply(b->interest_ctx, pd, cmd->status, &cmd->data); /* to the asking node */
     }
     pd->answered++;
     ticket_free(b, t);

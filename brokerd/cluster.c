@@ -14,10 +14,16 @@
  * the receiver sees a jump as messages missed.  link.c owns the sockets:
  * it feeds cl_input with decoded records and the clock, calls cl_tick for
  * heartbeats and timeouts, and sends what each peer's out buffer holds.
+ * Requests and sync messages cross a link as waits: the asking node
+ * numbers each one it forwards (a leg of its waiter), the asked node
+ * answers with replies and counts until a final answer, and a link that
+ * goes down ends every wait over it at once on both sides (cl_wait, the
+ * section "Waits across links").
  * The file calls nothing of the broker but topic matching and the log,
  * so tests/unit/test_cluster.c drives it alone.
  */
 #include "brokerd.h"
+#include "defaults.h"
 #include "hash.h"
 
 #include <errno.h>
@@ -242,6 +248,11 @@ int cl_decls_differ(const char *a, size_t alen, const char *b, size_t blen, char
 
 /* The node ---------------------------------------------------------------- */
 
+#define CL_WAITS_DEFAULT 100000 /* max_waits until the broker sets its max_pending */
+
+static void waits_free_all(cl_node *n);
+static void waits_end(cl_node *n, const cl_peer *only, int64_t now_ms);
+
 cl_node *cl_new(const config_cluster *cfg, const char *decls, uint64_t epoch,
                 cl_deliver_fn *deliver_fn, void *ctx)
 {
@@ -254,6 +265,7 @@ cl_node *cl_new(const config_cluster *cfg, const char *decls, uint64_t epoch,
     n->ctx = ctx;
     n->decls = strdup(decls);
     n->decl_hash = ps__hash(decls, strlen(decls));
+    n->max_waits = CL_WAITS_DEFAULT;
     n->n_peers = cfg->n_peers;
     n->peers = calloc(n->n_peers ? n->n_peers : 1, sizeof *n->peers);
     if (!n->decls || !n->peers) {
@@ -278,6 +290,7 @@ void cl_free(cl_node **np)
         ps__buf_free(&n->peers[i].out);
     }
     table_clear(&n->local, 1);
+    waits_free_all(n);
     free(n->peers);
     free(n->decls);
     free(n);
@@ -473,8 +486,10 @@ static void set_state(cl_node *n, cl_peer *p, enum link_state s)
         log_notice("cluster: link to %s up", p->cfg->node);
     else if (p->state == LINK_UP)
         log_warn("cluster: link to %s down", p->cfg->node);
-    (void)n;
+    int was_up = p->state == LINK_UP;
     p->state = s;
+    if (was_up)
+        waits_end(n, p, 0); /* nothing more comes over it for them */
 }
 
 /* True when the peer took our last HELLO and the interest after it. */
@@ -543,6 +558,8 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
         /* A new process: what it wanted and how far its links counted
          * are of the old one. */
         table_clear(&p->remote, 1);
+        if (p->epoch_in)
+            waits_end(n, p, 0); /* the old process will not answer */
         p->epoch_in = rec->epoch;
         p->iseq_in = 0;
     }
@@ -596,23 +613,37 @@ static int interest(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, size_
     return -1;
 }
 
+/* Takes rec's link seq on its channel: 0 when it was seen already, else
+ * 1 with *missed the messages the link lost before it.  Numbers are per
+ * channel on the link; a channel not seen before on this link, or from a
+ * new process, starts where it stands. */
+static int take_seq(cl_peer *p, const ps__cmd *rec, uint64_t *missed)
+{
+    cl_chan *c = chan_get(&p->remote, rec->channel.ptr, rec->channel.len, 1);
+    *missed = 0;
+    if (c) {
+        if (c->in_seq && rec->seq <= c->in_seq)
+            return 0;
+        if (c->in_seq)
+            *missed = rec->seq - c->in_seq - 1;
+        c->in_seq = rec->seq;
+    }
+    return 1;
+}
+
+static int wait_in(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, char *why,
+                   size_t cap);
+static void wait_answer(cl_node *n, cl_peer *p, const ps__cmd *rec);
+
 static int message(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
 {
     if (!ps__wire_valid_channel(rec->channel.ptr, rec->channel.len) || rec->seq == 0) {
         snprintf(why, cap, "a message with an invalid channel or sequence number");
         return -1;
     }
-    /* Numbers are per channel on the link; a channel not seen before on
-     * this link, or from a new process, starts where it stands. */
-    cl_chan *c = chan_get(&p->remote, rec->channel.ptr, rec->channel.len, 1);
-    uint64_t missed = 0;
-    if (c) {
-        if (c->in_seq && rec->seq <= c->in_seq)
-            return 0; /* seen already: never twice */
-        if (c->in_seq)
-            missed = rec->seq - c->in_seq - 1;
-        c->in_seq = rec->seq;
-    }
+    uint64_t missed;
+    if (!take_seq(p, rec, &missed))
+        return 0; /* seen already: never twice */
     p->msgs_in++;
     p->gaps += missed;
     n->deliver(n->ctx, rec, missed);
@@ -650,6 +681,16 @@ int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t
         if (p->hello_ok)
             rc = message(n, p, rec, why, cap);
         break;
+    case PS_CMD_LINK_REQUEST:
+    case PS_CMD_LINK_SYNC:
+        if (p->hello_ok)
+            rc = wait_in(n, p, rec, now_ms, why, cap);
+        break;
+    case PS_CMD_LINK_REPLY:
+    case PS_CMD_LINK_ANSWER:
+        if (p->hello_ok)
+            wait_answer(n, p, rec);
+        break;
     default:
         snprintf(why, cap, "a %s record, which is not for links", ps__wire_cmd_name(rec->cmd));
         rc = -1;
@@ -678,6 +719,7 @@ static long hello_every(const cl_node *n)
 long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)
 {
     long next = n->cfg->heartbeat_ms;
+    waits_end(n, NULL, now_ms);
     for (size_t i = 0; i < n->n_peers; i++) {
         cl_peer *p = &n->peers[i];
         judge(n, p, now_ms);
@@ -700,10 +742,265 @@ long cl_tick(cl_node *n, int64_t now_ms, int64_t now_us)
             p->last_hb = now_ms;
         }
         long due = (long)(p->last_hb + n->cfg->heartbeat_ms - now_ms);
+        if (n->n_waits && due > n->cfg->heartbeat_ms / 2)
+            due = n->cfg->heartbeat_ms / 2; /* waits past their time are given up soon */
         if (!hello_taken(n, p) && hello_every(n) < due)
             due = hello_every(n); /* a node that just started is met soon */
         if (due < next)
             next = due < 1 ? 1 : due;
     }
     return next;
+}
+
+/* Waits across links -------------------------------------------------------
+ * A request or sync message made here goes to each peer whose interest
+ * matches it as a leg of the broker's waiter (its owner): the peer answers
+ * with LINK_REPLY (requests) and LINK_ANSWERs, cumulative counts of which
+ * the owner is told the changes (news), the last one FINAL.  A peer that
+ * asks us gets a cl_wait of its own (in) that the broker answers through
+ * cl_reply and cl_answer.  Both kinds are bounded per link and direction
+ * by max_waits and given up a heartbeat timeout after their deadline;
+ * a link that goes down ends them at once. */
+
+static cl_wait **wait_slot(cl_node *n, const cl_peer *p, uint64_t id, int in)
+{
+    cl_wait **pp = &n->wait_b[id % CL_WAIT_BUCKETS];
+    while (*pp && !((*pp)->id == id && (*pp)->peer == p && (*pp)->in == in))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* A new wait with p, counted; NULL on ENOMEM. */
+static cl_wait *wait_add(cl_node *n, cl_peer *p, uint64_t id, int in, int request,
+                         int64_t deadline)
+{
+    cl_wait *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->id = id;
+    w->peer = p;
+    w->in = in;
+    w->request = request;
+    w->deadline = deadline;
+    cl_wait **pp = &n->wait_b[id % CL_WAIT_BUCKETS];
+    w->next = *pp;
+    *pp = w;
+    n->n_waits++;
+    if (in)
+        p->n_waits_in++;
+    else
+        p->n_waits_out++;
+    return w;
+}
+
+static void wait_free(cl_node *n, cl_wait *w)
+{
+    cl_wait **pp = wait_slot(n, w->peer, w->id, w->in);
+    if (*pp == w)
+        *pp = w->next;
+    n->n_waits--;
+    if (w->in)
+        w->peer->n_waits_in--;
+    else
+        w->peer->n_waits_out--;
+    free(w);
+}
+
+static void waits_free_all(cl_node *n)
+{
+    for (size_t i = 0; i < CL_WAIT_BUCKETS; i++)
+        while (n->wait_b[i])
+            wait_free(n, n->wait_b[i]);
+}
+
+cl_wait *cl_forward_wait(cl_node *n, void *owner, int request, const char *chname,
+                         const ps__slice *topic, const ps__slice *data, uint32_t timeout_ms,
+                         int64_t now_ms, uint32_t *legs, uint32_t *lost)
+{
+    size_t clen = strlen(chname);
+    cl_wait *first = NULL;
+    *legs = *lost = 0;
+    for (size_t i = 0; i < n->n_peers; i++) {
+        cl_peer *p = &n->peers[i];
+        cl_chan *c = chan_get(&p->remote, chname, clen, 0);
+        if (!c || !chan_matches(c, topic) || (request && p->state != LINK_UP))
+            continue; /* a request goes where a responder can hear it now */
+        cl_wait *w = NULL;
+        if (n->waits && p->state == LINK_UP && (long)p->n_waits_out < n->max_waits)
+            w = wait_add(n, p, ++n->wait_id, 0, request, now_ms + timeout_ms);
+        ps__cmd m = {.cmd = request ? PS_CMD_LINK_REQUEST : PS_CMD_LINK_SYNC,
+                     .tag = w ? w->id : 0, .timeout_ms = timeout_ms,
+                     .channel = {chname, clen}, .topic = *topic, .data = *data};
+        if (request) {
+            if (!w || p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer) {
+                p->drops++;
+                if (w)
+                    wait_free(n, w);
+                ++*lost; /* a responder there counts as gone */
+                continue;
+            }
+            put(p, &m);
+            p->msgs_out++;
+        } else {
+            if (!w)
+                m.cmd = PS_CMD_LINK_MSG; /* delivered without receipts, if at all */
+            if (send_numbered(n, p, &m) < 0 || !w) {
+                if (w)
+                    wait_free(n, w);
+                ++*lost; /* one receiver there, unconfirmed */
+                continue;
+            }
+        }
+        w->owner = owner;
+        w->expected = 1; /* until it says how many */
+        w->sibling = first;
+        first = w;
+        ++*legs;
+    }
+    return first;
+}
+
+void cl_forget_waits(cl_node *n, cl_wait *first)
+{
+    for (cl_wait *w = first, *nx; w; w = nx) {
+        nx = w->sibling;
+        wait_free(n, w);
+    }
+}
+
+void cl_reply(cl_node *n, cl_wait *w, uint8_t status, const ps__slice *data)
+{
+    cl_peer *p = w->peer;
+    ps__cmd r = {.cmd = PS_CMD_LINK_REPLY, .tag = w->id, .status = status, .data = *data};
+    if (p->state != LINK_UP || p->out.len + ps__wire_size(&r) > (size_t)n->cfg->link_buffer) {
+        p->drops++;
+        return;
+    }
+    put(p, &r);
+}
+
+void cl_answer(cl_node *n, cl_wait *w, uint32_t count, uint32_t expected, uint32_t gone,
+               int final)
+{
+    ps__cmd a = {.cmd = PS_CMD_LINK_ANSWER, .tag = w->id,
+                 .flags = final ? PS_WIRE_ANSWER_FINAL : 0, .count = count,
+                 .expected = expected, .gone = gone};
+    put(w->peer, &a);
+    if (final)
+        wait_free(n, w);
+}
+
+/* A LINK_REQUEST or LINK_SYNC from p: handed to the broker as a wait of
+ * its own, or, past max_waits, answered at once (a sync message is still
+ * delivered, without receipts). */
+static int wait_in(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, char *why,
+                   size_t cap)
+{
+    int request = rec->cmd == PS_CMD_LINK_REQUEST;
+    if (!ps__wire_valid_channel(rec->channel.ptr, rec->channel.len) || rec->tag == 0 ||
+        (!request && rec->seq == 0)) {
+        snprintf(why, cap, "a %s with an invalid channel, wait id or sequence number",
+                 ps__wire_cmd_name(rec->cmd));
+        return -1;
+    }
+    uint64_t missed = 0;
+    if (!request && !take_seq(p, rec, &missed))
+        return 0; /* seen already: never twice */
+    p->msgs_in++;
+    p->gaps += missed;
+    cl_wait *w = NULL;
+    if (n->waits && (long)p->n_waits_in < n->max_waits && !*wait_slot(n, p, rec->tag, 1))
+        w = wait_add(n, p, rec->tag, 1, request,
+                     now_ms + (rec->timeout_ms ? rec->timeout_ms : PS_DEFAULT_WAIT_MS));
+    if (!w) {
+        /* One responder gone, or one receiver unconfirmed: never counted
+         * as fewer than there may be. */
+        if (!request)
+            n->deliver(n->ctx, rec, missed);
+        ps__cmd a = {.cmd = PS_CMD_LINK_ANSWER, .tag = rec->tag, .flags = PS_WIRE_ANSWER_FINAL,
+                     .expected = 1, .gone = (uint32_t)request};
+        put(p, &a);
+        return 0;
+    }
+    n->waits->in(n->ctx, w, rec, missed);
+    return 0;
+}
+
+/* A LINK_REPLY or LINK_ANSWER from p for one of our legs; one for a wait
+ * that is over (or never was) is ignored. */
+static void wait_answer(cl_node *n, cl_peer *p, const ps__cmd *rec)
+{
+    cl_wait *w = *wait_slot(n, p, rec->tag, 0);
+    if (!w || w->done || !n->waits)
+        return;
+    if (rec->cmd == PS_CMD_LINK_REPLY) {
+        if (w->request) {
+            w->count++;
+            n->waits->reply(n->ctx, w->owner, rec);
+        }
+        return;
+    }
+    /* A request's replies are counted as they come; a sync message's
+     * receipts as the peer counts them. */
+    int64_t dc = w->request ? 0 : (int64_t)rec->count - w->count;
+    int64_t de = (int64_t)rec->expected - w->expected, dg = (int64_t)rec->gone - w->gone;
+    if (!w->request)
+        w->count = rec->count;
+    w->expected = rec->expected;
+    w->gone = rec->gone;
+    int final = (rec->flags & PS_WIRE_ANSWER_FINAL) != 0;
+    w->done = final;
+    n->waits->news(n->ctx, w->owner, dc, de, dg, final); /* may forget w */
+}
+
+/* Our leg w will hear nothing more: its peer's receivers stay expected
+ * (at least one) and unconfirmed, its responders that did not reply are
+ * gone. */
+static void leg_lost(cl_node *n, cl_wait *w)
+{
+    uint32_t expected = w->expected ? w->expected : 1;
+    int64_t de = (int64_t)expected - w->expected, dg = 0;
+    if (w->request && (int64_t)expected > (int64_t)w->count + w->gone)
+        dg = (int64_t)expected - w->count - w->gone;
+    w->done = 1;
+    w->expected = expected;
+    n->waits->news(n->ctx, w->owner, 0, de, dg, 1);
+}
+
+/* Ends the waits with peer only (all of them: its link is gone), or,
+ * only NULL, those a heartbeat timeout past their deadline.  The broker's
+ * callbacks may forget other waits: the ones to end are noted first and
+ * looked up again one by one. */
+static void waits_end(cl_node *n, const cl_peer *only, int64_t now_ms)
+{
+    if (!n->n_waits || !n->waits)
+        return;
+    struct key {
+        uint64_t id;  /* the wait's id */
+        cl_peer *p;   /* its peer */
+        int in;       /* its direction */
+    } *k = NULL;
+    size_t m = 0;
+    for (size_t i = 0; i < CL_WAIT_BUCKETS; i++)
+        for (cl_wait *w = n->wait_b[i]; w; w = w->next) {
+            if ((!w->in && w->done) ||
+                (only ? w->peer != only : now_ms <= w->deadline + n->cfg->heartbeat_timeout_ms))
+                continue;
+            if (!k && !(k = malloc(n->n_waits * sizeof *k)))
+                return; /* out of memory: at the next tick */
+            k[m++] = (struct key){w->id, w->peer, w->in};
+        }
+    for (size_t i = 0; i < m; i++) {
+        cl_wait *w = *wait_slot(n, k[i].p, k[i].id, k[i].in);
+        if (!w || (!w->in && w->done))
+            continue;
+        if (w->in) {
+            void *owner = w->owner;
+            wait_free(n, w);
+            n->waits->abandon(n->ctx, owner);
+        } else {
+            leg_lost(n, w);
+        }
+    }
+    free(k);
 }

@@ -19,6 +19,10 @@
  * Messages that came over a link are published here with chan_publish_link
  * and are never forwarded again (the one-hop rule): link_tap, the fan-out
  * hook, ignores what the link itself is delivering.
+ * Requests and sync messages reach the other nodes as waits (cluster.c):
+ * a waiter (pending) made here gets a leg per peer asked, and one a peer
+ * asked for is a waiter whose answers go back over the link (link_waits,
+ * the broker's hooks, and wait_fns, cluster.c's callbacks).
  */
 #include "brokerd.h"
 #include "hash.h"
@@ -48,6 +52,10 @@ struct link {
     int *malformed_logged; /* per peer: its bad input was logged */
     enum link_state *was;  /* per peer: its state at the previous tick */
 };
+
+static const cl_wait_fns wait_fns;
+static void sync_forward(broker *b, const channel *ch, const ps__slice *topic,
+                         const ps__slice *data);
 
 static void deliver_from_link(void *ctx, const ps__cmd *msg, uint64_t missed)
 {
@@ -110,6 +118,8 @@ int link_open(broker *b)
     free(decls);
     b->link = l;
     l->cl->resync = resync_retained;
+    l->cl->waits = &wait_fns;
+    l->cl->max_waits = b->cfg->max_pending; /* per link and direction, like a client's */
     /* The largest record: a whole message, or our declarations in HELLO. */
     long max = b->cfg->max_message_size + PS_WIRE_TOPIC_MAX + PS_WIRE_NAME_MAX + 4096;
     if (max < (1L << 20))
@@ -352,9 +362,13 @@ void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__sl
     if (b->link->inbound || ps__wire_sys_channel(ch->name, strlen(ch->name)))
         return; /* one hop: what came over a link goes no further */
     if (b->fan_retained)
-        /* Every node keeps the retained values, whoever subscribes there. */
-        cl_send_retained(b->link->cl, ch->name, topic, data, b->fan_retained->hlc, 0);
-    else
+        /* Every node keeps the retained values, whoever subscribes there
+         * (a sync message's: stored there, delivered by its LINK_SYNC). */
+        cl_send_retained(b->link->cl, ch->name, topic, data, b->fan_retained->hlc,
+                         b->fan_sync ? PS_WIRE_LINK_RESYNC : 0);
+    if (b->fan_sync)
+        sync_forward(b, ch, topic, data);
+    else if (!b->fan_retained)
         cl_forward(b->link->cl, ch->name, topic, data, 0);
 }
 
@@ -436,3 +450,124 @@ void link_close(broker *b)
     free(l);
     b->link = NULL;
 }
+
+/* Requests and sync messages across links ------------------------------- */
+
+/* What is left of pd's time, for the peers' waits: at least 1 ms. */
+static uint32_t time_left(const broker *b, const pending *pd)
+{
+    int64_t left = pd->deadline - b->now;
+    return left < 1 ? 1 : left > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+/* Forwards pd's request or sync message to the peers whose interest
+ * matches it: each leg counts as one responder or receiver until its
+ * peer says how many; one that could not go counts at once (a request's
+ * responder gone, a sync message's receiver unconfirmed). */
+static void forward_wait(broker *b, pending *pd, const channel *ch, const ps__slice *topic,
+                         const ps__slice *data)
+{
+    uint32_t legs, lost;
+    cl_wait *first = cl_forward_wait(b->link->cl, pd, pd->is_request, ch->name, topic, data,
+                                     time_left(b, pd), b->now, &legs, &lost);
+    if (first)
+        pd->legs = first;
+    pd->n_legs += legs;
+    pd->expected += legs + lost;
+    if (pd->is_request)
+        pd->gone += lost;
+}
+
+static void sync_forward(broker *b, const channel *ch, const ps__slice *topic,
+                         const ps__slice *data)
+{
+    forward_wait(b, b->fan_sync, ch, topic, data);
+}
+
+static void hook_request(void *ctx, pending *pd, const channel *ch, const ps__cmd *cmd)
+{
+    broker *b = ctx;
+    forward_wait(b, pd, ch, &cmd->topic, &cmd->data);
+}
+
+static void hook_reply(void *ctx, pending *pd, uint8_t status, const ps__slice *data)
+{
+    broker *b = ctx;
+    cl_reply(b->link->cl, pd->origin, status, data);
+}
+
+static void hook_progress(void *ctx, pending *pd, int final)
+{
+    broker *b = ctx;
+    cl_answer(b->link->cl, pd->origin, pd->answered, pd->expected, pd->gone, final);
+    if (final)
+        pd->origin = NULL; /* cl_answer freed it */
+}
+
+static void hook_forget(void *ctx, pending *pd)
+{
+    broker *b = ctx;
+    cl_forget_waits(b->link->cl, pd->legs);
+    pd->legs = NULL;
+}
+
+const wait_hooks link_waits = {hook_request, hook_reply, hook_progress, hook_forget};
+
+/* A peer's request or sync message: a waiter here answers it. */
+static void wait_in(void *ctx, cl_wait *w, const ps__cmd *rec, uint64_t missed)
+{
+    broker *b = ctx;
+    int request = rec->cmd == PS_CMD_LINK_REQUEST;
+    pending *pd = NULL;
+    if (request || !(rec->flags & PS_WIRE_LINK_QUEUE))
+        pd = pending_new(b, NULL, 0, request, rec->timeout_ms);
+    if (!pd) {
+        /* Out of memory, or a queue's message, which is not a sync
+         * message's: one responder gone, or one receiver unconfirmed. */
+        cl_answer(b->link->cl, w, 0, 1, (uint32_t)request, 1);
+        return;
+    }
+    pd->origin = w;
+    w->owner = pd;
+    uint16_t code;
+    if (request) {
+        code = chan_request_link(b, rec, pd);
+    } else {
+        b->link->inbound = 1;
+        code = chan_publish_link_sync(b, rec, missed, pd);
+        b->link->inbound = 0;
+    }
+    if (code) {
+        /* Nobody here takes it: the asking node hears 0 of 0. */
+        cl_answer(b->link->cl, w, 0, 0, 0, 1);
+        pd->origin = NULL;
+        pending_finish(b, pd);
+    }
+}
+
+static void wait_reply(void *ctx, void *owner, const ps__cmd *rec)
+{
+    broker *b = ctx;
+    pending *pd = owner;
+    if (pd->requester) {
+        ps__cmd r = {.cmd = PS_CMD_REPLY, .corr = pd->corr, .status = rec->status,
+                     .data = rec->data};
+        out_put(b, pd->requester, &r);
+    }
+    pd->answered++;
+}
+
+static void wait_news(void *ctx, void *owner, int64_t count, int64_t expected, int64_t gone,
+                      int final)
+{
+    pending_leg(ctx, owner, count, expected, gone, final);
+}
+
+static void wait_abandon(void *ctx, void *owner)
+{
+    pending *pd = owner;
+    pd->origin = NULL; /* the peer that asked is gone: nobody is told */
+    pending_finish(ctx, pd);
+}
+
+static const cl_wait_fns wait_fns = {wait_in, wait_reply, wait_news, wait_abandon};

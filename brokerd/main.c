@@ -477,6 +477,7 @@ int main(int argc, char **argv)
         b->interest_acked = link_interest_acked;
         b->remote_interest = link_remote_interest;
         b->interest_ctx = b;
+        b->waits = &link_waits; /* requests and sync messages reach the peers */
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;

@@ -12,6 +12,12 @@
  * waiters a client opened, the tickets it owes), and a deadline by
  * max_wait_ms, so that a client that asks and never answers cannot make
  * the broker remember without end.
+ *
+ * In a cluster a waiter may also have legs on other nodes (a request or
+ * sync message forwarded over the links: each leg counts until its peer
+ * answers, pending_leg) and may answer a peer rather than a client (its
+ * origin): the cluster's hooks (b->waits) carry both, so that this file
+ * never calls the links.
  */
 #include "brokerd.h"
 #include "defaults.h"
@@ -74,7 +80,8 @@ pending *pending_new(broker *b, client *c, uint64_t corr, int is_request, uint32
         return NULL;
     pd->is_request = is_request;
     pd->requester = c;
-    c->n_waiting++;
+    if (c)
+        c->n_waiting++;
     pd->corr = corr;
     long wait = timeout_ms ? (long)timeout_ms : PS_DEFAULT_WAIT_MS;
     if (wait > b->cfg->max_wait_ms)
@@ -106,7 +113,10 @@ void pending_forsake(pending *pd)
 
 void pending_finish(broker *b, pending *pd)
 {
-    if (pd->requester && pd->is_request && !pd->answered && pd->gone &&
+    if (pd->legs && pd->requester && pd->is_request && !pd->answered && !pd->expected) {
+        /* Forwarded, and no node had a responder after all. */
+        out_error(b, pd->requester, pd->corr, PS_WERR_NORESP, "no responders on any node");
+    } else if (pd->requester && pd->is_request && !pd->answered && pd->gone &&
         pd->gone == pd->expected) {
         /* No reply will come, and not for want of time: the requester
          * hears that, not a timeout. */
@@ -123,6 +133,10 @@ void pending_finish(broker *b, pending *pd)
                      .expected = pd->expected};
         out_put(b, pd->requester, &r);
     }
+    if (pd->origin && b->waits)
+        b->waits->progress(b->interest_ctx, pd, 1); /* the peer that asked hears the end */
+    if (pd->legs && b->waits)
+        b->waits->forget(b->interest_ctx, pd);
     pending_forsake(pd); /* its requester may wait for another */
     while (!LIST_EMPTY(&pd->tickets))
         ticket_free(b, LIST_FIRST(&pd->tickets));
@@ -134,8 +148,23 @@ void pending_finish(broker *b, pending *pd)
 
 void pending_check(broker *b, pending *pd)
 {
-    if (!pd->qm && pd->n_tickets == 0)
+    if (!pd->qm && pd->n_tickets == 0 && pd->n_legs == 0)
         pending_finish(b, pd);
+    else if (pd->origin && b->waits)
+        b->waits->progress(b->interest_ctx, pd, 0); /* how it stands, for the peer */
+}
+
+void pending_leg(broker *b, pending *pd, int64_t count, int64_t expected, int64_t gone,
+                 int final)
+{
+    /* The changes of a leg's cumulative counts: the sums stay right. */
+    pd->answered = (uint32_t)((int64_t)pd->answered + count);
+    pd->expected = (uint32_t)((int64_t)pd->expected + expected);
+    pd->gone = (uint32_t)((int64_t)pd->gone + gone);
+    if (final && pd->n_legs)
+        pd->n_legs--;
+    if (final || count || expected || gone)
+        pending_check(b, pd);
 }
 
 long ticket_timers(broker *b)

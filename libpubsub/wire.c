@@ -104,6 +104,13 @@ static const layout *const records[256] = {
         BIN(data, "data")),
     REC(PS_CMD_LINK_RETAINED, U8(flags, "flags"), U64(seq, "link_seq"), U64(stamp, "hlc"),
         STR(text, PS_WIRE_NAME_MAX, "origin"), CHANNEL, TOPIC, BIN(data, "data")),
+    REC(PS_CMD_LINK_REQUEST, U64(tag, "wait_id"), U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC,
+        BIN(data, "data")),
+    REC(PS_CMD_LINK_REPLY, U64(tag, "wait_id"), U8(status, "status"), BIN(data, "data")),
+    REC(PS_CMD_LINK_SYNC, U8(flags, "flags"), U64(seq, "link_seq"), U64(tag, "wait_id"),
+        U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC, BIN(data, "data")),
+    REC(PS_CMD_LINK_ANSWER, U64(tag, "wait_id"), U8(flags, "flags"), U32(count, "count"),
+        U32(expected, "expected"), U32(gone, "gone")),
 };
 
 /* The members a field reads and writes, by kind. */

@@ -61,7 +61,12 @@ enum {
     PS_CMD_LINK_HEARTBEAT = 0x51, /* flags, stamp, echo, seen epoch, interest ack */
     PS_CMD_LINK_INTEREST = 0x52,  /* interest seq, op, channel, pattern */
     PS_CMD_LINK_MSG = 0x53,       /* flags, link seq, channel, topic, data */
-    PS_CMD_LINK_RETAINED = 0x54   /* LINK_MSG of a retained value: with its clock and origin */
+    PS_CMD_LINK_RETAINED = 0x54,  /* LINK_MSG of a retained value: with its clock and origin */
+    /* Requests and sync messages across links (the sender's wait id, its answers). */
+    PS_CMD_LINK_REQUEST = 0x5a,   /* wait id, timeout, channel, topic, data */
+    PS_CMD_LINK_REPLY = 0x5b,     /* wait id, status, data: one responder's reply */
+    PS_CMD_LINK_SYNC = 0x5c,      /* LINK_MSG of a sync message: with its wait id and timeout */
+    PS_CMD_LINK_ANSWER = 0x5d     /* wait id, final, confirmed or replied, expected, gone */
 };
 
 /* LINK_HEARTBEAT flags. */
@@ -74,6 +79,8 @@ enum {
 #define PS_WIRE_LINK_RETAIN 0x01   /* the message set (or cleared) the topic's retained value */
 #define PS_WIRE_LINK_QUEUE 0x02    /* a message for a queue whose home is the receiver */
 #define PS_WIRE_LINK_RESYNC 0x04   /* a retained value re-sent after HELLO: stored, not delivered */
+/* LINK_ANSWER flags. */
+#define PS_WIRE_ANSWER_FINAL 0x01  /* the last answer: the wait is over at the sender */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
@@ -131,12 +138,14 @@ typedef struct {
     uint32_t timeout_ms; /* PUBLISH (sync), REQUEST */
     uint32_t window;     /* SUBSCRIBE: queue credit (unacked at most) */
     uint32_t count;      /* OK value, RESULT/DONE confirmed or replied */
-    uint32_t expected;   /* RESULT, DONE */
+    uint32_t expected;   /* RESULT, DONE, LINK_ANSWER */
+    uint32_t gone;       /* LINK_ANSWER: responders that went away without replying */
     uint32_t heartbeat_ms; /* HELLO, WELCOME */
     uint32_t max_size;   /* WELCOME: max_message_size */
     uint64_t corr;       /* client-chosen correlation id */
     uint64_t seq;        /* DELIVER: channel sequence number */
-    uint64_t tag;        /* DELIVER, ACK, REPLY(c->b): broker's handle */
+    uint64_t tag;        /* DELIVER, ACK, REPLY(c->b): broker's handle; LINK_REQUEST, LINK_REPLY,
+                          * LINK_SYNC, LINK_ANSWER: the asking node's wait id */
     uint64_t broker_id;  /* WELCOME */
     uint64_t epoch;      /* WELCOME: changes at every broker start */
     uint64_t dropped;    /* GAP */

@@ -4,10 +4,8 @@
 # on A to a topic no node answers get "no responders" at once, p99 <= 2 ms
 # (tests/tools/cluster_driver.py noresp); a responder on C killed (-9)
 # while it works on a request from A is heard by the requester (exit 3)
-# within one heartbeat timeout (1,500 ms), not at its 20 s timeout.  Pending:
-# requests are not forwarded between nodes yet.
+# within one heartbeat timeout (1,500 ms), not at its 20 s timeout.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: requests are not forwarded between nodes yet"
 . "$TESTS/integration/cluster.sh"
 R=${CLUSTER_ROUNDS:-1000}
 cluster_start
@@ -18,7 +16,12 @@ expect_eq "$(on a "$BUILD/ppub" -t logs:svc/echo --request --timeout 5000 "hello
 cluster_driver a noresp "$R" > lat || fail "the driver exited $?: $(cat lat)"
 read -r p50 p99 max _ wrong < lat
 expect_eq "$wrong" 0 "requests not answered \"no responders\""
-awk "BEGIN { exit !($p99 <= 2.0) }" || fail "no responders: p99 $p99 ms (want <= 2 ms; p50 $p50, max $max)"
+# Under the sanitizers (the broker, and libasan preloaded into the Python
+# driver) the figure measures the instrumentation: 2.3 ms seen for 1.1
+# ms; the promise is judged on the plain build.
+bound=2
+case "$BUILD" in *build-asan) bound=10 ;; esac
+awk "BEGIN { exit !($p99 <= $bound) }" || fail "no responders: p99 $p99 ms (want <= $bound ms; p50 $p50, max $max)"
 
 # The responder killed mid-request.
 spawn c "$BUILD/psub" -v -t 'logs:svc/slow' --reply 'echo $$ > worker.pid; exec sleep 60' 2> resp.err

@@ -6,6 +6,10 @@
  * link could not carry come out as a gap on the other side, interest is
  * re-sent in full after a link was down, and a peer of another cluster,
  * other declarations, or one that breaks the bounds is refused.
+ * Requests and sync messages cross as waits (test_waits): a request goes
+ * only where interest matches, its reply and counts come back, a sync
+ * message's receivers stay counted when its link goes down, and waits
+ * are bounded by max_waits and by their deadline.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +82,173 @@ static void pump(cl_node *a, cl_node *b, int64_t now)
 static ps__slice S_(const char *s)
 {
     return (ps__slice){s, strlen(s)};
+}
+
+/* One node's broker side for the waits: what cluster.c told it. */
+struct wside {
+    struct seen seen;      /* messages delivered (first: on_deliver's) */
+    cl_wait *in;           /* the last wait a peer asked of us */
+    int ins;               /* waits peers asked */
+    int abandoned;         /* of those, abandoned (their peer lost) */
+    int replies;           /* replies that came for our legs */
+    int64_t count, expected, gone; /* the sums of our legs' counts */
+    int finals;            /* legs over */
+};
+
+static void w_in(void *ctx, cl_wait *w, const ps__cmd *rec, uint64_t missed)
+{
+    struct wside *s = ctx;
+    (void)rec;
+    (void)missed;
+    s->in = w;
+    s->ins++;
+    w->owner = s;
+}
+
+static void w_reply(void *ctx, void *owner, const ps__cmd *rec)
+{
+    struct wside *s = ctx;
+    (void)owner;
+    (void)rec;
+    s->replies++;
+}
+
+static void w_news(void *ctx, void *owner, int64_t count, int64_t expected, int64_t gone,
+                   int final)
+{
+    struct wside *s = ctx;
+    (void)owner;
+    s->count += count;
+    s->expected += expected;
+    s->gone += gone;
+    s->finals += final;
+}
+
+static void w_abandon(void *ctx, void *owner)
+{
+    struct wside *s = ctx;
+    (void)owner;
+    s->abandoned++;
+    s->in = NULL;
+}
+
+static const cl_wait_fns wfns = {w_in, w_reply, w_news, w_abandon};
+
+static void test_waits(void)
+{
+    config_cluster *ca = section("site", "a", "b"), *cb = section("site", "b", "a");
+    struct wside sa = {0}, sb = {0};
+    cl_node *a = cl_new(ca, "x\n", 1, on_deliver, &sa);
+    cl_node *b = cl_new(cb, "x\n", 2, on_deliver, &sb);
+    a->waits = b->waits = &wfns;
+    int64_t now = 1000;
+    cl_tick(a, now, now * 1000);
+    cl_tick(b, now, now * 1000);
+    pump(a, b, now);
+    cl_interest(b, "logs", "svc/#", 5, 1);
+    pump(a, b, now);
+    ps__slice d = S_("?"), t = S_("svc/echo"), other = S_("web/x");
+    uint32_t legs, lost;
+
+    /* A request: only where interest matches; the reply and counts come back. */
+    cl_wait *none = cl_forward_wait(a, &sa, 1, "logs", &other, &d, 1000, now, &legs, &lost);
+    CHECK(!none && legs == 0 && lost == 0 && a->peers[0].out.len == 0,
+          "a request no peer's interest matches goes nowhere (no responders at once)");
+    cl_wait *leg = cl_forward_wait(a, &sa, 1, "logs", &t, &d, 1000, now, &legs, &lost);
+    CHECK(leg && legs == 1 && lost == 0, "a request goes to the peer whose interest matches");
+    pump(a, b, now);
+    CHECK(sb.ins == 1 && sb.in && b->peers[0].n_waits_in == 1, "the peer holds it as a wait");
+    cl_answer(b, sb.in, 0, 1, 0, 0);
+    ps__slice pong = S_("pong");
+    cl_reply(b, sb.in, 0, &pong);
+    cl_answer(b, sb.in, 1, 1, 0, 1);
+    pump(a, b, now);
+    CHECK(b->peers[0].n_waits_in == 0, "its final answer ends the peer's wait");
+    CHECK(sa.replies == 1 && sa.finals == 1 && sa.expected == 0 && sa.gone == 0,
+          "the reply came back, and the leg ended as 1 of 1 (replies %d, finals %d, "
+          "expected %+lld)", sa.replies, sa.finals, (long long)sa.expected);
+    cl_forget_waits(a, leg);
+    CHECK(a->peers[0].n_waits_out == 0 && a->n_waits == 0, "the leg is forgotten with its owner");
+
+    /* A sync message: counted by the peer, kept counted when the link goes. */
+    sa = (struct wside){0};
+    leg = cl_forward_wait(a, &sa, 0, "logs", &t, &d, 5000, now, &legs, &lost);
+    CHECK(leg && legs == 1 && lost == 0, "a sync message goes as a leg");
+    pump(a, b, now);
+    CHECK(sb.seen.messages == 0 && sb.in && !sb.in->request,
+          "the peer takes it as a wait (it delivers it itself)");
+    cl_answer(b, sb.in, 0, 2, 0, 0);
+    cl_answer(b, sb.in, 1, 2, 0, 0);
+    pump(a, b, now);
+    CHECK(sa.count == 1 && sa.expected == 1 && sa.finals == 0,
+          "2 receivers there (1 + %lld), 1 confirmed so far", (long long)sa.expected);
+    now += 1000; /* silence past the timeout */
+    cl_tick(a, now, now * 1000);
+    cl_tick(b, now, now * 1000);
+    CHECK(a->peers[0].state == LINK_DOWN, "the link is down");
+    CHECK(sa.finals == 1 && sa.count == 1 && sa.expected == 1,
+          "the leg ended at once, its 2 receivers still expected, 1 unconfirmed");
+    CHECK(sb.abandoned == 1 && b->n_waits == 0, "the peer gave up its side too");
+    cl_forget_waits(a, leg);
+    a->peers[0].out.len = b->peers[0].out.len = 0;
+    sa = (struct wside){0};
+    leg = cl_forward_wait(a, &sa, 0, "logs", &t, &d, 5000, now, &legs, &lost);
+    CHECK(!leg && legs == 0 && lost == 1,
+          "a sync message for a peer that is down counts one unconfirmed receiver");
+    leg = cl_forward_wait(a, &sa, 1, "logs", &t, &d, 5000, now, &legs, &lost);
+    CHECK(!leg && legs == 0 && lost == 0, "a request does not go to a peer that is down");
+
+    /* Bounds: max_waits per link, and the deadline. */
+    for (int i = 0; i < 3; i++) {
+        now += 100;
+        cl_tick(a, now, now * 1000);
+        cl_tick(b, now, now * 1000);
+        pump(a, b, now);
+    }
+    CHECK(a->peers[0].state == LINK_UP, "the link is back");
+    a->max_waits = 1;
+    sb = (struct wside){0};
+    cl_wait *l1 = cl_forward_wait(a, &sa, 0, "logs", &t, &d, 200, now, &legs, &lost);
+    cl_wait *l2 = cl_forward_wait(a, &sa, 1, "logs", &t, &d, 200, now, &legs, &lost);
+    CHECK(l1 && !l2 && lost == 1 && a->peers[0].n_waits_out == 1,
+          "past max_waits a leg is not opened (counted as lost)");
+    b->max_waits = 0;
+    pump(a, b, now);
+    CHECK(sb.ins == 0 && sb.seen.messages == 1,
+          "past the peer's max_waits the sync message is delivered without a wait");
+    CHECK(sa.finals == 1 && sa.expected == 0, "... and answered at once as one unconfirmed");
+    cl_forget_waits(a, l1);
+    b->max_waits = 10;
+    sa = (struct wside){0};
+    l1 = cl_forward_wait(a, &sa, 1, "logs", &t, &d, 200, now, &legs, &lost);
+    pump(a, b, now);
+    CHECK(sb.ins == 1 && b->n_waits == 1, "a request with 200 ms waits on the peer");
+    for (int i = 0; i < 6; i++) { /* heartbeats keep the link up; time runs out */
+        now += 100;
+        cl_tick(a, now, now * 1000);
+        cl_tick(b, now, now * 1000);
+        pump(a, b, now);
+    }
+    CHECK(a->peers[0].state == LINK_UP, "the link stayed up");
+    CHECK(sb.abandoned == 1 && b->n_waits == 0,
+          "the peer gave its wait up a heartbeat timeout after its deadline");
+    CHECK(sa.finals == 1 && sa.gone == 1, "and so did the asking node: its responder gone");
+    cl_forget_waits(a, l1);
+
+    /* A hostile peer: a wait id 0 is refused; answers for no wait are ignored. */
+    char why[256];
+    ps__cmd bad = {.cmd = PS_CMD_LINK_REQUEST, .channel = S_("logs")};
+    CHECK(cl_input(b, &b->peers[0], &bad, now, now * 1000, why, sizeof why) < 0,
+          "a request without a wait id: %s", why);
+    ps__cmd stray = {.cmd = PS_CMD_LINK_ANSWER, .tag = 12345, .expected = 7};
+    int before = sa.finals;
+    CHECK(cl_input(a, &a->peers[0], &stray, now, now * 1000, why, sizeof why) == 0 &&
+          sa.finals == before, "an answer for no wait is ignored");
+
+    cl_free(&a);
+    cl_free(&b);
+    config_cluster_free(&ca);
+    config_cluster_free(&cb);
 }
 
 int main(void)
@@ -205,5 +376,6 @@ int main(void)
     config_cluster_free(&cc);
     config_cluster_free(&ca2);
     config_cluster_free(&cd);
+    test_waits();
     return TEST_DONE();
 }
