@@ -31,7 +31,7 @@ void ps_close(ps_client **cp)
 
 int ps_fd(ps_client *c)
 {
-    return c->recv_fd;
+    return ps__io_fd(c);
 }
 
 /* Messages and requests ---------------------------------------------------- */

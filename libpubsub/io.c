@@ -124,9 +124,11 @@ void ps__io_apply(ps_client *c)
         return;
     if ((fx & PS_FX_LOST) && c->opts.trace)
         ps__trace_note(&c->opts, PS_EV_LOST, c->s.why);
-    if (fx & PS_FX_RECV)
+    /* Two system calls a message that goes to a waiting ps_recv: spent
+     * only once the application asked for the descriptor. */
+    if ((fx & PS_FX_RECV) && c->fd_wanted)
         eventfd_signal(c->recv_fd);
-    if (fx & PS_FX_DRAINED)
+    if ((fx & PS_FX_DRAINED) && c->fd_wanted)
         eventfd_clear(c->recv_fd);
     if (fx & (PS_FX_WAKE | PS_FX_DEAD)) {
         pthread_cond_broadcast(&c->cv_op);
@@ -138,6 +140,18 @@ void ps__io_apply(ps_client *c)
         pthread_cond_broadcast(&c->cv_space);
     if (fx & PS_FX_SEND)
         wake_io(c);
+}
+
+int ps__io_fd(ps_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->fd_wanted) {
+        c->fd_wanted = 1;
+        if (!STAILQ_EMPTY(&c->s.rq))
+            eventfd_signal(c->recv_fd);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return c->recv_fd;
 }
 
 /* ---------------------------------------------------------------------------
@@ -299,7 +313,11 @@ static int can_read(const ps_client *c)
  */
 static int read_as_reader(ps_client *c, int64_t deadline, ps__wait_fn *done, const void *arg)
 {
-    int rc = 0, ev = ZMQ_POLLIN; /* look before the first sleep */
+    /* Look before the first sleep, unless the last thread to let go of the
+     * socket left its input empty (a request's own send_direct, mostly):
+     * whatever came since has signalled the descriptor, and a thread
+     * using the socket now kicks us when it has read something. */
+    int rc = 0, ev = c->input_quiet ? 0 : ZMQ_POLLIN;
     c->reader = 1;
     while (!done(c, arg) && reader_may_stay(c)) {
         int64_t ms = deadline < 0 ? -1 : deadline - now_ms();
@@ -471,6 +489,7 @@ fail:;
 static void reopen_socket(ps_client *c)
 {
     close_socket(c, 1);
+    c->input_quiet = 0;
     int err = open_socket(c) < 0 ? errno : 0;
     ps__session_reopened(&c->s, now_ms(), err);
     ps__io_apply(c);
@@ -531,10 +550,12 @@ static void read_events(ps_client *c)
 }
 
 /* Reads what the socket has, up to RECV_BURST frames, and hands every
- * record to the session.  Returns how many frames it read.  io_lock held. */
-static int read_frames(ps_client *c)
+ * record to the session.  Returns how many frames it read; *empty is 1
+ * when it stopped because the socket had no more.  io_lock held. */
+static int read_frames(ps_client *c, int *empty)
 {
     int got = 0;
+    *empty = 0;
     int64_t now = now_ms();
     pthread_mutex_lock(&c->lock);
     for (; got < RECV_BURST && !c->s.paused; got++) {
@@ -544,6 +565,7 @@ static int read_frames(ps_client *c)
         int rc = zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT);
         pthread_mutex_lock(&c->lock);
         if (rc < 0) {
+            *empty = errno == EAGAIN;
             zmq_msg_close(&m);
             break;
         }
@@ -596,15 +618,18 @@ static int sock_events(ps_client *c)
  */
 static int io_settle(ps_client *c, enum role role)
 {
-    int ev = sock_events(c), got = 0;
+    int ev = sock_events(c), got = 0, empty = 0;
     pthread_mutex_lock(&c->lock);
     int open = ps__session_input_open(&c->s);
     pthread_mutex_unlock(&c->lock);
     if ((ev & ZMQ_POLLIN) && open) {
-        got = read_frames(c);
-        ev = sock_events(c);
+        got = read_frames(c, &empty);
+        /* A receive that found nothing already re-armed the descriptor
+         * and said there is no input: no need to ask libzmq again. */
+        ev = empty ? ev & ~ZMQ_POLLIN : sock_events(c);
     }
     pthread_mutex_lock(&c->lock);
+    c->input_quiet = !(ev & ZMQ_POLLIN);
     int more = (ev & ZMQ_POLLIN) && ps__session_input_open(&c->s);
     if ((got || more) && role != ROLE_READER)
         kick_reader(c);

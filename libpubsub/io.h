@@ -29,6 +29,9 @@ struct ps_client {
     int reader;             /* an application thread waits as the socket's reader */
     int64_t reader_until;   /* ms: the I/O thread leaves the input alone until then */
     int reader_waits;       /* the reader found io_lock taken: its holder kicks it on letting go */
+    int input_quiet;        /* the last io_settle left no input in the socket: its descriptor
+                               signals the next arrival, so a new reader may sleep at once */
+    int fd_wanted;          /* ps_fd was called: recv_fd follows the receive queue from then on */
     /* Set at connect, then only read: */
     void *ctx;              /* our own ZeroMQ context */
     pthread_t thread;       /* the I/O thread */
@@ -60,6 +63,10 @@ int64_t ps__io_deadline(int timeout_ms);
 
 /* Carries out the effects the session reported.  Lock held. */
 void ps__io_apply(ps_client *c);
+
+/* The descriptor of ps_fd, kept readable while messages wait from now on
+ * (until the first call nobody polls it, and nothing writes it). */
+int ps__io_fd(ps_client *c);
 
 /* How ps__io_submit sends, its direct argument. */
 #define PS_IO_QUEUE 0  /* the I/O thread sends it with the next batch */

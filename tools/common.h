@@ -110,6 +110,13 @@ extern const char *tool_name;
 void tool_init(struct tool_opts *o, const char *name, int default_timeout);
 
 /*
+ * Keeps the heap at its high-water mark instead of giving memory back to
+ * the kernel and faulting it in again: for a tool that streams messages
+ * (ppub, psub), whose library allocates on one thread and frees on another.
+ */
+void tool_steady_heap(void);
+
+/*
  * Handles one of the shared options: returns 1 if opt was one (exiting
  * for -h, -V and bad values), 0 if it is the tool's own.  usage prints
  * the tool's help to the given stream.

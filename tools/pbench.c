@@ -257,6 +257,51 @@ static int ps_rpc_run(const struct target *t, const struct job *j, int64_t *lat,
     return 0;
 }
 
+/*
+ * The ping-pong of the idle latency figure: one message at a time through
+ * the "block" channel and back, with nothing else in flight, so each leg
+ * is a ps_publish to a broker at rest and a ps_recv that was waiting.
+ */
+static int ps_pong_serve(const struct target *t, const struct job *j, int ready_fd)
+{
+    (void)j;
+    ps_client *c = ps_connect(sub_addr(t), NULL);
+    int ready = 0;
+    if (!c || ps_subscribe(c, "bench", "ping", 0) < 0)
+        return -1;
+    say_ready(ready_fd, &ready);
+    for (;;) {
+        ps_msg *m = ps_recv(c, -1);
+        if (!m)
+            break;
+        ps_publish(c, "bench", "pong", ps_msg_data(m), ps_msg_size(m), 0);
+        ps_msg_destroy(&m);
+    }
+    return 0;
+}
+
+static int ps_ping_run(const struct target *t, const struct job *j, int64_t *lat, long n)
+{
+    ps_client *c = ps_connect(t->addr, NULL);
+    char *buf = malloc(j->size + 1);
+    if (!c || !buf || ps_subscribe(c, "bench", "pong", 0) < 0)
+        return -1;
+    payload(buf, j->size, DATA);
+    for (long i = 0; i < n; i++) {
+        int64_t t0 = now_ns();
+        if (ps_publish(c, "bench", "ping", buf, j->size, 0) < 0)
+            return -1;
+        ps_msg *m = ps_recv(c, 5000);
+        if (!m)
+            return -1;
+        lat[i] = now_ns() - t0;
+        ps_msg_destroy(&m);
+    }
+    free(buf);
+    ps_close(&c);
+    return 0;
+}
+
 /* A raw libzmq proxy -------------------------------------------------------- */
 
 /* The proxies' endpoints: pubsub in/out, queue in/out, requests in/out. */
@@ -1035,6 +1080,7 @@ static void usage(FILE *out)
 "process of its own; every run checks that every message arrived.\n"
 "\n"
 "Scenarios (default: all): pubsub drop fanout many queue confirm sync durable reqrep\n"
+"pingpong "
 "memory (pubsub and fanout on a \"block\" channel 'bench', drop on 'bench.drop')\n"
 "\n"
 "Targets (brokerd always; the others when given):\n"
@@ -1059,7 +1105,7 @@ static void usage(FILE *out)
 "      --subs N             fan-out subscribers (default 10)\n"
 "      --pubs N             publishers of the many-to-one figure (default 4)\n"
 "      --window N           confirmations outstanding (default 1000)\n"
-"      --requests N         request/reply round trips (default 20000)\n"
+"      --requests N         request/reply round trips, and ping-pongs (default 20000)\n"
 "      --idle N             idle subscriptions for the memory figure (default 100000)\n"
 "      --slow-mib N         MiB sent to a subscriber that never reads (default 256)\n"
 "      --mosquitto-count N  messages per run for the Mosquitto columns, when fewer\n"
@@ -1194,23 +1240,32 @@ static void throughput_row(const char *title, const struct job *j, int runs, int
     }
 }
 
-static void latency_rows(const struct job *j, long n, int runs)
+/* The latency rows of what (e.g. "request/reply"), for the first ntarg
+ * targets, with the serving and asking sides of serve and run when given
+ * (else each target's own rpc_serve and rpc_run). */
+static void latency_rows(const struct job *j, long n, int runs, const char *what, int ntarg,
+                         const struct target *with)
 {
     static const char *const names[4] = {"p50", "p90", "p99", "p99.9"};
     struct row *r[4];
     for (int i = 0; i < 4; i++) {
         char title[96];
-        snprintf(title, sizeof title, "request/reply %s, µs", names[i]);
+        snprintf(title, sizeof title, "%s %s, µs", what, names[i]);
         r[i] = new_row(title, 1);
     }
-    for (int t = 0; t < ntargets; t++) {
-        if (!targets[t].rpc_run)
+    for (int t = 0; t < ntarg; t++) {
+        struct target tg = targets[t];
+        if (with) {
+            tg.rpc_serve = with->rpc_serve;
+            tg.rpc_run = with->rpc_run;
+        }
+        if (!tg.rpc_run)
             continue;
         double v[4][16];
         int ok = 1;
         for (int k = 0; k < runs && ok; k++) {
             double pct[4];
-            if (run_latency(&targets[t], j, n, pct) < 0)
+            if (run_latency(&tg, j, n, pct) < 0)
                 ok = 0;
             for (int i = 0; i < 4; i++)
                 v[i][k] = pct[i];
@@ -1228,7 +1283,7 @@ static void latency_rows(const struct job *j, long n, int runs)
             else
                 snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "%.0f", r[i]->value[t]);
         }
-        fprintf(stderr, "pbench: request/reply %-26s %-16s p50 %s p99 %s µs\n", "", targets[t].name,
+        fprintf(stderr, "pbench: %-40s %-16s p50 %s p99 %s µs\n", what, targets[t].name,
                 r[0]->cell[t], r[2]->cell[t]);
     }
 }
@@ -1330,7 +1385,7 @@ int main(int argc, char **argv)
         }
     }
     static const char *const known[] = {"pubsub", "drop", "fanout", "many", "queue", "confirm", "sync",
-                                        "durable", "reqrep", "memory", NULL};
+                                        "durable", "reqrep", "pingpong", "memory", NULL};
     for (int i = optind; i < argc; i++) {
         int k = 0;
         while (known[k] && strcmp(known[k], argv[i]))
@@ -1468,7 +1523,12 @@ int main(int argc, char **argv)
         throughput_row(title, &q, (int)runs, 1, 0);
     }
     if (want(scen, nscen, "reqrep"))
-        latency_rows(&j, requests, (int)runs);
+        latency_rows(&j, requests, (int)runs, "request/reply", ntargets, NULL);
+    if (want(scen, nscen, "pingpong")) {
+        /* brokerd alone: the idle latency of its own pubsub path. */
+        struct target pp = {.rpc_serve = ps_pong_serve, .rpc_run = ps_ping_run};
+        latency_rows(&j, requests, (int)runs, "pubsub ping-pong, idle broker,", 1, &pp);
+    }
     if (proxy > 0) {
         kill(proxy, SIGKILL);
         waitpid(proxy, NULL, 0);

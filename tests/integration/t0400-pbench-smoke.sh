@@ -18,7 +18,7 @@ start_broker -c b.conf
 rc=$?
 cat table
 expect_eq "$rc" 0 "pbench exit status (3 = lost messages)"
-expect_eq "$(grep -c "^| " table)" 15 "table lines (header and 14 figures)"
+expect_eq "$(grep -c "^| " table)" 19 "table lines (header and 18 figures)"
 grep -q "^| pubsub 1→1, slow_subscriber = drop.*dropped" table || fail "no figure for the drop policy"
 grep -q "lost\|failed" table && fail "a figure lost messages or failed"
 echo "ok: pbench smoke run: every scenario, no loss"
