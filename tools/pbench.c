@@ -219,87 +219,77 @@ static int ps_pub_run(const struct target *t, const struct job *j, int go_fd, st
     return 0;
 }
 
-static int ps_rpc_serve(const struct target *t, const struct job *j, int ready_fd)
+/*
+ * The two latency figures share their clients.  Request/reply: the
+ * responder answers on "bench.rpc" and the requester times ps_request.
+ * Ping-pong, the idle latency: one message at a time through the "block"
+ * channel and back, with nothing else in flight, so each leg is a
+ * ps_publish to a broker at rest and a ps_recv that was waiting.
+ */
+static int ps_answer(const struct target *t, int ready_fd, int pong)
 {
-    (void)j;
     ps_client *c = ps_connect(sub_addr(t), NULL);
     int ready = 0;
-    if (!c || ps_subscribe(c, "bench.rpc", "#", PS_RESPONDER) < 0)
+    if (!c || (pong ? ps_subscribe(c, "bench", "ping", 0)
+                    : ps_subscribe(c, "bench.rpc", "#", PS_RESPONDER)) < 0)
         return -1;
     say_ready(ready_fd, &ready);
     for (;;) {
         ps_msg *m = ps_recv(c, -1);
         if (!m)
             break;
-        ps_reply(c, m, ps_msg_data(m), ps_msg_size(m), 0);
+        if (pong)
+            ps_publish(c, "bench", "pong", ps_msg_data(m), ps_msg_size(m), 0);
+        else
+            ps_reply(c, m, ps_msg_data(m), ps_msg_size(m), 0);
         ps_msg_destroy(&m);
     }
     return 0;
+}
+
+static int ps_round_trips(const struct target *t, const struct job *j, int64_t *lat, long n,
+                          int ping)
+{
+    ps_client *c = ps_connect(t->addr, NULL);
+    char *buf = malloc(j->size + 1);
+    if (!c || !buf || (ping && ps_subscribe(c, "bench", "pong", 0) < 0))
+        return -1;
+    payload(buf, j->size, DATA);
+    for (long i = 0; i < n; i++) {
+        ps_msg *m = NULL;
+        int64_t t0 = now_ns();
+        int rc = ping ? ps_publish(c, "bench", "ping", buf, j->size, 0)
+                      : ps_request(c, "bench.rpc", "r", buf, j->size, 5000, &m);
+        if (rc < 0 || (ping && !(m = ps_recv(c, 5000))))
+            return -1;
+        lat[i] = now_ns() - t0;
+        ps_msg_destroy(&m);
+    }
+    free(buf);
+    ps_close(&c);
+    return 0;
+}
+
+static int ps_rpc_serve(const struct target *t, const struct job *j, int ready_fd)
+{
+    (void)j;
+    return ps_answer(t, ready_fd, 0);
 }
 
 static int ps_rpc_run(const struct target *t, const struct job *j, int64_t *lat, long n)
 {
-    ps_client *c = ps_connect(t->addr, NULL);
-    char *buf = malloc(j->size + 1);
-    if (!c || !buf)
-        return -1;
-    payload(buf, j->size, DATA);
-    for (long i = 0; i < n; i++) {
-        ps_msg *reply = NULL;
-        int64_t t0 = now_ns();
-        if (ps_request(c, "bench.rpc", "r", buf, j->size, 5000, &reply) < 0)
-            return -1;
-        lat[i] = now_ns() - t0;
-        ps_msg_destroy(&reply);
-    }
-    free(buf);
-    ps_close(&c);
-    return 0;
+    return ps_round_trips(t, j, lat, n, 0);
 }
 
-/*
- * The ping-pong of the idle latency figure: one message at a time through
- * the "block" channel and back, with nothing else in flight, so each leg
- * is a ps_publish to a broker at rest and a ps_recv that was waiting.
- */
 static int ps_pong_serve(const struct target *t, const struct job *j, int ready_fd)
 {
     (void)j;
-    ps_client *c = ps_connect(sub_addr(t), NULL);
-    int ready = 0;
-    if (!c || ps_subscribe(c, "bench", "ping", 0) < 0)
-        return -1;
-    say_ready(ready_fd, &ready);
-    for (;;) {
-        ps_msg *m = ps_recv(c, -1);
-        if (!m)
-            break;
-        ps_publish(c, "bench", "pong", ps_msg_data(m), ps_msg_size(m), 0);
-        ps_msg_destroy(&m);
-    }
-    return 0;
+    return ps_answer(t, ready_fd, 1);
 }
 
 static int ps_ping_run(const struct target *t, const struct job *j, int64_t *lat, long n)
 {
-    ps_client *c = ps_connect(t->addr, NULL);
-    char *buf = malloc(j->size + 1);
-    if (!c || !buf || ps_subscribe(c, "bench", "pong", 0) < 0)
-        return -1;
-    payload(buf, j->size, DATA);
-    for (long i = 0; i < n; i++) {
-        int64_t t0 = now_ns();
-        if (ps_publish(c, "bench", "ping", buf, j->size, 0) < 0)
-            return -1;
-        ps_msg *m = ps_recv(c, 5000);
-        if (!m)
-            return -1;
-        lat[i] = now_ns() - t0;
-        ps_msg_destroy(&m);
-    }
-    free(buf);
-    ps_close(&c);
-    return 0;
+    return ps_round_trips(t, j, lat, n, 1);
 }
 
 /* A raw libzmq proxy -------------------------------------------------------- */
