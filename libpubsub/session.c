@@ -579,6 +579,17 @@ static void on_deliver(ps__session *s, const ps__cmd *cmd)
     rq_push(s, m);
 }
 
+/* DELIVER_BATCH: each payload a delivery of its own, numbered on from
+ * the first (a gap waiting for the channel goes with the first). */
+static void on_deliver_batch(ps__session *s, const ps__cmd *cmd)
+{
+    ps__cmd one = *cmd;
+    ps__slice rest = cmd->data;
+    one.cmd = PS_CMD_DELIVER;
+    for (; ps__wire_batch_next(&rest, &one.data); one.seq++)
+        on_deliver(s, &one);
+}
+
 static void on_gap(ps__session *s, const ps__cmd *cmd)
 {
     s->dropped += cmd->dropped;
@@ -715,6 +726,9 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
         break;
     case PS_CMD_DELIVER:
         on_deliver(s, cmd);
+        break;
+    case PS_CMD_DELIVER_BATCH:
+        on_deliver_batch(s, cmd);
         break;
     case PS_CMD_GAP:
         on_gap(s, cmd);

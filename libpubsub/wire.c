@@ -93,6 +93,8 @@ static const layout *const records[256] = {
         BIN(data, "data")),
     REC(PS_CMD_GAP, CHANNEL, U64(dropped, "dropped")),
     REC(PS_CMD_ACK, U64(tag, "tag")),
+    REC(PS_CMD_DELIVER_BATCH, U8(flags, "flags"), U64(seq, "seq"), CHANNEL, TOPIC,
+        BINS(data, "data")),
     REC(PS_CMD_REQUEST, CORR, U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC, BIN(data, "data")),
     REC(PS_CMD_REPLY, {F_ID, 0, 0, "id"}, U8(status, "status"), BIN(data, "data")),
     REC(PS_CMD_DONE, CORR, U32(count, "replied"), U32(expected, "expected")),

@@ -23,7 +23,8 @@
 #define PS_WIRE_MAGIC 0x5053u /* "PS": first field of every HELLO */
 #define PS_WIRE_MAJOR 1       /* peers of another major refuse each other */
 #define PS_WIRE_MINOR 2 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1);
-                        * 1.2: PUBLISH_BATCH (from clients a 1.2 broker welcomed) */
+                        * 1.2: PUBLISH_BATCH (from clients a 1.2 broker welcomed),
+                        * DELIVER_BATCH (to clients whose HELLO said 1.2) */
 
 #define PS_WIRE_NAME_MAX 255    /* channel names */
 #define PS_WIRE_TOPIC_MAX 1024  /* topics and patterns */
@@ -53,6 +54,7 @@ enum {
     PS_CMD_DELIVER = 0x20,   /* b->c: flags, seq, tag, channel, topic, data */
     PS_CMD_GAP = 0x21,       /* b->c: channel, dropped count */
     PS_CMD_ACK = 0x22,       /* c->b: tag (queue ack or sync receipt) */
+    PS_CMD_DELIVER_BATCH = 0x23, /* b->c (1.2): flags, first seq, channel, topic, payloads */
     PS_CMD_REQUEST = 0x30,   /* c->b: corr, timeout, channel, topic, data */
     PS_CMD_REPLY = 0x31,     /* c->b: tag, status, data; b->c: corr, status, data */
     PS_CMD_DONE = 0x32,      /* b->c: corr, replied, expected */
@@ -161,7 +163,7 @@ typedef struct {
 int ps__wire_put(ps__buf *b, const ps__cmd *c);
 
 /*
- * Batches.  A batch record (PUBLISH_BATCH) ends with its payloads: a
+ * Batches.  A batch record (PUBLISH_BATCH, DELIVER_BATCH) ends with its payloads: a
  * count, then count times n:u32 byte{n}.  Decoded, cmd->count is the
  * count and cmd->data covers the payloads with their lengths, every one
  * checked against the record's end; ps__wire_batch_next walks them.

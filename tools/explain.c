@@ -254,6 +254,15 @@ static void received(char *buf, size_t *pos, const ps_event *ev)
             add(buf, pos, ", a request: its sender waits for our reply");
         return;
     }
+    if (!strcmp(c, "DELIVER_BATCH")) {
+        long num = ex.delivered + 1;
+        ex.delivered += ev->count;
+        add(buf, pos, "DELIVER_BATCH, deliveries #%ld to #%ld:", num, ex.delivered);
+        describe(buf, pos, ev);
+        add(buf, pos, ", seq %llu to %llu", (unsigned long long)ev->seq,
+            (unsigned long long)(ev->seq + ev->count - 1));
+        return;
+    }
     if (!strcmp(c, "WELCOME")) {
         add(buf, pos, "WELCOME: the session is open");
         return;

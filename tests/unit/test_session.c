@@ -504,6 +504,38 @@ static void test_batches(void)
     ps__session_free(&s);
 }
 
+/* DELIVER_BATCH (1.2): each payload a message of its own, numbered on
+ * from the first; a gap reported before it goes with its first message. */
+static void test_deliver_batch(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_GAP, .channel = S("logs"), .dropped = 3}, 1);
+    ps__buf b = {0};
+    size_t at = SIZE_MAX;
+    ps__cmd d = {.cmd = PS_CMD_DELIVER_BATCH, .seq = 20, .channel = S("logs"), .topic = S("a"),
+                 .data = S("x")};
+    ps__wire_batch_add(&b, &at, &d);
+    d.seq = 21;
+    d.data = (ps__slice)S("yy");
+    ps__wire_batch_add(&b, &at, &d);
+    ps__reader r;
+    ps__cmd got;
+    ps__reader_init(&r, b.data, b.len);
+    while (ps__wire_next(&r, &got) == 1)
+        ps__session_record(&s, &got, 2);
+    ps_msg *m1 = ps__session_recv(&s), *m2 = ps__session_recv(&s);
+    CHECK(m1 && m2 && !ps__session_recv(&s) && m1->seq == 20 && m2->seq == 21 &&
+              m1->size == 1 && m2->size == 2 && m1->gap == 3 && m2->gap == 0 && !m1->tag,
+          "a DELIVER_BATCH of two is two messages, seq 20 and 21, the gap with the first");
+    ps_msg_destroy(&m1);
+    ps_msg_destroy(&m2);
+    ps__buf_free(&b);
+    ps__session_free(&s);
+}
+
 static void test_heartbeats(void)
 {
     struct ps_opts o;
@@ -606,6 +638,7 @@ int main(void)
     test_lost_plain_publishes();
     test_heartbeats();
     test_batches();
+    test_deliver_batch();
     test_refusals();
     return TEST_DONE();
 }

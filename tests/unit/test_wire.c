@@ -213,6 +213,23 @@ static void test_batch(void)
           "the joined payloads are there in order");
     ps__buf_free(&b);
 
+    /* DELIVER_BATCH: a delivery joins only as the next sequence number. */
+    at = SIZE_MAX;
+    ps__cmd d = {.cmd = PS_CMD_DELIVER_BATCH, .seq = 7, .channel = S("logs"), .data = S("a")};
+    ok = ps__wire_batch_add(&b, &at, &d) == 0;
+    d.seq = 8;
+    ok &= ps__wire_batch_add(&b, &at, &d) == 0;
+    d.seq = 10; /* 9 went elsewhere (dropped, say) */
+    ok &= ps__wire_batch_add(&b, &at, &d) == 0;
+    n = 0;
+    ps__reader_init(&r, b.data, b.len);
+    while (n < 8 && ps__wire_next(&r, &recs[n]) == 1)
+        n++;
+    CHECK(ok && n == 2 && recs[0].seq == 7 && recs[0].count == 2 && recs[1].seq == 10 &&
+              recs[1].count == 1,
+          "deliveries 7 and 8 make one DELIVER_BATCH, 10 starts another");
+    ps__buf_free(&b);
+
     /* Bounds: a batch stops at PS_WIRE_BATCH_MAX payloads and near PS_WIRE_BATCH_BYTES. */
     at = SIZE_MAX;
     one.data = (ps__slice){"", 0};
@@ -272,6 +289,8 @@ int main(void)
          .tag = 88, .channel = S("jobs"), .topic = S(""), .data = S("work")},
         {.cmd = PS_CMD_GAP, .channel = S("logs"), .dropped = 1234},
         {.cmd = PS_CMD_ACK, .tag = 88},
+        {.cmd = PS_CMD_DELIVER_BATCH, .seq = 41, .channel = S("logs"), .topic = S("a"),
+         .count = 1, .data = {"\0\0\0\2hi", 6}},
         {.cmd = PS_CMD_REQUEST, .corr = 8, .timeout_ms = 1000, .channel = S("rpc"),
          .topic = S("t"), .data = S("q")},
         {.cmd = PS_CMD_REPLY, .tag = 99, .status = 1, .data = S("failed")},
