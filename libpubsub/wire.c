@@ -412,6 +412,21 @@ static int batch_append(ps__buf *b, size_t rec, size_t count_at, const void *dat
     return 0;
 }
 
+/* Whether the str field at p holds s: a short one byte by byte, since
+ * this runs for every message batched and a call of memcmp costs more
+ * than a channel name's few bytes. */
+static int same_str(const uint8_t *p, const ps__slice *s)
+{
+    if (r16(p) != s->len)
+        return 0;
+    if (s->len > 16)
+        return memcmp(p + 2, s->ptr, s->len) == 0;
+    for (size_t i = 0; i < s->len; i++)
+        if (p[2 + i] != (uint8_t)s->ptr[i])
+            return 0;
+    return 1;
+}
+
 /* The offset of the count of the batch record at rec, the last of b,
  * when c may join it; else 0.  The record is one this codec wrote, so
  * its fields are walked without bounds checks beyond its own length. */
@@ -443,7 +458,7 @@ static size_t batch_joins(const ps__buf *b, size_t rec, const ps__cmd *c)
             break;
         case F_STR: {
             const ps__slice *s = AT_C(c, f, ps__slice);
-            if (r16(p) != s->len || (s->len && memcmp(p + 2, s->ptr, s->len)))
+            if (!same_str(p, s))
                 return 0;
             p += 2 + s->len;
             break;
