@@ -515,7 +515,10 @@ struct client {
     size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
     size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
-    uint8_t minor;         /* the protocol minor its HELLO spoke: NOTICE only to 1.1 and later */
+    uint8_t minor;         /* the protocol minor its HELLO spoke: NOTICE only to 1.1 and later,
+                            * DELIVER_BATCH only to 1.2 and later */
+    size_t batch_at;       /* offset in cur of the DELIVER_BATCH its next plain delivery may
+                            * join (out_put_batched); any other offset when none */
     uint8_t notes;         /* PS_WIRE_NOTE_* of its publishes since its last PING (channel.c) */
     char note_channel[PS_WIRE_NAME_MAX + 1]; /* the channel of the first of those notes */
     channel *msg_ch;       /* the channel its last message passed every check for, so
@@ -1149,6 +1152,11 @@ void out_put(broker *b, client *c, const ps__cmd *cmd);
 /* The same with cmd's size (ps__wire_size) known, and cmd already encoded
  * (ps__wire_put) at enc when enc is not NULL. */
 void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, size_t size);
+/* A plain delivery to a client of 1.2, cmd a DELIVER_BATCH of its one
+ * payload and size its ps__wire_size: joins the batch that ends c's
+ * output when it follows it (same channel, topic and flags, the next
+ * seq), else starts one. */
+void out_put_batched(broker *b, client *c, const ps__cmd *cmd, size_t size);
 /* ERROR(corr, code, printf text) to c. */
 void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

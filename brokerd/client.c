@@ -148,9 +148,41 @@ static client *client_hello(broker *b, client *c, void *sock, const void *ident,
     return c;
 }
 
-/* Handles one record of a known, live session; 1 when it must be parked.
+static int client_record(broker *b, client *c, ps__cmd *cmd);
+
+/*
+ * PUBLISH_BATCH: each payload is published as a PUBLISH of the batch's
+ * channel, topic and flags would be, in order (the channel, its right and
+ * the topic are judged once a run, see chan_publish).  When one must
+ * wait (a full block receiver or queue), cmd is narrowed to it and the
+ * payloads after it, for park_record to keep, and 1 is returned.
+ */
+static int client_batch(broker *b, client *c, ps__cmd *cmd)
+{
+    if (cmd->flags & ~(PS_WIRE_RETAIN | PS_WIRE_STRICT)) {
+        out_error(b, c, 0, PS_WERR_PROTOCOL, "a PUBLISH_BATCH carries only RETAIN and STRICT");
+        return 0;
+    }
+    ps__cmd one = {.cmd = PS_CMD_PUBLISH, .flags = cmd->flags, .channel = cmd->channel,
+                   .topic = cmd->topic};
+    ps__slice rest = cmd->data, from = rest;
+    for (uint32_t left = cmd->count; ps__wire_batch_next(&rest, &one.data); left--) {
+        if (client_record(b, c, &one)) {
+            cmd->data = from;
+            cmd->count = left;
+            return 1;
+        }
+        if (c->dead || c->cut)
+            break;
+        from = rest;
+    }
+    return 0;
+}
+
+/* Handles one record of a known, live session; 1 when it must be parked
+ * (a batch is narrowed to what must wait, see client_batch).
  * A handler's refusal becomes ERROR(corr, code, reason) here. */
-static int client_record(broker *b, client *c, const ps__cmd *cmd)
+static int client_record(broker *b, client *c, ps__cmd *cmd)
 {
     char why[2 * PS_WIRE_NAME_MAX + 192]; /* a refusal may name a channel twice */
     int code = 0;
@@ -182,6 +214,8 @@ static int client_record(broker *b, client *c, const ps__cmd *cmd)
         if (code == CHAN_PARK)
             return 1;
         break;
+    case PS_CMD_PUBLISH_BATCH:
+        return client_batch(b, c, cmd);
     case PS_CMD_SUBSCRIBE:
         if ((code = link_queue_command(b, c, cmd, why, sizeof why)) != LINK_LOCAL)
             break;
@@ -231,10 +265,15 @@ static size_t park_bound(const broker *b)
  * the broker and free room themselves.  Past park_bound, a publisher that
  * waits for a full queue is refused; one that waits for a receiver pauses
  * the broker's input (see the head comment), and is refused past
- * OUT_HARD_CAP times that.  Returns 1 when cmd was parked.
+ * OUT_HARD_CAP times that.  A batch is kept as cmd says (what is left of
+ * it), other records as their bytes rec[0..len).  Returns 1 when cmd was
+ * parked.
  */
 static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *rec, size_t len)
 {
+    int batch = cmd->cmd == PS_CMD_PUBLISH_BATCH;
+    if (batch)
+        len = ps__wire_size(cmd);
     switch (cmd->cmd) {
     case PS_CMD_ACK:
     case PS_CMD_REPLY:
@@ -252,7 +291,7 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
         b->throttled = 1; /* client_read stops soon, see there */
         bound *= OUT_HARD_CAP;
     }
-    if (c->parked.len + len > bound && cmd->cmd == PS_CMD_PUBLISH) {
+    if (c->parked.len + len > bound && (cmd->cmd == PS_CMD_PUBLISH || batch)) {
         /* Its backlog is full too: now a publish is refused after all. */
         if (c->park_why == PARK_QUEUE)
             out_error(b, c, cmd->corr, PS_WERR_FULL,
@@ -269,7 +308,7 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
                       (int)cmd->channel.len, cmd->channel.ptr);
         return 1;
     }
-    if (ps__buf_append(&c->parked, rec, len) < 0) {
+    if ((batch ? ps__wire_put(&c->parked, cmd) : ps__buf_append(&c->parked, rec, len)) < 0) {
         out_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
         return 1;
     }
@@ -281,6 +320,26 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
                                             : "a receiver on a block channel is full: publishers wait");
     }
     return 1;
+}
+
+/* A parked batch was handled in part: its record, parked[at..end), is
+ * replaced by what is left of it (cmd, narrowed by client_batch).
+ * Returns the bytes of parked already handled, as client_unpark counts
+ * them: 0, the batch's rest now starts parked. */
+static size_t park_rest(broker *b, client *c, const ps__cmd *cmd, size_t end)
+{
+    ps__buf left = {0};
+    if (ps__wire_put(&left, cmd) < 0 ||
+        ps__buf_append(&left, c->parked.data + end, c->parked.len - end) < 0) {
+        /* Kept whole, its first part would be published twice. */
+        ps__buf_free(&left);
+        out_error(b, c, 0, PS_WERR_FULL, "out of memory: %u messages of a batch dropped",
+                  cmd->count);
+        return end;
+    }
+    ps__buf_free(&c->parked);
+    c->parked = left;
+    return 0;
 }
 
 /* Handles parked records of clients whose queue or receivers have room
@@ -297,8 +356,13 @@ static int client_unpark(broker *b)
         size_t done = 0;
         ps__reader_init(&r, c->parked.data, c->parked.len);
         while (!c->dead && ps__wire_next(&r, &cmd) > 0) {
-            if (client_record(b, c, &cmd))
-                break; /* still full: this record and the rest wait */
+            uint32_t whole = cmd.count;
+            if (client_record(b, c, &cmd)) {
+                /* still full: this record and the rest wait */
+                if (cmd.cmd == PS_CMD_PUBLISH_BATCH && cmd.count != whole)
+                    done = park_rest(b, c, &cmd, (size_t)(r.pos - c->parked.data));
+                break;
+            }
             done = (size_t)(r.pos - c->parked.data);
         }
         if (done && !c->dead) {

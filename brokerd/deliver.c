@@ -52,7 +52,10 @@ static int deliver_cmd_to(broker *b, sub *s, const ps__cmd *d, const void *enc, 
         out_put(b, c, &g);
         s->gap = 0;
     }
-    out_put_record(b, c, d, enc, size);
+    if (d->cmd == PS_CMD_DELIVER_BATCH)
+        out_put_batched(b, c, d, size);
+    else
+        out_put_record(b, c, d, enc, size);
     b->messages_out++;
     ch->delivered++;
     ch->bytes_out += d->data.len;
@@ -67,15 +70,26 @@ int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__sl
 }
 
 /*
- * The plain delivery of a fan-out (no receipt): every receiver gets the
- * same record, so it is encoded once, into b->fan_rec, when the second
- * receiver is reached, and copied from there to the others.  *nth counts
- * the receivers so far.
+ * The plain delivery of a fan-out (no receipt).  The lone receiver of a
+ * channel, when it speaks 1.2, gets it in a DELIVER_BATCH with the
+ * channel's messages before it in its output.  Else every receiver gets
+ * the same record, so it is encoded once, into b->fan_rec, when the
+ * second receiver is reached, and copied from there to the others.  *nth
+ * counts those receivers so far.
  */
 static void deliver_plain(broker *b, sub *s, uint64_t seq, const ps__slice *topic,
                           const ps__slice *data, int *nth)
 {
     ps__cmd d = deliver_cmd(s, 0, seq, 0, topic, data);
+    if (s->cl->minor >= 2 && s->ch->n_subs == 1) {
+        /* 1.2: runs of a channel's messages go as DELIVER_BATCH records;
+         * the payload's own length is the 4 bytes ps__wire_size leaves out.
+         * Only to a channel's lone receiver: joining a batch costs brokerd
+         * more than copying the record encoded once for a fan-out. */
+        d.cmd = PS_CMD_DELIVER_BATCH;
+        deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d) + 4, 1);
+        return;
+    }
     if ((*nth)++ == 0) {
         deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), 1);
         return;

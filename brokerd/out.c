@@ -235,12 +235,33 @@ void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, s
 {
     if (room(b, c, size) < 0)
         return;
+    c->batch_at = SIZE_MAX; /* a DELIVER_BATCH followed by another record is closed */
     if (enc ? ps__buf_append(&c->cur, enc, size) : ps__wire_put(&c->cur, cmd)) {
         log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
                  ps__wire_cmd_name(cmd->cmd), strerror(errno));
         return;
     }
     charge(b, c, (long)size);
+    mark_dirty(b, c);
+}
+
+/*
+ * The buffer of the turn only ever starts empty again (sent, framed,
+ * freed), so an offset of a batch from before can never name a record
+ * that ends it: ps__wire_batch_add sees it past the end, or at 0 of an
+ * empty buffer, and starts a new batch.
+ */
+void out_put_batched(broker *b, client *c, const ps__cmd *cmd, size_t size)
+{
+    if (room(b, c, size) < 0)
+        return;
+    size_t before = c->cur.len;
+    if (ps__wire_batch_add(&c->cur, &c->batch_at, cmd) < 0) {
+        log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
+                 ps__wire_cmd_name(cmd->cmd), strerror(errno));
+        return;
+    }
+    charge(b, c, (long)(c->cur.len - before));
     mark_dirty(b, c);
 }
 

@@ -22,6 +22,8 @@ struct ps_opts {
     int heartbeat_timeout_ms; /* broker silence that means it is gone */
     int window;               /* queue messages in flight per subscription */
     int reconnect;            /* 1: reconnect and resubscribe after a loss */
+    int minor;                /* the protocol minor our HELLO says: PS_WIRE_MINOR, or less
+                               * from PUBSUB_PROTOCOL_MINOR (to test an older client) */
     char *name;               /* client name, or NULL */
     char *curve_server_key;   /* broker's public key (Z85), or NULL */
     char *curve_public_key;   /* our public key (Z85), or NULL */

@@ -18,6 +18,10 @@ void ps__opts_defaults(struct ps_opts *o)
     o->heartbeat_timeout_ms = PS_DEFAULT_HEARTBEAT_TIMEOUT_MS;
     o->window = 100;
     o->reconnect = 1;
+    /* A client of an older protocol, for tests of how a broker serves one:
+     * PUBSUB_PROTOCOL_MINOR=1 speaks 1.1 (no batches). */
+    const char *m = getenv("PUBSUB_PROTOCOL_MINOR");
+    o->minor = m && *m >= '0' && *m <= '0' + PS_WIRE_MINOR && !m[1] ? *m - '0' : PS_WIRE_MINOR;
 }
 
 ps_opts *ps_opts_new(void)

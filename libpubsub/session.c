@@ -154,7 +154,7 @@ static void put_urgent(ps__session *s, const ps__cmd *cmd)
 
 static void hello(ps__session *s, int64_t now)
 {
-    ps__cmd h = {.cmd = PS_CMD_HELLO, .major = PS_WIRE_MAJOR, .minor = PS_WIRE_MINOR,
+    ps__cmd h = {.cmd = PS_CMD_HELLO, .major = PS_WIRE_MAJOR, .minor = (uint8_t)s->opts->minor,
                  .heartbeat_ms = (uint32_t)s->opts->heartbeat_ms};
     if (s->opts->name)
         h.text = text_slice(s->opts->name);
@@ -169,6 +169,7 @@ void ps__session_init(ps__session *s, const struct ps_opts *o, int64_t now)
     s->opts = o;
     s->state = PS_SESSION_HANDSHAKE;
     s->max_size = DEFAULT_MAX_SIZE;
+    s->batch_at = SIZE_MAX;
     LIST_INIT(&s->ops);
     LIST_INIT(&s->subs);
     LIST_INIT(&s->gaps);
@@ -229,12 +230,36 @@ int ps__session_full(const ps__session *s, size_t need)
     return s->out.len && s->out.len + need > OUT_MAX;
 }
 
+/* Whether cmd, a record to queue, is a publish that may travel in a
+ * PUBLISH_BATCH: plain (no answer of its own, so no corr), with no flag a
+ * batch cannot carry, towards a broker that said 1.2 and from a client
+ * that speaks it. */
+static int batchable(const ps__session *s, const ps__cmd *cmd, const ps__op *o, int confirm)
+{
+    return cmd->cmd == PS_CMD_PUBLISH && !o && !confirm &&
+           !(cmd->flags & ~(PS_WIRE_RETAIN | PS_WIRE_STRICT)) && s->broker_minor >= 2 &&
+           s->opts->minor >= 2;
+}
+
+/* Queues a plain publish in the batch that ends out, or in a new one. */
+static int submit_batched(ps__session *s, const ps__cmd *cmd)
+{
+    ps__cmd b = {.cmd = PS_CMD_PUBLISH_BATCH, .flags = cmd->flags, .channel = cmd->channel,
+                 .topic = cmd->topic, .data = cmd->data};
+    if (ps__wire_batch_add(&s->out, &s->batch_at, &b) < 0)
+        return -1;
+    s->plain_queued++;
+    return 0;
+}
+
 int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
 {
     if (s->state == PS_SESSION_DEAD) {
         errno = ps__session_err(s);
         return -1;
     }
+    if (batchable(s, cmd, o, confirm))
+        return submit_batched(s, cmd);
     if (o) {
         o->corr = PS_OP_BIT | ++s->next_corr;
         cmd->corr = o->corr;
@@ -263,6 +288,7 @@ int ps__session_take(ps__session *s)
     s->sending = s->out;
     s->out = t;
     s->out.len = 0;
+    s->batch_at = SIZE_MAX; /* the batch left with the rest */
     if (s->out.cap > 4 * PS_FRAME_MAX) /* do not keep a burst's memory forever */
         ps__buf_free(&s->out);
     if (s->out_max_op > s->sent_max_op)
@@ -413,6 +439,39 @@ int64_t ps__session_next_tick(const ps__session *s, int64_t now)
  * Receiving.
  */
 
+/* After a WELCOME from a broker older than 1.2 (after a reconnect, it
+ * may not be the broker the queued records were packed for): every
+ * PUBLISH_BATCH still queued is unpacked into PUBLISH records, in order. */
+static void unbatch(ps__session *s)
+{
+    ps__buf plain = {0};
+    ps__reader r;
+    ps__cmd cmd;
+    int found = 0;
+    ps__reader_init(&r, s->out.data, s->out.len);
+    const uint8_t *rec = r.pos;
+    while (ps__wire_next(&r, &cmd) > 0) {
+        if (cmd.cmd != PS_CMD_PUBLISH_BATCH) {
+            ps__buf_append(&plain, rec, (size_t)(r.pos - rec));
+        } else {
+            ps__slice rest = cmd.data;
+            ps__cmd one = {.cmd = PS_CMD_PUBLISH, .flags = cmd.flags, .channel = cmd.channel,
+                           .topic = cmd.topic};
+            while (ps__wire_batch_next(&rest, &one.data))
+                ps__wire_put(&plain, &one);
+            found = 1;
+        }
+        rec = r.pos;
+    }
+    if (found) {
+        ps__buf_free(&s->out);
+        s->out = plain; /* only ENOMEM shortens it, as a full pipe would */
+    } else {
+        ps__buf_free(&plain);
+    }
+    s->batch_at = SIZE_MAX;
+}
+
 /* After a WELCOME on a new session: the subscriptions again, before
  * anything the application queued meanwhile. */
 static void resubscribe(ps__session *s)
@@ -520,6 +579,17 @@ static void on_deliver(ps__session *s, const ps__cmd *cmd)
     rq_push(s, m);
 }
 
+/* DELIVER_BATCH: each payload a delivery of its own, numbered on from
+ * the first (a gap waiting for the channel goes with the first). */
+static void on_deliver_batch(ps__session *s, const ps__cmd *cmd)
+{
+    ps__cmd one = *cmd;
+    ps__slice rest = cmd->data;
+    one.cmd = PS_CMD_DELIVER;
+    for (; ps__wire_batch_next(&rest, &one.data); one.seq++)
+        on_deliver(s, &one);
+}
+
 static void on_gap(ps__session *s, const ps__cmd *cmd)
 {
     s->dropped += cmd->dropped;
@@ -596,6 +666,8 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
         s->broker_id = cmd->broker_id;
         s->epoch = cmd->epoch;
         s->broker_minor = cmd->minor;
+        if (cmd->minor < 2)
+            unbatch(s);
         if (s->welcomed)
             resubscribe(s);
         s->welcomed = 1;
@@ -654,6 +726,9 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
         break;
     case PS_CMD_DELIVER:
         on_deliver(s, cmd);
+        break;
+    case PS_CMD_DELIVER_BATCH:
+        on_deliver_batch(s, cmd);
         break;
     case PS_CMD_GAP:
         on_gap(s, cmd);

@@ -109,6 +109,8 @@ typedef struct ps__session {
     const char *why;            /* PS_FX_LOST: why, a static text */
     ps__buf out;                /* records the application queued, not yet taken */
     uint64_t out_max_op;        /* highest op corr inside out */
+    size_t batch_at;            /* offset in out of the PUBLISH_BATCH that the next plain
+                                 * publish may join, SIZE_MAX for none (ps__wire_batch_add) */
     ps__buf sending;            /* records taken from out, being sent (io_lock holder) */
     size_t sending_off;         /* bytes of sending already sent (io_lock holder) */
     uint64_t sent_max_op;       /* highest op corr taken for sending */

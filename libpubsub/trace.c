@@ -33,6 +33,7 @@ static unsigned event_flags(const ps__cmd *cmd)
         f |= (w & PS_WIRE_SYNC) ? PS_EVF_SYNC : 0;
         break;
     case PS_CMD_DELIVER:
+    case PS_CMD_DELIVER_BATCH:
         f |= (w & PS_WIRE_RETAINED) ? PS_EVF_RETAIN : 0;
         f |= (w & PS_WIRE_RECEIPT) ? PS_EVF_SYNC : 0;
         f |= (w & PS_WIRE_REQUEST) ? PS_EVF_REQUEST : 0;

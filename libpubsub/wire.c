@@ -3,7 +3,8 @@
  *
  * Each command's record is described once, in the table below: the
  * fields in their order on the wire, each with its kind (an integer of 8,
- * 16, 32 or 64 bits, a str of at most a given length or a bin) and the
+ * 16, 32 or 64 bits, a str of at most a given length, a bin, or a
+ * batch's bins: a count of payloads and each with its length) and the
  * ps__cmd member it fills.  The encoded size, the encoder, the decoder and
  * the grammar lines of docs/protocol.md (ps__wire_grammar, checked against
  * that file by test_wire) all walk the same description, so a field
@@ -31,7 +32,10 @@ enum kind {
     F_STR,   /* n:u16 byte{n}, n at most the field's max */
     F_BIN,   /* n:u32 byte{n} */
     F_MAGIC, /* u16 PS_WIRE_MAGIC: written as such, anything else is malformed */
-    F_ID     /* u64: ps__cmd.tag when set (c->b), else corr; decoded into both */
+    F_ID,    /* u64: ps__cmd.tag when set (c->b), else corr; decoded into both */
+    F_BINS   /* count:u32 then count times n:u32 byte{n}, 1..PS_WIRE_BATCH_MAX: the
+              * count in ps__cmd.count, the payloads with their lengths in the
+              * member; the last field of its record, so that a batch grows in place */
 };
 
 /* One field of a record. */
@@ -57,6 +61,7 @@ typedef struct {
 #define U64(m, n) {F_U64, M(m), 0, n}
 #define STR(m, max, n) {F_STR, M(m), max, n}
 #define BIN(m, n) {F_BIN, M(m), 0, n}
+#define BINS(m, n) {F_BINS, M(m), 0, n}
 #define CHANNEL STR(channel, PS_WIRE_NAME_MAX, "channel")
 #define TOPIC STR(topic, PS_WIRE_TOPIC_MAX, "topic")
 #define CORR U64(corr, "corr")
@@ -79,6 +84,7 @@ static const layout *const records[256] = {
     REC(PS_CMD_NOTICE, CORR, U8(flags, "notes"), CHANNEL),
     REC(PS_CMD_PUBLISH, CORR, U8(flags, "flags"), U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC,
         BIN(data, "data")),
+    REC(PS_CMD_PUBLISH_BATCH, U8(flags, "flags"), CHANNEL, TOPIC, BINS(data, "data")),
     REC(PS_CMD_RESULT, CORR, U32(count, "confirmed"), U32(expected, "expected")),
     REC(PS_CMD_SUBSCRIBE, CORR, U8(flags, "flags"), U32(window, "window"), CHANNEL,
         STR(topic, PS_WIRE_TOPIC_MAX, "pattern")),
@@ -87,6 +93,8 @@ static const layout *const records[256] = {
         BIN(data, "data")),
     REC(PS_CMD_GAP, CHANNEL, U64(dropped, "dropped")),
     REC(PS_CMD_ACK, U64(tag, "tag")),
+    REC(PS_CMD_DELIVER_BATCH, U8(flags, "flags"), U64(seq, "seq"), CHANNEL, TOPIC,
+        BINS(data, "data")),
     REC(PS_CMD_REQUEST, CORR, U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC, BIN(data, "data")),
     REC(PS_CMD_REPLY, {F_ID, 0, 0, "id"}, U8(status, "status"), BIN(data, "data")),
     REC(PS_CMD_DONE, CORR, U32(count, "replied"), U32(expected, "expected")),
@@ -154,8 +162,9 @@ __attribute__((constructor)) static void sizes_init(void)
             continue;
         size_t n = 4 + 1; /* the u32 length and the command byte */
         for (const field *f = l->fields; f->kind != F_END; f++) {
-            n += f->kind == F_STR ? 2 : f->kind == F_BIN ? 4 : fixed_size(f->kind);
-            if (f->kind == F_STR || f->kind == F_BIN)
+            n += f->kind == F_STR ? 2 : f->kind == F_BIN || f->kind == F_BINS ? 4
+                                                                            : fixed_size(f->kind);
+            if (f->kind == F_STR || f->kind == F_BIN || f->kind == F_BINS)
                 sizes[cmd].var[sizes[cmd].n_var++] = f->member;
         }
         sizes[cmd].fixed = (uint16_t)n;
@@ -228,6 +237,18 @@ int ps__wire_put(ps__buf *b, const ps__cmd *c)
                 return -1;
             }
             p = w16(p, (uint16_t)s->len);
+            if (s->len)
+                memcpy(p, s->ptr, s->len);
+            p += s->len;
+            break;
+        }
+        case F_BINS: { /* the count, then the payloads as they are */
+            const ps__slice *s = AT_C(c, f, ps__slice);
+            if (c->count < 1 || c->count > PS_WIRE_BATCH_MAX) {
+                errno = EINVAL;
+                return -1;
+            }
+            p = w32(p, c->count);
             if (s->len)
                 memcpy(p, s->ptr, s->len);
             p += s->len;
@@ -331,6 +352,24 @@ int ps__wire_next(ps__reader *r, ps__cmd *c)
             AT(c, f, ps__slice)->len = n;
             p += 2 + n;
             break;
+        case F_BINS: {
+            /* Every length is checked against the record's end here, so
+             * that ps__wire_batch_next can trust them. */
+            const uint8_t *q = p + 4;
+            if (avail < 4 || (n = r32(p)) < 1 || n > PS_WIRE_BATCH_MAX || n > (avail - 4) / 4)
+                goto malformed;
+            c->count = (uint32_t)n;
+            while (n--) {
+                size_t left = (size_t)(end - q);
+                if (left < 4 || left - 4 < r32(q))
+                    goto malformed;
+                q += 4 + r32(q);
+            }
+            AT(c, f, ps__slice)->ptr = (const char *)p + 4;
+            AT(c, f, ps__slice)->len = (size_t)(q - p) - 4;
+            p = q;
+            break;
+        }
         default: /* F_BIN */
             if (avail < 4 || avail - 4 < (n = r32(p)))
                 goto malformed;
@@ -350,6 +389,120 @@ malformed:
     memset(c, 0, sizeof *c);
     errno = EPROTO;
     return -1;
+}
+
+int ps__wire_batch_next(ps__slice *rest, ps__slice *payload)
+{
+    const uint8_t *p = (const uint8_t *)rest->ptr;
+    if (rest->len < 4 || rest->len - 4 < r32(p))
+        return 0;
+    payload->ptr = (const char *)p + 4;
+    payload->len = r32(p);
+    rest->ptr += 4 + payload->len;
+    rest->len -= 4 + payload->len;
+    return 1;
+}
+
+/* Appends n:u32 byte{n} to the record at rec that ends b, counted in its
+ * length (and in its count at count_at, unless that is 0). */
+static int batch_append(ps__buf *b, size_t rec, size_t count_at, const void *data, size_t n)
+{
+    if (ps__buf_reserve(b, 4 + n, 0) < 0)
+        return -1;
+    uint8_t *p = w32(b->data + b->len, (uint32_t)n);
+    if (n)
+        memcpy(p, data, n);
+    b->len += 4 + n;
+    w32(b->data + rec, r32(b->data + rec) + 4 + (uint32_t)n);
+    if (count_at)
+        w32(b->data + count_at, r32(b->data + count_at) + 1);
+    return 0;
+}
+
+/* Whether the str field at p holds s: a short one byte by byte, since
+ * this runs for every message batched and a call of memcmp costs more
+ * than a channel name's few bytes. */
+static int same_str(const uint8_t *p, const ps__slice *s)
+{
+    if (r16(p) != s->len)
+        return 0;
+    if (s->len > 16)
+        return memcmp(p + 2, s->ptr, s->len) == 0;
+    for (size_t i = 0; i < s->len; i++)
+        if (p[2 + i] != (uint8_t)s->ptr[i])
+            return 0;
+    return 1;
+}
+
+/* The offset of the count of the batch record at rec, the last of b,
+ * when c may join it; else 0.  The record is one this codec wrote, so
+ * its fields are walked without bounds checks beyond its own length. */
+static size_t batch_joins(const ps__buf *b, size_t rec, const ps__cmd *c)
+{
+    if (rec == SIZE_MAX || rec > b->len || b->len - rec < PS_WIRE_RECORD_HEAD)
+        return 0;
+    const uint8_t *head = b->data + rec, *p = head + PS_WIRE_RECORD_HEAD;
+    size_t len = r32(head);
+    if (len != b->len - rec - 4 || head[4] != c->cmd ||
+        4 + len + 4 + c->data.len > PS_WIRE_BATCH_BYTES)
+        return 0;
+    uint64_t seq = 0;
+    int has_seq = 0;
+    for (const field *f = records[c->cmd]->fields; f->kind != F_BINS; f++) {
+        switch (f->kind) {
+        case F_U8:
+            if (*p++ != *AT_C(c, f, uint8_t))
+                return 0;
+            break;
+        case F_U64:
+            if (f->member == M(seq)) {
+                seq = r64(p); /* compared once the count is known */
+                has_seq = 1;
+            } else if (r64(p) != *AT_C(c, f, uint64_t)) {
+                return 0;
+            }
+            p += 8;
+            break;
+        case F_STR: {
+            const ps__slice *s = AT_C(c, f, ps__slice);
+            if (!same_str(p, s))
+                return 0;
+            p += 2 + s->len;
+            break;
+        }
+        default:
+            return 0; /* no batch record has other fields before its payloads */
+        }
+    }
+    uint32_t count = r32(p);
+    if (count >= PS_WIRE_BATCH_MAX || (has_seq && seq + count != c->seq))
+        return 0;
+    return (size_t)(p - b->data);
+}
+
+int ps__wire_batch_add(ps__buf *b, size_t *rec, const ps__cmd *c)
+{
+    const layout *l = records[c->cmd];
+    if (!l || c->data.len > UINT32_MAX - 8) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t count_at = batch_joins(b, *rec, c);
+    if (count_at)
+        return batch_append(b, *rec, count_at, c->data.ptr, c->data.len);
+    /* A new record: its head and a count of 1, then the payload. */
+    ps__cmd first = *c;
+    first.count = 1;
+    first.data = (ps__slice){"", 0};
+    size_t at = b->len;
+    if (ps__wire_put(b, &first) < 0)
+        return -1;
+    if (batch_append(b, at, 0, c->data.ptr, c->data.len) < 0) {
+        b->len = at;
+        return -1;
+    }
+    *rec = at;
+    return 0;
 }
 
 size_t ps__wire_frame(const void *data, size_t len, size_t max)
@@ -374,7 +527,7 @@ int ps__wire_grammar(uint8_t cmd, char *out, size_t cap)
 {
     static const char *const kinds[] = {
         [F_U8] = "u8", [F_U16] = "u16", [F_U32] = "u32", [F_U64] = "u64",
-        [F_STR] = "str", [F_BIN] = "bin", [F_MAGIC] = "u16", [F_ID] = "u64"};
+        [F_STR] = "str", [F_BIN] = "bin", [F_MAGIC] = "u16", [F_ID] = "u64", [F_BINS] = "bins"};
     const layout *l = records[cmd];
     if (!l || cap < 1) {
         errno = EINVAL;

@@ -22,12 +22,16 @@
 
 #define PS_WIRE_MAGIC 0x5053u /* "PS": first field of every HELLO */
 #define PS_WIRE_MAJOR 1       /* peers of another major refuse each other */
-#define PS_WIRE_MINOR 1 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1) */
+#define PS_WIRE_MINOR 2 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1);
+                        * 1.2: PUBLISH_BATCH (from clients a 1.2 broker welcomed),
+                        * DELIVER_BATCH (to clients whose HELLO said 1.2) */
 
 #define PS_WIRE_NAME_MAX 255    /* channel names */
 #define PS_WIRE_TOPIC_MAX 1024  /* topics and patterns */
 #define PS_WIRE_TEXT_MAX 1024   /* error texts, client names, admin verbs */
 #define PS_WIRE_RECORD_HEAD 5   /* u32 length + u8 command */
+#define PS_WIRE_BATCH_MAX 1024  /* payloads in one batch record (bins) */
+#define PS_WIRE_BATCH_BYTES 65536 /* ps__wire_batch_add grows a record to this many bytes */
 /* Bytes a record needs beyond its payload and strings, rounded up. */
 #define PS_WIRE_RECORD_OVERHEAD 64
 
@@ -43,12 +47,14 @@ enum {
     PS_CMD_OK = 0x08,        /* b->c: corr, value */
     PS_CMD_NOTICE = 0x09,    /* b->c (1.1): corr, notes, channel: before a PONG */
     PS_CMD_PUBLISH = 0x10,   /* c->b: corr, flags, timeout, channel, topic, data */
+    PS_CMD_PUBLISH_BATCH = 0x14, /* c->b (1.2): flags, channel, topic, payloads */
     PS_CMD_RESULT = 0x11,    /* b->c: corr, confirmed, expected (sync message) */
     PS_CMD_SUBSCRIBE = 0x12, /* c->b: corr, flags, window, channel, pattern */
     PS_CMD_UNSUBSCRIBE = 0x13, /* c->b: corr, channel, pattern */
     PS_CMD_DELIVER = 0x20,   /* b->c: flags, seq, tag, channel, topic, data */
     PS_CMD_GAP = 0x21,       /* b->c: channel, dropped count */
     PS_CMD_ACK = 0x22,       /* c->b: tag (queue ack or sync receipt) */
+    PS_CMD_DELIVER_BATCH = 0x23, /* b->c (1.2): flags, first seq, channel, topic, payloads */
     PS_CMD_REQUEST = 0x30,   /* c->b: corr, timeout, channel, topic, data */
     PS_CMD_REPLY = 0x31,     /* c->b: tag, status, data; b->c: corr, status, data */
     PS_CMD_DONE = 0x32,      /* b->c: corr, replied, expected */
@@ -137,7 +143,7 @@ typedef struct {
     uint16_t code;       /* ERROR code (PS_WERR_*) */
     uint32_t timeout_ms; /* PUBLISH (sync), REQUEST */
     uint32_t window;     /* SUBSCRIBE: queue credit (unacked at most) */
-    uint32_t count;      /* OK value, RESULT/DONE confirmed or replied */
+    uint32_t count;      /* OK value, RESULT/DONE confirmed or replied, payloads of a batch */
     uint32_t expected;   /* RESULT, DONE, LINK_ANSWER */
     uint32_t gone;       /* LINK_ANSWER: responders that went away without replying */
     uint32_t heartbeat_ms; /* HELLO, WELCOME */
@@ -156,7 +162,7 @@ typedef struct {
     ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST, NOTICE */
     ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
     ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */
-    ps__slice data;      /* payloads; ADMIN_REPLY JSON */
+    ps__slice data;      /* payloads; ADMIN_REPLY JSON; a batch's payloads, each n:u32 byte{n} */
 } ps__cmd;
 
 /*
@@ -164,6 +170,30 @@ typedef struct {
  * (a field out of range, e.g. a name over PS_WIRE_NAME_MAX) or ENOMEM.
  */
 int ps__wire_put(ps__buf *b, const ps__cmd *c);
+
+/*
+ * Batches.  A batch record (PUBLISH_BATCH, DELIVER_BATCH) ends with its payloads: a
+ * count, then count times n:u32 byte{n}.  Decoded, cmd->count is the
+ * count and cmd->data covers the payloads with their lengths, every one
+ * checked against the record's end; ps__wire_batch_next walks them.
+ */
+
+/* Takes the next payload of a batch's rest (cmd->data at first) into
+ * *payload.  Returns 1, or 0 when rest holds no whole payload. */
+int ps__wire_batch_next(ps__slice *rest, ps__slice *payload);
+
+/*
+ * Adds one payload to a batch in b.  c is a batch record of that payload
+ * alone (c->data the payload's bytes, without their length; c->count
+ * ignored).  When the record at offset *rec ends b, has c's other fields
+ * (a u64 seq field: its own plus its count, the numbers of a
+ * DELIVER_BATCH running on) and has room under PS_WIRE_BATCH_MAX and
+ * PS_WIRE_BATCH_BYTES, the payload joins it; else a new record of one
+ * payload is put at the end of b and *rec set to it.  *rec must be an
+ * offset of a record in b, or SIZE_MAX for none.  Returns 0, or -1 with
+ * errno EINVAL (a field out of range) or ENOMEM.
+ */
+int ps__wire_batch_add(ps__buf *b, size_t *rec, const ps__cmd *c);
 
 /* The encoded size of c, for batching decisions. */
 size_t ps__wire_size(const ps__cmd *c);

@@ -211,6 +211,11 @@ static void sent(char *buf, size_t *pos, const ps_event *ev)
     add(buf, pos, "%s -> broker  ", tool_name);
     if (is_message(c)) {
         add(buf, pos, "%s #%ld sent", c, ++ex.sent);
+    } else if (!strcmp(c, "PUBLISH_BATCH")) {
+        /* Plain publishes to one channel and topic, packed by the library. */
+        add(buf, pos, "PUBLISH #%ld to #%ld sent in one PUBLISH_BATCH of %u", ex.sent + 1,
+            ex.sent + ev->count, ev->count);
+        ex.sent += ev->count;
     } else if (!strcmp(c, "ACK") || !strcmp(c, "REPLY")) {
         add(buf, pos, "%s of ", c);
         name_of(buf, pos, recall(ex.tags, ev->tag));
@@ -247,6 +252,15 @@ static void received(char *buf, size_t *pos, const ps_event *ev)
             add(buf, pos, ", a sync message: its sender waits for our receipt");
         if (ev->flags & PS_EVF_REQUEST)
             add(buf, pos, ", a request: its sender waits for our reply");
+        return;
+    }
+    if (!strcmp(c, "DELIVER_BATCH")) {
+        long num = ex.delivered + 1;
+        ex.delivered += ev->count;
+        add(buf, pos, "DELIVER_BATCH, deliveries #%ld to #%ld:", num, ex.delivered);
+        describe(buf, pos, ev);
+        add(buf, pos, ", seq %llu to %llu", (unsigned long long)ev->seq,
+            (unsigned long long)(ev->seq + ev->count - 1));
         return;
     }
     if (!strcmp(c, "WELCOME")) {

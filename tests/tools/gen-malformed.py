@@ -103,6 +103,19 @@ for i in range(200):
 add("VERSION", "hello-major-2", w.hello(major=2))
 add("PROTOCOL", "hello-bad-magic", w.hello(magic=0x1234))
 
+# 10. Protocol 1.2's PUBLISH_BATCH: a count or a payload length that does
+#     not match the record, too many payloads, and a flag a batch cannot
+#     carry; a wildcard topic is refused for its message like a PUBLISH's.
+add("PROTOCOL", "batch-count-0", w.publish_batch("mal", "a", []))
+add("PROTOCOL", "batch-count-over", w.publish_batch("mal", "a", [b"x", b"y"], count=3))
+add("PROTOCOL", "batch-count-under", w.publish_batch("mal", "a", [b"x", b"y"], count=1))
+add("PROTOCOL", "batch-count-4g", w.publish_batch("mal", "a", [b"x"], count=0xFFFFFFFF))
+add("PROTOCOL", "batch-1025", w.publish_batch("mal", "a", [b""] * 1025))
+add("PROTOCOL", "batch-len-past-end",
+    w.record(w.PUBLISH_BATCH, b"\0" + w.s("mal") + w.s("a") + struct.pack(">II", 1, 9) + b"x"))
+add("PROTOCOL", "batch-flag-sync", w.publish_batch("mal", "a", [b"x"], flags=4))
+add("INVALID", "batch-wildcard-topic", w.publish_batch("mal", "a/#", [b"x"]))
+
 for expect, name, data in cases:
     print(expect, name, data.hex())
 print(f"{len(cases)} cases", file=sys.stderr)

@@ -5,6 +5,7 @@ import struct
 HELLO, WELCOME, BYE, HEARTBEAT, PING, PONG, ERROR, OK = 1, 2, 3, 4, 5, 6, 7, 8
 PUBLISH, RESULT, SUBSCRIBE, UNSUBSCRIBE = 0x10, 0x11, 0x12, 0x13
 DELIVER, GAP, ACK, REQUEST, REPLY, DONE, ADMIN, ADMIN_REPLY = 0x20, 0x21, 0x22, 0x30, 0x31, 0x32, 0x40, 0x41
+PUBLISH_BATCH, DELIVER_BATCH = 0x14, 0x23  # protocol 1.2
 ERR_NAMES = {1: "PROTOCOL", 2: "VERSION", 3: "NOCHANNEL", 4: "WRONGTYPE", 5: "TOOLARGE",
              6: "DENIED", 7: "NORESP", 8: "FULL", 9: "SESSION", 10: "LIMIT", 11: "INVALID"}
 
@@ -32,6 +33,13 @@ def ping(corr):
 
 def publish(corr, channel, topic, data, flags=0, timeout=0):
     return record(PUBLISH, struct.pack(">QBI", corr, flags, timeout) + s(channel) + s(topic) + b(data))
+
+
+def publish_batch(channel, topic, payloads, flags=0, count=None):
+    """PUBLISH_BATCH of payloads; count, when given, is written instead of theirs."""
+    n = len(payloads) if count is None else count
+    return record(PUBLISH_BATCH, struct.pack(">B", flags) + s(channel) + s(topic) +
+                  struct.pack(">I", n) + b"".join(b(p) for p in payloads))
 
 
 def subscribe(corr, channel, pattern="#", flags=0, window=100):

@@ -415,6 +415,127 @@ static void test_lost_plain_publishes(void)
     ps__session_free(&s);
 }
 
+/* The payloads of the PUBLISH_BATCH records (and PUBLISH records) in sn,
+ * in order, written into out as "x,yy,..."; the records' count. */
+static int payloads(const seen *sn, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < sn->n; i++) {
+        ps__slice rest = sn->cmd[i].data, p = rest;
+        if (sn->cmd[i].cmd != PS_CMD_PUBLISH_BATCH) /* a PUBLISH: its one payload */
+            n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? "," : "", (int)p.len, p.ptr);
+        else
+            while (ps__wire_batch_next(&rest, &p))
+                n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? "," : "", (int)p.len, p.ptr);
+    }
+    return sn->n;
+}
+
+/* Protocol 1.2: plain publishes to one channel and topic that wait
+ * together leave as one PUBLISH_BATCH, only towards a broker that said
+ * 1.2 and from a client that speaks it; a reconnect to an older broker
+ * unpacks what is still queued. */
+static void test_batches(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    ps__session_init(&s, &o, 0);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 2, .max_size = 4096}, 0);
+    ps__session_fx(&s);
+    ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .channel = S("logs"), .topic = S("a"), .data = S("1")};
+    ps__session_submit(&s, &pub, NULL, 0);
+    pub.data = (ps__slice)S("2");
+    ps__session_submit(&s, &pub, NULL, 0);
+    pub.data = (ps__slice)S("3");
+    ps__session_submit(&s, &pub, NULL, 1); /* PS_CONFIRM: a record of its own */
+    pub.data = (ps__slice)S("4");
+    ps__session_submit(&s, &pub, NULL, 0);
+    pub.topic = (ps__slice)S("b");
+    pub.data = (ps__slice)S("5");
+    ps__session_submit(&s, &pub, NULL, 0);
+    pub.data = (ps__slice)S("6");
+    ps__session_submit(&s, &pub, NULL, 0);
+    seen out = send_all(&s, 1);
+    char got[64];
+    CHECK(payloads(&out, got, sizeof got) == 4 && out.cmd[0].cmd == PS_CMD_PUBLISH_BATCH &&
+              out.cmd[0].count == 2 && out.cmd[1].cmd == PS_CMD_PUBLISH && out.cmd[1].corr &&
+              out.cmd[2].cmd == PS_CMD_PUBLISH_BATCH && out.cmd[2].count == 1 &&
+              out.cmd[3].count == 2 && !strcmp(got, "1,2,3,4,5,6"),
+          "towards a 1.2 broker plain publishes pack by channel and topic, a confirmed one goes alone, in order (%s)", got);
+    CHECK(s.plain_queued == 5, "each packed message counts as a plain publish");
+    pub.data = (ps__slice)S("7");
+    ps__session_submit(&s, &pub, NULL, 0);
+    out = send_all(&s, 2);
+    CHECK(out.n == 1 && out.cmd[0].cmd == PS_CMD_PUBLISH_BATCH && out.cmd[0].count == 1,
+          "a batch that left is not joined by the next publish");
+
+    /* Lost, then welcomed by a 1.1 broker: the queued batch is unpacked. */
+    pub.data = (ps__slice)S("8");
+    ps__session_submit(&s, &pub, NULL, 0);
+    pub.data = (ps__slice)S("9");
+    ps__session_submit(&s, &pub, NULL, 0);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_SESSION}, 3);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 1, .max_size = 4096}, 4);
+    out = send_all(&s, 4);
+    CHECK(payloads(&out, got, sizeof got) == 2 && count_of(&out, PS_CMD_PUBLISH) == 2 &&
+              !strcmp(got, "8,9"),
+          "a 1.1 broker after a reconnect gets what was packed as PUBLISH records (%s)", got);
+    pub.data = (ps__slice)S("10");
+    ps__session_submit(&s, &pub, NULL, 0);
+    ps__session_submit(&s, &pub, NULL, 0);
+    out = send_all(&s, 5);
+    CHECK(count_of(&out, PS_CMD_PUBLISH) == 2, "and nothing is packed for it");
+    ps__session_free(&s);
+
+    /* A client that speaks 1.1 (PUBSUB_PROTOCOL_MINOR=1) packs nothing. */
+    o.minor = 1;
+    ps__session_init(&s, &o, 0);
+    seen u = take_urgent(&s);
+    CHECK(u.n == 1 && u.cmd[0].minor == 1, "its HELLO says 1.1");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 2, .max_size = 4096}, 0);
+    ps__session_submit(&s, &pub, NULL, 0);
+    ps__session_submit(&s, &pub, NULL, 0);
+    out = send_all(&s, 1);
+    CHECK(count_of(&out, PS_CMD_PUBLISH) == 2, "and its publishes go as PUBLISH records to a 1.2 broker");
+    ps__session_free(&s);
+}
+
+/* DELIVER_BATCH (1.2): each payload a message of its own, numbered on
+ * from the first; a gap reported before it goes with its first message. */
+static void test_deliver_batch(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_GAP, .channel = S("logs"), .dropped = 3}, 1);
+    ps__buf b = {0};
+    size_t at = SIZE_MAX;
+    ps__cmd d = {.cmd = PS_CMD_DELIVER_BATCH, .seq = 20, .channel = S("logs"), .topic = S("a"),
+                 .data = S("x")};
+    ps__wire_batch_add(&b, &at, &d);
+    d.seq = 21;
+    d.data = (ps__slice)S("yy");
+    ps__wire_batch_add(&b, &at, &d);
+    ps__reader r;
+    ps__cmd got;
+    ps__reader_init(&r, b.data, b.len);
+    while (ps__wire_next(&r, &got) == 1)
+        ps__session_record(&s, &got, 2);
+    ps_msg *m1 = ps__session_recv(&s), *m2 = ps__session_recv(&s);
+    CHECK(m1 && m2 && !ps__session_recv(&s) && m1->seq == 20 && m2->seq == 21 &&
+              m1->size == 1 && m2->size == 2 && m1->gap == 3 && m2->gap == 0 && !m1->tag,
+          "a DELIVER_BATCH of two is two messages, seq 20 and 21, the gap with the first");
+    ps_msg_destroy(&m1);
+    ps_msg_destroy(&m2);
+    ps__buf_free(&b);
+    ps__session_free(&s);
+}
+
 static void test_heartbeats(void)
 {
     struct ps_opts o;
@@ -516,6 +637,8 @@ int main(void)
     test_reconnect();
     test_lost_plain_publishes();
     test_heartbeats();
+    test_batches();
+    test_deliver_batch();
     test_refusals();
     return TEST_DONE();
 }

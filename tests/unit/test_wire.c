@@ -104,6 +104,164 @@ static void check_protocol_doc(void)
     CHECK(lines > 0 && bad == 0, "the %d grammar lines of docs/protocol.md are the codec's table", lines);
 }
 
+/* A PUBLISH_BATCH record of channel "c", empty topic, written by hand:
+ * count as given, then the n payload lengths in lens, each followed by as
+ * many 'x' bytes (up to 8) as min(len, 8) says.  Returns its size. */
+static size_t batch_record(uint8_t *out, uint32_t count, const uint32_t *lens, int n)
+{
+    uint8_t *p = out + 4;
+    *p++ = PS_CMD_PUBLISH_BATCH;
+    *p++ = 0;                               /* flags */
+    *p++ = 0, *p++ = 1, *p++ = 'c';         /* channel */
+    *p++ = 0, *p++ = 0;                     /* topic */
+    for (int i = 0; i < 4; i++)
+        *p++ = (uint8_t)(count >> (24 - 8 * i));
+    for (int k = 0; k < n; k++) {
+        for (int i = 0; i < 4; i++)
+            *p++ = (uint8_t)(lens[k] >> (24 - 8 * i));
+        for (uint32_t i = 0; i < lens[k] && i < 8; i++)
+            *p++ = 'x';
+    }
+    uint32_t len = (uint32_t)(p - out - 4);
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(len >> (24 - 8 * i));
+    return (size_t)(p - out);
+}
+
+/* Decodes size bytes at rec: 1 when they are one good record. */
+static int decodes(const uint8_t *rec, size_t size, ps__cmd *got)
+{
+    ps__reader r;
+    ps__reader_init(&r, rec, size);
+    errno = 0;
+    int rc = ps__wire_next(&r, got);
+    return rc == 1 && r.pos == r.end ? 1 : rc == -1 && errno == EPROTO ? -1 : 0;
+}
+
+/*
+ * PUBLISH_BATCH: payloads joined in place by ps__wire_batch_add and read
+ * back by ps__wire_batch_next; every count or length that does not match
+ * the bytes of the record is malformed, never read past.
+ */
+static void test_batch(void)
+{
+    uint8_t rec[256];
+    ps__cmd got;
+    uint32_t two[] = {1, 0}, past[] = {1, 9}, huge[] = {0xffffffffu};
+    CHECK(decodes(rec, batch_record(rec, 2, two, 2), &got) == 1 && got.count == 2 &&
+              got.data.len == 9 && got.channel.len == 1,
+          "a batch of two payloads, one of them empty, decodes");
+    ps__slice rest = got.data, p;
+    CHECK(ps__wire_batch_next(&rest, &p) && p.len == 1 && *p.ptr == 'x' &&
+              ps__wire_batch_next(&rest, &p) && p.len == 0 && !ps__wire_batch_next(&rest, &p),
+          "its payloads are walked in order, then the walk ends");
+    CHECK(decodes(rec, batch_record(rec, 3, two, 2), &got) == -1,
+          "a count above the payloads present is malformed");
+    CHECK(decodes(rec, batch_record(rec, 1, two, 2), &got) == -1,
+          "a count below the payloads present is malformed (bytes left over)");
+    CHECK(decodes(rec, batch_record(rec, 0, NULL, 0), &got) == -1, "a count of zero is malformed");
+    CHECK(decodes(rec, batch_record(rec, 2, past, 2), &got) == -1,
+          "a payload length past the record's end is malformed");
+    CHECK(decodes(rec, batch_record(rec, 1, huge, 1), &got) == -1,
+          "a payload length of 4 GiB in a small record is malformed");
+    CHECK(decodes(rec, batch_record(rec, 0xffffffffu, two, 2), &got) == -1,
+          "a count of 4 billion is malformed at once");
+    /* PS_WIRE_BATCH_MAX + 1 empty payloads: whole, but over the limit. */
+    static uint32_t zeros[PS_WIRE_BATCH_MAX + 1];
+    static uint8_t many[32 + 4 * (PS_WIRE_BATCH_MAX + 1)];
+    CHECK(decodes(many, batch_record(many, PS_WIRE_BATCH_MAX, zeros, PS_WIRE_BATCH_MAX), &got) == 1,
+          "a batch of %d payloads decodes", PS_WIRE_BATCH_MAX);
+    CHECK(decodes(many, batch_record(many, PS_WIRE_BATCH_MAX + 1, zeros, PS_WIRE_BATCH_MAX + 1),
+                  &got) == -1,
+          "a batch of %d payloads is oversized, malformed", PS_WIRE_BATCH_MAX + 1);
+    ps__cmd over = {.cmd = PS_CMD_PUBLISH_BATCH, .channel = S("c"), .count = 0};
+    ps__buf b = {0};
+    errno = 0;
+    CHECK(ps__wire_put(&b, &over) == -1 && errno == EINVAL, "a batch of no payload is not encoded");
+    over.count = PS_WIRE_BATCH_MAX + 1;
+    CHECK(ps__wire_put(&b, &over) == -1 && errno == EINVAL && b.len == 0,
+          "nor one over %d payloads", PS_WIRE_BATCH_MAX);
+
+    /* Joining: same channel, topic and flags join the batch that ends the buffer. */
+    size_t at = SIZE_MAX;
+    ps__cmd one = {.cmd = PS_CMD_PUBLISH_BATCH, .channel = S("logs"), .topic = S("a"),
+                   .data = S("1")};
+    ps__cmd ping = {.cmd = PS_CMD_PING, .corr = 3};
+    int ok = ps__wire_batch_add(&b, &at, &one) == 0;
+    one.data = (ps__slice)S("22");
+    ok &= ps__wire_batch_add(&b, &at, &one) == 0;
+    one.topic = (ps__slice)S("b");
+    ok &= ps__wire_batch_add(&b, &at, &one) == 0;            /* another topic */
+    one.flags = PS_WIRE_RETAIN;
+    ok &= ps__wire_batch_add(&b, &at, &one) == 0;            /* other flags */
+    ok &= ps__wire_put(&b, &ping) == 0;                      /* another record after it */
+    ok &= ps__wire_batch_add(&b, &at, &one) == 0;
+    ok &= ps__wire_batch_add(&b, &at, &one) == 0;
+    ps__reader r;
+    ps__cmd recs[8];
+    int n = 0;
+    ps__reader_init(&r, b.data, b.len);
+    while (n < 8 && ps__wire_next(&r, &recs[n]) == 1)
+        n++;
+    CHECK(ok && n == 5 && r.pos == r.end && recs[0].count == 2 && recs[1].count == 1 &&
+              recs[2].count == 1 && recs[3].cmd == PS_CMD_PING && recs[4].count == 2 &&
+              recs[4].flags == PS_WIRE_RETAIN,
+          "payloads join the last record when channel, topic and flags match, else start one");
+    rest = recs[0].data;
+    CHECK(ps__wire_batch_next(&rest, &p) && p.len == 1 && *p.ptr == '1' &&
+              ps__wire_batch_next(&rest, &p) && p.len == 2 && !memcmp(p.ptr, "22", 2),
+          "the joined payloads are there in order");
+    ps__buf_free(&b);
+
+    /* DELIVER_BATCH: a delivery joins only as the next sequence number. */
+    at = SIZE_MAX;
+    ps__cmd d = {.cmd = PS_CMD_DELIVER_BATCH, .seq = 7, .channel = S("logs"), .data = S("a")};
+    ok = ps__wire_batch_add(&b, &at, &d) == 0;
+    d.seq = 8;
+    ok &= ps__wire_batch_add(&b, &at, &d) == 0;
+    d.seq = 10; /* 9 went elsewhere (dropped, say) */
+    ok &= ps__wire_batch_add(&b, &at, &d) == 0;
+    n = 0;
+    ps__reader_init(&r, b.data, b.len);
+    while (n < 8 && ps__wire_next(&r, &recs[n]) == 1)
+        n++;
+    CHECK(ok && n == 2 && recs[0].seq == 7 && recs[0].count == 2 && recs[1].seq == 10 &&
+              recs[1].count == 1,
+          "deliveries 7 and 8 make one DELIVER_BATCH, 10 starts another");
+    ps__buf_free(&b);
+
+    /* Bounds: a batch stops at PS_WIRE_BATCH_MAX payloads and near PS_WIRE_BATCH_BYTES. */
+    at = SIZE_MAX;
+    one.data = (ps__slice){"", 0};
+    for (int i = 0; i < PS_WIRE_BATCH_MAX + 1; i++)
+        ps__wire_batch_add(&b, &at, &one);
+    n = 0;
+    ps__reader_init(&r, b.data, b.len);
+    while (n < 8 && ps__wire_next(&r, &recs[n]) == 1)
+        n++;
+    CHECK(n == 2 && recs[0].count == PS_WIRE_BATCH_MAX && recs[1].count == 1,
+          "payload %d starts a new batch", PS_WIRE_BATCH_MAX + 1);
+    ps__buf_free(&b);
+    static char kb[1000];
+    one.data = (ps__slice){kb, sizeof kb};
+    at = SIZE_MAX;
+    for (int i = 0; i < 100; i++)
+        ps__wire_batch_add(&b, &at, &one);
+    ps__reader_init(&r, b.data, b.len);
+    size_t largest = 0, start = 0;
+    int all = 0, recs_n = 0;
+    while (ps__wire_next(&r, &got) == 1) {
+        size_t len = (size_t)(r.pos - b.data) - start;
+        largest = len > largest ? len : largest;
+        start = (size_t)(r.pos - b.data);
+        all += (int)got.count;
+        recs_n++;
+    }
+    CHECK(all == 100 && recs_n == 2 && largest <= PS_WIRE_BATCH_BYTES,
+          "100 payloads of 1000 bytes make two records of at most %d bytes", PS_WIRE_BATCH_BYTES);
+    ps__buf_free(&b);
+}
+
 int main(void)
 {
     static const char bin[] = "bin\0ary\xff";
@@ -121,6 +279,8 @@ int main(void)
          .timeout_ms = 500, .channel = S("logs"), .topic = S("amd64/sshd"),
          .data = {bin, sizeof bin - 1}},
         {.cmd = PS_CMD_PUBLISH, .channel = S("q")}, /* empty topic and payload */
+        {.cmd = PS_CMD_PUBLISH_BATCH, .flags = PS_WIRE_RETAIN, .channel = S("logs"),
+         .topic = S("a/b"), .count = 2, .data = {"\0\0\0\1x\0\0\0\0", 9}},
         {.cmd = PS_CMD_RESULT, .corr = 5, .count = 2, .expected = 3},
         {.cmd = PS_CMD_SUBSCRIBE, .corr = 6, .flags = PS_WIRE_RESPONDER, .window = 100,
          .channel = S("logs"), .topic = S("amd64/#")},
@@ -129,6 +289,8 @@ int main(void)
          .tag = 88, .channel = S("jobs"), .topic = S(""), .data = S("work")},
         {.cmd = PS_CMD_GAP, .channel = S("logs"), .dropped = 1234},
         {.cmd = PS_CMD_ACK, .tag = 88},
+        {.cmd = PS_CMD_DELIVER_BATCH, .seq = 41, .channel = S("logs"), .topic = S("a"),
+         .count = 1, .data = {"\0\0\0\2hi", 6}},
         {.cmd = PS_CMD_REQUEST, .corr = 8, .timeout_ms = 1000, .channel = S("rpc"),
          .topic = S("t"), .data = S("q")},
         {.cmd = PS_CMD_REPLY, .tag = 99, .status = 1, .data = S("failed")},
@@ -228,6 +390,7 @@ int main(void)
     ps__buf_free(&b);
 
     check_protocol_doc();
+    test_batch();
 
     /* Channel names. */
     CHECK(ps__wire_valid_channel("logs", 4) && ps__wire_valid_channel("a-b_c.9", 7),
