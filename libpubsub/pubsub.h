@@ -370,8 +370,9 @@ typedef struct ps_event {
     size_t channel_len;      /* bytes in channel */
     const char *topic;       /* topic or pattern */
     size_t topic_len;        /* bytes in topic */
-    size_t size;             /* payload bytes */
-    uint32_t count;          /* OK value, RESULT receivers that confirmed, DONE replies */
+    size_t size;             /* payload bytes (a batch's: with 4 bytes of length each) */
+    uint32_t count;          /* OK value, RESULT receivers that confirmed, DONE replies,
+                              * messages in a PUBLISH_BATCH or DELIVER_BATCH */
     uint32_t expected;       /* RESULT receivers, DONE responders */
     int status;              /* REPLY: 0 success, else an error reply */
     int error;               /* ERROR: the errno value it stands for */

@@ -213,8 +213,11 @@ static void sent(char *buf, size_t *pos, const ps_event *ev)
         add(buf, pos, "%s #%ld sent", c, ++ex.sent);
     } else if (!strcmp(c, "PUBLISH_BATCH")) {
         /* Plain publishes to one channel and topic, packed by the library. */
-        add(buf, pos, "PUBLISH #%ld to #%ld sent in one PUBLISH_BATCH of %u", ex.sent + 1,
-            ex.sent + ev->count, ev->count);
+        if (ev->count == 1)
+            add(buf, pos, "PUBLISH #%ld sent, in a PUBLISH_BATCH of 1", ex.sent + 1);
+        else
+            add(buf, pos, "PUBLISH #%ld to #%ld sent in one PUBLISH_BATCH of %u", ex.sent + 1,
+                ex.sent + ev->count, ev->count);
         ex.sent += ev->count;
     } else if (!strcmp(c, "ACK") || !strcmp(c, "REPLY")) {
         add(buf, pos, "%s of ", c);
