@@ -477,6 +477,8 @@ int main(int argc, char **argv)
         b->interest_acked = link_interest_acked;
         b->remote_interest = link_remote_interest;
         b->interest_ctx = b;
+        b->relay = link_relay; /* queues consumed through other nodes */
+        b->relay_ctx = b;
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;

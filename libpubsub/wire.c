@@ -104,6 +104,8 @@ static const layout *const records[256] = {
         BIN(data, "data")),
     REC(PS_CMD_LINK_RETAINED, U8(flags, "flags"), U64(seq, "link_seq"), U64(stamp, "hlc"),
         STR(text, PS_WIRE_NAME_MAX, "origin"), CHANNEL, TOPIC, BIN(data, "data")),
+    REC(PS_CMD_LINK_QUEUE, U8(status, "op"), U8(flags, "flags"), U64(seq, "attach_gen"),
+        U64(tag, "tag"), U32(window, "window"), CHANNEL, TOPIC, BIN(data, "data")),
 };
 
 /* The members a field reads and writes, by kind. */

@@ -75,6 +75,20 @@ enum {
 #define PS_WIRE_LINK_QUEUE 0x02    /* a message for a queue whose home is the receiver */
 #define PS_WIRE_LINK_RESYNC 0x04   /* a retained value re-sent after HELLO: stored, not delivered */
 
+/* The link record of queues consumed through another node than their
+ * home (docs/protocol.md, "Between brokers"): a node attaches to the
+ * home's queue as one consumer on behalf of its own consumers. */
+enum {
+    PS_CMD_LINK_QUEUE = 0x5a /* op, flags, attach gen, tag, window, channel, topic, data */
+};
+/* LINK_QUEUE ops. */
+#define PS_WIRE_LQ_ATTACH 1  /* to the home: consume the queue with window credit (0: detach) */
+#define PS_WIRE_LQ_DELIVER 2 /* from the home: a message for the receiver's consumers, by tag */
+#define PS_WIRE_LQ_ACK 3     /* to the home: the message of tag was consumed */
+#define PS_WIRE_LQ_RETURN 4  /* to the home: the message of tag was not: redeliver it */
+#define PS_WIRE_LQ_RESET 5   /* the sender forgot every attachment of either side (its link
+                              * was down): what it held is returned, attach again */
+
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
 #define PS_WIRE_CONFIRM 0x02 /* answer OK once the broker has taken it */
@@ -124,7 +138,7 @@ typedef struct {
 typedef struct {
     uint8_t cmd;         /* PS_CMD_* */
     uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags, NOTICE notes */
-    uint8_t status;      /* REPLY status */
+    uint8_t status;      /* REPLY status; LINK_QUEUE op */
     uint8_t major;       /* HELLO, WELCOME */
     uint8_t minor;       /* HELLO, WELCOME */
     uint16_t code;       /* ERROR code (PS_WERR_*) */
