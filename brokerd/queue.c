@@ -171,10 +171,12 @@ void queue_ack(broker *b, ticket *t)
 {
     qmsg *qm = t->qm;
     channel *ch = qm->owner->ch;
-    if (qm->relay_tag && b->relay)
-        b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_ACK);
-    else if (ch->store)
+    if (qm->relay_tag) {
+        if (b->relay) /* another node's: consumed, its home forgets it */
+            b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_ACK);
+    } else if (ch->store) {
         store_ack(ch->store, qm);
+    }
     release(b, t);
     qmsg_free(qm);
 }
@@ -230,11 +232,12 @@ size_t queue_purge(broker *b, channel *ch)
     while ((qm = TAILQ_FIRST(&ch->q))) {
         TAILQ_REMOVE(&ch->q, qm, link);
         ch->n_queued--;
-        if (qm->relay_tag && b->relay)
-            /* Another node's: purged at its home, not here. */
-            b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
-        else if (ch->store)
+        if (qm->relay_tag) {
+            if (b->relay) /* another node's: purged at its home, not here */
+                b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
+        } else if (ch->store) {
             store_ack(ch->store, qm); /* gone on purpose: not recovered at start */
+        }
         if (qm->sync) {
             pending *pd = qm->sync; /* its sync publisher hears 0 of 1 */
             pd->qm = NULL;
