@@ -263,6 +263,18 @@ typedef struct cl_table {
     size_t n_chans;               /* channels */
 } cl_table;
 
+#define CL_QUEUES_MAX 64     /* queues one node may consume through one link, each way */
+#define CL_QUEUE_WINDOW 256  /* messages a node may hold unacknowledged of one home's queue */
+
+/* One queue consumed through a link: by us at the peer's home (qout), or
+ * by the peer at ours (qin). */
+typedef struct cl_queue {
+    char name[PS_WIRE_NAME_MAX + 1]; /* the queue channel, "" for a slot never used */
+    uint32_t window;              /* its credit: messages held unacknowledged at most, 0:
+                                   * detached */
+    uint64_t gen;                 /* the attachment's number: deliveries of another are stale */
+} cl_queue;
+
 /* One peer and the state of the link to it. */
 typedef struct cl_peer {
     const config_peer *cfg;       /* its node name, endpoint and key (the config's) */
@@ -293,6 +305,10 @@ typedef struct cl_peer {
     ps__buf out;                  /* records waiting for its DEALER (link.c takes them) */
     size_t n_waits_out;           /* requests and sync messages we forwarded to it, waiting */
     size_t n_waits_in;            /* those it forwarded to us, waiting (each at most max_waits) */
+    cl_queue qout[CL_QUEUES_MAX]; /* its queues our consumers consume (we attached) */
+    cl_queue qin[CL_QUEUES_MAX];  /* our queues its consumers consume (it attached) */
+    int queue_reset;              /* queue holdings were dropped while it may not know:
+                                   * it hears LQ_RESET when the link is up */
 } cl_peer;
 
 /* A request or sync message waiting across a link: one this node
@@ -333,6 +349,13 @@ typedef struct cl_wait_fns {
 /* Hands a message from a link to local subscribers: missed is how many
  * messages on the channel the link lost before it (0 mostly). */
 typedef void cl_deliver_fn(void *ctx, const ps__cmd *msg, uint64_t missed);
+/* Applies a LINK_QUEUE record of p that cluster.c took (op ATTACH: p
+ * attached to, or with window 0 detached from, our queue; DELIVER: a
+ * message of p's queue for our consumers; ACK, RETURN: of a message we
+ * delivered to p), or with op 0 what p held and we held of p's is gone
+ * (the link went down, p restarted).  0, or -1 with why[cap] (a queue
+ * that is not ours: the link is dropped). */
+typedef int cl_queue_fn(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size_t cap);
 
 /* The whole cluster state of this node. */
 typedef struct cl_node {
@@ -346,6 +369,8 @@ typedef struct cl_node {
     uint64_t iseq;                /* our interest's last change (a generation, all peers) */
     cl_deliver_fn *deliver;       /* where messages from links go */
     void (*resync)(void *ctx, cl_peer *p); /* sends p our retained values after our HELLO */
+    cl_queue_fn *queue;           /* applies LINK_QUEUE records (NULL: refused) */
+    uint64_t qgen;                /* the last attachment number given out (cl_queue.gen) */
     void *ctx;                    /* deliver's first argument */
     const cl_wait_fns *waits;     /* requests and sync messages across links, NULL: none */
     cl_wait *wait_b[CL_WAIT_BUCKETS]; /* the waits, by id */
@@ -406,6 +431,21 @@ void cl_reply(cl_node *n, cl_wait *w, uint8_t status, const ps__slice *data);
  * (and freed). */
 void cl_answer(cl_node *n, cl_wait *w, uint32_t count, uint32_t expected, uint32_t gone,
                int final);
+/* Our consumers of p's queue chname want window messages at most (0:
+ * none is left): attaches, changes the credit or detaches, now when the
+ * link is up, else when it comes up.  0, or -1 when CL_QUEUES_MAX queues
+ * are attached to p already. */
+int cl_queue_want(cl_node *n, cl_peer *p, const char *chname, uint32_t window);
+/* Delivers a message of our queue chname to p, attached to it, with our
+ * tag (flags: PS_WIRE_REDELIVERED).  0, or -1 when p is not attached. */
+int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, uint8_t flags,
+                     const ps__slice *topic, const ps__slice *data);
+/* Tells p, the home of queue chname, that the message it delivered with
+ * tag under attachment gen was consumed (op PS_WIRE_LQ_ACK) or must be
+ * redelivered (PS_WIRE_LQ_RETURN); nothing when that attachment is over
+ * (the home returned it already). */
+void cl_queue_answer(cl_node *n, cl_peer *p, const char *chname, uint64_t gen, uint64_t tag,
+                     uint8_t op);
 /* Takes one record from peer p at now_ms (now_us for round trips).
  * 0, or -1 with why[cap] when the peer broke the protocol or a bound (the
  * caller drops the link: cl_peer_drop). */
@@ -515,6 +555,8 @@ struct client {
     size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
     size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
     auth_session *auth;    /* security: who it is and what it may do (auth.c) */
+    void *relay;           /* a cluster peer consuming our queues: the stand-in's cl_peer,
+                            * whose deliveries go over the link (link.c); NULL for a client */
     uint8_t minor;         /* the protocol minor its HELLO spoke: NOTICE only to 1.1 and later,
                             * DELIVER_BATCH only to 1.2 and later */
     size_t batch_at;       /* offset in cur of the DELIVER_BATCH its next plain delivery may
@@ -576,6 +618,8 @@ struct qmsg {
     pending *sync;         /* a sync publisher waiting for the ack */
     uint64_t sid;          /* durable: record id in the store */
     void *seg;             /* durable: its store segment, NULL once acked */
+    uint64_t relay_tag;    /* a message of another node's queue: its tag there, 0: ours */
+    uint64_t relay_gen;    /* ... and the attachment it came under (cl_queue.gen) */
     TAILQ_ENTRY(qmsg) link;/* the queue (FIFO) while waiting */
 };
 
@@ -679,6 +723,17 @@ typedef uint64_t interest_hook(void *ctx, const channel *ch, const char *pattern
 typedef int interest_acked_hook(void *ctx, uint64_t seq);
 /* Whether some peer has interest matching a message on topic on ch. */
 typedef int remote_interest_hook(void *ctx, const channel *ch, const ps__slice *topic);
+/*
+ * Queue messages relayed between a queue's home and another node: called
+ * by deliver.c for a delivery to a peer's stand-in (RELAY_DELIVER, with
+ * the ticket's tag), by queue.c when a local consumer acknowledged a
+ * message of another node's queue (RELAY_ACK) or went away without
+ * (RELAY_RETURN).  main registers the cluster's links here, so that queue
+ * code never calls them.
+ */
+enum relay_op { RELAY_DELIVER, RELAY_ACK, RELAY_RETURN };
+typedef void relay_hook(void *ctx, const channel *ch, const client *to, const qmsg *qm,
+                        uint64_t tag, enum relay_op op);
 #define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
 
 /* The cluster's part in requests and sync messages (link.c's; main
@@ -778,6 +833,8 @@ struct broker {
     const wait_hooks *waits; /* requests and sync messages across the links, or NULL */
     pending *fan_sync;     /* during a fan-out: the sync message's waiter (channel.c), for
                             * the cluster's tap */
+    relay_hook *relay;     /* told of queue messages relayed through links, or NULL */
+    void *relay_ctx;       /* its first argument */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -935,12 +992,17 @@ int link_open(broker *b);
  * records; 0 or -1. */
 int link_watch(broker *b);
 /* What client.c does with a PUBLISH or SUBSCRIBE of a queue whose home is
- * another node: LINK_LOCAL when it is not one (the channel code handles
- * it), else 0 (forwarded to the home, answered) or a PS_WERR_* code with
- * the reason in why[cap] (the home unreachable: "unavailable"; consumers
- * attach at the home). */
+ * another node: LINK_LOCAL when it is not one, or a SUBSCRIBE while the
+ * home is reachable (the channel code handles it: this node consumes the
+ * home's queue for its consumers), else 0 (a PUBLISH forwarded to the
+ * home, answered) or a PS_WERR_* code with the reason in why[cap] (the
+ * home unreachable: "unavailable"). */
 enum { LINK_LOCAL = -1 };
 int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+/* The relay hook (relay_hook): queue messages between their home and the
+ * nodes that consume it for their own consumers. */
+void link_relay(void *ctx, const channel *ch, const client *to, const qmsg *qm, uint64_t tag,
+                enum relay_op op);
 /* The fan-out hook: forwards a message published here to peers that want
  * it (never one that came from a link). */
 void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
@@ -1005,6 +1067,9 @@ uint16_t chan_request_link(broker *b, const ps__cmd *cmd, pending *pd);
 /* Publishes the broker's own message on CHAN_SYS (created on first use,
  * a pubsub channel without retained values), which no client may. */
 void chan_publish_sys(broker *b, const char *topic, const char *text);
+/* A cluster peer's stand-in c consumes queue ch with window credit (0:
+ * no more: what it holds goes back).  0, or -1 on ENOMEM. */
+int chan_relay_consume(broker *b, client *c, channel *ch, uint32_t window);
 /* Removes a subscription (queue: its unacked messages go back). */
 void chan_sub_remove(broker *b, sub *s);
 /* Drops every ticket and waiter of c (client going away). */
@@ -1035,8 +1100,15 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
 void queue_dispatch(broker *b, channel *ch);
 /* ACK of a queue ticket. */
 void queue_ack(broker *b, ticket *t);
-/* Puts a consumer's unacked message back at the front (REDELIVERED). */
+/* Puts a consumer's unacked message back at the front (REDELIVERED); one
+ * of another node's queue goes back to its home instead. */
 void queue_requeue(broker *b, ticket *t);
+/* Queues a message another node's queue delivered to this node for its
+ * consumers, under that node's tag and attachment gen; NULL on ENOMEM. */
+qmsg *queue_relay_in(channel *ch, const ps__cmd *rec);
+/* Forgets the waiting messages of another node's queue (its home takes
+ * them back: the attachment ended). */
+void queue_relay_drop(channel *ch);
 /* Drops every waiting message (not those delivered and unacknowledged),
  * acknowledged in the store, their sync publishers answered; how many. */
 size_t queue_purge(broker *b, channel *ch);

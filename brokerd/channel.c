@@ -656,6 +656,25 @@ static ps__slice sub_pattern(const channel *ch, const ps__cmd *cmd)
 
 static uint16_t sub_ok(broker *b, client *c, sub *s, uint64_t corr, int news);
 
+/* A new subscription of c to ch with pattern, last in the channel's
+ * round-robin order; NULL on ENOMEM. */
+static sub *sub_new(client *c, channel *ch, const char *pattern, size_t plen)
+{
+    sub *s = calloc(1, sizeof *s);
+    if (!s || !(s->pattern = strndup(pattern, plen))) {
+        free(s);
+        return NULL;
+    }
+    s->plen = plen;
+    s->cl = c;
+    s->ch = ch;
+    LIST_INSERT_HEAD(&c->subs, s, cl_link);
+    c->n_subs++;
+    TAILQ_INSERT_TAIL(&ch->subs, s, ch_link);
+    ch->n_subs++;
+    return s;
+}
+
 int chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     /* A responder needs the right to reply; to get messages too, the
@@ -694,20 +713,13 @@ int chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t c
             snprintf(why, cap, "max_subscriptions %ld reached", b->cfg->max_subscriptions);
             return PS_WERR_LIMIT;
         }
-        s = calloc(1, sizeof *s);
-        if (!s || !(s->pattern = strndup(p.ptr, p.len))) {
-            free(s);
+        if (!(s = sub_new(c, ch, p.ptr, p.len))) {
             snprintf(why, cap, "out of memory");
             return PS_WERR_LIMIT;
         }
-        s->plen = p.len;
-        s->cl = c;
-        s->ch = ch;
-        LIST_INSERT_HEAD(&c->subs, s, cl_link);
-        c->n_subs++;
-        TAILQ_INSERT_TAIL(&ch->subs, s, ch_link);
-        ch->n_subs++;
-        s->interest = ch->type != CHAN_QUEUE && !requests_only && b->interest;
+        /* On a queue the links hear of consumers too: a node consumes
+         * another node's queue on their behalf. */
+        s->interest = !requests_only && b->interest;
         uint64_t seq = s->interest ? b->interest(b->interest_ctx, ch, s->pattern, s->plen, 1) : 0;
         if (seq && !b->interest_acked(b->interest_ctx, seq)) {
             /* "Nothing published after the OK is missed" holds cluster-wide:
@@ -784,6 +796,21 @@ void chan_sub_remove(broker *b, sub *s)
     free(s);
     if (ch->type == CHAN_QUEUE)
         queue_dispatch(b, ch);
+}
+
+int chan_relay_consume(broker *b, client *c, channel *ch, uint32_t window)
+{
+    sub *s = sub_find(c, ch, "", 0);
+    if (!window) {
+        if (s)
+            chan_sub_remove(b, s);
+        return 0;
+    }
+    if (!s && !(s = sub_new(c, ch, "", 0)))
+        return -1;
+    s->window = window;
+    queue_dispatch(b, ch);
+    return 0;
 }
 
 uint16_t chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)

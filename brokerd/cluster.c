@@ -18,7 +18,10 @@
  * numbers each one it forwards (a leg of its waiter), the asked node
  * answers with replies and counts until a final answer, and a link that
  * goes down ends every wait over it at once on both sides (cl_wait, the
- * section "Waits across links").
+ * section "Waits across links").  A queue lives at its home node; a node
+ * with consumers of it attaches to the home's queue as one consumer with
+ * a bounded window (LINK_QUEUE), and what it held comes back at the home
+ * when the attachment or the link ends.
  * The file calls nothing of the broker but topic matching and the log,
  * so tests/unit/test_cluster.c drives it alone.
  */
@@ -476,6 +479,175 @@ int cl_send_queued(cl_node *n, cl_peer *p, const ps__cmd *pub)
     return send_numbered(n, p, &m);
 }
 
+/* Queues consumed through another node ------------------------------------ */
+
+/* The slot of chname in v (a peer's qout or qin), or with create a free
+ * one (never used, or detached) taken for it; NULL when there is none. */
+static cl_queue *queue_slot(cl_queue *v, const char *chname, size_t clen, int create)
+{
+    cl_queue *free_slot = NULL;
+    for (size_t i = 0; i < CL_QUEUES_MAX; i++) {
+        if (strlen(v[i].name) == clen && !memcmp(v[i].name, chname, clen))
+            return &v[i];
+        if (!free_slot && !v[i].window)
+            free_slot = &v[i];
+    }
+    if (!create || !free_slot || clen > PS_WIRE_NAME_MAX)
+        return NULL;
+    memcpy(free_slot->name, chname, clen);
+    free_slot->name[clen] = '\0';
+    return free_slot;
+}
+
+static void put_attach(cl_peer *p, const cl_queue *q)
+{
+    ps__cmd a = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH, .seq = q->gen,
+                 .window = q->window, .channel = {q->name, strlen(q->name)}};
+    put(p, &a);
+}
+
+/* What p held of ours and we held of p's is gone (our link was down, p
+ * restarted, or p says it was): the broker returns and drops it, and
+ * each attachment of ours starts anew. */
+static void queue_down(cl_node *n, cl_peer *p)
+{
+    p->queue_reset = 1;
+    for (size_t i = 0; i < CL_QUEUES_MAX; i++)
+        p->qin[i].window = 0;
+    if (n->queue) {
+        char why[8];
+        ps__cmd down = {.cmd = PS_CMD_LINK_QUEUE, .status = 0};
+        (void)n->queue(n->ctx, p, &down, why, sizeof why);
+    }
+}
+
+/* The link to p is up (again): after a down it forgets what it held of
+ * ours and we of its (RESET, when reset is set), and hears our
+ * attachments again, each under a new number (what it delivered under
+ * the old one was returned). */
+static void queue_up(cl_node *n, cl_peer *p, int reset)
+{
+    if (reset && p->queue_reset) {
+        p->queue_reset = 0;
+        ps__cmd r = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_RESET};
+        put(p, &r);
+    }
+    for (size_t i = 0; i < CL_QUEUES_MAX; i++)
+        if (p->qout[i].window) {
+            p->qout[i].gen = ++n->qgen;
+            put_attach(p, &p->qout[i]);
+        }
+}
+
+int cl_queue_want(cl_node *n, cl_peer *p, const char *chname, uint32_t window)
+{
+    size_t clen = strlen(chname);
+    cl_queue *q = queue_slot(p->qout, chname, clen, window > 0);
+    if (!q)
+        return window ? -1 : 0;
+    if (window > CL_QUEUE_WINDOW)
+        window = CL_QUEUE_WINDOW;
+    if (q->window == window)
+        return 0;
+    if (!q->window)
+        q->gen = ++n->qgen; /* a new attachment: what came under an old one is stale */
+    q->window = window;
+    if (p->state == LINK_UP)
+        put_attach(p, q);
+    return 0;
+}
+
+int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, uint8_t flags,
+                     const ps__slice *topic, const ps__slice *data)
+{
+    size_t clen = strlen(chname);
+    cl_queue *q = queue_slot(p->qin, chname, clen, 0);
+    if (!q || !q->window || p->state != LINK_UP)
+        return -1;
+    /* Not bounded by link_buffer: the window bounds it, and a message the
+     * peer never gets comes back when the link goes down. */
+    ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_DELIVER, .flags = flags,
+                 .seq = q->gen, .tag = tag, .channel = {chname, clen}, .topic = *topic,
+                 .data = *data};
+    put(p, &m);
+    p->msgs_out++;
+    (void)n;
+    return 0;
+}
+
+void cl_queue_answer(cl_node *n, cl_peer *p, const char *chname, uint64_t gen, uint64_t tag,
+                     uint8_t op)
+{
+    size_t clen = strlen(chname);
+    cl_queue *q = queue_slot(p->qout, chname, clen, 0);
+    if (!q || !q->window || q->gen != gen || p->state != LINK_UP)
+        return; /* the home returned it already, or will when it hears of us */
+    ps__cmd a = {.cmd = PS_CMD_LINK_QUEUE, .status = op, .seq = gen, .tag = tag,
+                 .channel = {chname, clen}};
+    put(p, &a);
+    (void)n;
+}
+
+/* A LINK_QUEUE record from p. */
+static int queue_record(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
+{
+    if (!n->queue) {
+        snprintf(why, cap, "a queue record, which this node does not take");
+        return -1;
+    }
+    if (rec->status == PS_WIRE_LQ_RESET) {
+        queue_down(n, p);
+        p->queue_reset = 0; /* it knows */
+        if (p->state == LINK_UP)
+            queue_up(n, p, 0);
+        return 0;
+    }
+    if (!ps__wire_valid_channel(rec->channel.ptr, rec->channel.len)) {
+        snprintf(why, cap, "a queue record with an invalid channel");
+        return -1;
+    }
+    cl_queue *q;
+    switch (rec->status) {
+    case PS_WIRE_LQ_ATTACH: {
+        q = queue_slot(p->qin, rec->channel.ptr, rec->channel.len, rec->window > 0);
+        if (!q && rec->window) {
+            snprintf(why, cap, "more than %d queues attached", CL_QUEUES_MAX);
+            return -1;
+        }
+        if (!q)
+            return 0; /* a detach of what was not attached */
+        ps__cmd a = *rec;
+        if (q->window && q->gen != rec->seq) {
+            /* Attached anew without a detach we heard of: what it held
+             * under the old attachment is returned first. */
+            a.window = 0;
+            q->window = 0;
+            if (n->queue(n->ctx, p, &a, why, cap) < 0)
+                return -1;
+        }
+        a.window = rec->window > CL_QUEUE_WINDOW ? CL_QUEUE_WINDOW : rec->window;
+        q->gen = rec->seq;
+        q->window = a.window;
+        return n->queue(n->ctx, p, &a, why, cap);
+    }
+    case PS_WIRE_LQ_DELIVER:
+        q = queue_slot(p->qout, rec->channel.ptr, rec->channel.len, 0);
+        if (!q || !q->window || q->gen != rec->seq)
+            return 0; /* of an attachment that is over: the home took it back */
+        p->msgs_in++;
+        return n->queue(n->ctx, p, rec, why, cap);
+    case PS_WIRE_LQ_ACK:
+    case PS_WIRE_LQ_RETURN:
+        q = queue_slot(p->qin, rec->channel.ptr, rec->channel.len, 0);
+        if (!q || !q->window || q->gen != rec->seq)
+            return 0; /* returned already when that attachment ended */
+        return n->queue(n->ctx, p, rec, why, cap);
+    default:
+        snprintf(why, cap, "a queue record with op %u", rec->status);
+        return -1;
+    }
+}
+
 /* Link state ---------------------------------------------------------------- */
 
 static void set_state(cl_node *n, cl_peer *p, enum link_state s)
@@ -489,7 +661,11 @@ static void set_state(cl_node *n, cl_peer *p, enum link_state s)
     int was_up = p->state == LINK_UP;
     p->state = s;
     if (was_up)
+    if (was_up) {
         waits_end(n, p, 0); /* nothing more comes over it for them */
+        queue_down(n, p);
+    } else if (s == LINK_UP)
+        queue_up(n, p, 1);
 }
 
 /* True when the peer took our last HELLO and the interest after it. */
@@ -517,6 +693,8 @@ void cl_peer_drop(cl_node *n, cl_peer *p, int64_t now_ms)
     p->hello_ok = 0;
     p->resync = 1;
     p->out.len = 0;
+    if (p->state != LINK_UP)
+        queue_down(n, p); /* set_state does it when it was up */
     set_state(n, p, LINK_DOWN);
     p->last_hello = now_ms; /* it may say HELLO again; ours follows at the next tick */
 }
@@ -559,7 +737,11 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
          * are of the old one. */
         table_clear(&p->remote, 1);
         if (p->epoch_in)
+        if (p->epoch_in) {
             waits_end(n, p, 0); /* the old process will not answer */
+            queue_down(n, p);   /* what it held of ours and we of its: the link goes down
+                                 * until it took our HELLO, and we attach anew */
+        }
         p->epoch_in = rec->epoch;
         p->iseq_in = 0;
     }
@@ -690,6 +872,10 @@ int cl_input(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int64_t
     case PS_CMD_LINK_ANSWER:
         if (p->hello_ok)
             wait_answer(n, p, rec);
+        break;
+    case PS_CMD_LINK_QUEUE:
+        if (p->hello_ok)
+            rc = queue_record(n, p, rec, why, cap);
         break;
     default:
         snprintf(why, cap, "a %s record, which is not for links", ps__wire_cmd_name(rec->cmd));

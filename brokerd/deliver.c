@@ -109,6 +109,14 @@ void deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag)
 {
     ps__slice topic = {qm->topic, qm->tlen}, data = {(const char *)qm->data, qm->len};
     uint8_t flags = PS_WIRE_QUEUED | (qm->redelivered ? PS_WIRE_REDELIVERED : 0);
+    if (s->cl->relay) {
+        /* A peer's stand-in: the message goes over the link to its node. */
+        s->ch->delivered++;
+        s->ch->bytes_out += qm->len;
+        if (b->relay)
+            b->relay(b->relay_ctx, s->ch, s->cl, qm, tag, RELAY_DELIVER);
+        return;
+    }
     deliver(b, s, flags, qm->seq, tag, topic, data, 0);
 }
 

@@ -18,7 +18,9 @@
  * slow peer or a "block" channel never holds the loop or the heartbeats.
  * Messages that came over a link are published here with chan_publish_link
  * and are never forwarded again (the one-hop rule): link_tap, the fan-out
- * hook, ignores what the link itself is delivering.
+ * hook, ignores what the link itself is delivering.  A peer consuming one
+ * of our queues is a stand-in client here, one per peer, whose
+ * subscriptions and tickets are its attachments and holdings.
  * Requests and sync messages reach the other nodes as waits (cluster.c):
  * a waiter (pending) made here gets a leg per peer asked, and one a peer
  * asked for is a waiter whose answers go back over the link (link_waits,
@@ -51,6 +53,10 @@ struct link {
     int inbound;           /* delivering a message from a link: link_tap must not forward */
     int *malformed_logged; /* per peer: its bad input was logged */
     enum link_state *was;  /* per peer: its state at the previous tick */
+    client **relays;       /* per peer: its stand-in consuming our queues, NULL until it
+                            * first attaches */
+    int queue_dirty;       /* a consumer came or went: what we want of the homes' queues
+                            * is worked out again at the end of the turn */
 };
 
 static const cl_wait_fns wait_fns;
@@ -83,6 +89,154 @@ static void resync_retained(void *ctx, cl_peer *p)
     }
 }
 
+/* Queues consumed through another node ------------------------------------ */
+
+/* The declared queue called name whose home is node home (NULL: this
+ * node), if there is one. */
+static channel *homed_queue(broker *b, const char *name, size_t len, const char *home)
+{
+    channel *ch = chan_find(b, name, len);
+    if (!ch || ch->type != CHAN_QUEUE)
+        return NULL;
+    const config_channel *cc = config_find_channel(b->cfg, ch->name);
+    if (!cc || !cc->home || strcmp(cc->home, home ? home : b->cfg->cluster->node) != 0)
+        return NULL;
+    return ch;
+}
+
+/* Peer i's stand-in: a client that is no session (on none of the broker's
+ * lists), whose queue subscriptions and tickets are the peer's attachments
+ * and the messages it holds; made when it first attaches. */
+static client *relay_client(broker *b, size_t i)
+{
+    struct link *l = b->link;
+    if (!l->relays[i]) {
+        client *c = calloc(1, sizeof *c);
+        if (!c)
+            return NULL;
+        STAILQ_INIT(&c->out);
+        LIST_INIT(&c->subs);
+        LIST_INIT(&c->tickets);
+        c->relay = &l->cl->peers[i];
+        l->relays[i] = c;
+    }
+    return l->relays[i];
+}
+
+/* cluster.c's queue callback: applies a LINK_QUEUE record of p. */
+static int link_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
+{
+    broker *b = ctx;
+    struct link *l = b->link;
+    size_t i = (size_t)(p - l->cl->peers);
+    client *rc = l->relays[i];
+    channel *ch;
+    ticket *t;
+    switch (rec->status) {
+    case 0:
+        /* The link was down: what p held of ours goes back to our queues
+         * (flagged redelivered), what waits here of its is its again. */
+        if (rc) {
+            sub *s;
+            LIST_FOREACH(s, &rc->subs, cl_link)
+                s->window = 0; /* nothing more for it while its holdings go back */
+            while (!LIST_EMPTY(&rc->subs))
+                chan_sub_remove(b, LIST_FIRST(&rc->subs));
+        }
+        for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next)
+            if ((ch = homed_queue(b, cc->name, strlen(cc->name), p->cfg->node)))
+                queue_relay_drop(ch);
+        return 0;
+    case PS_WIRE_LQ_ATTACH:
+        if (!(ch = homed_queue(b, rec->channel.ptr, rec->channel.len, NULL))) {
+            snprintf(why, cap, "an attachment to '%.*s', which is no queue held here",
+                     (int)rec->channel.len, rec->channel.ptr);
+            return -1;
+        }
+        if (!rec->window && !rc)
+            return 0;
+        if (!(rc = relay_client(b, i)) || chan_relay_consume(b, rc, ch, rec->window) < 0) {
+            snprintf(why, cap, "out of memory");
+            return -1;
+        }
+        return 0;
+    case PS_WIRE_LQ_DELIVER:
+        if (!(ch = homed_queue(b, rec->channel.ptr, rec->channel.len, p->cfg->node)))
+            return 0; /* we did not attach to that: cluster.c let nothing else by */
+        if (!queue_relay_in(ch, rec)) {
+            /* The home has it still: it comes back when we detach. */
+            log_limited(LOG_LVL_WARNING, "cluster: relayed queue message dropped", "",
+                        "cluster: a message of queue '%s' from %s dropped: out of memory",
+                        ch->name, p->cfg->node);
+            return 0;
+        }
+        queue_dispatch(b, ch);
+        return 0;
+    case PS_WIRE_LQ_ACK:
+        if (rc)
+            chan_ack(b, rc, rec->tag);
+        return 0;
+    default: /* PS_WIRE_LQ_RETURN */
+        if (rc && (t = ticket_find(b, rec->tag)) && t->cl == rc && t->kind == TICKET_QUEUE) {
+            ch = t->qm->owner->ch;
+            queue_requeue(b, t);
+            queue_dispatch(b, ch);
+        }
+        return 0;
+    }
+}
+
+/* The relay hook (queue.c, deliver.c): a message of ours to a peer's
+ * stand-in, or a local consumer's answer to the home of its message. */
+void link_relay(void *ctx, const channel *ch, const client *to, const qmsg *qm,
+                       uint64_t tag, enum relay_op op)
+{
+    broker *b = ctx;
+    cl_node *n = b->link->cl;
+    if (op == RELAY_DELIVER) {
+        ps__slice topic = {qm->topic, qm->tlen}, data = {(const char *)qm->data, qm->len};
+        /* Not attached (its link went down this turn): the message comes
+         * back when the stand-in's subscription goes. */
+        (void)cl_queue_deliver(n, to->relay, ch->name, tag,
+                               qm->redelivered ? PS_WIRE_REDELIVERED : 0, &topic, &data);
+        return;
+    }
+    const config_channel *cc = config_find_channel(b->cfg, ch->name);
+    cl_peer *p = cc && cc->home ? cl_peer_find(n, cc->home, strlen(cc->home)) : NULL;
+    if (p)
+        cl_queue_answer(n, p, ch->name, qm->relay_gen, tag,
+                        op == RELAY_ACK ? PS_WIRE_LQ_ACK : PS_WIRE_LQ_RETURN);
+}
+
+/* What our consumers of each queue homed at a peer want of it: the sum of
+ * their windows, which the peer's queue lends us as one consumer. */
+static void queue_demand(broker *b)
+{
+    struct link *l = b->link;
+    l->queue_dirty = 0;
+    for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next) {
+        if (cc->type != CHAN_QUEUE || !cc->home || !strcmp(cc->home, l->cl->cfg->node))
+            continue;
+        channel *ch = chan_find(b, cc->name, strlen(cc->name));
+        cl_peer *p = cl_peer_find(l->cl, cc->home, strlen(cc->home));
+        if (!ch || !p)
+            continue;
+        uint64_t window = 0;
+        const sub *s;
+        TAILQ_FOREACH(s, &ch->subs, ch_link)
+            if (!s->cl->dead && !s->requests_only)
+                window += s->window;
+        if (window > CL_QUEUE_WINDOW)
+            window = CL_QUEUE_WINDOW;
+        if (cl_queue_want(l->cl, p, ch->name, (uint32_t)window) < 0)
+            log_limited(LOG_LVL_WARNING, "cluster: too many queues", "",
+                        "cluster: queue '%s' not consumed through %s: %d queues are already",
+                        ch->name, p->cfg->node, CL_QUEUES_MAX);
+        if (!window)
+            queue_relay_drop(ch); /* its home takes them back when it hears we left */
+    }
+}
+
 /* Sets the options every link socket shares; 0 or -1. */
 static int common_opts(void *s, long max_size)
 {
@@ -103,13 +257,15 @@ int link_open(broker *b)
         !(l->dealers = calloc(cc->n_peers + 1, sizeof *l->dealers)) ||
         !(l->sent = calloc(cc->n_peers + 1, sizeof *l->sent)) ||
         !(l->malformed_logged = calloc(cc->n_peers + 1, sizeof *l->malformed_logged)) ||
-        !(l->was = calloc(cc->n_peers + 1, sizeof *l->was))) {
+        !(l->was = calloc(cc->n_peers + 1, sizeof *l->was)) ||
+        !(l->relays = calloc(cc->n_peers + 1, sizeof *l->relays))) {
         free(decls);
         if (l)
             cl_free(&l->cl);
         if (l) {
             free(l->dealers);
             free(l->sent);
+            free(l->was);
         }
         free(l);
         log_err("cluster: out of memory");
@@ -120,6 +276,7 @@ int link_open(broker *b)
     l->cl->resync = resync_retained;
     l->cl->waits = &wait_fns;
     l->cl->max_waits = b->cfg->max_pending; /* per link and direction, like a client's */
+    l->cl->queue = link_queue;
     /* The largest record: a whole message, or our declarations in HELLO. */
     long max = b->cfg->max_message_size + PS_WIRE_TOPIC_MAX + PS_WIRE_NAME_MAX + 4096;
     if (max < (1L << 20))
@@ -254,6 +411,8 @@ static long link_flush(void *ctx)
     broker *b = ctx;
     struct link *l = b->link;
     long wait = -1;
+    if (l->queue_dirty)
+        queue_demand(b);
     for (size_t i = 0; i < l->cl->n_peers; i++) {
         cl_peer *p = &l->cl->peers[i];
         if (l->sent[i] > p->out.len)
@@ -327,7 +486,12 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
     if (code)
         return code;
     if (!publish) {
-        snprintf(why, cap, "queue '%s' is held by node %s: its consumers attach there", name,
+        /* Consumed here: this node attaches to the home's queue for it
+         * (queue_demand), as long as the home is reachable. */
+        cl_peer *home = cl_peer_find(n, cc->home, strlen(cc->home));
+        if (home && home->state == LINK_UP)
+            return LINK_LOCAL;
+        snprintf(why, cap, "queue '%s' is unavailable: its home node %s is not reachable", name,
                  cc->home);
         return PS_WERR_LIMIT;
     }
@@ -375,6 +539,10 @@ void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__sl
 uint64_t link_interest(void *ctx, const channel *ch, const char *pattern, size_t plen, int add)
 {
     broker *b = ctx;
+    if (ch->type == CHAN_QUEUE) {
+        b->link->queue_dirty = 1; /* a consumer: queue_demand at the end of the turn */
+        return 0;
+    }
     if (ps__wire_sys_channel(ch->name, strlen(ch->name)))
         return 0;
     return cl_interest(b->link->cl, ch->name, pattern, plen, add);
@@ -442,6 +610,10 @@ void link_close(broker *b)
             zmq_close(l->dealers[i]);
     if (l->router)
         zmq_close(l->router);
+    /* The stand-ins' subscriptions went with the channels (chan_free_all). */
+    for (size_t i = 0; l->relays && l->cl && i < l->cl->n_peers; i++)
+        free(l->relays[i]);
+    free(l->relays);
     cl_free(&l->cl);
     free(l->dealers);
     free(l->sent);

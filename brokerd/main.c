@@ -478,6 +478,8 @@ int main(int argc, char **argv)
         b->remote_interest = link_remote_interest;
         b->interest_ctx = b;
         b->waits = &link_waits; /* requests and sync messages reach the peers */
+        b->relay = link_relay; /* queues consumed through other nodes */
+        b->relay_ctx = b;
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;

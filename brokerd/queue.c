@@ -11,7 +11,10 @@
  * the order sent.  A durable queue also writes each message and each
  * acknowledgement to its store (store.c), which gives them back at start
  * through queue_restore, the recovery callback the channel opens its
- * store with (so the store never calls up into the queue).
+ * store with (so the store never calls up into the queue).  In a cluster,
+ * a queue whose home is another node holds here only what the home lent
+ * this node for its consumers (queue_relay_in): never stored, and its ACK
+ * or its return goes to the home through the relay hook.
  */
 #include "brokerd.h"
 
@@ -25,6 +28,24 @@ static void qmsg_free(qmsg *qm)
     free(qm->topic);
     free(qm->data);
     free(qm);
+}
+
+/* A message holding copies of rec's topic and data; NULL on ENOMEM. */
+static qmsg *qmsg_new(const ps__cmd *rec)
+{
+    qmsg *qm = calloc(1, sizeof *qm);
+    if (!qm || !(qm->topic = strndup(rec->topic.ptr, rec->topic.len)) ||
+        !(qm->data = malloc(rec->data.len ? rec->data.len : 1))) {
+        if (qm)
+            free(qm->topic);
+        free(qm);
+        return NULL;
+    }
+    qm->tlen = rec->topic.len;
+    if (rec->data.len)
+        memcpy(qm->data, rec->data.ptr, rec->data.len);
+    qm->len = rec->data.len;
+    return qm;
 }
 
 /* Numbers qm (unless it has its number) and puts it at the end of the queue. */
@@ -55,19 +76,11 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
         snprintf(why, cap, "queue '%s' is full (%zu messages)", ch->name, held);
         return NULL;
     }
-    qmsg *qm = calloc(1, sizeof *qm);
-    if (!qm || !(qm->topic = strndup(cmd->topic.ptr, cmd->topic.len)) ||
-        !(qm->data = malloc(cmd->data.len ? cmd->data.len : 1))) {
-        if (qm)
-            free(qm->topic);
-        free(qm);
+    qmsg *qm = qmsg_new(cmd);
+    if (!qm) {
         snprintf(why, cap, "queue '%s': out of memory", ch->name);
         return NULL;
     }
-    qm->tlen = cmd->topic.len;
-    if (cmd->data.len)
-        memcpy(qm->data, cmd->data.ptr, cmd->data.len);
-    qm->len = cmd->data.len;
     qm->seq = ch->seq + 1; /* taken below, once stored: the store keeps it */
     if (ch->store && store_append(ch->store, qm) < 0) {
         snprintf(why, cap, "durable queue '%s' cannot store: %s", ch->name, strerror(errno));
@@ -158,8 +171,12 @@ void queue_ack(broker *b, ticket *t)
 {
     qmsg *qm = t->qm;
     channel *ch = qm->owner->ch;
-    if (ch->store)
+    if (qm->relay_tag) {
+        if (b->relay) /* another node's: consumed, its home forgets it */
+            b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_ACK);
+    } else if (ch->store) {
         store_ack(ch->store, qm);
+    }
     release(b, t);
     qmsg_free(qm);
 }
@@ -169,10 +186,43 @@ void queue_requeue(broker *b, ticket *t)
     qmsg *qm = t->qm;
     channel *ch = qm->owner->ch;
     release(b, t);
+    if (qm->relay_tag) {
+        /* Another node's: its home redelivers it, to whichever consumer. */
+        if (b->relay)
+            b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
+        qmsg_free(qm);
+        return;
+    }
     qm->redelivered = 1;
     ch->redelivered++;
     TAILQ_INSERT_HEAD(&ch->q, qm, link);
     ch->n_queued++;
+}
+
+qmsg *queue_relay_in(channel *ch, const ps__cmd *rec)
+{
+    qmsg *qm = qmsg_new(rec);
+    if (!qm)
+        return NULL;
+    qm->redelivered = (rec->flags & PS_WIRE_REDELIVERED) != 0;
+    qm->relay_tag = rec->tag;
+    qm->relay_gen = rec->seq;
+    /* Not stored here, nor bounded by max_queued: the home holds it, and
+     * the attachment's window bounds what waits here. */
+    return queue_link(ch, qm);
+}
+
+void queue_relay_drop(channel *ch)
+{
+    qmsg *qm, *nx;
+    for (qm = TAILQ_FIRST(&ch->q); qm; qm = nx) {
+        nx = TAILQ_NEXT(qm, link);
+        if (!qm->relay_tag)
+            continue;
+        TAILQ_REMOVE(&ch->q, qm, link);
+        ch->n_queued--;
+        qmsg_free(qm);
+    }
 }
 
 size_t queue_purge(broker *b, channel *ch)
@@ -182,8 +232,12 @@ size_t queue_purge(broker *b, channel *ch)
     while ((qm = TAILQ_FIRST(&ch->q))) {
         TAILQ_REMOVE(&ch->q, qm, link);
         ch->n_queued--;
-        if (ch->store)
+        if (qm->relay_tag) {
+            if (b->relay) /* another node's: purged at its home, not here */
+                b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
+        } else if (ch->store) {
             store_ack(ch->store, qm); /* gone on purpose: not recovered at start */
+        }
         if (qm->sync) {
             pending *pd = qm->sync; /* its sync publisher hears 0 of 1 */
             pd->qm = NULL;

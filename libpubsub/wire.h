@@ -68,6 +68,9 @@ enum {
     PS_CMD_LINK_INTEREST = 0x52,  /* interest seq, op, channel, pattern */
     PS_CMD_LINK_MSG = 0x53,       /* flags, link seq, channel, topic, data */
     PS_CMD_LINK_RETAINED = 0x54,  /* LINK_MSG of a retained value: with its clock and origin */
+    /* Queues consumed through another node than their home: a node attaches
+     * to the home's queue as one consumer on behalf of its own consumers. */
+    PS_CMD_LINK_QUEUE = 0x55,     /* op, flags, attach gen, tag, window, channel, topic, data */
     /* Requests and sync messages across links (the sender's wait id, its answers). */
     PS_CMD_LINK_REQUEST = 0x5a,   /* wait id, timeout, channel, topic, data */
     PS_CMD_LINK_REPLY = 0x5b,     /* wait id, status, data: one responder's reply */
@@ -87,6 +90,14 @@ enum {
 #define PS_WIRE_LINK_RESYNC 0x04   /* a retained value re-sent after HELLO: stored, not delivered */
 /* LINK_ANSWER flags. */
 #define PS_WIRE_ANSWER_FINAL 0x01  /* the last answer: the wait is over at the sender */
+
+/* LINK_QUEUE ops. */
+#define PS_WIRE_LQ_ATTACH 1  /* to the home: consume the queue with window credit (0: detach) */
+#define PS_WIRE_LQ_DELIVER 2 /* from the home: a message for the receiver's consumers, by tag */
+#define PS_WIRE_LQ_ACK 3     /* to the home: the message of tag was consumed */
+#define PS_WIRE_LQ_RETURN 4  /* to the home: the message of tag was not: redeliver it */
+#define PS_WIRE_LQ_RESET 5   /* the sender forgot every attachment of either side (its link
+                              * was down): what it held is returned, attach again */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
@@ -137,7 +148,7 @@ typedef struct {
 typedef struct {
     uint8_t cmd;         /* PS_CMD_* */
     uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags, NOTICE notes */
-    uint8_t status;      /* REPLY status */
+    uint8_t status;      /* REPLY status; LINK_QUEUE op */
     uint8_t major;       /* HELLO, WELCOME */
     uint8_t minor;       /* HELLO, WELCOME */
     uint16_t code;       /* ERROR code (PS_WERR_*) */

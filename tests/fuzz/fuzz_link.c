@@ -8,7 +8,9 @@
  * the peer's own are taken as waits (every other one answered at once,
  * the rest left to their deadline or the link's end).
  * Nothing may read out of bounds, leak, or grow past the bounds
- * (max_interest, link_buffer, max_waits).
+ * (max_interest, link_buffer, max_waits, CL_QUEUES_MAX attachments,
+ * CL_QUEUE_WINDOW).  The node consumes the peer's queue "jobs" and
+ * answers each delivery, so LINK_QUEUE records of every op reach it too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,23 @@ static void on_abandon(void *ctx, void *owner)
 
 static const cl_wait_fns fns = {on_wait, on_reply, on_news, on_abandon};
 
+static cl_node *node; /* the node of this input, for on_queue's answers */
+
+/* The queue callback: answers each delivery (ACK, else RETURN when its
+ * tag is odd) as the broker's consumers would. */
+static int on_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
+{
+    (void)ctx;
+    (void)why;
+    (void)cap;
+    if (rec->status == PS_WIRE_LQ_ATTACH && rec->window > CL_QUEUE_WINDOW)
+        abort(); /* past its bound */
+    if (rec->status == PS_WIRE_LQ_DELIVER)
+        cl_queue_answer(node, p, "jobs", rec->seq, rec->tag,
+                        rec->tag & 1 ? PS_WIRE_LQ_RETURN : PS_WIRE_LQ_ACK);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int quiet;
@@ -91,6 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n->max_waits = 8;
     cl_interest(n, "logs", "amd64/#", 7, 1);
     cl_peer *p = &n->peers[0];
+    n->queue = on_queue;
+    node = n;
+    cl_queue_want(n, p, "jobs", 5);
     int64_t now = 1000;
     /* Frames: u16 length, then that many bytes, until the input ends. */
     while (size >= 2) {
@@ -114,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cl_forward(n, "logs", &t, &d, 0);
         uint32_t legs, lost;
         cl_forward_wait(n, &ctx, (int)(len & 1), "logs", &t, &d, 200, now, &legs, &lost);
+        cl_queue_deliver(n, p, "jobs", now, 0, &t, &d);
         now += 150;
         cl_tick(n, now, now * 1000);
         if (p->remote.n_pats > (size_t)cfg.max_interest || p->n_waits_in > 8 ||

@@ -8,7 +8,6 @@
 # (within 1 s) with "unavailable" and a nonzero exit.  Pending:
 # consumers attach only at the queue's home node.
 . "$(dirname "$0")/lib.sh"
-pending "issue 20: queue consumers attach only at the home node"
 . "$TESTS/integration/cluster.sh"
 N=${CLUSTER_MSGS:-2000}
 cluster_start

@@ -9,7 +9,10 @@
  * Requests and sync messages cross as waits (test_waits): a request goes
  * only where interest matches, its reply and counts come back, a sync
  * message's receivers stay counted when its link goes down, and waits
- * are bounded by max_waits and by their deadline.
+ * are bounded by max_waits and by their deadline.  queues() drives a
+ * queue consumed through another node than its home: attach, deliver,
+ * ack and return, the credit's bound, and what the link going down
+ * returns (an old attachment's deliveries and answers are stale).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +248,123 @@ static void test_waits(void)
     CHECK(cl_input(a, &a->peers[0], &stray, now, now * 1000, why, sizeof why) == 0 &&
           sa.finals == before, "an answer for no wait is ignored");
 
+/* What a node's queue callback saw. */
+struct qseen {
+    int ops[6];            /* records seen by op (0: the link's holdings are gone) */
+    uint32_t window;       /* the window of the last ATTACH */
+    uint64_t gen;          /* the attach_gen of the last record */
+    uint64_t tag;          /* the tag of the last record */
+    uint8_t flags;         /* the flags of the last record */
+};
+
+static int on_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size_t cap)
+{
+    struct qseen *q = ctx;
+    (void)p;
+    (void)why;
+    (void)cap;
+    q->ops[rec->status < 6 ? rec->status : 0]++;
+    q->window = rec->status == PS_WIRE_LQ_ATTACH ? rec->window : q->window;
+    q->gen = rec->seq;
+    q->tag = rec->tag;
+    q->flags = rec->flags;
+    return 0;
+}
+
+/* Ticks both nodes at now and carries what they say until nothing moves. */
+static void beat(cl_node *a, cl_node *b, int64_t now)
+{
+    cl_tick(a, now, now * 1000);
+    cl_tick(b, now, now * 1000);
+    pump(a, b, now);
+}
+
+static void queues(void)
+{
+    config_cluster *ca = section("site", "a", "b"), *cb = section("site", "b", "a");
+    struct qseen qa = {0}, qb = {0};
+    /* The callbacks' ctx is the node's: the deliver function is unused. */
+    cl_node *a = cl_new(ca, "jobs queue home=a\n", 101, NULL, &qa);
+    cl_node *b = cl_new(cb, "jobs queue home=a\n", 202, NULL, &qb);
+    a->queue = on_queue;
+    b->queue = on_queue;
+    cl_peer *pa = &b->peers[0], *pb = &a->peers[0]; /* b's peer a, a's peer b */
+    int64_t now = 1000;
+    CHECK(cl_queue_want(b, pa, "jobs", 3) == 0, "b wants 3 of a's queue before the link is up");
+    beat(a, b, now);
+    CHECK(pb->state == LINK_UP && pa->state == LINK_UP, "the link is up");
+    CHECK(qa.ops[PS_WIRE_LQ_ATTACH] == 1 && qa.window == 3,
+          "a hears b attach once it is up, window 3 (%d, %u)", qa.ops[PS_WIRE_LQ_ATTACH],
+          qa.window);
+    uint64_t gen1 = qa.gen;
+    cl_queue_want(b, pa, "jobs", 100000);
+    pump(a, b, now);
+    CHECK(qa.window == CL_QUEUE_WINDOW, "the credit is bounded by CL_QUEUE_WINDOW (%u)",
+          qa.window);
+    CHECK(qa.gen == gen1, "a window changed is the same attachment");
+
+    ps__slice t = S_("t"), d = S_("job 1");
+    CHECK(cl_queue_deliver(a, pb, "jobs", 7, PS_WIRE_REDELIVERED, &t, &d) == 0,
+          "a delivers to b's attachment");
+    CHECK(cl_queue_deliver(a, pb, "other", 8, 0, &t, &d) < 0, "not to a queue b did not attach to");
+    pump(a, b, now);
+    CHECK(qb.ops[PS_WIRE_LQ_DELIVER] == 1 && qb.tag == 7 && qb.flags == PS_WIRE_REDELIVERED,
+          "b gets the message with a's tag and its redelivered flag");
+    cl_queue_answer(b, pa, "jobs", qb.gen, 7, PS_WIRE_LQ_ACK);
+    cl_queue_answer(b, pa, "jobs", qb.gen, 9, PS_WIRE_LQ_RETURN);
+    pump(a, b, now);
+    CHECK(qa.ops[PS_WIRE_LQ_ACK] == 1 && qa.ops[PS_WIRE_LQ_RETURN] == 1 && qa.tag == 9,
+          "a hears the ack of 7 and the return of 9");
+
+    /* The link down (a hears nothing for the timeout): a returns what b
+     * held; once up again b is told to forget, and attaches anew. */
+    cl_queue_deliver(a, pb, "jobs", 10, 0, &t, &d);
+    uint64_t old_gen = pa->qout[0].gen;
+    pb->out.len = 0; /* lost on the way */
+    now += 1000;
+    cl_tick(a, now, now * 1000);
+    CHECK(pb->state == LINK_DOWN && qa.ops[0] == 1, "a's link down: a returns b's holdings");
+    cl_tick(b, now, now * 1000);
+    pa->out.len = 0;
+    pb->out.len = 0;
+    for (int i = 0; i < 4; i++)
+        beat(a, b, now += 100);
+    CHECK(pb->state == LINK_UP && pa->state == LINK_UP, "the link is back up");
+    CHECK(qb.ops[0] >= 1, "b forgot what waited of a's queue (%d)", qb.ops[0]);
+    CHECK(qa.ops[PS_WIRE_LQ_ATTACH] >= 3 && qa.gen != old_gen && pb->qin[0].window,
+          "b attached again under a new number");
+    int delivered = qb.ops[PS_WIRE_LQ_DELIVER];
+    ps__cmd stale = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_DELIVER, .seq = old_gen,
+                     .tag = 10, .channel = S_("jobs"), .topic = t, .data = d};
+    char why[256];
+    CHECK(cl_input(b, pa, &stale, now, now * 1000, why, sizeof why) == 0 &&
+              qb.ops[PS_WIRE_LQ_DELIVER] == delivered,
+          "a delivery of the old attachment is ignored");
+    int acks = qa.ops[PS_WIRE_LQ_ACK];
+    cl_queue_answer(b, pa, "jobs", old_gen, 10, PS_WIRE_LQ_ACK);
+    pump(a, b, now);
+    CHECK(qa.ops[PS_WIRE_LQ_ACK] == acks, "nor is an answer under it sent");
+
+    /* Detach; bounds. */
+    cl_queue_want(b, pa, "jobs", 0);
+    pump(a, b, now);
+    CHECK(qa.window == 0 && !pb->qin[0].window, "b's last consumer gone: it detaches");
+    int rc = 0, n = 0;
+    for (; n <= CL_QUEUES_MAX && rc == 0; n++) {
+        char name[16];
+        snprintf(name, sizeof name, "q%d", n);
+        ps__cmd att = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH, .seq = 1,
+                       .window = 1, .channel = S_(name)};
+        rc = cl_input(a, pb, &att, now, now * 1000, why, sizeof why);
+    }
+    CHECK(rc < 0 && n == CL_QUEUES_MAX + 1 && strstr(why, "queues attached"),
+          "past CL_QUEUES_MAX attachments the peer is refused: %s", why);
+    ps__cmd op9 = {.cmd = PS_CMD_LINK_QUEUE, .status = 9, .channel = S_("jobs")};
+    CHECK(cl_input(a, pb, &op9, now, now * 1000, why, sizeof why) < 0, "op 9: %s", why);
+    a->queue = NULL;
+    ps__cmd det = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH, .channel = S_("jobs")};
+    CHECK(cl_input(a, pb, &det, now, now * 1000, why, sizeof why) < 0,
+          "a node without queues refuses the record: %s", why);
     cl_free(&a);
     cl_free(&b);
     config_cluster_free(&ca);
@@ -377,5 +497,6 @@ int main(void)
     config_cluster_free(&ca2);
     config_cluster_free(&cd);
     test_waits();
+    queues();
     return TEST_DONE();
 }
