@@ -660,7 +660,6 @@ static void set_state(cl_node *n, cl_peer *p, enum link_state s)
         log_warn("cluster: link to %s down", p->cfg->node);
     int was_up = p->state == LINK_UP;
     p->state = s;
-    if (was_up)
     if (was_up) {
         waits_end(n, p, 0); /* nothing more comes over it for them */
         queue_down(n, p);
@@ -736,7 +735,6 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
         /* A new process: what it wanted and how far its links counted
          * are of the old one. */
         table_clear(&p->remote, 1);
-        if (p->epoch_in)
         if (p->epoch_in) {
             waits_end(n, p, 0); /* the old process will not answer */
             queue_down(n, p);   /* what it held of ours and we of its: the link goes down
