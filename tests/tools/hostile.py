@@ -14,6 +14,8 @@ alive with HEARTBEATs until they are killed.
   hostile.py thief EP ID             a PING under routing id ID, without HELLO: the answer
   hostile.py unsub EP CHANNEL        UNSUBSCRIBE CHANNEL '#' (no right needed): the answer
   hostile.py waits EP N              N requests and N sync publishes never answered
+  hostile.py longwait EP             a request with the longest timeout, a responder that
+                                     never answers: seconds until the broker ends it
   hostile.py silent EP N SECONDS     N TCP connections that never say anything
   hostile.py chanflood EP N SIZE     N new channels, each with a retained value of SIZE
   hostile.py logflood EP N           N HELLOs on one connection
@@ -203,6 +205,19 @@ def waits(ep, n):
     hold(s)
 
 
+def longwait(ep):
+    s = session(ep, "longwait")
+    r = session(ep, "mute-responder")
+    r.send(w.subscribe(1, "rpc", "#", flags=1) + w.ping(2))
+    if until(r, w.PONG) is None:
+        sys.exit("FAIL: no PONG for the responder")
+    t0 = time.monotonic()
+    s.send(w.request(5, "rpc", "t", b"q", timeout=FOREVER))
+    keep = lambda cmd, body: s.send(w.record(w.HEARTBEAT)) if cmd == w.HEARTBEAT else None
+    done = until(s, w.DONE, 30000, sink=keep)
+    say(f"{time.monotonic() - t0:.1f}" if done is not None else "none in 30 s")
+
+
 def silent(ep, n, seconds):
     host, port = ep.rsplit("/", 1)[1].rsplit(":", 1)
     socks = []
@@ -331,7 +346,7 @@ def honest(ep, seconds):
 if __name__ == "__main__":
     cmds = {"amplify": amplify, "resub": resub, "victim": victim, "taken-id": taken_id,
             "thief": thief, "unsub": unsub,
-            "waits": waits, "silent": silent, "chanflood": chanflood, "logflood": logflood, "byeflood": byeflood,
+            "waits": waits, "longwait": longwait, "silent": silent, "chanflood": chanflood, "logflood": logflood, "byeflood": byeflood,
             "nonreader": nonreader, "honest": honest}
     if len(sys.argv) < 3 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
