@@ -248,6 +248,12 @@ static void test_waits(void)
     CHECK(cl_input(a, &a->peers[0], &stray, now, now * 1000, why, sizeof why) == 0 &&
           sa.finals == before, "an answer for no wait is ignored");
 
+    cl_free(&a);
+    cl_free(&b);
+    config_cluster_free(&ca);
+    config_cluster_free(&cb);
+}
+
 /* What a node's queue callback saw. */
 struct qseen {
     int ops[6];            /* records seen by op (0: the link's holdings are gone) */
