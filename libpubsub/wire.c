@@ -66,7 +66,7 @@ typedef struct {
 #define TOPIC STR(topic, PS_WIRE_TOPIC_MAX, "topic")
 #define CORR U64(corr, "corr")
 /* An entry of the table: its name is the constant's without "PS_CMD_". */
-#define REC(cmd, ...) [cmd] = &(const layout){#cmd + sizeof "PS_CMD_" - 1, {__VA_ARGS__}}
+#define REC(cmd, ...) [cmd] = &(const layout){&#cmd[sizeof "PS_CMD_" - 1], {__VA_ARGS__}}
 
 /* Every record of the protocol, by command byte (docs/protocol.md says
  * what each means).  A byte without an entry is an unknown command. */
