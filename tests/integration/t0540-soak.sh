@@ -94,6 +94,7 @@ done
 wait "$honest" || fail "hostile.py honest: $(cat honest.err)"
 peak=$(sort -n rss.samples | tail -1) hwm=$(peak_kb)
 per_wave=$((($(faults) - faults0) / waves))
+echo "# broker page faults a wave: $per_wave; last wave: $(cat taken.out chan.out 2> /dev/null | tr '\n' ' ')"
 read -r _ sent _ got _ lat _ ping _ pmax _ lost < <(tail -1 honest.out)
 [ "$got" = "$sent" ] || problem "the honest subscriber got $got of $sent"
 awk -v a="$lat" -v b="$ping" -v m="$P99_MS" 'BEGIN { exit !(a < m && b < m) }' ||
