@@ -46,7 +46,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define LISTEN_PIPE_BYTES (4L << 20) /* bytes of frames libzmq reads ahead from one peer */
+#define LISTEN_PIPE_SHARE 64  /* a peer's read-ahead is output_budget / this, in bytes */
 #define LISTEN_RCVHWM_MAX 256         /* frames read ahead at most (small messages) */
 #define LISTEN_RCVHWM_MIN 4           /* ... and at least (messages near the size limit) */
 
@@ -172,15 +172,26 @@ static void *open_router(broker *b, int ipc)
      * The budget cannot see into libzmq's pipes, so they are kept small:
      * at 128 frames, six peers that never read held 48 MiB there.  The
      * receive mark bounds what libzmq reads ahead from one peer: at most
-     * LISTEN_PIPE_BYTES of frames of the largest allowed size.  Handover
+     * a share of the broker-wide output_budget (1/LISTEN_PIPE_SHARE: 16 MiB
+     * with the default budget, 15 frames of the default 1 MiB messages) in
+     * frames of the largest allowed size, and at least LISTEN_RCVHWM_MIN
+     * frames.  libzmq's marks count frames, and a queue's consumers send
+     * small ones (acks) that need pipelining: with 4 frames the queue with
+     * acks made half what it makes with 16 or more.  A broker given a
+     * small budget (the soak, t0540: 16 MiB) reads 4 frames ahead.
+     * (Sharing the budget among the connections open, the mark set again
+     * as they came and went, which libzmq applies to open pipes too, was
+     * tried: in the soak, connections stalled, their heartbeats unread,
+     * and the sessions timed out.)  Handover
      * (see the head of this file) keeps every pipe one the broker reads. */
     int64_t frame = b->cfg->max_message_size + PS_FRAME_SLACK;
     int one = 1, shwm = 32, zero = 0;
-    int hwm = (int)(LISTEN_PIPE_BYTES / frame);
-    if (hwm > LISTEN_RCVHWM_MAX)
-        hwm = LISTEN_RCVHWM_MAX;
-    if (hwm < LISTEN_RCVHWM_MIN)
-        hwm = LISTEN_RCVHWM_MIN;
+    int64_t share = b->cfg->output_budget / LISTEN_PIPE_SHARE / frame;
+    if (share > LISTEN_RCVHWM_MAX)
+        share = LISTEN_RCVHWM_MAX;
+    if (share < LISTEN_RCVHWM_MIN)
+        share = LISTEN_RCVHWM_MIN;
+    int hwm = (int)share;
     zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(r, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     zmq_setsockopt(r, ZMQ_SNDHWM, &shwm, sizeof shwm);

@@ -16,19 +16,25 @@
 # WAVE_SECONDS, each wave's killed before the next, with the RSS sampled
 # all along, so that what a wave leaves behind shows as growth.
 #
-# The p99 bound is not met reliably yet, so it is printed and asserted
-# only with SOAK_JUDGE_P99=1 (and then only when the machine is not loaded
-# by others: a one-minute load average under the number of cores).  The
-# broker reads one message per connection in turn, so an attacker's costly
-# frames delay the honest pair: on a quiet 2-core machine its p99 was
-# 70 ms in one run and 288 ms in another.  Reading fair by time, not by
-# message, is what remains (issue 15).
+# The honest pair's round-trip p99 is asserted under P99_MS.  The
+# attackers run at nice 19: in real life they are on other machines, and
+# here their own CPU (Python building and sending 400 MB) would otherwise
+# be taken from the broker and the honest pair on the same two cores, a
+# delay no broker can prevent.  What is judged is what the broker does
+# with their frames.  Broken behaviour: every frame or retained value above
+# 128 KiB was a fresh mmap, so the broker spent 1.6 s of CPU and 53,000-
+# 66,000 page faults on one wave, and the honest pair's p99 was 64-275 ms
+# with the machine loaded by others (load 10-16) and 0.67-3.8 s with the
+# attackers not niced; now 0.8 s, 6,000-10,000 faults, p99 58-196 ms.
+# The page faults are asserted too (FAULTS_MAX a wave): they do not depend
+# on the machine's load as the p99 does.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/integration/hostile.sh"
 
 HANDSHAKE_KEY=handshake_timeout_ms CHANNELS_KEY=max_channels RETAINED_KEY=max_retained_bytes
 BUDGET_KEY=output_budget PENDING_KEY=max_pending
 LIMIT_KB=$((65536 * RSS_SCALE)) # the bound on the broker's RSS
+FAULTS_MAX=$((25000 * RSS_SCALE)) # the bound on the broker's page faults per wave
 P99_MS=250 SECONDS_HONEST=${SOAK_SECONDS:-10} WAVE_SECONDS=${WAVE_SECONDS:-30}
 LOAD=$(cut -d' ' -f1 /proc/loadavg) CORES=$(nproc)
 
@@ -60,6 +66,7 @@ wait_for_file_lines honest.out 1
 # One wave of every attacker; their pids in $WAVE.
 attack_wave() {
     WAVE=()
+    local HOSTILE="nice -n 19 $HOSTILE"
     $HOSTILE amplify "$PUBSUB_BROKER" 1000 > amp.out 2>&1 & WAVE+=($!)
     $HOSTILE taken-id "$PUBSUB_BROKER" victim 200 1000000 > taken.out 2>&1 & WAVE+=($!)
     $HOSTILE waits "$PUBSUB_BROKER" 20000 > waits.out 2>&1 & WAVE+=($!)
@@ -67,8 +74,10 @@ attack_wave() {
     $HOSTILE chanflood "$PUBSUB_BROKER" 200 262144 > chan.out 2>&1 & WAVE+=($!)
     $HOSTILE logflood "$PUBSUB_BROKER" 5000 > log.out 2>&1 & WAVE+=($!)
     for i in 1 2 3; do $HOSTILE nonreader "$PUBSUB_BROKER" firehose > "nr$i.out" 2>&1 & WAVE+=($!); done
-    "$BUILD/ppub" -c firehose -t big --size 65536 -n 2048 > /dev/null 2>&1 & WAVE+=($!)
+    nice -n 19 "$BUILD/ppub" -c firehose -t big --size 65536 -n 2048 > /dev/null 2>&1 & WAVE+=($!)
 }
+faults() { awk '{ print $10 }' /proc/"$BROKER_PID"/stat; } # minor faults, all threads
+faults0=$(faults)
 waves=0
 while kill -0 "$honest" 2> /dev/null; do
     attack_wave
@@ -84,18 +93,17 @@ while kill -0 "$honest" 2> /dev/null; do
 done
 wait "$honest" || fail "hostile.py honest: $(cat honest.err)"
 peak=$(sort -n rss.samples | tail -1) hwm=$(peak_kb)
+per_wave=$((($(faults) - faults0) / waves))
+echo "# broker page faults a wave: $per_wave; last wave: $(cat taken.out chan.out 2> /dev/null | tr '\n' ' ')"
 read -r _ sent _ got _ lat _ ping _ pmax _ lost < <(tail -1 honest.out)
 [ "$got" = "$sent" ] || problem "the honest subscriber got $got of $sent"
-judged="bound $P99_MS ms"
-if [ "${SOAK_JUDGE_P99:-0}" != 1 ]; then
-    judged="p99 not judged: bound $P99_MS ms, asserted with SOAK_JUDGE_P99=1"
-elif awk -v l="$LOAD" -v n="$CORES" 'BEGIN { exit !(l < n) }'; then
-    awk -v a="$lat" -v b="$ping" -v m="$P99_MS" 'BEGIN { exit !(a < m && b < m) }' ||
-        problem "honest pair's p99 delivery ${lat} ms, ping ${ping} ms (max ${pmax}), bound $P99_MS ms"
-else
-    judged="p99 not judged: load $LOAD on $CORES cores"
-fi
+awk -v a="$lat" -v b="$ping" -v m="$P99_MS" 'BEGIN { exit !(a < m && b < m) }' ||
+    problem "honest pair's p99 delivery ${lat} ms, ping ${ping} ms (max ${pmax}), bound $P99_MS ms (load $LOAD on $CORES cores)"
+[ "$per_wave" -lt "$FAULTS_MAX" ] ||
+    problem "the broker took $per_wave page faults per wave, bound $FAULTS_MAX (a fresh mmap per large frame?)"
 [ "$hwm" -lt "$LIMIT_KB" ] || problem "broker RSS peaked at ${hwm} KiB (sampled ${peak}), bound ${LIMIT_KB}"
 # The last sample: what the waves left behind.
 last=$(tail -1 rss.samples)
-verdict "$waves wave(s) of seven attacks in ${SECONDS_HONEST} s: broker peak ${hwm} KiB (bound ${LIMIT_KB}), at the end ${last} KiB; honest pair $(tail -1 honest.out) ($judged)"
+# At nice 19 on a loaded machine the attackers send less: say how much.
+volume=$(cat taken.out chan.out 2> /dev/null | tr '\n' ' ')
+verdict "$waves wave(s) of seven attacks in ${SECONDS_HONEST} s (last wave: ${volume:-the big-frame senders said nothing}): broker peak ${hwm} KiB (bound ${LIMIT_KB}), at the end ${last} KiB, $per_wave page faults a wave; honest pair $(tail -1 honest.out) (bound $P99_MS ms, load $LOAD)"
