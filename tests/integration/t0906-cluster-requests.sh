@@ -12,6 +12,13 @@ cluster_start
 spawn c "$BUILD/psub" -v -t 'logs:svc/echo' --echo 2> echo.err
 wait_for_file_lines echo.err 1
 expect_eq "$(on a "$BUILD/ppub" -t logs:svc/echo --request --timeout 5000 "hello")" hello "reply from C's responder"
+# A survey on broadcast 'alerts' collects the replies of every node.
+spawn b "$BUILD/psub" -v -c alerts --reply 'echo from-b' 2> surv-b.err
+wait_for_file_lines surv-b.err 1
+spawn c "$BUILD/psub" -v -c alerts --reply 'echo from-c' 2> surv-c.err
+wait_for_file_lines surv-c.err 1
+survey=$(on a "$BUILD/ppub" -c alerts --request --timeout 5000 "who is there?" | sort | tr '\n' ' ')
+expect_eq "$survey" "from-b from-c " "the replies of a survey from A to responders on B and C"
 
 cluster_driver a noresp "$R" > lat || fail "the driver exited $?: $(cat lat)"
 read -r p50 p99 max _ wrong < lat
