@@ -19,13 +19,17 @@ broker_key "$HANDSHAKE_KEY" "$HANDSHAKE_MS"
 cat > b.conf << EOF2
 broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; $KEYS };
 EOF2
-BROKER_WRAPPER="prlimit --nofile=256:256" start_broker -c b.conf
-$HOSTILE silent "$PUBSUB_BROKER" $N 8 > silent.out 2> silent.err &
-wait_for_file_lines silent.out 1
-"$BUILD/pctl" --timeout 3000 ping > /dev/null 2> ping.err || problem "pctl ping beside $N silent connections: $(cat ping.err)"
-wait_for_file_lines silent.out 2 20
-closed=$(sed -n 2p silent.out)
-case "$closed" in "$N of $N closed"*) ;; *) problem "silent connections not timed out after ${HANDSHAKE_MS} ms: $closed" ;; esac
+silent_round() { # CONF OUT WHAT: a broker on CONF beside $N silent connections; closed in $closed
+    BROKER_WRAPPER="prlimit --nofile=256:256" start_broker -c "$1"
+    $HOSTILE silent "$PUBSUB_BROKER" $N 8 > "$2" 2> "${2%.out}.err" &
+    wait_for_file_lines "$2" 1
+    "$BUILD/pctl" --timeout 3000 ping > /dev/null 2> ping.err || problem "pctl ping beside $N $3: $(cat ping.err)"
+    wait_for_file_lines "$2" 2 20
+    closed=$(sed -n 2p "$2")
+    case "$closed" in "$N of $N closed"*) ;; *) problem "$3 not timed out after ${HANDSHAKE_MS} ms: $closed" ;; esac
+}
+silent_round b.conf silent.out "silent connections"
+plain=$closed
 grep -Eqi "handshake|silent|pre-HELLO" brokerd.log || problem "nothing logged about the silent connections"
 
 # The same on a CURVE endpoint, where a connection that never finishes
@@ -38,11 +42,5 @@ broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; 
 security = { clients = ( { name = "c"; public_key = "$cpub"; allow = [ "admin" ]; } ); };
 EOF2
 export PUBSUB_CURVE_SERVER_KEY=$SCRATCH/broker.pub PUBSUB_CURVE_KEY=$SCRATCH/client.key
-BROKER_WRAPPER="prlimit --nofile=256:256" start_broker -c c.conf
-$HOSTILE silent "$PUBSUB_BROKER" $N 8 > curve.out 2> curve.err &
-wait_for_file_lines curve.out 1
-"$BUILD/pctl" --timeout 3000 ping > /dev/null 2> ping.err || problem "pctl ping beside $N silent CURVE connections: $(cat ping.err)"
-wait_for_file_lines curve.out 2 20
-cclosed=$(sed -n 2p curve.out)
-case "$cclosed" in "$N of $N closed"*) ;; *) problem "silent CURVE connections not timed out after ${HANDSHAKE_MS} ms: $cclosed" ;; esac
-verdict "pctl served beside $N silent connections; $closed; on CURVE: $cclosed"
+silent_round c.conf curve.out "silent CURVE connections"
+verdict "pctl served beside $N silent connections; $plain; on CURVE: $closed"
