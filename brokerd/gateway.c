@@ -54,6 +54,7 @@
 #include "text.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ struct gateway {
 #define GATEWAY_RCVHWM_MIN 16       /* messages read ahead from one publisher at least */
 #define GATEWAY_HWM_MAX 100000      /* ... and either at most */
 #define GATEWAY_HARD_CAP 16         /* client_buffers one peer's pipe may hold */
+#define GATEWAY_SUBS_HWM 10       /* subscriptions libzmq takes from one SUB ahead of the count */
 #define GATEWAY_TICK_MS 100         /* how often an unbound xpub tries to bind again */
 #define GATEWAY_REBIND_WAIT_MS 1000 /* ... waiting this long at most for its subscribers to go */
 /* Bytes of one frame a SUB socket may send the XPUB: a subscription no
@@ -149,6 +151,12 @@ static void *open_socket(broker *b, int type, const char *ep)
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, type == ZMQ_XPUB ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    /* What a SUB sends the XPUB is subscriptions, which libzmq files in
+     * its trie as it takes them from the pipe, before the broker counts
+     * them: a short pipe keeps that ahead of the count by little. */
+    int subs_hwm = GATEWAY_SUBS_HWM;
+    if (type == ZMQ_XPUB)
+        zmq_setsockopt(s, ZMQ_RCVHWM, &subs_hwm, sizeof subs_hwm);
     /* A connection that never finishes the ZMTP handshake is closed as on
      * the ROUTERs (listen.c), not after libzmq's 30 s. */
     int ivl = (int)b->cfg->handshake_timeout_ms;
@@ -339,11 +347,12 @@ static void reset_xpub(broker *b)
     g->reset_at = loop_now();
 }
 
-/* Takes the (un)subscriptions the XPUB reports: "\x01prefix" or "\x00prefix". */
-static void read_subscriptions(broker *b)
+/* Takes up to max (un)subscriptions the XPUB reports: "\x01prefix" or
+ * "\x00prefix". */
+static void read_subscriptions(broker *b, long max)
 {
     gateway *g = b->gw;
-    for (int i = 0; i < GATEWAY_BURST; i++) {
+    for (long i = 0; i < max; i++) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, g->xpub, ZMQ_DONTWAIT) < 0) {
@@ -382,7 +391,8 @@ static long gateway_tick(void *ctx)
         return -1;
     if (!g->resetting)
         return GATEWAY_TICK_MS;
-    read_subscriptions(b);
+    /* All of them: the unsubscriptions of the SUBs that went. */
+    read_subscriptions(b, LONG_MAX);
     if (g->n_subscribed && loop_now() - g->reset_at < GATEWAY_REBIND_WAIT_MS)
         return GATEWAY_TICK_MS;
     if (listen_rebind(b, g->xpub, g->xpub_bound) == 0) {
@@ -516,7 +526,7 @@ static void read_publishers(broker *b)
 /* The loop's handlers of the two sockets. */
 static void xpub_input(void *ctx)
 {
-    read_subscriptions(ctx);
+    read_subscriptions(ctx, GATEWAY_BURST);
 }
 
 static void xsub_input(void *ctx)
