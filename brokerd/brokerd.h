@@ -148,6 +148,7 @@ typedef struct config {
                                   * it the client furthest behind is cut off (default 1 GiB) */
     char *gateway_xpub;          /* plain ZeroMQ gateway, or NULL */
     char *gateway_xsub;          /* plain ZeroMQ gateway, or NULL */
+    long gateway_max_subscriptions; /* distinct prefixes the gateway's xpub may hold (default 1000) */
     config_channel *channels;    /* declared channels, file order */
     int curve;                   /* broker.curve is set: tcp endpoints speak CURVE */
     char curve_public[41];       /* the broker's CURVE public key, Z85 */
@@ -1261,6 +1262,9 @@ void listen_apply_limits(broker *b);
  * failure.
  * 0, or -1 after logging. */
 int listen_bind(broker *b, void *sock, const char *ep, const char *what);
+/* listen_bind again after zmq_unbind, without a log line: 0, or -1 while
+ * the old listener still holds the address (or on another failure). */
+int listen_rebind(broker *b, void *sock, const char *ep);
 /* Closes the ROUTERs and removes the socket files they created. */
 void listen_close(broker *b);
 /* Watches the ROUTERs' connections until their HELLO: counted per source

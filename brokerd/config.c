@@ -635,6 +635,7 @@ static void load_broker(struct loader *l, config *c, const config_setting_t *g)
     }
     if ((s = cfg_member(g, "gateway", K_GROUP))) {
         cfg_check_group(l, s, cfg_gateway_keys, "broker.gateway");
+        cfg_get_long(l, s, "max_subscriptions", 1, 1000000, &c->gateway_max_subscriptions);
         const char *names[2] = {"xpub", "xsub"};
         char **slots[2] = {&c->gateway_xpub, &c->gateway_xsub};
         for (int i = 0; i < 2; i++) {
@@ -958,6 +959,7 @@ static config *config_base(void)
     c->handshake_timeout_ms = 10000;
     c->max_handshakes_per_address = 64;
     c->max_subscriptions = 1000;
+    c->gateway_max_subscriptions = 1000;
     c->max_retained = 10000;
     c->client_buffer = 8L << 20;
     c->max_pending = 100000;

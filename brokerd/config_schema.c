@@ -27,7 +27,8 @@ const struct key cfg_broker_keys[] = {
     {"max_pending", K_INT},      {"max_wait_ms", K_INT},         {"max_channels", K_INT},
     {"max_retained_bytes", K_INT}, {"output_budget", K_INT},     {NULL, 0}};
 const struct key cfg_http_keys[] = {{"listen", K_STRING}, {"token_file", K_STRING}, {NULL, 0}};
-const struct key cfg_gateway_keys[] = {{"xpub", K_STRING}, {"xsub", K_STRING}, {NULL, 0}};
+const struct key cfg_gateway_keys[] = {{"xpub", K_STRING}, {"xsub", K_STRING},
+                                      {"max_subscriptions", K_INT}, {NULL, 0}};
 const struct key cfg_curve_keys[] = {{"secret_key_file", K_STRING}, {NULL, 0}};
 const struct key cfg_keyfile_keys[] = {{"public_key", K_STRING}, {"secret_key", K_STRING},
                                           {NULL, 0}};

@@ -54,6 +54,7 @@
 #include "text.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,10 @@ struct gateway {
     void *xsub;            /* PUB sockets connect here; NULL when not configured */
     char *xpub_ep;         /* the endpoint xpub is bound to, for reload and status */
     char *xsub_ep;         /* the endpoint xsub is bound to */
+    char xpub_bound[256];  /* xpub's endpoint as libzmq resolved it, for zmq_unbind */
+    int resetting;         /* xpub unbound past max_subscriptions, not bound again yet */
+    int64_t reset_at;      /* when it was unbound (loop_now) */
+    uint64_t resets;       /* times xpub was unbound past max_subscriptions */
     size_t n_subscribed;   /* distinct prefixes subscribed on xpub, as it reported them */
     gw_prefix *prefixes;   /* those prefixes, unordered, while they are few enough */
     size_t n_prefixes;     /* entries in prefixes */
@@ -90,6 +95,9 @@ struct gateway {
 #define GATEWAY_RCVHWM_MIN 16       /* messages read ahead from one publisher at least */
 #define GATEWAY_HWM_MAX 100000      /* ... and either at most */
 #define GATEWAY_HARD_CAP 16         /* client_buffers one peer's pipe may hold */
+#define GATEWAY_SUBS_HWM 10       /* subscriptions libzmq takes from one SUB ahead of the count */
+#define GATEWAY_TICK_MS 100         /* how often an unbound xpub tries to bind again */
+#define GATEWAY_REBIND_WAIT_MS 1000 /* ... waiting this long at most for its subscribers to go */
 /* Bytes of one frame a SUB socket may send the XPUB: a subscription no
  * longer than a subject, with room for its framing ("\x01" before ZMTP
  * 3.1, the command name "\x09SUBSCRIBE" since). */
@@ -143,6 +151,12 @@ static void *open_socket(broker *b, int type, const char *ep)
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, type == ZMQ_XPUB ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    /* What a SUB sends the XPUB is subscriptions, which libzmq files in
+     * its trie as it takes them from the pipe, before the broker counts
+     * them: a short pipe keeps that ahead of the count by little. */
+    int subs_hwm = GATEWAY_SUBS_HWM;
+    if (type == ZMQ_XPUB)
+        zmq_setsockopt(s, ZMQ_RCVHWM, &subs_hwm, sizeof subs_hwm);
     /* A connection that never finishes the ZMTP handshake is closed as on
      * the ROUTERs (listen.c), not after libzmq's 30 s. */
     int ivl = (int)b->cfg->handshake_timeout_ms;
@@ -178,6 +192,9 @@ int gateway_open(broker *b)
             goto oom;
         if (!(g->xpub = open_socket(b, ZMQ_XPUB, c->gateway_xpub)))
             return -1;
+        size_t len = sizeof g->xpub_bound;
+        if (zmq_getsockopt(g->xpub, ZMQ_LAST_ENDPOINT, g->xpub_bound, &len) < 0)
+            snprintf(g->xpub_bound, sizeof g->xpub_bound, "%s", c->gateway_xpub);
     }
     if (c->gateway_xsub) {
         if (!(g->xsub_ep = strdup(c->gateway_xsub)))
@@ -298,11 +315,44 @@ static void prefix_remove(gateway *g, const uint8_t *p, size_t len)
     }
 }
 
-/* Takes the (un)subscriptions the XPUB reports: "\x01prefix" or "\x00prefix". */
-static void read_subscriptions(broker *b)
+/*
+ * libzmq's XPUB keeps every distinct prefix its SUB sockets send, in a
+ * trie of some KB for 200 random bytes, for as long as they stay
+ * connected, and it cannot be told to refuse one: ZMQ_XPUB_MANUAL leaves
+ * the trie that matches to the broker, but in libzmq 4.3.4 it keeps a
+ * second trie of every subscription anyway (to report them when their
+ * SUB goes), and it gives the broker no way to tell which SUB sent one.
+ * So past gateway.max_subscriptions distinct prefixes the broker unbinds
+ * the xpub, which closes every connection accepted on it and frees their
+ * subscriptions, and binds it again (gateway_tick): honest SUB sockets
+ * reconnect by themselves and subscribe again, and one that sends too
+ * many is cut off again.  Memory is bounded; the gateway's subscribers
+ * lose what is sent meanwhile.
+ */
+static void reset_xpub(broker *b)
 {
     gateway *g = b->gw;
-    for (int i = 0; i < GATEWAY_BURST; i++) {
+    log_limited(LOG_LVL_WARNING, "gateway subscriptions past the limit", "",
+                "gateway: more than %ld distinct subscriptions on the xpub socket "
+                "(broker.gateway.max_subscriptions): every SUB socket on it is disconnected",
+                b->cfg->gateway_max_subscriptions);
+    g->resets++;
+    if (zmq_unbind(g->xpub, g->xpub_bound) < 0) {
+        log_limited(LOG_LVL_ERR, "gateway xpub unbind failed", "",
+                    "gateway: cannot unbind the xpub socket from %s: %s", g->xpub_bound,
+                    zmq_strerror(errno));
+        return;
+    }
+    g->resetting = 1;
+    g->reset_at = loop_now();
+}
+
+/* Takes up to max (un)subscriptions the XPUB reports: "\x01prefix" or
+ * "\x00prefix". */
+static void read_subscriptions(broker *b, long max)
+{
+    gateway *g = b->gw;
+    for (long i = 0; i < max; i++) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, g->xpub, ZMQ_DONTWAIT) < 0) {
@@ -322,7 +372,35 @@ static void read_subscriptions(broker *b)
                 prefix_remove(g, d + 1, n - 1);
         }
         zmq_msg_close(&m);
+        if (!g->resetting && g->n_subscribed > (size_t)b->cfg->gateway_max_subscriptions)
+            reset_xpub(b);
     }
+}
+
+/*
+ * The timer of the xpub while it is unbound: reads the unsubscriptions
+ * of the connections that went, and binds again once they all have, or
+ * after GATEWAY_REBIND_WAIT_MS (libzmq closes the old listener in its
+ * own thread: until it has, the bind fails and is tried again).
+ */
+static long gateway_tick(void *ctx)
+{
+    broker *b = ctx;
+    gateway *g = b->gw;
+    if (!g || !g->xpub)
+        return -1;
+    if (!g->resetting)
+        return GATEWAY_TICK_MS;
+    /* All of them: the unsubscriptions of the SUBs that went. */
+    read_subscriptions(b, LONG_MAX);
+    if (g->n_subscribed && loop_now() - g->reset_at < GATEWAY_REBIND_WAIT_MS)
+        return GATEWAY_TICK_MS;
+    if (listen_rebind(b, g->xpub, g->xpub_bound) == 0) {
+        g->resetting = 0;
+        log_limited(LOG_LVL_INFO, "gateway xpub bound again", "",
+                    "gateway: xpub listening on %s again", g->xpub_bound);
+    }
+    return GATEWAY_TICK_MS;
 }
 
 /* True when prefix p matches the subject name + "/" + topic. */
@@ -448,7 +526,7 @@ static void read_publishers(broker *b)
 /* The loop's handlers of the two sockets. */
 static void xpub_input(void *ctx)
 {
-    read_subscriptions(ctx);
+    read_subscriptions(ctx, GATEWAY_BURST);
 }
 
 static void xsub_input(void *ctx)
@@ -461,7 +539,8 @@ int gateway_watch(broker *b)
     gateway *g = b->gw;
     if (!g)
         return 0;
-    if (g->xpub && loop_watch(b->loop, g->xpub, -1, xpub_input, b, NULL) < 0)
+    if (g->xpub && (loop_watch(b->loop, g->xpub, -1, xpub_input, b, NULL) < 0 ||
+                    loop_timer(b->loop, GATEWAY_TICK_MS, gateway_tick, b) < 0))
         return -1;
     /* Not read while a "block" receiver holds every publisher back. */
     if (g->xsub && loop_watch(b->loop, g->xsub, -1, xsub_input, b, &b->throttled) < 0)
@@ -471,8 +550,9 @@ int gateway_watch(broker *b)
 
 json_t *gateway_status(const gateway *g)
 {
-    return json_pack("{s:s?, s:s?, s:I, s:b, s:I, s:I, s:I, s:I}", "xpub", g->xpub_ep,
+    return json_pack("{s:s?, s:s?, s:I, s:I, s:b, s:I, s:I, s:I, s:I}", "xpub", g->xpub_ep,
                      "xsub", g->xsub_ep, "subscriptions", (json_int_t)g->n_subscribed,
+                     "subscription_resets", (json_int_t)g->resets,
                      "forward_all", g->forward_all, "forwarded", (json_int_t)g->forwarded,
                      "send_failed", (json_int_t)g->send_failed, "accepted",
                      (json_int_t)g->accepted, "refused", (json_int_t)g->refused);

@@ -128,17 +128,26 @@ static int bind_endpoint(broker *b, void *sock, const char *ep)
         umask(old);
     if (rc < 0)
         return -1;
-    if (file) {
+    /* A file bound again (the gateway's xpub after a reset) is listed once. */
+    size_t i = 0;
+    while (file && i < b->n_ipc_owned && strcmp(b->ipc_owned[i], ep + 6) != 0)
+        i++;
+    if (file && i == b->n_ipc_owned) {
         char **more = realloc(b->ipc_owned, (b->n_ipc_owned + 1) * sizeof *more);
         if (more) {
             b->ipc_owned = more;
             if ((more[b->n_ipc_owned] = strdup(ep + 6)))
                 b->n_ipc_owned++;
         }
-        if (ipc_set_mode(b, ep + 6) < 0)
-            return -2;
     }
+    if (file && ipc_set_mode(b, ep + 6) < 0)
+        return -2;
     return 0;
+}
+
+int listen_rebind(broker *b, void *sock, const char *ep)
+{
+    return bind_endpoint(b, sock, ep) == 0 ? 0 : -1;
 }
 
 int listen_bind(broker *b, void *sock, const char *ep, const char *what)

@@ -19,7 +19,8 @@ conf() { # AUTO_CREATE
     cat > g.conf << EOF
 broker = {
   endpoints = [ "tcp://127.0.0.1:$PORT" ];
-  gateway = { xpub = "tcp://127.0.0.1:$XPUB"; xsub = "tcp://127.0.0.1:$XSUB"; };
+  gateway = { xpub = "tcp://127.0.0.1:$XPUB"; xsub = "tcp://127.0.0.1:$XSUB";
+              max_subscriptions = 2000; };
   data_dir = "$SCRATCH/data";
   auto_create = "$1";
   max_message_size = 4096;
