@@ -27,7 +27,9 @@
 # with the machine loaded by others (load 10-16) and 0.67-3.8 s with the
 # attackers not niced; now 0.8 s, 6,000-10,000 faults, p99 58-196 ms.
 # The page faults are asserted too (FAULTS_MAX a wave): they do not depend
-# on the machine's load as the p99 does.
+# on the machine's load as the p99 does.  Not under the sanitizers: there
+# the allocator is libasan's, which brokerd's mallopt settings do not
+# reach (125,000 faults a wave measured), so the figure is printed only.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/integration/hostile.sh"
 
@@ -35,6 +37,7 @@ HANDSHAKE_KEY=handshake_timeout_ms CHANNELS_KEY=max_channels RETAINED_KEY=max_re
 BUDGET_KEY=output_budget PENDING_KEY=max_pending
 LIMIT_KB=$((65536 * RSS_SCALE)) # the bound on the broker's RSS
 FAULTS_MAX=$((25000 * RSS_SCALE)) # the bound on the broker's page faults per wave
+case "$BUILD" in *build-asan) FAULTS_MAX= ;; esac # libasan's allocator: not judged
 P99_MS=250 SECONDS_HONEST=${SOAK_SECONDS:-10} WAVE_SECONDS=${WAVE_SECONDS:-30}
 LOAD=$(cut -d' ' -f1 /proc/loadavg) CORES=$(nproc)
 
@@ -99,7 +102,7 @@ read -r _ sent _ got _ lat _ ping _ pmax _ lost < <(tail -1 honest.out)
 [ "$got" = "$sent" ] || problem "the honest subscriber got $got of $sent"
 awk -v a="$lat" -v b="$ping" -v m="$P99_MS" 'BEGIN { exit !(a < m && b < m) }' ||
     problem "honest pair's p99 delivery ${lat} ms, ping ${ping} ms (max ${pmax}), bound $P99_MS ms (load $LOAD on $CORES cores)"
-[ "$per_wave" -lt "$FAULTS_MAX" ] ||
+[ -z "$FAULTS_MAX" ] || [ "$per_wave" -lt "$FAULTS_MAX" ] ||
     problem "the broker took $per_wave page faults per wave, bound $FAULTS_MAX (a fresh mmap per large frame?)"
 [ "$hwm" -lt "$LIMIT_KB" ] || problem "broker RSS peaked at ${hwm} KiB (sampled ${peak}), bound ${LIMIT_KB}"
 # The last sample: what the waves left behind.
