@@ -562,6 +562,13 @@ struct client {
                             * DELIVER_BATCH only to 1.2 and later */
     size_t batch_at;       /* offset in cur of the DELIVER_BATCH its next plain delivery may
                             * join (out_put_batched); any other offset when none */
+    uint64_t run;          /* the run (deliver.c) whose DELIVER_BATCH ends cur at run_end,
+                            * at batch_at, next run_seq: its next payload is appended as is
+                            * (out_grow_batch); 0 when none */
+    uint64_t run_seq;      /* the sequence number that payload must have */
+    size_t run_end;        /* cur.len after the run's last payload: any other record, a send
+                            * or a drop of cur changes it and ends the shortcut */
+    size_t run_count_at;   /* offset in cur of that record's count; 0 until asked */
     uint8_t notes;         /* PS_WIRE_NOTE_* of its publishes since its last PING (channel.c) */
     char note_channel[PS_WIRE_NAME_MAX + 1]; /* the channel of the first of those notes */
     channel *msg_ch;       /* the channel its last message passed every check for, so
@@ -1035,6 +1042,7 @@ int chan_apply_config(broker *b);
  * output on a block channel (client.c bounds the two backlogs apart). */
 enum { PARK_QUEUE, PARK_RECEIVER, PARK_INTEREST };
 enum { CHAN_PARK = 0x10000 }; /* chan_publish: keep the record, a full queue or block receiver waits (no PS_WERR_*) */
+enum { CHAN_ONE = 0x20000 };  /* chan_publish_run: the rest is the caller's, payload by payload */
 /*
  * The request handlers: each returns 0 when done (answers sent), or a
  * PS_WERR_* code with the reason in why[cap] for the caller to send as
@@ -1042,6 +1050,19 @@ enum { CHAN_PARK = 0x10000 }; /* chan_publish: keep the record, a full queue or 
  * chan_subscribe when its OK waits for the cluster's peers.
  */
 int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
+/*
+ * The payloads of a PUBLISH_BATCH taken as one run: when c's last message
+ * was let through to the batch's channel (chan_publish's memory of it),
+ * a pubsub or broadcast channel, and the batch asks nothing a run does
+ * not do payload by payload (RETAIN; STRICT with nobody to reach), each
+ * payload is published as chan_publish would, with the channel, right,
+ * topic and receivers judged once.  Returns 0 when every payload went;
+ * CHAN_PARK when one must wait for a block receiver, cmd narrowed to it
+ * and those after it; CHAN_ONE with cmd narrowed to the payloads left,
+ * whose first the caller publishes alone (chan_publish: the first of a
+ * run, or one the run refuses, so that the refusal is explained there).
+ */
+int chan_publish_run(broker *b, client *c, ps__cmd *cmd);
 int chan_subscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 uint16_t chan_unsubscribe(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 uint16_t chan_request(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
@@ -1141,6 +1162,25 @@ int deliver_has_receiver(channel *ch, const ps__slice *topic);
  * clients it was meant for (dropped deliveries count; the hook's do not). */
 unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
                          const ps__slice *data, pending *pd);
+/* A run: consecutive plain messages of one publisher on one channel and
+ * topic (chan_publish_run), whose receivers are found once. */
+typedef struct {
+    channel *ch;           /* the channel */
+    ps__slice topic;       /* the topic of every message of the run */
+    uint64_t id;           /* a fan-out stamp of its own: clients' run memos name it */
+    sub **rcv;             /* the receivers, one subscription per client, in fan-out order */
+    size_t n;              /* entries in rcv (at most the channel's subscriptions) */
+    size_t head;           /* bytes of a DELIVER_BATCH of one empty payload on ch and topic */
+} deliver_run;
+/* Finds the receivers of a run on ch and topic into r.  Returns 0, or -1
+ * out of memory (nothing to end). */
+int deliver_run_begin(broker *b, deliver_run *r, channel *ch, const ps__slice *topic);
+/* deliver_full_receiver for the run's next message. */
+client *deliver_run_full(const broker *b, const deliver_run *r);
+/* deliver_fan_out of the run's next message (no sync waiter); every
+ * receiver of 1.2 gets it in a DELIVER_BATCH.  Returns the receivers. */
+size_t deliver_run_one(broker *b, const deliver_run *r, uint64_t seq, const ps__slice *data);
+void deliver_run_end(deliver_run *r);
 /* Adds (on: 1 for pubsub messages, 2 for broadcast messages too) or
  * removes (on 0) the fan-out hook fn with ctx; a hook is called only
  * while it is there, so one that is idle costs a message nothing.  At most
@@ -1228,8 +1268,14 @@ void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, s
 /* A plain delivery to a client of 1.2, cmd a DELIVER_BATCH of its one
  * payload and size its ps__wire_size: joins the batch that ends c's
  * output when it follows it (same channel, topic and flags, the next
- * seq), else starts one. */
-void out_put_batched(broker *b, client *c, const ps__cmd *cmd, size_t size);
+ * seq), else starts one.  run: the run of deliver.c it is part of, else 0. */
+void out_put_batched(broker *b, client *c, const ps__cmd *cmd, size_t size, uint64_t run);
+/* The next payload of run (deliver.c) for c, as out_put_batched would
+ * have joined it, without its checks: 1 when done, 0 when c's output does
+ * not end with the run's batch at seq, or the payload does not fit there
+ * (out_put_batched then decides what to do). */
+int out_grow_batch(broker *b, client *c, uint64_t run, uint64_t seq, const ps__slice *data,
+                   size_t size);
 /* ERROR(corr, code, printf text) to c. */
 void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

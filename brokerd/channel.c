@@ -528,6 +528,47 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     return 0;
 }
 
+int chan_publish_run(broker *b, client *c, ps__cmd *cmd)
+{
+    /* What chan_publish judges once a run: message_channel's memory of
+     * the channel (its name, right and the publisher's session), then the
+     * flags; a queue, a retained value or a strict publish that reaches
+     * nobody take chan_publish's way, one payload at a time. */
+    channel *ch = c->msg_ch;
+    if (!ch || c->msg_verb != VERB_PUBLISH || c->msg_gen != b->chan_gen ||
+        ch->type == CHAN_QUEUE || (cmd->flags & ~PS_WIRE_STRICT) ||
+        cmd->channel.len != ch->name_len || memcmp(cmd->channel.ptr, ch->name, ch->name_len) ||
+        !topic_valid_name(cmd->topic.ptr, cmd->topic.len))
+        return CHAN_ONE;
+    deliver_run run;
+    if (deliver_run_begin(b, &run, ch, &cmd->topic) < 0)
+        return CHAN_ONE;
+    int anyone = run.n || (b->remote_interest && b->remote_interest(b->interest_ctx, ch, &cmd->topic));
+    int rc = 0;
+    if (!anyone && (cmd->flags & PS_WIRE_STRICT))
+        rc = CHAN_ONE; /* each is refused, and told why, by chan_publish */
+    ps__slice rest = cmd->data, data;
+    while (!rc && cmd->count && !c->dead && !c->cut && ps__wire_batch_next(&rest, &data)) {
+        if ((long)data.len > b->cfg->max_message_size)
+            rc = CHAN_ONE; /* refused by chan_publish, with its reason */
+        else if (ch->slow == SLOW_BLOCK && deliver_run_full(b, &run)) {
+            c->park_why = PARK_RECEIVER; /* as chan_publish parks */
+            rc = CHAN_PARK;
+        }
+        if (rc)
+            break;
+        uint64_t seq = ++ch->seq;
+        count_in(b, ch, data.len);
+        deliver_run_one(b, &run, seq, &data);
+        if (!anyone)
+            note(c, ch, PS_WIRE_NOTE_NOBODY);
+        cmd->data = rest;
+        cmd->count--;
+    }
+    deliver_run_end(&run);
+    return rc;
+}
+
 uint16_t chan_publish_plain(broker *b, const ps__slice *name, const ps__slice *topic,
                             const ps__slice *data, char *why, size_t cap)
 {

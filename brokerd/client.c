@@ -152,10 +152,12 @@ static int client_record(broker *b, client *c, ps__cmd *cmd);
 
 /*
  * PUBLISH_BATCH: each payload is published as a PUBLISH of the batch's
- * channel, topic and flags would be, in order (the channel, its right and
- * the topic are judged once a run, see chan_publish).  When one must
- * wait (a full block receiver or queue), cmd is narrowed to it and the
- * payloads after it, for park_record to keep, and 1 is returned.
+ * channel, topic and flags would be, in order.  As many as can go as one
+ * run (chan_publish_run: the channel, right, topic and receivers judged
+ * once) do; the first of a run, and any the run will not take, go alone
+ * as that PUBLISH.  When one must wait (a full block receiver or queue),
+ * cmd is narrowed to it and the payloads after it, for park_record to
+ * keep, and 1 is returned.
  */
 static int client_batch(broker *b, client *c, ps__cmd *cmd)
 {
@@ -165,16 +167,19 @@ static int client_batch(broker *b, client *c, ps__cmd *cmd)
     }
     ps__cmd one = {.cmd = PS_CMD_PUBLISH, .flags = cmd->flags, .channel = cmd->channel,
                    .topic = cmd->topic};
-    ps__slice rest = cmd->data, from = rest;
-    for (uint32_t left = cmd->count; ps__wire_batch_next(&rest, &one.data); left--) {
-        if (client_record(b, c, &one)) {
-            cmd->data = from;
-            cmd->count = left;
+    while (cmd->count && !c->dead && !c->cut) {
+        int rc = chan_publish_run(b, c, cmd);
+        if (rc == CHAN_PARK)
             return 1;
-        }
-        if (c->dead || c->cut)
+        if (rc != CHAN_ONE)
             break;
-        from = rest;
+        ps__slice rest = cmd->data;
+        if (!ps__wire_batch_next(&rest, &one.data))
+            break;
+        if (client_record(b, c, &one))
+            return 1; /* cmd is still this payload and those after it */
+        cmd->data = rest;
+        cmd->count--;
     }
     return 0;
 }

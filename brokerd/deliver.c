@@ -18,6 +18,7 @@
 #include "brokerd.h"
 #include "defaults.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The DELIVER record of a message on s's channel. */
@@ -31,10 +32,11 @@ static ps__cmd deliver_cmd(const sub *s, uint8_t flags, uint64_t seq, uint64_t t
 /*
  * deliver, with the record d built, and encoded at enc (size bytes) when
  * enc is not NULL: a fan-out encodes its record once for all receivers
- * but the first.
+ * but the first.  run: the run (deliver_run) a DELIVER_BATCH is part of,
+ * else 0.
  */
 static int deliver_cmd_to(broker *b, sub *s, const ps__cmd *d, const void *enc, size_t size,
-                          int droppable)
+                          int droppable, uint64_t run)
 {
     client *c = s->cl;
     channel *ch = s->ch;
@@ -53,7 +55,7 @@ static int deliver_cmd_to(broker *b, sub *s, const ps__cmd *d, const void *enc, 
         s->gap = 0;
     }
     if (d->cmd == PS_CMD_DELIVER_BATCH)
-        out_put_batched(b, c, d, size);
+        out_put_batched(b, c, d, size, run);
     else
         out_put_record(b, c, d, enc, size);
     b->messages_out++;
@@ -66,43 +68,42 @@ int deliver(broker *b, sub *s, uint8_t flags, uint64_t seq, uint64_t tag, ps__sl
             ps__slice data, int droppable)
 {
     ps__cmd d = deliver_cmd(s, flags, seq, tag, &topic, &data);
-    return deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), droppable);
+    return deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), droppable, 0);
 }
 
 /*
- * The plain delivery of a fan-out (no receipt).  The lone receiver of a
- * channel, when it speaks 1.2, gets it in a DELIVER_BATCH with the
- * channel's messages before it in its output.  Else every receiver gets
- * the same record, so it is encoded once, into b->fan_rec, when the
+ * The plain delivery of a fan-out (no receipt).  A receiver that speaks
+ * 1.2 gets it in a DELIVER_BATCH with the channel's messages before it in
+ * its output: every such receiver of a run (run, deliver_run), else only
+ * a channel's lone receiver, since outside a run joining a batch costs
+ * brokerd more than copying a record encoded once.  Every other receiver
+ * gets the same record, so it is encoded once, into b->fan_rec, when the
  * second receiver is reached, and copied from there to the others.  *nth
  * counts those receivers so far.
  */
 static void deliver_plain(broker *b, sub *s, uint64_t seq, const ps__slice *topic,
-                          const ps__slice *data, int *nth)
+                          const ps__slice *data, int *nth, uint64_t run)
 {
     ps__cmd d = deliver_cmd(s, 0, seq, 0, topic, data);
-    if (s->cl->minor >= 2 && s->ch->n_subs == 1) {
-        /* 1.2: runs of a channel's messages go as DELIVER_BATCH records;
-         * the payload's own length is the 4 bytes ps__wire_size leaves out.
-         * Only to a channel's lone receiver: joining a batch costs brokerd
-         * more than copying the record encoded once for a fan-out. */
+    if (s->cl->minor >= 2 && (run || s->ch->n_subs == 1)) {
+        /* The payload's own length is the 4 bytes ps__wire_size leaves out. */
         d.cmd = PS_CMD_DELIVER_BATCH;
-        deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d) + 4, 1);
+        deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d) + 4, 1, run);
         return;
     }
     if ((*nth)++ == 0) {
-        deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), 1);
+        deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), 1, 0);
         return;
     }
     if (*nth == 2) {
         b->fan_rec.len = 0;
         if (ps__wire_put(&b->fan_rec, &d) < 0) {
             *nth = 1; /* out of memory here: each is encoded on its own */
-            deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), 1);
+            deliver_cmd_to(b, s, &d, NULL, ps__wire_size(&d), 1, 0);
             return;
         }
     }
-    deliver_cmd_to(b, s, &d, b->fan_rec.data, b->fan_rec.len, 1);
+    deliver_cmd_to(b, s, &d, b->fan_rec.data, b->fan_rec.len, 1, 0);
 }
 
 void deliver_queued(broker *b, sub *s, qmsg *qm, uint64_t tag)
@@ -150,6 +151,18 @@ int deliver_has_receiver(channel *ch, const ps__slice *topic)
     return receiver(ch, topic, NULL) != NULL;
 }
 
+/* The end of a message's fan-out, after its receivers: the room of a
+ * large record is given back, and the hooks have the message. */
+static inline void fan_out_end(broker *b, channel *ch, const ps__slice *topic,
+                               const ps__slice *data)
+{
+    if (b->fan_rec.cap > PS_FRAME_MAX)
+        ps__buf_free(&b->fan_rec); /* a large message's room is not kept */
+    for (int i = 0; i < b->n_fanout; i++)
+        if (ch->type == CHAN_PUBSUB || b->fanout[i].broadcast)
+            b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
+}
+
 unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *topic,
                          const ps__slice *data, pending *pd)
 {
@@ -163,7 +176,7 @@ unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *
         s->cl->stamp = stamp;
         reached++;
         if (!pd) {
-            deliver_plain(b, s, seq, topic, data, &nth);
+            deliver_plain(b, s, seq, topic, data, &nth, 0);
             continue;
         }
         ticket *t = ticket_new(b, TICKET_RECEIPT, s->cl, pd);
@@ -178,14 +191,80 @@ unsigned deliver_fan_out(broker *b, channel *ch, uint64_t seq, const ps__slice *
         if (!deliver(b, s, PS_WIRE_RECEIPT, seq, t->tag, *topic, *data, 1))
             ticket_free(b, t);
     }
-    if (b->fan_rec.cap > PS_FRAME_MAX)
-        ps__buf_free(&b->fan_rec); /* a large message's room is not kept */
-    for (int i = 0; i < b->n_fanout; i++)
-        if (ch->type == CHAN_PUBSUB || b->fanout[i].broadcast)
-            b->fanout[i].fn(b->fanout[i].ctx, ch, topic, data);
+    fan_out_end(b, ch, topic, data);
     if (pd)
         pending_check(b, pd); /* nobody (or nobody reachable): RESULT at once */
     return reached;
+}
+
+/*
+ * Runs.  A publisher's batch is many messages on one channel and topic:
+ * their receivers are the same for all (nothing in a fan-out subscribes,
+ * unsubscribes or forgets a client), so they are found once, and each
+ * receiver's DELIVER_BATCH grows by a payload at a time (out_grow_batch).
+ * Every delivery is still judged on its own where it may differ: a
+ * receiver's room (drop, block), its GAP, the counters, the hooks.
+ */
+int deliver_run_begin(broker *b, deliver_run *r, channel *ch, const ps__slice *topic)
+{
+    *r = (deliver_run){.ch = ch, .topic = *topic, .id = ++b->next_stamp};
+    if (ch->n_subs && !(r->rcv = malloc(ch->n_subs * sizeof *r->rcv)))
+        return -1;
+    sub *s;
+    TAILQ_FOREACH(s, &ch->subs, ch_link) {
+        if (s->cl->stamp == r->id || !receives(s, topic))
+            continue; /* one delivery per client, and only to receivers */
+        s->cl->stamp = r->id;
+        r->rcv[r->n++] = s;
+    }
+    ps__cmd d = {.cmd = PS_CMD_DELIVER_BATCH, .channel = {ch->name, ch->name_len},
+                 .topic = *topic};
+    r->head = ps__wire_size(&d) + 4;
+    return 0;
+}
+
+client *deliver_run_full(const broker *b, const deliver_run *r)
+{
+    size_t bound = (size_t)b->cfg->client_buffer;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->rcv[i]->cl->pending_bytes > bound)
+            return r->rcv[i]->cl;
+    return NULL;
+}
+
+size_t deliver_run_one(broker *b, const deliver_run *r, uint64_t seq, const ps__slice *data)
+{
+    channel *ch = r->ch;
+    size_t size = r->head + data->len; /* as deliver_plain counts a DELIVER_BATCH */
+    int nth = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        sub *s = r->rcv[i];
+        client *c = s->cl;
+        if (!s->gap && c->minor >= 2) {
+            if (ch->slow == SLOW_DROP && c->pending_bytes + size > (size_t)b->cfg->client_buffer) {
+                s->gap++; /* as deliver_cmd_to drops */
+                s->dropped++;
+                ch->dropped++;
+                b->dropped++;
+                continue;
+            }
+            if (out_grow_batch(b, c, r->id, seq, data, size)) {
+                b->messages_out++;
+                ch->delivered++;
+                ch->bytes_out += data->len;
+                continue;
+            }
+        }
+        deliver_plain(b, s, seq, &r->topic, data, &nth, r->id);
+    }
+    fan_out_end(b, ch, &r->topic, data);
+    return r->n;
+}
+
+void deliver_run_end(deliver_run *r)
+{
+    free(r->rcv);
+    r->rcv = NULL;
 }
 
 void deliver_tap(broker *b, fanout_hook *fn, void *ctx, int on)

@@ -236,6 +236,7 @@ void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, s
     if (room(b, c, size) < 0)
         return;
     c->batch_at = SIZE_MAX; /* a DELIVER_BATCH followed by another record is closed */
+    c->run = 0;
     if (enc ? ps__buf_append(&c->cur, enc, size) : ps__wire_put(&c->cur, cmd)) {
         log_warn("client %llu: cannot encode %s: %s", (unsigned long long)c->num,
                  ps__wire_cmd_name(cmd->cmd), strerror(errno));
@@ -251,8 +252,9 @@ void out_put_record(broker *b, client *c, const ps__cmd *cmd, const void *enc, s
  * that ends it: ps__wire_batch_add sees it past the end, or at 0 of an
  * empty buffer, and starts a new batch.
  */
-void out_put_batched(broker *b, client *c, const ps__cmd *cmd, size_t size)
+void out_put_batched(broker *b, client *c, const ps__cmd *cmd, size_t size, uint64_t run)
 {
+    c->run = 0;
     if (room(b, c, size) < 0)
         return;
     size_t before = c->cur.len;
@@ -263,6 +265,35 @@ void out_put_batched(broker *b, client *c, const ps__cmd *cmd, size_t size)
     }
     charge(b, c, (long)(c->cur.len - before));
     mark_dirty(b, c);
+    c->run = run;
+    c->run_seq = cmd->seq + 1;
+    c->run_end = c->cur.len;
+    c->run_count_at = 0;
+}
+
+/*
+ * The shortcut of a run: c's output ends with the run's DELIVER_BATCH
+ * (c->run_end is the length it left cur at, and any other write, a send
+ * or a drop of cur changes that length), so the payload joins it without
+ * comparing its channel, topic and flags again.  Whatever room() would
+ * act on (a bound, the budget, a full frame to send first) is left to
+ * out_put_batched, as is an encoding failure.
+ */
+int out_grow_batch(broker *b, client *c, uint64_t run, uint64_t seq, const ps__slice *data,
+                   size_t size)
+{
+    if (c->run != run || c->run_seq != seq || c->run_end != c->cur.len || c->cut || c->dead ||
+        c->pending_bytes + size > (size_t)b->cfg->client_buffer * OUT_HARD_CAP ||
+        b->out_bytes + size > (size_t)b->cfg->output_budget || c->cur.len + size > OUT_FRAME_MAX)
+        return 0;
+    if (!c->run_count_at)
+        c->run_count_at = ps__wire_batch_count_at(&c->cur, c->batch_at);
+    if (ps__wire_batch_grow(&c->cur, c->batch_at, c->run_count_at, data->ptr, data->len))
+        return 0;
+    charge(b, c, (long)(4 + data->len));
+    c->run_seq = seq + 1;
+    c->run_end = c->cur.len;
+    return 1;
 }
 
 void out_error(broker *b, client *c, uint64_t corr, uint16_t code, const char *fmt, ...)

@@ -177,9 +177,12 @@ size_t ps__wire_size(const ps__cmd *c)
 {
     if (!records[c->cmd])
         return 4; /* an unknown command: its length alone */
+    /* The summary is read once into locals: the compiler cannot know
+     * that the slices it adds do not overlap it. */
+    const uint8_t *var = sizes[c->cmd].var;
     size_t n = sizes[c->cmd].fixed;
-    for (int i = 0; i < sizes[c->cmd].n_var; i++)
-        n += ((const ps__slice *)((const char *)c + sizes[c->cmd].var[i]))->len;
+    for (int i = 0, nv = sizes[c->cmd].n_var; i < nv; i++)
+        n += ((const ps__slice *)((const char *)c + var[i]))->len;
     return n;
 }
 
@@ -409,7 +412,8 @@ int ps__wire_batch_next(ps__slice *rest, ps__slice *payload)
  * length (and in its count at count_at, unless that is 0). */
 static int batch_append(ps__buf *b, size_t rec, size_t count_at, const void *data, size_t n)
 {
-    if (ps__buf_reserve(b, 4 + n, 0) < 0)
+    /* Asked for every payload batched: the buffer is grown only when short. */
+    if (b->cap - b->len < 4 + n && ps__buf_reserve(b, 4 + n, 0) < 0)
         return -1;
     uint8_t *p = w32(b->data + b->len, (uint32_t)n);
     if (n)
@@ -505,6 +509,22 @@ int ps__wire_batch_add(ps__buf *b, size_t *rec, const ps__cmd *c)
     }
     *rec = at;
     return 0;
+}
+
+size_t ps__wire_batch_count_at(const ps__buf *b, size_t rec)
+{
+    const uint8_t *p = b->data + rec + PS_WIRE_RECORD_HEAD;
+    for (const field *f = records[b->data[rec + 4]]->fields; f->kind != F_BINS; f++)
+        p += f->kind == F_STR ? 2 + (size_t)r16(p) : fixed_size(f->kind);
+    return (size_t)(p - b->data);
+}
+
+int ps__wire_batch_grow(ps__buf *b, size_t rec, size_t count_at, const void *data, size_t n)
+{
+    if (r32(b->data + count_at) >= PS_WIRE_BATCH_MAX ||
+        4 + (size_t)r32(b->data + rec) + 4 + n > PS_WIRE_BATCH_BYTES)
+        return 1;
+    return batch_append(b, rec, count_at, data, n);
 }
 
 size_t ps__wire_frame(const void *data, size_t len, size_t max)

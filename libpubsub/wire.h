@@ -206,6 +206,20 @@ int ps__wire_batch_next(ps__slice *rest, ps__slice *payload);
  */
 int ps__wire_batch_add(ps__buf *b, size_t *rec, const ps__cmd *c);
 
+/*
+ * The cheap way on for a writer that knows its next payload joins the
+ * batch record at rec, the last of b (the same channel, topic and flags,
+ * and for a DELIVER_BATCH the next sequence number: a broker writing a
+ * run of one publisher's batch).  ps__wire_batch_count_at gives the
+ * offset of that record's count, once; ps__wire_batch_grow appends n
+ * bytes of data to it as ps__wire_batch_add would have.  Returns 0, 1
+ * when the record is at PS_WIRE_BATCH_MAX or PS_WIRE_BATCH_BYTES (the
+ * caller starts a new one with ps__wire_batch_add), or -1 with errno
+ * ENOMEM.
+ */
+size_t ps__wire_batch_count_at(const ps__buf *b, size_t rec);
+int ps__wire_batch_grow(ps__buf *b, size_t rec, size_t count_at, const void *data, size_t n);
+
 /* The encoded size of c, for batching decisions. */
 size_t ps__wire_size(const ps__cmd *c);
 

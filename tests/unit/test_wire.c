@@ -228,6 +228,37 @@ static void test_batch(void)
     CHECK(ok && n == 2 && recs[0].seq == 7 && recs[0].count == 2 && recs[1].seq == 10 &&
               recs[1].count == 1,
           "deliveries 7 and 8 make one DELIVER_BATCH, 10 starts another");
+
+    /* The cheap way on: grown in place, the bytes are those of ps__wire_batch_add. */
+    ps__buf g = {0};
+    size_t gat = SIZE_MAX;
+    d.seq = 7;
+    ok = ps__wire_batch_add(&g, &gat, &d) == 0;
+    size_t count_at = ps__wire_batch_count_at(&g, gat);
+    ok &= ps__wire_batch_grow(&g, gat, count_at, "a", 1) == 0;
+    d.seq = 10;
+    ok &= ps__wire_batch_add(&g, &gat, &d) == 0;
+    /* length, command, flags, seq, channel "logs", empty topic: then the count */
+    CHECK(ok && g.len == b.len && !memcmp(g.data, b.data, b.len) &&
+              count_at == 4 + 1 + 1 + 8 + 2 + 4 + 2,
+          "a payload grown onto a DELIVER_BATCH writes what joining it writes");
+    g.len = 0;
+    gat = SIZE_MAX;
+    ok = ps__wire_batch_add(&g, &gat, &d) == 0;
+    count_at = ps__wire_batch_count_at(&g, gat);
+    for (int i = 1; i < PS_WIRE_BATCH_MAX; i++)
+        ok &= ps__wire_batch_grow(&g, gat, count_at, "", 0) == 0;
+    size_t full_len = g.len;
+    CHECK(ok && ps__wire_batch_grow(&g, gat, count_at, "", 0) == 1 && g.len == full_len,
+          "growing stops at %d payloads, the buffer untouched", PS_WIRE_BATCH_MAX);
+    static char big[PS_WIRE_BATCH_BYTES];
+    g.len = 0;
+    gat = SIZE_MAX;
+    ok = ps__wire_batch_add(&g, &gat, &d) == 0;
+    count_at = ps__wire_batch_count_at(&g, gat);
+    CHECK(ok && ps__wire_batch_grow(&g, gat, count_at, big, sizeof big - g.len) == 1,
+          "and where the record would pass %d bytes", PS_WIRE_BATCH_BYTES);
+    ps__buf_free(&g);
     ps__buf_free(&b);
 
     /* Bounds: a batch stops at PS_WIRE_BATCH_MAX payloads and near PS_WIRE_BATCH_BYTES. */
