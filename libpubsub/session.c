@@ -241,14 +241,79 @@ static int batchable(const ps__session *s, const ps__cmd *cmd, const ps__op *o, 
            s->opts->minor >= 2;
 }
 
-/* Queues a plain publish in the batch that ends out, or in a new one. */
+/* The 8 (or 4) bytes at p as one word, for comparing. */
+static uint64_t word8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint32_t word4(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Whether a and the n bytes at b are the same: asked for the channel and
+ * the topic of every publish batched, and a call of memcmp costs more
+ * than their few bytes, so up to 16 are compared as two words that
+ * overlap (or four bytes, or one at a time below 4). */
+static int same_bytes(const ps__slice *a, const char *b, size_t n)
+{
+    if (a->len != n)
+        return 0;
+    const char *p = a->ptr;
+    if (n > 16)
+        return memcmp(p, b, n) == 0;
+    if (n >= 8)
+        return word8(p) == word8(b) && word8(p + n - 8) == word8(b + n - 8);
+    if (n >= 4)
+        return word4(p) == word4(b) && word4(p + n - 4) == word4(b + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/*
+ * Queues a plain publish in the batch that ends out, or in a new one.  An
+ * application publishes run after run to one channel and topic: the key
+ * of the batch that ends out is kept, and a publish with the same key
+ * joins it with ps__wire_batch_grow, without the codec comparing the
+ * record's fields to it; any other, or one past the batch's bounds, goes
+ * through ps__wire_batch_add, which judges it.
+ */
 static int submit_batched(ps__session *s, const ps__cmd *cmd)
 {
+    if (s->batch_at != SIZE_MAX && s->batch_end == s->out.len && s->batch_flags == cmd->flags &&
+        same_bytes(&cmd->channel, s->batch_channel, s->batch_channel_len) &&
+        same_bytes(&cmd->topic, s->batch_topic, s->batch_topic_len)) {
+        int rc = ps__wire_batch_grow(&s->out, s->batch_at, s->batch_count_at, cmd->data.ptr,
+                                     cmd->data.len);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            s->batch_end = s->out.len;
+            s->plain_queued++;
+            return 0;
+        }
+    }
     ps__cmd b = {.cmd = PS_CMD_PUBLISH_BATCH, .flags = cmd->flags, .channel = cmd->channel,
                  .topic = cmd->topic, .data = cmd->data};
     if (ps__wire_batch_add(&s->out, &s->batch_at, &b) < 0)
         return -1;
     s->plain_queued++;
+    s->batch_end = s->out.len;
+    s->batch_count_at = ps__wire_batch_count_at(&s->out, s->batch_at);
+    s->batch_flags = cmd->flags;
+    /* A name or topic the codec took is within PS_WIRE_NAME_MAX and
+     * PS_WIRE_TOPIC_MAX, the sizes of the copies. */
+    s->batch_channel_len = (uint16_t)cmd->channel.len;
+    memcpy(s->batch_channel, cmd->channel.ptr, cmd->channel.len);
+    s->batch_topic_len = (uint16_t)cmd->topic.len;
+    memcpy(s->batch_topic, cmd->topic.ptr, cmd->topic.len);
     return 0;
 }
 

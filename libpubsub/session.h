@@ -111,6 +111,15 @@ typedef struct ps__session {
     uint64_t out_max_op;        /* highest op corr inside out */
     size_t batch_at;            /* offset in out of the PUBLISH_BATCH that the next plain
                                  * publish may join, SIZE_MAX for none (ps__wire_batch_add) */
+    size_t batch_end;           /* out.len after its last payload: while out still ends
+                                 * there, a publish of the same key joins it without the
+                                 * codec comparing its fields (submit_batched) */
+    size_t batch_count_at;      /* offset in out of that batch's count */
+    uint8_t batch_flags;        /* the key of that batch: its flags, */
+    uint16_t batch_channel_len; /* channel */
+    char batch_channel[PS_WIRE_NAME_MAX];
+    uint16_t batch_topic_len;   /* and topic */
+    char batch_topic[PS_WIRE_TOPIC_MAX];
     ps__buf sending;            /* records taken from out, being sent (io_lock holder) */
     size_t sending_off;         /* bytes of sending already sent (io_lock holder) */
     uint64_t sent_max_op;       /* highest op corr taken for sending */

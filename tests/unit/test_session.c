@@ -472,6 +472,26 @@ static void test_batches(void)
     CHECK(out.n == 1 && out.cmd[0].cmd == PS_CMD_PUBLISH_BATCH && out.cmd[0].count == 1,
           "a batch that left is not joined by the next publish");
 
+    /* A batch's key is the bytes of its channel and topic, not the
+     * caller's pointers: a buffer reused for another name of the same
+     * length starts a new batch, a byte changed in the middle of a name
+     * compared as words too. */
+    char chan[] = "metrics.cpu0", topic[] = "h/aaaa";
+    pub = (ps__cmd){.cmd = PS_CMD_PUBLISH, .channel = {chan, sizeof chan - 1},
+                    .topic = {topic, sizeof topic - 1}, .data = S("8")};
+    ps__session_submit(&s, &pub, NULL, 0);
+    pub.data = (ps__slice)S("9");
+    ps__session_submit(&s, &pub, NULL, 0);
+    chan[6] = 'X';
+    ps__session_submit(&s, &pub, NULL, 0);
+    topic[3] = 'b';
+    ps__session_submit(&s, &pub, NULL, 0);
+    out = send_all(&s, 3);
+    CHECK(out.n == 3 && out.cmd[0].count == 2 && out.cmd[1].count == 1 &&
+              out.cmd[2].count == 1 && out.cmd[1].channel.len == 12 &&
+              out.cmd[2].topic.len == 6,
+          "the same bytes join, a channel or topic rewritten in place starts a new batch");
+
     /* Lost, then welcomed by a 1.1 broker: the queued batch is unpacked. */
     pub.data = (ps__slice)S("8");
     ps__session_submit(&s, &pub, NULL, 0);
