@@ -66,6 +66,26 @@ struct ps_msg {
 struct ps_msg *ps__msg_new(ps__msg_block **pool, const ps__slice *channel,
                            const ps__slice *topic, const ps__slice *data);
 
+/* Where the last message of a run of one channel and topic has its
+ * names, so that the next, carved from the same block, shares them. */
+typedef struct {
+    ps__msg_block *block; /* the block they are in; NULL: none to share */
+    char *channel;        /* the names, NUL-terminated, inside block */
+    char *topic;
+} ps__msg_names;
+
+/*
+ * ps__msg_new for the next message of a run (the same channel and topic
+ * as the message that set *names, which starts zeroed): while the pool is
+ * still the block that holds the names, the message is carved there
+ * without copies of its own, else it is made by ps__msg_new and *names
+ * set to it.  Any change of the pool goes through the latter, so *names
+ * never names a block that was freed.
+ */
+struct ps_msg *ps__msg_new_run(ps__msg_block **pool, ps__msg_names *names,
+                               const ps__slice *channel, const ps__slice *topic,
+                               const ps__slice *data);
+
 /* Lets go of the block *pool (it is freed with the last message carved
  * from it) and sets *pool to NULL. */
 void ps__msg_pool_release(ps__msg_block **pool);

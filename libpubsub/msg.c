@@ -12,7 +12,9 @@
  * its count of references is atomic, since messages are destroyed on any
  * thread.  A message larger than MSG_SMALL has an allocation of its own,
  * and so does a reply.  A message the application keeps keeps its block
- * (MSG_BLOCK bytes at most) allocated with it.
+ * (MSG_BLOCK bytes at most) allocated with it.  The messages of a
+ * DELIVER_BATCH carved from one block share their channel and topic
+ * names, which the block holds once (ps__msg_new_run).
  */
 #include <errno.h>
 #include <stdalign.h>
@@ -46,11 +48,17 @@ void ps__msg_pool_release(ps__msg_block **pool)
     *pool = NULL;
 }
 
+/* n rounded up to the alignment of every message carved. */
+static size_t aligned(size_t n)
+{
+    return (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+}
+
 /* need bytes for a message: from the block *pool when small, else an
  * allocation of its own; *from says which.  NULL when out of memory. */
 static void *msg_memory(ps__msg_block **pool, size_t need, ps__msg_block **from)
 {
-    need = (need + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+    need = aligned(need);
     *from = NULL;
     if (!pool || need > MSG_SMALL)
         return malloc(need);
@@ -93,6 +101,32 @@ struct ps_msg *ps__msg_new(ps__msg_block **pool, const ps__slice *channel,
     if (data->len)
         memcpy(p, data->ptr, data->len);
     p[data->len] = '\0';
+    m->size = data->len;
+    return m;
+}
+
+struct ps_msg *ps__msg_new_run(ps__msg_block **pool, ps__msg_names *names,
+                               const ps__slice *channel, const ps__slice *topic,
+                               const ps__slice *data)
+{
+    ps__msg_block *bl = names->block;
+    size_t need = aligned(sizeof(struct ps_msg) + data->len + 1);
+    if (!bl || bl != *pool || need > MSG_SMALL || MSG_BLOCK - bl->used < need) {
+        struct ps_msg *m = ps__msg_new(pool, channel, topic, data);
+        *names = (ps__msg_names){m ? m->block : NULL, m ? m->channel : NULL, m ? m->topic : NULL};
+        return m;
+    }
+    struct ps_msg *m = (struct ps_msg *)(bl->data + bl->used);
+    bl->used += need;
+    atomic_fetch_add_explicit(&bl->refs, 1, memory_order_relaxed);
+    memset(m, 0, sizeof *m);
+    m->block = bl;
+    m->channel = names->channel;
+    m->topic = names->topic;
+    m->data = (uint8_t *)(m + 1);
+    if (data->len)
+        memcpy(m->data, data->ptr, data->len);
+    m->data[data->len] = '\0';
     m->size = data->len;
     return m;
 }

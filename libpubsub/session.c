@@ -623,9 +623,14 @@ static ps__gap *gap_find(ps__session *s, const ps__slice *channel)
     return NULL;
 }
 
-static void on_deliver(ps__session *s, const ps__cmd *cmd)
+/* A delivery; names: the run it is part of (on_deliver_batch), NULL for
+ * a DELIVER.  A gap waiting for the channel goes with the first of a
+ * run: the broker sends GAP before a record, never inside a batch. */
+static void on_deliver_msg(ps__session *s, const ps__cmd *cmd, ps__msg_names *names)
 {
-    ps_msg *m = ps__msg_new(&s->pool, &cmd->channel, &cmd->topic, &cmd->data);
+    ps_msg *m = names && names->block
+                    ? ps__msg_new_run(&s->pool, names, &cmd->channel, &cmd->topic, &cmd->data)
+                    : ps__msg_new(&s->pool, &cmd->channel, &cmd->topic, &cmd->data);
     if (!m) {
         s->dropped++; /* out of memory: the same as a drop by the broker */
         return;
@@ -635,24 +640,35 @@ static void on_deliver(ps__session *s, const ps__cmd *cmd)
     m->epoch = s->epoch;
     m->tag = cmd->tag;
     m->flags = cmd->flags;
-    ps__gap *g = gap_find(s, &cmd->channel);
-    if (g) {
-        m->gap = g->dropped;
-        LIST_REMOVE(g, link);
-        free(g);
+    if (!names || !names->block) {
+        ps__gap *g = gap_find(s, &cmd->channel);
+        if (g) {
+            m->gap = g->dropped;
+            LIST_REMOVE(g, link);
+            free(g);
+        }
+        if (names)
+            *names = (ps__msg_names){m->block, m->channel, m->topic};
     }
     rq_push(s, m);
 }
 
+static void on_deliver(ps__session *s, const ps__cmd *cmd)
+{
+    on_deliver_msg(s, cmd, NULL);
+}
+
 /* DELIVER_BATCH: each payload a delivery of its own, numbered on from
- * the first (a gap waiting for the channel goes with the first). */
+ * the first; after the first, carved from the same block, they share
+ * its channel and topic (ps__msg_new_run). */
 static void on_deliver_batch(ps__session *s, const ps__cmd *cmd)
 {
     ps__cmd one = *cmd;
     ps__slice rest = cmd->data;
+    ps__msg_names names = {0};
     one.cmd = PS_CMD_DELIVER;
     for (; ps__wire_batch_next(&rest, &one.data); one.seq++)
-        on_deliver(s, &one);
+        on_deliver_msg(s, &one, &names);
 }
 
 static void on_gap(ps__session *s, const ps__cmd *cmd)
