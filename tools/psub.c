@@ -569,7 +569,8 @@ static int handle(struct psub *s, ps_msg **mp)
     uint64_t gap = ps_msg_gap(m);
     long num = ++s->received;
 
-    tool_explain("psub            delivery #%ld handed to psub by ps_recv()", num);
+    if (tool_explaining()) /* a call with its arguments for every message, else */
+        tool_explain("psub            delivery #%ld handed to psub by ps_recv()", num);
     if (gap > 0)
         tool_err("missed %llu messages on '%s'", (unsigned long long)gap, ps_msg_channel(m));
     if (ps_msg_is_request(m) && (s->reply_cmd || s->echo)) {

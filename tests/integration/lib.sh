@@ -171,6 +171,16 @@ make_tree() { # ARGS...
     )
 }
 
+# Every line of FILE is "SEQ PAYLOAD": payloads 1..N in order, each
+# sequence number one more than the last.  Prints what is wrong.
+check_order() { # FILE N (psub -F '%s %p' of a ppub of `seq 1 N`)
+    awk -v n="$2" '
+        { if ($2 != NR) { print "line " NR " has payload " $2; exit }
+          if (NR > 1 && $1 != last + 1) { print "line " NR " has seq " $1 " after " last; exit }
+          last = $1 }
+        END { if (NR != n) print NR " lines of " n }' "$1"
+}
+
 chan_stat() { # CHANNEL FIELD: that field of `pctl channels --json` ("" if unreachable)
     "$BUILD/pctl" --timeout 1000 channels --json 2> /dev/null |
         jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f]'

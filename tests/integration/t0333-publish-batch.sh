@@ -21,16 +21,6 @@ channels = ( { name = "b"; type = "pubsub"; slow_subscriber = "block"; } );
 EOF2
 start_broker -c b.conf -v
 
-# Every line of FILE is "SEQ PAYLOAD": payloads 1..N in order, each
-# sequence number one more than the last.  Prints what is wrong.
-check_order() { # FILE N
-    awk -v n="$2" '
-        { if ($2 != NR) { print "line " NR " has payload " $2; exit }
-          if (NR > 1 && $1 != last + 1) { print "line " NR " has seq " $1 " after " last; exit }
-          last = $1 }
-        END { if (NR != n) print NR " lines of " n }' "$1"
-}
-
 # One round: a psub (in the environment ENV) of N messages, then a ppub of
 # the lines 1..N with --explain; ROUND names the files.
 round() { # ROUND ENV...
