@@ -111,6 +111,9 @@ typedef struct ps__session {
     uint64_t out_max_op;        /* highest op corr inside out */
     size_t batch_at;            /* offset in out of the PUBLISH_BATCH that the next plain
                                  * publish may join, SIZE_MAX for none (ps__wire_batch_add) */
+    size_t ack_at;              /* offset in out of the ACK_BATCH that the next ACK may
+                                 * join, SIZE_MAX for none (ps__wire_tag_add) */
+    uint32_t acks_out;          /* ACKs in out: held there while the application reads on */
     ps__buf sending;            /* records taken from out, being sent (io_lock holder) */
     size_t sending_off;         /* bytes of sending already sent (io_lock holder) */
     uint64_t sent_max_op;       /* highest op corr taken for sending */
