@@ -15,11 +15,7 @@
 # whole queue before a kill found it, once).
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(free_port)
-cat > b.conf << EOF2
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "jobs"; type = "queue"; max_queued = 1000000; } );
-EOF2
+queue_conf "max_queued = 1000000;"
 start_broker -c b.conf
 # Each round takes what fills a pipe (64 KiB, some 11,000 lines) and
 # psub's buffer: the queue is far from empty at every kill.
