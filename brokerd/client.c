@@ -237,6 +237,10 @@ static int client_record(broker *b, client *c, ps__cmd *cmd)
     case PS_CMD_ACK:
         chan_ack(b, c, cmd->tag);
         break;
+    case PS_CMD_ACK_BATCH: /* 1.3: that many ACKs, in order */
+        for (uint32_t i = 0; i < cmd->count; i++)
+            chan_ack(b, c, ps__wire_tag(cmd, i));
+        break;
     case PS_CMD_REPLY:
         chan_reply(b, c, cmd);
         break;
@@ -281,6 +285,7 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
         len = ps__wire_size(cmd);
     switch (cmd->cmd) {
     case PS_CMD_ACK:
+    case PS_CMD_ACK_BATCH:
     case PS_CMD_REPLY:
     case PS_CMD_HEARTBEAT:
         if (c->parked.len)

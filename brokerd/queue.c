@@ -25,23 +25,29 @@
 
 static void qmsg_free(qmsg *qm)
 {
-    free(qm->topic);
-    free(qm->data);
+    /* A published message holds its topic and data in its own block; one
+     * the store gave back at start has them apart. */
+    if (qm->topic != (char *)(qm + 1)) {
+        free(qm->topic);
+        free(qm->data);
+    }
     free(qm);
 }
 
-/* A message holding copies of rec's topic and data; NULL on ENOMEM. */
+/* A message holding copies of rec's topic and data, all three in one
+ * block (one allocation a message, not three); NULL on ENOMEM. */
 static qmsg *qmsg_new(const ps__cmd *rec)
 {
-    qmsg *qm = calloc(1, sizeof *qm);
-    if (!qm || !(qm->topic = strndup(rec->topic.ptr, rec->topic.len)) ||
-        !(qm->data = malloc(rec->data.len ? rec->data.len : 1))) {
-        if (qm)
-            free(qm->topic);
-        free(qm);
+    qmsg *qm = malloc(sizeof *qm + rec->topic.len + 1 + rec->data.len);
+    if (!qm)
         return NULL;
-    }
+    memset(qm, 0, sizeof *qm);
+    qm->topic = (char *)(qm + 1);
+    if (rec->topic.len)
+        memcpy(qm->topic, rec->topic.ptr, rec->topic.len);
+    qm->topic[rec->topic.len] = '\0';
     qm->tlen = rec->topic.len;
+    qm->data = (uint8_t *)qm->topic + rec->topic.len + 1;
     if (rec->data.len)
         memcpy(qm->data, rec->data.ptr, rec->data.len);
     qm->len = rec->data.len;

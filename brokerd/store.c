@@ -92,6 +92,9 @@ struct store {
     int dfd;                   /* that directory, open: every file of the store is
                                 * opened from it, so it is never looked up again */
     int nospace;               /* the disk was full at the last write (logged once) */
+    int dir_seen;              /* dir_gone found the directory there in this turn of the
+                                * loop: looked again in the next (one fstat a turn, not
+                                * one a message) */
     int always;                /* fsync at the end of each turn, in the loop */
     int fd;                    /* the active (newest) segment, open for append */
     uint64_t written;          /* bytes of the active segment written */
@@ -682,8 +685,12 @@ fail:
 static int dir_gone(store *st)
 {
     struct stat sb;
-    if (fstat(st->dfd, &sb) < 0 || sb.st_nlink > 0)
+    if (st->dir_seen)
         return 0;
+    if (fstat(st->dfd, &sb) < 0 || sb.st_nlink > 0) {
+        st->dir_seen = 1;
+        return 0;
+    }
     log_err("durable queue '%s': its directory %s was deleted; refusing its publishes until "
             "restart", st->name, st->dir);
     st->failed = ENOENT;
@@ -885,6 +892,7 @@ static void roll(store *st)
 
 static void turn_end(store *st)
 {
+    st->dir_seen = 0;
     if (st->failed || st->fd < 0)
         return;
     /* The acks of the turn; on a full disk they are dropped, and the

@@ -364,13 +364,31 @@ int ps_unsubscribe(ps_client *c, const char *channel, const char *pattern)
     return sub_call(c, &cmd, PS_OP_UNSUB, ps__sub_new(channel, pattern, 0));
 }
 
-/* Sends an ACK for tag: with now, from the calling thread before it
- * returns (so that a process killed after it loses no acknowledgement),
- * else with the I/O thread's next batch.  Lock held. */
-static int ack_locked(ps_client *c, uint64_t tag, int now)
+/* ACKs held in the send queue at most, while messages wait in the
+ * receive queue: half the window (so the broker always has room to send
+ * on), at most ACKS_HELD_MAX. */
+#define ACKS_HELD_MAX 256
+
+/* Whether the acknowledgement of a queue message may wait in the send
+ * queue: the application is about to take another message, and the
+ * acknowledgements then leave together, in one ACK_BATCH towards a 1.3
+ * broker.  Lock held. */
+static int ack_may_wait(const ps_client *c)
+{
+    long window = c->opts.window > 0 ? c->opts.window : 100;
+    long bound = window / 2 < ACKS_HELD_MAX ? window / 2 : ACKS_HELD_MAX;
+    return !STAILQ_EMPTY(&c->s.rq) && (long)c->s.acks_out + 1 < bound;
+}
+
+/* Sends an ACK for tag with the I/O thread's next batch; with hold, one
+ * of a queue message waits instead for the acknowledgements of the
+ * messages still in the receive queue (ps_recv sends them all when it
+ * takes the last).  Lock held. */
+static int ack_locked(ps_client *c, uint64_t tag, int hold)
 {
     ps__cmd cmd = {.cmd = PS_CMD_ACK, .tag = tag};
-    return ps__io_submit_locked(c, &cmd, NULL, 0, now ? PS_IO_NOW : PS_IO_QUEUE);
+    int how = hold && ack_may_wait(c) ? PS_IO_HOLD : PS_IO_QUEUE;
+    return ps__io_submit_locked(c, &cmd, NULL, 0, how);
 }
 
 static int received(const ps_client *c, const void *arg)
@@ -406,6 +424,10 @@ ps_msg *ps_recv(ps_client *c, int timeout_ms)
     }
     ps_msg *m = ps__session_recv(&c->s);
     ps__io_apply(c);
+    /* The last message waiting: the acknowledgements held for the ones
+     * before it leave now, not after the application handled it. */
+    if (STAILQ_EMPTY(&c->s.rq) && c->s.acks_out)
+        ps__io_send_now(c);
     /* A sync message is confirmed the moment the application has it. */
     if (m->flags & PS_WIRE_RECEIPT)
         ack_locked(c, m->tag, 0);

@@ -261,9 +261,17 @@ int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int
         return -1;
     if (c->opts.trace)
         ps__trace_cmd(&c->opts, PS_EV_HANDED, cmd);
+    if (direct == PS_IO_HOLD)
+        return 0;
     if (!direct || !send_direct(c, direct == PS_IO_NOW))
         wake_io(c);
     return 0;
+}
+
+void ps__io_send_now(ps_client *c)
+{
+    if (!send_direct(c, 1))
+        wake_io(c);
 }
 
 int ps__io_submit(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int direct)

@@ -72,6 +72,7 @@ int ps__io_fd(ps_client *c);
 #define PS_IO_QUEUE 0  /* the I/O thread sends it with the next batch */
 #define PS_IO_DIRECT 1 /* the calling thread sends it when the socket is free */
 #define PS_IO_NOW 2    /* the calling thread sends it, waiting for the socket if need be */
+#define PS_IO_HOLD 3   /* it waits in the send queue for whatever is sent next */
 
 /*
  * Queues cmd (see ps__session_submit for o and confirm), waiting while
@@ -85,6 +86,11 @@ int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int
 
 /* The same, taking the lock. */
 int ps__io_submit(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int direct);
+
+/* Sends what the send queue holds from the calling thread, waiting for
+ * the socket if need be (held acknowledgements that must leave now).
+ * Lock held. */
+void ps__io_send_now(ps_client *c);
 
 /*
  * Sends cmd as a call of kind (about sub, which the op takes) and waits up

@@ -244,10 +244,13 @@ PS_EXPORT ps_msg *ps_recv(ps_client *c, int timeout_ms);
 
 /*
  * Acknowledges a queue message: the broker forgets it.  Until then it is
- * redelivered if this client goes away.  The ACK is handed to the socket
- * by the calling thread before ps_ack returns (not batched), so a process
- * killed after it most likely loses no acknowledgement; one still on its
- * way may be lost, so a killed consumer may see again at most its window
+ * redelivered if this client goes away.  While more messages wait in the
+ * receive queue the ACK waits with theirs (at most half the window) and
+ * they leave together, in one record towards a broker of protocol 1.3,
+ * when ps_recv takes the last of them; else it leaves at once, with
+ * whatever else is queued.  An acknowledgement not yet sent when the
+ * process is killed is lost, and there are never more of those than the
+ * window, so a killed consumer may see again at most its window
  * (PS_OPT_WINDOW) of messages it had handled.  No-op for other messages.
  */
 PS_EXPORT int ps_ack(ps_client *c, const ps_msg *m);

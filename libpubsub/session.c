@@ -169,7 +169,7 @@ void ps__session_init(ps__session *s, const struct ps_opts *o, int64_t now)
     s->opts = o;
     s->state = PS_SESSION_HANDSHAKE;
     s->max_size = DEFAULT_MAX_SIZE;
-    s->batch_at = SIZE_MAX;
+    s->batch_at = s->ack_at = SIZE_MAX;
     LIST_INIT(&s->ops);
     LIST_INIT(&s->subs);
     LIST_INIT(&s->gaps);
@@ -325,6 +325,15 @@ int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
     }
     if (batchable(s, cmd, o, confirm))
         return submit_batched(s, cmd);
+    if (cmd->cmd == PS_CMD_ACK && s->broker_minor >= 3 && s->opts->minor >= 3) {
+        /* 1.3: the ACKs that wait together go as one ACK_BATCH. */
+        if (ps__wire_tag_add(&s->out, &s->ack_at, cmd->tag) < 0)
+            return -1;
+        s->acks_out++;
+        return 0;
+    }
+    if (cmd->cmd == PS_CMD_ACK)
+        s->acks_out++;
     if (o) {
         o->corr = PS_OP_BIT | ++s->next_corr;
         cmd->corr = o->corr;
@@ -353,7 +362,8 @@ int ps__session_take(ps__session *s)
     s->sending = s->out;
     s->out = t;
     s->out.len = 0;
-    s->batch_at = SIZE_MAX; /* the batch left with the rest */
+    s->batch_at = s->ack_at = SIZE_MAX; /* the batches left with the rest */
+    s->acks_out = 0;
     if (s->out.cap > 4 * PS_FRAME_MAX) /* do not keep a burst's memory forever */
         ps__buf_free(&s->out);
     if (s->out_max_op > s->sent_max_op)
@@ -504,9 +514,10 @@ int64_t ps__session_next_tick(const ps__session *s, int64_t now)
  * Receiving.
  */
 
-/* After a WELCOME from a broker older than 1.2 (after a reconnect, it
+/* After a WELCOME from a broker older than 1.3 (after a reconnect, it
  * may not be the broker the queued records were packed for): every
- * PUBLISH_BATCH still queued is unpacked into PUBLISH records, in order. */
+ * ACK_BATCH still queued is unpacked into ACK records, and towards one
+ * older than 1.2 every PUBLISH_BATCH into PUBLISH records, in order. */
 static void unbatch(ps__session *s)
 {
     ps__buf plain = {0};
@@ -516,7 +527,13 @@ static void unbatch(ps__session *s)
     ps__reader_init(&r, s->out.data, s->out.len);
     const uint8_t *rec = r.pos;
     while (ps__wire_next(&r, &cmd) > 0) {
-        if (cmd.cmd != PS_CMD_PUBLISH_BATCH) {
+        if (cmd.cmd == PS_CMD_ACK_BATCH) {
+            for (uint32_t i = 0; i < cmd.count; i++) {
+                ps__cmd ack = {.cmd = PS_CMD_ACK, .tag = ps__wire_tag(&cmd, i)};
+                ps__wire_put(&plain, &ack);
+            }
+            found = 1;
+        } else if (cmd.cmd != PS_CMD_PUBLISH_BATCH || s->broker_minor >= 2) {
             ps__buf_append(&plain, rec, (size_t)(r.pos - rec));
         } else {
             ps__slice rest = cmd.data;
@@ -534,7 +551,7 @@ static void unbatch(ps__session *s)
     } else {
         ps__buf_free(&plain);
     }
-    s->batch_at = SIZE_MAX;
+    s->batch_at = s->ack_at = SIZE_MAX;
 }
 
 /* After a WELCOME on a new session: the subscriptions again, before
@@ -747,7 +764,7 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
         s->broker_id = cmd->broker_id;
         s->epoch = cmd->epoch;
         s->broker_minor = cmd->minor;
-        if (cmd->minor < 2)
+        if (cmd->minor < 3)
             unbatch(s);
         if (s->welcomed)
             resubscribe(s);

@@ -120,6 +120,9 @@ typedef struct ps__session {
     char batch_channel[PS_WIRE_NAME_MAX];
     uint16_t batch_topic_len;   /* and topic */
     char batch_topic[PS_WIRE_TOPIC_MAX];
+    size_t ack_at;              /* offset in out of the ACK_BATCH that the next ACK may
+                                 * join, SIZE_MAX for none (ps__wire_tag_add) */
+    uint32_t acks_out;          /* ACKs in out: held there while the application reads on */
     ps__buf sending;            /* records taken from out, being sent (io_lock holder) */
     size_t sending_off;         /* bytes of sending already sent (io_lock holder) */
     uint64_t sent_max_op;       /* highest op corr taken for sending */

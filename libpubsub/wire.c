@@ -33,9 +33,12 @@ enum kind {
     F_BIN,   /* n:u32 byte{n} */
     F_MAGIC, /* u16 PS_WIRE_MAGIC: written as such, anything else is malformed */
     F_ID,    /* u64: ps__cmd.tag when set (c->b), else corr; decoded into both */
-    F_BINS   /* count:u32 then count times n:u32 byte{n}, 1..PS_WIRE_BATCH_MAX: the
+    F_BINS,  /* count:u32 then count times n:u32 byte{n}, 1..PS_WIRE_BATCH_MAX: the
               * count in ps__cmd.count, the payloads with their lengths in the
               * member; the last field of its record, so that a batch grows in place */
+    F_U64S   /* count:u32 then count times u64, 1..PS_WIRE_BATCH_MAX: the count in
+              * ps__cmd.count, the integers as they are on the wire in the member;
+              * the last field of its record, like F_BINS */
 };
 
 /* One field of a record. */
@@ -62,6 +65,7 @@ typedef struct {
 #define STR(m, max, n) {F_STR, M(m), max, n}
 #define BIN(m, n) {F_BIN, M(m), 0, n}
 #define BINS(m, n) {F_BINS, M(m), 0, n}
+#define U64S(m, n) {F_U64S, M(m), 0, n}
 #define CHANNEL STR(channel, PS_WIRE_NAME_MAX, "channel")
 #define TOPIC STR(topic, PS_WIRE_TOPIC_MAX, "topic")
 #define CORR U64(corr, "corr")
@@ -95,6 +99,7 @@ static const layout *const records[256] = {
     REC(PS_CMD_ACK, U64(tag, "tag")),
     REC(PS_CMD_DELIVER_BATCH, U8(flags, "flags"), U64(seq, "seq"), CHANNEL, TOPIC,
         BINS(data, "data")),
+    REC(PS_CMD_ACK_BATCH, U64S(data, "tags")),
     REC(PS_CMD_REQUEST, CORR, U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC, BIN(data, "data")),
     REC(PS_CMD_REPLY, {F_ID, 0, 0, "id"}, U8(status, "status"), BIN(data, "data")),
     REC(PS_CMD_DONE, CORR, U32(count, "replied"), U32(expected, "expected")),
@@ -164,9 +169,9 @@ __attribute__((constructor)) static void sizes_init(void)
             continue;
         size_t n = 4 + 1; /* the u32 length and the command byte */
         for (const field *f = l->fields; f->kind != F_END; f++) {
-            n += f->kind == F_STR ? 2 : f->kind == F_BIN || f->kind == F_BINS ? 4
-                                                                            : fixed_size(f->kind);
-            if (f->kind == F_STR || f->kind == F_BIN || f->kind == F_BINS)
+            int counted = f->kind == F_BIN || f->kind == F_BINS || f->kind == F_U64S;
+            n += f->kind == F_STR ? 2 : counted ? 4 : fixed_size(f->kind);
+            if (f->kind == F_STR || counted)
                 sizes[cmd].var[sizes[cmd].n_var++] = f->member;
         }
         sizes[cmd].fixed = (uint16_t)n;
@@ -247,9 +252,14 @@ int ps__wire_put(ps__buf *b, const ps__cmd *c)
             p += s->len;
             break;
         }
-        case F_BINS: { /* the count, then the payloads as they are */
+        case F_BINS: /* the count, then the payloads (or integers) as they are */
+        case F_U64S: {
             const ps__slice *s = AT_C(c, f, ps__slice);
             if (c->count < 1 || c->count > PS_WIRE_BATCH_MAX) {
+                errno = EINVAL;
+                return -1;
+            }
+            if (f->kind == F_U64S && s->len != (size_t)c->count * 8) {
                 errno = EINVAL;
                 return -1;
             }
@@ -375,6 +385,15 @@ int ps__wire_next(ps__reader *r, ps__cmd *c)
             p = q;
             break;
         }
+        case F_U64S:
+            /* Exactly count integers: nothing may follow them. */
+            if (avail < 4 || (n = r32(p)) < 1 || n > PS_WIRE_BATCH_MAX || avail - 4 != n * 8)
+                goto malformed;
+            c->count = (uint32_t)n;
+            AT(c, f, ps__slice)->ptr = (const char *)p + 4;
+            AT(c, f, ps__slice)->len = n * 8;
+            p += 4 + n * 8;
+            break;
         default: /* F_BIN */
             if (avail < 4 || avail - 4 < (n = r32(p)))
                 goto malformed;
@@ -527,6 +546,37 @@ int ps__wire_batch_grow(ps__buf *b, size_t rec, size_t count_at, const void *dat
     return batch_append(b, rec, count_at, data, n);
 }
 
+uint64_t ps__wire_tag(const ps__cmd *c, uint32_t i)
+{
+    return r64((const uint8_t *)c->data.ptr + (size_t)i * 8);
+}
+
+int ps__wire_tag_add(ps__buf *b, size_t *rec, uint64_t tag)
+{
+    uint8_t *head = *rec != SIZE_MAX && *rec <= b->len && b->len - *rec >= PS_WIRE_RECORD_HEAD + 4
+                        ? b->data + *rec
+                        : NULL;
+    if (head && head[4] == PS_CMD_ACK_BATCH && r32(head) == b->len - *rec - 4 &&
+        r32(head + PS_WIRE_RECORD_HEAD) < PS_WIRE_BATCH_MAX) {
+        if (ps__buf_reserve(b, 8, 0) < 0)
+            return -1;
+        head = b->data + *rec; /* the buffer may have moved */
+        w64(b->data + b->len, tag);
+        b->len += 8;
+        w32(head, r32(head) + 8);
+        w32(head + PS_WIRE_RECORD_HEAD, r32(head + PS_WIRE_RECORD_HEAD) + 1);
+        return 0;
+    }
+    uint8_t one[8];
+    w64(one, tag);
+    ps__cmd c = {.cmd = PS_CMD_ACK_BATCH, .count = 1, .data = {(const char *)one, 8}};
+    size_t at = b->len;
+    if (ps__wire_put(b, &c) < 0)
+        return -1;
+    *rec = at;
+    return 0;
+}
+
 size_t ps__wire_frame(const void *data, size_t len, size_t max)
 {
     const uint8_t *base = data;
@@ -549,7 +599,8 @@ int ps__wire_grammar(uint8_t cmd, char *out, size_t cap)
 {
     static const char *const kinds[] = {
         [F_U8] = "u8", [F_U16] = "u16", [F_U32] = "u32", [F_U64] = "u64",
-        [F_STR] = "str", [F_BIN] = "bin", [F_MAGIC] = "u16", [F_ID] = "u64", [F_BINS] = "bins"};
+        [F_STR] = "str", [F_BIN] = "bin", [F_MAGIC] = "u16", [F_ID] = "u64", [F_BINS] = "bins",
+        [F_U64S] = "u64s"};
     const layout *l = records[cmd];
     if (!l || cap < 1) {
         errno = EINVAL;

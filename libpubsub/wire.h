@@ -22,9 +22,10 @@
 
 #define PS_WIRE_MAGIC 0x5053u /* "PS": first field of every HELLO */
 #define PS_WIRE_MAJOR 1       /* peers of another major refuse each other */
-#define PS_WIRE_MINOR 2 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1);
+#define PS_WIRE_MINOR 3 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1);
                         * 1.2: PUBLISH_BATCH (from clients a 1.2 broker welcomed),
-                        * DELIVER_BATCH (to clients whose HELLO said 1.2) */
+                        * DELIVER_BATCH (to clients whose HELLO said 1.2);
+                        * 1.3: ACK_BATCH (from clients a 1.3 broker welcomed) */
 
 #define PS_WIRE_NAME_MAX 255    /* channel names */
 #define PS_WIRE_TOPIC_MAX 1024  /* topics and patterns */
@@ -55,6 +56,7 @@ enum {
     PS_CMD_GAP = 0x21,       /* b->c: channel, dropped count */
     PS_CMD_ACK = 0x22,       /* c->b: tag (queue ack or sync receipt) */
     PS_CMD_DELIVER_BATCH = 0x23, /* b->c (1.2): flags, first seq, channel, topic, payloads */
+    PS_CMD_ACK_BATCH = 0x24,     /* c->b (1.3): the tags of many ACKs */
     PS_CMD_REQUEST = 0x30,   /* c->b: corr, timeout, channel, topic, data */
     PS_CMD_REPLY = 0x31,     /* c->b: tag, status, data; b->c: corr, status, data */
     PS_CMD_DONE = 0x32,      /* b->c: corr, replied, expected */
@@ -192,6 +194,18 @@ int ps__wire_put(ps__buf *b, const ps__cmd *c);
 /* Takes the next payload of a batch's rest (cmd->data at first) into
  * *payload.  Returns 1, or 0 when rest holds no whole payload. */
 int ps__wire_batch_next(ps__slice *rest, ps__slice *payload);
+
+/*
+ * ACK_BATCH (1.3) carries tags: a count, then count times u64.  Decoded,
+ * cmd->count is the count and cmd->data covers the tags (8 bytes each,
+ * their number checked against the record's length); ps__wire_tag reads
+ * the i-th.  ps__wire_tag_add puts one more tag at the end of b: into the
+ * ACK_BATCH at offset *rec when that record ends b and has room under
+ * PS_WIRE_BATCH_MAX, else into a new one (and *rec set to it; SIZE_MAX
+ * for none).  Returns 0, or -1 with errno ENOMEM.
+ */
+uint64_t ps__wire_tag(const ps__cmd *c, uint32_t i);
+int ps__wire_tag_add(ps__buf *b, size_t *rec, uint64_t tag);
 
 /*
  * Adds one payload to a batch in b.  c is a batch record of that payload

@@ -223,6 +223,9 @@ static void sent(char *buf, size_t *pos, const ps_event *ev)
         add(buf, pos, "%s of ", c);
         name_of(buf, pos, recall(ex.tags, ev->tag));
         add(buf, pos, " sent");
+    } else if (!strcmp(c, "ACK_BATCH")) {
+        /* The acknowledgements held while more messages waited. */
+        add(buf, pos, "%u ACKs sent in one ACK_BATCH", ev->count);
     } else if (!strcmp(c, "HELLO")) {
         add(buf, pos, "HELLO: asks for a session");
     } else if (!strcmp(c, "BYE")) {

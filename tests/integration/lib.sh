@@ -257,6 +257,16 @@ EOF
 # Writes b.conf on a free port ($PORT) with one durable queue "jobs" in
 # $SCRATCH/data; BROKER and CHANNEL are more settings of each ("fsync =
 # \"always\";").
+# b.conf on a free port with a queue "jobs" (not durable) and the
+# channel's further settings CHANNEL, for start_broker -c b.conf.
+queue_conf() { # [CHANNEL]
+    PORT=$(free_port)
+    cat > b.conf << EOF
+broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
+channels = ( { name = "jobs"; type = "queue"; ${1:-} } );
+EOF
+}
+
 durable_conf() { # [BROKER [CHANNEL]]
     PORT=$(free_port)
     cat > b.conf << EOF

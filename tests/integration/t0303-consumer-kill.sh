@@ -4,11 +4,7 @@
 # only for messages the killed consumer wrote out but had not acknowledged.
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(free_port)
-cat > b.conf <<EOF
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "jobs"; type = "queue"; max_queued = 1000000; } );
-EOF
+queue_conf "max_queued = 1000000;"
 start_broker -c b.conf
 
 # Enough messages that the stream is still flowing when the victim is

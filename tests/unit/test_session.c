@@ -524,6 +524,88 @@ static void test_batches(void)
     ps__session_free(&s);
 }
 
+/* The tags the ACK and ACK_BATCH records of sn acknowledge, in order,
+ * written into out as "x,y,..."; how many ACK_BATCH records there were. */
+static int acked(const seen *sn, char *out, size_t cap)
+{
+    size_t n = 0;
+    int batches = 0;
+    out[0] = '\0';
+    for (int i = 0; i < sn->n; i++) {
+        const ps__cmd *c = &sn->cmd[i];
+        if (c->cmd == PS_CMD_ACK)
+            n += (size_t)snprintf(out + n, cap - n, "%s%llu", n ? "," : "", (unsigned long long)c->tag);
+        if (c->cmd != PS_CMD_ACK_BATCH)
+            continue;
+        batches++;
+        for (uint32_t k = 0; k < c->count; k++)
+            n += (size_t)snprintf(out + n, cap - n, "%s%llu", n ? "," : "",
+                                  (unsigned long long)ps__wire_tag(c, k));
+    }
+    return batches;
+}
+
+/* Protocol 1.3: ACKs that wait together leave as one ACK_BATCH, only
+ * towards a broker that said 1.3 and from a client that speaks it; a
+ * reconnect to an older broker unpacks what is still queued. */
+static void test_ack_batches(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    ps__session_init(&s, &o, 0);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 3, .max_size = 4096}, 0);
+    ps__session_fx(&s);
+    ps__cmd ack = {.cmd = PS_CMD_ACK, .tag = 5};
+    ps__session_submit(&s, &ack, NULL, 0);
+    ack.tag = 6;
+    ps__session_submit(&s, &ack, NULL, 0);
+    ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .channel = S("logs"), .data = S("1")};
+    ps__session_submit(&s, &pub, NULL, 0);
+    ack.tag = 9;
+    ps__session_submit(&s, &ack, NULL, 0);
+    CHECK(s.acks_out == 3, "the session counts the ACKs it holds");
+    seen out = send_all(&s, 1);
+    char got[64];
+    CHECK(acked(&out, got, sizeof got) == 2 && out.n == 3 && out.cmd[0].count == 2 &&
+              !strcmp(got, "5,6,9") && s.acks_out == 0,
+          "towards a 1.3 broker ACKs pack into ACK_BATCH records, a record between starts a new one (%s)",
+          got);
+    ack.tag = 10;
+    ps__session_submit(&s, &ack, NULL, 0);
+    out = send_all(&s, 2);
+    CHECK(out.n == 1 && out.cmd[0].cmd == PS_CMD_ACK_BATCH && out.cmd[0].count == 1,
+          "a batch that left is not joined by the next ACK");
+
+    /* Lost, then welcomed by a 1.2 broker: the queued ACK_BATCH is unpacked. */
+    ack.tag = 11;
+    ps__session_submit(&s, &ack, NULL, 0);
+    ack.tag = 12;
+    ps__session_submit(&s, &ack, NULL, 0);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_SESSION}, 3);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 2, .max_size = 4096}, 4);
+    out = send_all(&s, 4);
+    CHECK(acked(&out, got, sizeof got) == 0 && count_of(&out, PS_CMD_ACK) == 2 && !strcmp(got, "11,12"),
+          "a 1.2 broker after a reconnect gets what was packed as ACK records (%s)", got);
+    ps__session_submit(&s, &ack, NULL, 0);
+    out = send_all(&s, 5);
+    CHECK(count_of(&out, PS_CMD_ACK) == 1, "and nothing is packed for it");
+    ps__session_free(&s);
+
+    /* A client that speaks 1.2 (PUBSUB_PROTOCOL_MINOR=2) packs no ACKs. */
+    o.minor = 2;
+    ps__session_init(&s, &o, 0);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 3, .max_size = 4096}, 0);
+    ps__session_submit(&s, &ack, NULL, 0);
+    ps__session_submit(&s, &ack, NULL, 0);
+    out = send_all(&s, 1);
+    CHECK(count_of(&out, PS_CMD_ACK) == 2, "and its ACKs go as ACK records to a 1.3 broker");
+    ps__session_free(&s);
+}
+
 /* DELIVER_BATCH (1.2): each payload a message of its own, numbered on
  * from the first; a gap reported before it goes with its first message. */
 static void test_deliver_batch(void)
@@ -658,6 +740,7 @@ int main(void)
     test_lost_plain_publishes();
     test_heartbeats();
     test_batches();
+    test_ack_batches();
     test_deliver_batch();
     test_refusals();
     return TEST_DONE();

@@ -293,6 +293,76 @@ static void test_batch(void)
     ps__buf_free(&b);
 }
 
+/* An ACK_BATCH record written by hand: count, then the given number of
+ * tags 1, 2, ...  Its size. */
+static size_t tags_record(uint8_t *rec, uint32_t count, uint32_t tags)
+{
+    uint8_t *p = rec + 4;
+    *p++ = PS_CMD_ACK_BATCH;
+    for (int i = 0; i < 4; i++)
+        *p++ = (uint8_t)(count >> (24 - 8 * i));
+    for (uint32_t t = 1; t <= tags; t++)
+        for (int i = 0; i < 8; i++)
+            *p++ = (uint8_t)((uint64_t)t >> (56 - 8 * i));
+    uint32_t len = (uint32_t)(p - rec - 4);
+    for (int i = 0; i < 4; i++)
+        rec[i] = (uint8_t)(len >> (24 - 8 * i));
+    return (size_t)(p - rec);
+}
+
+/*
+ * ACK_BATCH (1.3): tags joined in place by ps__wire_tag_add, read back by
+ * ps__wire_tag; a count that is 0, over PS_WIRE_BATCH_MAX or not the
+ * number of 8-byte tags that fill the record is malformed.
+ */
+static void test_ack_batch(void)
+{
+    static uint8_t rec[16 + 8 * (PS_WIRE_BATCH_MAX + 1)];
+    ps__cmd got;
+    CHECK(decodes(rec, tags_record(rec, 3, 3), &got) == 1 && got.count == 3 &&
+              ps__wire_tag(&got, 0) == 1 && ps__wire_tag(&got, 2) == 3,
+          "an ACK_BATCH of three tags decodes, in order");
+    CHECK(decodes(rec, tags_record(rec, 0, 0), &got) == -1, "a count of zero is malformed");
+    CHECK(decodes(rec, tags_record(rec, 3, 2), &got) == -1,
+          "a count above the tags present is malformed");
+    CHECK(decodes(rec, tags_record(rec, 2, 3), &got) == -1,
+          "a count below the tags present is malformed (bytes left over)");
+    size_t odd = tags_record(rec, 1, 1);
+    rec[3]++; /* one byte more in the record: no whole tag */
+    rec[odd] = 0;
+    CHECK(decodes(rec, odd + 1, &got) == -1, "a tag cut short is malformed");
+    CHECK(decodes(rec, tags_record(rec, 0xffffffffu, 1), &got) == -1,
+          "a count of 4 billion is malformed at once");
+    CHECK(decodes(rec, tags_record(rec, PS_WIRE_BATCH_MAX, PS_WIRE_BATCH_MAX), &got) == 1,
+          "%d tags decode", PS_WIRE_BATCH_MAX);
+    CHECK(decodes(rec, tags_record(rec, PS_WIRE_BATCH_MAX + 1, PS_WIRE_BATCH_MAX + 1), &got) == -1,
+          "%d tags are malformed", PS_WIRE_BATCH_MAX + 1);
+    ps__cmd bad = {.cmd = PS_CMD_ACK_BATCH, .count = 2, .data = {"12345678", 8}};
+    ps__buf b = {0};
+    CHECK(ps__wire_put(&b, &bad) == -1 && errno == EINVAL && b.len == 0,
+          "a count that is not the number of tags given is not encoded");
+
+    /* Joined in place: one record up to PS_WIRE_BATCH_MAX tags, not past
+     * another record, a fresh one after. */
+    size_t at = SIZE_MAX;
+    for (uint64_t t = 1; t <= PS_WIRE_BATCH_MAX + 1; t++)
+        ps__wire_tag_add(&b, &at, t);
+    ps__cmd ping = {.cmd = PS_CMD_PING, .corr = 1};
+    ps__wire_put(&b, &ping);
+    ps__wire_tag_add(&b, &at, 7);
+    ps__reader r;
+    ps__reader_init(&r, b.data, b.len);
+    ps__cmd recs[4];
+    int n = 0, rc;
+    while (n < 4 && (rc = ps__wire_next(&r, &recs[n])) == 1)
+        n++;
+    CHECK(n == 4 && recs[0].count == PS_WIRE_BATCH_MAX && recs[1].count == 1 &&
+              ps__wire_tag(&recs[1], 0) == PS_WIRE_BATCH_MAX + 1 && recs[2].cmd == PS_CMD_PING &&
+              recs[3].cmd == PS_CMD_ACK_BATCH && ps__wire_tag(&recs[3], 0) == 7,
+          "tags join the ACK_BATCH that ends the buffer, up to %d, then a new one", PS_WIRE_BATCH_MAX);
+    ps__buf_free(&b);
+}
+
 int main(void)
 {
     static const char bin[] = "bin\0ary\xff";
@@ -320,6 +390,7 @@ int main(void)
          .tag = 88, .channel = S("jobs"), .topic = S(""), .data = S("work")},
         {.cmd = PS_CMD_GAP, .channel = S("logs"), .dropped = 1234},
         {.cmd = PS_CMD_ACK, .tag = 88},
+        {.cmd = PS_CMD_ACK_BATCH, .count = 2, .data = {"\0\0\0\0\0\0\0\x58\1\2\3\4\5\6\7\x08", 16}},
         {.cmd = PS_CMD_DELIVER_BATCH, .seq = 41, .channel = S("logs"), .topic = S("a"),
          .count = 1, .data = {"\0\0\0\2hi", 6}},
         {.cmd = PS_CMD_REQUEST, .corr = 8, .timeout_ms = 1000, .channel = S("rpc"),
@@ -422,6 +493,7 @@ int main(void)
 
     check_protocol_doc();
     test_batch();
+    test_ack_batch();
 
     /* Channel names. */
     CHECK(ps__wire_valid_channel("logs", 4) && ps__wire_valid_channel("a-b_c.9", 7),
