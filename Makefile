@@ -35,7 +35,7 @@ DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmi
 DEB_DEBS := debhelper dh-python dpkg-dev lintian
 # ... and what the tests drive it with.
 TEST_DEBS := python3-zmq jq valgrind man-db groff-base systemd clang libclang-rt-14-dev \
-             strace python3-seccomp python3-pytest curl prometheus chromium nftables iproute2 \
+             strace python3-seccomp python3-pytest curl prometheus chromium nftables iproute2 e2fsprogs \
              $(DEB_DEBS)
 
 SOVER   := 1
@@ -62,7 +62,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test-deps run test bench bench-http demo unit integration clean install uninstall deb
+.PHONY: all deps test-deps run test bench bench-raft bench-http demo unit integration clean install uninstall deb
 # Keep objects make thinks are intermediate (tools, unit tests).
 .SECONDARY:
 all: $(O)/brokerd $(addprefix $(O)/,$(TOOLS)) $(LIB_SO) $(LIB_A)
@@ -174,6 +174,15 @@ bench:
 	@bash tests/bench/run.sh
 	@echo
 	@bash tests/bench/http-cost.sh
+	@echo
+	@bash tests/bench/raft.sh
+
+# A durable queue replicated on three nodes beside a single node's
+# (tests/bench/raft.sh; the cluster needs root for its namespaces).
+bench-raft:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(TEST_DEBS)"
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/raft.sh
 
 # What the HTTP monitoring endpoint costs pubsub 1->1 (tests/bench/http-cost.sh).
 bench-http:
