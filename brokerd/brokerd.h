@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "defaults.h"
 #include "wire.h"
+#include "repl.h"
 
 #define BROKERD_VERSION "1.0.0"
 #define BROKERD_DEFAULT_TCP PS_DEFAULT_TCP
@@ -514,6 +515,7 @@ typedef struct store_set store_set;
 typedef struct gateway gateway;
 typedef struct listen_conns listen_conns;
 typedef struct loop loop;
+typedef struct replq replq;
 
 /* One outgoing frame waiting for the peer's pipe to have room (out.c). */
 typedef struct outframe {
@@ -633,6 +635,10 @@ struct channel {
     int retain;            /* pubsub: retained values allowed */
     int durable;           /* queue: declared durable */
     store *store;          /* durable queue: its log on disk, else NULL */
+    int replicated;        /* durable queue of a node with cluster.raft: its messages are
+                            * the Raft group's (replq.c), it has no store */
+    int repl_home;         /* replicated: this node leads the group, so it is the home
+                            * (replq.c) */
     long max_queued;       /* queue: waiting messages at most */
     enum slow_policy slow; /* broadcast/pubsub: slow-subscriber policy */
     enum overflow overflow;/* queue: full refuses or slows publishers */
@@ -733,6 +739,10 @@ typedef int remote_interest_hook(void *ctx, const channel *ch, const ps__slice *
  * code never calls them.
  */
 enum relay_op { RELAY_DELIVER, RELAY_ACK, RELAY_RETURN };
+/* A message of a replicated queue was acknowledged (or purged) at its
+ * home: queue.c tells the group through this hook (replq.c's), so that
+ * queue code never calls the replication. */
+typedef void repl_ack_hook(void *ctx, channel *ch, const qmsg *qm);
 typedef void relay_hook(void *ctx, const channel *ch, const client *to, const qmsg *qm,
                         uint64_t tag, enum relay_op op);
 #define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
@@ -836,6 +846,11 @@ struct broker {
                             * the cluster's tap */
     relay_hook *relay;     /* told of queue messages relayed through links, or NULL */
     void *relay_ctx;       /* its first argument */
+    replq *replq;          /* durable queues replicated by the Raft group, NULL without
+                            * cluster.raft (replq.c) */
+    repl_ack_hook *repl_ack; /* told of an acknowledged message of a replicated queue
+                              * (replq.c's), NULL without the group */
+    void *repl_ack_ctx;    /* its first argument */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -1118,6 +1133,51 @@ void queue_free(channel *ch);
  * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
 int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
                   uint8_t *data, size_t len);
+/* A copy of cmd's message in no queue yet (a replicated queue's, waiting
+ * for its commit); NULL on ENOMEM. */
+qmsg *queue_msg_new(const ps__cmd *cmd);
+void queue_msg_free(qmsg *qm);
+/* Puts a committed message of a replicated queue at the end of ch's
+ * queue, numbered seq (its PUSH's log index). */
+void queue_committed(channel *ch, qmsg *qm, uint64_t seq);
+/* Drops the waiting messages of ch that are its own (not another node's),
+ * without telling anyone: a replicated queue whose home moved away. */
+void queue_drop_own(channel *ch);
+
+/* replq.c: durable queues replicated by the Raft group ---------------- */
+
+/* How replq reaches the group (main gives the group's functions): propose
+ * an entry (0, or -1 with errno as repl_propose), and the leader's id and
+ * node name (NULL while none is known). */
+typedef int replq_propose_fn(broker *b, const void *data, size_t len, uint64_t token);
+typedef unsigned replq_leader_fn(const broker *b, const char **node);
+/* Sets up b->replq, its hooks, and the state machine for the group
+ * (*fsm); commit_ms bounds a publish's wait for its commit (about one
+ * election timeout).  Before the channels are made.  0, or -1 after
+ * logging. */
+int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
+               struct repl_fsm *fsm);
+void replq_close(broker *b);
+/* The hook of every result of the group (REPL_DONE, REPL_ROLE). */
+void replq_result(void *ctx, const struct repl_result *res);
+/* Answers the publishers whose commit is overdue; ms until the next is (a turn job). */
+long replq_timers(void *ctx);
+/* Publishes cmd on the replicated queue ch for c (NULL: a peer's message,
+ * nobody to answer): 0 once proposed (its confirm, or its refusal, comes
+ * with the group's answer), else a PS_WERR_* code with why. */
+uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, char *why,
+                       size_t cap);
+/* The repl_ack hook: proposes the ACK of qm. */
+void replq_ack(void *ctx, channel *ch, const qmsg *qm);
+/* Forgets c in the proposals waiting for the group (it went away). */
+void replq_client_gone(broker *b, client *c);
+/* Whether this node leads the group (the home of every replicated queue). */
+int replq_leading(const broker *b);
+/* The highest term heard of: the fencing token of what the home sends. */
+uint64_t replq_term(const broker *b);
+/* The home of ch when it is replicated: the leader's node name ("" while
+ * none is known); NULL for any other channel. */
+const char *replq_home(broker *b, const channel *ch);
 
 /* deliver.c: writing messages to receivers ---------------------------- */
 
