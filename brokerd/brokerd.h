@@ -106,6 +106,19 @@ typedef struct config_peer {
     struct config_peer *next;    /* next in file order */
 } config_peer;
 
+/* cluster.raft: the Raft group this node's durable queues replicate in
+ * (group.c, docs/replication.md). */
+typedef struct config_raft {
+    char *listen;                /* this node's Raft transport, "IP:PORT" (the file's
+                                  * tcp://IP:PORT without its scheme): a loopback or
+                                  * private address, the transport is not encrypted */
+    char *voters[REPL_VOTERS_MAX]; /* the voters' node names, file order: a voter's Raft
+                                  * id is its position + 1, the same on every node */
+    size_t n_voters;             /* entries in voters, 1..REPL_VOTERS_MAX */
+    char *data_dir;              /* the log and snapshots (default data_dir + "/raft") */
+    long election_ms;            /* election timeout (default 500); heartbeat a tenth */
+} config_raft;
+
 /* The cluster section: this node and its peers (cluster.c, link.c). */
 typedef struct config_cluster {
     char *name;                  /* the cluster's name; peers of another are refused */
@@ -119,6 +132,7 @@ typedef struct config_cluster {
     long heartbeat_timeout_ms;   /* silence that means a link is down (default 1500) */
     long link_buffer;            /* bytes waiting for one link at most (default 64 MiB) */
     long max_interest;           /* interest entries one peer may hold (default 100000) */
+    config_raft *raft;           /* cluster.raft, NULL without one */
 } config_cluster;
 
 /* The whole configuration; built by config_load() or config_default(). */
@@ -220,6 +234,13 @@ int config_http_addr(const char *listen, struct sockaddr_storage *sa, unsigned *
  * may, else a sentence saying why not (beyond loopback it needs a token). */
 const char *config_http_refusal(const config *c, const char *listen);
 
+/* Whether ep (cluster.raft.listen, tcp://IP:PORT) may carry the Raft
+ * transport, which is neither encrypted nor authenticated: NULL when it
+ * may, with its "IP:PORT" in addr (cap bytes), else a sentence saying why
+ * not.  Only an IPv4 loopback or private address passes (the library's
+ * transport speaks IPv4 only). */
+const char *config_raft_refusal(const char *ep, char *addr, size_t cap);
+
 /* The reserved channel the broker publishes its stats to; clients may
  * subscribe (with the right) but never publish there. */
 #define CHAN_SYS PS_WIRE_SYS_CHANNEL
@@ -311,6 +332,9 @@ typedef struct cl_peer {
     cl_queue qin[CL_QUEUES_MAX];  /* our queues its consumers consume (it attached) */
     int queue_reset;              /* queue holdings were dropped while it may not know:
                                    * it hears LQ_RESET when the link is up */
+    char raft_addr[REPL_ADDR_MAX]; /* its Raft transport "IP:PORT" from its last accepted
+                                   * HELLO, "" while none was heard (group.c) */
+    int raft_group;               /* that HELLO said its Raft directory holds the group */
 } cl_peer;
 
 /* A request or sync message waiting across a link: one this node
@@ -379,6 +403,10 @@ typedef struct cl_node {
     size_t n_waits;               /* entries in wait_b */
     uint64_t wait_id;             /* the last id given to a wait we forwarded */
     long max_waits;               /* waits per link and direction at most (max_pending) */
+    char *voters;                 /* cluster.raft's voters as LINK_HELLO carries them ("a,b,c",
+                                   * "" without cluster.raft) */
+    int raft_group;               /* our Raft directory holds the group: said in our HELLO
+                                   * (group.c sets it) */
 } cl_node;
 
 /* The declarations of c's channels as the text LINK_HELLO carries: one
