@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "defaults.h"
 #include "wire.h"
+#include "repl.h"
 
 #define BROKERD_VERSION "1.0.0"
 #define BROKERD_DEFAULT_TCP PS_DEFAULT_TCP
@@ -105,6 +106,19 @@ typedef struct config_peer {
     struct config_peer *next;    /* next in file order */
 } config_peer;
 
+/* cluster.raft: the Raft group this node's durable queues replicate in
+ * (group.c, docs/replication.md). */
+typedef struct config_raft {
+    char *listen;                /* this node's Raft transport, "IP:PORT" (the file's
+                                  * tcp://IP:PORT without its scheme): a loopback or
+                                  * private address, the transport is not encrypted */
+    char *voters[REPL_VOTERS_MAX]; /* the voters' node names, file order: a voter's Raft
+                                  * id is its position + 1, the same on every node */
+    size_t n_voters;             /* entries in voters, 1..REPL_VOTERS_MAX */
+    char *data_dir;              /* the log and snapshots (default data_dir + "/raft") */
+    long election_ms;            /* election timeout (default 500); heartbeat a tenth */
+} config_raft;
+
 /* The cluster section: this node and its peers (cluster.c, link.c). */
 typedef struct config_cluster {
     char *name;                  /* the cluster's name; peers of another are refused */
@@ -118,6 +132,7 @@ typedef struct config_cluster {
     long heartbeat_timeout_ms;   /* silence that means a link is down (default 1500) */
     long link_buffer;            /* bytes waiting for one link at most (default 64 MiB) */
     long max_interest;           /* interest entries one peer may hold (default 100000) */
+    config_raft *raft;           /* cluster.raft, NULL without one */
 } config_cluster;
 
 /* The whole configuration; built by config_load() or config_default(). */
@@ -219,6 +234,13 @@ int config_http_addr(const char *listen, struct sockaddr_storage *sa, unsigned *
  * may, else a sentence saying why not (beyond loopback it needs a token). */
 const char *config_http_refusal(const config *c, const char *listen);
 
+/* Whether ep (cluster.raft.listen, tcp://IP:PORT) may carry the Raft
+ * transport, which is neither encrypted nor authenticated: NULL when it
+ * may, with its "IP:PORT" in addr (cap bytes), else a sentence saying why
+ * not.  Only an IPv4 loopback or private address passes (the library's
+ * transport speaks IPv4 only). */
+const char *config_raft_refusal(const char *ep, char *addr, size_t cap);
+
 /* The reserved channel the broker publishes its stats to; clients may
  * subscribe (with the right) but never publish there. */
 #define CHAN_SYS PS_WIRE_SYS_CHANNEL
@@ -310,6 +332,9 @@ typedef struct cl_peer {
     cl_queue qin[CL_QUEUES_MAX];  /* our queues its consumers consume (it attached) */
     int queue_reset;              /* queue holdings were dropped while it may not know:
                                    * it hears LQ_RESET when the link is up */
+    char raft_addr[REPL_ADDR_MAX]; /* its Raft transport "IP:PORT" from its last accepted
+                                   * HELLO, "" while none was heard (group.c) */
+    int raft_group;               /* that HELLO said its Raft directory holds the group */
 } cl_peer;
 
 /* A request or sync message waiting across a link: one this node
@@ -378,6 +403,10 @@ typedef struct cl_node {
     size_t n_waits;               /* entries in wait_b */
     uint64_t wait_id;             /* the last id given to a wait we forwarded */
     long max_waits;               /* waits per link and direction at most (max_pending) */
+    char *voters;                 /* cluster.raft's voters as LINK_HELLO carries them ("a,b,c",
+                                   * "" without cluster.raft) */
+    int raft_group;               /* our Raft directory holds the group: said in our HELLO
+                                   * (group.c sets it) */
 } cl_node;
 
 /* The declarations of c's channels as the text LINK_HELLO carries: one
@@ -514,6 +543,7 @@ typedef struct store_set store_set;
 typedef struct gateway gateway;
 typedef struct listen_conns listen_conns;
 typedef struct loop loop;
+typedef struct replq replq;
 
 /* One outgoing frame waiting for the peer's pipe to have room (out.c). */
 typedef struct outframe {
@@ -633,6 +663,10 @@ struct channel {
     int retain;            /* pubsub: retained values allowed */
     int durable;           /* queue: declared durable */
     store *store;          /* durable queue: its log on disk, else NULL */
+    int replicated;        /* durable queue of a node with cluster.raft: its messages are
+                            * the Raft group's (replq.c), it has no store */
+    int repl_home;         /* replicated: this node leads the group, so it is the home
+                            * (replq.c) */
     long max_queued;       /* queue: waiting messages at most */
     enum slow_policy slow; /* broadcast/pubsub: slow-subscriber policy */
     enum overflow overflow;/* queue: full refuses or slows publishers */
@@ -733,6 +767,10 @@ typedef int remote_interest_hook(void *ctx, const channel *ch, const ps__slice *
  * code never calls them.
  */
 enum relay_op { RELAY_DELIVER, RELAY_ACK, RELAY_RETURN };
+/* A message of a replicated queue was acknowledged (or purged) at its
+ * home: queue.c tells the group through this hook (replq.c's), so that
+ * queue code never calls the replication. */
+typedef void repl_ack_hook(void *ctx, channel *ch, const qmsg *qm);
 typedef void relay_hook(void *ctx, const channel *ch, const client *to, const qmsg *qm,
                         uint64_t tag, enum relay_op op);
 #define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
@@ -836,6 +874,11 @@ struct broker {
                             * the cluster's tap */
     relay_hook *relay;     /* told of queue messages relayed through links, or NULL */
     void *relay_ctx;       /* its first argument */
+    replq *replq;          /* durable queues replicated by the Raft group, NULL without
+                            * cluster.raft (replq.c) */
+    repl_ack_hook *repl_ack; /* told of an acknowledged message of a replicated queue
+                              * (replq.c's), NULL without the group */
+    void *repl_ack_ctx;    /* its first argument */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -1118,6 +1161,51 @@ void queue_free(channel *ch);
  * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
 int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
                   uint8_t *data, size_t len);
+/* A copy of cmd's message in no queue yet (a replicated queue's, waiting
+ * for its commit); NULL on ENOMEM. */
+qmsg *queue_msg_new(const ps__cmd *cmd);
+void queue_msg_free(qmsg *qm);
+/* Puts a committed message of a replicated queue at the end of ch's
+ * queue, numbered seq (its PUSH's log index). */
+void queue_committed(channel *ch, qmsg *qm, uint64_t seq);
+/* Drops the waiting messages of ch that are its own (not another node's),
+ * without telling anyone: a replicated queue whose home moved away. */
+void queue_drop_own(channel *ch);
+
+/* replq.c: durable queues replicated by the Raft group ---------------- */
+
+/* How replq reaches the group (main gives the group's functions): propose
+ * an entry (0, or -1 with errno as repl_propose), and the leader's id and
+ * node name (NULL while none is known). */
+typedef int replq_propose_fn(broker *b, const void *data, size_t len, uint64_t token);
+typedef unsigned replq_leader_fn(const broker *b, const char **node);
+/* Sets up b->replq, its hooks, and the state machine for the group
+ * (*fsm); commit_ms bounds a publish's wait for its commit (about one
+ * election timeout).  Before the channels are made.  0, or -1 after
+ * logging. */
+int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
+               struct repl_fsm *fsm);
+void replq_close(broker *b);
+/* The hook of every result of the group (REPL_DONE, REPL_ROLE). */
+void replq_result(void *ctx, const struct repl_result *res);
+/* Answers the publishers whose commit is overdue; ms until the next is (a turn job). */
+long replq_timers(void *ctx);
+/* Publishes cmd on the replicated queue ch for c (NULL: a peer's message,
+ * nobody to answer): 0 once proposed (its confirm, or its refusal, comes
+ * with the group's answer), else a PS_WERR_* code with why. */
+uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, char *why,
+                       size_t cap);
+/* The repl_ack hook: proposes the ACK of qm. */
+void replq_ack(void *ctx, channel *ch, const qmsg *qm);
+/* Forgets c in the proposals waiting for the group (it went away). */
+void replq_client_gone(broker *b, client *c);
+/* Whether this node leads the group (the home of every replicated queue). */
+int replq_leading(const broker *b);
+/* The highest term heard of: the fencing token of what the home sends. */
+uint64_t replq_term(const broker *b);
+/* The home of ch when it is replicated: the leader's node name ("" while
+ * none is known); NULL for any other channel. */
+const char *replq_home(broker *b, const channel *ch);
 
 /* deliver.c: writing messages to receivers ---------------------------- */
 

@@ -268,10 +268,18 @@ cl_node *cl_new(const config_cluster *cfg, const char *decls, uint64_t epoch,
     n->ctx = ctx;
     n->decls = strdup(decls);
     n->decl_hash = ps__hash(decls, strlen(decls));
+    /* The voters in their order: a voter's Raft id is its position, so a
+     * list in another order is another group. */
+    size_t vlen = 1;
+    for (size_t i = 0; cfg->raft && i < cfg->raft->n_voters; i++)
+        vlen += strlen(cfg->raft->voters[i]) + 1;
+    if ((n->voters = calloc(1, vlen)))
+        for (size_t i = 0; cfg->raft && i < cfg->raft->n_voters; i++)
+            strcat(strcat(n->voters, i ? "," : ""), cfg->raft->voters[i]);
     n->max_waits = CL_WAITS_DEFAULT;
     n->n_peers = cfg->n_peers;
     n->peers = calloc(n->n_peers ? n->n_peers : 1, sizeof *n->peers);
-    if (!n->decls || !n->peers) {
+    if (!n->decls || !n->peers || !n->voters) {
         cl_free(&n);
         return NULL;
     }
@@ -296,6 +304,7 @@ void cl_free(cl_node **np)
     waits_free_all(n);
     free(n->peers);
     free(n->decls);
+    free(n->voters);
     free(n);
     *np = NULL;
 }
@@ -344,7 +353,12 @@ static void put_hello(cl_node *n, cl_peer *p, int64_t now_ms)
                  .hash = n->decl_hash,
                  .text = {n->cfg->name, strlen(n->cfg->name)},
                  .channel = {n->cfg->node, strlen(n->cfg->node)},
-                 .data = {n->decls, strlen(n->decls)}};
+                 .data = {n->decls, strlen(n->decls)},
+                 .voters = {n->voters, strlen(n->voters)}};
+    if (n->cfg->raft) {
+        h.flags = PS_WIRE_HELLO_RAFT | (n->raft_group ? PS_WIRE_HELLO_RAFT_GROUP : 0);
+        h.topic = (ps__slice){n->cfg->raft->listen, strlen(n->cfg->raft->listen)};
+    }
     put(p, &h);
     ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++p->oseq, .flags = PS_WIRE_INTEREST_RESET};
     put(p, &r);
@@ -730,7 +744,22 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
         cl_decls_differ(n->decls, strlen(n->decls), rec->data.ptr, rec->data.len, list,
                         sizeof list))
         return refuse(p, why, cap, "channel declarations differ (%s)%s", list, "");
+    if (rec->voters.len != strlen(n->voters) || memcmp(rec->voters.ptr, n->voters, rec->voters.len)) {
+        char ours[PS_WIRE_TEXT_MAX + 3], theirs[PS_WIRE_TEXT_MAX + 3];
+        snprintf(ours, sizeof ours, "[%s]", n->voters);
+        snprintf(theirs, sizeof theirs, "[%.*s]", (int)rec->voters.len, rec->voters.ptr);
+        return refuse(p, why, cap, "Raft voters differ (%s here, %s there)",
+                      *n->voters ? ours : "none", rec->voters.len ? theirs : "none");
+    }
+    if ((rec->flags & PS_WIRE_HELLO_RAFT) &&
+        (rec->topic.len == 0 || rec->topic.len >= sizeof p->raft_addr))
+        return refuse(p, why, cap, "its Raft address is %s%s", rec->topic.len ? "too long" : "empty",
+                      "");
     p->refusal_logged = 0;
+    /* Its Raft address and whether it holds the group: group.c opens the
+     * replica once it has heard every voter. */
+    snprintf(p->raft_addr, sizeof p->raft_addr, "%.*s", (int)rec->topic.len, rec->topic.ptr);
+    p->raft_group = !!(rec->flags & PS_WIRE_HELLO_RAFT_GROUP);
     if (rec->epoch != p->epoch_in) {
         /* A new process: what it wanted and how far its links counted
          * are of the old one. */

@@ -48,6 +48,16 @@ static qmsg *qmsg_new(const ps__cmd *rec)
     return qm;
 }
 
+qmsg *queue_msg_new(const ps__cmd *cmd)
+{
+    return qmsg_new(cmd);
+}
+
+void queue_msg_free(qmsg *qm)
+{
+    qmsg_free(qm);
+}
+
 /* Numbers qm (unless it has its number) and puts it at the end of the queue. */
 static qmsg *queue_link(channel *ch, qmsg *qm)
 {
@@ -90,6 +100,14 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
     *code = 0;
     ch->seq = qm->seq;
     return queue_link(ch, qm);
+}
+
+void queue_committed(channel *ch, qmsg *qm, uint64_t seq)
+{
+    qm->seq = seq;
+    if (seq > ch->seq)
+        ch->seq = seq;
+    queue_link(ch, qm);
 }
 
 int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
@@ -176,6 +194,8 @@ void queue_ack(broker *b, ticket *t)
             b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_ACK);
     } else if (ch->store) {
         store_ack(ch->store, qm);
+    } else if (ch->replicated && b->repl_ack) {
+        b->repl_ack(b->repl_ack_ctx, ch, qm); /* out of the group's state once committed */
     }
     release(b, t);
     qmsg_free(qm);
@@ -190,6 +210,12 @@ void queue_requeue(broker *b, ticket *t)
         /* Another node's: its home redelivers it, to whichever consumer. */
         if (b->relay)
             b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
+        qmsg_free(qm);
+        return;
+    }
+    if (ch->replicated && !ch->repl_home) {
+        /* Handed out while this node led: the group's state has it, and
+         * the new leader hands it out again. */
         qmsg_free(qm);
         return;
     }
@@ -212,17 +238,28 @@ qmsg *queue_relay_in(channel *ch, const ps__cmd *rec)
     return queue_link(ch, qm);
 }
 
-void queue_relay_drop(channel *ch)
+/* Drops the waiting messages of ch that are another node's (own 0) or its own (1). */
+static void drop_waiting(channel *ch, int own)
 {
     qmsg *qm, *nx;
     for (qm = TAILQ_FIRST(&ch->q); qm; qm = nx) {
         nx = TAILQ_NEXT(qm, link);
-        if (!qm->relay_tag)
+        if ((qm->relay_tag == 0) != own)
             continue;
         TAILQ_REMOVE(&ch->q, qm, link);
         ch->n_queued--;
         qmsg_free(qm);
     }
+}
+
+void queue_relay_drop(channel *ch)
+{
+    drop_waiting(ch, 0);
+}
+
+void queue_drop_own(channel *ch)
+{
+    drop_waiting(ch, 1);
 }
 
 size_t queue_purge(broker *b, channel *ch)
@@ -237,6 +274,8 @@ size_t queue_purge(broker *b, channel *ch)
                 b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
         } else if (ch->store) {
             store_ack(ch->store, qm); /* gone on purpose: not recovered at start */
+        } else if (ch->replicated && b->repl_ack) {
+            b->repl_ack(b->repl_ack_ctx, ch, qm); /* gone from the group's state too */
         }
         if (qm->sync) {
             pending *pd = qm->sync; /* its sync publisher hears 0 of 1 */

@@ -63,7 +63,8 @@ enum {
     /* The cluster's link records, between brokers only (docs/protocol.md,
      * "Between brokers"); a client sending one is refused like any
      * command not meant for it. */
-    PS_CMD_LINK_HELLO = 0x50,     /* magic, version, heartbeat, epoch, hash, cluster, node, decls */
+    PS_CMD_LINK_HELLO = 0x50,     /* magic, version, heartbeat, epoch, hash, cluster, node, decls,
+                                   * raft flags, raft address, raft voters */
     PS_CMD_LINK_HEARTBEAT = 0x51, /* flags, stamp, echo, seen epoch, interest ack */
     PS_CMD_LINK_INTEREST = 0x52,  /* interest seq, op, channel, pattern */
     PS_CMD_LINK_MSG = 0x53,       /* flags, link seq, channel, topic, data */
@@ -78,6 +79,9 @@ enum {
     PS_CMD_LINK_ANSWER = 0x5d     /* wait id, final, confirmed or replied, expected, gone */
 };
 
+/* LINK_HELLO flags: the sender's Raft group (cluster.raft). */
+#define PS_WIRE_HELLO_RAFT 0x01       /* it has cluster.raft: raft_addr and voters are set */
+#define PS_WIRE_HELLO_RAFT_GROUP 0x02 /* its Raft directory holds the group already */
 /* LINK_HEARTBEAT flags. */
 #define PS_WIRE_LINK_ECHO 0x01     /* answer at once with echo = stamp (round-trip time) */
 /* LINK_INTEREST ops. */
@@ -147,7 +151,7 @@ typedef struct {
  */
 typedef struct {
     uint8_t cmd;         /* PS_CMD_* */
-    uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags, NOTICE notes */
+    uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags, NOTICE notes, LINK_HELLO raft */
     uint8_t status;      /* REPLY status; LINK_QUEUE op */
     uint8_t major;       /* HELLO, WELCOME */
     uint8_t minor;       /* HELLO, WELCOME */
@@ -171,9 +175,12 @@ typedef struct {
                           * logical clock of a retained value */
     uint64_t echo;       /* LINK_HEARTBEAT: a stamp answered, 0 for none */
     ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST, NOTICE */
-    ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
+    ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern; LINK_HELLO: the
+                          * sender's Raft address "IP:PORT" */
     ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */
     ps__slice data;      /* payloads; ADMIN_REPLY JSON; a batch's payloads, each n:u32 byte{n} */
+    ps__slice voters;    /* LINK_HELLO: the Raft voters' node names, comma-separated in
+                          * their order ("" without cluster.raft) */
 } ps__cmd;
 
 /*

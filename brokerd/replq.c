@@ -1,0 +1,360 @@
+/*
+ * replq.c - durable queues replicated by the node's Raft group (issue 21):
+ * the broker's side of rqueue.c's state machine.
+ *
+ * With cluster.raft every durable queue is replicated and its home is the
+ * group's leader.  On the leader a publish becomes a PUSH proposal: it is
+ * refused at once past the queue's max_queued (counting the PUSHes in
+ * flight), and otherwise waits, out of every queue, until the group
+ * answers.  REPL_OK (committed on a majority and applied) puts the
+ * message at the end of its queue with the PUSH's log index as sequence
+ * number, and only then is the publisher's confirm sent.  REPL_NOTLEADER,
+ * REPL_LOST, REPL_FAILED, a proposal the seam refuses, or no answer
+ * within commit_ms (about one election timeout: a leader cut off from the
+ * majority neither commits nor fails) answer the publisher "unavailable",
+ * never OK; a late REPL_OK after that still queues the message (it is
+ * committed), so a retry may duplicate it, the at-least-once promise of
+ * today.  An acknowledgement becomes an ACK proposal; its message already
+ * left the leader's queue, and if the ACK does not commit the message is
+ * still in the replicated state and comes back, flagged, after a change
+ * of leader.  When this node becomes the leader it loads every message of
+ * the state into its queues, each flagged redelivered (no DELIVERED
+ * entries are kept, so everything inherited may have been delivered);
+ * when it stops leading it empties them (its consumers' unacknowledged
+ * messages stay in the state for the new leader).  The group is reached
+ * through the two functions replq_open was given, so this file does not
+ * depend on how the group is opened.
+ */
+#include "brokerd.h"
+#include "rqueue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A proposal whose result has not come. */
+typedef struct proposal {
+    int op;                /* RQ_PUSH or RQ_ACK; 0: the slot is free */
+    uint64_t token;        /* what the seam hands back with its result */
+    client *c;             /* PUSH: the publisher to answer, NULL: nobody (any more) */
+    uint64_t corr;         /* ... its correlation id */
+    int confirm;           /* ... it asked for a confirm */
+    char ch[RQ_NAME_MAX + 1]; /* PUSH: the queue's name (the channel may go meanwhile) */
+    qmsg *qm;              /* PUSH: the message, queued once committed */
+    int64_t deadline;      /* monotonic ms past which the publisher hears "unavailable" */
+} proposal;
+
+struct replq {
+    rq *state;             /* the replicated state (rqueue.c) */
+    replq_propose_fn *propose; /* proposes an entry to the group */
+    replq_leader_fn *leader;   /* the leader's node name, NULL while none is known */
+    long commit_ms;        /* a PUSH not committed after this is answered "unavailable" */
+    proposal slots[REPL_INFLIGHT_MAX]; /* one per outstanding proposal */
+    size_t n_pushes;       /* PUSH slots in use: what admission adds to a queue's depth */
+    uint64_t next_token;   /* tokens never repeat, so a stale result finds no slot */
+    uint64_t term;         /* the highest term heard of: the fencing token */
+    int leading;           /* this node is the leader: the home of every replicated queue */
+};
+
+int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
+               struct repl_fsm *fsm)
+{
+    replq *q = calloc(1, sizeof *q);
+    if (!q || !(q->state = rq_new())) {
+        free(q);
+        log_err("replicated queues: out of memory");
+        return -1;
+    }
+    q->propose = propose;
+    q->leader = leader;
+    q->commit_ms = commit_ms > 0 ? commit_ms : 500;
+    rq_fsm(q->state, fsm);
+    b->replq = q;
+    b->repl_ack = replq_ack;
+    b->repl_ack_ctx = b;
+    return 0;
+}
+
+void replq_close(broker *b)
+{
+    replq *q = b->replq;
+    if (!q)
+        return;
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++)
+        if (q->slots[i].qm)
+            queue_msg_free(q->slots[i].qm);
+    rq_free(q->state);
+    free(q);
+    b->replq = NULL;
+    b->repl_ack = NULL;
+}
+
+int replq_leading(const broker *b)
+{
+    return b->replq && b->replq->leading;
+}
+
+uint64_t replq_term(const broker *b)
+{
+    return b->replq ? b->replq->term : 0;
+}
+
+const char *replq_home(broker *b, const channel *ch)
+{
+    if (!b->replq || !ch || !ch->replicated)
+        return NULL;
+    const char *node = NULL;
+    b->replq->leader(b, &node);
+    return node ? node : "";
+}
+
+/* A free slot with a new token; NULL when REPL_INFLIGHT_MAX are out. */
+static proposal *slot_take(replq *q, int op)
+{
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
+        proposal *p = &q->slots[i];
+        if (!p->op) {
+            memset(p, 0, sizeof *p);
+            p->op = op;
+            /* The slot's index in the low bits, a count above: unique. */
+            p->token = ++q->next_token * REPL_INFLIGHT_MAX + i;
+            if (op == RQ_PUSH)
+                q->n_pushes++;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void slot_free(replq *q, proposal *p)
+{
+    if (p->op == RQ_PUSH)
+        q->n_pushes--;
+    if (p->qm)
+        queue_msg_free(p->qm);
+    memset(p, 0, sizeof *p);
+}
+
+/* Encodes e and proposes it under p's token; 0, or -1 with errno. */
+static int propose(broker *b, proposal *p, const rq_entry *e)
+{
+    uint8_t stack[4096];
+    size_t n = rq_entry_size(e);
+    uint8_t *buf = n <= sizeof stack ? stack : malloc(n);
+    if (!n || !buf) {
+        errno = n ? ENOMEM : EINVAL;
+        return -1;
+    }
+    rq_entry_encode(e, buf);
+    int rc = b->replq->propose(b, buf, n, p->token);
+    if (buf != stack)
+        free(buf);
+    return rc;
+}
+
+/* The reason a replicated queue cannot take a message now. */
+static void unavailable(broker *b, char *why, size_t cap, const char *name, const char *what)
+{
+    const char *leader = NULL;
+    b->replq->leader(b, &leader);
+    if (leader)
+        snprintf(why, cap, "queue '%s' is unavailable: %s (the leader is %s)", name, what, leader);
+    else
+        snprintf(why, cap, "queue '%s' is unavailable: %s (no leader of the replication group "
+                 "is known)", name, what);
+}
+
+uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, char *why,
+                       size_t cap)
+{
+    replq *q = b->replq;
+    if (!q->leading) {
+        unavailable(b, why, cap, ch->name, "this node does not lead");
+        return PS_WERR_LIMIT;
+    }
+    switch (rq_admit(q->state, ch->name, q->n_pushes, ch->max_queued)) {
+    case RQ_FULL:
+        snprintf(why, cap, "queue '%s' is full (%zu messages)", ch->name,
+                 rq_depth(q->state, ch->name, NULL));
+        return PS_WERR_FULL;
+    case RQ_TOO_MANY_QUEUES:
+        snprintf(why, cap, "queue '%s': the replication group holds %d queues already", ch->name,
+                 RQ_QUEUES_MAX);
+        return PS_WERR_LIMIT;
+    }
+    proposal *p = slot_take(q, RQ_PUSH);
+    if (!p) {
+        snprintf(why, cap, "queue '%s' is unavailable: %d messages wait for the group already",
+                 ch->name, REPL_INFLIGHT_MAX);
+        return PS_WERR_LIMIT;
+    }
+    rq_entry e = {.op = RQ_PUSH, .queue = {(const uint8_t *)ch->name, ch->name_len},
+                  .topic = {(const uint8_t *)cmd->topic.ptr, cmd->topic.len},
+                  .data = {(const uint8_t *)cmd->data.ptr, cmd->data.len}};
+    if (!(p->qm = queue_msg_new(cmd)) || propose(b, p, &e) < 0) {
+        int err = errno;
+        slot_free(q, p);
+        if (err == ENOMEM) {
+            snprintf(why, cap, "queue '%s': out of memory", ch->name);
+        } else {
+            unavailable(b, why, cap, ch->name, "the group refused the message");
+        }
+        return PS_WERR_LIMIT;
+    }
+    snprintf(p->ch, sizeof p->ch, "%s", ch->name);
+    p->c = c;
+    p->corr = cmd->corr;
+    p->confirm = (cmd->flags & PS_WIRE_CONFIRM) != 0;
+    p->deadline = b->now + q->commit_ms;
+    return 0;
+}
+
+void replq_ack(void *ctx, channel *ch, const qmsg *qm)
+{
+    broker *b = ctx;
+    replq *q = b->replq;
+    proposal *p = slot_take(q, RQ_ACK);
+    rq_entry e = {.op = RQ_ACK, .queue = {(const uint8_t *)ch->name, ch->name_len},
+                  .id = qm->seq};
+    if (!p || propose(b, p, &e) < 0) {
+        /* Still in the state: a later leader hands it out again, flagged. */
+        log_limited(LOG_LVL_WARNING, "replicated queues: ack not proposed", "",
+                    "queue '%s': an acknowledgement was not replicated (%s): the message may "
+                    "come back after a change of leader", ch->name,
+                    p ? strerror(errno) : "too many proposals outstanding");
+        if (p)
+            slot_free(q, p);
+    }
+}
+
+void replq_client_gone(broker *b, client *c)
+{
+    if (!b->replq)
+        return;
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++)
+        if (b->replq->slots[i].c == c)
+            b->replq->slots[i].c = NULL;
+}
+
+/* Tells p's publisher that its message may not be there; it is told once. */
+static void refuse(broker *b, proposal *p, const char *what)
+{
+    char why[512];
+    if (!p->c)
+        return;
+    unavailable(b, why, sizeof why, p->ch, what);
+    out_error(b, p->c, p->corr, PS_WERR_LIMIT, "%s", why);
+    p->c = NULL;
+}
+
+/* The replicated queue called name, NULL when it went away meanwhile. */
+static channel *find_queue(broker *b, const char *name)
+{
+    channel *ch;
+    SLIST_FOREACH(ch, &b->channels, link)
+        if (ch->replicated && strcmp(ch->name, name) == 0)
+            return ch;
+    return NULL;
+}
+
+/* One proposal's fate. */
+static void done(broker *b, const struct repl_result *res)
+{
+    replq *q = b->replq;
+    proposal *p = &q->slots[res->token % REPL_INFLIGHT_MAX];
+    if (!p->op || p->token != res->token)
+        return; /* not ours: dropped by a close */
+    if (p->op == RQ_PUSH) {
+        channel *ch = find_queue(b, p->ch);
+        if (res->status != REPL_OK) {
+            refuse(b, p, res->status == REPL_LOST ? "the leader changed before it was committed"
+                                                  : "the group did not commit it");
+        } else if (ch && q->leading) {
+            /* Committed: queued here, and confirmed to its publisher. */
+            queue_committed(ch, p->qm, res->index);
+            p->qm = NULL;
+            if (p->c && p->confirm)
+                out_ok(b, p->c, p->corr, 0);
+            queue_dispatch(b, ch);
+        } else {
+            /* Committed, but this node no longer leads: the message is in
+             * the state, and the new leader hands it out. */
+            if (p->c && p->confirm)
+                out_ok(b, p->c, p->corr, 0);
+        }
+    }
+    slot_free(q, p);
+}
+
+/* Loads one message of the state into the queue ctx (rq_each's callback). */
+static int load_one(void *ctx, uint64_t id, rq_bytes topic, rq_bytes data)
+{
+    char *t = strndup((const char *)topic.ptr, topic.len);
+    uint8_t *d = malloc(data.len ? data.len : 1);
+    if (!t || !d || queue_restore(ctx, 0, id, NULL, t, topic.len, d, data.len) < 0) {
+        free(t);
+        free(d);
+        return -1;
+    }
+    memcpy(d, data.ptr, data.len);
+    return 0;
+}
+
+/* This node became the leader (lead) or stopped being it. */
+static void role(broker *b, int lead)
+{
+    replq *q = b->replq;
+    q->leading = lead;
+    channel *ch;
+    SLIST_FOREACH(ch, &b->channels, link) {
+        if (!ch->replicated)
+            continue;
+        ch->repl_home = lead;
+        queue_drop_own(ch);
+        if (lead && rq_each(q->state, ch->name, load_one, ch) != 0)
+            log_err("queue '%s': out of memory loading the replicated messages", ch->name);
+        if (lead)
+            queue_dispatch(b, ch);
+    }
+}
+
+void replq_result(void *ctx, const struct repl_result *res)
+{
+    broker *b = ctx;
+    replq *q = b->replq;
+    if (!q)
+        return;
+    if (res->term > q->term)
+        q->term = res->term;
+    if (res->kind == REPL_DONE) {
+        done(b, res);
+        return;
+    }
+    const char *leader = NULL;
+    q->leader(b, &leader);
+    int lead = leader && b->cfg->cluster && strcmp(leader, b->cfg->cluster->node) == 0;
+    if (lead != q->leading)
+        role(b, lead);
+}
+
+long replq_timers(void *ctx)
+{
+    broker *b = ctx;
+    replq *q = b->replq;
+    long next = -1;
+    if (!q)
+        return -1;
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
+        proposal *p = &q->slots[i];
+        if (p->op != RQ_PUSH || !p->c)
+            continue;
+        if (p->deadline <= b->now) {
+            refuse(b, p, "not committed in time");
+            continue;
+        }
+        long left = (long)(p->deadline - b->now);
+        if (next < 0 || left < next)
+            next = left;
+    }
+    return next;
+}
