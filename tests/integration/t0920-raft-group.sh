@@ -10,6 +10,7 @@
 # planned stop (SIGTERM) of the leader hands leadership over ("raft:
 # leadership handed over to X in N ms") within HANDOVER_MS.  A node whose
 # Raft data was wiped rejoins ("raft: joined the group as a new member").
+# A peer whose voters differ, or that has no raft section, is refused.
 # The figures are in the ok line: the first election, each failover and
 # the handover, in ms.
 . "$(dirname "$0")/lib.sh"
@@ -125,4 +126,17 @@ wait_for_node_log "$w" "raft: joined the group as a new member" 10
 wait_until 10 "the wiped $w following $L" agreed "$L"
 grep -q "raft: every voter heard and none holds the group" <(tail -n 5 "$w.log") &&
     fail "the wiped node $w bootstrapped instead of joining"
-echo "ok: first election ${election} ms; failover after kill -9 of the leader ${failovers[*]} ms (bound $FAILOVER_MS); planned stop: new leader after ${handover} ms ($handed); wiped node $w rejoined"
+# A node whose voters differ (another order: other ids) is refused by the
+# links, and so is one without cluster.raft.
+node_stop "$w"
+node_conf "$w"
+sed -i 's/voters = \[ "a", "b", "c" \]/voters = [ "c", "b", "a" ]/' "$w.conf"
+grep -q 'voters = \[ "c", "b", "a" \]' "$w.conf" || fail "the voters of $w.conf were not changed"
+node_start "$w"
+wait_for_node_log "$L" "cluster: peer $w refused: Raft voters differ \(\[a,b,c\] here, \[c,b,a\] there\)" 10
+node_stop "$w"
+NODE_RAFT='' node_conf "$w"
+node_start "$w"
+wait_for_node_log "$w" "cluster: peer $L refused: Raft voters differ \(none here, \[a,b,c\] there\)" 10
+[ "$(peer_field "$L" "$w" state)" = refused ] || fail "$L counts $w $(peer_field "$L" "$w" state), not refused"
+echo "ok: first election ${election} ms; failover after kill -9 of the leader ${failovers[*]} ms (bound $FAILOVER_MS); planned stop: new leader after ${handover} ms ($handed); wiped node $w rejoined; other voters refused"
