@@ -804,6 +804,17 @@ typedef struct rate_sample {
 #define RATE_SAMPLES 61
 
 /* The whole broker state. */
+/* What the replicated durable queues plug into the node's Raft group
+ * (group.c calls them; main fills them in, as the other hooks). */
+typedef struct repl_hooks {
+    struct repl_fsm fsm;   /* the replicated state machine, its callbacks run on the
+                            * replication thread; apply NULL: group.c's own, which
+                            * keeps nothing */
+    void (*result)(void *ctx, const struct repl_result *res); /* each result of repl_poll, on
+                            * the broker's thread (NULL: none wanted) */
+    void *ctx;             /* result's first argument */
+} repl_hooks;
+
 struct broker {
     config *cfg;           /* current configuration */
     void *ctx;             /* ZeroMQ context */
@@ -879,6 +890,10 @@ struct broker {
     repl_ack_hook *repl_ack; /* told of an acknowledged message of a replicated queue
                               * (replq.c's), NULL without the group */
     void *repl_ack_ctx;    /* its first argument */
+    struct repl *repl;     /* the Raft replica of cluster.raft, NULL without one or until
+                            * it could be opened (group.c) */
+    struct group *group;   /* the rest of the group's state, NULL without cluster.raft */
+    repl_hooks repl_hooks; /* what the replicated queues plug into the group */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -1064,6 +1079,33 @@ size_t link_remote_subscribers(broker *b, const char *name);
 struct json_t *link_status(broker *b);
 /* Closes the sockets and frees the state; accepts b->link == NULL. */
 void link_close(broker *b);
+/* The protocol's state of the links (group.c reads the peers' Raft
+ * addresses and sets whether ours holds the group), NULL without them. */
+cl_node *link_node(broker *b);
+
+/* group.c: the node's Raft group (cluster.raft) ------------------------- */
+
+/* Starts the group after link_open when the cluster has a raft section
+ * (else nothing): a Raft directory that holds the group opens its replica
+ * at once; a new one waits, on the loop, until the links have heard every
+ * voter, then bootstraps with them or joins the group one of them holds.
+ * 0, or -1 after logging. */
+int repl_group_open(broker *b);
+/* Has the loop run the group: the replica's results (each handed to
+ * b->repl_hooks.result) and the wait for the voters; 0 or -1. */
+int repl_group_watch(broker *b);
+/* Stops the replica, handing leadership over first when this node leads
+ * (waiting at most about one election timeout); frees the group. */
+void repl_group_close(broker *b);
+/* The leader's Raft id and node name (*node NULL while none is known, or
+ * without a group): 0 when none is known. */
+unsigned repl_group_leader(const broker *b, const char **node);
+/* Proposes an entry to the group (repl_propose): 0, or -1 with errno as
+ * repl_propose's, or ENOTCONN before the replica is open. */
+int repl_group_propose(broker *b, const void *data, size_t len, uint64_t token);
+/* The group's state as the "raft" object of `pctl cluster --json` (new
+ * reference; JSON null without cluster.raft). */
+struct json_t *repl_group_status(broker *b);
 
 /* channel.c: channels, subscriptions, publish, requests -------------- */
 

@@ -600,6 +600,11 @@ json_t *link_status(broker *b)
                      "complete", complete, "peers", peers);
 }
 
+cl_node *link_node(broker *b)
+{
+    return b->link ? b->link->cl : NULL;
+}
+
 void link_close(broker *b)
 {
     struct link *l = b->link;

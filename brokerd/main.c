@@ -286,6 +286,7 @@ static int wire_loop(broker *b)
     /* The links' records after the clients' turn end, which may forward
      * the messages of unparked publishers. */
     rc |= link_watch(b);
+    rc |= repl_group_watch(b);
     rc |= loop_on_turn(b->loop, log_summaries, NULL);
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
@@ -493,6 +494,10 @@ int main(int argc, char **argv)
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
+    /* The Raft group after the channels and the hooks: a replica that
+     * opens at once starts applying its log into them. */
+    if (repl_group_open(b) < 0)
+        goto out;
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
                (unsigned long long)b->id, (unsigned long long)b->epoch);
     if (wire_loop(b) < 0)
@@ -502,6 +507,8 @@ int main(int argc, char **argv)
     sd_stopping();
 
 out:
+    /* First, while the peers are still linked: a leader hands over. */
+    repl_group_close(b);
     http_close(b);
     client_free_all(b);
     b->interest = NULL; /* the subscriptions going are not news for the peers */
