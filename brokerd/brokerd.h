@@ -1234,6 +1234,9 @@ void replq_ack(void *ctx, channel *ch, const qmsg *qm);
 void replq_client_gone(broker *b, client *c);
 /* Whether this node leads the group (the home of every replicated queue). */
 int replq_leading(const broker *b);
+/* The messages of ch the group's state holds (applied here): committed
+ * and not acknowledged. */
+size_t replq_held(broker *b, const channel *ch);
 /* The highest term heard of: the fencing token of what the home sends. */
 uint64_t replq_term(const broker *b);
 /* The home of ch when it is replicated: the leader's node name ("" while

@@ -110,6 +110,11 @@ int replq_leading(const broker *b)
     return b->replq && b->replq->leading;
 }
 
+size_t replq_held(broker *b, const channel *ch)
+{
+    return b->replq && ch->replicated ? rq_depth(b->replq->state, ch->name, NULL) : 0;
+}
+
 uint64_t replq_term(const broker *b)
 {
     return b->replq ? b->replq->term : 0;
