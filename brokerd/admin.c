@@ -120,8 +120,14 @@ static json_t *admin_channels(broker *b)
             json_object_set_new(o, "remote_subscribers",
                                 json_integer((json_int_t)link_remote_subscribers(b, ch->name)));
             const config_channel *cc = config_find_channel(b->cfg, ch->name);
-            if (cc && cc->home)
+            const char *home = replq_home(b, ch); /* a replicated queue's: the leader */
+            if (home)
+                json_object_set_new(o, "home", *home ? json_string(home) : json_null());
+            else if (cc && cc->home)
                 json_object_set_new(o, "home", json_string(cc->home));
+            if (ch->replicated) /* committed and not acknowledged, as applied here */
+                json_object_set_new(o, "replicated_held",
+                                    json_integer((json_int_t)replq_held(b, ch)));
         }
         if (o)
             json_array_insert_new(arr, 0, o);

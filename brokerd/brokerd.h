@@ -467,9 +467,18 @@ void cl_answer(cl_node *n, cl_wait *w, uint32_t count, uint32_t expected, uint32
  * are attached to p already. */
 int cl_queue_want(cl_node *n, cl_peer *p, const char *chname, uint32_t window);
 /* Delivers a message of our queue chname to p, attached to it, with our
- * tag (flags: PS_WIRE_REDELIVERED).  0, or -1 when p is not attached. */
+ * tag (flags: PS_WIRE_REDELIVERED) and, for a replicated queue, our Raft
+ * term (else 0).  0, or -1 when p is not attached. */
 int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, uint8_t flags,
+                     const ps__slice *topic, const ps__slice *data, uint64_t term);
+/* Sends a message for the replicated queue chname to p, its home, with
+ * tag the wait for its answer (0: none wanted).  0, or -1 when the link
+ * is down or its buffer full. */
+int cl_queue_publish(cl_node *n, cl_peer *p, const char *chname, uint64_t tag,
                      const ps__slice *topic, const ps__slice *data);
+/* Answers p's PUBLISH of tag: committed (ok) or not, with our term. */
+void cl_queue_committed(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, int ok,
+                        uint64_t term);
 /* Tells p, the home of queue chname, that the message it delivered with
  * tag under attachment gen was consumed (op PS_WIRE_LQ_ACK) or must be
  * redelivered (PS_WIRE_LQ_RETURN); nothing when that attachment is over
@@ -771,6 +780,10 @@ enum relay_op { RELAY_DELIVER, RELAY_ACK, RELAY_RETURN };
  * home: queue.c tells the group through this hook (replq.c's), so that
  * queue code never calls the replication. */
 typedef void repl_ack_hook(void *ctx, channel *ch, const qmsg *qm);
+/* Tells peer (a cl_peer) whether its message for the replicated queue
+ * chname, its wait tag, was committed, with the home's Raft term. */
+typedef void repl_answer_hook(void *ctx, void *peer, const char *chname, uint64_t tag, int ok,
+                              uint64_t term);
 typedef void relay_hook(void *ctx, const channel *ch, const client *to, const qmsg *qm,
                         uint64_t tag, enum relay_op op);
 #define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
@@ -894,6 +907,8 @@ struct broker {
                             * it could be opened (group.c) */
     struct group *group;   /* the rest of the group's state, NULL without cluster.raft */
     repl_hooks repl_hooks; /* what the replicated queues plug into the group */
+    repl_answer_hook *repl_answer; /* answers a peer's publish to a replicated queue
+                                    * (link.c's, with relay_ctx), NULL: no links */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -1062,6 +1077,10 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
  * nodes that consume it for their own consumers. */
 void link_relay(void *ctx, const channel *ch, const client *to, const qmsg *qm, uint64_t tag,
                 enum relay_op op);
+/* The repl_answer hook: a peer's publish to our replicated queue was
+ * committed or not. */
+void link_queue_answer(void *ctx, void *peer, const char *chname, uint64_t tag, int ok,
+                       uint64_t term);
 /* The fan-out hook: forwards a message published here to peers that want
  * it (never one that came from a link). */
 void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
@@ -1233,16 +1252,33 @@ void replq_result(void *ctx, const struct repl_result *res);
 /* Answers the publishers whose commit is overdue; ms until the next is (a turn job). */
 long replq_timers(void *ctx);
 /* Publishes cmd on the replicated queue ch for c (NULL: a peer's message,
- * nobody to answer): 0 once proposed (its confirm, or its refusal, comes
+ * from peer, a cl_peer answered through the repl_answer hook when cmd->tag
+ * is not 0): 0 once proposed (its confirm, or its refusal, comes
  * with the group's answer), else a PS_WERR_* code with why. */
-uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, char *why,
-                       size_t cap);
+uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, void *peer,
+                       char *why, size_t cap);
+/* A publisher here whose message goes to the home on another node: the
+ * number of its wait (the tag of the PUBLISH), 0 when REPL_INFLIGHT_MAX
+ * wait already.  It hears OK or "unavailable" from replq_forward_done,
+ * or "unavailable" once the home is late. */
+uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, const channel *ch);
+/* The home's answer to the wait tag: committed (ok 1) or not (0); -1
+ * forgets the wait without a word (its PUBLISH could not be sent). */
+void replq_forward_done(broker *b, uint64_t tag, int ok);
+/* Whether a home's record carrying term is stale (lower than the highest
+ * term heard of): dropped.  A higher term becomes the highest. */
+int replq_fenced(broker *b, uint64_t term);
+/* Changes whenever the home of the replicated queues may have moved. */
+uint64_t replq_home_gen(const broker *b);
 /* The repl_ack hook: proposes the ACK of qm. */
 void replq_ack(void *ctx, channel *ch, const qmsg *qm);
 /* Forgets c in the proposals waiting for the group (it went away). */
 void replq_client_gone(broker *b, client *c);
 /* Whether this node leads the group (the home of every replicated queue). */
 int replq_leading(const broker *b);
+/* The messages of ch the group's state holds (applied here): committed
+ * and not acknowledged. */
+size_t replq_held(broker *b, const channel *ch);
 /* The highest term heard of: the fencing token of what the home sends. */
 uint64_t replq_term(const broker *b);
 /* The home of ch when it is replicated: the leader's node name ("" while

@@ -462,7 +462,7 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
                      ch->name);
             return PS_WERR_LIMIT;
         }
-        if ((code = replq_publish(b, c, ch, cmd, why, cap)))
+        if ((code = replq_publish(b, c, ch, cmd, NULL, why, cap)))
             return code;
         count_in(b, ch, cmd->data.len);
         note(c, ch, notes);
@@ -600,7 +600,7 @@ static uint16_t publish_link(broker *b, const ps__cmd *msg, uint64_t missed, pen
     if (ch->replicated) {
         /* Published at another node for this home: proposed like our own,
          * with nobody here to answer. */
-        if ((code = replq_publish(b, NULL, ch, msg, why, sizeof why))) {
+        if ((code = replq_publish(b, NULL, ch, msg, NULL, why, sizeof why))) {
             log_limited(LOG_LVL_WARNING, "cluster: queue messages from links dropped", "",
                         "cluster: a message for queue '%s' from a peer dropped: %s", ch->name,
                         why);

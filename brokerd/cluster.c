@@ -572,7 +572,7 @@ int cl_queue_want(cl_node *n, cl_peer *p, const char *chname, uint32_t window)
 }
 
 int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, uint8_t flags,
-                     const ps__slice *topic, const ps__slice *data)
+                     const ps__slice *topic, const ps__slice *data, uint64_t term)
 {
     size_t clen = strlen(chname);
     cl_queue *q = queue_slot(p->qin, chname, clen, 0);
@@ -582,11 +582,33 @@ int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, u
      * peer never gets comes back when the link goes down. */
     ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_DELIVER, .flags = flags,
                  .seq = q->gen, .tag = tag, .channel = {chname, clen}, .topic = *topic,
-                 .data = *data};
+                 .data = *data, .stamp = term};
     put(p, &m);
     p->msgs_out++;
     (void)n;
     return 0;
+}
+
+int cl_queue_publish(cl_node *n, cl_peer *p, const char *chname, uint64_t tag,
+                     const ps__slice *topic, const ps__slice *data)
+{
+    ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_PUBLISH, .tag = tag,
+                 .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
+    if (p->state != LINK_UP || p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer)
+        return -1; /* refused at once: the publisher hears of it */
+    put(p, &m);
+    p->msgs_out++;
+    return 0;
+}
+
+void cl_queue_committed(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, int ok,
+                        uint64_t term)
+{
+    ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ANSWER, .tag = tag,
+                 .window = ok ? 1 : 0, .channel = {chname, strlen(chname)}, .stamp = term};
+    if (p->state == LINK_UP) /* else its sender's wait runs out: "unavailable" */
+        put(p, &m);
+    (void)n;
 }
 
 void cl_queue_answer(cl_node *n, cl_peer *p, const char *chname, uint64_t gen, uint64_t tag,
@@ -655,6 +677,11 @@ static int queue_record(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, s
         q = queue_slot(p->qin, rec->channel.ptr, rec->channel.len, 0);
         if (!q || !q->window || q->gen != rec->seq)
             return 0; /* returned already when that attachment ended */
+        return n->queue(n->ctx, p, rec, why, cap);
+    case PS_WIRE_LQ_PUBLISH:
+        p->msgs_in++;
+        return n->queue(n->ctx, p, rec, why, cap);
+    case PS_WIRE_LQ_ANSWER:
         return n->queue(n->ctx, p, rec, why, cap);
     default:
         snprintf(why, cap, "a queue record with op %u", rec->status);

@@ -42,7 +42,19 @@ typedef struct proposal {
     char ch[RQ_NAME_MAX + 1]; /* PUSH: the queue's name (the channel may go meanwhile) */
     qmsg *qm;              /* PUSH: the message, queued once committed */
     int64_t deadline;      /* monotonic ms past which the publisher hears "unavailable" */
+    void *peer;            /* PUSH from another node: its cl_peer, answered over the link */
+    uint64_t peer_tag;     /* ... with its wait's number (0: it wants no answer) */
 } proposal;
+
+/* A publisher here whose message went to the home on another node and
+ * waits for the home's answer. */
+typedef struct fwd_wait {
+    uint64_t tag;          /* its number in the PUBLISH and the ANSWER, 0: the slot is free */
+    client *c;             /* the publisher, NULL once it went away */
+    uint64_t corr;         /* its correlation id */
+    char ch[RQ_NAME_MAX + 1]; /* the queue, for the message it hears */
+    int64_t deadline;      /* monotonic ms past which it hears "unavailable" */
+} fwd_wait;
 
 struct replq {
     rq *state;             /* the replicated state (rqueue.c) */
@@ -52,8 +64,12 @@ struct replq {
     proposal slots[REPL_INFLIGHT_MAX]; /* one per outstanding proposal */
     size_t n_pushes;       /* PUSH slots in use: what admission adds to a queue's depth */
     uint64_t next_token;   /* tokens never repeat, so a stale result finds no slot */
-    uint64_t term;         /* the highest term heard of: the fencing token */
+    fwd_wait fwd[REPL_INFLIGHT_MAX]; /* publishers waiting for another node's answer */
+    uint64_t next_fwd;     /* the last fwd_wait tag given out */
+    uint64_t term;         /* the highest term heard of (the group's, or in a home's
+                              records): the fencing token */
     int leading;           /* this node is the leader: the home of every replicated queue */
+    uint64_t home_gen;     /* changes whenever the leader may have changed */
 };
 
 int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
@@ -92,6 +108,11 @@ void replq_close(broker *b)
 int replq_leading(const broker *b)
 {
     return b->replq && b->replq->leading;
+}
+
+size_t replq_held(broker *b, const channel *ch)
+{
+    return b->replq && ch->replicated ? rq_depth(b->replq->state, ch->name, NULL) : 0;
 }
 
 uint64_t replq_term(const broker *b)
@@ -164,8 +185,8 @@ static void unavailable(broker *b, char *why, size_t cap, const char *name, cons
                  "is known)", name, what);
 }
 
-uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, char *why,
-                       size_t cap)
+uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, void *peer,
+                       char *why, size_t cap)
 {
     replq *q = b->replq;
     if (!q->leading) {
@@ -205,6 +226,8 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, ch
     p->c = c;
     p->corr = cmd->corr;
     p->confirm = (cmd->flags & PS_WIRE_CONFIRM) != 0;
+    p->peer = peer;
+    p->peer_tag = peer ? cmd->tag : 0;
     p->deadline = b->now + q->commit_ms;
     return 0;
 }
@@ -231,9 +254,62 @@ void replq_client_gone(broker *b, client *c)
 {
     if (!b->replq)
         return;
-    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++)
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
         if (b->replq->slots[i].c == c)
             b->replq->slots[i].c = NULL;
+        if (b->replq->fwd[i].c == c)
+            b->replq->fwd[i].c = NULL;
+    }
+}
+
+uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, const channel *ch)
+{
+    replq *q = b->replq;
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
+        fwd_wait *w = &q->fwd[i];
+        if (w->tag)
+            continue;
+        w->tag = ++q->next_fwd * REPL_INFLIGHT_MAX + i;
+        w->c = c;
+        w->corr = corr;
+        snprintf(w->ch, sizeof w->ch, "%s", ch->name);
+        /* The home's own wait, and a round trip over the link. */
+        w->deadline = b->now + 2 * q->commit_ms;
+        return w->tag;
+    }
+    return 0;
+}
+
+void replq_forward_done(broker *b, uint64_t tag, int ok)
+{
+    replq *q = b->replq;
+    fwd_wait *w = &q->fwd[tag % REPL_INFLIGHT_MAX];
+    if (!tag || w->tag != tag)
+        return; /* answered already ("unavailable" when its time ran out) */
+    if (w->c && ok > 0) {
+        out_ok(b, w->c, w->corr, 0);
+    } else if (w->c && ok == 0) {
+        char why[512];
+        unavailable(b, why, sizeof why, w->ch, "the group did not commit it");
+        out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
+    }
+    memset(w, 0, sizeof *w);
+}
+
+int replq_fenced(broker *b, uint64_t term)
+{
+    replq *q = b->replq;
+    if (!q || !term)
+        return 0;
+    if (term < q->term)
+        return 1;
+    q->term = term;
+    return 0;
+}
+
+uint64_t replq_home_gen(const broker *b)
+{
+    return b->replq ? b->replq->home_gen : 0;
 }
 
 /* Tells p's publisher that its message may not be there; it is told once. */
@@ -266,6 +342,9 @@ static void done(broker *b, const struct repl_result *res)
         return; /* not ours: dropped by a close */
     if (p->op == RQ_PUSH) {
         channel *ch = find_queue(b, p->ch);
+        if (p->peer && p->peer_tag && b->repl_answer)
+            b->repl_answer(b->relay_ctx, p->peer, p->ch, p->peer_tag, res->status == REPL_OK,
+                           q->term);
         if (res->status != REPL_OK) {
             refuse(b, p, res->status == REPL_LOST ? "the leader changed before it was committed"
                                                   : "the group did not commit it");
@@ -330,6 +409,7 @@ void replq_result(void *ctx, const struct repl_result *res)
         done(b, res);
         return;
     }
+    q->home_gen++;
     const char *leader = NULL;
     q->leader(b, &leader);
     int lead = leader && b->cfg->cluster && strcmp(leader, b->cfg->cluster->node) == 0;
@@ -353,6 +433,23 @@ long replq_timers(void *ctx)
             continue;
         }
         long left = (long)(p->deadline - b->now);
+        if (next < 0 || left < next)
+            next = left;
+    }
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
+        fwd_wait *w = &q->fwd[i];
+        if (!w->tag)
+            continue;
+        if (w->deadline <= b->now) {
+            if (w->c) {
+                char why[512];
+                unavailable(b, why, sizeof why, w->ch, "its home did not answer in time");
+                out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
+            }
+            memset(w, 0, sizeof *w);
+            continue;
+        }
+        long left = (long)(w->deadline - b->now);
         if (next < 0 || left < next)
             next = left;
     }

@@ -123,7 +123,8 @@ static const layout *const records[256] = {
     REC(PS_CMD_LINK_ANSWER, U64(tag, "wait_id"), U8(flags, "flags"), U32(count, "count"),
         U32(expected, "expected"), U32(gone, "gone")),
     REC(PS_CMD_LINK_QUEUE, U8(status, "op"), U8(flags, "flags"), U64(seq, "attach_gen"),
-        U64(tag, "tag"), U32(window, "window"), CHANNEL, TOPIC, BIN(data, "data")),
+        U64(tag, "tag"), U32(window, "window"), CHANNEL, TOPIC, BIN(data, "data"),
+        U64(stamp, "term")),
 };
 
 /* The members a field reads and writes, by kind. */

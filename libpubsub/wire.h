@@ -71,7 +71,8 @@ enum {
     PS_CMD_LINK_RETAINED = 0x54,  /* LINK_MSG of a retained value: with its clock and origin */
     /* Queues consumed through another node than their home: a node attaches
      * to the home's queue as one consumer on behalf of its own consumers. */
-    PS_CMD_LINK_QUEUE = 0x55,     /* op, flags, attach gen, tag, window, channel, topic, data */
+    PS_CMD_LINK_QUEUE = 0x55,     /* op, flags, attach gen, tag, window, channel, topic, data,
+                                   * term */
     /* Requests and sync messages across links (the sender's wait id, its answers). */
     PS_CMD_LINK_REQUEST = 0x5a,   /* wait id, timeout, channel, topic, data */
     PS_CMD_LINK_REPLY = 0x5b,     /* wait id, status, data: one responder's reply */
@@ -102,6 +103,10 @@ enum {
 #define PS_WIRE_LQ_RETURN 4  /* to the home: the message of tag was not: redeliver it */
 #define PS_WIRE_LQ_RESET 5   /* the sender forgot every attachment of either side (its link
                               * was down): what it held is returned, attach again */
+#define PS_WIRE_LQ_PUBLISH 6 /* to the home of a replicated queue: a message; tag: the
+                              * sender's wait for its answer, 0: none wanted */
+#define PS_WIRE_LQ_ANSWER 7  /* from that home: the PUBLISH of tag was committed (window 1)
+                              * or not (window 0) */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
@@ -172,7 +177,8 @@ typedef struct {
     uint64_t dropped;    /* GAP */
     uint64_t hash;       /* LINK_HELLO: hash of the channel declarations */
     uint64_t stamp;      /* LINK_HEARTBEAT: the sender's clock, in us; LINK_MSG: the hybrid
-                          * logical clock of a retained value */
+                          * logical clock of a retained value; LINK_QUEUE: the home's
+                          * Raft term (a replicated queue's DELIVER and ANSWER) */
     uint64_t echo;       /* LINK_HEARTBEAT: a stamp answered, 0 for none */
     ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST, NOTICE */
     ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern; LINK_HELLO: the
