@@ -99,6 +99,13 @@ raft_applied() { # NODE INDEX
     [ -n "$a" ] && [ "$a" -ge "$2" ]
 }
 
+# The messages of jobs the group's state holds on NODE (pctl channels'
+# replicated_held: published and committed, their ack not committed).
+raft_held() { # NODE
+    on "$1" "$BUILD/pctl" --timeout 1000 channels --json 2> /dev/null |
+        jq -r '.[] | select(.name == "jobs") | .replicated_held'
+}
+
 # The other nodes than those given, space-separated.
 others() { # NODE...
     local n x out=()

@@ -24,8 +24,7 @@ seq -f "m-%.0f" 201 "$N" | on "$L" "$BUILD/ppub" -c jobs --confirm --timeout 100
     fail "publishing with $W stopped exited $?"
 on "$L" "$BUILD/psub" -v -c jobs -F json -n "$ACKED" --timeout 10000 > consumed.json 2> consumed.err ||
     fail "consuming $ACKED exited $?: $(cat consumed.err)"
-wait_until 10 "the leader to count $ACKED acknowledged" \
-    eval '[ "$(on "$L" "$BUILD/pctl" channels --json | jq -r ".[] | select(.name == \"jobs\") | .queued + .unacked")" = $((N - ACKED)) ]'
+wait_until 10 "the group to hold $((N - ACKED)) after $ACKED acks" eval '[ "$(raft_held "$L")" = $((N - ACKED)) ]'
 commit=$(raft_field "$L" commit)
 [ "$commit" -gt 1200 ] || fail "the log holds only $commit entries, not past a snapshot"
 
