@@ -408,8 +408,11 @@ char *admin_text(broker *b, const char *verb, size_t len, int *known)
         j = admin_clients(b);
     else if (VERB("subscriptions"))
         j = admin_subscriptions(b);
-    else if (VERB("cluster"))
+    else if (VERB("cluster")) {
         j = link_status(b);
+        if (b->link) /* without a cluster section it stays {"cluster":null} */
+            json_object_set_new(j, "raft", repl_group_status(b));
+    }
 #undef VERB
     else {
         *known = 0;

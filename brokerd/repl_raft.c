@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <raft.h>
@@ -57,6 +58,7 @@ struct repl {
     struct raft_fsm fsm;       /* adapters from libraft's FSM to cfg.fsm */
     uv_poll_t req_watch;       /* the loop's watch of req_efd */
     uv_timer_t look;           /* the periodic look at leader and term */
+    int watching;              /* req_watch and look were initialised (after raft_start) */
     int req_efd;               /* eventfd: requests (or close) for the thread */
     int res_efd;               /* eventfd: results for the caller */
     pthread_mutex_t mu;        /* guards everything below */
@@ -67,6 +69,9 @@ struct repl {
     size_t inflight;           /* proposals submitted whose result is not yet polled */
     int role_news;             /* leader or term changed since the last repl_poll */
     int closing;               /* repl_close asked the thread to stop */
+    int handover;              /* repl_handover: 1 asked, 2 under way, 3 finished */
+    pthread_cond_t handed;     /* signalled when handover becomes 3 */
+    struct raft_transfer xfer; /* libraft's transfer request (the thread's) */
     struct repl_info info;     /* the thread's last look at the group */
 };
 
@@ -93,15 +98,24 @@ static void look(struct repl *r)
     raft_id leader = 0;
     const char *addr = NULL;
     raft_leader(&r->raft, &leader, &addr);
-    in.is_leader = raft_state(&r->raft) == RAFT_LEADER;
+    int st = raft_state(&r->raft);
+    in.is_leader = st == RAFT_LEADER;
+    in.role = st == RAFT_LEADER ? REPL_LEADER : st == RAFT_CANDIDATE ? REPL_CANDIDATE : REPL_FOLLOWER;
     in.leader = (unsigned)leader;
     in.term = r->raft.current_term;
     in.commit = r->raft.commit_index;
     in.applied = raft_last_applied(&r->raft);
     in.last = raft_last_index(&r->raft);
+    /* The leader's progress array (public in libraft's struct raft) has an
+     * entry per server of the configuration, in its order. */
     for (unsigned i = 0; i < r->raft.configuration.n && in.n_voters < REPL_VOTERS_MAX; i++)
-        if (r->raft.configuration.servers[i].role == RAFT_VOTER)
-            in.voters[in.n_voters++] = (unsigned)r->raft.configuration.servers[i].id;
+        if (r->raft.configuration.servers[i].role == RAFT_VOTER) {
+            raft_id id = r->raft.configuration.servers[i].id;
+            if (in.is_leader)
+                in.match[in.n_voters] = id == r->raft.id ? in.last
+                                        : r->raft.leader_state.progress[i].match_index;
+            in.voters[in.n_voters++] = (unsigned)id;
+        }
     pthread_mutex_lock(&r->mu);
     int news = in.leader != r->info.leader || in.term != r->info.term ||
                in.is_leader != r->info.is_leader;
@@ -205,10 +219,50 @@ static void raft_closed(struct raft *raft)
     struct repl *r = raft->data;
     raft_uv_close(&r->io);
     raft_uv_tcp_close(&r->transport);
-    if (!uv_is_closing((uv_handle_t *)&r->req_watch))
+    /* A replica whose start failed never made them. */
+    if (r->watching && !uv_is_closing((uv_handle_t *)&r->req_watch))
         uv_close((uv_handle_t *)&r->req_watch, closed_handle);
-    if (!uv_is_closing((uv_handle_t *)&r->look))
+    if (r->watching && !uv_is_closing((uv_handle_t *)&r->look))
         uv_close((uv_handle_t *)&r->look, closed_handle);
+}
+
+/* Replication thread: libraft ended the transfer (the target leads, or
+ * an election timeout passed); repl_handover is waiting. */
+static void transferred(struct raft_transfer *req)
+{
+    struct repl *r = req->data;
+    look(r);
+    pthread_mutex_lock(&r->mu);
+    r->handover = 3;
+    pthread_cond_signal(&r->handed);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Replication thread: starts repl_handover's transfer, to the voter that
+ * heard from us within the election timeout with the most of the log (a
+ * follower that is down would take the whole timeout to fail). */
+static void start_transfer(struct repl *r)
+{
+    raft_id to = 0;
+    raft_index best = 0;
+    if (raft_state(&r->raft) == RAFT_LEADER)
+        for (unsigned i = 0; i < r->raft.configuration.n; i++) {
+            const struct raft_server *sv = &r->raft.configuration.servers[i];
+            const struct raft_progress *pr = &r->raft.leader_state.progress[i];
+            if (sv->id != r->raft.id && sv->role == RAFT_VOTER && pr->recent_recv &&
+                (!to || pr->match_index > best)) {
+                to = sv->id;
+                best = pr->match_index;
+            }
+        }
+    r->xfer.data = r;
+    if (raft_state(&r->raft) != RAFT_LEADER ||
+        raft_transfer(&r->raft, &r->xfer, to, transferred) != 0) {
+        pthread_mutex_lock(&r->mu);
+        r->handover = 3;
+        pthread_cond_signal(&r->handed);
+        pthread_mutex_unlock(&r->mu);
+    }
 }
 
 /* Replication thread: takes the queued proposals to libraft, or closes. */
@@ -225,6 +279,12 @@ static void on_requests(uv_poll_t *w, int status, int events)
             uv_timer_stop(&r->look);
             raft_close(&r->raft, raft_closed);
             return;
+        }
+        if (r->handover == 1) {
+            r->handover = 2;
+            pthread_mutex_unlock(&r->mu);
+            start_transfer(r);
+            continue;
         }
         if (r->req_n == 0) {
             pthread_mutex_unlock(&r->mu);
@@ -298,6 +358,7 @@ static void repl_free(struct repl *r)
     for (size_t i = 0; i < r->req_n; i++)
         raft_free(r->reqs[(r->req_head + i) % REPL_INFLIGHT_MAX].data);
     pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->handed);
     free(r->dir);
     free(r);
 }
@@ -325,6 +386,11 @@ struct repl *repl_open(const struct repl_config *cfg)
     r->dir = strdup(cfg->data_dir);
     r->cfg.data_dir = r->dir;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->handed, &ca);
+    pthread_condattr_destroy(&ca);
     r->req_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     r->res_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!r->dir || r->req_efd < 0 || r->res_efd < 0 || uv_loop_init(&r->loop) != 0) {
@@ -368,7 +434,9 @@ struct repl *repl_open(const struct repl_config *cfg)
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     rv = 0;
-    for (unsigned i = 0; i < cfg->n_voters && rv == 0; i++)
+    /* Joining, the other voters' addresses come with the leader's
+     * configuration and need not be known here. */
+    for (unsigned i = 0; i < cfg->n_voters && rv == 0 && !cfg->join; i++)
         rv = raft_configuration_add(&conf, cfg->voters[i].id, cfg->voters[i].addr, RAFT_VOTER);
     if (rv == 0 && !cfg->join)
         rv = raft_bootstrap(&r->raft, &conf);
@@ -381,6 +449,10 @@ struct repl *repl_open(const struct repl_config *cfg)
     }
     raft_set_election_timeout(&r->raft, cfg->election_ms ? cfg->election_ms : 1000);
     raft_set_heartbeat_timeout(&r->raft, cfg->heartbeat_ms ? cfg->heartbeat_ms : 100);
+    /* A replica that was away (restarted, cut off) asks whether it could
+     * win before it raises the term, so it does not depose a leader the
+     * others still follow. */
+    raft_set_pre_vote(&r->raft, true);
     raft_set_snapshot_threshold(&r->raft, cfg->snapshot_every ? cfg->snapshot_every : 1024);
     raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing : 128);
     /* libraft waits this long (30 s by default) before it sends a snapshot
@@ -401,6 +473,7 @@ struct repl *repl_open(const struct repl_config *cfg)
     uv_timer_init(&r->loop, &r->look);
     r->look.data = r;
     uv_timer_start(&r->look, on_look, REPL_LOOK_MS, REPL_LOOK_MS);
+    r->watching = 1;
     look(r);
     if (pthread_create(&r->thread, NULL, thread_main, r) != 0) {
         log_err("replication: cannot start its thread");
@@ -470,6 +543,36 @@ void repl_status(struct repl *r, struct repl_info *info)
     pthread_mutex_lock(&r->mu);
     *info = r->info;
     pthread_mutex_unlock(&r->mu);
+}
+
+int repl_handover(struct repl *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (!r->info.is_leader || r->closing || r->handover) {
+        pthread_mutex_unlock(&r->mu);
+        return -1;
+    }
+    r->handover = 1;
+    pthread_mutex_unlock(&r->mu);
+    efd_kick(r->req_efd);
+    /* libraft gives up after one election timeout; the margin is the hop
+     * between the threads. */
+    unsigned ms = (r->cfg.election_ms ? r->cfg.election_ms : 1000) + 100;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (r->handover != 3)
+        if (pthread_cond_timedwait(&r->handed, &r->mu, &until) == ETIMEDOUT)
+            break;
+    int ok = r->handover == 3 && !r->info.is_leader && r->info.leader;
+    pthread_mutex_unlock(&r->mu);
+    return ok ? 0 : -1;
 }
 
 void repl_close(struct repl *r)
