@@ -903,12 +903,12 @@ struct broker {
     repl_ack_hook *repl_ack; /* told of an acknowledged message of a replicated queue
                               * (replq.c's), NULL without the group */
     void *repl_ack_ctx;    /* its first argument */
+    repl_answer_hook *repl_answer; /* answers a peer's publish to a replicated queue
+                                    * (link.c's, with relay_ctx), NULL: no links */
     struct repl *repl;     /* the Raft replica of cluster.raft, NULL without one or until
                             * it could be opened (group.c) */
     struct group *group;   /* the rest of the group's state, NULL without cluster.raft */
     repl_hooks repl_hooks; /* what the replicated queues plug into the group */
-    repl_answer_hook *repl_answer; /* answers a peer's publish to a replicated queue
-                                    * (link.c's, with relay_ctx), NULL: no links */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -1070,7 +1070,8 @@ int link_watch(broker *b);
  * home is reachable (the channel code handles it: this node consumes the
  * home's queue for its consumers), else 0 (a PUBLISH forwarded to the
  * home, answered) or a PS_WERR_* code with the reason in why[cap] (the
- * home unreachable: "unavailable"). */
+ * home unreachable: "unavailable"), or CHAN_PARK (a replicated queue's
+ * publisher waits: too many of this node's confirms wait for the home). */
 enum { LINK_LOCAL = -1 };
 int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 /* The relay hook (relay_hook): queue messages between their home and the
@@ -1222,13 +1223,10 @@ void queue_free(channel *ch);
  * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
 int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
                   uint8_t *data, size_t len);
-/* A copy of cmd's message in no queue yet (a replicated queue's, waiting
- * for its commit); NULL on ENOMEM. */
-qmsg *queue_msg_new(const ps__cmd *cmd);
-void queue_msg_free(qmsg *qm);
-/* Puts a committed message of a replicated queue at the end of ch's
- * queue, numbered seq (its PUSH's log index). */
-void queue_committed(channel *ch, qmsg *qm, uint64_t seq);
+/* Puts a copy of a committed message of a replicated queue at the end of
+ * ch's queue, numbered seq (its PUSH's log index); 0, or -1 on ENOMEM. */
+int queue_committed(channel *ch, uint64_t seq, const char *topic, size_t tlen, const void *data,
+                    size_t len, int redelivered);
 /* Drops the waiting messages of ch that are its own (not another node's),
  * without telling anyone: a replicated queue whose home moved away. */
 void queue_drop_own(channel *ch);
@@ -1274,6 +1272,10 @@ uint64_t replq_home_gen(const broker *b);
 void replq_ack(void *ctx, channel *ch, const qmsg *qm);
 /* Forgets c in the proposals waiting for the group (it went away). */
 void replq_client_gone(broker *b, client *c);
+/* Whether one more proposal (forwarded 0) or one more publisher waiting
+ * for another node's answer (1) fits now: else the publisher is parked,
+ * and tried again once results freed room. */
+int replq_room(const broker *b, int forwarded);
 /* Whether this node leads the group (the home of every replicated queue). */
 int replq_leading(const broker *b);
 /* The messages of ch the group's state holds (applied here): committed

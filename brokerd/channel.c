@@ -462,6 +462,13 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
                      ch->name);
             return PS_WERR_LIMIT;
         }
+        if (!replq_room(b, 0) &&
+            c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer) {
+            /* REPL_INFLIGHT_MAX proposals out: the publisher waits for
+             * their results, as for a full "block" queue. */
+            c->park_why = PARK_QUEUE;
+            return CHAN_PARK;
+        }
         if ((code = replq_publish(b, c, ch, cmd, NULL, why, cap)))
             return code;
         count_in(b, ch, cmd->data.len);

@@ -468,10 +468,19 @@ static long link_flush(void *ctx)
     broker *b = ctx;
     struct link *l = b->link;
     long wait = -1;
-    if (l->queue_dirty || l->home_gen != replq_home_gen(b)) {
+    if (l->home_gen != replq_home_gen(b)) {
+        /* The replicated queues' home moved: what the old one lent our
+         * consumers and still waits here is dropped (the group's state
+         * has it, the new home hands it out again, flagged). */
         l->home_gen = replq_home_gen(b);
-        queue_demand(b);
+        channel *ch;
+        SLIST_FOREACH(ch, &b->channels, link)
+            if (ch->replicated)
+                queue_relay_drop(ch);
+        l->queue_dirty = 1;
     }
+    if (l->queue_dirty)
+        queue_demand(b);
     for (size_t i = 0; i < l->cl->n_peers; i++) {
         cl_peer *p = &l->cl->peers[i];
         if (l->sent[i] > p->out.len)
@@ -568,6 +577,13 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
         return PS_WERR_LIMIT;
     }
     cl_peer *p = cl_peer_find(n, home, strlen(home));
+    if (replicated && p && (cmd->flags & PS_WIRE_CONFIRM) && !replq_room(b, 1) &&
+        c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer) {
+        /* REPL_INFLIGHT_MAX confirms wait for the home: the publisher
+         * waits for their answers, as for a full "block" queue. */
+        c->park_why = PARK_QUEUE;
+        return CHAN_PARK;
+    }
     if (replicated && p) {
         /* Its confirm waits for the home's answer: sent once committed. */
         uint64_t tag = 0;

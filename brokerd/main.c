@@ -287,6 +287,7 @@ static int wire_loop(broker *b)
      * the messages of unparked publishers. */
     rc |= link_watch(b);
     rc |= repl_group_watch(b);
+    rc |= loop_on_turn(b->loop, replq_timers, b);
     rc |= loop_on_turn(b->loop, log_summaries, NULL);
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
@@ -491,6 +492,16 @@ int main(int argc, char **argv)
         b->waits = &link_waits; /* requests and sync messages reach the peers */
         b->relay = link_relay; /* queues consumed through other nodes */
         b->relay_ctx = b;
+        b->repl_answer = link_queue_answer;
+    }
+    if (b->cfg->cluster && b->cfg->cluster->raft) {
+        /* Durable queues are the Raft group's: its state machine, its
+         * results; before the channels, which then open no store. */
+        if (replq_open(b, repl_group_propose, repl_group_leader,
+                       b->cfg->cluster->raft->election_ms, &b->repl_hooks.fsm) < 0)
+            goto out;
+        b->repl_hooks.result = replq_result;
+        b->repl_hooks.ctx = b;
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
         goto out;
@@ -513,6 +524,7 @@ out:
     client_free_all(b);
     b->interest = NULL; /* the subscriptions going are not news for the peers */
     chan_free_all(b);
+    replq_close(b); /* after the replica's thread stopped and the channels went */
     ps__buf_free(&b->fan_rec);
     store_fini(b);
     gateway_close(b);

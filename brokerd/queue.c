@@ -48,16 +48,6 @@ static qmsg *qmsg_new(const ps__cmd *rec)
     return qm;
 }
 
-qmsg *queue_msg_new(const ps__cmd *cmd)
-{
-    return qmsg_new(cmd);
-}
-
-void queue_msg_free(qmsg *qm)
-{
-    qmsg_free(qm);
-}
-
 /* Numbers qm (unless it has its number) and puts it at the end of the queue. */
 static qmsg *queue_link(channel *ch, qmsg *qm)
 {
@@ -102,12 +92,19 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
     return queue_link(ch, qm);
 }
 
-void queue_committed(channel *ch, qmsg *qm, uint64_t seq)
+int queue_committed(channel *ch, uint64_t seq, const char *topic, size_t tlen, const void *data,
+                    size_t len, int redelivered)
 {
+    ps__cmd rec = {.topic = {topic, tlen}, .data = {data, len}};
+    qmsg *qm = qmsg_new(&rec);
+    if (!qm)
+        return -1;
     qm->seq = seq;
+    qm->redelivered = redelivered;
     if (seq > ch->seq)
         ch->seq = seq;
     queue_link(ch, qm);
+    return 0;
 }
 
 int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,

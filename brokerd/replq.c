@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* A proposal whose result has not come. */
 typedef struct proposal {
@@ -40,7 +41,6 @@ typedef struct proposal {
     uint64_t corr;         /* ... its correlation id */
     int confirm;           /* ... it asked for a confirm */
     char ch[RQ_NAME_MAX + 1]; /* PUSH: the queue's name (the channel may go meanwhile) */
-    qmsg *qm;              /* PUSH: the message, queued once committed */
     int64_t deadline;      /* monotonic ms past which the publisher hears "unavailable" */
     void *peer;            /* PUSH from another node: its cl_peer, answered over the link */
     uint64_t peer_tag;     /* ... with its wait's number (0: it wants no answer) */
@@ -63,12 +63,18 @@ struct replq {
     long commit_ms;        /* a PUSH not committed after this is answered "unavailable" */
     proposal slots[REPL_INFLIGHT_MAX]; /* one per outstanding proposal */
     size_t n_pushes;       /* PUSH slots in use: what admission adds to a queue's depth */
+    size_t n_acks;         /* ACK slots in use */
     uint64_t next_token;   /* tokens never repeat, so a stale result finds no slot */
+    ps__buf acks;          /* ACK entries waiting for a free slot, each after its u16
+                              length; bounded by the messages the state holds, since
+                              each is the ACK of one of them */
+    size_t acks_head;      /* the bytes of acks already proposed */
     fwd_wait fwd[REPL_INFLIGHT_MAX]; /* publishers waiting for another node's answer */
     uint64_t next_fwd;     /* the last fwd_wait tag given out */
     uint64_t term;         /* the highest term heard of (the group's, or in a home's
                               records): the fencing token */
     int leading;           /* this node is the leader: the home of every replicated queue */
+    uint64_t loaded;       /* leading: the state is in the queues up to this index */
     uint64_t home_gen;     /* changes whenever the leader may have changed */
 };
 
@@ -79,6 +85,14 @@ int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, lo
     if (!q || !(q->state = rq_new())) {
         free(q);
         log_err("replicated queues: out of memory");
+        return -1;
+    }
+    /* The stores of durable queues made data_dir; the group's directory
+     * (by default inside it) needs it now that they open none. */
+    if (mkdir(b->cfg->data_dir, 0750) < 0 && errno != EEXIST) {
+        log_err("replicated queues: cannot make %s: %s", b->cfg->data_dir, strerror(errno));
+        rq_free(q->state);
+        free(q);
         return -1;
     }
     q->propose = propose;
@@ -96,13 +110,22 @@ void replq_close(broker *b)
     replq *q = b->replq;
     if (!q)
         return;
-    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++)
-        if (q->slots[i].qm)
-            queue_msg_free(q->slots[i].qm);
     rq_free(q->state);
+    ps__buf_free(&q->acks);
     free(q);
     b->replq = NULL;
     b->repl_ack = NULL;
+}
+
+int replq_room(const broker *b, int forwarded)
+{
+    const replq *q = b->replq;
+    if (!forwarded)
+        return q->n_pushes + q->n_acks < REPL_INFLIGHT_MAX;
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++)
+        if (!q->fwd[i].tag)
+            return 1;
+    return 0;
 }
 
 int replq_leading(const broker *b)
@@ -141,6 +164,8 @@ static proposal *slot_take(replq *q, int op)
             p->token = ++q->next_token * REPL_INFLIGHT_MAX + i;
             if (op == RQ_PUSH)
                 q->n_pushes++;
+            else
+                q->n_acks++;
             return p;
         }
     }
@@ -151,8 +176,8 @@ static void slot_free(replq *q, proposal *p)
 {
     if (p->op == RQ_PUSH)
         q->n_pushes--;
-    if (p->qm)
-        queue_msg_free(p->qm);
+    else if (p->op == RQ_ACK)
+        q->n_acks--;
     memset(p, 0, sizeof *p);
 }
 
@@ -212,7 +237,7 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, vo
     rq_entry e = {.op = RQ_PUSH, .queue = {(const uint8_t *)ch->name, ch->name_len},
                   .topic = {(const uint8_t *)cmd->topic.ptr, cmd->topic.len},
                   .data = {(const uint8_t *)cmd->data.ptr, cmd->data.len}};
-    if (!(p->qm = queue_msg_new(cmd)) || propose(b, p, &e) < 0) {
+    if (propose(b, p, &e) < 0) {
         int err = errno;
         slot_free(q, p);
         if (err == ENOMEM) {
@@ -232,22 +257,57 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, vo
     return 0;
 }
 
+/* Proposes the ACK e now; -1 when no slot is free. */
+static int ack_now(broker *b, const rq_entry *e)
+{
+    replq *q = b->replq;
+    proposal *p = slot_take(q, RQ_ACK);
+    if (!p)
+        return -1;
+    if (propose(b, p, e) < 0) {
+        /* Still in the state: a later leader hands it out again, flagged. */
+        log_limited(LOG_LVL_WARNING, "replicated queues: ack not proposed", "",
+                    "queue '%.*s': an acknowledgement was not replicated (%s): the message "
+                    "may come back after a change of leader", (int)e->queue.len,
+                    (const char *)e->queue.ptr, strerror(errno));
+        slot_free(q, p);
+    }
+    return 0;
+}
+
+/* Proposes the waiting ACKs, oldest first, while slots are free. */
+static void acks_drain(broker *b)
+{
+    replq *q = b->replq;
+    while (q->acks_head < q->acks.len) {
+        const uint8_t *at = q->acks.data + q->acks_head;
+        size_t n = (size_t)at[0] << 8 | at[1];
+        rq_entry e;
+        if (rq_entry_decode(at + 2, n, &e) < 0 || ack_now(b, &e) < 0)
+            break;
+        q->acks_head += 2 + n;
+    }
+    if (q->acks_head == q->acks.len)
+        q->acks.len = q->acks_head = 0;
+}
+
 void replq_ack(void *ctx, channel *ch, const qmsg *qm)
 {
     broker *b = ctx;
     replq *q = b->replq;
-    proposal *p = slot_take(q, RQ_ACK);
     rq_entry e = {.op = RQ_ACK, .queue = {(const uint8_t *)ch->name, ch->name_len},
                   .id = qm->seq};
-    if (!p || propose(b, p, &e) < 0) {
-        /* Still in the state: a later leader hands it out again, flagged. */
+    if (q->acks.len == 0 && ack_now(b, &e) == 0)
+        return;
+    /* Every slot is taken: it waits its turn, in order. */
+    uint8_t rec[2 + 1 + 2 + RQ_NAME_MAX + 8];
+    size_t n = rq_entry_encode(&e, rec + 2);
+    rec[0] = (uint8_t)(n >> 8);
+    rec[1] = (uint8_t)n;
+    if (!n || ps__buf_append(&q->acks, rec, 2 + n) < 0)
         log_limited(LOG_LVL_WARNING, "replicated queues: ack not proposed", "",
-                    "queue '%s': an acknowledgement was not replicated (%s): the message may "
-                    "come back after a change of leader", ch->name,
-                    p ? strerror(errno) : "too many proposals outstanding");
-        if (p)
-            slot_free(q, p);
-    }
+                    "queue '%s': an acknowledgement was not replicated (out of memory): the "
+                    "message may come back after a change of leader", ch->name);
 }
 
 void replq_client_gone(broker *b, client *c)
@@ -323,14 +383,43 @@ static void refuse(broker *b, proposal *p, const char *what)
     p->c = NULL;
 }
 
-/* The replicated queue called name, NULL when it went away meanwhile. */
-static channel *find_queue(broker *b, const char *name)
+/* What load_applied hands each message it loads. */
+struct load {
+    channel *ch;           /* the queue loading */
+    uint64_t own;          /* the index of this node's PUSH just committed, 0: none */
+};
+
+/* Loads one message of the state into a queue (rq_each's callback): only
+ * this node's own PUSH goes unflagged; any other was proposed under an
+ * earlier leader, which may have delivered it. */
+static int load_one(void *ctx, uint64_t id, rq_bytes topic, rq_bytes data)
 {
+    struct load *l = ctx;
+    return queue_committed(l->ch, id, (const char *)topic.ptr, topic.len, data.ptr, data.len,
+                           id != l->own);
+}
+
+/* On the leader: queues what the group applied since the last look, in
+ * log order.  The applied index is read first, so what is applied while
+ * the queues are walked waits for the next look rather than be skipped. */
+static void load_applied(broker *b, uint64_t own)
+{
+    replq *q = b->replq;
+    uint64_t upto = rq_applied(q->state);
+    if (!q->leading || upto <= q->loaded)
+        return;
     channel *ch;
-    SLIST_FOREACH(ch, &b->channels, link)
-        if (ch->replicated && strcmp(ch->name, name) == 0)
-            return ch;
-    return NULL;
+    SLIST_FOREACH(ch, &b->channels, link) {
+        if (!ch->replicated)
+            continue;
+        struct load l = {ch, own};
+        if (rq_each(q->state, ch->name, q->loaded, upto, load_one, &l) != 0)
+            log_limited(LOG_LVL_ERR, "replicated queues: out of memory", "",
+                        "queue '%s': out of memory loading the replicated messages: some wait "
+                        "for the next change of leader", ch->name);
+        queue_dispatch(b, ch);
+    }
+    q->loaded = upto;
 }
 
 /* One proposal's fate. */
@@ -341,23 +430,16 @@ static void done(broker *b, const struct repl_result *res)
     if (!p->op || p->token != res->token)
         return; /* not ours: dropped by a close */
     if (p->op == RQ_PUSH) {
-        channel *ch = find_queue(b, p->ch);
         if (p->peer && p->peer_tag && b->repl_answer)
             b->repl_answer(b->relay_ctx, p->peer, p->ch, p->peer_tag, res->status == REPL_OK,
                            q->term);
         if (res->status != REPL_OK) {
             refuse(b, p, res->status == REPL_LOST ? "the leader changed before it was committed"
                                                   : "the group did not commit it");
-        } else if (ch && q->leading) {
-            /* Committed: queued here, and confirmed to its publisher. */
-            queue_committed(ch, p->qm, res->index);
-            p->qm = NULL;
-            if (p->c && p->confirm)
-                out_ok(b, p->c, p->corr, 0);
-            queue_dispatch(b, ch);
         } else {
-            /* Committed, but this node no longer leads: the message is in
-             * the state, and the new leader hands it out. */
+            /* Committed (and applied): queued here if this node still
+             * leads, else by the new leader; confirmed either way. */
+            load_applied(b, res->index);
             if (p->c && p->confirm)
                 out_ok(b, p->c, p->corr, 0);
         }
@@ -365,36 +447,25 @@ static void done(broker *b, const struct repl_result *res)
     slot_free(q, p);
 }
 
-/* Loads one message of the state into the queue ctx (rq_each's callback). */
-static int load_one(void *ctx, uint64_t id, rq_bytes topic, rq_bytes data)
-{
-    char *t = strndup((const char *)topic.ptr, topic.len);
-    uint8_t *d = malloc(data.len ? data.len : 1);
-    if (!t || !d || queue_restore(ctx, 0, id, NULL, t, topic.len, d, data.len) < 0) {
-        free(t);
-        free(d);
-        return -1;
-    }
-    memcpy(d, data.ptr, data.len);
-    return 0;
-}
-
-/* This node became the leader (lead) or stopped being it. */
+/* This node became the leader (lead) or stopped being it: a new leader
+ * queues the whole state afresh, a deposed one drops what it queued (its
+ * consumers' unacknowledged messages stay in the state). */
 static void role(broker *b, int lead)
 {
     replq *q = b->replq;
     q->leading = lead;
+    q->loaded = 0;
     channel *ch;
     SLIST_FOREACH(ch, &b->channels, link) {
-        if (!ch->replicated)
-            continue;
-        ch->repl_home = lead;
-        queue_drop_own(ch);
-        if (lead && rq_each(q->state, ch->name, load_one, ch) != 0)
-            log_err("queue '%s': out of memory loading the replicated messages", ch->name);
-        if (lead)
-            queue_dispatch(b, ch);
+        if (ch->replicated) {
+            /* What waits here came from the old leader, or was this
+             * node's own: the state has all of it. */
+            ch->repl_home = lead;
+            queue_drop_own(ch);
+            queue_relay_drop(ch);
+        }
     }
+    load_applied(b, 0);
 }
 
 void replq_result(void *ctx, const struct repl_result *res)
@@ -424,6 +495,8 @@ long replq_timers(void *ctx)
     long next = -1;
     if (!q)
         return -1;
+    acks_drain(b);
+    load_applied(b, 0); /* entries of earlier terms, applied after this node became leader */
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
         proposal *p = &q->slots[i];
         if (p->op != RQ_PUSH || !p->c)

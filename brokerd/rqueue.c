@@ -254,7 +254,7 @@ typedef struct rq_msg {
 struct rq_queue {
     char name[RQ_NAME_MAX + 1];  /* its name, NUL-terminated */
     size_t nlen;                 /* bytes in name */
-    TAILQ_HEAD(, rq_msg) msgs;   /* unacknowledged, oldest first */
+    TAILQ_HEAD(rq_msgs, rq_msg) msgs; /* unacknowledged, oldest first */
     size_t n;                    /* messages in msgs */
     size_t bytes;                /* their payload bytes */
 };
@@ -564,17 +564,22 @@ uint64_t rq_applied(rq *r)
     return a;
 }
 
-int rq_each(rq *r, const char *queue, rq_each_fn *fn, void *ctx)
+int rq_each(rq *r, const char *queue, uint64_t after, uint64_t upto, rq_each_fn *fn, void *ctx)
 {
     int rc = 0;
     pthread_mutex_lock(&r->lock);
     const rq_queue *q = queue_find(&r->st, queue, strlen(queue));
-    const rq_msg *m;
+    const rq_msg *m = NULL, *p;
+    /* From the end back to the first one past after: a leader loading
+     * what was applied since its last look walks only that. */
     if (q)
-        TAILQ_FOREACH(m, &q->msgs, link)
-            if ((rc = fn(ctx, m->id, (rq_bytes){m->bytes, m->tlen},
-                         (rq_bytes){m->bytes + m->tlen, m->len})) != 0)
-                break;
+        for (p = TAILQ_LAST(&q->msgs, rq_msgs); p && p->id > after;
+             p = TAILQ_PREV(p, rq_msgs, link))
+            m = p;
+    for (; m && m->id <= upto; m = TAILQ_NEXT(m, link))
+        if ((rc = fn(ctx, m->id, (rq_bytes){m->bytes, m->tlen},
+                     (rq_bytes){m->bytes + m->tlen, m->len})) != 0)
+            break;
     pthread_mutex_unlock(&r->lock);
     return rc;
 }

@@ -98,9 +98,10 @@ size_t rq_depth(rq *r, const char *queue, size_t *bytes);
 /* The highest log index applied to the state (0 for none). */
 uint64_t rq_applied(rq *r);
 
-/* Hands each message of queue, oldest first, to fn; the slices are only
- * valid during the call.  Stops at and returns fn's first nonzero, else 0. */
+/* Hands each message of queue whose id is past after and at most upto,
+ * oldest first, to fn; the slices are only valid during the call.  Stops
+ * at and returns fn's first nonzero, else 0. */
 typedef int rq_each_fn(void *ctx, uint64_t id, rq_bytes topic, rq_bytes data);
-int rq_each(rq *r, const char *queue, rq_each_fn *fn, void *ctx);
+int rq_each(rq *r, const char *queue, uint64_t after, uint64_t upto, rq_each_fn *fn, void *ctx);
 
 #endif

@@ -11,6 +11,7 @@
  * refuses a PUSH past max_queued (counting the ones proposed) and past
  * RQ_QUEUES_MAX queues.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static const char *list(rq *r, const char *queue)
     static struct listing l;
     l.len = 0;
     l.text[0] = 0;
-    rq_each(r, queue, list_one, &l);
+    rq_each(r, queue, 0, UINT64_MAX, list_one, &l);
     return l.text;
 }
 
@@ -152,6 +153,13 @@ static void test_apply(void)
     CHECK(rq_depth(r, "jobs", &bytes) == 3 && bytes == 11 && rq_depth(r, "mail", NULL) == 1 &&
               rq_depth(r, "none", &bytes) == 0 && bytes == 0,
           "depth and payload bytes per queue");
+    struct listing part = {.len = 0};
+    CHECK(rq_each(r, "jobs", 3, 5, list_one, &part) == 0 && strcmp(part.text, "5:t=two") == 0,
+          "the messages past id 3 up to 5 (%s)", part.text);
+    part.len = 0;
+    part.text[0] = 0;
+    CHECK(rq_each(r, "jobs", 7, 100, list_one, &part) == 0 && part.len == 0,
+          "none past the last id");
     CHECK(ack(r, 8, "jobs", 5) == 0 && strcmp(list(r, "jobs"), "3:t=one 7:u=three") == 0,
           "ACK of the middle message takes it out (%s)", list(r, "jobs"));
     CHECK(ack(r, 9, "jobs", 5) == 0 && rq_depth(r, "jobs", NULL) == 2,
