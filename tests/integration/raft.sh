@@ -31,7 +31,7 @@ raft_start() {
     local n
     for n in "${CLUSTER_NODES[@]}"; do [ -f "$SCRATCH/$n.conf" ] || raft_conf "$n"; done
     cluster_start
-    wait_until 20 "a leader the three nodes agree on" raft_leader
+    wait_raft 20 "a leader the three nodes agree on" has_leader
 }
 
 # NODE's "raft" object of `pctl cluster --json`, one line ("" when the node
@@ -65,6 +65,25 @@ raft_leader() { # [NODE...]
         [ "$state" = follower ] && [ "$leader" = "$lead" ] && [ "$term" = "$lterm" ] || return 1
     done
     echo "$lead"
+}
+
+# Every node's view of the group, one line: for a failure's message.
+raft_views() {
+    local n
+    for n in "${CLUSTER_NODES[@]}"; do
+        printf '%s: %s; ' "$n" "$(raft_json "$n" | jq -c '{state, term, leader, commit, applied, last}' 2> /dev/null)"
+    done
+}
+
+# wait_until, but a timeout also shows every node's view of the group.
+wait_raft() { # TIMEOUT_S WHAT COND...
+    local timeout=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + timeout))
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${timeout}s waiting for $what; $(raft_views)"
+        read -r -t 0.05 <> <(:) || true
+    done
 }
 
 # True when the NODEs given (default all) agree on a leader.

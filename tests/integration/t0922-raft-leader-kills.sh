@@ -31,11 +31,11 @@ wait_until 30 "the first 100 confirms" eval '[ "$(confirms)" -ge 100 ]'
 recovered() { # WHAT RESTARTED...
     local what=$1 n c leader target
     shift
-    wait_until 20 "a leader after $what" has_leader
+    wait_raft 20 "a leader after $what" has_leader
     leader=$(raft_leader)
     target=$(raft_field "$leader" commit)
     for n in "$@"; do
-        wait_until 30 "$n to catch up with the leader's commit $target after $what" raft_applied "$n" "$target"
+        wait_raft 30 "$n to catch up with the leader's commit $target after $what" raft_applied "$n" "$target"
     done
     c=$(confirms)
     wait_until 20 "50 confirms after $what" eval '[ "$(confirms)" -ge $((c + 50)) ]'

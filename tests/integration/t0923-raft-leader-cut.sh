@@ -26,7 +26,7 @@ new_leader() { # a leader of X and Y in a term above the old one
     n=$(raft_leader "$X" "$Y") || return 1
     [ "$(raft_field "$n" term)" -gt "$term" ]
 }
-wait_until 10 "a new leader on the majority side" new_leader
+wait_raft 10 "a new leader on the majority side" new_leader
 elected=$(($(ms) - t_cut))
 N=$(raft_leader "$X" "$Y")
 
@@ -46,7 +46,7 @@ cut_state=$(raft_field "$L" state)
 heal "$L" "$X"
 heal "$L" "$Y"
 t_heal=$(ms)
-wait_until 10 "the three logs to agree after the heal" raft_agree
+wait_raft 10 "the three logs to agree after the heal" raft_agree
 agreed=$(($(ms) - t_heal))
 indexes=$(raft_indexes a)
 [ "$agreed" -le 2000 ] || fail "the logs agreed $agreed ms after the heal (want <= 2000)"

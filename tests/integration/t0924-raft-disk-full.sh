@@ -29,7 +29,7 @@ raft_start
 if [ "$(raft_leader)" = c ]; then
     node_stop c
     node_start c
-    wait_until 20 "a leader after c's restart" has_leader
+    wait_raft 20 "a leader after c's restart" has_leader
     [ "$(raft_leader)" != c ] || fail "c still leads after a planned restart"
 fi
 L=$(raft_leader)
@@ -76,7 +76,7 @@ else
         read -r -t 0.05 <> <(:) || true
     done
 fi
-wait_until 30 "c to catch up with commit $commit" raft_applied c "$commit"
+wait_raft 30 "c to catch up with commit $commit" raft_applied c "$commit"
 caught=$(($(ms) - t_free))
 
 { seq -f "before-%.0f" 1 100; seq -f "full-%.0f" 1 "$N"; } | sort > want.ids

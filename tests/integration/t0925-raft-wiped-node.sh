@@ -33,7 +33,7 @@ rm -rf "$SCRATCH/data-$W/raft"
 t0=$(ms)
 node_start "$W"
 wait_for_node_log "$W" "raft: joined the group as a new member" 20
-wait_until 30 "$W to catch up with commit $commit" raft_applied "$W" "$commit"
+wait_raft 30 "$W to catch up with commit $commit" raft_applied "$W" "$commit"
 caught=$(($(ms) - t0))
 
 # Kill the leader until W leads (W caught up each time before the next).
@@ -44,9 +44,9 @@ until [ "$(raft_leader)" = "$W" ]; do
     node_kill "$L"
     node_start "$L"
     kills=$((kills + 1))
-    wait_until 20 "a leader after kill $kills" has_leader
+    wait_raft 20 "a leader after kill $kills" has_leader
     c=$(raft_field "$(raft_leader)" commit)
-    for n in a b c; do wait_until 30 "$n to catch up after kill $kills" raft_applied "$n" "$c"; done
+    for n in a b c; do wait_raft 30 "$n to catch up after kill $kills" raft_applied "$n" "$c"; done
 done
 
 ids_of consumed.json | sort > consumed.ids

@@ -43,7 +43,7 @@ kill -CONT "$C"
 spawn "$O" "$BUILD/psub" -v -c jobs -F json > o.json 2> o.err
 O_PID=$SPAWNED
 node_start "$L"
-wait_until 20 "a leader after the kill" has_leader
+wait_raft 20 "a leader after the kill" has_leader
 wait_until 60 "all $N consumed" eval '[ "$(ids_of f.json o.json | sort -u | wc -l)" -ge '"$N"' ]'
 took=$(($(ms) - t_kill))
 kill -TERM "$C" "$O_PID"
