@@ -137,7 +137,8 @@ int repl_fd(const struct repl *r);
 /* Proposes an entry (copied): its fate comes back from repl_poll as a
  * REPL_DONE result carrying token.  Returns 0, or -1 when
  * REPL_INFLIGHT_MAX proposals are outstanding (errno EBUSY) or the
- * replica is closing (errno ESHUTDOWN), or the copy failed (ENOMEM). */
+ * replica is closing (errno ESHUTDOWN), the entry is longer than 4 GB
+ * (EMSGSIZE), or the copy failed (ENOMEM). */
 int repl_propose(struct repl *r, const void *data, size_t len, uint64_t token);
 
 /* Takes up to max results (oldest first) and clears the eventfd once none
