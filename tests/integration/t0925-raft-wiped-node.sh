@@ -5,7 +5,8 @@
 # snapshot threshold (1,024 entries) and been compacted; W's Raft directory
 # is deleted and W started again.  It says "raft: joined the group as a new
 # member" and catches up (its applied index reaches the leader's commit)
-# from a snapshot.  Then the leader is killed until W leads (so that the
+# from a snapshot (its Raft directory holds one, and no log segment from
+# index 1).  Then the leader is killed until W leads (so that the
 # queue is served from W's copy), and the queue, drained, holds every
 # confirmed message not consumed before, none consumed before, and a
 # message twice only flagged redelivered.
@@ -35,6 +36,11 @@ node_start "$W"
 wait_for_node_log "$W" "raft: joined the group as a new member" 20
 wait_raft 30 "$W to catch up with commit $commit" raft_applied "$W" "$commit"
 caught=$(($(ms) - t0))
+# From a snapshot: W holds one, and no segment from the start of the log.
+ls "$SCRATCH/data-$W/raft" > w.files
+grep -q '^snapshot-' w.files || fail "$W caught up without a snapshot: $(paste -sd' ' w.files)"
+grep -q '^0*1-' w.files && fail "$W holds the log from its first entry: not caught up by snapshot ($(paste -sd' ' w.files))"
+first=$(sed -n 's/^0*\([0-9][0-9]*\)-[0-9]*$/\1/p' w.files | sort -n | head -n 1)
 
 # Kill the leader until W leads (W caught up each time before the next).
 kills=0
@@ -57,5 +63,5 @@ expect_eq "$lost" 0 "confirmed messages lost"
 again=$(ids_of drained.json | sort -u | comm -12 - consumed.ids | wc -l)
 expect_eq "$again" 0 "messages acknowledged before the wipe delivered again"
 echo "ok: $W wiped after $N confirmed and $ACKED consumed (log at $commit): joined as a new member and" \
-    "caught up in $caught ms; $kills kills until it led; from its copy $drained drained, 0 lost," \
+    "caught up in $caught ms from a snapshot (its log from ${first:-the open segment}); $kills kills until it led; from its copy $drained drained, 0 lost," \
     "0 acknowledged ones again, $dups twice (all flagged)"
