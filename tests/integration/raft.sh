@@ -47,15 +47,17 @@ raft_field() { # NODE FIELD
 
 # Prints the leader every NODE given (default all) agrees on: one of them
 # says it leads, and each of the others names it as its leader, in the
-# same term.  Returns 1 (printing nothing) while there is none.
+# same term.  Returns 1 (printing nothing) while there is none.  Also sets
+# RAFT_LEADER, RAFT_TERM and RAFT_COMMIT (the leader's commit index) when
+# not run in a subshell (has_leader), which saves asking the nodes again.
 raft_leader() { # [NODE...]
     [ $# -gt 0 ] || set -- "${CLUSTER_NODES[@]}"
-    local n j state leader term lead="" lterm="" views=()
+    local n j state leader term commit lead="" lterm="" lcommit="" views=()
     for n in "$@"; do
         j=$(raft_json "$n")
         [ -n "$j" ] || return 1
-        read -r state leader term <<< "$(jq -r '"\(.state) \(.leader // "-") \(.term)"' <<< "$j")"
-        [ "$state" = leader ] && { [ -z "$lead" ] || return 1; lead=$n; lterm=$term; }
+        read -r state leader term commit <<< "$(jq -r '"\(.state) \(.leader // "-") \(.term) \(.commit)"' <<< "$j")"
+        [ "$state" = leader ] && { [ -z "$lead" ] || return 1; lead=$n; lterm=$term; lcommit=$commit; }
         views+=("$n $state $leader $term")
     done
     [ -n "$lead" ] || return 1
@@ -64,6 +66,7 @@ raft_leader() { # [NODE...]
         [ "$n" = "$lead" ] && continue
         [ "$state" = follower ] && [ "$leader" = "$lead" ] && [ "$term" = "$lterm" ] || return 1
     done
+    RAFT_LEADER=$lead RAFT_TERM=$lterm RAFT_COMMIT=$lcommit
     echo "$lead"
 }
 
