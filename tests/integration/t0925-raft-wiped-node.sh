@@ -11,7 +11,6 @@
 # confirmed message not consumed before, none consumed before, and a
 # message twice only flagged redelivered.
 . "$(dirname "$0")/lib.sh"
-pending "issue 21: replicated durable queues (raft-group, raft-queue) are not there yet"
 . "$TESTS/integration/cluster.sh"
 . "$TESTS/integration/raft.sh"
 N=3000

@@ -11,7 +11,6 @@
 # third node.  Between them they consume all 2,000; none of the K comes
 # again; a message consumed twice only flagged redelivered the second time.
 . "$(dirname "$0")/lib.sh"
-pending "issue 21: replicated durable queues (raft-group, raft-queue) are not there yet"
 . "$TESTS/integration/cluster.sh"
 . "$TESTS/integration/raft.sh"
 N=2000
