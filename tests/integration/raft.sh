@@ -80,13 +80,7 @@ raft_views() {
 
 # wait_until, but a timeout also shows every node's view of the group.
 wait_raft() { # TIMEOUT_S WHAT COND...
-    local timeout=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + timeout))
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${timeout}s waiting for $what; $(raft_views)"
-        read -r -t 0.05 <> <(:) || true
-    done
+    WAIT_CONTEXT=raft_views wait_until "$@"
 }
 
 # True when the NODEs given (default all) agree on a leader.
