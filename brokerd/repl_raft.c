@@ -129,13 +129,16 @@ static void look(struct repl *r)
     in.applied = raft_last_applied(&r->raft);
     in.last = raft_last_index(&r->raft);
     /* The leader's progress array (public in libraft's struct raft) has an
-     * entry per server of the configuration, in its order. */
+     * entry per server of the configuration, in its order.  While a leader
+     * steps down libraft frees it before the state changes, and the
+     * callbacks it fails on the way (applied) look here: NULL then. */
+    const struct raft_progress *progress = in.is_leader ? r->raft.leader_state.progress : NULL;
     for (unsigned i = 0; i < r->raft.configuration.n && in.n_voters < REPL_VOTERS_MAX; i++)
         if (r->raft.configuration.servers[i].role == RAFT_VOTER) {
             raft_id id = r->raft.configuration.servers[i].id;
-            if (in.is_leader)
+            if (progress)
                 in.match[in.n_voters] = id == r->raft.id ? in.last
-                                        : r->raft.leader_state.progress[i].match_index;
+                                        : progress[i].match_index;
             in.voters[in.n_voters++] = (unsigned)id;
         }
     pthread_mutex_lock(&r->mu);
