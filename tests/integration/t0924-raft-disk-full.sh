@@ -13,7 +13,6 @@
 # so in its ok line, restarts c, and requires the restarted c to catch up.
 # Every confirmed message is then in the drained queue.
 . "$(dirname "$0")/lib.sh"
-pending "issue 21: the leader dies of SIGSEGV during 2,000 confirmed publishes of 16 KB (with or without the full disk), near its first snapshot"
 . "$TESTS/integration/cluster.sh"
 . "$TESTS/integration/raft.sh"
 command -v mkfs.ext4 > /dev/null || fail "mkfs.ext4 is missing (make test installs e2fsprogs)"
