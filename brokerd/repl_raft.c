@@ -28,6 +28,7 @@
 
 #include "brokerd.h"
 #include "repl.h"
+#include "repl_tcp.h"
 
 /* How often the replication thread looks at leader and term when nothing
  * else happens (ms): the bound on how late a change is reported. */
@@ -74,7 +75,7 @@ struct repl {
     char *dir;                 /* our copy of data_dir */
     pthread_t thread;          /* the replication thread (runs loop) */
     uv_loop_t loop;            /* libuv's loop: only the thread touches it once started */
-    struct raft_uv_transport transport; /* libraft's TCP transport */
+    struct raft_uv_transport transport; /* the TCP transport (repl_tcp.c) */
     struct raft_io io;         /* libraft's disk and network I/O over loop */
     struct raft raft;          /* the Raft server */
     struct raft_fsm fsm;       /* adapters from libraft's FSM to cfg.fsm */
@@ -251,7 +252,7 @@ static void raft_closed(struct raft *raft)
 {
     struct repl *r = raft->data;
     raft_uv_close(&r->io);
-    raft_uv_tcp_close(&r->transport);
+    repl_tcp_close(&r->transport);
     /* A replica whose start failed never made them. */
     if (r->watching && !uv_is_closing((uv_handle_t *)&r->req_watch))
         uv_close((uv_handle_t *)&r->req_watch, closed_handle);
@@ -376,7 +377,7 @@ static void close_unstarted(struct repl *r, int raft_inited)
         raft_close(&r->raft, raft_closed);
     } else {
         raft_uv_close(&r->io);
-        raft_uv_tcp_close(&r->transport);
+        repl_tcp_close(&r->transport);
     }
     uv_run(&r->loop, UV_RUN_DEFAULT);
     uv_loop_close(&r->loop);
@@ -431,7 +432,10 @@ struct repl *repl_open(const struct repl_config *cfg)
         repl_free(r);
         return NULL;
     }
-    int rv = raft_uv_tcp_init(&r->transport, &r->loop);
+    /* Outgoing connections fail after an election timeout without an
+     * acknowledgement, so a healed path is dialled again at once
+     * (repl_tcp.c says why). */
+    int rv = repl_tcp_init(&r->transport, &r->loop, cfg->election_ms ? cfg->election_ms : 1000);
     if (rv != 0) {
         log_err("replication: cannot set up the transport: %s", raft_strerror(rv));
         uv_loop_close(&r->loop);
@@ -441,12 +445,16 @@ struct repl *repl_open(const struct repl_config *cfg)
     rv = raft_uv_init(&r->io, &r->loop, r->dir, &r->transport);
     if (rv != 0) {
         log_err("replication: cannot use %s: %s", r->dir, r->io.errmsg);
-        raft_uv_tcp_close(&r->transport);
+        repl_tcp_close(&r->transport);
         uv_run(&r->loop, UV_RUN_DEFAULT);
         uv_loop_close(&r->loop);
         repl_free(r);
         return NULL;
     }
+    /* libraft waits a second before it dials a peer again after a failed
+     * connect; a tenth of the election timeout finds a restarted or healed
+     * peer well within one. */
+    raft_uv_set_connect_retry_delay(&r->io, (cfg->election_ms ? cfg->election_ms : 1000) / 10);
     r->fsm = (struct raft_fsm){ .version = 1, .data = r, .apply = fsm_apply,
                                 .snapshot = fsm_snapshot, .restore = fsm_restore };
     rv = raft_init(&r->raft, &r->io, &r->fsm, cfg->id, self);
