@@ -974,6 +974,10 @@ void loop_free(loop **l);
 int loop_watch(loop *l, void *sock, int fd, loop_fn *fn, void *ctx, const int *hold);
 /* Runs fn first in delay_ms, then whenever it says.  0 or -1 (ENOMEM). */
 int loop_timer(loop *l, long delay_ms, loop_timer_fn *fn, void *ctx);
+/* Stops watching the plain fd given to loop_watch (its owner closes it):
+ * from a timer or turn job only, never from a source's handler, whose
+ * turn still walks the sources.  0, or -1 (ENOENT) when it was not watched. */
+int loop_unwatch(loop *l, int fd);
 /* Runs fn at the end of every turn, in the order added.  0 or -1. */
 int loop_on_turn(loop *l, loop_turn_fn *fn, void *ctx);
 /* Ends loop_run after the current turn. */

@@ -43,6 +43,7 @@ struct group {
     int joining;             /* opened to join: "joined" is logged once a configuration
                               * came from the leader */
     int watched;             /* the replica's eventfd is a source of the loop */
+    int reopening;           /* a reopen of a stalled replica is scheduled or retrying */
     unsigned logged_leader;  /* the leader and term last logged */
     uint64_t logged_term;
 };
@@ -133,10 +134,53 @@ static void notice(broker *b)
                    (unsigned long long)in.term);
 }
 
+static int open_replica(broker *b, int join);
+
+/* A timer: closes a replica whose disk stopped storing (repl_info.stalled)
+ * and opens it again from what its directory holds, which libraft's
+ * errored I/O never does by itself: the node catches up once the disk
+ * has room again.  While opening fails (no room yet), it retries every
+ * election timeout; the node stays out of the group meanwhile, as a
+ * crashed one would, and the others go on without it. */
+static long group_reopen(void *ctx)
+{
+    broker *b = ctx;
+    struct group *g = b->group;
+    if (!g)
+        return -1;
+    if (b->repl) {
+        struct repl_info in;
+        repl_status(b->repl, &in);
+        if (!in.stalled) {
+            g->reopening = 0;
+            return -1;
+        }
+        log_err("raft: the disk of %s stored nothing for %d election timeouts (log at %llu): "
+                "reopening the replica", g->cfg->data_dir, REPL_STALL_TIMEOUTS,
+                (unsigned long long)in.last);
+        if (g->watched)
+            loop_unwatch(b->loop, repl_fd(b->repl));
+        g->watched = 0;
+        repl_close(b->repl);
+        b->repl = NULL;
+    }
+    if (open_replica(b, 1) < 0) {
+        if (b->repl) {
+            repl_close(b->repl);
+            b->repl = NULL;
+        }
+        return g->cfg->election_ms;
+    }
+    log_notice("raft: replica reopened in %s", g->cfg->data_dir);
+    g->reopening = 0;
+    return -1;
+}
+
 /* The replica's eventfd has results: each goes to the hook. */
 static void group_input(void *ctx)
 {
     broker *b = ctx;
+    struct group *g = b->group;
     if (!b->repl)
         return;
     struct repl_result res[GROUP_RESULTS];
@@ -147,6 +191,10 @@ static void group_input(void *ctx)
         if (b->repl_hooks.result)
             b->repl_hooks.result(b->repl_hooks.ctx, &res[i]);
     }
+    struct repl_info in;
+    repl_status(b->repl, &in);
+    if (in.stalled && !g->reopening && loop_timer(b->loop, 0, group_reopen, b) == 0)
+        g->reopening = 1;
 }
 
 /* Opens the replica: join (bootstrap nothing) or bootstrap the voters

@@ -119,7 +119,15 @@ struct repl_info {
     uint64_t match[REPL_VOTERS_MAX]; /* on the leader: the last index each of voters[] is
                             known to hold (the leader's own: its last), so its lag
                             is last - match; 0 elsewhere */
+    int stalled;         /* the local log holds entries its disk writes have not
+                            stored for REPL_STALL_TIMEOUTS election timeouts (a full
+                            or failing disk: libraft stops writing after an I/O
+                            error and says nothing); the caller reopens the replica */
 };
+
+/* Election timeouts without a single entry stored while some wait: a
+ * healthy disk, however loaded, stores something well within it. */
+#define REPL_STALL_TIMEOUTS 4
 
 struct repl;
 

@@ -96,6 +96,9 @@ struct repl {
     pthread_cond_t handed;     /* signalled when handover becomes 3 */
     struct raft_transfer xfer; /* libraft's transfer request (the thread's) */
     struct repl_info info;     /* the thread's last look at the group */
+    uint64_t stored;           /* the thread's: libraft's last_stored at the last look */
+    uint64_t stored_since;     /* the thread's: loop ms it last moved, or entries
+                                  stopped waiting for the disk */
 };
 
 /* Wakes the reader of an eventfd. */
@@ -129,6 +132,16 @@ static void look(struct repl *r)
     in.commit = r->raft.commit_index;
     in.applied = raft_last_applied(&r->raft);
     in.last = raft_last_index(&r->raft);
+    /* A disk that stores nothing while entries wait for it has failed:
+     * libraft marks its I/O errored (ENOSPC, EIO) and never writes again,
+     * without telling us, so only this shows it. */
+    uint64_t now = uv_now(&r->loop);
+    if (r->raft.last_stored != r->stored || r->raft.last_stored >= in.last) {
+        r->stored = r->raft.last_stored;
+        r->stored_since = now;
+    }
+    unsigned election = r->cfg.election_ms ? r->cfg.election_ms : 1000;
+    in.stalled = now - r->stored_since > (uint64_t)REPL_STALL_TIMEOUTS * election;
     /* The leader's progress array (public in libraft's struct raft) has an
      * entry per server of the configuration, in its order.  While a leader
      * steps down libraft frees it before the state changes, and the
@@ -144,7 +157,7 @@ static void look(struct repl *r)
         }
     pthread_mutex_lock(&r->mu);
     int news = in.leader != r->info.leader || in.term != r->info.term ||
-               in.is_leader != r->info.is_leader;
+               in.is_leader != r->info.is_leader || in.stalled != r->info.stalled;
     r->info = in;
     if (news)
         r->role_news = 1;
@@ -513,6 +526,7 @@ struct repl *repl_open(const struct repl_config *cfg)
     uv_poll_start(&r->req_watch, UV_READABLE, on_requests);
     uv_timer_init(&r->loop, &r->look);
     r->look.data = r;
+    r->stored_since = uv_now(&r->loop);
     uv_timer_start(&r->look, on_look, REPL_LOOK_MS, REPL_LOOK_MS);
     r->watching = 1;
     look(r);
