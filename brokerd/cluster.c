@@ -745,7 +745,7 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
                         sizeof list))
         return refuse(p, why, cap, "channel declarations differ (%s)%s", list, "");
     if (rec->voters.len != strlen(n->voters) ||
-        memcmp(rec->voters.ptr, n->voters, rec->voters.len)) {
+        (rec->voters.len && memcmp(rec->voters.ptr, n->voters, rec->voters.len))) {
         char ours[PS_WIRE_TEXT_MAX + 3], theirs[PS_WIRE_TEXT_MAX + 3];
         snprintf(ours, sizeof ours, "[%s]", n->voters);
         snprintf(theirs, sizeof theirs, "[%.*s]", (int)rec->voters.len, rec->voters.ptr);
