@@ -240,9 +240,22 @@ int repl_group_open(broker *b)
     for (size_t i = 0; i < g->cfg->n_voters; i++)
         if (!strcmp(g->cfg->voters[i], cc->node))
             g->self = (unsigned)i + 1;
-    if (mkdir(g->cfg->data_dir, 0700) != 0 && errno != EEXIST) {
-        log_err("raft: cannot make %s: %s", g->cfg->data_dir, strerror(errno));
-        return -1;
+    /* The directory and any missing parent (data_dir itself is made
+     * only when a durable queue first needs it). */
+    char path[4096];
+    snprintf(path, sizeof path, "%s", g->cfg->data_dir);
+    for (char *slash = path + 1;; slash++) {
+        int end = *slash == '\0';
+        if (*slash != '/' && !end)
+            continue;
+        *slash = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            log_err("raft: cannot make %s: %s", path, strerror(errno));
+            return -1;
+        }
+        if (end)
+            break;
+        *slash = '/';
     }
     if (snprintf(g->marker, sizeof g->marker, "%s/%s", g->cfg->data_dir, GROUP_MARKER) >=
         (int)sizeof g->marker) {
