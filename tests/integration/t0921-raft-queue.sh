@@ -97,6 +97,7 @@ took=$(($(ms) - t0))
 [ "$rc" != 0 ] || fail "a confirmed publish with one node of three left exited 0"
 grep -q unavailable alone.err || fail "a publish with one node of three left said: $(cat alone.err)"
 [ "$took" -le 3000 ] || fail "the publish with one node of three left took $took ms to fail"
+node_stop "$F1" || fail "node $F1 exited $? when stopped (SIGTERM) with the group down to it"
 cluster_down
 
 # The same publishes on one broker without a cluster, a durable queue.
