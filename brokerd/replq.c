@@ -36,7 +36,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* A proposal whose result has not come. */
 typedef struct proposal {
@@ -90,14 +89,6 @@ int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, lo
     if (!q || !(q->state = rq_new())) {
         free(q);
         log_err("replicated queues: out of memory");
-        return -1;
-    }
-    /* The stores of durable queues made data_dir; the group's directory
-     * (by default inside it) needs it now that they open none. */
-    if (mkdir(b->cfg->data_dir, 0750) < 0 && errno != EEXIST) {
-        log_err("replicated queues: cannot make %s: %s", b->cfg->data_dir, strerror(errno));
-        rq_free(q->state);
-        free(q);
         return -1;
     }
     q->propose = propose;

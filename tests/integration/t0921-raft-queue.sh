@@ -18,14 +18,10 @@
 . "$TESTS/integration/cluster.sh"
 N=${RAFT_MSGS:-1000}
 M=$((N / 2))
-RAFT_PORT=6300
 CHANNELS='{ name = "jobs"; type = "queue"; durable = true; },
   { name = "alerts"; type = "broadcast"; }'
-for n in "${CLUSTER_NODES[@]}"; do
-    node_conf "$n" "$CHANNELS" "heartbeat_ms = 500;  heartbeat_timeout_ms = 1500;
-  raft = { listen = \"tcp://${NODE_IP[$n]}:$RAFT_PORT\"; voters = [ \"a\", \"b\", \"c\" ];
-           election_ms = 500; };"
-done
+NODE_RAFT=500 # election_ms
+for n in "${CLUSTER_NODES[@]}"; do node_conf "$n" "$CHANNELS"; done
 cluster_start
 
 home_of() { # NODE: the home of jobs as NODE sees it ("null" while none is known)
