@@ -396,12 +396,15 @@ static int load_one(void *ctx, uint64_t id, rq_bytes topic, rq_bytes data)
 }
 
 /* On the leader: queues what the group applied since the last look, in
- * log order.  The applied index is read first, so what is applied while
- * the queues are walked waits for the next look rather than be skipped. */
+ * log order: up to own, the index of this node's PUSH whose REPL_OK came
+ * (results come in log order, so nothing between is this node's), or
+ * with own 0 (no PUSH of this node outstanding) up to the applied index,
+ * read first, so that what is applied while the queues are walked waits
+ * for the next look rather than be skipped. */
 static void load_applied(broker *b, uint64_t own)
 {
     replq *q = b->replq;
-    uint64_t upto = rq_applied(q->state);
+    uint64_t upto = own ? own : rq_applied(q->state);
     if (!q->leading || upto <= q->loaded)
         return;
     channel *ch;
@@ -492,7 +495,8 @@ long replq_timers(void *ctx)
     if (!q)
         return -1;
     acks_drain(b);
-    load_applied(b, 0); /* entries of earlier terms, applied after this node became leader */
+    if (!q->n_pushes) /* else the next REPL_OK loads them, before its own */
+        load_applied(b, 0); /* entries of earlier terms, applied after this node led */
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
         proposal *p = &q->slots[i];
         if (p->op != RQ_PUSH || !p->c)

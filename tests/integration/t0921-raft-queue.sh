@@ -10,7 +10,7 @@
 # every node names it as home, and a consumer on the follower left gets
 # every message not acknowledged, each exactly once and each flagged
 # redelivered (the new leader flags all it inherits), and none of the $M
-# acknowledged.  A publish with the group down to one node (the second
+# acknowledged (which, delivered before any failover, came unflagged).  A publish with the group down to one node (the second
 # leader killed too) is refused with "unavailable" within 3 s, nonzero
 # exit.  Figures: confirmed messages/s on the leader, on a follower, and
 # on one broker without a cluster (a durable queue, fsync batch).
@@ -61,9 +61,11 @@ t_follower=$(($(ms) - t0))
 wait_until 10 "$((2 * N)) messages held by the group on $L" eval '[ "$(held_on "$L")" = $((2 * N)) ]'
 
 # A consumer on the other follower: its acks are committed.
-on "$F2" "$BUILD/psub" -c jobs -n "$M" -F json --timeout 10000 > first.out 2> first.err ||
+on "$F2" "$BUILD/psub" -v -c jobs -n "$M" -F json --timeout 10000 > first.out 2> first.err ||
     fail "the consumer on $F2 exited $?: $(cat first.err)"
 expect_eq "$(wc -l < first.out)" "$M" "messages consumed on $F2"
+flagged=$(jq -r 'select(.redelivered) | .payload' first.out | head -n 3)
+[ -z "$flagged" ] || fail "messages of the leader's own term flagged redelivered before any failover: $flagged"
 acked() { [ "$(held_on "$L")" = $((2 * N - M)) ] && [ "$(held_on "$F1")" = $((2 * N - M)) ]; }
 for _ in $(seq 1 200); do acked && break; read -r -t 0.05 <> <(:) || true; done
 acked || fail "after $M acks the group's state holds $(held_on "$L") on $L and $(held_on "$F1") on $F1, want $((2 * N - M))"
