@@ -816,7 +816,6 @@ typedef struct rate_sample {
 /* Samples kept: one a second for the longest window, and the one before it. */
 #define RATE_SAMPLES 61
 
-/* The whole broker state. */
 /* What the replicated durable queues plug into the node's Raft group
  * (group.c calls them; main fills them in, as the other hooks). */
 typedef struct repl_hooks {
@@ -828,6 +827,7 @@ typedef struct repl_hooks {
     void *ctx;             /* result's first argument */
 } repl_hooks;
 
+/* The whole broker state. */
 struct broker {
     config *cfg;           /* current configuration */
     void *ctx;             /* ZeroMQ context */

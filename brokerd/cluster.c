@@ -771,7 +771,8 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
         cl_decls_differ(n->decls, strlen(n->decls), rec->data.ptr, rec->data.len, list,
                         sizeof list))
         return refuse(p, why, cap, "channel declarations differ (%s)%s", list, "");
-    if (rec->voters.len != strlen(n->voters) || memcmp(rec->voters.ptr, n->voters, rec->voters.len)) {
+    if (rec->voters.len != strlen(n->voters) ||
+        (rec->voters.len && memcmp(rec->voters.ptr, n->voters, rec->voters.len))) {
         char ours[PS_WIRE_TEXT_MAX + 3], theirs[PS_WIRE_TEXT_MAX + 3];
         snprintf(ours, sizeof ours, "[%s]", n->voters);
         snprintf(theirs, sizeof theirs, "[%.*s]", (int)rec->voters.len, rec->voters.ptr);
@@ -780,8 +781,8 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
     }
     if ((rec->flags & PS_WIRE_HELLO_RAFT) &&
         (rec->topic.len == 0 || rec->topic.len >= sizeof p->raft_addr))
-        return refuse(p, why, cap, "its Raft address is %s%s", rec->topic.len ? "too long" : "empty",
-                      "");
+        return refuse(p, why, cap, "its Raft address is %s%s",
+                      rec->topic.len ? "too long" : "empty", "");
     p->refusal_logged = 0;
     /* Its Raft address and whether it holds the group: group.c opens the
      * replica once it has heard every voter. */

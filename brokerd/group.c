@@ -130,7 +130,8 @@ static void notice(broker *b)
     if (in.leader == g->self)
         log_notice("raft: this node leads (term %llu)", (unsigned long long)in.term);
     else
-        log_notice("raft: leader is %s (term %llu)", voter_name(g, in.leader) ? voter_name(g, in.leader) : "?",
+        log_notice("raft: leader is %s (term %llu)",
+                   voter_name(g, in.leader) ? voter_name(g, in.leader) : "?",
                    (unsigned long long)in.term);
 }
 
@@ -391,9 +392,9 @@ json_t *repl_group_status(broker *b)
         /* The leader's view of each follower, matched by Raft id. */
         for (unsigned k = 0; in.is_leader && k < in.n_voters; k++)
             if (in.voters[k] == i + 1) {
+                uint64_t lag = in.last > in.match[k] ? in.last - in.match[k] : 0;
                 json_object_set_new(v, "match", json_integer((json_int_t)in.match[k]));
-                json_object_set_new(v, "lag", json_integer((json_int_t)(
-                                                  in.last > in.match[k] ? in.last - in.match[k] : 0)));
+                json_object_set_new(v, "lag", json_integer((json_int_t)lag));
             }
         json_array_append_new(voters, v);
     }

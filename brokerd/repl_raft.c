@@ -126,7 +126,9 @@ static void look(struct repl *r)
     raft_leader(&r->raft, &leader, &addr);
     int st = raft_state(&r->raft);
     in.is_leader = st == RAFT_LEADER;
-    in.role = st == RAFT_LEADER ? REPL_LEADER : st == RAFT_CANDIDATE ? REPL_CANDIDATE : REPL_FOLLOWER;
+    in.role = st == RAFT_LEADER      ? REPL_LEADER
+              : st == RAFT_CANDIDATE ? REPL_CANDIDATE
+                                     : REPL_FOLLOWER;
     in.leader = (unsigned)leader;
     in.term = r->raft.current_term;
     in.commit = r->raft.commit_index;

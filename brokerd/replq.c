@@ -3,27 +3,32 @@
  * the broker's side of rqueue.c's state machine.
  *
  * With cluster.raft every durable queue is replicated and its home is the
- * group's leader.  On the leader a publish becomes a PUSH proposal: it is
+ * group's leader.  On the leader a publish (a local client's, or one a
+ * peer forwarded with LINK_QUEUE PUBLISH) becomes a PUSH proposal: it is
  * refused at once past the queue's max_queued (counting the PUSHes in
- * flight), and otherwise waits, out of every queue, until the group
- * answers.  REPL_OK (committed on a majority and applied) puts the
- * message at the end of its queue with the PUSH's log index as sequence
- * number, and only then is the publisher's confirm sent.  REPL_NOTLEADER,
- * REPL_LOST, REPL_FAILED, a proposal the seam refuses, or no answer
- * within commit_ms (about one election timeout: a leader cut off from the
- * majority neither commits nor fails) answer the publisher "unavailable",
- * never OK; a late REPL_OK after that still queues the message (it is
+ * flight), and otherwise waits until the group answers.  REPL_OK
+ * (committed on a majority, and applied) is when the message enters its
+ * queue, with the PUSH's log index as sequence number, and when its
+ * confirm goes out (to the peer, an ANSWER carrying our term).
+ * REPL_NOTLEADER, REPL_LOST, REPL_FAILED, a proposal the seam refuses, or
+ * no answer within commit_ms (about one election timeout: a leader cut
+ * off from the majority neither commits nor fails) answer the publisher
+ * "unavailable", never OK; a late REPL_OK still queues the message (it is
  * committed), so a retry may duplicate it, the at-least-once promise of
- * today.  An acknowledgement becomes an ACK proposal; its message already
- * left the leader's queue, and if the ACK does not commit the message is
- * still in the replicated state and comes back, flagged, after a change
- * of leader.  When this node becomes the leader it loads every message of
- * the state into its queues, each flagged redelivered (no DELIVERED
- * entries are kept, so everything inherited may have been delivered);
- * when it stops leading it empties them (its consumers' unacknowledged
- * messages stay in the state for the new leader).  The group is reached
- * through the two functions replq_open was given, so this file does not
- * depend on how the group is opened.
+ * today.  An acknowledgement at the home becomes an ACK proposal (waiting
+ * in order for a free slot); its message already left the queue, and if
+ * the ACK is not committed the message is still in the state and comes
+ * back, flagged, after a change of leader.  The leader's queues are
+ * filled from the state, not from the proposals: when this node becomes
+ * the leader it queues everything the state holds, flagged redelivered
+ * (no DELIVERED entries are kept, so anything inherited may have been
+ * delivered), and then, at each result and each turn, what was applied
+ * since (entries of earlier terms, flagged; its own PUSH, not); when it
+ * stops leading it drops what waits in its queues.  On another node a
+ * publisher whose message went to the home waits for the home's ANSWER
+ * (fwd_wait), at most 2 x commit_ms.  The group is reached through the
+ * two functions replq_open was given, so this file does not depend on
+ * how the group is opened.
  */
 #include "brokerd.h"
 #include "rqueue.h"
@@ -31,7 +36,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* A proposal whose result has not come. */
 typedef struct proposal {
@@ -85,14 +89,6 @@ int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, lo
     if (!q || !(q->state = rq_new())) {
         free(q);
         log_err("replicated queues: out of memory");
-        return -1;
-    }
-    /* The stores of durable queues made data_dir; the group's directory
-     * (by default inside it) needs it now that they open none. */
-    if (mkdir(b->cfg->data_dir, 0750) < 0 && errno != EEXIST) {
-        log_err("replicated queues: cannot make %s: %s", b->cfg->data_dir, strerror(errno));
-        rq_free(q->state);
-        free(q);
         return -1;
     }
     q->propose = propose;
@@ -400,12 +396,15 @@ static int load_one(void *ctx, uint64_t id, rq_bytes topic, rq_bytes data)
 }
 
 /* On the leader: queues what the group applied since the last look, in
- * log order.  The applied index is read first, so what is applied while
- * the queues are walked waits for the next look rather than be skipped. */
+ * log order: up to own, the index of this node's PUSH whose REPL_OK came
+ * (results come in log order, so nothing between is this node's), or
+ * with own 0 (no PUSH of this node outstanding) up to the applied index,
+ * read first, so that what is applied while the queues are walked waits
+ * for the next look rather than be skipped. */
 static void load_applied(broker *b, uint64_t own)
 {
     replq *q = b->replq;
-    uint64_t upto = rq_applied(q->state);
+    uint64_t upto = own ? own : rq_applied(q->state);
     if (!q->leading || upto <= q->loaded)
         return;
     channel *ch;
@@ -496,7 +495,8 @@ long replq_timers(void *ctx)
     if (!q)
         return -1;
     acks_drain(b);
-    load_applied(b, 0); /* entries of earlier terms, applied after this node became leader */
+    if (!q->n_pushes) /* else the next REPL_OK loads them, before its own */
+        load_applied(b, 0); /* entries of earlier terms, applied after this node led */
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
         proposal *p = &q->slots[i];
         if (p->op != RQ_PUSH || !p->c)

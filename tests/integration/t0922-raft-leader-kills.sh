@@ -13,7 +13,6 @@
 # 3 s: the longest gap between two confirms of any publisher from the kill
 # until the next; the stall of the restart of all three is printed.
 . "$(dirname "$0")/lib.sh"
-pending "issue 21: replicated durable queues (raft-group, raft-queue) are not there yet"
 . "$TESTS/integration/cluster.sh"
 . "$TESTS/integration/raft.sh"
 KILLS=${RAFT_KILLS:-10}

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Issue 21, fault test 5: a consumer on a follower acknowledges, the leader
-# is killed: no acknowledged message is delivered again.  2,000 messages
+# is killed: no acknowledged message is delivered again.  10,000 messages
 # are confirmed; a consumer (psub -v -c jobs -F json, which acknowledges
 # each message after writing it out) runs on follower F.  Once it has
 # written 500 it is stopped (SIGSTOP); the messages the group's state on
@@ -8,12 +8,12 @@
 # whose ack is committed, K of them, the first K the consumer wrote (psub acknowledges
 # in order, and one link carries the acks in order).  The leader is then
 # killed (-9) and the consumer continued; a second consumer runs on the
-# third node.  Between them they consume all 2,000; none of the K comes
+# third node.  Between them they consume all 10,000; none of the K comes
 # again; a message consumed twice only flagged redelivered the second time.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/integration/cluster.sh"
 . "$TESTS/integration/raft.sh"
-N=2000
+N=10000
 raft_start
 L=$(raft_leader)
 read -r F O <<< "$(others "$L")"
@@ -21,8 +21,9 @@ seq -f "m-%.0f" 1 "$N" | on "$L" "$BUILD/ppub" -c jobs --confirm --timeout 10000
 
 spawn "$F" "$BUILD/psub" -v -c jobs -F json > f.json 2> f.err
 C=$SPAWNED
-wait_until 20 "500 messages consumed on $F" eval '[ "$(wc -l < f.json)" -ge 500 ]'
+wait_until 30 "500 messages consumed on $F" eval '[ "$(wc -l < f.json)" -ge 500 ]'
 kill -STOP "$C"
+[ "$(wc -l < f.json)" -lt "$N" ] || fail "the consumer on $F took all $N before it could be stopped"
 # psub acknowledges each message after writing it out, so the acks sent
 # are the lines written, or one fewer (stopped between the two): once the
 # group's state on the leader holds at most N - written + 1, what it no
