@@ -496,9 +496,15 @@ int main(int argc, char **argv)
     }
     if (b->cfg->cluster && b->cfg->cluster->raft) {
         /* Durable queues are the Raft group's: its state machine, its
-         * results; before the channels, which then open no store. */
+         * results; before the channels, which then open no store.  A
+         * leader without a majority steps down after one election timeout
+         * and its proposals come back lost, which is what refuses a
+         * publish on a minority; the wait for a commit is only a backstop
+         * behind that, long enough that a healthy group on a loaded disk
+         * (a burst of big messages, a snapshot) is not refused a commit
+         * it would have made, which the publisher would send again. */
         if (replq_open(b, repl_group_propose, repl_group_leader,
-                       b->cfg->cluster->raft->election_ms, &b->repl_hooks.fsm) < 0)
+                       4 * b->cfg->cluster->raft->election_ms, &b->repl_hooks.fsm) < 0)
             goto out;
         b->repl_hooks.result = replq_result;
         b->repl_hooks.ctx = b;

@@ -33,6 +33,9 @@
 #include "brokerd.h"
 #include "rqueue.h"
 
+/* How often a forwarded publish's wait looks whether its home still leads. */
+#define FWD_LOOK_MS 50
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +61,8 @@ typedef struct fwd_wait {
     uint64_t corr;         /* its correlation id */
     char ch[RQ_NAME_MAX + 1]; /* the queue, for the message it hears */
     int64_t deadline;      /* monotonic ms past which it hears "unavailable" */
+    unsigned home;         /* the leader's Raft id when it was sent: once another
+                            * leads, or none, the answer will not come */
 } fwd_wait;
 
 struct replq {
@@ -331,6 +336,8 @@ uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, const channel *
         snprintf(w->ch, sizeof w->ch, "%s", ch->name);
         /* The home's own wait, and a round trip over the link. */
         w->deadline = b->now + 2 * q->commit_ms;
+        const char *node;
+        w->home = q->leader(b, &node);
         return w->tag;
     }
     return 0;
@@ -509,20 +516,29 @@ long replq_timers(void *ctx)
         if (next < 0 || left < next)
             next = left;
     }
+    const char *node;
+    unsigned leader = q->leader(b, &node);
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
         fwd_wait *w = &q->fwd[i];
         if (!w->tag)
             continue;
-        if (w->deadline <= b->now) {
+        /* A home that stopped leading (it died, or was cut off and a new
+         * one was elected) will not answer: the publisher hears it as
+         * soon as this node knows, not at the backstop. */
+        if (w->deadline <= b->now || leader != w->home) {
             if (w->c) {
                 char why[512];
-                unavailable(b, why, sizeof why, w->ch, "its home did not answer in time");
+                unavailable(b, why, sizeof why, w->ch,
+                            leader != w->home ? "its home stopped leading before it answered"
+                                              : "its home did not answer in time");
                 out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
             }
             memset(w, 0, sizeof *w);
             continue;
         }
         long left = (long)(w->deadline - b->now);
+        if (left > FWD_LOOK_MS)
+            left = FWD_LOOK_MS;
         if (next < 0 || left < next)
             next = left;
     }
