@@ -120,8 +120,14 @@ static json_t *admin_channels(broker *b)
             json_object_set_new(o, "remote_subscribers",
                                 json_integer((json_int_t)link_remote_subscribers(b, ch->name)));
             const config_channel *cc = config_find_channel(b->cfg, ch->name);
-            if (cc && cc->home)
+            const char *home = replq_home(b, ch); /* a replicated queue's: the leader */
+            if (home)
+                json_object_set_new(o, "home", *home ? json_string(home) : json_null());
+            else if (cc && cc->home)
                 json_object_set_new(o, "home", json_string(cc->home));
+            if (ch->replicated) /* committed and not acknowledged, as applied here */
+                json_object_set_new(o, "replicated_held",
+                                    json_integer((json_int_t)replq_held(b, ch)));
         }
         if (o)
             json_array_insert_new(arr, 0, o);
@@ -402,8 +408,11 @@ char *admin_text(broker *b, const char *verb, size_t len, int *known)
         j = admin_clients(b);
     else if (VERB("subscriptions"))
         j = admin_subscriptions(b);
-    else if (VERB("cluster"))
+    else if (VERB("cluster")) {
         j = link_status(b);
+        if (b->link) /* without a cluster section it stays {"cluster":null} */
+            json_object_set_new(j, "raft", repl_group_status(b));
+    }
 #undef VERB
     else {
         *known = 0;

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "defaults.h"
 #include "wire.h"
+#include "repl.h"
 
 #define BROKERD_VERSION "1.0.0"
 #define BROKERD_DEFAULT_TCP PS_DEFAULT_TCP
@@ -105,6 +106,19 @@ typedef struct config_peer {
     struct config_peer *next;    /* next in file order */
 } config_peer;
 
+/* cluster.raft: the Raft group this node's durable queues replicate in
+ * (group.c, docs/replication.md). */
+typedef struct config_raft {
+    char *listen;                /* this node's Raft transport, "IP:PORT" (the file's
+                                  * tcp://IP:PORT without its scheme): a loopback or
+                                  * private address, the transport is not encrypted */
+    char *voters[REPL_VOTERS_MAX]; /* the voters' node names, file order: a voter's Raft
+                                  * id is its position + 1, the same on every node */
+    size_t n_voters;             /* entries in voters, 1..REPL_VOTERS_MAX */
+    char *data_dir;              /* the log and snapshots (default data_dir + "/raft") */
+    long election_ms;            /* election timeout (default 500); heartbeat a tenth */
+} config_raft;
+
 /* The cluster section: this node and its peers (cluster.c, link.c). */
 typedef struct config_cluster {
     char *name;                  /* the cluster's name; peers of another are refused */
@@ -118,6 +132,7 @@ typedef struct config_cluster {
     long heartbeat_timeout_ms;   /* silence that means a link is down (default 1500) */
     long link_buffer;            /* bytes waiting for one link at most (default 64 MiB) */
     long max_interest;           /* interest entries one peer may hold (default 100000) */
+    config_raft *raft;           /* cluster.raft, NULL without one */
 } config_cluster;
 
 /* The whole configuration; built by config_load() or config_default(). */
@@ -219,6 +234,13 @@ int config_http_addr(const char *listen, struct sockaddr_storage *sa, unsigned *
  * may, else a sentence saying why not (beyond loopback it needs a token). */
 const char *config_http_refusal(const config *c, const char *listen);
 
+/* Whether ep (cluster.raft.listen, tcp://IP:PORT) may carry the Raft
+ * transport, which is neither encrypted nor authenticated: NULL when it
+ * may, with its "IP:PORT" in addr (cap bytes), else a sentence saying why
+ * not.  Only an IPv4 loopback or private address passes (the library's
+ * transport speaks IPv4 only). */
+const char *config_raft_refusal(const char *ep, char *addr, size_t cap);
+
 /* The reserved channel the broker publishes its stats to; clients may
  * subscribe (with the right) but never publish there. */
 #define CHAN_SYS PS_WIRE_SYS_CHANNEL
@@ -310,6 +332,9 @@ typedef struct cl_peer {
     cl_queue qin[CL_QUEUES_MAX];  /* our queues its consumers consume (it attached) */
     int queue_reset;              /* queue holdings were dropped while it may not know:
                                    * it hears LQ_RESET when the link is up */
+    char raft_addr[REPL_ADDR_MAX]; /* its Raft transport "IP:PORT" from its last accepted
+                                   * HELLO, "" while none was heard (group.c) */
+    int raft_group;               /* that HELLO said its Raft directory holds the group */
 } cl_peer;
 
 /* A request or sync message waiting across a link: one this node
@@ -378,6 +403,10 @@ typedef struct cl_node {
     size_t n_waits;               /* entries in wait_b */
     uint64_t wait_id;             /* the last id given to a wait we forwarded */
     long max_waits;               /* waits per link and direction at most (max_pending) */
+    char *voters;                 /* cluster.raft's voters as LINK_HELLO carries them ("a,b,c",
+                                   * "" without cluster.raft) */
+    int raft_group;               /* our Raft directory holds the group: said in our HELLO
+                                   * (group.c sets it) */
 } cl_node;
 
 /* The declarations of c's channels as the text LINK_HELLO carries: one
@@ -438,9 +467,18 @@ void cl_answer(cl_node *n, cl_wait *w, uint32_t count, uint32_t expected, uint32
  * are attached to p already. */
 int cl_queue_want(cl_node *n, cl_peer *p, const char *chname, uint32_t window);
 /* Delivers a message of our queue chname to p, attached to it, with our
- * tag (flags: PS_WIRE_REDELIVERED).  0, or -1 when p is not attached. */
+ * tag (flags: PS_WIRE_REDELIVERED) and, for a replicated queue, our Raft
+ * term (else 0).  0, or -1 when p is not attached. */
 int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, uint8_t flags,
+                     const ps__slice *topic, const ps__slice *data, uint64_t term);
+/* Sends a message for the replicated queue chname to p, its home, with
+ * tag the wait for its answer (0: none wanted).  0, or -1 when the link
+ * is down or its buffer full. */
+int cl_queue_publish(cl_node *n, cl_peer *p, const char *chname, uint64_t tag,
                      const ps__slice *topic, const ps__slice *data);
+/* Answers p's PUBLISH of tag: committed (ok) or not, with our term. */
+void cl_queue_committed(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, int ok,
+                        uint64_t term);
 /* Tells p, the home of queue chname, that the message it delivered with
  * tag under attachment gen was consumed (op PS_WIRE_LQ_ACK) or must be
  * redelivered (PS_WIRE_LQ_RETURN); nothing when that attachment is over
@@ -514,6 +552,7 @@ typedef struct store_set store_set;
 typedef struct gateway gateway;
 typedef struct listen_conns listen_conns;
 typedef struct loop loop;
+typedef struct replq replq;
 
 /* One outgoing frame waiting for the peer's pipe to have room (out.c). */
 typedef struct outframe {
@@ -640,6 +679,10 @@ struct channel {
     int retain;            /* pubsub: retained values allowed */
     int durable;           /* queue: declared durable */
     store *store;          /* durable queue: its log on disk, else NULL */
+    int replicated;        /* durable queue of a node with cluster.raft: its messages are
+                            * the Raft group's (replq.c), it has no store */
+    int repl_home;         /* replicated: this node leads the group, so it is the home
+                            * (replq.c) */
     long max_queued;       /* queue: waiting messages at most */
     enum slow_policy slow; /* broadcast/pubsub: slow-subscriber policy */
     enum overflow overflow;/* queue: full refuses or slows publishers */
@@ -740,6 +783,14 @@ typedef int remote_interest_hook(void *ctx, const channel *ch, const ps__slice *
  * code never calls them.
  */
 enum relay_op { RELAY_DELIVER, RELAY_ACK, RELAY_RETURN };
+/* A message of a replicated queue was acknowledged (or purged) at its
+ * home: queue.c tells the group through this hook (replq.c's), so that
+ * queue code never calls the replication. */
+typedef void repl_ack_hook(void *ctx, channel *ch, const qmsg *qm);
+/* Tells peer (a cl_peer) whether its message for the replicated queue
+ * chname, its wait tag, was committed, with the home's Raft term. */
+typedef void repl_answer_hook(void *ctx, void *peer, const char *chname, uint64_t tag, int ok,
+                              uint64_t term);
 typedef void relay_hook(void *ctx, const channel *ch, const client *to, const qmsg *qm,
                         uint64_t tag, enum relay_op op);
 #define INTEREST_WAIT_MS 1000 /* a subscriber's OK waits this long at most for the peers */
@@ -771,6 +822,17 @@ typedef struct rate_sample {
 } rate_sample;
 /* Samples kept: one a second for the longest window, and the one before it. */
 #define RATE_SAMPLES 61
+
+/* What the replicated durable queues plug into the node's Raft group
+ * (group.c calls them; main fills them in, as the other hooks). */
+typedef struct repl_hooks {
+    struct repl_fsm fsm;   /* the replicated state machine, its callbacks run on the
+                            * replication thread; apply NULL: group.c's own, which
+                            * keeps nothing */
+    void (*result)(void *ctx, const struct repl_result *res); /* each result of repl_poll, on
+                            * the broker's thread (NULL: none wanted) */
+    void *ctx;             /* result's first argument */
+} repl_hooks;
 
 /* The whole broker state. */
 struct broker {
@@ -843,6 +905,17 @@ struct broker {
                             * the cluster's tap */
     relay_hook *relay;     /* told of queue messages relayed through links, or NULL */
     void *relay_ctx;       /* its first argument */
+    replq *replq;          /* durable queues replicated by the Raft group, NULL without
+                            * cluster.raft (replq.c) */
+    repl_ack_hook *repl_ack; /* told of an acknowledged message of a replicated queue
+                              * (replq.c's), NULL without the group */
+    void *repl_ack_ctx;    /* its first argument */
+    repl_answer_hook *repl_answer; /* answers a peer's publish to a replicated queue
+                                    * (link.c's, with relay_ctx), NULL: no links */
+    struct repl *repl;     /* the Raft replica of cluster.raft, NULL without one or until
+                            * it could be opened (group.c) */
+    struct group *group;   /* the rest of the group's state, NULL without cluster.raft */
+    repl_hooks repl_hooks; /* what the replicated queues plug into the group */
     listen_conns *conns;   /* connections that have not said HELLO yet (listen.c) */
     char **deleted;        /* declared channels deleted at run time, kept deleted
                             * across reloads (channel.c); at most the config's */
@@ -908,6 +981,10 @@ void loop_free(loop **l);
 int loop_watch(loop *l, void *sock, int fd, loop_fn *fn, void *ctx, const int *hold);
 /* Runs fn first in delay_ms, then whenever it says.  0 or -1 (ENOMEM). */
 int loop_timer(loop *l, long delay_ms, loop_timer_fn *fn, void *ctx);
+/* Stops watching the plain fd given to loop_watch (its owner closes it):
+ * from a timer or turn job only, never from a source's handler, whose
+ * turn still walks the sources.  0, or -1 (ENOENT) when it was not watched. */
+int loop_unwatch(loop *l, int fd);
 /* Runs fn at the end of every turn, in the order added.  0 or -1. */
 int loop_on_turn(loop *l, loop_turn_fn *fn, void *ctx);
 /* Ends loop_run after the current turn. */
@@ -1004,13 +1081,18 @@ int link_watch(broker *b);
  * home is reachable (the channel code handles it: this node consumes the
  * home's queue for its consumers), else 0 (a PUBLISH forwarded to the
  * home, answered) or a PS_WERR_* code with the reason in why[cap] (the
- * home unreachable: "unavailable"). */
+ * home unreachable: "unavailable"), or CHAN_PARK (a replicated queue's
+ * publisher waits: too many of this node's confirms wait for the home). */
 enum { LINK_LOCAL = -1 };
 int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 /* The relay hook (relay_hook): queue messages between their home and the
  * nodes that consume it for their own consumers. */
 void link_relay(void *ctx, const channel *ch, const client *to, const qmsg *qm, uint64_t tag,
                 enum relay_op op);
+/* The repl_answer hook: a peer's publish to our replicated queue was
+ * committed or not. */
+void link_queue_answer(void *ctx, void *peer, const char *chname, uint64_t tag, int ok,
+                       uint64_t term);
 /* The fan-out hook: forwards a message published here to peers that want
  * it (never one that came from a link). */
 void link_tap(void *ctx, const channel *ch, const ps__slice *topic, const ps__slice *data);
@@ -1028,6 +1110,33 @@ size_t link_remote_subscribers(broker *b, const char *name);
 struct json_t *link_status(broker *b);
 /* Closes the sockets and frees the state; accepts b->link == NULL. */
 void link_close(broker *b);
+/* The protocol's state of the links (group.c reads the peers' Raft
+ * addresses and sets whether ours holds the group), NULL without them. */
+cl_node *link_node(broker *b);
+
+/* group.c: the node's Raft group (cluster.raft) ------------------------- */
+
+/* Starts the group after link_open when the cluster has a raft section
+ * (else nothing): a Raft directory that holds the group opens its replica
+ * at once; a new one waits, on the loop, until the links have heard every
+ * voter, then bootstraps with them or joins the group one of them holds.
+ * 0, or -1 after logging. */
+int repl_group_open(broker *b);
+/* Has the loop run the group: the replica's results (each handed to
+ * b->repl_hooks.result) and the wait for the voters; 0 or -1. */
+int repl_group_watch(broker *b);
+/* Stops the replica, handing leadership over first when this node leads
+ * (waiting at most about one election timeout); frees the group. */
+void repl_group_close(broker *b);
+/* The leader's Raft id and node name (*node NULL while none is known, or
+ * without a group): 0 when none is known. */
+unsigned repl_group_leader(const broker *b, const char **node);
+/* Proposes an entry to the group (repl_propose): 0, or -1 with errno as
+ * repl_propose's, or ENOTCONN before the replica is open. */
+int repl_group_propose(broker *b, const void *data, size_t len, uint64_t token);
+/* The group's state as the "raft" object of `pctl cluster --json` (new
+ * reference; JSON null without cluster.raft). */
+struct json_t *repl_group_status(broker *b);
 
 /* channel.c: channels, subscriptions, publish, requests -------------- */
 
@@ -1139,6 +1248,69 @@ void queue_free(channel *ch);
  * channel; topic and data become the queue's).  0, or -1 (ENOMEM). */
 int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
                   uint8_t *data, size_t len);
+/* Puts a copy of a committed message of a replicated queue at the end of
+ * ch's queue, numbered seq (its PUSH's log index); 0, or -1 on ENOMEM. */
+int queue_committed(channel *ch, uint64_t seq, const char *topic, size_t tlen, const void *data,
+                    size_t len, int redelivered);
+/* Drops the waiting messages of ch that are its own (not another node's),
+ * without telling anyone: a replicated queue whose home moved away. */
+void queue_drop_own(channel *ch);
+
+/* replq.c: durable queues replicated by the Raft group ---------------- */
+
+/* How replq reaches the group (main gives the group's functions): propose
+ * an entry (0, or -1 with errno as repl_propose), and the leader's id and
+ * node name (NULL while none is known). */
+typedef int replq_propose_fn(broker *b, const void *data, size_t len, uint64_t token);
+typedef unsigned replq_leader_fn(const broker *b, const char **node);
+/* Sets up b->replq, its hooks, and the state machine for the group
+ * (*fsm); commit_ms bounds a publish's wait for its commit (about one
+ * election timeout).  Before the channels are made.  0, or -1 after
+ * logging. */
+int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
+               struct repl_fsm *fsm);
+void replq_close(broker *b);
+/* The hook of every result of the group (REPL_DONE, REPL_ROLE). */
+void replq_result(void *ctx, const struct repl_result *res);
+/* Answers the publishers whose commit is overdue; ms until the next is (a turn job). */
+long replq_timers(void *ctx);
+/* Publishes cmd on the replicated queue ch for c (NULL: a peer's message,
+ * from peer, a cl_peer answered through the repl_answer hook when cmd->tag
+ * is not 0): 0 once proposed (its confirm, or its refusal, comes
+ * with the group's answer), else a PS_WERR_* code with why. */
+uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, void *peer,
+                       char *why, size_t cap);
+/* A publisher here whose message goes to the home on another node: the
+ * number of its wait (the tag of the PUBLISH), 0 when REPL_INFLIGHT_MAX
+ * wait already.  It hears OK or "unavailable" from replq_forward_done,
+ * or "unavailable" once the home is late. */
+uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, const channel *ch);
+/* The home's answer to the wait tag: committed (ok 1) or not (0); -1
+ * forgets the wait without a word (its PUBLISH could not be sent). */
+void replq_forward_done(broker *b, uint64_t tag, int ok);
+/* Whether a home's record carrying term is stale (lower than the highest
+ * term heard of): dropped.  A higher term becomes the highest. */
+int replq_fenced(broker *b, uint64_t term);
+/* Changes whenever the home of the replicated queues may have moved. */
+uint64_t replq_home_gen(const broker *b);
+/* The repl_ack hook: proposes the ACK of qm. */
+void replq_ack(void *ctx, channel *ch, const qmsg *qm);
+/* Forgets c in the proposals waiting for the group (it went away). */
+void replq_client_gone(broker *b, client *c);
+/* Whether one more proposal (forwarded 0) or one more publisher waiting
+ * for another node's answer (1) fits now: else the publisher is parked,
+ * and tried again once results freed room. */
+int replq_room(const broker *b, int forwarded);
+/* Whether this node leads the group (the home of every replicated queue). */
+int replq_leading(const broker *b);
+/* The messages of ch the group's state holds (applied here): committed
+ * and not acknowledged. */
+size_t replq_held(broker *b, const channel *ch);
+/* The highest term heard of: the fencing token of what the home sends. */
+uint64_t replq_term(const broker *b);
+/* The home of ch when it is replicated: the leader's node name ("" while
+ * none is known); NULL for any other channel. */
+const char *replq_home(broker *b, const channel *ch);
 
 /* deliver.c: writing messages to receivers ---------------------------- */
 

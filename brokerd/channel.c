@@ -87,6 +87,13 @@ static int chan_settle(broker *b, channel *ch, const config_channel *cc)
     ch->overflow = cc->overflow;
     if (ch->type != CHAN_QUEUE)
         return 0;
+    if (cc->durable && b->replq && !ch->store) {
+        /* With cluster.raft its messages are the group's, on a majority
+         * of the nodes' disks: no store of its own. */
+        ch->replicated = ch->durable = 1;
+        ch->repl_home = replq_leading(b);
+        return 0;
+    }
     if (cc->durable && !ch->store) {
         /* A queue that becomes durable keeps what it holds in memory;
          * from now on its messages are written too. */
@@ -448,6 +455,26 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     }
     if ((cmd->flags & PS_WIRE_SYNC) && (code = pending_refusal(b, c, why, cap)))
         return code;
+    if (ch->replicated) {
+        /* Queued, and confirmed, once the group committed it (replq.c). */
+        if (cmd->flags & PS_WIRE_SYNC) {
+            snprintf(why, cap, "queue '%s' is replicated: sync messages to it are not supported",
+                     ch->name);
+            return PS_WERR_LIMIT;
+        }
+        if (!replq_room(b, 0) &&
+            c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer) {
+            /* REPL_INFLIGHT_MAX proposals out: the publisher waits for
+             * their results, as for a full "block" queue. */
+            c->park_why = PARK_QUEUE;
+            return CHAN_PARK;
+        }
+        if ((code = replq_publish(b, c, ch, cmd, NULL, why, cap)))
+            return code;
+        count_in(b, ch, cmd->data.len);
+        note(c, ch, notes);
+        return 0;
+    }
     if (ch->type == CHAN_QUEUE) {
         /* overflow = "block": the publisher waits (its records are parked)
          * instead of being refused, as long as its backlog fits its buffer. */
@@ -618,6 +645,18 @@ static uint16_t publish_link(broker *b, const ps__cmd *msg, uint64_t missed, pen
         return PS_WERR_WRONGTYPE;
     if ((code = message_fault(b, &msg->topic, msg->data.len, why, sizeof why)))
         return code;
+    if (ch->replicated) {
+        /* Published at another node for this home: proposed like our own,
+         * with nobody here to answer. */
+        if ((code = replq_publish(b, NULL, ch, msg, NULL, why, sizeof why))) {
+            log_limited(LOG_LVL_WARNING, "cluster: queue messages from links dropped", "",
+                        "cluster: a message for queue '%s' from a peer dropped: %s", ch->name,
+                        why);
+            return code;
+        }
+        count_in(b, ch, msg->data.len);
+        return 0;
+    }
     if (ch->type == CHAN_QUEUE) {
         /* Published at another node for this home: the sender answered
          * its publisher; a full queue here drops it, logged. */
@@ -907,6 +946,7 @@ void chan_client_gone(broker *b, client *c)
 {
     c->msg_ch = NULL; /* a new session is judged anew */
     store_client_gone(b, c);
+    replq_client_gone(b, c);
     ticket *t;
     while ((t = LIST_FIRST(&c->tickets))) {
         if (t->kind == TICKET_QUEUE) {

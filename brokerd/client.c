@@ -213,7 +213,9 @@ static int client_record(broker *b, client *c, ps__cmd *cmd)
     }
     case PS_CMD_PUBLISH:
         /* A queue whose home is another node goes there. */
-        if ((code = link_queue_command(b, c, cmd, why, sizeof why)) != LINK_LOCAL)
+        if ((code = link_queue_command(b, c, cmd, why, sizeof why)) == CHAN_PARK)
+            return 1; /* its home has REPL_INFLIGHT_MAX of this node's to answer */
+        if (code != LINK_LOCAL)
             break;
         code = chan_publish(b, c, cmd, why, sizeof why);
         if (code == CHAN_PARK)

@@ -268,10 +268,18 @@ cl_node *cl_new(const config_cluster *cfg, const char *decls, uint64_t epoch,
     n->ctx = ctx;
     n->decls = strdup(decls);
     n->decl_hash = ps__hash(decls, strlen(decls));
+    /* The voters in their order: a voter's Raft id is its position, so a
+     * list in another order is another group. */
+    size_t vlen = 1;
+    for (size_t i = 0; cfg->raft && i < cfg->raft->n_voters; i++)
+        vlen += strlen(cfg->raft->voters[i]) + 1;
+    if ((n->voters = calloc(1, vlen)))
+        for (size_t i = 0; cfg->raft && i < cfg->raft->n_voters; i++)
+            strcat(strcat(n->voters, i ? "," : ""), cfg->raft->voters[i]);
     n->max_waits = CL_WAITS_DEFAULT;
     n->n_peers = cfg->n_peers;
     n->peers = calloc(n->n_peers ? n->n_peers : 1, sizeof *n->peers);
-    if (!n->decls || !n->peers) {
+    if (!n->decls || !n->peers || !n->voters) {
         cl_free(&n);
         return NULL;
     }
@@ -296,6 +304,7 @@ void cl_free(cl_node **np)
     waits_free_all(n);
     free(n->peers);
     free(n->decls);
+    free(n->voters);
     free(n);
     *np = NULL;
 }
@@ -344,7 +353,12 @@ static void put_hello(cl_node *n, cl_peer *p, int64_t now_ms)
                  .hash = n->decl_hash,
                  .text = {n->cfg->name, strlen(n->cfg->name)},
                  .channel = {n->cfg->node, strlen(n->cfg->node)},
-                 .data = {n->decls, strlen(n->decls)}};
+                 .data = {n->decls, strlen(n->decls)},
+                 .voters = {n->voters, strlen(n->voters)}};
+    if (n->cfg->raft) {
+        h.flags = PS_WIRE_HELLO_RAFT | (n->raft_group ? PS_WIRE_HELLO_RAFT_GROUP : 0);
+        h.topic = (ps__slice){n->cfg->raft->listen, strlen(n->cfg->raft->listen)};
+    }
     put(p, &h);
     ps__cmd r = {.cmd = PS_CMD_LINK_INTEREST, .seq = ++p->oseq, .flags = PS_WIRE_INTEREST_RESET};
     put(p, &r);
@@ -558,7 +572,7 @@ int cl_queue_want(cl_node *n, cl_peer *p, const char *chname, uint32_t window)
 }
 
 int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, uint8_t flags,
-                     const ps__slice *topic, const ps__slice *data)
+                     const ps__slice *topic, const ps__slice *data, uint64_t term)
 {
     size_t clen = strlen(chname);
     cl_queue *q = queue_slot(p->qin, chname, clen, 0);
@@ -568,11 +582,33 @@ int cl_queue_deliver(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, u
      * peer never gets comes back when the link goes down. */
     ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_DELIVER, .flags = flags,
                  .seq = q->gen, .tag = tag, .channel = {chname, clen}, .topic = *topic,
-                 .data = *data};
+                 .data = *data, .stamp = term};
     put(p, &m);
     p->msgs_out++;
     (void)n;
     return 0;
+}
+
+int cl_queue_publish(cl_node *n, cl_peer *p, const char *chname, uint64_t tag,
+                     const ps__slice *topic, const ps__slice *data)
+{
+    ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_PUBLISH, .tag = tag,
+                 .channel = {chname, strlen(chname)}, .topic = *topic, .data = *data};
+    if (p->state != LINK_UP || p->out.len + ps__wire_size(&m) > (size_t)n->cfg->link_buffer)
+        return -1; /* refused at once: the publisher hears of it */
+    put(p, &m);
+    p->msgs_out++;
+    return 0;
+}
+
+void cl_queue_committed(cl_node *n, cl_peer *p, const char *chname, uint64_t tag, int ok,
+                        uint64_t term)
+{
+    ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ANSWER, .tag = tag,
+                 .window = ok ? 1 : 0, .channel = {chname, strlen(chname)}, .stamp = term};
+    if (p->state == LINK_UP) /* else its sender's wait runs out: "unavailable" */
+        put(p, &m);
+    (void)n;
 }
 
 void cl_queue_answer(cl_node *n, cl_peer *p, const char *chname, uint64_t gen, uint64_t tag,
@@ -641,6 +677,11 @@ static int queue_record(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, s
         q = queue_slot(p->qin, rec->channel.ptr, rec->channel.len, 0);
         if (!q || !q->window || q->gen != rec->seq)
             return 0; /* returned already when that attachment ended */
+        return n->queue(n->ctx, p, rec, why, cap);
+    case PS_WIRE_LQ_PUBLISH:
+        p->msgs_in++;
+        return n->queue(n->ctx, p, rec, why, cap);
+    case PS_WIRE_LQ_ANSWER:
         return n->queue(n->ctx, p, rec, why, cap);
     default:
         snprintf(why, cap, "a queue record with op %u", rec->status);
@@ -730,7 +771,23 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
         cl_decls_differ(n->decls, strlen(n->decls), rec->data.ptr, rec->data.len, list,
                         sizeof list))
         return refuse(p, why, cap, "channel declarations differ (%s)%s", list, "");
+    if (rec->voters.len != strlen(n->voters) ||
+        (rec->voters.len && memcmp(rec->voters.ptr, n->voters, rec->voters.len))) {
+        char ours[PS_WIRE_TEXT_MAX + 3], theirs[PS_WIRE_TEXT_MAX + 3];
+        snprintf(ours, sizeof ours, "[%s]", n->voters);
+        snprintf(theirs, sizeof theirs, "[%.*s]", (int)rec->voters.len, rec->voters.ptr);
+        return refuse(p, why, cap, "Raft voters differ (%s here, %s there)",
+                      *n->voters ? ours : "none", rec->voters.len ? theirs : "none");
+    }
+    if ((rec->flags & PS_WIRE_HELLO_RAFT) &&
+        (rec->topic.len == 0 || rec->topic.len >= sizeof p->raft_addr))
+        return refuse(p, why, cap, "its Raft address is %s%s",
+                      rec->topic.len ? "too long" : "empty", "");
     p->refusal_logged = 0;
+    /* Its Raft address and whether it holds the group: group.c opens the
+     * replica once it has heard every voter. */
+    snprintf(p->raft_addr, sizeof p->raft_addr, "%.*s", (int)rec->topic.len, rec->topic.ptr);
+    p->raft_group = !!(rec->flags & PS_WIRE_HELLO_RAFT_GROUP);
     if (rec->epoch != p->epoch_in) {
         /* A new process: what it wanted and how far its links counted
          * are of the old one. */

@@ -833,6 +833,81 @@ static void load_peer(struct loader *l, config_cluster *cl, const config_setting
     cl->n_peers++;
 }
 
+/* Reads cluster.raft (after the node and its peers): every voter is this
+ * node or a peer, and this node is one of them (a node outside the group
+ * could neither hold nor find the queues' home, so it is refused rather
+ * than run without a replica). */
+static void load_raft(struct loader *l, const config *c, config_cluster *cl,
+                      const config_setting_t *g)
+{
+    cfg_check_group(l, g, cfg_raft_keys, "cluster.raft");
+    config_raft *r = cl->raft = calloc(1, sizeof *r);
+    if (!r) {
+        cfg_err_on(l, g, "out of memory");
+        return;
+    }
+    r->election_ms = 500;
+    config_setting_t *s;
+    if (!(s = cfg_member(g, "listen", K_STRING)))
+        cfg_err_on(l, g, "cluster.raft needs 'listen'");
+    else {
+        char addr[REPL_ADDR_MAX];
+        const char *ep = config_setting_get_string(s),
+                   *why = config_raft_refusal(ep, addr, sizeof addr);
+        if (why)
+            cfg_err_on(l, s, "cluster.raft.listen \"%s\" refused: %s", ep, why);
+        else
+            r->listen = cfg_strdup(addr, l);
+    }
+    if (!(s = cfg_member(g, "voters", K_ARRAY)))
+        cfg_err_on(l, g, "cluster.raft needs 'voters' (the node names of the group)");
+    else {
+        int n = config_setting_length(s), self = 0;
+        if (n < 1 || n > REPL_VOTERS_MAX) {
+            cfg_err_on(l, s, "cluster.raft.voters: %d names; a group has 1 to %d", n,
+                       REPL_VOTERS_MAX);
+            n = 0; /* the names are not judged: the count is the mistake */
+        }
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *v = config_setting_get_elem(s, (unsigned)i);
+            const char *name = config_setting_type(v) == CONFIG_TYPE_STRING
+                                   ? config_setting_get_string(v) : NULL;
+            int known = name && cl->node && !strcmp(name, cl->node);
+            self |= known;
+            for (const config_peer *p = cl->peers; name && p && !known; p = p->next)
+                known = !strcmp(p->node, name);
+            for (size_t j = 0; name && j < r->n_voters; j++)
+                if (!strcmp(r->voters[j], name)) {
+                    cfg_err_on(l, v, "cluster.raft.voters: \"%s\" listed twice", name);
+                    name = NULL;
+                }
+            if (!name)
+                continue;
+            if (!known)
+                cfg_err_on(l, v, "cluster.raft.voters: \"%s\" is neither this node nor a peer",
+                           name);
+            else if ((r->voters[r->n_voters] = cfg_strdup(name, l)))
+                r->n_voters++;
+        }
+        if (cl->node && n && !self)
+            cfg_err_on(l, s, "cluster.raft.voters: this node \"%s\" is not among them", cl->node);
+    }
+    if ((s = cfg_member(g, "data_dir", K_STRING))) {
+        const char *d = config_setting_get_string(s);
+        if (!*d)
+            cfg_err_on(l, s, "cluster.raft.data_dir is empty");
+        else
+            r->data_dir = cfg_strdup(d, l);
+    } else if (c->data_dir) {
+        size_t n = strlen(c->data_dir) + sizeof "/raft";
+        if ((r->data_dir = malloc(n)))
+            snprintf(r->data_dir, n, "%s/raft", c->data_dir);
+        else
+            cfg_err_on(l, g, "out of memory");
+    }
+    cfg_get_long(l, g, "election_ms", 50, 60000, &r->election_ms);
+}
+
 /* Reads the cluster section: this node, its key pair, its peers. */
 static void load_cluster(struct loader *l, config *c, const config_setting_t *g)
 {
@@ -880,6 +955,8 @@ static void load_cluster(struct loader *l, config *c, const config_setting_t *g)
     cfg_get_long(l, g, "heartbeat_timeout_ms", 20, 36000000, &cl->heartbeat_timeout_ms);
     cfg_get_long(l, g, "link_buffer", 1LL << 16, 1LL << 40, &cl->link_buffer);
     cfg_get_long(l, g, "max_interest", 1, 100000000, &cl->max_interest);
+    if ((s = cfg_member(g, "raft", K_GROUP)))
+        load_raft(l, c, cl, s);
     if ((s = cfg_member(g, "heartbeat_timeout_ms", K_INT)) &&
         cl->heartbeat_timeout_ms <= cl->heartbeat_ms)
         cfg_err_on(l, s, "'heartbeat_timeout_ms' (%ld) must be longer than 'heartbeat_ms' (%ld)",
@@ -899,6 +976,10 @@ static void check_homes(struct loader *l, const config *c, config_t *cf)
             cfg_err_on(l, config_lookup(cf, "channels"),
                        "channel \"%s\": home \"%s\" is not a node of the cluster%s", cc->name,
                        cc->home, c->cluster ? "" : " (there is no cluster section)");
+        else if (cc->durable && c->cluster->raft)
+            cfg_err_on(l, config_lookup(cf, "channels"),
+                       "channel \"%s\": a durable queue's home is the Raft group's leader "
+                       "(cluster.raft): 'home' is not for it", cc->name);
     }
 }
 
@@ -910,6 +991,13 @@ void config_cluster_free(config_cluster **clp)
     free(cl->name);
     free(cl->node);
     free(cl->listen);
+    if (cl->raft) {
+        free(cl->raft->listen);
+        for (size_t i = 0; i < cl->raft->n_voters; i++)
+            free(cl->raft->voters[i]);
+        free(cl->raft->data_dir);
+        free(cl->raft);
+    }
     while (cl->peers) {
         config_peer *p = cl->peers;
         cl->peers = p->next;

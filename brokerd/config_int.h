@@ -80,7 +80,7 @@ int cfg_is_wide(const struct loader *l, const config_setting_t *s);
 /* The keys each group of the file may hold. */
 extern const struct key cfg_broker_keys[], cfg_gateway_keys[], cfg_curve_keys[],
     cfg_keyfile_keys[], cfg_security_keys[], cfg_client_keys[], cfg_channel_keys[],
-    cfg_top_keys[], cfg_http_keys[], cfg_cluster_keys[], cfg_peer_keys[];
+    cfg_top_keys[], cfg_http_keys[], cfg_cluster_keys[], cfg_peer_keys[], cfg_raft_keys[];
 /* Checks every member of group against keys: unknown keys, repeated keys
  * and wrong types are errors.  what names the group in messages. */
 void cfg_check_group(struct loader *l, const config_setting_t *group, const struct key *keys,

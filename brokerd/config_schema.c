@@ -43,7 +43,10 @@ const struct key cfg_channel_keys[] = {
 const struct key cfg_cluster_keys[] = {
     {"name", K_STRING}, {"node", K_STRING}, {"listen", K_STRING}, {"secret_key_file", K_STRING},
     {"peers", K_LIST}, {"heartbeat_ms", K_INT}, {"heartbeat_timeout_ms", K_INT},
-    {"link_buffer", K_INT}, {"max_interest", K_INT}, {NULL, 0}};
+    {"link_buffer", K_INT}, {"max_interest", K_INT}, {"raft", K_GROUP}, {NULL, 0}};
+const struct key cfg_raft_keys[] = {
+    {"listen", K_STRING}, {"voters", K_ARRAY}, {"data_dir", K_STRING}, {"election_ms", K_INT},
+    {NULL, 0}};
 const struct key cfg_peer_keys[] = {
     {"node", K_STRING}, {"endpoint", K_STRING}, {"public_key", K_STRING}, {NULL, 0}};
 const struct key cfg_top_keys[] = {

@@ -57,6 +57,8 @@ struct link {
                             * first attaches */
     int queue_dirty;       /* a consumer came or went: what we want of the homes' queues
                             * is worked out again at the end of the turn */
+    uint64_t home_gen;     /* replq_home_gen when that was last worked out: the home of
+                            * the replicated queues moves with the group's leader */
 };
 
 static const cl_wait_fns wait_fns;
@@ -91,6 +93,15 @@ static void resync_retained(void *ctx, cl_peer *p)
 
 /* Queues consumed through another node ------------------------------------ */
 
+/* The home of the declared queue cc (ch, when it exists): a replicated
+ * queue's is the group's leader ("" while none is known), another's its
+ * configured home (NULL: none). */
+static const char *queue_home(broker *b, const config_channel *cc, const channel *ch)
+{
+    const char *home = replq_home(b, ch);
+    return home ? home : cc->home;
+}
+
 /* The declared queue called name whose home is node home (NULL: this
  * node), if there is one. */
 static channel *homed_queue(broker *b, const char *name, size_t len, const char *home)
@@ -99,7 +110,8 @@ static channel *homed_queue(broker *b, const char *name, size_t len, const char 
     if (!ch || ch->type != CHAN_QUEUE)
         return NULL;
     const config_channel *cc = config_find_channel(b->cfg, ch->name);
-    if (!cc || !cc->home || strcmp(cc->home, home ? home : b->cfg->cluster->node) != 0)
+    const char *h = cc ? queue_home(b, cc, ch) : NULL;
+    if (!h || strcmp(h, home ? home : b->cfg->cluster->node) != 0)
         return NULL;
     return ch;
 }
@@ -163,6 +175,13 @@ static int link_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size
     case PS_WIRE_LQ_DELIVER:
         if (!(ch = homed_queue(b, rec->channel.ptr, rec->channel.len, p->cfg->node)))
             return 0; /* we did not attach to that: cluster.c let nothing else by */
+        if (replq_fenced(b, rec->stamp)) {
+            /* From a leader deposed since: the new one hands it out. */
+            log_limited(LOG_LVL_NOTICE, "replicated queues: stale deliveries", "",
+                        "queue '%s': a delivery from %s of an older term dropped", ch->name,
+                        p->cfg->node);
+            return 0;
+        }
         if (!queue_relay_in(ch, rec)) {
             /* The home has it still: it comes back when we detach. */
             log_limited(LOG_LVL_WARNING, "cluster: relayed queue message dropped", "",
@@ -175,6 +194,26 @@ static int link_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size
     case PS_WIRE_LQ_ACK:
         if (rc)
             chan_ack(b, rc, rec->tag);
+        return 0;
+    case PS_WIRE_LQ_PUBLISH:
+        ch = chan_find(b, rec->channel.ptr, rec->channel.len);
+        if (!ch || !ch->replicated || !ch->repl_home) {
+            /* Not ours (any more): the sender's publisher hears "unavailable". */
+            if (rec->tag)
+                cl_queue_committed(l->cl, p, ch ? ch->name : "", rec->tag, 0, replq_term(b));
+            return 0;
+        }
+        if (replq_publish(b, NULL, ch, rec, p, why, cap) != 0) {
+            if (rec->tag)
+                cl_queue_committed(l->cl, p, ch->name, rec->tag, 0, replq_term(b));
+            log_limited(LOG_LVL_WARNING, "cluster: queue messages from links dropped", "",
+                        "cluster: a message for queue '%s' from %s refused: %s", ch->name,
+                        p->cfg->node, why);
+        }
+        return 0;
+    case PS_WIRE_LQ_ANSWER:
+        if (!replq_fenced(b, rec->stamp))
+            replq_forward_done(b, rec->tag, rec->window == 1);
         return 0;
     default: /* PS_WIRE_LQ_RETURN */
         if (rc && (t = ticket_find(b, rec->tag)) && t->cl == rc && t->kind == TICKET_QUEUE) {
@@ -198,14 +237,23 @@ void link_relay(void *ctx, const channel *ch, const client *to, const qmsg *qm,
         /* Not attached (its link went down this turn): the message comes
          * back when the stand-in's subscription goes. */
         (void)cl_queue_deliver(n, to->relay, ch->name, tag,
-                               qm->redelivered ? PS_WIRE_REDELIVERED : 0, &topic, &data);
+                               qm->redelivered ? PS_WIRE_REDELIVERED : 0, &topic, &data,
+                               ch->replicated ? replq_term(b) : 0);
         return;
     }
     const config_channel *cc = config_find_channel(b->cfg, ch->name);
-    cl_peer *p = cc && cc->home ? cl_peer_find(n, cc->home, strlen(cc->home)) : NULL;
+    const char *home = cc ? queue_home(b, cc, ch) : NULL;
+    cl_peer *p = home ? cl_peer_find(n, home, strlen(home)) : NULL;
     if (p)
         cl_queue_answer(n, p, ch->name, qm->relay_gen, tag,
                         op == RELAY_ACK ? PS_WIRE_LQ_ACK : PS_WIRE_LQ_RETURN);
+}
+
+void link_queue_answer(void *ctx, void *peer, const char *chname, uint64_t tag, int ok,
+                       uint64_t term)
+{
+    broker *b = ctx;
+    cl_queue_committed(b->link->cl, peer, chname, tag, ok, term);
 }
 
 /* What our consumers of each queue homed at a peer want of it: the sum of
@@ -215,10 +263,19 @@ static void queue_demand(broker *b)
     struct link *l = b->link;
     l->queue_dirty = 0;
     for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next) {
-        if (cc->type != CHAN_QUEUE || !cc->home || !strcmp(cc->home, l->cl->cfg->node))
+        if (cc->type != CHAN_QUEUE)
             continue;
         channel *ch = chan_find(b, cc->name, strlen(cc->name));
-        cl_peer *p = cl_peer_find(l->cl, cc->home, strlen(cc->home));
+        const char *home = queue_home(b, cc, ch);
+        if (ch && ch->replicated) {
+            /* Its home moves with the leader: no attachment to any other. */
+            for (size_t i = 0; i < l->cl->n_peers; i++)
+                if (strcmp(l->cl->peers[i].cfg->node, home) != 0)
+                    (void)cl_queue_want(l->cl, &l->cl->peers[i], ch->name, 0);
+        }
+        if (!home || !strcmp(home, l->cl->cfg->node))
+            continue;
+        cl_peer *p = cl_peer_find(l->cl, home, strlen(home));
         if (!ch || !p)
             continue;
         uint64_t window = 0;
@@ -411,6 +468,17 @@ static long link_flush(void *ctx)
     broker *b = ctx;
     struct link *l = b->link;
     long wait = -1;
+    if (l->home_gen != replq_home_gen(b)) {
+        /* The replicated queues' home moved: what the old one lent our
+         * consumers and still waits here is dropped (the group's state
+         * has it, the new home hands it out again, flagged). */
+        l->home_gen = replq_home_gen(b);
+        channel *ch;
+        SLIST_FOREACH(ch, &b->channels, link)
+            if (ch->replicated)
+                queue_relay_drop(ch);
+        l->queue_dirty = 1;
+    }
     if (l->queue_dirty)
         queue_demand(b);
     for (size_t i = 0; i < l->cl->n_peers; i++) {
@@ -476,10 +544,12 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
     name[cmd->channel.len] = '\0';
     const config_channel *cc = config_find_channel(b->cfg, name);
     cl_node *n = b->link->cl;
-    if (!cc || cc->type != CHAN_QUEUE || !cc->home || !strcmp(cc->home, n->cfg->node))
-        return LINK_LOCAL;
     channel *ch = chan_find(b, name, cmd->channel.len);
+    const char *home = cc ? queue_home(b, cc, ch) : NULL;
+    if (!cc || cc->type != CHAN_QUEUE || !home || !strcmp(home, n->cfg->node))
+        return LINK_LOCAL;
     int publish = cmd->cmd == PS_CMD_PUBLISH;
+    int replicated = ch && ch->replicated;
     /* Access rules apply to the client at its own node. */
     uint16_t code = auth_check(b, c, publish ? VERB_SEND : VERB_CONSUME, ch, name,
                                cmd->channel.len, why, cap);
@@ -487,12 +557,13 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
         return code;
     if (!publish) {
         /* Consumed here: this node attaches to the home's queue for it
-         * (queue_demand), as long as the home is reachable. */
-        cl_peer *home = cl_peer_find(n, cc->home, strlen(cc->home));
-        if (home && home->state == LINK_UP)
+         * (queue_demand), as long as the home is reachable; a replicated
+         * queue's consumer waits for a leader to attach to. */
+        cl_peer *hp = cl_peer_find(n, home, strlen(home));
+        if (replicated || (hp && hp->state == LINK_UP))
             return LINK_LOCAL;
         snprintf(why, cap, "queue '%s' is unavailable: its home node %s is not reachable", name,
-                 cc->home);
+                 home);
         return PS_WERR_LIMIT;
     }
     if ((long)cmd->data.len > b->cfg->max_message_size) {
@@ -502,20 +573,47 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
     }
     if (cmd->flags & PS_WIRE_SYNC) {
         snprintf(why, cap, "queue '%s' is held by node %s: sync messages to it go there", name,
-                 cc->home);
+                 *home ? home : "(none known)");
         return PS_WERR_LIMIT;
     }
-    cl_peer *p = cl_peer_find(n, cc->home, strlen(cc->home));
-    if (!p || cl_send_queued(n, p, cmd) < 0) {
-        snprintf(why, cap, "queue '%s' is unavailable: its home node %s is %s", name, cc->home,
-                 p && p->state == LINK_UP ? "behind (its link buffer is full)" : "not reachable");
+    cl_peer *p = cl_peer_find(n, home, strlen(home));
+    if (replicated && p && (cmd->flags & PS_WIRE_CONFIRM) && !replq_room(b, 1) &&
+        c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer) {
+        /* REPL_INFLIGHT_MAX confirms wait for the home: the publisher
+         * waits for their answers, as for a full "block" queue. */
+        c->park_why = PARK_QUEUE;
+        return CHAN_PARK;
+    }
+    if (replicated && p) {
+        /* Its confirm waits for the home's answer: sent once committed. */
+        uint64_t tag = 0;
+        ps__slice t = cmd->topic, d = cmd->data;
+        if ((cmd->flags & PS_WIRE_CONFIRM) && !(tag = replq_forward_wait(b, c, cmd->corr, ch))) {
+            snprintf(why, cap, "queue '%s' is unavailable: %d confirms wait for its home already",
+                     name, REPL_INFLIGHT_MAX);
+            return PS_WERR_LIMIT;
+        }
+        if (cl_queue_publish(n, p, name, tag, &t, &d) < 0) {
+            replq_forward_done(b, tag, -1);
+            snprintf(why, cap, "queue '%s' is unavailable: its home node %s is %s", name, home,
+                     p->state == LINK_UP ? "behind (its link buffer is full)" : "not reachable");
+            return PS_WERR_LIMIT;
+        }
+    } else if (!p || cl_send_queued(n, p, cmd) < 0) {
+        if (replicated)
+            snprintf(why, cap, "queue '%s' is unavailable: no leader of the replication group "
+                     "is known", name);
+        else
+            snprintf(why, cap, "queue '%s' is unavailable: its home node %s is %s", name, home,
+                     p && p->state == LINK_UP ? "behind (its link buffer is full)"
+                                              : "not reachable");
         return PS_WERR_LIMIT;
     }
     if (ch) {
         ch->messages++;
         ch->bytes_in += cmd->data.len;
     }
-    if (cmd->flags & PS_WIRE_CONFIRM)
+    if ((cmd->flags & PS_WIRE_CONFIRM) && !replicated)
         out_ok(b, c, cmd->corr, 0); /* on its way to the home: what this node can say */
     return 0;
 }
@@ -598,6 +696,11 @@ json_t *link_status(broker *b)
     }
     return json_pack("{s:s, s:s, s:b, s:o}", "cluster", n->cfg->name, "node", n->cfg->node,
                      "complete", complete, "peers", peers);
+}
+
+cl_node *link_node(broker *b)
+{
+    return b->link ? b->link->cl : NULL;
 }
 
 void link_close(broker *b)

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -116,6 +117,18 @@ int loop_watch(loop *l, void *sock, int fd, loop_fn *fn, void *ctx, const int *h
     }
     l->src[l->n_src++] = (source){.sock = sock, .fd = fd, .fn = fn, .ctx = ctx, .hold = hold};
     return 0;
+}
+
+int loop_unwatch(loop *l, int fd)
+{
+    for (int i = 0; i < l->n_src; i++)
+        if (!l->src[i].sock && l->src[i].fd == fd) {
+            memmove(&l->src[i], &l->src[i + 1], (size_t)(l->n_src - i - 1) * sizeof l->src[0]);
+            l->n_src--;
+            return 0;
+        }
+    errno = ENOENT;
+    return -1;
 }
 
 static int add_job(loop *l, loop_timer_fn *fn, void *ctx, int every_turn, int64_t due)

@@ -286,6 +286,8 @@ static int wire_loop(broker *b)
     /* The links' records after the clients' turn end, which may forward
      * the messages of unparked publishers. */
     rc |= link_watch(b);
+    rc |= repl_group_watch(b);
+    rc |= loop_on_turn(b->loop, replq_timers, b);
     rc |= loop_on_turn(b->loop, log_summaries, NULL);
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
@@ -490,8 +492,28 @@ int main(int argc, char **argv)
         b->waits = &link_waits; /* requests and sync messages reach the peers */
         b->relay = link_relay; /* queues consumed through other nodes */
         b->relay_ctx = b;
+        b->repl_answer = link_queue_answer;
+    }
+    if (b->cfg->cluster && b->cfg->cluster->raft) {
+        /* Durable queues are the Raft group's: its state machine, its
+         * results; before the channels, which then open no store.  A
+         * leader without a majority steps down after one election timeout
+         * and its proposals come back lost, which is what refuses a
+         * publish on a minority; the wait for a commit is only a backstop
+         * behind that, long enough that a healthy group on a loaded disk
+         * (a burst of big messages, a snapshot) is not refused a commit
+         * it would have made, which the publisher would send again. */
+        if (replq_open(b, repl_group_propose, repl_group_leader,
+                       4 * b->cfg->cluster->raft->election_ms, &b->repl_hooks.fsm) < 0)
+            goto out;
+        b->repl_hooks.result = replq_result;
+        b->repl_hooks.ctx = b;
     }
     if (chan_apply_config(b) < 0) /* a durable queue that cannot be opened */
+        goto out;
+    /* The Raft group after the channels and the hooks: a replica that
+     * opens at once starts applying its log into them. */
+    if (repl_group_open(b) < 0)
         goto out;
     log_notice("brokerd %s ready (broker %016llx, epoch %016llx)", BROKERD_VERSION,
                (unsigned long long)b->id, (unsigned long long)b->epoch);
@@ -502,10 +524,13 @@ int main(int argc, char **argv)
     sd_stopping();
 
 out:
+    /* First, while the peers are still linked: a leader hands over. */
+    repl_group_close(b);
     http_close(b);
     client_free_all(b);
     b->interest = NULL; /* the subscriptions going are not news for the peers */
     chan_free_all(b);
+    replq_close(b); /* after the replica's thread stopped and the channels went */
     ps__buf_free(&b->fan_rec);
     store_fini(b);
     gateway_close(b);

@@ -189,6 +189,31 @@ const char *config_http_refusal(const config *c, const char *listen)
            "whoever reaches it (set broker.http.token_file)";
 }
 
+const char *config_raft_refusal(const char *ep, char *addr, size_t cap)
+{
+    const char *why = NULL, *host = ep + 6, *colon;
+    if (strncmp(ep, "tcp://", 6) != 0 || !config_endpoint_ok(ep, &why) ||
+        !(colon = strrchr(host, ':')) || !strcmp(colon, ":*"))
+        return "it must be tcp://IP:PORT with a port number";
+    char h[INET_ADDRSTRLEN];
+    size_t n = (size_t)(colon - host);
+    struct in_addr a4;
+    if (n >= sizeof h || (memcpy(h, host, n), h[n] = '\0', inet_pton(AF_INET, h, &a4) != 1))
+        return "the host must be an IPv4 address (libraft's transport speaks IPv4 only, and a "
+               "name could not be judged private)";
+    uint32_t a = ntohl(a4.s_addr);
+    /* 127/8, 10/8, 172.16/12, 192.168/16: the transport is neither
+     * encrypted nor authenticated, so it may only face this host or a
+     * network the operator keeps private. */
+    if ((a >> 24) != 127 && (a >> 24) != 10 && (a >> 20) != 0xac1 && (a >> 16) != 0xc0a8)
+        return "not a loopback or private address (127/8, 10/8, 172.16/12, 192.168/16): the Raft "
+               "transport is neither encrypted nor authenticated";
+    if (strlen(host) >= cap)
+        return "the address is too long";
+    snprintf(addr, cap, "%s", host);
+    return NULL;
+}
+
 int config_channel_name_ok(const char *name, size_t len)
 {
     return ps__wire_valid_channel(name, len) || ps__wire_sys_channel(name, len);

@@ -98,6 +98,21 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
     return queue_link(ch, qm);
 }
 
+int queue_committed(channel *ch, uint64_t seq, const char *topic, size_t tlen, const void *data,
+                    size_t len, int redelivered)
+{
+    ps__cmd rec = {.topic = {topic, tlen}, .data = {data, len}};
+    qmsg *qm = qmsg_new(&rec);
+    if (!qm)
+        return -1;
+    qm->seq = seq;
+    qm->redelivered = redelivered;
+    if (seq > ch->seq)
+        ch->seq = seq;
+    queue_link(ch, qm);
+    return 0;
+}
+
 int queue_restore(void *ctx, uint64_t sid, uint64_t seq, void *seg, char *topic, size_t tlen,
                   uint8_t *data, size_t len)
 {
@@ -182,6 +197,8 @@ void queue_ack(broker *b, ticket *t)
             b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_ACK);
     } else if (ch->store) {
         store_ack(ch->store, qm);
+    } else if (ch->replicated && b->repl_ack) {
+        b->repl_ack(b->repl_ack_ctx, ch, qm); /* out of the group's state once committed */
     }
     release(b, t);
     qmsg_free(qm);
@@ -196,6 +213,12 @@ void queue_requeue(broker *b, ticket *t)
         /* Another node's: its home redelivers it, to whichever consumer. */
         if (b->relay)
             b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
+        qmsg_free(qm);
+        return;
+    }
+    if (ch->replicated && !ch->repl_home) {
+        /* Handed out while this node led: the group's state has it, and
+         * the new leader hands it out again. */
         qmsg_free(qm);
         return;
     }
@@ -218,17 +241,28 @@ qmsg *queue_relay_in(channel *ch, const ps__cmd *rec)
     return queue_link(ch, qm);
 }
 
-void queue_relay_drop(channel *ch)
+/* Drops the waiting messages of ch that are another node's (own 0) or its own (1). */
+static void drop_waiting(channel *ch, int own)
 {
     qmsg *qm, *nx;
     for (qm = TAILQ_FIRST(&ch->q); qm; qm = nx) {
         nx = TAILQ_NEXT(qm, link);
-        if (!qm->relay_tag)
+        if ((qm->relay_tag == 0) != own)
             continue;
         TAILQ_REMOVE(&ch->q, qm, link);
         ch->n_queued--;
         qmsg_free(qm);
     }
+}
+
+void queue_relay_drop(channel *ch)
+{
+    drop_waiting(ch, 0);
+}
+
+void queue_drop_own(channel *ch)
+{
+    drop_waiting(ch, 1);
 }
 
 size_t queue_purge(broker *b, channel *ch)
@@ -243,6 +277,8 @@ size_t queue_purge(broker *b, channel *ch)
                 b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
         } else if (ch->store) {
             store_ack(ch->store, qm); /* gone on purpose: not recovered at start */
+        } else if (ch->replicated && b->repl_ack) {
+            b->repl_ack(b->repl_ack_ctx, ch, qm); /* gone from the group's state too */
         }
         if (qm->sync) {
             pending *pd = qm->sync; /* its sync publisher hears 0 of 1 */

@@ -71,7 +71,9 @@ struct repl_fsm {
 struct repl_config {
     unsigned id;                 /* this replica's id: one of voters[] */
     const char *data_dir;        /* its log and snapshots; created if missing */
-    struct repl_voter voters[REPL_VOTERS_MAX]; /* the group; the same on every member */
+    struct repl_voter voters[REPL_VOTERS_MAX]; /* the group; the same on every member (the
+                                    addresses serve a bootstrap only: joining or
+                                    reopening, the log has them) */
     unsigned n_voters;           /* how many of voters[] are used */
     unsigned election_ms;        /* election timeout (randomised up to twice
                                     it); 0 takes the library's 1000 ms */
@@ -99,9 +101,13 @@ struct repl_result {
 };
 enum { REPL_DONE = 1, REPL_ROLE = 2 };
 
+/* A replica's role in its group. */
+enum repl_role { REPL_FOLLOWER = 1, REPL_CANDIDATE = 2, REPL_LEADER = 3 };
+
 /* What a replica knows of the group, as of the replication thread's
  * last look (it refreshes after every event and each heartbeat). */
 struct repl_info {
+    int role;            /* an enum repl_role */
     int is_leader;       /* 1 when this replica leads */
     unsigned leader;     /* the leader's id, 0 while none is known */
     uint64_t term;       /* the current term */
@@ -110,7 +116,18 @@ struct repl_info {
     uint64_t last;       /* the last index in the local log */
     unsigned n_voters;   /* the voters of the current configuration */
     unsigned voters[REPL_VOTERS_MAX]; /* their ids */
+    uint64_t match[REPL_VOTERS_MAX]; /* on the leader: the last index each of voters[] is
+                            known to hold (the leader's own: its last), so its lag
+                            is last - match; 0 elsewhere */
+    int stalled;         /* the local log holds entries its disk writes have not
+                            stored for REPL_STALL_TIMEOUTS election timeouts (a full
+                            or failing disk: libraft stops writing after an I/O
+                            error and says nothing); the caller reopens the replica */
 };
+
+/* Election timeouts without a single entry stored while some wait: a
+ * healthy disk, however loaded, stores something well within it. */
+#define REPL_STALL_TIMEOUTS 4
 
 struct repl;
 
@@ -128,7 +145,8 @@ int repl_fd(const struct repl *r);
 /* Proposes an entry (copied): its fate comes back from repl_poll as a
  * REPL_DONE result carrying token.  Returns 0, or -1 when
  * REPL_INFLIGHT_MAX proposals are outstanding (errno EBUSY) or the
- * replica is closing (errno ESHUTDOWN), or the copy failed (ENOMEM). */
+ * replica is closing (errno ESHUTDOWN), the entry is longer than 4 GB
+ * (EMSGSIZE), or the copy failed (ENOMEM). */
 int repl_propose(struct repl *r, const void *data, size_t len, uint64_t token);
 
 /* Takes up to max results (oldest first) and clears the eventfd once none
@@ -138,9 +156,17 @@ size_t repl_poll(struct repl *r, struct repl_result *out, size_t max);
 /* What the replica knows of the group now (see struct repl_info). */
 void repl_status(struct repl *r, struct repl_info *info);
 
+/* When this replica leads, hands leadership to the follower that is
+ * furthest along and waits until it has taken over, at most about one
+ * election timeout (a planned stop then costs the group a round trip
+ * instead of an election).  Returns 0 once another replica leads, -1 when
+ * this one did not lead or the transfer did not finish in time. */
+int repl_handover(struct repl *r);
+
 /* Stops the replica: the replication thread closes the library (a leader
- * simply stops; the others elect a new one), and everything is freed.
- * Proposals still outstanding are dropped without a result. */
+ * simply stops, the others elect a new one: repl_handover first avoids
+ * that), and everything is freed.  Proposals still outstanding are
+ * dropped without a result. */
 void repl_close(struct repl *r);
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <raft.h>
@@ -27,10 +28,33 @@
 
 #include "brokerd.h"
 #include "repl.h"
+#include "repl_tcp.h"
 
 /* How often the replication thread looks at leader and term when nothing
  * else happens (ms): the bound on how late a change is reported. */
 #define REPL_LOOK_MS 10
+
+/* Every entry is handed to libraft framed: an 8-byte header (the
+ * caller's length and a magic word, little-endian), the caller's bytes,
+ * then zeros up to a multiple of 8.  libraft 0.15 gives a follower that
+ * catches up with a batch of entries in one message each entry after one
+ * whose length is not a multiple of 8 shifted by that entry's padding
+ * (t0923: a rejoining node got index 103 three bytes late, refused it and
+ * never applied again); with lengths in multiples of 8 there is no
+ * padding to get wrong, and the header catches any other damage. */
+#define FRAME_HEAD 8
+#define FRAME_MAGIC 0x70735231u /* "psR1" */
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 /* A proposal waiting in the request queue. */
 struct repl_req {
@@ -51,12 +75,13 @@ struct repl {
     char *dir;                 /* our copy of data_dir */
     pthread_t thread;          /* the replication thread (runs loop) */
     uv_loop_t loop;            /* libuv's loop: only the thread touches it once started */
-    struct raft_uv_transport transport; /* libraft's TCP transport */
+    struct raft_uv_transport transport; /* the TCP transport (repl_tcp.c) */
     struct raft_io io;         /* libraft's disk and network I/O over loop */
     struct raft raft;          /* the Raft server */
     struct raft_fsm fsm;       /* adapters from libraft's FSM to cfg.fsm */
     uv_poll_t req_watch;       /* the loop's watch of req_efd */
     uv_timer_t look;           /* the periodic look at leader and term */
+    int watching;              /* req_watch and look were initialised (after raft_start) */
     int req_efd;               /* eventfd: requests (or close) for the thread */
     int res_efd;               /* eventfd: results for the caller */
     pthread_mutex_t mu;        /* guards everything below */
@@ -67,7 +92,13 @@ struct repl {
     size_t inflight;           /* proposals submitted whose result is not yet polled */
     int role_news;             /* leader or term changed since the last repl_poll */
     int closing;               /* repl_close asked the thread to stop */
+    int handover;              /* repl_handover: 1 asked, 2 under way, 3 finished */
+    pthread_cond_t handed;     /* signalled when handover becomes 3 */
+    struct raft_transfer xfer; /* libraft's transfer request (the thread's) */
     struct repl_info info;     /* the thread's last look at the group */
+    uint64_t stored;           /* the thread's: libraft's last_stored at the last look */
+    uint64_t stored_since;     /* the thread's: loop ms it last moved, or entries
+                                  stopped waiting for the disk */
 };
 
 /* Wakes the reader of an eventfd. */
@@ -93,18 +124,42 @@ static void look(struct repl *r)
     raft_id leader = 0;
     const char *addr = NULL;
     raft_leader(&r->raft, &leader, &addr);
-    in.is_leader = raft_state(&r->raft) == RAFT_LEADER;
+    int st = raft_state(&r->raft);
+    in.is_leader = st == RAFT_LEADER;
+    in.role = st == RAFT_LEADER      ? REPL_LEADER
+              : st == RAFT_CANDIDATE ? REPL_CANDIDATE
+                                     : REPL_FOLLOWER;
     in.leader = (unsigned)leader;
     in.term = r->raft.current_term;
     in.commit = r->raft.commit_index;
     in.applied = raft_last_applied(&r->raft);
     in.last = raft_last_index(&r->raft);
+    /* A disk that stores nothing while entries wait for it has failed:
+     * libraft marks its I/O errored (ENOSPC, EIO) and never writes again,
+     * without telling us, so only this shows it. */
+    uint64_t now = uv_now(&r->loop);
+    if (r->raft.last_stored != r->stored || r->raft.last_stored >= in.last) {
+        r->stored = r->raft.last_stored;
+        r->stored_since = now;
+    }
+    unsigned election = r->cfg.election_ms ? r->cfg.election_ms : 1000;
+    in.stalled = now - r->stored_since > (uint64_t)REPL_STALL_TIMEOUTS * election;
+    /* The leader's progress array (public in libraft's struct raft) has an
+     * entry per server of the configuration, in its order.  While a leader
+     * steps down libraft frees it before the state changes, and the
+     * callbacks it fails on the way (applied) look here: NULL then. */
+    const struct raft_progress *progress = in.is_leader ? r->raft.leader_state.progress : NULL;
     for (unsigned i = 0; i < r->raft.configuration.n && in.n_voters < REPL_VOTERS_MAX; i++)
-        if (r->raft.configuration.servers[i].role == RAFT_VOTER)
-            in.voters[in.n_voters++] = (unsigned)r->raft.configuration.servers[i].id;
+        if (r->raft.configuration.servers[i].role == RAFT_VOTER) {
+            raft_id id = r->raft.configuration.servers[i].id;
+            if (progress)
+                in.match[in.n_voters] = id == r->raft.id ? in.last
+                                        : progress[i].match_index;
+            in.voters[in.n_voters++] = (unsigned)id;
+        }
     pthread_mutex_lock(&r->mu);
     int news = in.leader != r->info.leader || in.term != r->info.term ||
-               in.is_leader != r->info.is_leader;
+               in.is_leader != r->info.is_leader || in.stalled != r->info.stalled;
     r->info = in;
     if (news)
         r->role_news = 1;
@@ -158,7 +213,15 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     struct repl *r = fsm->data;
     *res = NULL;
     uint64_t index = raft_last_applied(&r->raft) + 1;
-    return r->cfg.fsm.apply(r->cfg.fsm.ctx, index, buf->base, buf->len) == 0 ? 0 : RAFT_INVALID;
+    const unsigned char *f = buf->base;
+    uint32_t len = buf->len >= FRAME_HEAD ? get32(f) : 0;
+    if (buf->len < FRAME_HEAD || buf->len % 8 || get32(f + 4) != FRAME_MAGIC ||
+        buf->len - FRAME_HEAD < len || buf->len - FRAME_HEAD - len >= 8) {
+        log_err("replication: entry %llu is damaged (%zu bytes, not one framed entry): not applied",
+                (unsigned long long)index, buf->len);
+        return RAFT_INVALID;
+    }
+    return r->cfg.fsm.apply(r->cfg.fsm.ctx, index, f + FRAME_HEAD, len) == 0 ? 0 : RAFT_INVALID;
 }
 
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
@@ -204,11 +267,51 @@ static void raft_closed(struct raft *raft)
 {
     struct repl *r = raft->data;
     raft_uv_close(&r->io);
-    raft_uv_tcp_close(&r->transport);
-    if (!uv_is_closing((uv_handle_t *)&r->req_watch))
+    repl_tcp_close(&r->transport);
+    /* A replica whose start failed never made them. */
+    if (r->watching && !uv_is_closing((uv_handle_t *)&r->req_watch))
         uv_close((uv_handle_t *)&r->req_watch, closed_handle);
-    if (!uv_is_closing((uv_handle_t *)&r->look))
+    if (r->watching && !uv_is_closing((uv_handle_t *)&r->look))
         uv_close((uv_handle_t *)&r->look, closed_handle);
+}
+
+/* Replication thread: libraft ended the transfer (the target leads, or
+ * an election timeout passed); repl_handover is waiting. */
+static void transferred(struct raft_transfer *req)
+{
+    struct repl *r = req->data;
+    look(r);
+    pthread_mutex_lock(&r->mu);
+    r->handover = 3;
+    pthread_cond_signal(&r->handed);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Replication thread: starts repl_handover's transfer, to the voter that
+ * heard from us within the election timeout with the most of the log (a
+ * follower that is down would take the whole timeout to fail). */
+static void start_transfer(struct repl *r)
+{
+    raft_id to = 0;
+    raft_index best = 0;
+    if (raft_state(&r->raft) == RAFT_LEADER)
+        for (unsigned i = 0; i < r->raft.configuration.n; i++) {
+            const struct raft_server *sv = &r->raft.configuration.servers[i];
+            const struct raft_progress *pr = &r->raft.leader_state.progress[i];
+            if (sv->id != r->raft.id && sv->role == RAFT_VOTER && pr->recent_recv &&
+                (!to || pr->match_index > best)) {
+                to = sv->id;
+                best = pr->match_index;
+            }
+        }
+    r->xfer.data = r;
+    if (raft_state(&r->raft) != RAFT_LEADER ||
+        raft_transfer(&r->raft, &r->xfer, to, transferred) != 0) {
+        pthread_mutex_lock(&r->mu);
+        r->handover = 3;
+        pthread_cond_signal(&r->handed);
+        pthread_mutex_unlock(&r->mu);
+    }
 }
 
 /* Replication thread: takes the queued proposals to libraft, or closes. */
@@ -225,6 +328,12 @@ static void on_requests(uv_poll_t *w, int status, int events)
             uv_timer_stop(&r->look);
             raft_close(&r->raft, raft_closed);
             return;
+        }
+        if (r->handover == 1) {
+            r->handover = 2;
+            pthread_mutex_unlock(&r->mu);
+            start_transfer(r);
+            continue;
         }
         if (r->req_n == 0) {
             pthread_mutex_unlock(&r->mu);
@@ -283,7 +392,7 @@ static void close_unstarted(struct repl *r, int raft_inited)
         raft_close(&r->raft, raft_closed);
     } else {
         raft_uv_close(&r->io);
-        raft_uv_tcp_close(&r->transport);
+        repl_tcp_close(&r->transport);
     }
     uv_run(&r->loop, UV_RUN_DEFAULT);
     uv_loop_close(&r->loop);
@@ -298,6 +407,7 @@ static void repl_free(struct repl *r)
     for (size_t i = 0; i < r->req_n; i++)
         raft_free(r->reqs[(r->req_head + i) % REPL_INFLIGHT_MAX].data);
     pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->handed);
     free(r->dir);
     free(r);
 }
@@ -325,6 +435,11 @@ struct repl *repl_open(const struct repl_config *cfg)
     r->dir = strdup(cfg->data_dir);
     r->cfg.data_dir = r->dir;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->handed, &ca);
+    pthread_condattr_destroy(&ca);
     r->req_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     r->res_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!r->dir || r->req_efd < 0 || r->res_efd < 0 || uv_loop_init(&r->loop) != 0) {
@@ -332,7 +447,10 @@ struct repl *repl_open(const struct repl_config *cfg)
         repl_free(r);
         return NULL;
     }
-    int rv = raft_uv_tcp_init(&r->transport, &r->loop);
+    /* Outgoing connections fail after an election timeout without an
+     * acknowledgement, so a healed path is dialled again at once
+     * (repl_tcp.c says why). */
+    int rv = repl_tcp_init(&r->transport, &r->loop, cfg->election_ms ? cfg->election_ms : 1000);
     if (rv != 0) {
         log_err("replication: cannot set up the transport: %s", raft_strerror(rv));
         uv_loop_close(&r->loop);
@@ -342,12 +460,16 @@ struct repl *repl_open(const struct repl_config *cfg)
     rv = raft_uv_init(&r->io, &r->loop, r->dir, &r->transport);
     if (rv != 0) {
         log_err("replication: cannot use %s: %s", r->dir, r->io.errmsg);
-        raft_uv_tcp_close(&r->transport);
+        repl_tcp_close(&r->transport);
         uv_run(&r->loop, UV_RUN_DEFAULT);
         uv_loop_close(&r->loop);
         repl_free(r);
         return NULL;
     }
+    /* libraft waits a second before it dials a peer again after a failed
+     * connect; a tenth of the election timeout finds a restarted or healed
+     * peer well within one. */
+    raft_uv_set_connect_retry_delay(&r->io, (cfg->election_ms ? cfg->election_ms : 1000) / 10);
     r->fsm = (struct raft_fsm){ .version = 1, .data = r, .apply = fsm_apply,
                                 .snapshot = fsm_snapshot, .restore = fsm_restore };
     rv = raft_init(&r->raft, &r->io, &r->fsm, cfg->id, self);
@@ -368,7 +490,9 @@ struct repl *repl_open(const struct repl_config *cfg)
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     rv = 0;
-    for (unsigned i = 0; i < cfg->n_voters && rv == 0; i++)
+    /* Joining, the other voters' addresses come with the leader's
+     * configuration and need not be known here. */
+    for (unsigned i = 0; i < cfg->n_voters && rv == 0 && !cfg->join; i++)
         rv = raft_configuration_add(&conf, cfg->voters[i].id, cfg->voters[i].addr, RAFT_VOTER);
     if (rv == 0 && !cfg->join)
         rv = raft_bootstrap(&r->raft, &conf);
@@ -381,6 +505,10 @@ struct repl *repl_open(const struct repl_config *cfg)
     }
     raft_set_election_timeout(&r->raft, cfg->election_ms ? cfg->election_ms : 1000);
     raft_set_heartbeat_timeout(&r->raft, cfg->heartbeat_ms ? cfg->heartbeat_ms : 100);
+    /* A replica that was away (restarted, cut off) asks whether it could
+     * win before it raises the term, so it does not depose a leader the
+     * others still follow. */
+    raft_set_pre_vote(&r->raft, true);
     raft_set_snapshot_threshold(&r->raft, cfg->snapshot_every ? cfg->snapshot_every : 1024);
     raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing : 128);
     /* libraft waits this long (30 s by default) before it sends a snapshot
@@ -400,7 +528,9 @@ struct repl *repl_open(const struct repl_config *cfg)
     uv_poll_start(&r->req_watch, UV_READABLE, on_requests);
     uv_timer_init(&r->loop, &r->look);
     r->look.data = r;
+    r->stored_since = uv_now(&r->loop);
     uv_timer_start(&r->look, on_look, REPL_LOOK_MS, REPL_LOOK_MS);
+    r->watching = 1;
     look(r);
     if (pthread_create(&r->thread, NULL, thread_main, r) != 0) {
         log_err("replication: cannot start its thread");
@@ -427,15 +557,23 @@ int repl_propose(struct repl *r, const void *data, size_t len, uint64_t token)
         errno = closing ? ESHUTDOWN : EBUSY;
         return -1;
     }
-    void *copy = raft_malloc(len ? len : 1);
+    if (len > UINT32_MAX - FRAME_HEAD - 8) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    size_t flen = FRAME_HEAD + ((len + 7) & ~(size_t)7);
+    unsigned char *copy = raft_malloc(flen);
     if (!copy) {
         errno = ENOMEM;
         return -1;
     }
-    memcpy(copy, data, len);
+    put32(copy, (uint32_t)len);
+    put32(copy + 4, FRAME_MAGIC);
+    memcpy(copy + FRAME_HEAD, data, len);
+    memset(copy + FRAME_HEAD + len, 0, flen - FRAME_HEAD - len);
     pthread_mutex_lock(&r->mu);
     r->reqs[(r->req_head + r->req_n++) % REPL_INFLIGHT_MAX] =
-        (struct repl_req){ .data = copy, .len = len, .token = token };
+        (struct repl_req){ .data = copy, .len = flen, .token = token };
     r->inflight++;
     pthread_mutex_unlock(&r->mu);
     efd_kick(r->req_efd);
@@ -470,6 +608,36 @@ void repl_status(struct repl *r, struct repl_info *info)
     pthread_mutex_lock(&r->mu);
     *info = r->info;
     pthread_mutex_unlock(&r->mu);
+}
+
+int repl_handover(struct repl *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (!r->info.is_leader || r->closing || r->handover) {
+        pthread_mutex_unlock(&r->mu);
+        return -1;
+    }
+    r->handover = 1;
+    pthread_mutex_unlock(&r->mu);
+    efd_kick(r->req_efd);
+    /* libraft gives up after one election timeout; the margin is the hop
+     * between the threads. */
+    unsigned ms = (r->cfg.election_ms ? r->cfg.election_ms : 1000) + 100;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (r->handover != 3)
+        if (pthread_cond_timedwait(&r->handed, &r->mu, &until) == ETIMEDOUT)
+            break;
+    int ok = r->handover == 3 && !r->info.is_leader && r->info.leader;
+    pthread_mutex_unlock(&r->mu);
+    return ok ? 0 : -1;
 }
 
 void repl_close(struct repl *r)

@@ -49,7 +49,7 @@ typedef struct {
     const char *name; /* its name in the grammar */
 } field;
 
-#define FIELDS_MAX 10 /* fields of the longest record (LINK_HELLO: 9), room to grow */
+#define FIELDS_MAX 13 /* fields of the longest record (LINK_HELLO: 12), room to grow */
 
 /* The layout of one command's record. */
 typedef struct {
@@ -58,6 +58,8 @@ typedef struct {
 } layout;
 
 #define M(m) ((uint8_t)offsetof(ps__cmd, m))
+/* Every member's offset must fit M's byte. */
+_Static_assert(offsetof(ps__cmd, voters) < 256, "ps__cmd outgrew the table's member offsets");
 #define U8(m, n) {F_U8, M(m), 0, n}
 #define U16(m, n) {F_U16, M(m), 0, n}
 #define U32(m, n) {F_U32, M(m), 0, n}
@@ -108,7 +110,8 @@ static const layout *const records[256] = {
     REC(PS_CMD_LINK_HELLO, {F_MAGIC, 0, 0, "magic"}, U8(major, "major"), U8(minor, "minor"),
         U32(heartbeat_ms, "heartbeat_ms"), U64(epoch, "epoch"), U64(hash, "decl_hash"),
         STR(text, PS_WIRE_NAME_MAX, "cluster"), STR(channel, PS_WIRE_NAME_MAX, "node"),
-        BIN(data, "decls")),
+        BIN(data, "decls"), U8(flags, "raft"), STR(topic, PS_WIRE_NAME_MAX, "raft_addr"),
+        STR(voters, PS_WIRE_TEXT_MAX, "voters")),
     REC(PS_CMD_LINK_HEARTBEAT, U8(flags, "flags"), U64(stamp, "stamp"), U64(echo, "echo"),
         U64(epoch, "seen_epoch"), U64(seq, "interest_ack")),
     REC(PS_CMD_LINK_INTEREST, U64(seq, "interest_seq"), U8(flags, "op"), CHANNEL,
@@ -125,7 +128,8 @@ static const layout *const records[256] = {
     REC(PS_CMD_LINK_ANSWER, U64(tag, "wait_id"), U8(flags, "flags"), U32(count, "count"),
         U32(expected, "expected"), U32(gone, "gone")),
     REC(PS_CMD_LINK_QUEUE, U8(status, "op"), U8(flags, "flags"), U64(seq, "attach_gen"),
-        U64(tag, "tag"), U32(window, "window"), CHANNEL, TOPIC, BIN(data, "data")),
+        U64(tag, "tag"), U32(window, "window"), CHANNEL, TOPIC, BIN(data, "data"),
+        U64(stamp, "term")),
 };
 
 /* The members a field reads and writes, by kind. */

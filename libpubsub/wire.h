@@ -65,14 +65,16 @@ enum {
     /* The cluster's link records, between brokers only (docs/protocol.md,
      * "Between brokers"); a client sending one is refused like any
      * command not meant for it. */
-    PS_CMD_LINK_HELLO = 0x50,     /* magic, version, heartbeat, epoch, hash, cluster, node, decls */
+    PS_CMD_LINK_HELLO = 0x50,     /* magic, version, heartbeat, epoch, hash, cluster, node, decls,
+                                   * raft flags, raft address, raft voters */
     PS_CMD_LINK_HEARTBEAT = 0x51, /* flags, stamp, echo, seen epoch, interest ack */
     PS_CMD_LINK_INTEREST = 0x52,  /* interest seq, op, channel, pattern */
     PS_CMD_LINK_MSG = 0x53,       /* flags, link seq, channel, topic, data */
     PS_CMD_LINK_RETAINED = 0x54,  /* LINK_MSG of a retained value: with its clock and origin */
     /* Queues consumed through another node than their home: a node attaches
      * to the home's queue as one consumer on behalf of its own consumers. */
-    PS_CMD_LINK_QUEUE = 0x55,     /* op, flags, attach gen, tag, window, channel, topic, data */
+    PS_CMD_LINK_QUEUE = 0x55,     /* op, flags, attach gen, tag, window, channel, topic, data,
+                                   * term */
     /* Requests and sync messages across links (the sender's wait id, its answers). */
     PS_CMD_LINK_REQUEST = 0x5a,   /* wait id, timeout, channel, topic, data */
     PS_CMD_LINK_REPLY = 0x5b,     /* wait id, status, data: one responder's reply */
@@ -80,6 +82,9 @@ enum {
     PS_CMD_LINK_ANSWER = 0x5d     /* wait id, final, confirmed or replied, expected, gone */
 };
 
+/* LINK_HELLO flags: the sender's Raft group (cluster.raft). */
+#define PS_WIRE_HELLO_RAFT 0x01       /* it has cluster.raft: raft_addr and voters are set */
+#define PS_WIRE_HELLO_RAFT_GROUP 0x02 /* its Raft directory holds the group already */
 /* LINK_HEARTBEAT flags. */
 #define PS_WIRE_LINK_ECHO 0x01     /* answer at once with echo = stamp (round-trip time) */
 /* LINK_INTEREST ops. */
@@ -100,6 +105,10 @@ enum {
 #define PS_WIRE_LQ_RETURN 4  /* to the home: the message of tag was not: redeliver it */
 #define PS_WIRE_LQ_RESET 5   /* the sender forgot every attachment of either side (its link
                               * was down): what it held is returned, attach again */
+#define PS_WIRE_LQ_PUBLISH 6 /* to the home of a replicated queue: a message; tag: the
+                              * sender's wait for its answer, 0: none wanted */
+#define PS_WIRE_LQ_ANSWER 7  /* from that home: the PUBLISH of tag was committed (window 1)
+                              * or not (window 0) */
 
 /* PUBLISH flags. */
 #define PS_WIRE_RETAIN 0x01  /* keep as the topic's last value */
@@ -149,7 +158,7 @@ typedef struct {
  */
 typedef struct {
     uint8_t cmd;         /* PS_CMD_* */
-    uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags, NOTICE notes */
+    uint8_t flags;       /* PUBLISH/SUBSCRIBE/DELIVER flags, NOTICE notes, LINK_HELLO raft */
     uint8_t status;      /* REPLY status; LINK_QUEUE op */
     uint8_t major;       /* HELLO, WELCOME */
     uint8_t minor;       /* HELLO, WELCOME */
@@ -170,12 +179,16 @@ typedef struct {
     uint64_t dropped;    /* GAP */
     uint64_t hash;       /* LINK_HELLO: hash of the channel declarations */
     uint64_t stamp;      /* LINK_HEARTBEAT: the sender's clock, in us; LINK_MSG: the hybrid
-                          * logical clock of a retained value */
+                          * logical clock of a retained value; LINK_QUEUE: the home's
+                          * Raft term (a replicated queue's DELIVER and ANSWER) */
     uint64_t echo;       /* LINK_HEARTBEAT: a stamp answered, 0 for none */
     ps__slice channel;   /* PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DELIVER, GAP, REQUEST, NOTICE */
-    ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern */
+    ps__slice topic;     /* PUBLISH, DELIVER, REQUEST; SUBSCRIBE pattern; LINK_HELLO: the
+                          * sender's Raft address "IP:PORT" */
     ps__slice text;      /* HELLO name, ERROR text, ADMIN verb */
     ps__slice data;      /* payloads; ADMIN_REPLY JSON; a batch's payloads, each n:u32 byte{n} */
+    ps__slice voters;    /* LINK_HELLO: the Raft voters' node names, comma-separated in
+                          * their order ("" without cluster.raft) */
 } ps__cmd;
 
 /*

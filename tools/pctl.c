@@ -90,7 +90,9 @@ static void usage(FILE *out)
 "  cluster                  the broker's cluster links: each peer's state (up,\n"
 "                           connecting, down, refused), round-trip time,\n"
 "                           interest in and out, messages, bytes, drops, gaps;\n"
-"                           {\"cluster\":null} without a cluster section\n"
+"                           {\"cluster\":null} without a cluster section; with\n"
+"                           cluster.raft the Raft group: term, leader, commit\n"
+"                           and applied index, each voter's lag on the leader\n"
 "  top                      a live table, refreshed every -d SECS: the broker's\n"
 "                           rates in and out, the channels with messages in per\n"
 "                           second, queued, unacked, dropped per second,\n"
@@ -326,12 +328,27 @@ static int cmd_admin(ps_client *c, const char *verb, const char *what, int timeo
     }
     json_t *peers = json_object_get(doc, "peers");
     if (json_is_object(doc) && json_is_array(peers)) {
-        /* cluster: the node's fields, then a table of its peers. */
+        /* cluster: the node's fields, then a table of its peers, then
+         * its Raft group's fields and a table of its voters. */
+        json_t *raft = json_object_get(doc, "raft");
         json_incref(peers);
+        json_incref(raft);
         json_object_del(doc, "peers");
+        json_object_del(doc, "raft");
         print_fields(doc, 0);
         putchar('\n');
         print_table(peers, "peers");
+        json_t *voters = json_object_get(raft, "voters");
+        if (json_is_object(raft) && json_is_array(voters)) {
+            json_incref(voters);
+            json_object_del(raft, "voters");
+            printf("\nraft:\n");
+            print_fields(raft, 2);
+            putchar('\n');
+            print_table(voters, "voters");
+            json_decref(voters);
+        }
+        json_decref(raft);
         json_decref(peers);
     } else if (json_is_object(doc))
         print_fields(doc, 0);

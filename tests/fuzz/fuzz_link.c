@@ -136,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cl_forward(n, "logs", &t, &d, 0);
         uint32_t legs, lost;
         cl_forward_wait(n, &ctx, (int)(len & 1), "logs", &t, &d, 200, now, &legs, &lost);
-        cl_queue_deliver(n, p, "jobs", now, 0, &t, &d);
+        cl_queue_deliver(n, p, "jobs", now, 0, &t, &d, now);
         now += 150;
         cl_tick(n, now, now * 1000);
         if (p->remote.n_pats > (size_t)cfg.max_interest || p->n_waits_in > 8 ||

@@ -19,6 +19,7 @@ declare -A NODE_IP=([a]=10.77.0.1 [b]=10.77.0.2 [c]=10.77.0.3)
 declare -A NODE_PID=()
 CLIENT_PORT=5242
 LINK_PORT=6242
+RAFT_PORT=6300
 NS_PREFIX=ps$$
 
 ns_of() { echo "$NS_PREFIX$1"; } # NODE: its namespace name
@@ -177,10 +178,16 @@ CLUSTER_CHANNELS='{ name = "jobs"; type = "queue"; home = "a"; },
 # $CLIENT_PORT), the cluster section (peers: the other nodes), CHANNELS
 # (default $CLUSTER_CHANNELS), MORE_CLUSTER and MORE_BROKER settings.
 # $CLUSTER_NAME (default "site") and $NODE_KEY (the key pair under keys/,
-# default the node's own) change what this node says of itself.
+# default the node's own) change what this node says of itself.  With
+# $NODE_RAFT set (an election_ms) the cluster section has a raft group of
+# every node, its transport on the node's address, port $RAFT_PORT.
 node_conf() { # NODE [CHANNELS [MORE_CLUSTER [MORE_BROKER]]]
-    local n=$1 channels=${2:-$CLUSTER_CHANNELS} p peers=""
+    local n=$1 channels=${2:-$CLUSTER_CHANNELS} p peers="" raft="" voters=""
     cluster_keys
+    if [ -n "${NODE_RAFT:-}" ]; then
+        for p in "${CLUSTER_NODES[@]}"; do voters+="${voters:+, }\"$p\""; done
+        raft="raft = { listen = \"tcp://${NODE_IP[$n]}:$RAFT_PORT\"; voters = [ $voters ]; election_ms = $NODE_RAFT; };"
+    fi
     for p in "${CLUSTER_NODES[@]}"; do
         [ "$p" = "$n" ] && continue
         [ -n "$peers" ] && peers+=",
@@ -199,6 +206,7 @@ cluster = {
   secret_key_file = "$SCRATCH/keys/${NODE_KEY:-$n}.key";
   peers = ( $peers );
   ${3:-heartbeat_ms = 500;  heartbeat_timeout_ms = 1500;  link_buffer = 67108864;}
+  $raft
 };
 channels = ( $channels );
 EOF

@@ -46,7 +46,8 @@ def main():
                  b"logs pubsub retain=1 durable=0 slow=drop home=-\n")
         for round_ in range(3):
             hello = struct.pack(">HBBIQQ", 0x5053, 1, 0, 200, 77, 0) + s16(b"site") + \
-                s16(node.encode()) + struct.pack(">I", len(decls)) + decls
+                s16(node.encode()) + struct.pack(">I", len(decls)) + decls + \
+                struct.pack(">B", 0) + s16(b"") + s16(b"")  # no Raft group
             frame = record(0x50, hello) + record(0x52, struct.pack(">QB", 1, 3) + s16(b"logs") + s16(b""))
             for i in range(10):
                 frame += record(0x52, struct.pack(">QB", 2 + i, 1) + s16(b"logs") + s16(b"t/%d" % i))

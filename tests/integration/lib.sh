@@ -95,13 +95,15 @@ free_port() { # a loopback tcp port nobody listens on
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Polls every 50 ms until COND (a shell command) succeeds; fails after TIMEOUT_S.
+# Polls every 50 ms until COND (a shell command) succeeds; fails after
+# TIMEOUT_S, adding to the message what the command $WAIT_CONTEXT prints.
 wait_until() { # TIMEOUT_S WHAT COND...
     local timeout=$1 what=$2
     shift 2
     local deadline=$((SECONDS + timeout))
     until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${timeout}s waiting for $what"
+        [ "$SECONDS" -lt "$deadline" ] ||
+            fail "timed out after ${timeout}s waiting for $what${WAIT_CONTEXT:+; $($WAIT_CONTEXT)}"
         read -r -t 0.05 <> <(:) || true
     done
 }

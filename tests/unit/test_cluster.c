@@ -310,9 +310,9 @@ static void queues(void)
     CHECK(qa.gen == gen1, "a window changed is the same attachment");
 
     ps__slice t = S_("t"), d = S_("job 1");
-    CHECK(cl_queue_deliver(a, pb, "jobs", 7, PS_WIRE_REDELIVERED, &t, &d) == 0,
+    CHECK(cl_queue_deliver(a, pb, "jobs", 7, PS_WIRE_REDELIVERED, &t, &d, 0) == 0,
           "a delivers to b's attachment");
-    CHECK(cl_queue_deliver(a, pb, "other", 8, 0, &t, &d) < 0, "not to a queue b did not attach to");
+    CHECK(cl_queue_deliver(a, pb, "other", 8, 0, &t, &d, 0) < 0, "not to a queue b did not attach to");
     pump(a, b, now);
     CHECK(qb.ops[PS_WIRE_LQ_DELIVER] == 1 && qb.tag == 7 && qb.flags == PS_WIRE_REDELIVERED,
           "b gets the message with a's tag and its redelivered flag");
@@ -324,7 +324,7 @@ static void queues(void)
 
     /* The link down (a hears nothing for the timeout): a returns what b
      * held; once up again b is told to forget, and attaches anew. */
-    cl_queue_deliver(a, pb, "jobs", 10, 0, &t, &d);
+    cl_queue_deliver(a, pb, "jobs", 10, 0, &t, &d, 0);
     uint64_t old_gen = pa->qout[0].gen;
     pb->out.len = 0; /* lost on the way */
     now += 1000;

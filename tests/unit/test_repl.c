@@ -9,8 +9,10 @@
  * refused with the leader's id; after the leader is closed the other two
  * elect a new one and go on committing; the old leader restarted on its
  * data catches up; a replica whose data was wiped catches up from a
- * snapshot.  It prints the election and failover times and the commit
- * latency (fsync on, loopback).  Every wait is on the replicas' eventfds
+ * snapshot; the leader's match index of each voter reaches its last; a
+ * leader hands over to another within one election timeout (a follower
+ * refuses to).  It prints the election, failover and handover times and
+ * the commit latency (fsync on, loopback).  Every wait is on the replicas' eventfds
  * with a generous deadline, never a sleep.
  */
 #include <arpa/inet.h>
@@ -215,6 +217,20 @@ static unsigned agreed_leader(void)
     struct repl_info in;
     repl_status(nodes[leader - 1].r, &in);
     return in.is_leader ? leader : 0;
+}
+
+/* The leader (arg) knows every voter holds its last entry. */
+static int leader_sees_all(void *arg)
+{
+    struct node *n = arg;
+    struct repl_info in;
+    repl_status(n->r, &in);
+    if (!in.is_leader || in.n_voters != N)
+        return 0;
+    for (unsigned k = 0; k < in.n_voters; k++)
+        if (in.match[k] != in.last)
+            return 0;
+    return 1;
 }
 
 static int have_leader(void *arg)
@@ -422,6 +438,24 @@ int main(void)
     }
     int restored = __atomic_load_n(&restores, __ATOMIC_SEQ_CST) - restores0;
     CHECK(restored > 0, "from a snapshot (%d restored)", restored);
+
+    /* 8. The leader sees every voter hold its whole log (match = last). */
+    lead = &nodes[agreed_leader() - 1];
+    CHECK(wait_for(leader_sees_all, lead) >= 0, "the leader's match index of each voter reaches its last");
+
+    /* 9. A planned stop: the leader hands over within one election timeout;
+     * a follower has nothing to hand over. */
+    old = lead->id;
+    fol = &nodes[old % N];
+    CHECK(repl_handover(fol->r) == -1, "a follower refuses to hand over");
+    int64_t h0 = now_us();
+    int handed = repl_handover(lead->r);
+    int64_t ho = now_us() - h0;
+    repl_status(lead->r, &info);
+    CHECK(handed == 0 && !info.is_leader && info.leader && info.leader != old,
+          "the leader handed over to %u in %.0f ms (rc %d)", info.leader, ho / 1000.0, handed);
+    CHECK(ho <= 1100 * 1000, "within one election timeout and the threads' hop (%.0f ms)", ho / 1000.0);
+    printf("# handover: %.0f ms\n", ho / 1000.0);
 
     for (int i = 0; i < N; i++)
         if (nodes[i].r)

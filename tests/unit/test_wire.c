@@ -31,7 +31,7 @@ static int same(const ps__cmd *a, const ps__cmd *b)
            a->dropped == b->dropped && a->hash == b->hash && a->stamp == b->stamp &&
            a->echo == b->echo && same_slice(a->channel, b->channel) &&
            same_slice(a->topic, b->topic) && same_slice(a->text, b->text) &&
-           same_slice(a->data, b->data);
+           same_slice(a->data, b->data) && same_slice(a->voters, b->voters);
 }
 
 /* Collapses each run of blanks in s to one space and drops the newline. */
@@ -400,7 +400,8 @@ int main(void)
         {.cmd = PS_CMD_ADMIN, .corr = 10, .text = S("status")},
         {.cmd = PS_CMD_ADMIN_REPLY, .corr = 10, .data = S("{\"clients\":1}")},
         {.cmd = PS_CMD_LINK_HELLO, .major = 1, .heartbeat_ms = 500, .epoch = 7, .hash = 99,
-         .text = S("site"), .channel = S("a"), .data = S("jobs queue\n")},
+         .text = S("site"), .channel = S("a"), .data = S("jobs queue\n"),
+         .flags = PS_WIRE_HELLO_RAFT, .topic = S("10.77.0.1:6300"), .voters = S("a,b,c")},
         {.cmd = PS_CMD_LINK_HEARTBEAT, .flags = PS_WIRE_LINK_ECHO, .stamp = 12, .echo = 11,
          .epoch = 8, .seq = 3},
         {.cmd = PS_CMD_LINK_INTEREST, .seq = 4, .flags = PS_WIRE_INTEREST_ADD, .channel = S("logs"),

@@ -1,0 +1,98 @@
+#!/bin/bash
+# Issue 21, fault test 3: one node's disk full.  Node c's Raft directory is
+# a small ext4 file system of its own (a 64 MB file, loop-mounted,
+# unmounted at exit).  Once the group runs with c a follower, the file
+# system is filled to the last block, and 2,000 messages of 16 KB (32 MB,
+# more than the three 8 MB segments libraft keeps open ahead, so c must
+# make new ones, and past libraft's snapshot every 1,024 entries) are sent
+# with `ppub --confirm` in batches of 40 on the leader: the group keeps
+# confirming on the other two (a batch refused "unavailable" is sent again,
+# to the leader of the moment; the refusals are counted; 30 s without a
+# confirm fails).  Then the filler is removed: c catches up (its applied index reaches
+# the leader's commit) by itself.  If c crashed on the full disk, or is
+# still wedged 20 s after space returned, that is a finding: the test says
+# so in its ok line, restarts c, and requires the restarted c to catch up.
+# Every confirmed message is then in the drained queue.
+. "$(dirname "$0")/lib.sh"
+. "$TESTS/integration/cluster.sh"
+. "$TESTS/integration/raft.sh"
+command -v mkfs.ext4 > /dev/null || fail "mkfs.ext4 is missing (make test installs e2fsprogs)"
+N=2000
+SIZE=16384
+BATCH=40
+DISK=$SCRATCH/raft-c
+mkdir -p "$DISK"
+truncate -s 64M disk.img && mkfs.ext4 -q -F -m 0 disk.img && mount -o loop disk.img "$DISK" ||
+    fail "cannot mount a loop file system on $DISK"
+MOUNTS+=("$DISK")
+chmod 0755 "$DISK"
+raft_conf c "data_dir = \"$DISK/raft\";"
+raft_start
+# c must be a follower: a planned stop hands its leadership over.
+if [ "$(raft_leader)" = c ]; then
+    node_stop c
+    node_start c
+    wait_raft 20 "a leader after c's restart" has_leader
+    [ "$(raft_leader)" != c ] || fail "c still leads after a planned restart"
+fi
+L=$(raft_leader)
+seq -f "before-%.0f" 1 100 | on "$L" "$BUILD/ppub" -c jobs --confirm || fail "publishing before the disk filled exited $?"
+
+# Fill c's file system: big blocks, then small ones for the rest.
+dd if=/dev/zero of="$DISK/filler1" bs=1M > /dev/null 2>&1
+dd if=/dev/zero of="$DISK/filler2" bs=4k > /dev/null 2>&1
+free_kb=$(df -k --output=avail "$DISK" | tail -n 1 | tr -d ' ')
+[ "$free_kb" -le 64 ] || fail "$free_kb KB still free on c's file system after filling it"
+
+pad=$(head -c "$SIZE" /dev/zero | tr '\0' x)
+t0=$(ms)
+refused=0
+for ((i = 1; i <= N; i += BATCH)); do
+    deadline=$((SECONDS + 30))
+    until seq -f "full-%.0f" "$i" $((i + BATCH - 1)) | awk -v pad="$pad" '{ print $0 " " pad }' |
+        on "$L" "$BUILD/ppub" -c jobs --confirm --timeout 10000 2> full.err; do
+        refused=$((refused + 1))
+        [ "$SECONDS" -lt "$deadline" ] || fail "with c's disk full, nothing confirmed on $L for 30 s: $(cat full.err)"
+        ! has_leader || L=$RAFT_LEADER
+    done
+done
+took=$(($(ms) - t0))
+commit=$(raft_field "$L" commit)
+c_applied=$(raft_field c applied)
+if kill -0 "${NODE_PID[c]}" 2> /dev/null; then
+    c_then="alive, state '$(raft_field c state)', applied ${c_applied:-?} of $commit"
+else
+    wait "${NODE_PID[c]}"
+    c_then="exited with status $?"
+fi
+c_errors=$(grep -ciE 'no space|ENOSPC|disk' c.log)
+
+rm -f "$DISK"/filler*
+t_free=$(ms)
+finding=""
+if ! kill -0 "${NODE_PID[c]:-0}" 2> /dev/null; then
+    finding="FINDING: c died on the full disk ($c_then; last words: $(grep -v '^$' c.log | tail -n 1)); restarted after freeing space"
+    unset "NODE_PID[c]"
+    node_start c
+else
+    deadline=$((SECONDS + 20))
+    until raft_applied c "$commit"; do
+        if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "${NODE_PID[c]}" 2> /dev/null; then
+            finding="FINDING: c did not catch up within 20 s after space returned (state '$(raft_field c state)', applied $(raft_field c applied) of $commit); restarted"
+            node_kill c
+            node_start c
+            break
+        fi
+        read -r -t 0.05 <> <(:) || true
+    done
+fi
+wait_raft 30 "c to catch up with commit $commit" raft_applied c "$commit"
+caught=$(($(ms) - t_free))
+
+{ seq -f "before-%.0f" 1 100; seq -f "full-%.0f" 1 "$N"; } | sort > want.ids
+drained=$(drain "$(raft_leader)" drained.json)
+read -r lost dups flagged <<< "$(check_delivered want.ids drained.json)"
+expect_eq "$lost" 0 "confirmed messages lost"
+echo "ok: c's Raft disk full: $N x $SIZE B confirmed by the other two in $took ms ($refused batches of $BATCH refused and sent again); c then $c_then" \
+    "($c_errors log lines about the disk); space back: c caught up in $caught ms${finding:+ — $finding};" \
+    "$drained drained, 0 lost, $dups twice (flagged)"
