@@ -11,8 +11,9 @@
  * queue, with the PUSH's log index as sequence number, and when its
  * confirm goes out (to the peer, an ANSWER carrying our term).
  * REPL_NOTLEADER, REPL_LOST, REPL_FAILED, a proposal the seam refuses, or
- * no answer within commit_ms (about one election timeout: a leader cut
- * off from the majority neither commits nor fails) answer the publisher
+ * no answer within commit_ms while nothing else commits either (about one
+ * election timeout: a leader cut off from the majority neither commits
+ * nor fails; a busy one keeps committing) answer the publisher
  * "unavailable", never OK; a late REPL_OK still queues the message (it is
  * committed), so a retry may duplicate it, the at-least-once promise of
  * today.  An acknowledgement at the home becomes an ACK proposal (waiting
@@ -45,7 +46,8 @@ typedef struct proposal {
     uint64_t corr;         /* ... its correlation id */
     int confirm;           /* ... it asked for a confirm */
     char ch[RQ_NAME_MAX + 1]; /* PUSH: the queue's name (the channel may go meanwhile) */
-    int64_t deadline;      /* monotonic ms past which the publisher hears "unavailable" */
+    int64_t deadline;      /* monotonic ms past which the publisher hears "unavailable",
+                              unless the group commits meanwhile (see progress) */
     void *peer;            /* PUSH from another node: its cl_peer, answered over the link */
     uint64_t peer_tag;     /* ... with its wait's number (0: it wants no answer) */
 } proposal;
@@ -57,7 +59,8 @@ typedef struct fwd_wait {
     client *c;             /* the publisher, NULL once it went away */
     uint64_t corr;         /* its correlation id */
     char ch[RQ_NAME_MAX + 1]; /* the queue, for the message it hears */
-    int64_t deadline;      /* monotonic ms past which it hears "unavailable" */
+    int64_t deadline;      /* monotonic ms past which it hears "unavailable", unless
+                              the home answers meanwhile (see progress) */
 } fwd_wait;
 
 struct replq {
@@ -80,7 +83,19 @@ struct replq {
     int leading;           /* this node is the leader: the home of every replicated queue */
     uint64_t loaded;       /* leading: the state is in the queues up to this index */
     uint64_t home_gen;     /* changes whenever the leader may have changed */
+    int64_t committed_at;  /* monotonic ms of the last REPL_OK of this node's PUSH */
+    int64_t answered_at;   /* monotonic ms of the last answer of a home to this node */
 };
+
+/* When a wait runs out: at its own deadline or bound ms after the last
+ * sign of progress (last), whichever is later.  A busy group whose
+ * commits keep coming (slow under load, 256 in flight) refuses nobody; a
+ * leader cut off from the majority, whose commits stop, refuses everyone
+ * within bound. */
+static int64_t runs_out(int64_t deadline, int64_t last, long bound)
+{
+    return deadline > last + bound ? deadline : last + bound;
+}
 
 int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
                struct repl_fsm *fsm)
@@ -342,6 +357,8 @@ void replq_forward_done(broker *b, uint64_t tag, int ok)
     fwd_wait *w = &q->fwd[tag % REPL_INFLIGHT_MAX];
     if (!tag || w->tag != tag)
         return; /* answered already ("unavailable" when its time ran out) */
+    if (ok > 0)
+        q->answered_at = b->now;
     if (w->c && ok > 0) {
         out_ok(b, w->c, w->corr, 0);
     } else if (w->c && ok == 0) {
@@ -438,6 +455,7 @@ static void done(broker *b, const struct repl_result *res)
         } else {
             /* Committed (and applied): queued here if this node still
              * leads, else by the new leader; confirmed either way. */
+            q->committed_at = b->now;
             load_applied(b, res->index);
             if (p->c && p->confirm)
                 out_ok(b, p->c, p->corr, 0);
@@ -501,11 +519,11 @@ long replq_timers(void *ctx)
         proposal *p = &q->slots[i];
         if (p->op != RQ_PUSH || !p->c)
             continue;
-        if (p->deadline <= b->now) {
+        if (runs_out(p->deadline, q->committed_at, q->commit_ms) <= b->now) {
             refuse(b, p, "not committed in time");
             continue;
         }
-        long left = (long)(p->deadline - b->now);
+        long left = (long)(runs_out(p->deadline, q->committed_at, q->commit_ms) - b->now);
         if (next < 0 || left < next)
             next = left;
     }
@@ -513,7 +531,7 @@ long replq_timers(void *ctx)
         fwd_wait *w = &q->fwd[i];
         if (!w->tag)
             continue;
-        if (w->deadline <= b->now) {
+        if (runs_out(w->deadline, q->answered_at, 2 * q->commit_ms) <= b->now) {
             if (w->c) {
                 char why[512];
                 unavailable(b, why, sizeof why, w->ch, "its home did not answer in time");
@@ -522,7 +540,8 @@ long replq_timers(void *ctx)
             memset(w, 0, sizeof *w);
             continue;
         }
-        long left = (long)(w->deadline - b->now);
+        long left =
+            (long)(runs_out(w->deadline, q->answered_at, 2 * q->commit_ms) - b->now);
         if (next < 0 || left < next)
             next = left;
     }
