@@ -199,8 +199,10 @@ static int link_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size
         ch = chan_find(b, rec->channel.ptr, rec->channel.len);
         if (!ch || !ch->replicated || !ch->repl_home) {
             /* Not ours (any more): the sender's publisher hears "unavailable". */
+            char name[PS_WIRE_NAME_MAX + 1];
+            snprintf(name, sizeof name, "%.*s", (int)rec->channel.len, rec->channel.ptr);
             if (rec->tag)
-                cl_queue_committed(l->cl, p, ch ? ch->name : "", rec->tag, 0, replq_term(b));
+                cl_queue_committed(l->cl, p, name, rec->tag, 0, replq_term(b));
             return 0;
         }
         if (replq_publish(b, NULL, ch, rec, p, why, cap) != 0) {

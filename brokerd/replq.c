@@ -11,8 +11,10 @@
  * queue, with the PUSH's log index as sequence number, and when its
  * confirm goes out (to the peer, an ANSWER carrying our term).
  * REPL_NOTLEADER, REPL_LOST, REPL_FAILED, a proposal the seam refuses, or
- * no answer within commit_ms (about one election timeout: a leader cut
- * off from the majority neither commits nor fails) answer the publisher
+ * no answer within commit_ms while nothing else commits either (a
+ * backstop of a few election timeouts, main says why: a leader cut off
+ * from the majority steps down after one and its proposals come back
+ * lost; a busy one keeps committing) answer the publisher
  * "unavailable", never OK; a late REPL_OK still queues the message (it is
  * committed), so a retry may duplicate it, the at-least-once promise of
  * today.  An acknowledgement at the home becomes an ACK proposal (waiting
@@ -26,7 +28,8 @@
  * since (entries of earlier terms, flagged; its own PUSH, not); when it
  * stops leading it drops what waits in its queues.  On another node a
  * publisher whose message went to the home waits for the home's ANSWER
- * (fwd_wait), at most 2 x commit_ms.  The group is reached through the
+ * (fwd_wait), at most 2 x commit_ms, and no longer once the home stops
+ * leading (it will not answer then).  The group is reached through the
  * two functions replq_open was given, so this file does not depend on
  * how the group is opened.
  */
@@ -48,7 +51,8 @@ typedef struct proposal {
     uint64_t corr;         /* ... its correlation id */
     int confirm;           /* ... it asked for a confirm */
     char ch[RQ_NAME_MAX + 1]; /* PUSH: the queue's name (the channel may go meanwhile) */
-    int64_t deadline;      /* monotonic ms past which the publisher hears "unavailable" */
+    int64_t deadline;      /* monotonic ms past which the publisher hears "unavailable",
+                              unless the group commits meanwhile (see progress) */
     void *peer;            /* PUSH from another node: its cl_peer, answered over the link */
     uint64_t peer_tag;     /* ... with its wait's number (0: it wants no answer) */
 } proposal;
@@ -60,7 +64,8 @@ typedef struct fwd_wait {
     client *c;             /* the publisher, NULL once it went away */
     uint64_t corr;         /* its correlation id */
     char ch[RQ_NAME_MAX + 1]; /* the queue, for the message it hears */
-    int64_t deadline;      /* monotonic ms past which it hears "unavailable" */
+    int64_t deadline;      /* monotonic ms past which it hears "unavailable", unless
+                              the home answers meanwhile (see progress) */
     unsigned home;         /* the leader's Raft id when it was sent: once another
                             * leads, or none, the answer will not come */
 } fwd_wait;
@@ -85,7 +90,19 @@ struct replq {
     int leading;           /* this node is the leader: the home of every replicated queue */
     uint64_t loaded;       /* leading: the state is in the queues up to this index */
     uint64_t home_gen;     /* changes whenever the leader may have changed */
+    int64_t committed_at;  /* monotonic ms of the last REPL_OK of this node's PUSH */
+    int64_t answered_at;   /* monotonic ms of the last answer of a home to this node */
 };
+
+/* When a wait runs out: at its own deadline or bound ms after the last
+ * sign of progress (last), whichever is later.  A busy group whose
+ * commits keep coming (slow under load, 256 in flight) refuses nobody; a
+ * leader cut off from the majority, whose commits stop, refuses everyone
+ * within bound. */
+static int64_t runs_out(int64_t deadline, int64_t last, long bound)
+{
+    return deadline > last + bound ? deadline : last + bound;
+}
 
 int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
                struct repl_fsm *fsm)
@@ -349,6 +366,8 @@ void replq_forward_done(broker *b, uint64_t tag, int ok)
     fwd_wait *w = &q->fwd[tag % REPL_INFLIGHT_MAX];
     if (!tag || w->tag != tag)
         return; /* answered already ("unavailable" when its time ran out) */
+    if (ok > 0)
+        q->answered_at = b->now;
     if (w->c && ok > 0) {
         out_ok(b, w->c, w->corr, 0);
     } else if (w->c && ok == 0) {
@@ -445,6 +464,7 @@ static void done(broker *b, const struct repl_result *res)
         } else {
             /* Committed (and applied): queued here if this node still
              * leads, else by the new leader; confirmed either way. */
+            q->committed_at = b->now;
             load_applied(b, res->index);
             if (p->c && p->confirm)
                 out_ok(b, p->c, p->corr, 0);
@@ -508,11 +528,11 @@ long replq_timers(void *ctx)
         proposal *p = &q->slots[i];
         if (p->op != RQ_PUSH || !p->c)
             continue;
-        if (p->deadline <= b->now) {
+        if (runs_out(p->deadline, q->committed_at, q->commit_ms) <= b->now) {
             refuse(b, p, "not committed in time");
             continue;
         }
-        long left = (long)(p->deadline - b->now);
+        long left = (long)(runs_out(p->deadline, q->committed_at, q->commit_ms) - b->now);
         if (next < 0 || left < next)
             next = left;
     }
@@ -525,7 +545,8 @@ long replq_timers(void *ctx)
         /* A home that stopped leading (it died, or was cut off and a new
          * one was elected) will not answer: the publisher hears it as
          * soon as this node knows, not at the backstop. */
-        if (w->deadline <= b->now || leader != w->home) {
+        if (runs_out(w->deadline, q->answered_at, 2 * q->commit_ms) <= b->now ||
+            leader != w->home) {
             if (w->c) {
                 char why[512];
                 unavailable(b, why, sizeof why, w->ch,
@@ -536,7 +557,8 @@ long replq_timers(void *ctx)
             memset(w, 0, sizeof *w);
             continue;
         }
-        long left = (long)(w->deadline - b->now);
+        long left =
+            (long)(runs_out(w->deadline, q->answered_at, 2 * q->commit_ms) - b->now);
         if (left > FWD_LOOK_MS)
             left = FWD_LOOK_MS;
         if (next < 0 || left < next)

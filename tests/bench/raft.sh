@@ -31,7 +31,7 @@ for f in always batch; do
     "$BUILD/pbench" -n "$N" -r 3 durable > "single-$f.out" 2>&1
     row "single node, fsync = \"$f\"" "single-$f.out"
     stop_broker
-    rm -rf "$SCRATCH/data"
+    rm -rf "$SCRATCH/data" b.conf # node b of the cluster writes its own b.conf
 done
 
 . "$TESTS/integration/cluster.sh"

@@ -89,15 +89,16 @@ unflagged=$(jq -r 'select(.redelivered | not) | .payload' second.out | head -n 3
 # The group down to one node: no commit, "unavailable", no confirm.  The
 # new leader may be either follower: the one left is the other.
 node_kill "$L2"
-[ "$L2" = "$F1" ] && F1=$F2
+S=$F1 # the node left
+[ "$L2" = "$F1" ] && S=$F2
 t0=$(ms)
-on "$F1" "$BUILD/ppub" -c jobs --confirm --timeout 10000 "alone" > /dev/null 2> alone.err
+on "$S" "$BUILD/ppub" -c jobs --confirm --timeout 10000 "alone" > /dev/null 2> alone.err
 rc=$?
 took=$(($(ms) - t0))
 [ "$rc" != 0 ] || fail "a confirmed publish with one node of three left exited 0"
 grep -q unavailable alone.err || fail "a publish with one node of three left said: $(cat alone.err)"
 [ "$took" -le 3000 ] || fail "the publish with one node of three left took $took ms to fail"
-node_stop "$F1" || fail "node $F1 exited $? when stopped (SIGTERM) with the group down to it"
+node_stop "$S" || fail "node $S exited $? when stopped (SIGTERM) with the group down to it"
 cluster_down
 
 # The same publishes on one broker without a cluster, a durable queue.
