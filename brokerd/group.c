@@ -337,7 +337,8 @@ void repl_group_close(broker *b)
     if (b->repl) {
         struct repl_info in;
         repl_status(b->repl, &in);
-        if (in.is_leader) {
+        /* A lone voter has no one to hand over to. */
+        if (in.is_leader && in.n_voters > 1) {
             int64_t t0 = loop_now_ns();
             int rc = repl_handover(b->repl);
             long ms = (long)((loop_now_ns() - t0) / 1000000);
