@@ -11,12 +11,17 @@
 # message (0 lost; duplicates are allowed: a batch refused after its entry
 # was committed is sent again).  Each failover stalls publishing at most
 # 3 s: the longest gap between two confirms of any publisher from the kill
-# until the next; the stall of the restart of all three is printed.
+# until the next; the stall of the restart of all three is printed.  Under
+# the sanitizers every process runs two to three times slower, brokerd's
+# start and the tools' included, so there the bound is 6 s (one failover
+# of ten took 4.0 s in a sanitizer run, 1.0-2.2 s in the others); the
+# release build is held to the issue's 3 s.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/integration/cluster.sh"
 . "$TESTS/integration/raft.sh"
 KILLS=${RAFT_KILLS:-10}
 STALL_MAX=3000
+case "$BUILD" in *build-asan) STALL_MAX=6000 ;; esac
 raft_start
 pubs=()
 for p in 1 2 3; do

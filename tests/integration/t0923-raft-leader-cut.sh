@@ -62,8 +62,12 @@ agree_at_once() {
 wait_raft 10 "the three logs to agree after the heal" agree_at_once
 agreed=$(($(ms) - t_heal))
 indexes=$(raft_indexes a)
-[ "$agreed" -le 2000 ] || fail "the logs agreed $agreed ms after the heal (want <= 2000)"
-[ "$elected" -le 2000 ] || fail "the new leader was agreed $elected ms after the cut (want <= 2000)"
+# The 2 s; under the sanitizers, where every process (pctl's
+# polls included) runs two to three times slower, 4 s.
+BOUND=2000
+case "$BUILD" in *build-asan) BOUND=4000 ;; esac
+[ "$agreed" -le "$BOUND" ] || fail "the logs agreed $agreed ms after the heal (want <= $BOUND)"
+[ "$elected" -le "$BOUND" ] || fail "the new leader was agreed $elected ms after the cut (want <= $BOUND)"
 
 { seq -f "before-%.0f" 1 100; seq -f "during-%.0f" 1 200; } | sort > want.ids
 drained=$(drain "$(raft_leader)" drained.json)
