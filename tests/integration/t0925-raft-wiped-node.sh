@@ -42,14 +42,20 @@ grep -q '^0*1-' w.files && fail "$W holds the log from its first entry: not caug
 first=$(sed -n 's/^0*\([0-9][0-9]*\)-[0-9]*$/\1/p' w.files | sort -n | head -n 1)
 
 # Kill the leader until W leads (W caught up each time before the next).
+# Which survivor wins an election is chance, about even, so the test
+# allows 20 kills (all lost by W once in a million runs); the killed node
+# starts again only after the election, or it would be a third candidate
+# (with 6 kills and an early restart, 1 run in 10 failed here).
 kills=0
 until [ "$(raft_leader)" = "$W" ]; do
-    [ "$kills" -lt 6 ] || fail "$W did not lead after 6 kills of the leader"
+    [ "$kills" -lt 20 ] || fail "$W did not lead after 20 kills of the leader"
     L=$(raft_leader) || fail "no leader agreed"
     node_kill "$L"
-    node_start "$L"
     kills=$((kills + 1))
-    wait_raft 20 "a leader after kill $kills" has_leader
+    read -r S1 S2 <<< "$(others "$L")"
+    wait_raft 20 "a leader after kill $kills" has_leader "$S1" "$S2"
+    node_start "$L"
+    wait_raft 20 "$L to follow after kill $kills" has_leader
     c=$(raft_field "$(raft_leader)" commit)
     for n in a b c; do wait_raft 30 "$n to catch up after kill $kills" raft_applied "$n" "$c"; done
 done
