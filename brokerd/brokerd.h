@@ -1277,7 +1277,8 @@ long replq_timers(void *ctx);
 /* Publishes cmd on the replicated queue ch for c (NULL: a peer's message,
  * from peer, a cl_peer answered through the repl_answer hook when cmd->tag
  * is not 0): 0 once proposed (its confirm, or its refusal, comes
- * with the group's answer), else a PS_WERR_* code with why. */
+ * with the group's answer; a peer's waits for a free proposal slot when
+ * none is), else a PS_WERR_* code with why. */
 uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, void *peer,
                        char *why, size_t cap);
 /* A publisher here whose message goes to the home on another node: the
@@ -1297,9 +1298,10 @@ uint64_t replq_home_gen(const broker *b);
 void replq_ack(void *ctx, channel *ch, const qmsg *qm);
 /* Forgets c in the proposals waiting for the group (it went away). */
 void replq_client_gone(broker *b, client *c);
-/* Whether one more proposal (forwarded 0) or one more publisher waiting
- * for another node's answer (1) fits now: else the publisher is parked,
- * and tried again once results freed room. */
+/* Whether one more proposal (forwarded 0: none of the peers' publishes
+ * waits for a slot either) or one more publisher waiting for another
+ * node's answer (1) fits now: else the publisher is parked, and tried
+ * again once results freed room. */
 int replq_room(const broker *b, int forwarded);
 /* Whether this node leads the group (the home of every replicated queue). */
 int replq_leading(const broker *b);

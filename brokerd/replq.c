@@ -6,7 +6,7 @@
  * group's leader.  On the leader a publish (a local client's, or one a
  * peer forwarded with LINK_QUEUE PUBLISH) becomes a PUSH proposal: it is
  * refused at once past the queue's max_queued (counting the PUSHes in
- * flight), and otherwise waits until the group answers.  REPL_OK
+ * flight and held), and otherwise waits until the group answers.  REPL_OK
  * (committed on a majority, and applied) is when the message enters its
  * queue, with the PUSH's log index as sequence number, and when its
  * confirm goes out (to the peer, an ANSWER carrying our term).
@@ -17,16 +17,21 @@
  * lost; a busy one keeps committing) answer the publisher
  * "unavailable", never OK; a late REPL_OK still queues the message (it is
  * committed), so a retry may duplicate it, the at-least-once promise of
- * today.  An acknowledgement at the home becomes an ACK proposal (waiting
- * in order for a free slot); its message already left the queue, and if
- * the ACK is not committed the message is still in the state and comes
- * back, flagged, after a change of leader.  The leader's queues are
- * filled from the state, not from the proposals: when this node becomes
- * the leader it queues everything the state holds, flagged redelivered
- * (no DELIVERED entries are kept, so anything inherited may have been
- * delivered), and then, at each result and each turn, what was applied
- * since (entries of earlier terms, flagged; its own PUSH, not); when it
- * stops leading it drops what waits in its queues.  On another node a
+ * today.  A peer's publish that finds every proposal slot taken waits at
+ * the home, in order, for one (held: at most HELD_MAX and the link
+ * buffer's bytes; a follower forwards at most REPL_INFLIGHT_MAX confirmed
+ * publishes at a time), proposed after the waiting ACKs and before the
+ * home's own parked publishers.  An acknowledgement at the home becomes
+ * an ACK proposal (waiting in order for a free slot); its message already
+ * left the queue, and if the ACK is not committed the message is still
+ * in the state and comes back, flagged, after a change of leader.  The
+ * leader's queues are filled from the state, not from the proposals:
+ * when this node becomes the leader it queues everything the state
+ * holds, flagged redelivered (no DELIVERED entries are kept, so anything
+ * inherited may have been delivered), and then, at each result and each
+ * turn, what was applied since (entries of earlier terms, flagged; its
+ * own PUSH, not); when it stops leading it drops what waits in its queues
+ * and answers the held publishes "not committed".  On another node a
  * publisher whose message went to the home waits for the home's ANSWER
  * (fwd_wait), at most 2 x commit_ms, and no longer once the home stops
  * leading (it will not answer then).  The group is reached through the
@@ -38,6 +43,9 @@
 
 /* How often a forwarded publish's wait looks whether its home still leads. */
 #define FWD_LOOK_MS 50
+/* Peers' publishes that wait at the home for a proposal slot, at most:
+ * every other voter's whole window of forwarded confirms. */
+#define HELD_MAX ((REPL_VOTERS_MAX - 1) * REPL_INFLIGHT_MAX)
 
 #include <errno.h>
 #include <stdlib.h>
@@ -70,6 +78,16 @@ typedef struct fwd_wait {
                             * leads, or none, the answer will not come */
 } fwd_wait;
 
+/* A peer's publish that found every proposal slot taken (or others of
+ * them waiting before it): it waits here, in order, for a slot. */
+typedef struct held_push {
+    void *peer;            /* the cl_peer that forwarded it */
+    uint64_t tag;          /* its wait's number there (0: it wants no answer) */
+    char ch[RQ_NAME_MAX + 1]; /* the queue's name, for the answer */
+    uint8_t *entry;        /* its PUSH entry, encoded (owned) */
+    size_t len;            /* the entry's bytes */
+} held_push;
+
 struct replq {
     rq *state;             /* the replicated state (rqueue.c) */
     replq_propose_fn *propose; /* proposes an entry to the group */
@@ -83,6 +101,10 @@ struct replq {
                               length; bounded by the messages the state holds, since
                               each is the ACK of one of them */
     size_t acks_head;      /* the bytes of acks already proposed */
+    held_push held[HELD_MAX]; /* peers' publishes waiting for a slot: a ring */
+    size_t held_head;      /* the oldest of them */
+    size_t n_held;         /* how many wait */
+    size_t held_bytes;     /* their entries' bytes, at most the link buffer */
     fwd_wait fwd[REPL_INFLIGHT_MAX]; /* publishers waiting for another node's answer */
     uint64_t next_fwd;     /* the last fwd_wait tag given out */
     uint64_t term;         /* the highest term heard of (the group's, or in a home's
@@ -102,6 +124,17 @@ struct replq {
 static int64_t runs_out(int64_t deadline, int64_t last, long bound)
 {
     return deadline > last + bound ? deadline : last + bound;
+}
+
+/* Forgets the oldest held publish. */
+static void held_pop(replq *q)
+{
+    held_push *h = &q->held[q->held_head];
+    q->held_bytes -= h->len;
+    free(h->entry);
+    memset(h, 0, sizeof *h);
+    q->held_head = (q->held_head + 1) % HELD_MAX;
+    q->n_held--;
 }
 
 int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, long commit_ms,
@@ -130,6 +163,8 @@ void replq_close(broker *b)
         return;
     rq_free(q->state);
     ps__buf_free(&q->acks);
+    while (q->n_held)
+        held_pop(q);
     free(q);
     b->replq = NULL;
     b->repl_ack = NULL;
@@ -138,8 +173,8 @@ void replq_close(broker *b)
 int replq_room(const broker *b, int forwarded)
 {
     const replq *q = b->replq;
-    if (!forwarded)
-        return q->n_pushes + q->n_acks < REPL_INFLIGHT_MAX;
+    if (!forwarded) /* the peers' held publishes go first (held_drain) */
+        return q->n_pushes + q->n_acks < REPL_INFLIGHT_MAX && !q->n_held;
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++)
         if (!q->fwd[i].tag)
             return 1;
@@ -228,6 +263,93 @@ static void unavailable(broker *b, char *why, size_t cap, const char *name, cons
                  "is known)", name, what);
 }
 
+/* Answers peer's publish tag (0: it wants no answer) over the link. */
+static void answer_peer(broker *b, void *peer, const char *ch, uint64_t tag, int ok)
+{
+    if (peer && tag && b->repl_answer)
+        b->repl_answer(b->relay_ctx, peer, ch, tag, ok, b->replq->term);
+}
+
+/* Fills p, whose PUSH for queue ch was proposed: whom to answer, and when
+ * the answer is overdue. */
+static void pushed(broker *b, proposal *p, const char *ch, client *c, uint64_t corr,
+                   int confirm, void *peer, uint64_t tag)
+{
+    snprintf(p->ch, sizeof p->ch, "%s", ch);
+    p->c = c;
+    p->corr = corr;
+    p->confirm = confirm;
+    p->peer = peer;
+    p->peer_tag = tag;
+    p->deadline = b->now + b->replq->commit_ms;
+}
+
+/* Keeps peer's PUSH e of queue ch until a proposal slot is free
+ * (held_drain).  A follower bounds what it forwards by its own window of
+ * confirms, not by the home's slots, which the home's own publishers and
+ * its consumers' acks share: refusing what finds them taken made a
+ * follower with a full window lose most of it (each refusal freed a
+ * place in its window at once, for the next message to be refused).
+ * 0, or a PS_WERR_* code with why past HELD_MAX or the link buffer. */
+static uint16_t hold(broker *b, const channel *ch, const rq_entry *e, void *peer, uint64_t tag,
+                     char *why, size_t cap)
+{
+    replq *q = b->replq;
+    size_t n = rq_entry_size(e);
+    if (q->n_held == HELD_MAX || q->held_bytes + n > (size_t)b->cfg->cluster->link_buffer) {
+        snprintf(why, cap, "queue '%s' is unavailable: %zu messages from other nodes wait for "
+                 "the group already", ch->name, q->n_held);
+        return PS_WERR_LIMIT;
+    }
+    uint8_t *entry = n ? malloc(n) : NULL;
+    if (!entry) {
+        snprintf(why, cap, "queue '%s': out of memory", ch->name);
+        return PS_WERR_LIMIT;
+    }
+    rq_entry_encode(e, entry);
+    held_push *h = &q->held[(q->held_head + q->n_held) % HELD_MAX];
+    h->peer = peer;
+    h->tag = tag;
+    snprintf(h->ch, sizeof h->ch, "%s", ch->name);
+    h->entry = entry;
+    h->len = n;
+    q->n_held++;
+    q->held_bytes += n;
+    return 0;
+}
+
+/* Proposes the held publishes, oldest first, while slots are free; one
+ * the group refuses is answered "not committed" at once. */
+static void held_drain(broker *b)
+{
+    replq *q = b->replq;
+    proposal *p;
+    while (q->n_held && (p = slot_take(q, RQ_PUSH))) {
+        held_push *h = &q->held[q->held_head];
+        if (q->propose(b, h->entry, h->len, p->token) < 0) {
+            log_limited(LOG_LVL_WARNING, "cluster: queue messages from links dropped", "",
+                        "cluster: a message for queue '%s' from another node refused: %s",
+                        h->ch, strerror(errno));
+            slot_free(q, p);
+            answer_peer(b, h->peer, h->ch, h->tag, 0);
+        } else {
+            pushed(b, p, h->ch, NULL, 0, 0, h->peer, h->tag);
+        }
+        held_pop(q);
+    }
+}
+
+/* Answers every held publish "not committed": this node stopped leading. */
+static void held_refuse(broker *b)
+{
+    replq *q = b->replq;
+    while (q->n_held) {
+        held_push *h = &q->held[q->held_head];
+        answer_peer(b, h->peer, h->ch, h->tag, 0);
+        held_pop(q);
+    }
+}
+
 uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, void *peer,
                        char *why, size_t cap)
 {
@@ -236,7 +358,7 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, vo
         unavailable(b, why, cap, ch->name, "this node does not lead");
         return PS_WERR_LIMIT;
     }
-    switch (rq_admit(q->state, ch->name, q->n_pushes, ch->max_queued)) {
+    switch (rq_admit(q->state, ch->name, q->n_pushes + q->n_held, ch->max_queued)) {
     case RQ_FULL:
         snprintf(why, cap, "queue '%s' is full (%zu messages)", ch->name,
                  rq_depth(q->state, ch->name, NULL));
@@ -246,15 +368,19 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, vo
                  RQ_QUEUES_MAX);
         return PS_WERR_LIMIT;
     }
+    rq_entry e = {.op = RQ_PUSH, .queue = {(const uint8_t *)ch->name, ch->name_len},
+                  .topic = {(const uint8_t *)cmd->topic.ptr, cmd->topic.len},
+                  .data = {(const uint8_t *)cmd->data.ptr, cmd->data.len}};
+    /* A peer's publish goes behind those of peers that wait already, in
+     * order. */
+    if (peer && (q->n_held || q->n_pushes + q->n_acks >= REPL_INFLIGHT_MAX))
+        return hold(b, ch, &e, peer, cmd->tag, why, cap);
     proposal *p = slot_take(q, RQ_PUSH);
     if (!p) {
         snprintf(why, cap, "queue '%s' is unavailable: %d messages wait for the group already",
                  ch->name, REPL_INFLIGHT_MAX);
         return PS_WERR_LIMIT;
     }
-    rq_entry e = {.op = RQ_PUSH, .queue = {(const uint8_t *)ch->name, ch->name_len},
-                  .topic = {(const uint8_t *)cmd->topic.ptr, cmd->topic.len},
-                  .data = {(const uint8_t *)cmd->data.ptr, cmd->data.len}};
     if (propose(b, p, &e) < 0) {
         int err = errno;
         slot_free(q, p);
@@ -265,13 +391,8 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, vo
         }
         return PS_WERR_LIMIT;
     }
-    snprintf(p->ch, sizeof p->ch, "%s", ch->name);
-    p->c = c;
-    p->corr = cmd->corr;
-    p->confirm = (cmd->flags & PS_WIRE_CONFIRM) != 0;
-    p->peer = peer;
-    p->peer_tag = peer ? cmd->tag : 0;
-    p->deadline = b->now + q->commit_ms;
+    pushed(b, p, ch->name, c, cmd->corr, (cmd->flags & PS_WIRE_CONFIRM) != 0, peer,
+           peer ? cmd->tag : 0);
     return 0;
 }
 
@@ -455,9 +576,7 @@ static void done(broker *b, const struct repl_result *res)
     if (!p->op || p->token != res->token)
         return; /* not ours: dropped by a close */
     if (p->op == RQ_PUSH) {
-        if (p->peer && p->peer_tag && b->repl_answer)
-            b->repl_answer(b->relay_ctx, p->peer, p->ch, p->peer_tag, res->status == REPL_OK,
-                           q->term);
+        answer_peer(b, p->peer, p->ch, p->peer_tag, res->status == REPL_OK);
         if (res->status != REPL_OK) {
             refuse(b, p, res->status == REPL_LOST ? "the leader changed before it was committed"
                                                   : "the group did not commit it");
@@ -481,6 +600,7 @@ static void role(broker *b, int lead)
     replq *q = b->replq;
     q->leading = lead;
     q->loaded = 0;
+    held_refuse(b); /* a new leader holds none; a deposed one proposes no more */
     channel *ch;
     SLIST_FOREACH(ch, &b->channels, link) {
         if (ch->replicated) {
@@ -522,6 +642,7 @@ long replq_timers(void *ctx)
     if (!q)
         return -1;
     acks_drain(b);
+    held_drain(b);
     if (!q->n_pushes) /* else the next REPL_OK loads them, before its own */
         load_applied(b, 0); /* entries of earlier terms, applied after this node led */
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
