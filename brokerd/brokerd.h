@@ -1283,9 +1283,11 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, vo
                        char *why, size_t cap);
 /* A publisher here whose message goes to the home on another node: the
  * number of its wait (the tag of the PUBLISH), 0 when REPL_INFLIGHT_MAX
- * wait already.  It hears OK or "unavailable" from replq_forward_done,
- * or "unavailable" once the home is late. */
-uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, const channel *ch);
+ * wait already.  It hears OK (when it asked for a confirm) or
+ * "unavailable" from replq_forward_done, or "unavailable" once the home
+ * is late. */
+uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, int confirm,
+                            const channel *ch);
 /* The home's answer to the wait tag: committed (ok 1) or not (0); -1
  * forgets the wait without a word (its PUBLISH could not be sent). */
 void replq_forward_done(broker *b, uint64_t tag, int ok);

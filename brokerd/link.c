@@ -579,19 +579,24 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
         return PS_WERR_LIMIT;
     }
     cl_peer *p = cl_peer_find(n, home, strlen(home));
-    if (replicated && p && (cmd->flags & PS_WIRE_CONFIRM) && !replq_room(b, 1) &&
+    if (replicated && p && !replq_room(b, 1) &&
         c->parked.len + ps__wire_size(cmd) <= (size_t)b->cfg->client_buffer) {
-        /* REPL_INFLIGHT_MAX confirms wait for the home: the publisher
-         * waits for their answers, as for a full "block" queue. */
+        /* REPL_INFLIGHT_MAX publishes wait for the home's answer: the
+         * publisher waits for them, as for a full "block" queue. */
         c->park_why = PARK_QUEUE;
         return CHAN_PARK;
     }
     if (replicated && p) {
-        /* Its confirm waits for the home's answer: sent once committed. */
-        uint64_t tag = 0;
+        /* Its confirm waits for the home's answer: sent once committed.
+         * A publish without one waits too (for a refusal), so that this
+         * node never has more than REPL_INFLIGHT_MAX at the home, which
+         * holds what finds its proposal slots taken only that far: sent
+         * unanswered, a fast publisher's messages were dropped there. */
         ps__slice t = cmd->topic, d = cmd->data;
-        if ((cmd->flags & PS_WIRE_CONFIRM) && !(tag = replq_forward_wait(b, c, cmd->corr, ch))) {
-            snprintf(why, cap, "queue '%s' is unavailable: %d confirms wait for its home already",
+        uint64_t tag =
+            replq_forward_wait(b, c, cmd->corr, (cmd->flags & PS_WIRE_CONFIRM) != 0, ch);
+        if (!tag) {
+            snprintf(why, cap, "queue '%s' is unavailable: %d publishes wait for its home already",
                      name, REPL_INFLIGHT_MAX);
             return PS_WERR_LIMIT;
         }

@@ -71,6 +71,7 @@ typedef struct fwd_wait {
     uint64_t tag;          /* its number in the PUBLISH and the ANSWER, 0: the slot is free */
     client *c;             /* the publisher, NULL once it went away */
     uint64_t corr;         /* its correlation id */
+    int confirm;           /* it asked for a confirm (else it hears only a refusal) */
     char ch[RQ_NAME_MAX + 1]; /* the queue, for the message it hears */
     int64_t deadline;      /* monotonic ms past which it hears "unavailable", unless
                               the home answers meanwhile (see progress) */
@@ -461,7 +462,8 @@ void replq_client_gone(broker *b, client *c)
     }
 }
 
-uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, const channel *ch)
+uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, int confirm,
+                            const channel *ch)
 {
     replq *q = b->replq;
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
@@ -471,6 +473,7 @@ uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, const channel *
         w->tag = ++q->next_fwd * REPL_INFLIGHT_MAX + i;
         w->c = c;
         w->corr = corr;
+        w->confirm = confirm;
         snprintf(w->ch, sizeof w->ch, "%s", ch->name);
         /* The home's own wait, and a round trip over the link. */
         w->deadline = b->now + 2 * q->commit_ms;
@@ -490,7 +493,8 @@ void replq_forward_done(broker *b, uint64_t tag, int ok)
     if (ok > 0)
         q->answered_at = b->now;
     if (w->c && ok > 0) {
-        out_ok(b, w->c, w->corr, 0);
+        if (w->confirm)
+            out_ok(b, w->c, w->corr, 0);
     } else if (w->c && ok == 0) {
         char why[512];
         unavailable(b, why, sizeof why, w->ch, "the group did not commit it");
