@@ -84,9 +84,10 @@ typedef struct fwd_wait {
 typedef struct held_push {
     void *peer;            /* the cl_peer that forwarded it */
     uint64_t tag;          /* its wait's number there (0: it wants no answer) */
-    char ch[RQ_NAME_MAX + 1]; /* the queue's name, for the answer */
-    uint8_t *entry;        /* its PUSH entry, encoded (owned) */
+    uint8_t *entry;        /* its PUSH entry, encoded, then the queue's name (one
+                              allocation, owned) */
     size_t len;            /* the entry's bytes */
+    const char *ch;        /* the queue's name, for the answer: after the entry */
 } held_push;
 
 struct replq {
@@ -302,18 +303,20 @@ static uint16_t hold(broker *b, const channel *ch, const rq_entry *e, void *peer
                  "the group already", ch->name, q->n_held);
         return PS_WERR_LIMIT;
     }
-    uint8_t *entry = n ? malloc(n) : NULL;
+    uint8_t *entry = n ? malloc(n + ch->name_len + 1) : NULL;
     if (!entry) {
-        snprintf(why, cap, "queue '%s': out of memory", ch->name);
+        snprintf(why, cap, "queue '%s': %s", ch->name,
+                 n ? "out of memory" : "the message cannot be replicated");
         return PS_WERR_LIMIT;
     }
     rq_entry_encode(e, entry);
+    memcpy(entry + n, ch->name, ch->name_len + 1);
     held_push *h = &q->held[(q->held_head + q->n_held) % HELD_MAX];
     h->peer = peer;
     h->tag = tag;
-    snprintf(h->ch, sizeof h->ch, "%s", ch->name);
     h->entry = entry;
     h->len = n;
+    h->ch = (const char *)entry + n;
     q->n_held++;
     q->held_bytes += n;
     return 0;
