@@ -1315,6 +1315,12 @@ uint64_t replq_term(const broker *b);
 /* The home of ch when it is replicated: the leader's node name ("" while
  * none is known); NULL for any other channel. */
 const char *replq_home(broker *b, const channel *ch);
+/* Whether a publish to a replicated queue whose home cannot be reached now
+ * (reachable 0: no leader is known, or its link is not up) waits for it,
+ * parked: yes for two election timeouts (an election, or a restarted
+ * node's link, is under way), no after that (refused at once until the
+ * leader changes or the home is reachable again: reachable 1). */
+int replq_hold(broker *b, int reachable);
 
 /* deliver.c: writing messages to receivers ---------------------------- */
 

@@ -364,9 +364,56 @@ static void on_requests(uv_poll_t *w, int status, int events)
     look(r);
 }
 
+/* Replication thread: the connection this replica made to id, the leader
+ * it follows, ended (repl_tcp.c, asked at every periodic look).  The
+ * leader's process has most likely died (its kernel closes its
+ * connections at once, kill -9 included), and waiting a whole election
+ * timeout for that costs publishers a stall of one to two seconds:
+ * - libraft's follower refuses every vote while it still names a leader,
+ *   so no survivor could win before the last of them timed out too (and a
+ *   candidate whose pre-vote was refused waits yet another timeout); the
+ *   leader is forgotten here (libraft keeps it in the public struct raft;
+ *   it names it again at its next heartbeat, should it be alive after
+ *   all), and the broker hears "no leader" at once;
+ * - the election timer is brought forward to a heartbeat from now plus
+ *   half an election timeout per surviving voter of a lower id, so the
+ *   survivors stand one after the other instead of together (which would
+ *   split the vote).  The first whose log is complete wins (pre-vote
+ *   refuses one that is behind, and the next stands).  A live leader's
+ *   next heartbeat resets the timer as ever.
+ * This changes no rule of Raft's safety: a vote is still granted only to
+ * a candidate whose log is complete, once per term. */
+static void peer_gone(struct repl *r, raft_id id)
+{
+    struct raft *raft = &r->raft;
+    raft->follower_state.current_leader.id = 0;
+    unsigned rank = 0;
+    for (unsigned i = 0; i < raft->configuration.n; i++) {
+        const struct raft_server *sv = &raft->configuration.servers[i];
+        if (sv->role == RAFT_VOTER && sv->id != id && sv->id < raft->id)
+            rank++;
+    }
+    raft_time left = raft->heartbeat_timeout + rank * (raft->election_timeout / 2);
+    raft_time now = raft->io->time(raft->io);
+    raft_time timeout = raft->follower_state.randomized_election_timeout;
+    if (now >= raft->election_timer_start && now - raft->election_timer_start + left < timeout &&
+        now + left >= timeout)
+        raft->election_timer_start = now + left - timeout;
+    raft_time elapsed = now - raft->election_timer_start;
+    log_notice("raft: the leader (voter %llu) closed its connection: not following it any more, "
+               "an election in at most %llu ms", (unsigned long long)id,
+               (unsigned long long)(elapsed < timeout ? timeout - elapsed : 0));
+}
+
+/* The periodic look (outside libraft's callbacks, so libraft is between
+ * two steps when peer_gone changes its state). */
 static void on_look(uv_timer_t *t)
 {
-    look(t->data);
+    struct repl *r = t->data;
+    raft_id leader = r->raft.state == RAFT_FOLLOWER ? r->raft.follower_state.current_leader.id : 0;
+    if (leader && repl_tcp_peer_closed(&r->transport, leader))
+        peer_gone(r, leader);
+    look(r);
 }
 
 static void *thread_main(void *arg)

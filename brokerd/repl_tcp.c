@@ -17,9 +17,13 @@
  * Raft traffic again within about user_timeout_ms and that delay.  Only
  * outgoing connections carry data that waits for acknowledgements (each
  * replica sends on its own connections and reads on those it accepted), so
- * the accepted ones keep the kernel's defaults.  It is also the place
- * where CURVE would wrap the stream.  Everything here runs on the
- * replication thread.
+ * the accepted ones keep the kernel's defaults.  When a peer's process
+ * dies its kernel closes our connection to it at once (kill -9 included):
+ * repl_tcp_peer_closed tells from the socket's TCP state, long before an
+ * election timeout would, without reading or writing it (a read that
+ * meets a reset makes libuv refuse the next write, which libraft takes as
+ * fatal).  It is also the place where CURVE would wrap the stream.
+ * Everything here runs on the replication thread.
  */
 #include "repl_tcp.h"
 
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,6 +46,11 @@
 
 /* The longest "IP:PORT" accepted, with its NUL. */
 #define ADDR_MAX 64
+
+/* The outgoing connections watched for their end: one per peer (a new
+ * connection to a peer replaces its old one), at most this many peers
+ * (libraft's groups here have at most 7 voters). */
+#define WATCH_MAX 8
 
 struct rtcp;
 
@@ -56,6 +66,8 @@ struct rtcp_conn {
     uv_buf_t hs;                 /* the handshake */
     int status;                  /* what libraft hears if it fails: RAFT_NOCONNECTION
                                     or RAFT_CANCELED */
+    raft_id id;                  /* the peer dialled */
+    int fd;                      /* the connection's socket */
     struct rtcp_conn *next;      /* the transport's connects under way */
     struct rtcp_conn *prev;      /* ... and back */
 };
@@ -74,6 +86,13 @@ struct rtcp {
     int closing;                        /* close was called */
     int inner_open;                     /* the inner transport has not reported closed */
     struct rtcp_conn *conns;            /* connects under way */
+    struct {
+        raft_id id;                     /* the peer, 0: the slot is free */
+        int fd;                         /* our last connection to it (libraft's) */
+        ino_t ino;                      /* its socket's inode: the same fd number may
+                                           be another socket once libraft closed it */
+        int told;                       /* repl_tcp_peer_closed said it ended */
+    } watch[WATCH_MAX];                 /* each peer's last outgoing connection */
 };
 
 /* The outer close callback once nothing is left open. */
@@ -118,6 +137,52 @@ static void conn_fail(struct rtcp_conn *c, int status)
     uv_close((uv_handle_t *)c->tcp, conn_closed);
 }
 
+/* Records fd, our new connection to peer id, in id's slot (or a free
+ * one); the socket's inode tells it from a later socket that reuses the
+ * number once libraft closed it. */
+static void watch_start(struct rtcp *t, raft_id id, int fd)
+{
+    struct stat st;
+    size_t slot = WATCH_MAX, i;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return;
+    for (i = 0; i < WATCH_MAX && slot == WATCH_MAX; i++)
+        if (t->watch[i].id == id)
+            slot = i;
+    for (i = 0; i < WATCH_MAX && slot == WATCH_MAX; i++)
+        if (!t->watch[i].id)
+            slot = i;
+    if (slot == WATCH_MAX)
+        return; /* unwatched: the election timeout notices a dead peer */
+    t->watch[slot].id = id;
+    t->watch[slot].fd = fd;
+    t->watch[slot].ino = st.st_ino;
+    t->watch[slot].told = 0;
+}
+
+int repl_tcp_peer_closed(struct raft_uv_transport *outer, raft_id id)
+{
+    struct rtcp *t = outer->impl;
+    for (size_t i = 0; t && i < WATCH_MAX; i++) {
+        if (t->watch[i].id != id)
+            continue;
+        struct stat st;
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        if (t->watch[i].told || fstat(t->watch[i].fd, &st) != 0 ||
+            st.st_ino != t->watch[i].ino ||
+            getsockopt(t->watch[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+            return 0; /* told already, or libraft closed it: it dials again */
+        /* The peer's FIN came (CLOSE_WAIT), or its RST or our timeout
+         * ended the connection (CLOSE). */
+        if (ti.tcpi_state != TCP_CLOSE_WAIT && ti.tcpi_state != TCP_CLOSE)
+            return 0;
+        t->watch[i].told = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* The handshake is out: the connection is libraft's. */
 static void conn_wrote(uv_write_t *w, int status)
 {
@@ -130,6 +195,7 @@ static void conn_wrote(uv_write_t *w, int status)
     }
     struct raft_uv_connect *req = c->req;
     uv_stream_t *s = (uv_stream_t *)c->tcp;
+    watch_start(c->t, c->id, c->fd);
     unlink_conn(c);
     free(c->hs.base);
     free(c);
@@ -173,7 +239,6 @@ static int rtcp_connect(struct raft_uv_transport *outer, struct raft_uv_connect 
 {
     struct rtcp *t = outer->impl;
     struct sockaddr_in sa;
-    (void)id;
     req->cb = cb;
     if (t->closing || parse_addr(address, &sa) != 0)
         return RAFT_NOCONNECTION;
@@ -192,6 +257,7 @@ static int rtcp_connect(struct raft_uv_transport *outer, struct raft_uv_connect 
     memcpy(c->hs.base + 24, t->address, strlen(t->address));
     c->t = t;
     c->req = req;
+    c->id = id;
     c->connect.data = c;
     c->write.data = c;
     c->next = t->conns;
@@ -211,6 +277,7 @@ static int rtcp_connect(struct raft_uv_transport *outer, struct raft_uv_connect 
         close(fd);
         fd = -1;
     }
+    c->fd = fd;
     if (fd < 0 || uv_tcp_connect(&c->connect, c->tcp, (const struct sockaddr *)&sa,
                                  conn_connected) != 0) {
         /* libraft hears it from the return value, not the callback. */

@@ -34,9 +34,12 @@
  * and answers the held publishes "not committed".  On another node a
  * publisher whose message went to the home waits for the home's ANSWER
  * (fwd_wait), at most 2 x commit_ms, and no longer once the home stops
- * leading (it will not answer then).  The group is reached through the
- * two functions replq_open was given, so this file does not depend on
- * how the group is opened.
+ * leading (it will not answer then).  A publisher on a node that knows no
+ * leader, or whose link to it is not up, waits (parked, see replq_hold)
+ * for up to two election timeouts, rather than be refused during every
+ * failover.  The group is
+ * reached through the two functions replq_open was given, so this file
+ * does not depend on how the group is opened.
  */
 #include "brokerd.h"
 #include "rqueue.h"
@@ -116,6 +119,9 @@ struct replq {
     uint64_t home_gen;     /* changes whenever the leader may have changed */
     int64_t committed_at;  /* monotonic ms of the last REPL_OK of this node's PUSH */
     int64_t answered_at;   /* monotonic ms of the last answer of a home to this node */
+    int64_t hold_since;    /* monotonic ms since when the home has not been reachable (no
+                              leader known, or its link down), 0: reachable, or not
+                              looked at since the leader changed (see replq_hold) */
 };
 
 /* When a wait runs out: at its own deadline or bound ms after the last
@@ -196,6 +202,23 @@ size_t replq_held(broker *b, const channel *ch)
 uint64_t replq_term(const broker *b)
 {
     return b->replq ? b->replq->term : 0;
+}
+
+int replq_hold(broker *b, int reachable)
+{
+    replq *q = b->replq;
+    if (!q || reachable) {
+        if (q)
+            q->hold_since = 0;
+        return 0;
+    }
+    if (!q->hold_since)
+        q->hold_since = b->now;
+    /* Two election timeouts (commit_ms is four): a failover elects within
+     * about one, and a restarted node's link to the leader comes up within
+     * as much; past that the group has no majority here, or the home
+     * cannot be reached, and a publisher is told at once. */
+    return b->now - q->hold_since < q->commit_ms / 2;
 }
 
 const char *replq_home(broker *b, const channel *ch)
@@ -634,6 +657,7 @@ void replq_result(void *ctx, const struct repl_result *res)
         return;
     }
     q->home_gen++;
+    q->hold_since = 0; /* a new leader, or none: a new wait for it */
     const char *leader = NULL;
     q->leader(b, &leader);
     int lead = leader && b->cfg->cluster && strcmp(leader, b->cfg->cluster->node) == 0;
@@ -666,6 +690,15 @@ long replq_timers(void *ctx)
     }
     const char *node;
     unsigned leader = q->leader(b, &node);
+    /* A node without a leader for a while refuses at once, also its first
+     * publish; publishers parked by replq_hold are refused when it ends. */
+    if (!leader && !q->hold_since)
+        q->hold_since = b->now;
+    if (q->hold_since) {
+        long left = (long)(q->hold_since + q->commit_ms / 2 - b->now);
+        if (left > 0 && (next < 0 || left < next))
+            next = left;
+    }
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
         fwd_wait *w = &q->fwd[i];
         if (!w->tag)

@@ -11,17 +11,18 @@
 # message (0 lost; duplicates are allowed: a batch refused after its entry
 # was committed is sent again).  Each failover stalls publishing at most
 # 3 s: the longest gap between two confirms of any publisher from the kill
-# until the next; the stall of the restart of all three is printed.  Under
-# the sanitizers every process runs two to three times slower, brokerd's
-# start and the tools' included, so there the bound is 6 s (one failover
-# of ten took 4.0 s in a sanitizer run, 1.0-2.2 s in the others); the
-# release build is held to the issue's 3 s.
+# until the next; the stall of the restart of all three is printed, and so
+# is each failover's election (from the kill to the first "raft: this node
+# leads" logged after it).  Under the sanitizers every process runs two to
+# three times slower, brokerd's start and the tools' included (each retry
+# of a publisher is a new ppub), so there the bound is 6 s; the release
+# build is held to the issue's 3 s.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/integration/cluster.sh"
 . "$TESTS/integration/raft.sh"
 KILLS=${RAFT_KILLS:-10}
-STALL_MAX=5000 # the issue asks 3 s; 3.6 s was seen once in ten on a quiet machine (open)
-case "$BUILD" in *build-asan) STALL_MAX=8000 ;; esac
+STALL_MAX=3000
+case "$BUILD" in *build-asan) STALL_MAX=6000 ;; esac
 raft_start
 pubs=()
 for p in 1 2 3; do
@@ -73,7 +74,26 @@ lost=$(comm -23 confirmed.ids <(sort -u drained.ids) | wc -l)
 dups=$(uniq -d drained.ids | wc -l)
 [ "$lost" = 0 ] || fail "$lost of $sent confirmed messages lost, e.g. $(comm -23 confirmed.ids <(sort -u drained.ids) | head -n 3 | paste -sd' ')"
 
+# Each kill's election: ms from the kill to the first "raft: this node
+# leads" of any node's log after it (-1: none before the next kill).
+elections() { # KILLS
+    local line
+    grep -h "raft: this node leads" a.log b.log c.log | while read -r line; do
+        date -d "${line:0:23}" +%s%3N
+    done | sort -n > leads.times
+    awk 'NR == FNR { k[++nk] = $1; next } { t[++nt] = $1 }
+         END {
+             for (i = 1; i <= nk; i++) {
+                 e = -1
+                 for (j = 1; j <= nt && e < 0; j++)
+                     if (t[j] > k[i] && (i == nk || t[j] < k[i + 1])) e = t[j] - k[i]
+                 printf "%d\n", e
+             }
+         }' "$1" leads.times
+}
+
 mapfile -t stall < <(stalls kills)
+mapfile -t elect < <(elections kills)
 worst=0
 for k in $(seq 0 $((KILLS - 1))); do
     s=${stall[k]}
@@ -84,4 +104,5 @@ done
 failures=$(cat failed-* 2> /dev/null | wc -l)
 echo "ok: $KILLS kill -9 of the leader ($terms) and of all three at once: $sent confirmed, 0 lost" \
     "($drained drained, $dups twice, $failures refused batches sent again); stall per failover (ms):" \
-    "${stall[*]:0:KILLS} (worst $worst, want <= $STALL_MAX); all three restarted: ${stall[KILLS]} ms"
+    "${stall[*]:0:KILLS} (worst $worst, want <= $STALL_MAX); all three restarted: ${stall[KILLS]} ms;" \
+    "elected after (ms): ${elect[*]:0:KILLS} (all three: ${elect[KILLS]})"
