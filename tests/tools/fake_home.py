@@ -11,9 +11,11 @@ one of its own (X's declarations and voters, L's Raft address), keeps the
 link up with heartbeats that acknowledge X's epoch and interest, and then
 plays the home of queue CHANNEL in three steps, printing one line each:
 
-1. When X attaches to the queue: DELIVER "current-1" with TERM, "stale-1"
-   with TERM - 1, "current-2" with TERM (prints "delivered GEN"); the first
-   one makes sure X has seen TERM before the stale one comes.
+1. When X attaches to the queue and the file TERMFILE holds the group's
+   term (the test writes it once X follows L, so that an election before
+   cannot make it stale): DELIVER "current-1" with TERM, "stale-1" with
+   TERM - 1, "current-2" with TERM (prints "delivered GEN"); the first one
+   makes sure X has seen TERM before the stale one comes.
 2. Each ACK X sends: "ack TAG" (tags 1, 2, 3 are the three messages).
 3. When X forwards a publish to the queue: ANSWER "not committed" with
    TERM - 1, then "committed" with TERM, for the same tag (prints
@@ -22,7 +24,7 @@ plays the home of queue CHANNEL in three steps, printing one line each:
 It runs until the file STOP exists, at most 120 s.
 
 Usage: fake_home.py LISTEN CONNECT NODE KEYFILE SERVER_PUBLIC CLUSTER
-                    RAFT_ADDR CHANNEL TERM STOP
+                    RAFT_ADDR CHANNEL TERMFILE STOP
 """
 import os
 import random
@@ -78,11 +80,9 @@ def queue_rec(op, gen, tag, window, channel, topic, data, term):
 
 
 def main():
-    (listen, connect, node, keyfile, server_pub, cluster, raft_addr, channel, term,
+    (listen, connect, node, keyfile, server_pub, cluster, raft_addr, channel, termfile,
      stop) = sys.argv[1:11]
-    term = int(term)
-    if term < 2:
-        sys.exit("fake_home: term %d leaves no older term to send (0 is no term)" % term)
+    term = None
     text = open(keyfile).read()
     pub = re.search(r'public_key = "(.*)";', text).group(1).encode()
     sec = re.search(r'secret_key = "(.*)";', text).group(1).encode()
@@ -157,7 +157,11 @@ def main():
             out.append(record(LINK_HEARTBEAT, struct.pack(
                 ">BQQQQ", 0, int(time.time() * 1e6), 0, x_hello[0], iack)))
             last_hb = now
-        if gen is not None and not delivered:
+        if term is None and os.path.exists(termfile):
+            term = int(open(termfile).read())
+            if term < 2:
+                sys.exit("fake_home: term %d leaves no older term to send (0 is no term)" % term)
+        if gen is not None and term is not None and not delivered:
             out.append(queue_rec(LQ_DELIVER, gen, 1, 0, channel, b"t", b"current-1", term))
             out.append(queue_rec(LQ_DELIVER, gen, 2, 0, channel, b"t", b"stale-1", term - 1))
             out.append(queue_rec(LQ_DELIVER, gen, 3, 0, channel, b"t", b"current-2", term))
