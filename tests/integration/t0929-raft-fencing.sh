@@ -52,11 +52,13 @@ wait_raft 10 "$X following $L" eval 'has_leader && [ "$RAFT_LEADER" = "$L" ]'
 T=$RAFT_TERM
 [ "$T" -ge 2 ] || fail "the group's term is $T: no older term to send"
 echo "$T" > term
-link_up "$L" "$X" && fail "$L's own link to $X is up: the tool is not alone on it"
+# L hears nothing from X any more (X's records go to the tool): its link
+# to X goes down within heartbeat_timeout_ms, and the tool is alone on it.
+wait_until 10 "$L's own link to $X down" eval '! link_up "$L" "$X"'
 
 # Deliveries: two current, one stale between them.
 on "$X" "$BUILD/psub" -c jobs -n 2 -F '%p' --timeout 10000 > got 2> got.err ||
-    fail "X's consumer exited $? ($(cat got.err)); the tool said: $(paste -sd' ' fake.out) $(tail -n 2 fake.err)"
+    fail "$X's consumer exited $? ($(cat got.err)); the tool said: $(paste -sd' ' fake.out) $(tail -n 2 fake.err)"
 expect_eq "$(paste -sd' ' got)" "current-1 current-2" "what $X's consumer got (stale-1 was sent in term $((T - 1)) between them)"
 wait_until 10 "$X's acks of both current messages at the tool" eval 'grep -qx "ack 1" fake.out && grep -qx "ack 3" fake.out'
 grep -qx "ack 2" fake.out && fail "$X acknowledged the stale delivery"
