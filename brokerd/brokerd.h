@@ -1287,7 +1287,10 @@ uint16_t replq_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd, vo
  * "unavailable" from replq_forward_done, or "unavailable" once the home
  * is late. */
 uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, int confirm,
-                            const channel *ch);
+                            const channel *ch, const void *peer);
+/* The cluster link peer (a cl_peer) went down: every wait whose publish
+ * went over it hears "unavailable" now (the link lost what it held). */
+void replq_link_down(broker *b, const void *peer);
 /* The home's answer to the wait tag: committed (ok 1) or not (0); -1
  * forgets the wait without a word (its PUBLISH could not be sent). */
 void replq_forward_done(broker *b, uint64_t tag, int ok);

@@ -164,6 +164,11 @@ static long group_reopen(void *ctx)
         g->watched = 0;
         repl_close(b->repl);
         b->repl = NULL;
+        /* Its outstanding proposals will never have a result: whoever
+         * waits for one hears now that they are lost. */
+        struct repl_result closed = {.kind = REPL_CLOSED};
+        if (b->repl_hooks.result)
+            b->repl_hooks.result(b->repl_hooks.ctx, &closed);
     }
     if (open_replica(b, 1) < 0) {
         if (b->repl) {

@@ -158,6 +158,7 @@ static int link_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size
         for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next)
             if ((ch = homed_queue(b, cc->name, strlen(cc->name), p->cfg->node)))
                 queue_relay_drop(ch);
+        replq_link_down(b, p);
         return 0;
     case PS_WIRE_LQ_ATTACH:
         if (!(ch = homed_queue(b, rec->channel.ptr, rec->channel.len, NULL))) {
@@ -602,7 +603,7 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
          * unanswered, a fast publisher's messages were dropped there. */
         ps__slice t = cmd->topic, d = cmd->data;
         uint64_t tag =
-            replq_forward_wait(b, c, cmd->corr, (cmd->flags & PS_WIRE_CONFIRM) != 0, ch);
+            replq_forward_wait(b, c, cmd->corr, (cmd->flags & PS_WIRE_CONFIRM) != 0, ch, p);
         if (!tag) {
             snprintf(why, cap, "queue '%s' is unavailable: %d publishes wait for its home already",
                      name, REPL_INFLIGHT_MAX);

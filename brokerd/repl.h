@@ -91,7 +91,10 @@ struct repl_config {
 
 /* One result repl_poll hands out. */
 struct repl_result {
-    int kind;            /* REPL_DONE (a proposal's fate) or REPL_ROLE */
+    int kind;            /* REPL_DONE (a proposal's fate), REPL_ROLE, or
+                            REPL_CLOSED (made by the owner, never by
+                            repl_poll: the replica was closed, and every
+                            proposal outstanding is lost without a result) */
     uint64_t token;      /* REPL_DONE: the caller's token from repl_propose */
     int status;          /* REPL_DONE: an enum repl_status */
     uint64_t index;      /* REPL_DONE: its log index when REPL_OK */
@@ -99,7 +102,7 @@ struct repl_result {
                             token the broker carries in what the home sends */
     unsigned leader;     /* the leader's id as known then, 0 for none */
 };
-enum { REPL_DONE = 1, REPL_ROLE = 2 };
+enum { REPL_DONE = 1, REPL_ROLE = 2, REPL_CLOSED = 3 };
 
 /* A replica's role in its group. */
 enum repl_role { REPL_FOLLOWER = 1, REPL_CANDIDATE = 2, REPL_LEADER = 3 };

@@ -80,6 +80,8 @@ typedef struct fwd_wait {
                               the home answers meanwhile (see progress) */
     unsigned home;         /* the leader's Raft id when it was sent: once another
                             * leads, or none, the answer will not come */
+    const void *peer;      /* the link it went over: once that goes down, the
+                            * publish or its answer may be lost with it */
 } fwd_wait;
 
 /* A peer's publish that found every proposal slot taken (or others of
@@ -111,7 +113,7 @@ struct replq {
     size_t n_held;         /* how many wait */
     size_t held_bytes;     /* their entries' bytes, at most the link buffer */
     fwd_wait fwd[REPL_INFLIGHT_MAX]; /* publishers waiting for another node's answer */
-    uint64_t next_fwd;     /* the last fwd_wait tag given out */
+    uint64_t next_fwd;     /* the last fwd_wait tag given out / REPL_INFLIGHT_MAX */
     uint64_t term;         /* the highest term heard of (the group's, or in a home's
                               records): the fencing token */
     int leading;           /* this node is the leader: the home of every replicated queue */
@@ -157,6 +159,12 @@ int replq_open(broker *b, replq_propose_fn *propose, replq_leader_fn *leader, lo
     q->propose = propose;
     q->leader = leader;
     q->commit_ms = commit_ms > 0 ? commit_ms : 500;
+    /* Wait tags start where this start's random epoch says, not at 1: a
+     * home may still answer the tags of the node's previous run (held
+     * publishes wait there for seconds), and such an answer must find no
+     * wait of this run, or a publisher would hear of another's commit.
+     * 40 bits of it times REPL_INFLIGHT_MAX leave 2^56 tags to count up. */
+    q->next_fwd = b->epoch & ((UINT64_C(1) << 40) - 1);
     rq_fsm(q->state, fsm);
     b->replq = q;
     b->repl_ack = replq_ack;
@@ -489,7 +497,7 @@ void replq_client_gone(broker *b, client *c)
 }
 
 uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, int confirm,
-                            const channel *ch)
+                            const channel *ch, const void *peer)
 {
     replq *q = b->replq;
     for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
@@ -500,6 +508,7 @@ uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, int confirm,
         w->c = c;
         w->corr = corr;
         w->confirm = confirm;
+        w->peer = peer;
         snprintf(w->ch, sizeof w->ch, "%s", ch->name);
         /* The home's own wait, and a round trip over the link. */
         w->deadline = b->now + 2 * q->commit_ms;
@@ -527,6 +536,27 @@ void replq_forward_done(broker *b, uint64_t tag, int ok)
         out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
     }
     memset(w, 0, sizeof *w);
+}
+
+void replq_link_down(broker *b, const void *peer)
+{
+    replq *q = b->replq;
+    if (!q)
+        return;
+    for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++) {
+        fwd_wait *w = &q->fwd[i];
+        if (!w->tag || w->peer != peer)
+            continue;
+        /* The link dropped what it had not sent, and the home's answers
+         * while it was down: waiting on, the publisher would wait for
+         * good while later answers to others kept the wait alive. */
+        if (w->c) {
+            char why[512];
+            unavailable(b, why, sizeof why, w->ch, "the link to its home went down before it answered");
+            out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
+        }
+        memset(w, 0, sizeof *w);
+    }
 }
 
 int replq_fenced(broker *b, uint64_t term)
@@ -654,6 +684,15 @@ void replq_result(void *ctx, const struct repl_result *res)
         q->term = res->term;
     if (res->kind == REPL_DONE) {
         done(b, res);
+        return;
+    }
+    if (res->kind == REPL_CLOSED) {
+        /* The replica reopened after a stalled disk: its proposals are
+         * gone, and their slots would stay taken for good. */
+        for (size_t i = 0; i < REPL_INFLIGHT_MAX; i++)
+            if (q->slots[i].op)
+                done(b, &(struct repl_result){
+                            .kind = REPL_DONE, .token = q->slots[i].token, .status = REPL_LOST});
         return;
     }
     q->home_gen++;
