@@ -144,7 +144,9 @@ static void watch_start(struct rtcp *t, raft_id id, int fd)
 {
     struct stat st;
     size_t slot = WATCH_MAX, i;
-    if (fd < 0 || fstat(fd, &st) != 0)
+    /* Id 0 is no server (libraft dials it when a follower that forgot its
+     * leader answers it late), and 0 marks a free slot here. */
+    if (!id || fd < 0 || fstat(fd, &st) != 0)
         return;
     for (i = 0; i < WATCH_MAX && slot == WATCH_MAX; i++)
         if (t->watch[i].id == id)

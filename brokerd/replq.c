@@ -519,6 +519,18 @@ uint64_t replq_forward_wait(broker *b, client *c, uint64_t corr, int confirm,
     return 0;
 }
 
+/* Ends wait w; its publisher, if still there, hears "unavailable" and
+ * why (what), unless what is NULL. */
+static void fwd_end(broker *b, fwd_wait *w, const char *what)
+{
+    if (w->c && what) {
+        char why[512];
+        unavailable(b, why, sizeof why, w->ch, what);
+        out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
+    }
+    memset(w, 0, sizeof *w);
+}
+
 void replq_forward_done(broker *b, uint64_t tag, int ok)
 {
     replq *q = b->replq;
@@ -527,15 +539,9 @@ void replq_forward_done(broker *b, uint64_t tag, int ok)
         return; /* answered already ("unavailable" when its time ran out) */
     if (ok > 0)
         q->answered_at = b->now;
-    if (w->c && ok > 0) {
-        if (w->confirm)
-            out_ok(b, w->c, w->corr, 0);
-    } else if (w->c && ok == 0) {
-        char why[512];
-        unavailable(b, why, sizeof why, w->ch, "the group did not commit it");
-        out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
-    }
-    memset(w, 0, sizeof *w);
+    if (w->c && ok > 0 && w->confirm)
+        out_ok(b, w->c, w->corr, 0);
+    fwd_end(b, w, ok == 0 ? "the group did not commit it" : NULL);
 }
 
 void replq_link_down(broker *b, const void *peer)
@@ -550,12 +556,7 @@ void replq_link_down(broker *b, const void *peer)
         /* The link dropped what it had not sent, and the home's answers
          * while it was down: waiting on, the publisher would wait for
          * good while later answers to others kept the wait alive. */
-        if (w->c) {
-            char why[512];
-            unavailable(b, why, sizeof why, w->ch, "the link to its home went down before it answered");
-            out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
-        }
-        memset(w, 0, sizeof *w);
+        fwd_end(b, w, "the link to its home went down before it answered");
     }
 }
 
@@ -747,14 +748,8 @@ long replq_timers(void *ctx)
          * soon as this node knows, not at the backstop. */
         if (runs_out(w->deadline, q->answered_at, 2 * q->commit_ms) <= b->now ||
             leader != w->home) {
-            if (w->c) {
-                char why[512];
-                unavailable(b, why, sizeof why, w->ch,
-                            leader != w->home ? "its home stopped leading before it answered"
-                                              : "its home did not answer in time");
-                out_error(b, w->c, w->corr, PS_WERR_LIMIT, "%s", why);
-            }
-            memset(w, 0, sizeof *w);
+            fwd_end(b, w, leader != w->home ? "its home stopped leading before it answered"
+                                            : "its home did not answer in time");
             continue;
         }
         long left =
