@@ -35,6 +35,7 @@
  * descriptor that the sleeping thread waits on.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -777,8 +778,31 @@ static char *dup_opt(const char *s, int *failed)
     return p;
 }
 
+/*
+ * Keeps the process's heap steady for the library's buffers (session.h,
+ * PS_LIB_HEAP_KEEP), once per process, at the first ps_connect.  An
+ * application that tunes glibc's malloc itself keeps its own choice: with
+ * PUBSUB_HEAP=system, or GLIBC_TUNABLES naming a malloc tunable, or the
+ * MALLOC_*_ variables, nothing is changed, and a mallopt of its own after
+ * ps_connect wins.
+ */
+static void steady_heap(void)
+{
+#ifdef __GLIBC__
+    const char *own = getenv("PUBSUB_HEAP"), *tun = getenv("GLIBC_TUNABLES");
+    if ((own && !strcmp(own, "system")) || (tun && strstr(tun, "glibc.malloc.")) ||
+        getenv("MALLOC_TRIM_THRESHOLD_") || getenv("MALLOC_MMAP_THRESHOLD_") ||
+        getenv("MALLOC_TOP_PAD_"))
+        return;
+    mallopt(M_MMAP_THRESHOLD, PS_LIB_HEAP_MMAP_FROM);
+    mallopt(M_TRIM_THRESHOLD, PS_LIB_HEAP_KEEP);
+#endif
+}
+
 ps_client *ps__io_connect(const char *endpoint, const ps_opts *opts)
 {
+    static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
+    pthread_once(&heap_once, steady_heap);
     ps_client *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;

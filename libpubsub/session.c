@@ -15,9 +15,9 @@
 #include "defaults.h"
 #include "session.h"
 
-#define OUT_MAX (16u << 20)       /* bytes the application may queue before it blocks */
-#define RQ_HIGH (64u << 20)       /* received bytes waiting for ps_recv before we stop reading */
-#define RQ_LOW (16u << 20)        /* ... and start reading again */
+#define OUT_MAX PS_LIB_OUT_MAX    /* bytes the application may queue before it blocks */
+#define RQ_HIGH PS_LIB_RQ_HIGH    /* received bytes waiting for ps_recv before we stop reading */
+#define RQ_LOW (RQ_HIGH / 4)      /* ... and start reading again */
 #define MSG_COST 64               /* bytes a message counts in rq_bytes beyond its payload */
 #define DEFAULT_MAX_SIZE 1048576u /* max_message_size until the broker said otherwise */
 #define SILENT "the broker fell silent" /* why a session is lost to the heartbeat timeout */
@@ -364,7 +364,12 @@ int ps__session_take(ps__session *s)
     s->out.len = 0;
     s->batch_at = s->ack_at = SIZE_MAX; /* the batches left with the rest */
     s->acks_out = 0;
-    if (s->out.cap > 4 * PS_FRAME_MAX) /* do not keep a burst's memory forever */
+    /* The two buffers take turns and keep their memory, up to the bound of
+     * the send queue: giving it back after every burst made the heap
+     * shrink and grow again, a page fault for every 4 KiB (see
+     * PS_LIB_HEAP_KEEP).  Only a single record larger than the bound is
+     * not kept. */
+    if (s->out.cap > OUT_MAX)
         ps__buf_free(&s->out);
     if (s->out_max_op > s->sent_max_op)
         s->sent_max_op = s->out_max_op;

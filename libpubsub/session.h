@@ -26,6 +26,28 @@
 #include "internal.h"
 #include "wire.h"
 
+/*
+ * The memory one connection holds, and the heap a process keeps for it.
+ * A client's working set is bounded: the application's send queue and the
+ * batch being sent (PS_LIB_OUT_MAX each) and the received messages
+ * waiting for ps_recv (PS_LIB_RQ_HIGH, beyond which the session stops
+ * reading).  glibc gives the free top of a heap back to the kernel once
+ * it passes 128 KiB, so a stream whose buffers fill and drain paid a page
+ * fault for every 4 KiB it touched again: a plain program publishing and
+ * receiving in a loop ran at a third of its speed, and its rounds varied
+ * by 2x.  ps_connect therefore has glibc keep PS_LIB_HEAP_KEEP free (more
+ * than one client's working set), and take blocks of up to
+ * PS_LIB_HEAP_MMAP_FROM from the heap, the state glibc's own dynamic
+ * threshold reaches once a block of that size was freed (io.c,
+ * steady_heap).  Larger bounds made the working set outgrow any kept heap:
+ * 16 MiB to send and 64 MiB received faulted 300,000 times in 3 million
+ * messages where these bounds fault 50,000 times.
+ */
+#define PS_LIB_OUT_MAX (2u << 20)              /* bytes the application may queue to send */
+#define PS_LIB_RQ_HIGH (4u << 20)              /* received bytes waiting before reading stops */
+#define PS_LIB_HEAP_KEEP (8 << 20)             /* free heap glibc keeps (M_TRIM_THRESHOLD) */
+#define PS_LIB_HEAP_MMAP_FROM (4 << 20)        /* blocks from this size up are mapped (M_MMAP_THRESHOLD) */
+
 /* Where the session stands. */
 enum ps__state {
     PS_SESSION_HANDSHAKE, /* HELLO sent, waiting for WELCOME */
