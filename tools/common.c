@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -38,22 +37,6 @@ void tool_init(struct tool_opts *o, const char *name, int default_timeout)
     memset(o, 0, sizeof *o);
     o->timeout_ms = default_timeout;
     o->name = name;
-}
-
-/* The heap kept however much is free (per arena), and the size from
- * which an allocation is a mapping of its own. */
-#define STEADY_TRIM (64 << 20)
-#define STEADY_MMAP (4 << 20)
-
-void tool_steady_heap(void)
-{
-    /* A million messages through psub took 36,000 page faults and three
-     * times the CPU time without this: the library's receive blocks are
-     * made on its I/O thread and freed on the reading thread, and each
-     * time the arena's free top passed glibc's 128 KiB it was trimmed and
-     * then faulted in again (ppub the same with its frames). */
-    mallopt(M_TRIM_THRESHOLD, STEADY_TRIM);
-    mallopt(M_MMAP_THRESHOLD, STEADY_MMAP);
 }
 
 void tool_err(const char *fmt, ...)

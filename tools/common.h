@@ -109,12 +109,6 @@ extern const char *tool_name;
 /* Sets the tool name and the defaults of o (timeout_ms = default_timeout). */
 void tool_init(struct tool_opts *o, const char *name, int default_timeout);
 
-/*
- * Keeps the heap at its high-water mark instead of giving memory back to
- * the kernel and faulting it in again: for a tool that streams messages
- * (ppub, psub), whose library allocates on one thread and frees on another.
- */
-void tool_steady_heap(void);
 
 /*
  * Handles one of the shared options: returns 1 if opt was one (exiting

@@ -694,7 +694,6 @@ int main(int argc, char **argv)
 
     memset(&p, 0, sizeof p);
     tool_init(&p.o, "ppub", 5000);
-    tool_steady_heap();
     p.count = 1;
     p.size = -1;
     while ((opt = tool_getopt(argc, argv, TOOL_COMMON_SHORTOPTS TOOL_CLIENT_SHORTOPTS

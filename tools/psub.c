@@ -716,7 +716,6 @@ int main(int argc, char **argv)
 
     memset(&s, 0, sizeof s);
     tool_init(&s.o, "psub", -1);
-    tool_steady_heap();
     while ((opt = tool_getopt(argc, argv, TOOL_COMMON_SHORTOPTS TOOL_CLIENT_SHORTOPTS
                               "c:t:n:C:vF:W:", longopts)) != -1) {
         if (tool_common_option(&s.o, opt, optarg, usage))
