@@ -588,6 +588,7 @@ struct client {
     size_t n_subs;         /* entries in subs */
     LIST_HEAD(, ticket) tickets; /* deliveries waiting for its ACK or REPLY */
     ps__buf parked;        /* records held back while a full queue slows it */
+    size_t parked_off;     /* bytes at the front of parked already handled (client_unpark) */
     LIST_ENTRY(client) park_link; /* the broker's parked list, while on_park_list */
     int on_park_list;      /* it is on that list */
     int park_why;          /* PARK_*: what the first of its parked records waits for */
@@ -617,6 +618,12 @@ struct client {
     SLIST_ENTRY(client) hlink; /* identity hash chain */
     LIST_ENTRY(client) link;   /* the broker's clients, or its graveyard once dead */
 };
+
+/* The bytes of records a client has parked and the broker not yet handled. */
+static inline size_t client_parked(const client *c)
+{
+    return c->parked.len - c->parked_off;
+}
 
 /* A subscription: one client, one channel, one pattern (channel.c). */
 struct sub {

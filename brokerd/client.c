@@ -290,20 +290,20 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
     case PS_CMD_ACK_BATCH:
     case PS_CMD_REPLY:
     case PS_CMD_HEARTBEAT:
-        if (c->parked.len)
+        if (client_parked(c))
             return 0;
         break;
     default:
         break;
     }
     size_t bound = park_bound(b);
-    if (c->park_why == PARK_RECEIVER && c->parked.len + len > bound) {
+    if (c->park_why == PARK_RECEIVER && client_parked(c) + len > bound) {
         if (!b->throttled)
             b->throttle_since = b->now;
         b->throttled = 1; /* client_read stops soon, see there */
         bound *= OUT_HARD_CAP;
     }
-    if (c->parked.len + len > bound && (cmd->cmd == PS_CMD_PUBLISH || batch)) {
+    if (client_parked(c) + len > bound && (cmd->cmd == PS_CMD_PUBLISH || batch)) {
         /* Its backlog is full too: now a publish is refused after all. */
         if (c->park_why == PARK_QUEUE)
             out_error(b, c, cmd->corr, PS_WERR_FULL,
@@ -334,24 +334,27 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
     return 1;
 }
 
-/* A parked batch was handled in part: its record, parked[at..end), is
- * replaced by what is left of it (cmd, narrowed by client_batch).
- * Returns the bytes of parked already handled, as client_unpark counts
- * them: 0, the batch's rest now starts parked. */
+/* A parked batch was handled in part: its record, which ends at end
+ * (counted from parked_off), is replaced in place by what is left of it
+ * (cmd, narrowed by client_batch), which is no longer and now ends there
+ * too.  Returns the bytes handled, counted as client_unpark counts them:
+ * up to where the batch's rest now starts.  Nothing after it moves: the
+ * backlog behind it, megabytes, was copied for every partial batch
+ * before, most of a slowed publisher's cost. */
 static size_t park_rest(broker *b, client *c, const ps__cmd *cmd, size_t end)
 {
     ps__buf left = {0};
-    if (ps__wire_put(&left, cmd) < 0 ||
-        ps__buf_append(&left, c->parked.data + end, c->parked.len - end) < 0) {
+    if (ps__wire_put(&left, cmd) < 0 || left.len > end) {
         /* Kept whole, its first part would be published twice. */
         ps__buf_free(&left);
         out_error(b, c, 0, PS_WERR_FULL, "out of memory: %u messages of a batch dropped",
                   cmd->count);
         return end;
     }
-    ps__buf_free(&c->parked);
-    c->parked = left;
-    return 0;
+    memcpy(c->parked.data + c->parked_off + end - left.len, left.data, left.len);
+    size_t done = end - left.len;
+    ps__buf_free(&left);
+    return done;
 }
 
 /* Handles parked records of clients whose queue or receivers have room
@@ -366,26 +369,35 @@ static int client_unpark(broker *b)
         ps__reader r;
         ps__cmd cmd;
         size_t done = 0;
-        ps__reader_init(&r, c->parked.data, c->parked.len);
+        const uint8_t *base = c->parked.data + c->parked_off;
+        ps__reader_init(&r, base, client_parked(c));
         while (!c->dead && ps__wire_next(&r, &cmd) > 0) {
             uint32_t whole = cmd.count;
             if (client_record(b, c, &cmd)) {
                 /* still full: this record and the rest wait */
                 if (cmd.cmd == PS_CMD_PUBLISH_BATCH && cmd.count != whole)
-                    done = park_rest(b, c, &cmd, (size_t)(r.pos - c->parked.data));
+                    done = park_rest(b, c, &cmd, (size_t)(r.pos - base));
                 break;
             }
-            done = (size_t)(r.pos - c->parked.data);
+            done = (size_t)(r.pos - base);
         }
         if (done && !c->dead) {
-            memmove(c->parked.data, c->parked.data + done, c->parked.len - done);
-            c->parked.len -= done;
+            /* The handled front is dropped by an offset, and the rest moved
+             * down only once it is no larger than what was handled: each
+             * parked byte is moved about once at most. */
+            c->parked_off += done;
+            if (c->parked_off >= client_parked(c)) {
+                memmove(c->parked.data, c->parked.data + c->parked_off, client_parked(c));
+                c->parked.len -= c->parked_off;
+                c->parked_off = 0;
+            }
         }
-        if (c->dead || !c->parked.len) {
+        if (c->dead || !client_parked(c)) {
+            c->parked_off = 0;
             ps__buf_free(&c->parked);
             c->on_park_list = 0;
             LIST_REMOVE(c, park_link);
-        } else if (c->park_why == PARK_RECEIVER && c->parked.len > park_bound(b)) {
+        } else if (c->park_why == PARK_RECEIVER && client_parked(c) > park_bound(b)) {
             over = 1;
         }
     }
@@ -397,7 +409,7 @@ static int client_unpark(broker *b)
 static int over_bound(const broker *b, const client *c)
 {
     return c && !c->dead && c->on_park_list && c->park_why == PARK_RECEIVER &&
-           c->parked.len > park_bound(b);
+           client_parked(c) > park_bound(b);
 }
 
 /* Handles every record of one frame from identity ident on router sock;
@@ -444,7 +456,7 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
         }
         if (c->dead || c->cut)
             return 0; /* records after BYE, or past its bound, have nobody to serve */
-        if (c->parked.len && park_record(b, c, &cmd, this_rec, rec_len))
+        if (client_parked(c) && park_record(b, c, &cmd, this_rec, rec_len))
             continue;
         if (client_record(b, c, &cmd))
             park_record(b, c, &cmd, this_rec, rec_len);
@@ -529,6 +541,7 @@ void client_reset(broker *b, client *c)
 {
     /* Parked records die with the session; client_unpark unlinks it. */
     ps__buf_free(&c->parked);
+    c->parked_off = 0;
     while (!LIST_EMPTY(&c->subs))
         chan_sub_remove(b, LIST_FIRST(&c->subs));
     chan_client_gone(b, c);
