@@ -115,6 +115,16 @@ PS_EXPORT int ps_opts_set_str(ps_opts *o, int opt, const char *value);
  * after the timeout); ECONNREFUSED when the security handshake failed (a
  * broker requiring CURVE, or a wrong PS_OPT_CURVE_SERVER_KEY).  ps_errmsg()
  * then says which.  A session refused later (EACCES) is over for good.
+ *
+ * The first ps_connect of a process asks glibc to keep up to 8 MiB of free
+ * heap and to take blocks below 4 MiB from the heap (mallopt
+ * M_TRIM_THRESHOLD, M_MMAP_THRESHOLD): a client's buffers are bounded
+ * (2 MiB to send, 4 MiB received), and a heap given back and faulted in
+ * again after every burst cost a stream two thirds of its speed.  A
+ * program that tunes malloc itself keeps its choice: PUBSUB_HEAP=system,
+ * GLIBC_TUNABLES naming a glibc.malloc tunable, or MALLOC_TRIM_THRESHOLD_,
+ * MALLOC_MMAP_THRESHOLD_ or MALLOC_TOP_PAD_ in the environment leave malloc
+ * alone, and its own mallopt after ps_connect wins.
  */
 PS_EXPORT ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
 
