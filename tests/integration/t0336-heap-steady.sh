@@ -24,7 +24,9 @@ channels = ( { name = "bench"; type = "pubsub"; slow_subscriber = "block"; } );
 EOF2
 start_broker -c b.conf
 N=1000000
-faults=$(/usr/bin/python3 - "$BUILD/pbench" "tcp://127.0.0.1:$PORT" "$N" <<'PY'
+# faults [ENV...]: page faults of pbench and its clients for N messages.
+faults() {
+    env "$@" /usr/bin/python3 - "$BUILD/pbench" "tcp://127.0.0.1:$PORT" "$N" <<'PY'
 import resource, subprocess, sys
 pbench, broker, n = sys.argv[1:]
 r = subprocess.run([pbench, "-b", broker, "-n", n, "-r", "1", "pubsub"],
@@ -35,11 +37,19 @@ if r.returncode != 0:
 else:
     print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt)
 PY
-)
-[ "$faults" != failed ] || fail "pbench did not carry every message"
-echo "page faults of publisher and subscriber for $N messages: $faults"
+}
+steady=$(faults PUBSUB_HEAP=library)
+[ "$steady" != failed ] || fail "pbench did not carry every message"
+echo "page faults of publisher and subscriber for $N messages: $steady"
 # A million 64-byte messages are ~24,000 pages of payload alone; the
-# steady heap faults ~15,000 times in all (start-up and first touches of
-# the bounded buffers), the breathing one ~100,000.
-[ "$faults" -lt 40000 ] || fail "$faults page faults for $N messages: the heap breathes"
-echo "ok: the heap stays steady ($faults page faults for $N messages)"
+# steady heap faults 11,000-16,000 times in all (start-up and first
+# touches of the bounded buffers), the breathing one 40,000 (bounded
+# buffers, malloc left alone) to 62,000 (the code before).
+[ "$steady" -lt 25000 ] || fail "$steady page faults for $N messages: the heap breathes"
+# PUBSUB_HEAP=system leaves malloc as the program set it (here: glibc's
+# defaults), and the faults come back.
+system=$(faults PUBSUB_HEAP=system)
+[ "$system" != failed ] || fail "pbench did not carry every message with PUBSUB_HEAP=system"
+echo "with PUBSUB_HEAP=system: $system"
+[ "$system" -gt $((steady * 3 / 2)) ] || fail "PUBSUB_HEAP=system changed nothing ($system against $steady faults)"
+echo "ok: the heap stays steady ($steady page faults for $N messages; $system with malloc left alone)"
