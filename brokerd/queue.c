@@ -10,10 +10,11 @@
  * at-least-once, and one publisher's messages reach a single consumer in
  * the order sent.  A durable queue also writes each message and each
  * acknowledgement to its store (store.c): a message is staged
- * (queue_stage), counted as held but not queued, until the write of its
- * record (queue_write) succeeds (queue_unstage).  The store gives them back at start
- * through queue_restore, the recovery callback the channel opens its
- * store with (so the store never calls up into the queue).  In a cluster,
+ * (queue_stage), held (counted against max_queued) but not queued, until
+ * the write of its record (queue_write) succeeds (queue_unstage).  The
+ * store gives them back at start through queue_restore, the recovery
+ * callback the channel opens its store with (so the store never calls up
+ * into the queue).  In a cluster,
  * a queue whose home is another node holds here only what the home lent
  * this node for its consumers (queue_relay_in): never stored, and its ACK
  * or its return goes to the home through the relay hook.

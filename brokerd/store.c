@@ -25,15 +25,16 @@
  * (those of one client's frame, channel.c) are staged: store_stage puts
  * each into the buffer of the turn, store_write writes them all with one
  * write(2), and only then are their messages queued (store_keep), or, when
- * the write failed, all of them refused.  A full disk refuses publishes, logged once,
- * until a write succeeds again; acks gather and go out at the end of the
- * turn (one lost to a full disk means a redelivery after a restart, never
- * a loss).  Publisher confirms are sent only once their record is on
- * disk.  With fsync "always" the loop syncs at the end of the turn
- * itself; with "batch" a worker thread syncs while the loop goes on, and
- * every confirm that arrived meanwhile rides on the next sync (group
- * commit); the worker reports back through an
- * eventfd the loop polls.  The oldest segment is deleted once all its
+ * the write failed, all of them refused; at most STAGE_MAX bytes wait so.
+ * A full disk refuses publishes, logged once, until a write succeeds
+ * again; acks gather and go out at the end of the turn (one lost to a
+ * full disk means a redelivery after a restart, never a loss).  Publisher
+ * confirms are sent only once their record is on disk (store_confirm is
+ * given where it ends).  With fsync "always" the loop syncs at the end
+ * of the turn itself; with "batch" a worker thread syncs while the loop
+ * goes on, and every confirm that arrived meanwhile rides on the next
+ * sync (group commit); the worker reports back through an eventfd the
+ * loop polls.  The oldest segment is deleted once all its
  * messages are acknowledged (never a newer one first: its ACK records may
  * still be needed).  At recovery a record that is cut short at the end of
  * the last segment is a torn write and is cut off (its bytes kept aside,
@@ -765,7 +766,7 @@ static void fail_store(store *st, int err);
 /*
  * Writes what wbuf holds.  A write the disk has no room for is taken back
  * whole (the file is cut to where it was), so the caller can refuse its
- * message, and the store goes on: the first such write is logged, and so
+ * messages, and the store goes on: the first such write is logged, and so
  * is the return of space.  Any other error fails the store.  0, or -1 with
  * errno.
  */
