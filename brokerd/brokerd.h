@@ -677,6 +677,26 @@ struct qmsg {
     TAILQ_ENTRY(qmsg) link;/* the queue (FIFO) while waiting */
 };
 
+/* A durable publish staged: its record waits in its store's buffer, its
+ * message for the write (channel.c). */
+typedef struct staged {
+    qmsg *qm;              /* the message, held by its queue but not queued */
+    uint64_t corr;         /* the publisher's correlation id */
+    uint64_t end;          /* where its record ends in the active segment (store_confirm) */
+    uint32_t timeout_ms;   /* a sync publish's timeout */
+    uint8_t flags;         /* its PUBLISH flags (CONFIRM, SYNC) */
+    uint8_t notes;         /* PS_WIRE_NOTE_* its publisher is told once it is queued */
+} staged;
+
+/* The durable publishes of one client to one queue in the frame being
+ * handled, written with one write(2) (channel.c). */
+typedef struct chan_stage {
+    channel *ch;           /* the queue they go to */
+    client *c;             /* their publisher */
+    staged *v;             /* the publishes, in the order read */
+    size_t n, cap;         /* used and allocated entries */
+} chan_stage;
+
 /* A channel: declared in the config or created on first use (channel.c). */
 struct channel {
     char *name;            /* channel name */
@@ -707,6 +727,7 @@ struct channel {
     TAILQ_HEAD(, qmsg) q;  /* queue: messages waiting, oldest first */
     size_t n_queued;       /* queue: waiting messages */
     size_t n_unacked;      /* queue: delivered, not yet acked */
+    size_t n_staged;       /* durable queue: published, record not yet written (queue.c) */
     SLIST_HEAD(, retained) ret; /* pubsub: retained values */
     size_t n_retained;     /* entries in ret */
     SLIST_ENTRY(channel) hlink; /* name hash chain */
@@ -894,6 +915,7 @@ struct broker {
     size_t rates_n;        /* samples in rates, at most RATE_SAMPLES (admin.c) */
     struct http *http;     /* the HTTP monitoring endpoint, NULL when not configured (http.c) */
     store_set *stores;     /* the durable stores and their fsync worker (store.c) */
+    chan_stage stage;      /* durable publishes waiting for one write (channel.c) */
     fanout_tap fanout[FANOUT_TAPS_MAX]; /* called for each pubsub message fanned out, in order */
     int n_fanout;          /* entries in fanout */
     gateway *gw;           /* the plain ZeroMQ gateway, NULL when not configured */
@@ -1163,7 +1185,9 @@ enum { CHAN_ONE = 0x20000 };  /* chan_publish_run: the rest is the caller's, pay
  * The request handlers: each returns 0 when done (answers sent), or a
  * PS_WERR_* code with the reason in why[cap] for the caller to send as
  * ERROR(cmd->corr); chan_publish may also return CHAN_PARK, and
- * chan_subscribe when its OK waits for the cluster's peers.
+ * chan_subscribe when its OK waits for the cluster's peers.  A publish to
+ * a durable queue that chan_publish takes is staged: it is queued, or
+ * refused, by chan_stage_flush.
  */
 int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap);
 /*
@@ -1210,7 +1234,14 @@ void chan_publish_sys(broker *b, const char *topic, const char *text);
 int chan_relay_consume(broker *b, client *c, channel *ch, uint32_t window);
 /* Removes a subscription (queue: its unacked messages go back). */
 void chan_sub_remove(broker *b, sub *s);
-/* Drops every ticket and waiter of c (client going away). */
+/* Writes the staged durable publishes (chan_publish stages them) and
+ * queues them in order, or refuses each when the write failed. */
+void chan_stage_flush(broker *b);
+/* Before a record of c: writes the stage unless cmd is one more PUBLISH
+ * of c to the staged queue. */
+void chan_stage_check(broker *b, const client *c, const ps__cmd *cmd);
+/* Drops every ticket and waiter of c (client going away); its staged
+ * publishes are written first. */
 void chan_client_gone(broker *b, client *c);
 void chan_free_all(broker *b);
 /* Run-time administration (admin.c's create, delete, purge, retained):
@@ -1231,9 +1262,20 @@ size_t chan_retained_clear(broker *b, channel *ch, const char *pattern, size_t p
 
 /* True when the queue holds max_queued messages. */
 int queue_full(const channel *ch);
-/* Takes a published message; returns it, or NULL with a PS_WERR_* code
- * in *code and the reason in why[cap]. */
+/* Takes a published message (a durable queue's record written, alone);
+ * returns it, or NULL with a PS_WERR_* code in *code and the reason in
+ * why[cap]. */
 qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, size_t cap);
+/* A published message for durable queue ch whose record is staged in its
+ * store (store_stage: *end is where the record will end), held by ch but
+ * not queued until queue_unstage; NULL as queue_push. */
+qmsg *queue_stage(channel *ch, const ps__cmd *cmd, uint64_t *end, uint16_t *code, char *why,
+                  size_t cap);
+/* Writes the records staged in ch's store: 0, or -1 with the reason every
+ * staged message is refused for in why[cap] (code PS_WERR_FULL). */
+int queue_write(channel *ch, char *why, size_t cap);
+/* After queue_write: queues a staged message (written 1) or frees it (0). */
+void queue_unstage(channel *ch, qmsg *qm, int written);
 /* Hands waiting messages to consumers with room. */
 void queue_dispatch(broker *b, channel *ch);
 /* ACK of a queue ticket. */
@@ -1434,13 +1476,25 @@ void store_remove(store **st);
 /* The highest channel sequence number its log held at start, acknowledged
  * messages included (0 when none had one). */
 uint64_t store_last_seq(const store *st);
-/* Writes qm's record now (synced at the end of the turn); 0 or -1 with
- * errno (ENOSPC: the disk is full, the message is not in the store). */
-int store_append(store *st, qmsg *qm);
+/* Puts qm's record after those staged before it, to be written by
+ * store_write, and numbers qm (sid); *end is where the record will end in
+ * the active segment (for store_confirm).  0 or -1 with errno (the store
+ * refuses publishes, ENOMEM). */
+int store_stage(store *st, qmsg *qm, uint64_t *end);
+/* True when the staged records are many bytes enough to be written now. */
+int store_stage_full(const store *st);
+/* Writes every staged record (and the turn's acks) with one write(2),
+ * synced at the end of the turn; then each staged message must be kept
+ * (store_keep) or, on -1, refused.  0 or -1 with errno (ENOSPC: the disk
+ * is full, none of the staged messages is in the store). */
+int store_write(store *st);
+/* Counts a message whose record store_write wrote as held by its segment. */
+void store_keep(store *st, qmsg *qm);
 /* Writes the acknowledgement of qm; frees segments no longer needed. */
 void store_ack(store *st, qmsg *qm);
-/* Sends OK(corr) to c once everything appended so far is on disk. */
-int store_confirm(store *st, client *c, uint64_t corr);
+/* Sends OK(corr) to c once the active segment is on disk up to end (a
+ * written record's end, from store_stage).  0, or -1 on ENOMEM. */
+int store_confirm(store *st, client *c, uint64_t corr, uint64_t end);
 /* Forgets c in waiting confirms (it went away). */
 void store_client_gone(broker *b, client *c);
 /* Writes the turn's records and starts or does the syncs (a turn job). */

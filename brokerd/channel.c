@@ -430,6 +430,108 @@ static void note(client *c, const channel *ch, uint8_t notes)
     c->notes |= notes;
 }
 
+/* What a queue does with a message s->qm it took, now queued, from c:
+ * counts it, confirms it (on a durable queue once its record, ending at
+ * s->end, is on disk: store.c sends it then), waits for its ack (SYNC)
+ * and notes it.  Dispatching it is the caller's. */
+static void queue_accepted(broker *b, client *c, channel *ch, const staged *s)
+{
+    count_in(b, ch, s->qm->len);
+    if (s->flags & PS_WIRE_CONFIRM) {
+        if (!ch->store)
+            out_ok(b, c, s->corr, 0);
+        else if (store_confirm(ch->store, c, s->corr, s->end) < 0)
+            out_error(b, c, s->corr, PS_WERR_LIMIT, "out of memory");
+    }
+    if (s->flags & PS_WIRE_SYNC) {
+        pending *pd = pending_new(b, c, s->corr, 0, s->timeout_ms);
+        if (pd) {
+            pd->expected = 1;
+            pd->qm = s->qm;
+            s->qm->sync = pd;
+        }
+    }
+    note(c, ch, s->notes); /* a queue keeps it for a consumer: it reaches somebody */
+}
+
+/*
+ * Staging: the durable publishes of a client's frame are written with one
+ * write(2), not one each.  chan_publish stages each (stage_publish: its
+ * record goes into the store's buffer, its message is held by the queue,
+ * counted against max_queued, but not queued), and chan_stage_flush
+ * writes them all, then queues and answers them in the order read, or,
+ * when the write failed, refuses every one of them as a lone publish is
+ * refused: a message is still in the file before anyone can see it.
+ * client.c flushes at the end of each frame and before any record but one
+ * more PUBLISH of the same client to the same queue (and before it answers
+ * a refusal or parks): nothing else (another client, an ACK, a timer, the
+ * end of the turn) ever sees a staged message, and the publisher's
+ * answers keep their order.  The stage also ends at once when the store's
+ * buffer holds STAGE_MAX bytes (so it is bounded) and with a SYNC
+ * publish (so that the next one's pending_refusal counts its waiter).
+ */
+static uint16_t stage_publish(broker *b, client *c, channel *ch, const ps__cmd *cmd,
+                              uint8_t notes, char *why, size_t cap)
+{
+    chan_stage *sg = &b->stage;
+    if (sg->n && (sg->ch != ch || sg->c != c))
+        chan_stage_flush(b);
+    if (sg->n == sg->cap) {
+        size_t ncap = sg->cap ? 2 * sg->cap : 256;
+        staged *v = realloc(sg->v, ncap * sizeof *v);
+        if (!v) {
+            snprintf(why, cap, "queue '%s': out of memory", ch->name);
+            return PS_WERR_FULL;
+        }
+        sg->v = v;
+        sg->cap = ncap;
+    }
+    uint16_t code;
+    uint64_t end;
+    qmsg *qm = queue_stage(ch, cmd, &end, &code, why, cap);
+    if (!qm)
+        return code;
+    sg->ch = ch;
+    sg->c = c;
+    sg->v[sg->n++] = (staged){.qm = qm, .corr = cmd->corr, .end = end,
+                              .timeout_ms = cmd->timeout_ms, .flags = cmd->flags,
+                              .notes = notes};
+    if ((cmd->flags & PS_WIRE_SYNC) || store_stage_full(ch->store))
+        chan_stage_flush(b);
+    return 0;
+}
+
+void chan_stage_flush(broker *b)
+{
+    chan_stage *sg = &b->stage;
+    size_t n = sg->n;
+    if (!n)
+        return;
+    channel *ch = sg->ch;
+    client *c = sg->c;
+    sg->n = 0;
+    char why[PS_WIRE_NAME_MAX + 128];
+    int written = queue_write(ch, why, sizeof why) == 0;
+    for (size_t i = 0; i < n; i++) {
+        queue_unstage(ch, sg->v[i].qm, written);
+        if (written)
+            queue_accepted(b, c, ch, &sg->v[i]);
+        else
+            out_error(b, c, sg->v[i].corr, PS_WERR_FULL, "%s", why);
+    }
+    if (written)
+        queue_dispatch(b, ch);
+}
+
+void chan_stage_check(broker *b, const client *c, const ps__cmd *cmd)
+{
+    const chan_stage *sg = &b->stage;
+    if (sg->n && (cmd->cmd != PS_CMD_PUBLISH || sg->c != c ||
+                  cmd->channel.len != sg->ch->name_len ||
+                  memcmp(cmd->channel.ptr, sg->ch->name, sg->ch->name_len)))
+        chan_stage_flush(b);
+}
+
 int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap)
 {
     uint16_t code;
@@ -483,28 +585,15 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
             c->park_why = PARK_QUEUE;
             return CHAN_PARK;
         }
+        if (ch->store)
+            return stage_publish(b, c, ch, cmd, notes, why, cap);
         qmsg *qm = queue_push(ch, cmd, &code, why, cap);
         if (!qm)
             return code;
-        count_in(b, ch, cmd->data.len);
-        if (cmd->flags & PS_WIRE_CONFIRM) {
-            /* On a durable queue the confirm waits until the record is on
-             * disk: store.c sends it then. */
-            if (!ch->store)
-                out_ok(b, c, cmd->corr, 0);
-            else if (store_confirm(ch->store, c, cmd->corr) < 0)
-                out_error(b, c, cmd->corr, PS_WERR_LIMIT, "out of memory");
-        }
-        if (cmd->flags & PS_WIRE_SYNC) {
-            pending *pd = pending_new(b, c, cmd->corr, 0, cmd->timeout_ms);
-            if (pd) {
-                pd->expected = 1;
-                pd->qm = qm;
-                qm->sync = pd;
-            }
-        }
+        staged s = {.qm = qm, .corr = cmd->corr, .timeout_ms = cmd->timeout_ms,
+                    .flags = cmd->flags, .notes = notes};
+        queue_accepted(b, c, ch, &s);
         queue_dispatch(b, ch);
-        note(c, ch, notes); /* a queue keeps it for a consumer: it reaches somebody */
         return 0;
     }
     /* A retained value waits for later subscribers: it reaches somebody. */
@@ -944,6 +1033,8 @@ void chan_ack(broker *b, client *c, uint64_t tag)
 
 void chan_client_gone(broker *b, client *c)
 {
+    if (b->stage.n && b->stage.c == c)
+        chan_stage_flush(b); /* taken before c went: queued, and its waits dropped below */
     c->msg_ch = NULL; /* a new session is judged anew */
     store_client_gone(b, c);
     replq_client_gone(b, c);
@@ -1089,6 +1180,8 @@ void chan_reply(broker *b, client *c, const ps__cmd *cmd)
 
 void chan_free_all(broker *b)
 {
+    free(b->stage.v); /* empty: every frame's stage was written before it ended */
+    b->stage = (chan_stage){0};
     pending_free_all(b);
     channel *ch;
     while ((ch = SLIST_FIRST(&b->channels))) {

@@ -192,6 +192,7 @@ static int client_record(broker *b, client *c, ps__cmd *cmd)
     char why[2 * PS_WIRE_NAME_MAX + 192]; /* a refusal may name a channel twice */
     int code = 0;
     why[0] = '\0';
+    chan_stage_check(b, c, cmd); /* the staged publishes come first (channel.c) */
     switch (cmd->cmd) {
     case PS_CMD_BYE:
         client_forget(b, c, "said BYE");
@@ -218,8 +219,10 @@ static int client_record(broker *b, client *c, ps__cmd *cmd)
         if (code != LINK_LOCAL)
             break;
         code = chan_publish(b, c, cmd, why, sizeof why);
-        if (code == CHAN_PARK)
+        if (code == CHAN_PARK) {
+            chan_stage_flush(b); /* what was staged before it is not parked */
             return 1;
+        }
         break;
     case PS_CMD_PUBLISH_BATCH:
         return client_batch(b, c, cmd);
@@ -256,8 +259,10 @@ static int client_record(broker *b, client *c, ps__cmd *cmd)
                   ps__wire_cmd_name(cmd->cmd));
         break;
     }
-    if (code)
+    if (code) {
+        chan_stage_flush(b); /* answers in the order of their records */
         out_error(b, c, cmd->corr, (uint16_t)code, "%s", why);
+    }
     return 0;
 }
 
@@ -381,6 +386,7 @@ static int client_unpark(broker *b)
             }
             done = (size_t)(r.pos - base);
         }
+        chan_stage_flush(b); /* the parked publishes it took, as at a frame's end */
         if (done && !c->dead) {
             /* The handled front is dropped by an offset, and the rest moved
              * down only once it is no larger than what was handled: each
@@ -415,9 +421,11 @@ static int over_bound(const broker *b, const client *c)
 /* Handles every record of one frame from identity ident on router sock;
  * user is the frame's ZAP user id (NULL without security), peer its
  * source address ("" when unknown), fd the connection it came on
- * (ZMQ_SRCFD).  Returns 1 when the sender is (now) over_bound. */
-static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
-                        const char *peer, int fd, const void *data, size_t size)
+ * (ZMQ_SRCFD).  Returns the client, or NULL when it has nothing more to
+ * read (none, gone or cut off). */
+static client *frame_records(broker *b, void *sock, const void *ident, size_t ilen,
+                             const char *user, const char *peer, int fd, const void *data,
+                             size_t size)
 {
     client *c = client_find(b, sock, ident, ilen);
     if (c && (c->fd != fd || !auth_same_user(c, user))) {
@@ -442,6 +450,7 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
         size_t rec_len = (size_t)(r.pos - rec);
         rec = r.pos;
         if (cmd.cmd == PS_CMD_HELLO) {
+            chan_stage_flush(b); /* the old session's publishes stand */
             c = client_hello(b, c, sock, ident, ilen, user, peer, &cmd);
             if (c)
                 c->fd = fd;
@@ -452,10 +461,10 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
         if (!c) {
             out_direct_error(sock, ident, ilen, PS_WERR_SESSION,
                               "unknown session: send HELLO first");
-            return 0;
+            return NULL;
         }
         if (c->dead || c->cut)
-            return 0; /* records after BYE, or past its bound, have nobody to serve */
+            return NULL; /* records after BYE, or past its bound, have nobody to serve */
         if (client_parked(c) && park_record(b, c, &cmd, this_rec, rec_len))
             continue;
         if (client_record(b, c, &cmd))
@@ -467,9 +476,21 @@ static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, c
             if (!c->warned_malformed++)
                 log_debug("client %llu: malformed frame of %zu bytes dropped",
                           (unsigned long long)c->num, size);
+            chan_stage_flush(b); /* answers in the order of their records */
             out_error(b, c, 0, PS_WERR_PROTOCOL, "malformed command");
         }
     }
+    return c;
+}
+
+/* Handles one frame (frame_records), then writes the durable publishes
+ * it staged, with one write(2) (channel.c), before anything else is read
+ * or done.  Returns 1 when the sender is (now) over_bound. */
+static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
+                        const char *peer, int fd, const void *data, size_t size)
+{
+    client *c = frame_records(b, sock, ident, ilen, user, peer, fd, data, size);
+    chan_stage_flush(b);
     return over_bound(b, c);
 }
 

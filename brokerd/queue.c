@@ -9,9 +9,12 @@
  * the front of the queue marked REDELIVERED.  Delivery is thus
  * at-least-once, and one publisher's messages reach a single consumer in
  * the order sent.  A durable queue also writes each message and each
- * acknowledgement to its store (store.c), which gives them back at start
- * through queue_restore, the recovery callback the channel opens its
- * store with (so the store never calls up into the queue).  In a cluster,
+ * acknowledgement to its store (store.c): a message is staged
+ * (queue_stage), held (counted against max_queued) but not queued, until
+ * the write of its record (queue_write) succeeds (queue_unstage).  The
+ * store gives them back at start through queue_restore, the recovery
+ * callback the channel opens its store with (so the store never calls up
+ * into the queue).  In a cluster,
  * a queue whose home is another node holds here only what the home lent
  * this node for its consumers (queue_relay_in): never stored, and its ACK
  * or its return goes to the home through the relay hook.
@@ -66,12 +69,14 @@ static qmsg *queue_link(channel *ch, qmsg *qm)
 
 int queue_full(const channel *ch)
 {
-    return (long)(ch->n_queued + ch->n_unacked) >= ch->max_queued;
+    return (long)(ch->n_queued + ch->n_unacked + ch->n_staged) >= ch->max_queued;
 }
 
-qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, size_t cap)
+/* The checks of a publish to ch, and a copy of its message numbered after
+ * the messages staged before it; NULL with *code and why as queue_push. */
+static qmsg *queue_take(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, size_t cap)
 {
-    size_t held = ch->n_queued + ch->n_unacked;
+    size_t held = ch->n_queued + ch->n_unacked + ch->n_staged;
     *code = PS_WERR_FULL;
     if (ch->durable && !ch->store) {
         snprintf(why, cap, "durable queue '%s' has no store on disk (see the broker's log)",
@@ -87,12 +92,71 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
         snprintf(why, cap, "queue '%s': out of memory", ch->name);
         return NULL;
     }
-    qm->seq = ch->seq + 1; /* taken below, once stored: the store keeps it */
-    if (ch->store && store_append(ch->store, qm) < 0) {
-        snprintf(why, cap, "durable queue '%s' cannot store: %s", ch->name, strerror(errno));
+    /* Taken (ch->seq) only once stored: the store's record keeps it. */
+    qm->seq = ch->seq + ch->n_staged + 1;
+    return qm;
+}
+
+/* Why the store of ch refused a message, with errno err. */
+static void store_refusal(const channel *ch, int err, char *why, size_t cap)
+{
+    snprintf(why, cap, "durable queue '%s' cannot store: %s", ch->name, strerror(err));
+}
+
+qmsg *queue_stage(channel *ch, const ps__cmd *cmd, uint64_t *end, uint16_t *code, char *why,
+                  size_t cap)
+{
+    qmsg *qm = queue_take(ch, cmd, code, why, cap);
+    if (!qm)
+        return NULL;
+    if (store_stage(ch->store, qm, end) < 0) {
+        store_refusal(ch, errno, why, cap);
         qmsg_free(qm);
         return NULL;
     }
+    ch->n_staged++;
+    *code = 0;
+    return qm;
+}
+
+int queue_write(channel *ch, char *why, size_t cap)
+{
+    if (store_write(ch->store) == 0)
+        return 0;
+    store_refusal(ch, errno, why, cap);
+    return -1;
+}
+
+void queue_unstage(channel *ch, qmsg *qm, int written)
+{
+    ch->n_staged--;
+    if (!written) {
+        qmsg_free(qm);
+        return;
+    }
+    store_keep(ch->store, qm);
+    ch->seq = qm->seq;
+    queue_link(ch, qm);
+}
+
+qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, size_t cap)
+{
+    uint64_t end;
+    if (ch->store) {
+        /* Alone: staged, written and queued at once. */
+        qmsg *qm = queue_stage(ch, cmd, &end, code, why, cap);
+        if (qm && queue_write(ch, why, cap) < 0) {
+            queue_unstage(ch, qm, 0);
+            *code = PS_WERR_FULL;
+            return NULL;
+        }
+        if (qm)
+            queue_unstage(ch, qm, 1);
+        return qm;
+    }
+    qmsg *qm = queue_take(ch, cmd, code, why, cap);
+    if (!qm)
+        return NULL;
     *code = 0;
     ch->seq = qm->seq;
     return queue_link(ch, qm);

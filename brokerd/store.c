@@ -19,17 +19,22 @@
  * it hold, still read (its messages are numbered afresh).  A store written
  * with SMSG records cannot be read by a broker older than them: it sees an
  * unknown record type and sets the rest aside.
- * A message's record is written (not yet synced) when it is queued, so a
- * write the disk refuses refuses the message itself: nothing is delivered
- * that is not in the file.  A full disk refuses publishes, logged once,
- * until a write succeeds again; acks gather and go out at the end of the
- * turn (one lost to a full disk means a redelivery after a restart, never
- * a loss).  Publisher confirms are sent only once their record is on
- * disk.  With fsync "always" the loop syncs at the end of the turn
- * itself; with "batch" a worker thread syncs while the loop goes on, and
- * every confirm that arrived meanwhile rides on the next sync (group
- * commit); the worker reports back through an
- * eventfd the loop polls.  The oldest segment is deleted once all its
+ * A message's record is written (not yet synced) before it is queued, so
+ * a write the disk refuses refuses the message itself: nothing is
+ * delivered that is not in the file.  The records of a run of publishes
+ * (those of one client's frame, channel.c) are staged: store_stage puts
+ * each into the buffer of the turn, store_write writes them all with one
+ * write(2), and only then are their messages queued (store_keep), or, when
+ * the write failed, all of them refused; at most STAGE_MAX bytes wait so.
+ * A full disk refuses publishes, logged once, until a write succeeds
+ * again; acks gather and go out at the end of the turn (one lost to a
+ * full disk means a redelivery after a restart, never a loss).  Publisher
+ * confirms are sent only once their record is on disk (store_confirm is
+ * given where it ends).  With fsync "always" the loop syncs at the end
+ * of the turn itself; with "batch" a worker thread syncs while the loop
+ * goes on, and every confirm that arrived meanwhile rides on the next
+ * sync (group commit); the worker reports back through an eventfd the
+ * loop polls.  The oldest segment is deleted once all its
  * messages are acknowledged (never a newer one first: its ACK records may
  * still be needed).  At recovery a record that is cut short at the end of
  * the last segment is a torn write and is cut off (its bytes kept aside,
@@ -68,6 +73,8 @@
 #define REC_ACK 2              /* its acknowledgement */
 #define REC_SMSG 3             /* a queued message with its channel sequence number */
 #define SEG_MAX (64u << 20)    /* bytes per segment before a new one starts */
+#define STAGE_MAX (256u << 10) /* bytes in wbuf past which staged records are written: what
+                                * waits unqueued stays bounded */
 #define SEG_NAME 32            /* room for a segment's file name */
 
 /* One segment file, oldest first. */
@@ -101,6 +108,7 @@ struct store {
     uint64_t synced;           /* ... of which known to be on disk */
     int syncing;               /* the worker has a job or an answer of this store */
     ps__buf wbuf;              /* records of this turn, not yet written */
+    uint64_t staged;           /* SMSG records in wbuf not yet written: ids next_id on */
     STAILQ_HEAD(, segment) segs; /* segments, oldest first; the last is active */
     segment *active;           /* that last segment, the one appended to */
     uint64_t next_id;          /* id of the next record */
@@ -758,7 +766,7 @@ static void fail_store(store *st, int err);
 /*
  * Writes what wbuf holds.  A write the disk has no room for is taken back
  * whole (the file is cut to where it was), so the caller can refuse its
- * message, and the store goes on: the first such write is logged, and so
+ * messages, and the store goes on: the first such write is logged, and so
  * is the return of space.  Any other error fails the store.  0, or -1 with
  * errno.
  */
@@ -793,20 +801,42 @@ static int write_records(store *st)
     return 0;
 }
 
-int store_append(store *st, qmsg *qm)
+int store_stage(store *st, qmsg *qm, uint64_t *end)
 {
     if (st->failed || dir_gone(st)) {
         errno = st->failed;
         return -1;
     }
-    uint64_t id = st->next_id;
-    if (append(st, REC_SMSG, id, qm) < 0 || write_records(st) < 0)
+    uint64_t id = st->next_id + st->staged;
+    if (append(st, REC_SMSG, id, qm) < 0)
         return -1;
-    st->next_id++;
+    st->staged++;
     qm->sid = id;
+    /* Nothing is written or rolled over before store_write, so this is
+     * where the record will end in the active segment. */
+    *end = st->written + st->wbuf.len;
+    return 0;
+}
+
+int store_stage_full(const store *st)
+{
+    return st->wbuf.len >= STAGE_MAX;
+}
+
+int store_write(store *st)
+{
+    uint64_t n = st->staged;
+    st->staged = 0;
+    if (write_records(st) < 0)
+        return -1; /* the ids of the staged records are given again */
+    st->next_id += n;
+    return 0;
+}
+
+void store_keep(store *st, qmsg *qm)
+{
     qm->seg = st->active;
     st->active->live++;
-    return 0;
 }
 
 void store_ack(store *st, qmsg *qm)
@@ -823,14 +853,14 @@ void store_ack(store *st, qmsg *qm)
     reclaim(st);
 }
 
-int store_confirm(store *st, client *c, uint64_t corr)
+int store_confirm(store *st, client *c, uint64_t corr, uint64_t end)
 {
     confirm *cf = calloc(1, sizeof *cf);
     if (!cf)
         return -1;
     cf->cl = c;
     cf->corr = corr;
-    cf->off = st->written + st->wbuf.len;
+    cf->off = end;
     STAILQ_INSERT_TAIL(&st->cfs, cf, link);
     return 0;
 }
@@ -896,7 +926,8 @@ static void turn_end(store *st)
     if (st->failed || st->fd < 0)
         return;
     /* The acks of the turn; on a full disk they are dropped, and the
-     * messages' records written before still need their sync. */
+     * messages' records written before still need their sync.  No record
+     * is staged here: channel.c writes its stage before its frame ends. */
     if (write_records(st) < 0 && st->failed)
         return;
     if (STAILQ_EMPTY(&st->cfs) || st->synced >= st->written) {
