@@ -119,7 +119,7 @@ PS_EXPORT int ps_opts_set_str(ps_opts *o, int opt, const char *value);
  * The first ps_connect of a process asks glibc to keep up to 8 MiB of free
  * heap and to take blocks below 4 MiB from the heap (mallopt
  * M_TRIM_THRESHOLD, M_MMAP_THRESHOLD): a client's buffers are bounded
- * (2 MiB to send, 4 MiB received), and a heap given back and faulted in
+ * (1 MiB to send, 512 KiB received), and a heap given back and faulted in
  * again after every burst cost a stream two thirds of its speed.  A
  * program that tunes malloc itself keeps its choice: PUBSUB_HEAP=system,
  * GLIBC_TUNABLES naming a glibc.malloc tunable, or MALLOC_TRIM_THRESHOLD_,
