@@ -42,8 +42,8 @@ steady=$(faults PUBSUB_HEAP=library)
 [ "$steady" != failed ] || fail "pbench did not carry every message"
 echo "page faults of publisher and subscriber for $N messages: $steady"
 # A million 64-byte messages are ~24,000 pages of payload alone; the
-# steady heap faults 11,000-16,000 times in all (start-up and first
-# touches of the bounded buffers), the breathing one 40,000 (bounded
+# steady heap faults about 4,000 times in all (start-up and first
+# touches of the bounded buffers), the breathing one 22,000 (bounded
 # buffers, malloc left alone) to 62,000 (the code before).
 [ "$steady" -lt 25000 ] || fail "$steady page faults for $N messages: the heap breathes"
 # PUBSUB_HEAP=system leaves malloc as the program set it (here: glibc's
