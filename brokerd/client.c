@@ -325,6 +325,13 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
                       (int)cmd->channel.len, cmd->channel.ptr);
         return 1;
     }
+    if (c->parked_off && c->parked.len + len > bound) {
+        /* The handled front goes before the buffer grows past the bound,
+         * so that the backlog's memory stays within it. */
+        memmove(c->parked.data, c->parked.data + c->parked_off, client_parked(c));
+        c->parked.len -= c->parked_off;
+        c->parked_off = 0;
+    }
     if ((batch ? ps__wire_put(&c->parked, cmd) : ps__buf_append(&c->parked, rec, len)) < 0) {
         out_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
         return 1;

@@ -143,7 +143,16 @@ qmsg *queue_push(channel *ch, const ps__cmd *cmd, uint16_t *code, char *why, siz
 {
     uint64_t end;
     if (ch->store) {
-        /* Alone: staged, written and queued at once. */
+        /* Alone: staged, written and queued at once.  Never beside a
+         * stage of chan_publish's (every frame and unpark writes its
+         * stage before anything else runs): the write would take those
+         * records along, and a refusal would drop them. */
+        if (ch->n_staged) {
+            snprintf(why, cap, "durable queue '%s': a publish while others wait for their write",
+                     ch->name);
+            *code = PS_WERR_LIMIT;
+            return NULL;
+        }
         qmsg *qm = queue_stage(ch, cmd, &end, code, why, cap);
         if (qm && queue_write(ch, why, cap) < 0) {
             queue_unstage(ch, qm, 0);

@@ -25,7 +25,8 @@
  * (those of one client's frame, channel.c) are staged: store_stage puts
  * each into the buffer of the turn, store_write writes them all with one
  * write(2), and only then are their messages queued (store_keep), or, when
- * the write failed, all of them refused; at most STAGE_MAX bytes wait so.
+ * the write failed, all of them refused; about STAGE_MAX bytes wait so at
+ * most (the record that crosses it, up to a message's size, more).
  * A full disk refuses publishes, logged once, until a write succeeds
  * again; acks gather and go out at the end of the turn (one lost to a
  * full disk means a redelivery after a restart, never a loss).  Publisher

@@ -35,7 +35,9 @@
  * descriptor that the sleeping thread waits on.
  */
 #include <errno.h>
+#ifdef __GLIBC__
 #include <malloc.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -784,7 +786,7 @@ static char *dup_opt(const char *s, int *failed)
  * application that tunes glibc's malloc itself keeps its own choice: with
  * PUBSUB_HEAP=system, or GLIBC_TUNABLES naming a malloc tunable, or the
  * MALLOC_*_ variables, nothing is changed, and a mallopt of its own after
- * ps_connect wins.
+ * ps_connect wins (one before it is replaced: glibc cannot be asked).
  */
 static void steady_heap(void)
 {

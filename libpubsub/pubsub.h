@@ -120,11 +120,14 @@ PS_EXPORT int ps_opts_set_str(ps_opts *o, int opt, const char *value);
  * heap and to take blocks below 4 MiB from the heap (mallopt
  * M_TRIM_THRESHOLD, M_MMAP_THRESHOLD): a client's buffers are bounded
  * (1 MiB to send, 512 KiB received), and a heap given back and faulted in
- * again after every burst cost a stream two thirds of its speed.  A
- * program that tunes malloc itself keeps its choice: PUBSUB_HEAP=system,
+ * again after every burst cost a stream two thirds of its speed.  These
+ * apply to every malloc arena of the process (glibc makes up to eight per
+ * core for its threads): each may keep up to 8 MiB free.  The settings of
+ * a mallopt the program made before its first ps_connect are replaced.  A
+ * program that tunes malloc itself keeps its choice with PUBSUB_HEAP=system,
  * GLIBC_TUNABLES naming a glibc.malloc tunable, or MALLOC_TRIM_THRESHOLD_,
- * MALLOC_MMAP_THRESHOLD_ or MALLOC_TOP_PAD_ in the environment leave malloc
- * alone, and its own mallopt after ps_connect wins.
+ * MALLOC_MMAP_THRESHOLD_ or MALLOC_TOP_PAD_ in the environment (malloc is
+ * then left alone), or by its own mallopt after ps_connect.
  */
 PS_EXPORT ps_client *ps_connect(const char *endpoint, const ps_opts *opts);
 

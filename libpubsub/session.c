@@ -18,9 +18,12 @@
 #define OUT_MAX PS_LIB_OUT_MAX    /* bytes the application may queue before it blocks */
 #define RQ_HIGH PS_LIB_RQ_HIGH    /* received bytes waiting for ps_recv before we stop reading */
 #define RQ_LOW (RQ_HIGH / 4)      /* ... and start reading again */
+#define RQ_HARD (64u << 20)       /* ... the high mark while a call waits for an answer */
 #define MSG_COST 64               /* bytes a message counts in rq_bytes beyond its payload */
 #define DEFAULT_MAX_SIZE 1048576u /* max_message_size until the broker said otherwise */
 #define SILENT "the broker fell silent" /* why a session is lost to the heartbeat timeout */
+
+static int rq_over(const ps__session *s);
 
 static char *dup_slice(const ps__slice *s)
 {
@@ -351,6 +354,10 @@ int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
     } else if (cmd->cmd == PS_CMD_PUBLISH) {
         s->plain_queued++;
     }
+    if (s->paused && !rq_over(s)) {
+        s->paused = 0;
+        s->fx |= PS_FX_SEND; /* its answer may be behind what waits unread */
+    }
     return 0;
 }
 
@@ -367,9 +374,10 @@ int ps__session_take(ps__session *s)
     /* The two buffers take turns and keep their memory, up to the bound of
      * the send queue: giving it back after every burst made the heap
      * shrink and grow again, a page fault for every 4 KiB (see
-     * PS_LIB_HEAP_KEEP).  Only a single record larger than the bound is
-     * not kept. */
-    if (s->out.cap > OUT_MAX)
+     * PS_LIB_HEAP_KEEP).  The record that fills the queue may double a
+     * buffer past the bound (reserve grows by powers of two), so up to
+     * twice it is kept; only a larger single record's room is not. */
+    if (s->out.cap > 2 * OUT_MAX)
         ps__buf_free(&s->out);
     if (s->out_max_op > s->sent_max_op)
         s->sent_max_op = s->out_max_op;
@@ -609,13 +617,27 @@ done:
     o->done = 1;
 }
 
+/*
+ * Whether the received messages are too many to read on.  An answer that
+ * a call waits for (an op, a confirm) may sit behind them in the stream,
+ * and the thread waiting may be the one that would call ps_recv: while
+ * one waits, reading goes on up to RQ_HARD, the bound of old, so that
+ * the answer arrives (a ps_flush behind 4,000 unread messages waited
+ * for its timeout at RQ_HIGH).
+ */
+static int rq_over(const ps__session *s)
+{
+    size_t high = LIST_EMPTY(&s->ops) && !s->unconfirmed ? RQ_HIGH : RQ_HARD;
+    return s->rq_bytes > high;
+}
+
 static void rq_push(ps__session *s, ps_msg *m)
 {
     if (STAILQ_EMPTY(&s->rq))
         s->fx |= PS_FX_RECV;
     STAILQ_INSERT_TAIL(&s->rq, m, link);
     s->rq_bytes += m->size + MSG_COST;
-    if (s->rq_bytes > RQ_HIGH)
+    if (rq_over(s))
         s->paused = 1;
 }
 
