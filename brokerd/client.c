@@ -266,6 +266,17 @@ static int client_record(broker *b, client *c, ps__cmd *cmd)
     return 0;
 }
 
+/* Drops the handled front of c's parked records (parked_off), moving the
+ * rest down. */
+static void park_compact(client *c)
+{
+    if (!c->parked_off)
+        return;
+    memmove(c->parked.data, c->parked.data + c->parked_off, client_parked(c));
+    c->parked.len -= c->parked_off;
+    c->parked_off = 0;
+}
+
 /* The bytes a client may have parked before the broker acts (park_record). */
 static size_t park_bound(const broker *b)
 {
@@ -325,13 +336,8 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
                       (int)cmd->channel.len, cmd->channel.ptr);
         return 1;
     }
-    if (c->parked_off && c->parked.len + len > bound) {
-        /* The handled front goes before the buffer grows past the bound,
-         * so that the backlog's memory stays within it. */
-        memmove(c->parked.data, c->parked.data + c->parked_off, client_parked(c));
-        c->parked.len -= c->parked_off;
-        c->parked_off = 0;
-    }
+    if (c->parked.len + len > bound)
+        park_compact(c); /* the buffer does not grow past the bound for handled bytes */
     if ((batch ? ps__wire_put(&c->parked, cmd) : ps__buf_append(&c->parked, rec, len)) < 0) {
         out_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
         return 1;
@@ -399,11 +405,8 @@ static int client_unpark(broker *b)
              * down only once it is no larger than what was handled: each
              * parked byte is moved about once at most. */
             c->parked_off += done;
-            if (c->parked_off >= client_parked(c)) {
-                memmove(c->parked.data, c->parked.data + c->parked_off, client_parked(c));
-                c->parked.len -= c->parked_off;
-                c->parked_off = 0;
-            }
+            if (c->parked_off >= client_parked(c))
+                park_compact(c);
         }
         if (c->dead || !client_parked(c)) {
             c->parked_off = 0;

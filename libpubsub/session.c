@@ -23,7 +23,19 @@
 #define DEFAULT_MAX_SIZE 1048576u /* max_message_size until the broker said otherwise */
 #define SILENT "the broker fell silent" /* why a session is lost to the heartbeat timeout */
 
-static int rq_over(const ps__session *s);
+/*
+ * Whether the received messages are too many to read on.  An answer that
+ * a call waits for (an op, a confirm) may sit behind them in the stream,
+ * and the thread waiting may be the one that would call ps_recv: while
+ * one waits, reading goes on up to RQ_HARD, the bound of old, so that
+ * the answer arrives (a ps_flush behind 4,000 unread messages waited
+ * for its timeout at RQ_HIGH).
+ */
+static int rq_over(const ps__session *s)
+{
+    size_t high = LIST_EMPTY(&s->ops) && !s->unconfirmed ? RQ_HIGH : RQ_HARD;
+    return s->rq_bytes > high;
+}
 
 static char *dup_slice(const ps__slice *s)
 {
@@ -615,20 +627,6 @@ static void op_succeeded(ps__session *s, ps__op *o)
     }
 done:
     o->done = 1;
-}
-
-/*
- * Whether the received messages are too many to read on.  An answer that
- * a call waits for (an op, a confirm) may sit behind them in the stream,
- * and the thread waiting may be the one that would call ps_recv: while
- * one waits, reading goes on up to RQ_HARD, the bound of old, so that
- * the answer arrives (a ps_flush behind 4,000 unread messages waited
- * for its timeout at RQ_HIGH).
- */
-static int rq_over(const ps__session *s)
-{
-    size_t high = LIST_EMPTY(&s->ops) && !s->unconfirmed ? RQ_HIGH : RQ_HARD;
-    return s->rq_bytes > high;
 }
 
 static void rq_push(ps__session *s, ps_msg *m)
