@@ -1008,6 +1008,11 @@ void loop_free(loop **l);
  * runs when it has some.  While *hold is non-zero (hold may be NULL) it
  * is not polled.  0, or -1 (ENOMEM, or LOOP_SOURCES_MAX reached). */
 int loop_watch(loop *l, void *sock, int fd, loop_fn *fn, void *ctx, const int *hold);
+/* Says that only its handler uses the watched ZeroMQ socket sock (a
+ * monitor's PAIR, the ZAP socket), so that the loop need not ask it for
+ * input before each sleep when the handler did not run.  0, or -1
+ * (ENOENT) when sock is not watched. */
+int loop_own(loop *l, void *sock);
 /* Runs fn first in delay_ms, then whenever it says.  0 or -1 (ENOMEM). */
 int loop_timer(loop *l, long delay_ms, loop_timer_fn *fn, void *ctx);
 /* Stops watching the plain fd given to loop_watch (its owner closes it):

@@ -566,7 +566,9 @@ int listen_watch(broker *b)
         return -1;
     /* Before the ROUTERs, so that a connection is known when its HELLO is read. */
     if (loop_watch(b->loop, b->conns->mon[0], -1, conn_events_tcp, b, NULL) < 0 ||
-        (b->conns->mon[1] && loop_watch(b->loop, b->conns->mon[1], -1, conn_events_ipc, b, NULL) < 0) ||
+        loop_own(b->loop, b->conns->mon[0]) < 0 ||
+        (b->conns->mon[1] && (loop_watch(b->loop, b->conns->mon[1], -1, conn_events_ipc, b, NULL) < 0 ||
+                              loop_own(b->loop, b->conns->mon[1]) < 0)) ||
         loop_timer(b->loop, 0, conn_sweep, b) < 0) {
         log_err("cannot set up the event loop: %s", strerror(errno));
         return -1;

@@ -271,7 +271,7 @@ static int wire_loop(broker *b)
     int rc = 0;
     rc |= loop_watch(b->loop, NULL, b->sigfd, read_signals, b, NULL);
     if (b->zap)
-        rc |= loop_watch(b->loop, b->zap, -1, auth_zap, b, NULL);
+        rc |= loop_watch(b->loop, b->zap, -1, auth_zap, b, NULL) | loop_own(b->loop, b->zap);
     rc |= listen_watch(b);
     rc |= loop_watch(b->loop, b->router, -1, router_input, b, &b->throttled);
     if (b->router_ipc)
