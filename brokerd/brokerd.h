@@ -591,6 +591,7 @@ struct client {
     size_t parked_off;     /* bytes at the front of parked already handled (client_unpark) */
     LIST_ENTRY(client) park_link; /* the broker's parked list, while on_park_list */
     int on_park_list;      /* it is on that list */
+    int parked_lately;     /* it parked since the last sweep, which then keeps parked's room */
     int park_why;          /* PARK_*: what the first of its parked records waits for */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
     size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
