@@ -536,6 +536,7 @@ out:
     gateway_close(b);
     link_close(b);
     listen_close(b);
+    ticket_spares_free(b); /* after everything that frees tickets */
     loop_free(&b->loop);
     auth_stop(b);
     if (b->ctx)
