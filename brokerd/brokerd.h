@@ -661,6 +661,18 @@ struct retained {
 };
 
 /* A message held by a queue channel, waiting or delivered unacked (queue.c). */
+/*
+ * A message of a queue and its topic and data are one block, and a freed
+ * block is kept for the next message of its size class (QMSG_GRAIN bytes
+ * each, blocks up to QMSG_CLASSES grains) while its channel keeps fewer
+ * than QMSG_SPARES (queue.c): a busy queue then takes and frees its
+ * blocks without the allocator, whose bins cost more than the rest of a
+ * message's bookkeeping when a backlog comes and goes.
+ */
+#define QMSG_GRAIN 32
+#define QMSG_CLASSES 16
+#define QMSG_SPARES 1024
+
 struct qmsg {
     uint64_t seq;          /* channel sequence number */
     char *topic;           /* topic, NUL-terminated */
@@ -729,6 +741,9 @@ struct channel {
     size_t n_queued;       /* queue: waiting messages */
     size_t n_unacked;      /* queue: delivered, not yet acked */
     size_t n_staged;       /* durable queue: published, record not yet written (queue.c) */
+    qmsg *spare[QMSG_CLASSES]; /* queue: freed message blocks kept for the next messages,
+                            * by size class, linked through their link field (queue.c) */
+    size_t n_spare;        /* queue: blocks in spare */
     SLIST_HEAD(, retained) ret; /* pubsub: retained values */
     size_t n_retained;     /* entries in ret */
     SLIST_ENTRY(channel) hlink; /* name hash chain */
@@ -881,6 +896,8 @@ struct broker {
     int64_t now;           /* monotonic ms of this turn (kept by the loop) */
     uint64_t next_num;     /* next client session number */
     uint64_t next_tag;     /* next delivery tag */
+    SLIST_HEAD(, ticket) spare_tickets; /* freed tickets kept for the next ones (ticket.c) */
+    size_t n_spare_tickets;/* entries in spare_tickets */
     uint64_t next_stamp;   /* next fan-out stamp */
     ps__buf fan_rec;       /* the DELIVER record of the fan-out under way, encoded once
                             * for all its receivers but the first (deliver.c) */
@@ -1434,6 +1451,8 @@ void deliver_tap(broker *b, fanout_hook *fn, void *ctx, int on);
 ticket *ticket_new(broker *b, int kind, client *c, pending *pd);
 ticket *ticket_find(broker *b, uint64_t tag);
 void ticket_free(broker *b, ticket *t);
+/* Frees the tickets ticket_free kept for reuse (shutdown). */
+void ticket_spares_free(broker *b);
 /* A waiter for receipts or replies with a deadline (0 ms: the default; at
  * most max_wait_ms).  The caller checks pending_refusal first; c NULL: a
  * waiter for a peer of the cluster (its origin is set by the caller). */

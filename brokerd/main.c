@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -259,6 +260,65 @@ static long flush(void *ctx)
 }
 
 /*
+ * The heap, set before libzmq starts its I/O thread.  That thread
+ * allocates the frames the main thread reads and frees, and the main
+ * thread the ones it sends: with an arena of its own, and the top of the
+ * heap given back past 128 KiB free, the heaps grew and shrank (brk,
+ * madvise) every few frames, some 3,000 page faults a million messages.
+ * One arena, given back past HEAP_KEEP free, keeps them at a few hundred.
+ * Setting the trim threshold also froze glibc's mmap threshold at 128 KiB,
+ * so every frame or retained value above it (a message near the default
+ * 1 MiB limit) was a fresh mmap: the I/O thread took a page fault for each
+ * 4 KiB it received into it, and the main thread's munmap interrupted the
+ * other core to flush its TLB.  Under the soak's attackers (t0540: 400 MB
+ * of 64 KiB-1 MB frames in 10 s) that was 53,000-66,000 page faults and
+ * 1.6 s of CPU, half the broker's work; with blocks up to HEAP_MMAP_FROM
+ * taken from the arena, 6,000-10,000 and 0.8 s.
+ */
+#define HEAP_KEEP (4 << 20)
+#define HEAP_MMAP_FROM (2 << 20) /* blocks from this size up are mmapped */
+/*
+ * A backlog grows the heap, and each 4 KiB page of it was a page fault:
+ * a queue whose publisher runs ahead of its consumer (pbench's queue run,
+ * a million 64-byte messages) took 50,000-75,000, a third of the main
+ * thread's time in a profile, in the allocator's first write to each new
+ * page.  The heap's growth is therefore asked for in huge pages
+ * (MADV_HUGEPAGE, heap_advise): each growth reaches HEAP_PAD beyond what
+ * is needed, so that most of it is still untouched when the end of the
+ * turn advises it, and is then faulted in 2 MiB at a time.  Where the
+ * kernel gives no huge pages only madvise's call is lost.  What the
+ * allocator keeps at the top when it gives memory back grows by the pad.
+ */
+#define HEAP_PAD (16 << 20)
+#define HEAP_HUGE ((uintptr_t)2 << 20) /* the huge page size advised in */
+static uintptr_t heap_advised; /* the heap below this was advised */
+
+static void heap_setup(void)
+{
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TRIM_THRESHOLD, HEAP_KEEP);
+    mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_FROM);
+    mallopt(M_TOP_PAD, HEAP_PAD);
+    heap_advised = (uintptr_t)sbrk(0);
+}
+
+/* A job of every turn: advises what the heap grew by since the last turn. */
+static long heap_advise(void *ctx)
+{
+    (void)ctx;
+    uintptr_t top = (uintptr_t)sbrk(0);
+    if (top < heap_advised) {
+        heap_advised = top; /* given back: what grows again is advised again */
+    } else if (top - heap_advised >= HEAP_HUGE) {
+        uintptr_t from = (heap_advised + HEAP_HUGE - 1) & ~(HEAP_HUGE - 1);
+        if (top > from)
+            madvise((void *)from, top - from, MADV_HUGEPAGE);
+        heap_advised = top;
+    }
+    return -1;
+}
+
+/*
  * Registers everything the loop runs.  The order of the sources is the
  * order their handlers run in a turn; the order of the jobs matters:
  * durable records go to disk before the turn's output leaves (a confirm
@@ -289,6 +349,7 @@ static int wire_loop(broker *b)
     rc |= repl_group_watch(b);
     rc |= loop_on_turn(b->loop, replq_timers, b);
     rc |= loop_on_turn(b->loop, log_summaries, NULL);
+    rc |= loop_on_turn(b->loop, heap_advise, NULL);
     if (wd)
         rc |= loop_timer(b->loop, 0, ping_watchdog, b);
     rc |= loop_timer(b->loop, 0, refresh_status, b);
@@ -328,31 +389,6 @@ static void fd_limit(long max_clients)
                  "= %ld: raise LimitNOFILE or ulimit -n to at least %llu, or lower max_clients",
                  (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, max_clients,
                  (unsigned long long)need);
-}
-
-/*
- * The heap, set before libzmq starts its I/O thread.  That thread
- * allocates the frames the main thread reads and frees, and the main
- * thread the ones it sends: with an arena of its own, and the top of the
- * heap given back past 128 KiB free, the heaps grew and shrank (brk,
- * madvise) every few frames, some 3,000 page faults a million messages.
- * One arena, given back past HEAP_KEEP free, keeps them at a few hundred.
- * Setting the trim threshold also froze glibc's mmap threshold at 128 KiB,
- * so every frame or retained value above it (a message near the default
- * 1 MiB limit) was a fresh mmap: the I/O thread took a page fault for each
- * 4 KiB it received into it, and the main thread's munmap interrupted the
- * other core to flush its TLB.  Under the soak's attackers (t0540: 400 MB
- * of 64 KiB-1 MB frames in 10 s) that was 53,000-66,000 page faults and
- * 1.6 s of CPU, half the broker's work; with blocks up to HEAP_MMAP_FROM
- * taken from the arena, 6,000-10,000 and 0.8 s.
- */
-#define HEAP_KEEP (4 << 20)
-#define HEAP_MMAP_FROM (2 << 20) /* blocks from this size up are mmapped */
-static void heap_setup(void)
-{
-    mallopt(M_ARENA_MAX, 1);
-    mallopt(M_TRIM_THRESHOLD, HEAP_KEEP);
-    mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_FROM);
 }
 
 int main(int argc, char **argv)
@@ -536,6 +572,7 @@ out:
     gateway_close(b);
     link_close(b);
     listen_close(b);
+    ticket_spares_free(b); /* after everything that frees tickets */
     loop_free(&b->loop);
     auth_stop(b);
     if (b->ctx)

@@ -26,24 +26,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void qmsg_free(qmsg *qm)
+/* The size class of a block of size bytes: its spare list in ch->spare,
+ * QMSG_CLASSES for a block too big to keep. */
+static size_t qmsg_class(size_t size)
+{
+    size_t k = (size + QMSG_GRAIN - 1) / QMSG_GRAIN;
+    return k && k <= QMSG_CLASSES ? k - 1 : QMSG_CLASSES;
+}
+
+/* The bytes of the block of a message whose topic and data are in it. */
+static size_t qmsg_size(size_t tlen, size_t len)
+{
+    return sizeof(qmsg) + tlen + 1 + len;
+}
+
+static void qmsg_free(channel *ch, qmsg *qm)
 {
     /* A published message holds its topic and data in its own block; one
      * the store gave back at start has them apart. */
     if (qm->topic != (char *)(qm + 1)) {
         free(qm->topic);
         free(qm->data);
+        free(qm);
+        return;
     }
-    free(qm);
+    size_t k = qmsg_class(qmsg_size(qm->tlen, qm->len));
+    if (k == QMSG_CLASSES || ch->n_spare >= QMSG_SPARES) {
+        free(qm);
+        return;
+    }
+    qm->link.tqe_next = ch->spare[k];
+    ch->spare[k] = qm;
+    ch->n_spare++;
 }
 
 /* A message holding copies of rec's topic and data, all three in one
- * block (one allocation a message, not three); NULL on ENOMEM. */
-static qmsg *qmsg_new(const ps__cmd *rec)
+ * block (a spare of ch's, or one allocation a message, not three); NULL
+ * on ENOMEM. */
+static qmsg *qmsg_new(channel *ch, const ps__cmd *rec)
 {
-    qmsg *qm = malloc(sizeof *qm + rec->topic.len + 1 + rec->data.len);
-    if (!qm)
-        return NULL;
+    size_t size = qmsg_size(rec->topic.len, rec->data.len);
+    size_t k = qmsg_class(size);
+    qmsg *qm;
+    if (k < QMSG_CLASSES && ch->spare[k]) {
+        qm = ch->spare[k];
+        ch->spare[k] = qm->link.tqe_next;
+        ch->n_spare--;
+    } else {
+        /* A block of a class is all of it, whichever size it is reused for. */
+        qm = malloc(k < QMSG_CLASSES ? (k + 1) * QMSG_GRAIN : size);
+        if (!qm)
+            return NULL;
+    }
     memset(qm, 0, sizeof *qm);
     qm->topic = (char *)(qm + 1);
     if (rec->topic.len)
@@ -87,7 +121,7 @@ static qmsg *queue_take(channel *ch, const ps__cmd *cmd, uint16_t *code, char *w
         snprintf(why, cap, "queue '%s' is full (%zu messages)", ch->name, held);
         return NULL;
     }
-    qmsg *qm = qmsg_new(cmd);
+    qmsg *qm = qmsg_new(ch, cmd);
     if (!qm) {
         snprintf(why, cap, "queue '%s': out of memory", ch->name);
         return NULL;
@@ -111,7 +145,7 @@ qmsg *queue_stage(channel *ch, const ps__cmd *cmd, uint64_t *end, uint16_t *code
         return NULL;
     if (store_stage(ch->store, qm, end) < 0) {
         store_refusal(ch, errno, why, cap);
-        qmsg_free(qm);
+        qmsg_free(ch, qm);
         return NULL;
     }
     ch->n_staged++;
@@ -131,7 +165,7 @@ void queue_unstage(channel *ch, qmsg *qm, int written)
 {
     ch->n_staged--;
     if (!written) {
-        qmsg_free(qm);
+        qmsg_free(ch, qm);
         return;
     }
     store_keep(ch->store, qm);
@@ -175,7 +209,7 @@ int queue_committed(channel *ch, uint64_t seq, const char *topic, size_t tlen, c
                     size_t len, int redelivered)
 {
     ps__cmd rec = {.topic = {topic, tlen}, .data = {data, len}};
-    qmsg *qm = qmsg_new(&rec);
+    qmsg *qm = qmsg_new(ch, &rec);
     if (!qm)
         return -1;
     qm->seq = seq;
@@ -274,7 +308,7 @@ void queue_ack(broker *b, ticket *t)
         b->repl_ack(b->repl_ack_ctx, ch, qm); /* out of the group's state once committed */
     }
     release(b, t);
-    qmsg_free(qm);
+    qmsg_free(ch, qm);
 }
 
 void queue_requeue(broker *b, ticket *t)
@@ -286,13 +320,13 @@ void queue_requeue(broker *b, ticket *t)
         /* Another node's: its home redelivers it, to whichever consumer. */
         if (b->relay)
             b->relay(b->relay_ctx, ch, NULL, qm, qm->relay_tag, RELAY_RETURN);
-        qmsg_free(qm);
+        qmsg_free(ch, qm);
         return;
     }
     if (ch->replicated && !ch->repl_home) {
         /* Handed out while this node led: the group's state has it, and
          * the new leader hands it out again. */
-        qmsg_free(qm);
+        qmsg_free(ch, qm);
         return;
     }
     qm->redelivered = 1;
@@ -303,7 +337,7 @@ void queue_requeue(broker *b, ticket *t)
 
 qmsg *queue_relay_in(channel *ch, const ps__cmd *rec)
 {
-    qmsg *qm = qmsg_new(rec);
+    qmsg *qm = qmsg_new(ch, rec);
     if (!qm)
         return NULL;
     qm->redelivered = (rec->flags & PS_WIRE_REDELIVERED) != 0;
@@ -324,7 +358,7 @@ static void drop_waiting(channel *ch, int own)
             continue;
         TAILQ_REMOVE(&ch->q, qm, link);
         ch->n_queued--;
-        qmsg_free(qm);
+        qmsg_free(ch, qm);
     }
 }
 
@@ -358,7 +392,7 @@ size_t queue_purge(broker *b, channel *ch)
             pd->qm = NULL;
             pending_finish(b, pd);
         }
-        qmsg_free(qm);
+        qmsg_free(ch, qm);
         n++;
     }
     return n;
@@ -369,7 +403,13 @@ void queue_free(channel *ch)
     qmsg *qm;
     while ((qm = TAILQ_FIRST(&ch->q))) {
         TAILQ_REMOVE(&ch->q, qm, link);
-        qmsg_free(qm);
+        qmsg_free(ch, qm);
     }
     ch->n_queued = 0;
+    for (size_t k = 0; k < QMSG_CLASSES; k++)
+        while ((qm = ch->spare[k])) {
+            ch->spare[k] = qm->link.tqe_next;
+            free(qm);
+        }
+    ch->n_spare = 0;
 }

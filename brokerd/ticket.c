@@ -24,6 +24,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Freed tickets kept for the next ones, at most (about 64 bytes each). */
+#define TICKET_SPARES 4096
 
 /* Tickets ---------------------------------------------------------------- */
 
@@ -32,9 +36,14 @@ ticket *ticket_new(broker *b, int kind, client *c, pending *pd)
     int owed = kind != TICKET_QUEUE; /* queue tickets are bounded by the queue */
     if (owed && (long)c->n_owed >= b->cfg->max_pending)
         return NULL;
-    ticket *t = calloc(1, sizeof *t);
-    if (!t)
+    ticket *t = SLIST_FIRST(&b->spare_tickets);
+    if (t) {
+        SLIST_REMOVE_HEAD(&b->spare_tickets, hlink);
+        b->n_spare_tickets--;
+        memset(t, 0, sizeof *t);
+    } else if (!(t = calloc(1, sizeof *t))) {
         return NULL;
+    }
     c->n_owed += owed;
     t->tag = ++b->next_tag;
     t->kind = kind;
@@ -68,7 +77,23 @@ void ticket_free(broker *b, ticket *t)
         LIST_REMOVE(t, pd_link);
         t->pd->n_tickets--;
     }
-    free(t);
+    /* Kept for the next ticket: a queue takes and frees one a message. */
+    if (b->n_spare_tickets < TICKET_SPARES) {
+        SLIST_INSERT_HEAD(&b->spare_tickets, t, hlink);
+        b->n_spare_tickets++;
+    } else {
+        free(t);
+    }
+}
+
+void ticket_spares_free(broker *b)
+{
+    ticket *t;
+    while ((t = SLIST_FIRST(&b->spare_tickets))) {
+        SLIST_REMOVE_HEAD(&b->spare_tickets, hlink);
+        free(t);
+    }
+    b->n_spare_tickets = 0;
 }
 
 /* Waiters ---------------------------------------------------------------- */
