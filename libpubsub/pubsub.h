@@ -174,7 +174,8 @@ PS_EXPORT int ps_fd(ps_client *c);
  * broker's writes and fsyncs busy).  Both flags count together because the
  * broker answers both, each once.  The waiting thread reads the answers
  * itself.  The wait ends when the connection is lost (the unanswered ones
- * then fail the next ps_flush with EHOSTUNREACH, as without a window) and
+ * then fail the next ps_flush with EHOSTUNREACH, as without a window;
+ * without PS_OPT_RECONNECT this publish fails with it at once) and
  * lasts at most as long as ps_publish_sync waits for an answer by default
  * (5 s and PS_OPT_HEARTBEAT_TIMEOUT_MS + 1 s beyond): then ps_publish
  * fails with ETIMEDOUT and the message was not queued.  A refusal of a
