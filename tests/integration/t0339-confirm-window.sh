@@ -21,6 +21,7 @@ channels = ( { name = "jobs"; type = "queue"; durable = true; max_queued = 10000
              { name = "stall"; type = "queue"; durable = true; } );
 CONF
 start_broker -c b.conf
+said=
 EP="tcp://127.0.0.1:$PORT"
 
 for W in 1 64; do
@@ -39,6 +40,7 @@ for W in 1 64; do
     [ -z "$bad" ] || fail "window $W: consumed: $bad"
     # The sequence numbers go on from the first round: compare payloads only.
     echo "ok: window $W: $n confirmed publishes, at most $max outstanding, the window full $waited times; all consumed once, in order"
+    said="$said window $W: at most $max of $n outstanding, full $waited times;"
     stop_broker || fail "brokerd did not stop cleanly"
     start_broker -c b.conf
 done
@@ -46,4 +48,4 @@ expect_eq "$(chan_stat jobs queued)" 0 "messages left in the queue"
 
 "$BUILD/tests/confirm_window" "$EP" stall 8 stall "$BROKER_PID" > out 2> err ||
     fail "broker stopped behind a full window: $(head -3 err)"
-echo "ok: a full window of a broker that stopped answering ends with the session (0.3 s), reconnecting or not"
+echo "ok:$said a full window of a broker that stopped answering ends with the session (0.3 s), reconnecting or not"
