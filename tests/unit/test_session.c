@@ -182,6 +182,14 @@ static void test_calls_and_tickets(void)
     ps__session_free(&s);
 }
 
+/* Queues *p, a publish to "q" with flags (PS_WIRE_CONFIRM or SYNC) that
+ * the broker answers, as ps_publish does. */
+static void answered_publish(ps__session *s, ps__cmd *p, uint8_t flags)
+{
+    *p = (ps__cmd){.cmd = PS_CMD_PUBLISH, .flags = flags, .channel = S("q")};
+    ps__session_submit(s, p, NULL, 1);
+}
+
 static void test_confirms(void)
 {
     struct ps_opts o;
@@ -189,10 +197,8 @@ static void test_confirms(void)
     ps__session s;
     start(&s, &o);
     ps__cmd p[4];
-    for (int i = 0; i < 4; i++) {
-        p[i] = (ps__cmd){.cmd = PS_CMD_PUBLISH, .flags = PS_WIRE_CONFIRM, .channel = S("q")};
-        ps__session_submit(&s, &p[i], NULL, 1);
-    }
+    for (int i = 0; i < 4; i++)
+        answered_publish(&s, &p[i], PS_WIRE_CONFIRM);
     CHECK(s.unconfirmed == 4 && p[0].corr && !(p[0].corr & PS_OP_BIT) && p[1].corr != p[0].corr,
           "confirmed publishes get plain correlation ids and are counted");
     send_all(&s, 1);
@@ -226,17 +232,13 @@ static void test_confirm_window(void)
     ps__session s;
     start(&s, &o);
     ps__cmd p[4];
-    for (int i = 0; i < 3; i++) {
-        p[i] = (ps__cmd){.cmd = PS_CMD_PUBLISH, .flags = i ? PS_WIRE_CONFIRM : PS_WIRE_SYNC,
-                         .channel = S("q")};
-        ps__session_submit(&s, &p[i], NULL, 1);
-    }
+    for (int i = 0; i < 3; i++)
+        answered_publish(&s, &p[i], i ? PS_WIRE_CONFIRM : PS_WIRE_SYNC);
     CHECK(o.confirm_window == 0 && !ps__session_window_full(&s),
           "the default window bounds nothing");
     o.confirm_window = 4;
     CHECK(!ps__session_window_full(&s), "3 of a window of 4 unanswered: the next may go");
-    p[3] = (ps__cmd){.cmd = PS_CMD_PUBLISH, .flags = PS_WIRE_CONFIRM, .channel = S("q")};
-    ps__session_submit(&s, &p[3], NULL, 1);
+    answered_publish(&s, &p[3], PS_WIRE_CONFIRM);
     CHECK(ps__session_window_full(&s), "4 unanswered (sync and confirmed alike): full");
     ps__cmd plain = {.cmd = PS_CMD_PUBLISH, .channel = S("q")};
     ps__session_submit(&s, &plain, NULL, 0);
