@@ -84,6 +84,12 @@ static int strict_flag(ps_client *c, int flags)
     return 0;
 }
 
+/* Time beyond the broker's own timeout that we wait for its answer. */
+static int answer_margin(const ps_client *c)
+{
+    return c->opts.heartbeat_timeout_ms + 1000;
+}
+
 int ps_publish(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int flags)
 {
@@ -106,7 +112,11 @@ int ps_publish(ps_client *c, const char *channel, const char *topic,
     }
     if (strict_flag(c, flags) < 0)
         return -1;
-    return ps__io_submit(c, &cmd, NULL, (flags & (PS_CONFIRM | PS_SYNC)) != 0, 0);
+    if (!(flags & (PS_CONFIRM | PS_SYNC)))
+        return ps__io_submit(c, &cmd, NULL, 0, PS_IO_QUEUE);
+    /* A full confirm window waits as long as ps_publish_sync waits for
+     * its answer: an answer slower than that is not coming. */
+    return ps__io_submit_confirmed(c, &cmd, PS_DEFAULT_WAIT_MS + answer_margin(c));
 }
 
 static int all_confirmed(const ps_client *c, const void *arg)
@@ -143,12 +153,6 @@ int ps_flush(ps_client *c, int timeout_ms)
         return -1;
     }
     return 0;
-}
-
-/* Time beyond the broker's own timeout that we wait for its answer. */
-static int answer_margin(const ps_client *c)
-{
-    return c->opts.heartbeat_timeout_ms + 1000;
 }
 
 int ps_publish_sync(ps_client *c, const char *channel, const char *topic,

@@ -21,6 +21,8 @@ struct ps_opts {
     int heartbeat_ms;         /* heartbeat interval we ask for */
     int heartbeat_timeout_ms; /* broker silence that means it is gone */
     int window;               /* queue messages in flight per subscription */
+    int confirm_window;       /* PS_CONFIRM/PS_SYNC publishes a ps_publish lets be
+                               * unanswered before it waits; 0 for no bound */
     int reconnect;            /* 1: reconnect and resubscribe after a loss */
     int minor;                /* the protocol minor our HELLO says: PS_WIRE_MINOR, or less
                                * from PUBSUB_PROTOCOL_MINOR (to test an older client) */

@@ -420,6 +420,37 @@ ps__op *ps__io_call(ps_client *c, ps__cmd *cmd, enum ps__op_kind kind, int timeo
     return o;
 }
 
+static int window_open(const ps_client *c, const void *arg)
+{
+    (void)arg;
+    return !ps__session_window_full(&c->s);
+}
+
+int ps__io_submit_confirmed(ps_client *c, ps__cmd *cmd, int timeout_ms)
+{
+    pthread_mutex_lock(&c->lock);
+    int rc = 0, err = 0;
+    if (ps__session_window_full(&c->s)) {
+        /* About to wait anyway: what is queued leaves from this thread
+         * when the socket is free (its confirms are what we wait for),
+         * and the thread reads the answers itself as the socket's reader,
+         * sparing the I/O thread's wake-up and ours. */
+        send_direct(c, 0);
+        if (ps__io_wait(c, &c->cv_op, ps__io_deadline(timeout_ms), window_open, NULL) ==
+            ETIMEDOUT) {
+            rc = -1;
+            err = ETIMEDOUT;
+        }
+    }
+    if (!rc) {
+        rc = ps__io_submit_locked(c, cmd, NULL, 1, PS_IO_QUEUE);
+        err = errno;
+    }
+    pthread_mutex_unlock(&c->lock);
+    errno = err;
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------
  * The socket.
  */

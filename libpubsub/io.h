@@ -87,6 +87,16 @@ int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int
 /* The same, taking the lock. */
 int ps__io_submit(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int direct);
 
+/*
+ * Queues cmd, a PS_CONFIRM or PS_SYNC publish, as ps__io_submit does
+ * (the I/O thread sends it), after waiting while the client's confirm
+ * window is full (ps__session_window_full): up to timeout_ms, reading
+ * the answers as the socket's reader.  Returns 0, or -1 with errno:
+ * ETIMEDOUT when the window stayed full (cmd was not queued), the
+ * session's error when it died.
+ */
+int ps__io_submit_confirmed(ps_client *c, ps__cmd *cmd, int timeout_ms);
+
 /* Sends what the send queue holds from the calling thread, waiting for
  * the socket if need be (held acknowledgements that must leave now).
  * Lock held. */

@@ -77,6 +77,11 @@ int ps_opts_set_int(ps_opts *o, int opt, int value)
     case PS_OPT_RECONNECT:
         o->reconnect = value != 0;
         return 0;
+    case PS_OPT_CONFIRM_WINDOW:
+        if (value < 0 || value > 1000000)
+            goto invalid;
+        o->confirm_window = value;
+        return 0;
     }
 invalid:
     errno = EINVAL;

@@ -91,7 +91,9 @@ enum {
     PS_OPT_NAME,                /* str: client name shown by `pctl clients` */
     PS_OPT_CURVE_SERVER_KEY,    /* str: broker's public key, Z85 (40 chars) */
     PS_OPT_CURVE_PUBLIC_KEY,    /* str: our public key, Z85 */
-    PS_OPT_CURVE_SECRET_KEY     /* str: our secret key, Z85 */
+    PS_OPT_CURVE_SECRET_KEY,    /* str: our secret key, Z85 */
+    PS_OPT_CONFIRM_WINDOW       /* int: confirmed publishes unanswered before ps_publish
+                                 * waits, default 0 (no bound); see ps_publish() */
 };
 
 /* Returns new default options, owned by the caller, or NULL (ENOMEM). */
@@ -164,6 +166,22 @@ PS_EXPORT int ps_fd(ps_client *c);
  * flush was not confirmed by all of its receivers.  This keeps a window of
  * sync messages in flight (flush every N messages); the broker waits up to
  * 5 s for the receipts of each.
+ *
+ * PS_OPT_CONFIRM_WINDOW N (N > 0) makes that window slide: a PS_CONFIRM or
+ * PS_SYNC publish waits, before it is queued, while N of them are still
+ * unanswered, and goes as soon as one answer comes, so the publisher never
+ * holds more than N in flight yet never waits for the pipeline to drain
+ * as a flush every N messages does (a durable queue's publisher keeps the
+ * broker's writes and fsyncs busy).  Both flags count together because the
+ * broker answers both, each once.  The waiting thread reads the answers
+ * itself.  The wait ends when the connection is lost (the unanswered ones
+ * then fail the next ps_flush with EHOSTUNREACH, as without a window;
+ * without PS_OPT_RECONNECT this publish fails with it at once) and
+ * lasts at most as long as ps_publish_sync waits for an answer by default
+ * (5 s and PS_OPT_HEARTBEAT_TIMEOUT_MS + 1 s beyond): then ps_publish
+ * fails with ETIMEDOUT and the message was not queued.  A refusal of a
+ * publish answered meanwhile is still reported by the next ps_flush.  The
+ * default, 0, bounds nothing: only the send buffer blocks.
  */
 PS_EXPORT int ps_publish(ps_client *c, const char *channel, const char *topic,
                const void *data, size_t size, int flags);

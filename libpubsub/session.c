@@ -245,6 +245,11 @@ int ps__session_full(const ps__session *s, size_t need)
     return s->out.len && s->out.len + need > OUT_MAX;
 }
 
+int ps__session_window_full(const ps__session *s)
+{
+    return s->opts->confirm_window > 0 && s->unconfirmed >= (uint64_t)s->opts->confirm_window;
+}
+
 /* Whether cmd, a record to queue, is a publish that may travel in a
  * PUBLISH_BATCH: plain (no answer of its own, so no corr), with no flag a
  * batch cannot carry, towards a broker that said 1.2 and from a client

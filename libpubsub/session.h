@@ -121,7 +121,7 @@ typedef struct ps__op {
 
 /* The state of one connection's protocol. */
 typedef struct ps__session {
-    const struct ps_opts *opts; /* the client's options: heartbeat, window, name, reconnect */
+    const struct ps_opts *opts; /* the client's options: heartbeat, windows, name, reconnect */
     enum ps__state state;       /* where the session stands */
     int conn_err;               /* errno for PS_SESSION_DEAD */
     int welcomed;               /* a WELCOME was ever received */
@@ -204,6 +204,14 @@ int ps__session_input_open(const ps__session *s);
 
 /* True when need more bytes would take the send queue over its bound. */
 int ps__session_full(const ps__session *s, size_t need);
+
+/*
+ * True when a PS_CONFIRM or PS_SYNC publish must wait before it is queued:
+ * the client's confirm window (PS_OPT_CONFIRM_WINDOW) is set and that
+ * many such publishes are unanswered.  A lost session answers them all
+ * (the next ps_flush reports them), so the window opens again with it.
+ */
+int ps__session_window_full(const ps__session *s);
 
 /*
  * Queues cmd.  With o, cmd gets o's correlation id and o joins the

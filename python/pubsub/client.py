@@ -323,7 +323,7 @@ class Client:
 
     def __init__(self, endpoint=None, *, name=None, curve_server_key=None, curve_key=None,
                  timeout=3.0, heartbeat=None, heartbeat_timeout=None, window=None,
-                 reconnect=True):
+                 confirm_window=None, reconnect=True):
         lib = _capi.load()
         self._lib = lib
         self._ptr = None
@@ -348,6 +348,7 @@ class Client:
                     (_capi.PS_OPT_HEARTBEAT_TIMEOUT_MS,
                      None if heartbeat_timeout is None else _ms(heartbeat_timeout)),
                     (_capi.PS_OPT_WINDOW, window),
+                    (_capi.PS_OPT_CONFIRM_WINDOW, confirm_window),
                     (_capi.PS_OPT_RECONNECT, 1 if reconnect else 0)]
             strs = [(_capi.PS_OPT_NAME, name)]
             if curve_key is not None and curve_server_key is None:
@@ -664,8 +665,11 @@ def connect(endpoint=None, **options):
     $PUBSUB_CURVE_SERVER_KEY), curve_key (our key file as `pctl keygen`
     writes it, or a (public, secret) pair; default $PUBSUB_CURVE_KEY, else
     a fresh pair), timeout (connect timeout in seconds, 3.0), heartbeat and
-    heartbeat_timeout (seconds), window (queue messages in flight), and
-    reconnect (True: reconnect and resubscribe after a broker restart).
+    heartbeat_timeout (seconds), window (queue messages in flight),
+    confirm_window (confirmed publishes outstanding before publish waits:
+    a sliding window, see PS_OPT_CONFIRM_WINDOW in libpubsub(3); default
+    no bound), and reconnect (True: reconnect and resubscribe after a
+    broker restart).
     Raises Unreachable, NotAllowed, VersionMismatch or BadName.
     """
     return Client(endpoint, **options)

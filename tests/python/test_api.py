@@ -164,6 +164,24 @@ def test_queue_ack_and_redelivery(connect):
         m.ack()
 
 
+def test_confirm_window(connect):
+    # A sliding window of 3 confirms: every publish still goes and is
+    # confirmed; a negative window is refused when the client is made.
+    pub, c = connect(confirm_window=3), connect()
+    for i in range(50):
+        pub.publish("q", None, str(i), confirm=True)
+    pub.flush()
+    c.subscribe("q")
+    got = []
+    for _ in range(50):
+        m = c.recv(5)
+        got.append(m.text)
+        m.ack()
+    assert got == [str(i) for i in range(50)]
+    with pytest.raises(ValueError):
+        connect(confirm_window=-1)
+
+
 def test_sync_messages(connect):
     pub, r1, r2 = connect(), connect(), connect()
     with pytest.raises(pubsub.NoResponders):

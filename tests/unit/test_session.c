@@ -4,8 +4,9 @@
  * feeding records and the clock by passing times, and reads what the
  * session queued to send and the effects it reported.  Covered: the
  * handshake, waiting calls and their answers, tickets (async requests),
- * PS_CONFIRM confirmations and what ps_flush reports, sync publish
- * results, deliveries and gaps, a broker that forgot the session
+ * PS_CONFIRM confirmations and what ps_flush reports, the confirm window
+ * (PS_OPT_CONFIRM_WINDOW), sync publish results, deliveries and gaps, a
+ * broker that forgot the session
  * (reconnect, resubscribe), a broken connection and the plain publishes
  * sent into it, heartbeats and a silent broker, session loss
  * with work in flight (with and without reconnect), and final refusals.
@@ -181,6 +182,14 @@ static void test_calls_and_tickets(void)
     ps__session_free(&s);
 }
 
+/* Queues *p, a publish to "q" with flags (PS_WIRE_CONFIRM or SYNC) that
+ * the broker answers, as ps_publish does. */
+static void answered_publish(ps__session *s, ps__cmd *p, uint8_t flags)
+{
+    *p = (ps__cmd){.cmd = PS_CMD_PUBLISH, .flags = flags, .channel = S("q")};
+    ps__session_submit(s, p, NULL, 1);
+}
+
 static void test_confirms(void)
 {
     struct ps_opts o;
@@ -188,10 +197,8 @@ static void test_confirms(void)
     ps__session s;
     start(&s, &o);
     ps__cmd p[4];
-    for (int i = 0; i < 4; i++) {
-        p[i] = (ps__cmd){.cmd = PS_CMD_PUBLISH, .flags = PS_WIRE_CONFIRM, .channel = S("q")};
-        ps__session_submit(&s, &p[i], NULL, 1);
-    }
+    for (int i = 0; i < 4; i++)
+        answered_publish(&s, &p[i], PS_WIRE_CONFIRM);
     CHECK(s.unconfirmed == 4 && p[0].corr && !(p[0].corr & PS_OP_BIT) && p[1].corr != p[0].corr,
           "confirmed publishes get plain correlation ids and are counted");
     send_all(&s, 1);
@@ -212,6 +219,48 @@ static void test_confirms(void)
     CHECK(s.unconfirmed == 0 && err == PS_ENORESP && text && !strcmp(text, "0/0 receivers confirmed a sync message"),
           "a PS_SYNC publish nobody received is PS_ENORESP at the next flush");
     free(text);
+    ps__session_free(&s);
+}
+
+/* PS_OPT_CONFIRM_WINDOW: full while that many PS_CONFIRM and PS_SYNC
+ * publishes are unanswered, open again with any answer or a lost session;
+ * 0 bounds nothing. */
+static void test_confirm_window(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    start(&s, &o);
+    ps__cmd p[4];
+    for (int i = 0; i < 3; i++)
+        answered_publish(&s, &p[i], i ? PS_WIRE_CONFIRM : PS_WIRE_SYNC);
+    CHECK(o.confirm_window == 0 && !ps__session_window_full(&s),
+          "the default window bounds nothing");
+    o.confirm_window = 4;
+    CHECK(!ps__session_window_full(&s), "3 of a window of 4 unanswered: the next may go");
+    answered_publish(&s, &p[3], PS_WIRE_CONFIRM);
+    CHECK(ps__session_window_full(&s), "4 unanswered (sync and confirmed alike): full");
+    ps__cmd plain = {.cmd = PS_CMD_PUBLISH, .channel = S("q")};
+    ps__session_submit(&s, &plain, NULL, 0);
+    send_all(&s, 1);
+    CHECK(ps__session_window_full(&s), "a plain publish and sending change nothing");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .corr = p[1].corr, .code = PS_WERR_FULL,
+                        .text = S("queue 'q' is full")}, 2);
+    CHECK(!ps__session_window_full(&s), "a refusal is an answer: the window slides by one");
+    char *text;
+    CHECK(ps__session_take_error(&s, &text) == ENOBUFS, "... and the refusal waits for the flush");
+    free(text);
+    ps__session_submit(&s, &p[1], NULL, 1);
+    CHECK(ps__session_window_full(&s), "full again with the next one");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_RESULT, .corr = p[0].corr, .count = 1, .expected = 1}, 2);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = p[2].corr}, 2);
+    CHECK(!ps__session_window_full(&s) && s.unconfirmed == 2, "a RESULT and an OK open two places");
+    ps__session_submit(&s, &p[0], NULL, 1);
+    ps__session_submit(&s, &p[2], NULL, 1);
+    CHECK(ps__session_window_full(&s), "full again");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_SESSION}, 3);
+    CHECK(!ps__session_window_full(&s) && (ps__session_fx(&s) & PS_FX_WAKE),
+          "a lost session answers them all and wakes the waiters: no publisher hangs on it");
     ps__session_free(&s);
 }
 
@@ -734,6 +783,7 @@ int main(void)
     test_handshake();
     test_calls_and_tickets();
     test_confirms();
+    test_confirm_window();
     test_deliveries();
     test_carved_messages();
     test_reconnect();
