@@ -696,6 +696,7 @@ static void *io_main(void *arg)
 {
     ps_client *c = arg;
     int64_t stop_deadline = -1, hb = c->opts.heartbeat_ms;
+    int woken_busy = 0; /* a wake-up was read while the sending batch could not go */
     for (;;) {
         pthread_mutex_lock(&c->io_lock);
         int64_t now = now_ms(); /* after the lock: a direct sender may have just sent */
@@ -746,8 +747,11 @@ static void *io_main(void *arg)
         int reader = c->reader || now_ms() < c->reader_until;
         /* Queued while libzmq's pipe was full: nothing was taken then
          * (take_out waits for the sending batch to be gone), and the
-         * application's wake-up has been read already. */
-        int queued = drained && c->s.out.len && c->s.state == PS_SESSION_READY;
+         * application's wake-up has been read already.  Only then: what
+         * waits unwoken (acknowledgements held for a batch) waits on. */
+        int queued = drained && woken_busy && c->s.out.len && c->s.state == PS_SESSION_READY;
+        if (drained)
+            woken_busy = 0;
         if (dead && c->sock && !c->reader) {
             close_socket(c, 1); /* a final answer: no reconnecting behind it */
             fd = -1;
@@ -781,6 +785,7 @@ static void *io_main(void *arg)
                 break;
             }
             if (p[0].revents & POLLIN) {
+                woken_busy |= !drained;
                 eventfd_clear(c->wake_fd);
                 pthread_mutex_lock(&c->lock);
                 c->wake_pending = 0;
