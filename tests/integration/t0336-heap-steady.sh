@@ -10,12 +10,7 @@
 # process it waited for (getrusage RUSAGE_CHILDREN).
 . "$(dirname "$0")/lib.sh"
 
-# The sanitizers bring an allocator of their own, which glibc's malloc
-# options do not reach: what this test counts is not there to count.
-case "$BUILD" in *build-asan)
-    echo "ok: not measured under the sanitizers' allocator"
-    exit 0 ;;
-esac
+glibc_malloc_only
 
 PORT=$(free_port)
 cat > b.conf <<EOF2

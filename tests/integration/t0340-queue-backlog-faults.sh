@@ -9,13 +9,8 @@
 # here, 2,441); the advised heap 886.
 . "$(dirname "$0")/lib.sh"
 
-# The sanitizers bring an allocator of their own, which glibc's malloc
-# options do not reach; without transparent huge pages there is no huge
-# page to fault in.
-case "$BUILD" in *build-asan)
-    echo "ok: not measured under the sanitizers' allocator"
-    exit 0 ;;
-esac
+glibc_malloc_only
+# Without transparent huge pages there is no huge page to fault in.
 grep -qs '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled ||
     [ ! -e /sys/kernel/mm/transparent_hugepage/enabled ] && {
     echo "ok: not measured: this kernel gives no transparent huge pages"
