@@ -290,6 +290,37 @@ glibc_malloc_only() {
     esac
 }
 
+# brokerd's page faults so far (/proc/PID/stat, field 10: minflt).
+broker_faults() {
+    awk '{ print $10 }' "/proc/$BROKER_PID/stat"
+}
+
+# Runs one round of pbench against the test broker with ARGS (a
+# scenario, -n, ...) and prints the page faults of pbench and of every
+# client process it waited for (getrusage RUSAGE_CHILDREN), or "failed"
+# when pbench did not carry every message.  Its output goes to stderr.
+# Variables set before the call (PUBSUB_HEAP=...) reach pbench.
+pbench_faults() { # ARGS...
+    /usr/bin/python3 - "$BUILD/pbench" "$PUBSUB_BROKER" "$@" <<'PY'
+import resource, subprocess, sys
+pbench, broker, *args = sys.argv[1:]
+r = subprocess.run([pbench, "-b", broker, "-r", "1", *args],
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+sys.stderr.write(r.stdout)
+print("failed" if r.returncode != 0 else resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt)
+PY
+}
+
+# Starts the test broker with pbench's "block" channel 'bench' alone.
+start_bench_broker() {
+    PORT=$(free_port)
+    cat > b.conf << EOF
+broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
+channels = ( { name = "bench"; type = "pubsub"; slow_subscriber = "block"; } );
+EOF
+    start_broker -c b.conf
+}
+
 pending() { # REASON
     [ "${RUN_PENDING:-0}" = 1 ] && return 0
     echo "ok: pending: $*"

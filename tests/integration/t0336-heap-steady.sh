@@ -12,28 +12,9 @@
 
 glibc_malloc_only
 
-PORT=$(free_port)
-cat > b.conf <<EOF2
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "bench"; type = "pubsub"; slow_subscriber = "block"; } );
-EOF2
-start_broker -c b.conf
+start_bench_broker
 N=1000000
-# faults [ENV...]: page faults of pbench and its clients for N messages.
-faults() {
-    env "$@" /usr/bin/python3 - "$BUILD/pbench" "tcp://127.0.0.1:$PORT" "$N" <<'PY'
-import resource, subprocess, sys
-pbench, broker, n = sys.argv[1:]
-r = subprocess.run([pbench, "-b", broker, "-n", n, "-r", "1", "pubsub"],
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-sys.stderr.write(r.stdout)
-if r.returncode != 0:
-    print("failed")
-else:
-    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt)
-PY
-}
-steady=$(faults PUBSUB_HEAP=library)
+steady=$(PUBSUB_HEAP=library pbench_faults -n "$N" pubsub)
 [ "$steady" != failed ] || fail "pbench did not carry every message"
 echo "page faults of publisher and subscriber for $N messages: $steady"
 # A million 64-byte messages are ~24,000 pages of payload alone; the
@@ -43,7 +24,7 @@ echo "page faults of publisher and subscriber for $N messages: $steady"
 [ "$steady" -lt 25000 ] || fail "$steady page faults for $N messages: the heap breathes"
 # PUBSUB_HEAP=system leaves malloc as the program set it (here: glibc's
 # defaults), and the faults come back.
-system=$(faults PUBSUB_HEAP=system)
+system=$(PUBSUB_HEAP=system pbench_faults -n "$N" pubsub)
 [ "$system" != failed ] || fail "pbench did not carry every message with PUBSUB_HEAP=system"
 echo "with PUBSUB_HEAP=system: $system"
 [ "$system" -gt $((steady * 3 / 2)) ] || fail "PUBSUB_HEAP=system changed nothing ($system against $steady faults)"

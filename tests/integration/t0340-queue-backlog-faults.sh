@@ -21,13 +21,12 @@ N=${N:-200000}
 queue_conf 'max_queued = 1000000;'
 start_broker -c b.conf
 
-faults() { awk '{ print $10 }' "/proc/$BROKER_PID/stat"; }
-before=$(faults)
+before=$(broker_faults)
 [ -n "$before" ] || fail "cannot read brokerd's page faults from /proc/$BROKER_PID/stat"
 seq 1 "$N" | "$BUILD/ppub" -c jobs --confirm --timeout 30000 2> ppub.err ||
     fail "ppub --confirm exited $?: $(head -3 ppub.err)"
 expect_eq "$(chan_stat jobs queued)" "$N" "messages queued"
-after=$(faults)
+after=$(broker_faults)
 used=$((after - before))
 pages=$((N * 200 / 4096))
 echo "page faults of brokerd for a backlog of $N messages (~$pages pages): $used"

@@ -15,31 +15,16 @@
 # (client.c) and takes 6,500-8,000.  Freeing the room again (with the
 # bounded pipe) gave 9,000-18,000: too close to tell apart run by run,
 # so brokerd's bound only catches its heap breathing as it did before.
-# minflt: brokerd's page faults so far (/proc/PID/stat, field 10)
-minflt() { awk '{ print $10 }' "/proc/$BROKER_PID/stat"; }
 . "$(dirname "$0")/lib.sh"
 
 glibc_malloc_only
 
-PORT=$(free_port)
-cat > b.conf <<EOF2
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "bench"; type = "pubsub"; slow_subscriber = "block"; } );
-EOF2
-start_broker -c b.conf
+start_bench_broker
 N=3000000
-before=$(minflt)
-faults=$(/usr/bin/python3 - "$BUILD/pbench" "tcp://127.0.0.1:$PORT" "$N" <<'PY'
-import resource, subprocess, sys
-pbench, broker, n = sys.argv[1:]
-r = subprocess.run([pbench, "-b", broker, "-n", n, "-r", "1", "--pubs", "4", "many"],
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-sys.stderr.write(r.stdout)
-print("failed" if r.returncode != 0 else resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt)
-PY
-)
+before=$(broker_faults)
+faults=$(pbench_faults -n "$N" --pubs 4 many)
 [ "$faults" != failed ] || fail "pbench did not carry every message"
-broker=$(($(minflt) - before))
+broker=$(($(broker_faults) - before))
 echo "page faults of four publishers and a subscriber for $N messages: $faults; of brokerd: $broker"
 # About 8,000 of them are the six processes' start-up; 10,000-13,000 in
 # all with the bounded pipe.
