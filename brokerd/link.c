@@ -158,7 +158,8 @@ static int link_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size
         for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next)
             if ((ch = homed_queue(b, cc->name, strlen(cc->name), p->cfg->node)))
                 queue_relay_drop(ch);
-        replq_link_down(b, p);
+        if (!rec->window) /* else only a RESET over a link still up: answers still come */
+            replq_link_down(b, p);
         return 0;
     case PS_WIRE_LQ_ATTACH:
         if (!(ch = homed_queue(b, rec->channel.ptr, rec->channel.len, NULL))) {
@@ -306,6 +307,47 @@ static int common_opts(void *s, long max_size)
            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
 }
 
+/* The largest record a link carries: a whole message, or our declarations
+ * in HELLO. */
+static long link_max_record(const broker *b)
+{
+    long max = b->cfg->max_message_size + PS_WIRE_TOPIC_MAX + PS_WIRE_NAME_MAX + 4096;
+    return max < (1L << 20) ? 1L << 20 : max;
+}
+
+/* Makes peer i's DEALER (p its configuration) and connects it; 0 or -1,
+ * logged.  Each link has a socket of its own with a single connection:
+ * a DEALER spreads its sends over all its connections, so a second one
+ * to the same peer would carry part of our records to a connection the
+ * peer's ROUTER has handed over to the newer one, where they are lost. */
+static int dealer_open(broker *b, size_t i, const config_peer *p)
+{
+    const config_cluster *cc = b->cfg->cluster;
+    struct link *l = b->link;
+    int one = 1, hwm = LINK_SNDHWM, ivl = LINK_RETRY_MS, ivl_max = 0, cto = LINK_CONNECT_MS;
+    void *d = l->dealers[i] = zmq_socket(b->ctx, ZMQ_DEALER);
+    if (!d || common_opts(d, link_max_record(b)) < 0 ||
+        zmq_setsockopt(d, ZMQ_ROUTING_ID, cc->node, strlen(cc->node)) < 0 ||
+        zmq_setsockopt(d, ZMQ_IMMEDIATE, &one, sizeof one) < 0 ||
+        zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
+        zmq_setsockopt(d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
+        zmq_setsockopt(d, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0 ||
+        zmq_setsockopt(d, ZMQ_CONNECT_TIMEOUT, &cto, sizeof cto) < 0 ||
+        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, p->public_key, 40) < 0 ||
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cc->public_key, 40) < 0 ||
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, cc->secret_key, 40) < 0 ||
+        zmq_connect(d, p->endpoint) < 0) {
+        log_limited(LOG_LVL_ERR, "cluster: cannot connect", p->node,
+                    "cluster: cannot connect to peer %s at %s: %s", p->node, p->endpoint,
+                    zmq_strerror(errno));
+        if (d)
+            zmq_close(d);
+        l->dealers[i] = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 int link_open(broker *b)
 {
     const config_cluster *cc = b->cfg->cluster;
@@ -337,14 +379,10 @@ int link_open(broker *b)
     l->cl->waits = &wait_fns;
     l->cl->max_waits = b->cfg->max_pending; /* per link and direction, like a client's */
     l->cl->queue = link_queue;
-    /* The largest record: a whole message, or our declarations in HELLO. */
-    long max = b->cfg->max_message_size + PS_WIRE_TOPIC_MAX + PS_WIRE_NAME_MAX + 4096;
-    if (max < (1L << 20))
-        max = 1L << 20;
     int one = 1;
     const char *domain = "pubsub-cluster";
     l->router = zmq_socket(b->ctx, ZMQ_ROUTER);
-    if (!l->router || common_opts(l->router, max) < 0 ||
+    if (!l->router || common_opts(l->router, link_max_record(b)) < 0 ||
         zmq_setsockopt(l->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one) < 0 ||
         zmq_setsockopt(l->router, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) < 0 ||
         zmq_setsockopt(l->router, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
@@ -357,25 +395,9 @@ int link_open(broker *b)
         return -1;
     }
     size_t i = 0;
-    for (const config_peer *p = cc->peers; p; p = p->next, i++) {
-        void *d = l->dealers[i] = zmq_socket(b->ctx, ZMQ_DEALER);
-        int hwm = LINK_SNDHWM, ivl = LINK_RETRY_MS, ivl_max = 0, cto = LINK_CONNECT_MS;
-        if (!d || common_opts(d, max) < 0 ||
-            zmq_setsockopt(d, ZMQ_ROUTING_ID, cc->node, strlen(cc->node)) < 0 ||
-            zmq_setsockopt(d, ZMQ_IMMEDIATE, &one, sizeof one) < 0 ||
-            zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
-            zmq_setsockopt(d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
-            zmq_setsockopt(d, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0 ||
-            zmq_setsockopt(d, ZMQ_CONNECT_TIMEOUT, &cto, sizeof cto) < 0 ||
-            zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, p->public_key, 40) < 0 ||
-            zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cc->public_key, 40) < 0 ||
-            zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, cc->secret_key, 40) < 0 ||
-            zmq_connect(d, p->endpoint) < 0) {
-            log_err("cluster: cannot connect to peer %s at %s: %s", p->node, p->endpoint,
-                    zmq_strerror(errno));
+    for (const config_peer *p = cc->peers; p; p = p->next, i++)
+        if (dealer_open(b, i, p) < 0)
             return -1;
-        }
-    }
     log_info("cluster \"%s\": node %s listens on %s for %zu peer%s (public key %s)", cc->name,
              cc->node, cc->listen, cc->n_peers, cc->n_peers == 1 ? "" : "s", cc->public_key);
     return 0;
@@ -488,7 +510,7 @@ static long link_flush(void *ctx)
         cl_peer *p = &l->cl->peers[i];
         if (l->sent[i] > p->out.len)
             l->sent[i] = 0; /* cluster.c emptied it meanwhile */
-        while (l->sent[i] < p->out.len) {
+        while (l->dealers[i] && l->sent[i] < p->out.len) {
             size_t n = ps__wire_frame(p->out.data + l->sent[i], p->out.len - l->sent[i],
                                       LINK_FRAME_MAX);
             if (!n || zmq_send(l->dealers[i], p->out.data + l->sent[i], n, ZMQ_DONTWAIT) < 0)
@@ -516,12 +538,18 @@ static long link_tick(void *ctx)
     long next = cl_tick(l->cl, b->now, loop_now_ns() / 1000);
     for (size_t i = 0; i < l->cl->n_peers; i++) {
         cl_peer *p = &l->cl->peers[i];
-        if (p->state == LINK_DOWN && l->was[i] == LINK_UP) {
+        if (!l->dealers[i]) {
+            (void)dealer_open(b, i, p->cfg); /* it failed before: tried again each tick */
+        } else if (p->state == LINK_DOWN && l->was[i] == LINK_UP) {
             /* A connection silent past the timeout may be one TCP keeps
              * retrying with growing pauses (a cut cable, a partition): a
-             * new one meets the peer as soon as it is back. */
-            zmq_disconnect(l->dealers[i], p->cfg->endpoint);
-            zmq_connect(l->dealers[i], p->cfg->endpoint);
+             * new one meets the peer as soon as it is back.  A new socket,
+             * not zmq_disconnect and zmq_connect: the old connection may
+             * outlive the disconnect, and the DEALER would then send over
+             * both (dealer_open says why that loses records). */
+            zmq_close(l->dealers[i]);
+            l->sent[i] = 0;
+            (void)dealer_open(b, i, p->cfg);
         }
         l->was[i] = p->state;
     }

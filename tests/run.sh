@@ -34,6 +34,9 @@ run_one() { # NAME CMD...
         failures+=("$name")
         [ "$rc" = 124 ] && echo "(killed after ${limit}s)" >> "$logdir/$name.log"
         printf 'FAIL %-36s %3ss  exit %s\n' "$name" "$took" "$rc"
+        # The reason first when the tail is all node logs (cluster tests).
+        tail -n 25 "$logdir/$name.log" | grep -q '^FAIL: ' ||
+            grep '^FAIL: ' "$logdir/$name.log" | tail -n 3 | sed 's/^/     | /'
         tail -n 25 "$logdir/$name.log" | sed 's/^/     | /'
     fi
 }
