@@ -379,9 +379,7 @@ typedef void cl_deliver_fn(void *ctx, const ps__cmd *msg, uint64_t missed);
  * attached to, or with window 0 detached from, our queue; DELIVER: a
  * message of p's queue for our consumers; ACK, RETURN: of a message we
  * delivered to p), or with op 0 what p held and we held of p's is gone
- * (the link went down, p restarted; window 1: p said RESET over a link
- * that stays up, so its answers to what we sent it still come).  0, or
- * -1 with why[cap] (a queue
+ * (the link went down, p restarted).  0, or -1 with why[cap] (a queue
  * that is not ours: the link is dropped). */
 typedef int cl_queue_fn(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size_t cap);
 

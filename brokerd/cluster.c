@@ -522,18 +522,15 @@ static void put_attach(cl_peer *p, const cl_queue *q)
 
 /* What p held of ours and we held of p's is gone (our link was down, p
  * restarted, or p says it was): the broker returns and drops it, and
- * each attachment of ours starts anew.  lost: p may have dropped what we
- * sent it, or its answers (the link went down, or p is a new process);
- * 0 when p only says RESET over a link that stays up, after which its
- * answers to what we sent still come (cl_queue_committed). */
-static void queue_down(cl_node *n, cl_peer *p, int lost)
+ * each attachment of ours starts anew. */
+static void queue_down(cl_node *n, cl_peer *p)
 {
     p->queue_reset = 1;
     for (size_t i = 0; i < CL_QUEUES_MAX; i++)
         p->qin[i].window = 0;
     if (n->queue) {
         char why[8];
-        ps__cmd down = {.cmd = PS_CMD_LINK_QUEUE, .status = 0, .window = !lost};
+        ps__cmd down = {.cmd = PS_CMD_LINK_QUEUE, .status = 0};
         (void)n->queue(n->ctx, p, &down, why, sizeof why);
     }
 }
@@ -609,13 +606,11 @@ void cl_queue_committed(cl_node *n, cl_peer *p, const char *chname, uint64_t tag
 {
     ps__cmd m = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ANSWER, .tag = tag,
                  .window = ok ? 1 : 0, .channel = {chname, strlen(chname)}, .stamp = term};
-    /* Whenever its records are taken, not only while the link is up: a
-     * publish may come before our side of the link is up (its side is),
-     * and its sender ends the wait only when its link goes down.  Else
-     * the sender's wait runs out: "unavailable". */
-    if (p->hello_ok)
+    /* Bounded like the messages: a peer that publishes and reads nothing
+     * does not grow our output.  Else (that, or the link is down) the
+     * sender's wait runs out, and its publisher hears "unavailable". */
+    if (p->state == LINK_UP && p->out.len + ps__wire_size(&m) <= (size_t)n->cfg->link_buffer)
         put(p, &m);
-    (void)n;
 }
 
 void cl_queue_answer(cl_node *n, cl_peer *p, const char *chname, uint64_t gen, uint64_t tag,
@@ -639,7 +634,7 @@ static int queue_record(cl_node *n, cl_peer *p, const ps__cmd *rec, char *why, s
         return -1;
     }
     if (rec->status == PS_WIRE_LQ_RESET) {
-        queue_down(n, p, p->state != LINK_UP);
+        queue_down(n, p);
         p->queue_reset = 0; /* it knows */
         if (p->state == LINK_UP)
             queue_up(n, p, 0);
@@ -710,7 +705,7 @@ static void set_state(cl_node *n, cl_peer *p, enum link_state s)
     p->state = s;
     if (was_up) {
         waits_end(n, p, 0); /* nothing more comes over it for them */
-        queue_down(n, p, 1);
+        queue_down(n, p);
     } else if (s == LINK_UP)
         queue_up(n, p, 1);
 }
@@ -741,7 +736,7 @@ void cl_peer_drop(cl_node *n, cl_peer *p, int64_t now_ms)
     p->resync = 1;
     p->out.len = 0;
     if (p->state != LINK_UP)
-        queue_down(n, p, 1); /* set_state does it when it was up */
+        queue_down(n, p); /* set_state does it when it was up */
     set_state(n, p, LINK_DOWN);
     p->last_hello = now_ms; /* it may say HELLO again; ours follows at the next tick */
 }
@@ -801,8 +796,8 @@ static int hello(cl_node *n, cl_peer *p, const ps__cmd *rec, int64_t now_ms, int
         table_clear(&p->remote, 1);
         if (p->epoch_in) {
             waits_end(n, p, 0); /* the old process will not answer */
-            queue_down(n, p, 1); /* what it held of ours and we of its: the link goes
-                                  * down until it took our HELLO, and we attach anew */
+            queue_down(n, p);   /* what it held of ours and we of its: the link goes down
+                                 * until it took our HELLO, and we attach anew */
         }
         p->epoch_in = rec->epoch;
         p->iseq_in = 0;

@@ -158,8 +158,7 @@ static int link_queue(void *ctx, cl_peer *p, const ps__cmd *rec, char *why, size
         for (const config_channel *cc = b->cfg->channels; cc; cc = cc->next)
             if ((ch = homed_queue(b, cc->name, strlen(cc->name), p->cfg->node)))
                 queue_relay_drop(ch);
-        if (!rec->window) /* else only a RESET over a link still up: answers still come */
-            replq_link_down(b, p);
+        replq_link_down(b, p);
         return 0;
     case PS_WIRE_LQ_ATTACH:
         if (!(ch = homed_queue(b, rec->channel.ptr, rec->channel.len, NULL))) {
@@ -510,7 +509,9 @@ static long link_flush(void *ctx)
         cl_peer *p = &l->cl->peers[i];
         if (l->sent[i] > p->out.len)
             l->sent[i] = 0; /* cluster.c emptied it meanwhile */
-        while (l->dealers[i] && l->sent[i] < p->out.len) {
+        if (!l->dealers[i])
+            continue; /* its last dealer_open failed: link_tick tries again */
+        while (l->sent[i] < p->out.len) {
             size_t n = ps__wire_frame(p->out.data + l->sent[i], p->out.len - l->sent[i],
                                       LINK_FRAME_MAX);
             if (!n || zmq_send(l->dealers[i], p->out.data + l->sent[i], n, ZMQ_DONTWAIT) < 0)
@@ -548,7 +549,6 @@ static long link_tick(void *ctx)
              * outlive the disconnect, and the DEALER would then send over
              * both (dealer_open says why that loses records). */
             zmq_close(l->dealers[i]);
-            l->sent[i] = 0;
             (void)dealer_open(b, i, p->cfg);
         }
         l->was[i] = p->state;
