@@ -80,13 +80,13 @@ json_t *admin_status(broker *b)
     char id[17], epoch[17];
     snprintf(id, sizeof id, "%016llx", (unsigned long long)b->id);
     snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)b->epoch);
-    json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+    json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "version", BROKERD_VERSION, "broker_id", id, "epoch", epoch,
                      "uptime_s", (json_int_t)((b->now - b->started) / 1000), "endpoints", eps,
                      "clients", (json_int_t)b->n_clients, "channels", (json_int_t)b->n_channels,
                      "messages_in", (json_int_t)b->messages_in, "messages_out",
                      (json_int_t)b->messages_out, "dropped", (json_int_t)b->dropped,
-                     "malformed", (json_int_t)b->malformed);
+                     "malformed", (json_int_t)b->malformed, "pauses", (json_int_t)b->pauses);
     if (st)
         json_object_set_new(st, "rates", admin_rates(b));
     if (st && b->gw)
@@ -163,12 +163,13 @@ static json_t *admin_clients(broker *b)
             if (!seen)
                 json_array_insert_new(chans, 0, json_string(s->ch->name));
         }
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I}", "id",
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:b}", "id",
                               (json_int_t)c->num, "name", c->name ? c->name : "", "address",
                               c->address ? c->address : "", "user", who ? who : "",
                               "subscriptions", (json_int_t)c->n_subs, "channels", chans,
                               "patterns", pats, "unacked", (json_int_t)c->n_unacked,
-                              "pending_bytes", (json_int_t)c->pending_bytes);
+                              "pending_bytes", (json_int_t)c->pending_bytes, "paused",
+                              c->held);
         if (o)
             json_array_insert_new(arr, 0, o);
     }

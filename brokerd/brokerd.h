@@ -593,6 +593,8 @@ struct client {
     int on_park_list;      /* it is on that list */
     int parked_lately;     /* it parked since the last sweep, which then keeps parked's room */
     int park_why;          /* PARK_*: what the first of its parked records waits for */
+    int held;              /* it was sent PAUSE (1.4) and not yet RESUME: its library holds
+                            * its publishes, so only what was under way still parks */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
     size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
     size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
@@ -600,7 +602,7 @@ struct client {
     void *relay;           /* a cluster peer consuming our queues: the stand-in's cl_peer,
                             * whose deliveries go over the link (link.c); NULL for a client */
     uint8_t minor;         /* the protocol minor its HELLO spoke: NOTICE only to 1.1 and later,
-                            * DELIVER_BATCH only to 1.2 and later */
+                            * DELIVER_BATCH only to 1.2 and later, PAUSE only to 1.4 */
     size_t batch_at;       /* offset in cur of the DELIVER_BATCH its next plain delivery may
                             * join (out_put_batched); any other offset when none */
     uint64_t run;          /* the run (deliver.c) whose DELIVER_BATCH ends cur at run_end,
@@ -923,6 +925,7 @@ struct broker {
     uint64_t messages_in;  /* messages accepted */
     uint64_t messages_out; /* deliveries written */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
+    uint64_t pauses;       /* PAUSEs sent to publishers of a full queue (client.c) */
     uint64_t malformed;    /* malformed frames received */
     uint64_t refused[REFUSE_COUNT]; /* clients turned away, by reason (client.c, auth.c) */
     int64_t stats_at;      /* monotonic ms of the last stats tick, 0: none yet (stats.c) */
@@ -1198,6 +1201,18 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
  * -1 when a channel could not be made (a durable store failed to open). */
 int chan_apply_config(broker *b);
 /* What a request handler leaves for its caller besides a code. */
+/* The bytes of records c may have parked while a full queue makes it
+ * wait: its client_buffer, and OUT_HARD_CAP times that once it was sent
+ * PAUSE.  Its library then holds its publishes, and what parks is what was
+ * under way, in its own buffers, libzmq's pipes and the kernel's, when
+ * PAUSE left: megabytes for a fast publisher, more than one buffer's
+ * worth.  A client that ignores PAUSE is refused at that bound. */
+static inline size_t client_park_room(const broker *b, const client *c)
+{
+    size_t room = (size_t)b->cfg->client_buffer;
+    return c->held ? room * OUT_HARD_CAP : room;
+}
+
 /* What a parked publisher waits for (client->park_why), set by chan_publish
  * when it parks a record: room in a full queue, or room in a receiver's
  * output on a block channel (client.c bounds the two backlogs apart). */

@@ -312,7 +312,8 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
     default:
         break;
     }
-    size_t bound = park_bound(b);
+    size_t bound = c->park_why == PARK_QUEUE ? client_park_room(b, c) + PS_WIRE_RECORD_OVERHEAD
+                                             : park_bound(b);
     if (c->park_why == PARK_RECEIVER && client_parked(c) + len > bound) {
         if (!b->throttled)
             b->throttle_since = b->now;
@@ -346,6 +347,14 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
         c->on_park_list = 1;
         c->parked_lately = 1;
         LIST_INSERT_HEAD(&b->parked, c, park_link);
+        if (c->park_why == PARK_QUEUE && c->minor >= 4 && !c->held) {
+            /* 1.4: its library holds its publishes from here on, so that
+             * the queue, not this backlog, is what waits (client_park_room). */
+            ps__cmd pause = {.cmd = PS_CMD_PAUSE, .channel = cmd->channel};
+            out_put(b, c, &pause);
+            c->held = 1;
+            b->pauses++;
+        }
         log_debug("client %llu: publisher slowed, %s", (unsigned long long)c->num,
                   c->park_why == PARK_QUEUE ? "a blocking queue is full"
                                             : "a receiver on a block channel is full: publishers wait");
@@ -421,6 +430,11 @@ static int client_unpark(broker *b)
                 ps__buf_free(&c->parked);
             c->on_park_list = 0;
             LIST_REMOVE(c, park_link);
+            if (c->held && !c->dead) {
+                ps__cmd resume = {.cmd = PS_CMD_RESUME};
+                out_put(b, c, &resume);
+                c->held = 0;
+            }
         } else if (c->park_why == PARK_RECEIVER && client_parked(c) > park_bound(b)) {
             over = 1;
         }

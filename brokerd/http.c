@@ -301,6 +301,8 @@ static char *metrics(const struct http *h, size_t *len)
            b->dropped);
     sample(f, "pubsub_malformed_frames_total", "counter", "Malformed frames received.",
            b->malformed);
+    sample(f, "pubsub_publisher_pauses_total", "counter",
+           "Publishers paused because a blocking queue was full.", b->pauses);
     family(f, "pubsub_connections_refused_total", "counter", "Clients turned away, by reason.");
     for (int r = 0; r < REFUSE_COUNT; r++)
         fprintf(f, "pubsub_connections_refused_total{reason=\"%s\"} %llu\n", refusal_names[r],

@@ -259,7 +259,7 @@ static int send_direct(ps_client *c, int wait)
 int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int direct)
 {
     size_t need = ps__wire_size(cmd);
-    while (c->s.state != PS_SESSION_DEAD && ps__session_full(&c->s, need))
+    while (c->s.state != PS_SESSION_DEAD && ps__session_full(&c->s, cmd, need))
         cv_wait(&c->cv_space, &c->lock, -1);
     if (ps__session_submit(&c->s, cmd, o, confirm) < 0)
         return -1;

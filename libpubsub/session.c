@@ -240,8 +240,18 @@ int ps__session_input_open(const ps__session *s)
  * Sending.
  */
 
-int ps__session_full(const ps__session *s, size_t need)
+/* Whether a record of command cmd goes to the broker while it holds our
+ * publishes: the broker handles these ahead of what it parked, and a
+ * consumer that also publishes to the full queue frees it with them. */
+static int passes_hold(uint8_t cmd)
 {
+    return cmd == PS_CMD_ACK || cmd == PS_CMD_ACK_BATCH || cmd == PS_CMD_REPLY;
+}
+
+int ps__session_full(const ps__session *s, const ps__cmd *cmd, size_t need)
+{
+    if (s->held && passes_hold(cmd->cmd))
+        return 0;
     return s->out.len && s->out.len + need > OUT_MAX;
 }
 
@@ -378,10 +388,52 @@ int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
     return 0;
 }
 
+/*
+ * ps__session_take while held: moves the ACKs, ACK_BATCHes and REPLYs of
+ * out past held_scan into sending and closes the gaps they leave, so that
+ * what waits keeps its order.  Each record is looked at once: held_scan
+ * then marks the end, and no batch may grow across it (batch_at).
+ */
+static int take_passing(ps__session *s)
+{
+    ps__reader r;
+    ps__cmd cmd;
+    size_t keep = s->held_scan;
+    int moved = 0;
+    ps__reader_init(&r, s->out.data + keep, s->out.len - keep);
+    const uint8_t *rec = r.pos;
+    while (ps__wire_next(&r, &cmd) > 0) {
+        size_t n = (size_t)(r.pos - rec);
+        if (passes_hold(cmd.cmd)) {
+            if (ps__buf_append(&s->sending, rec, n) < 0)
+                break; /* ENOMEM: the rest waits for the next take */
+            moved = 1;
+        } else {
+            if (s->out.data + keep != rec)
+                memmove(s->out.data + keep, rec, n);
+            keep += n;
+        }
+        rec = r.pos;
+    }
+    size_t rest = s->out.len - (size_t)(rec - s->out.data);
+    if (rest && s->out.data + keep != rec)
+        memmove(s->out.data + keep, rec, rest);
+    s->out.len = keep + rest;
+    s->held_scan = keep;
+    s->batch_at = s->ack_at = SIZE_MAX; /* moved, or behind held_scan now */
+    if (!moved)
+        return 0;
+    s->acks_out = 0;
+    s->fx |= PS_FX_SPACE;
+    return 1;
+}
+
 int ps__session_take(ps__session *s)
 {
     if (s->state != PS_SESSION_READY || s->sending.len || !s->out.len)
         return 0;
+    if (s->held)
+        return s->out.len > s->held_scan ? take_passing(s) : 0;
     ps__buf t = s->sending;
     s->sending = s->out;
     s->out = t;
@@ -466,6 +518,8 @@ static void lost(ps__session *s, int fresh_socket, const char *why, int64_t now)
     s->sending.len = 0;
     s->sending_off = 0;
     s->urgent.len = 0;
+    s->held = 0; /* the next session starts unpaused */
+    s->held_scan = 0;
     if (!s->opts->reconnect) {
         s->state = PS_SESSION_DEAD;
         s->conn_err = EHOSTUNREACH;
@@ -823,6 +877,20 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
     case PS_CMD_PONG:
         if (o)
             o->done = 1;
+        break;
+    case PS_CMD_PAUSE:
+        /* 1.4: a queue we publish to is full; what we sent before this
+         * still arrives and waits at the broker. */
+        if (!s->held) {
+            s->held = 1;
+            s->held_scan = 0;
+        }
+        break;
+    case PS_CMD_RESUME:
+        if (s->held) {
+            s->held = 0;
+            s->fx |= PS_FX_SEND; /* what waited in out goes now */
+        }
         break;
     case PS_CMD_RESULT:
     case PS_CMD_DONE:

@@ -151,6 +151,9 @@ typedef struct ps__session {
     size_t ack_at;              /* offset in out of the ACK_BATCH that the next ACK may
                                  * join, SIZE_MAX for none (ps__wire_tag_add) */
     uint32_t acks_out;          /* ACKs in out: held there while the application reads on */
+    int held;                   /* 1.4: the broker said PAUSE (a queue is full): out's records
+                                 * wait for RESUME but ACKs and REPLYs (ps__session_take) */
+    size_t held_scan;           /* while held: out[0..held_scan) holds only records that wait */
     ps__buf sending;            /* records taken from out, being sent (io_lock holder) */
     size_t sending_off;         /* bytes of sending already sent (io_lock holder) */
     uint64_t sent_max_op;       /* highest op corr taken for sending */
@@ -202,8 +205,11 @@ int ps__session_input_open(const ps__session *s);
 
 /* Sending --------------------------------------------------------------- */
 
-/* True when need more bytes would take the send queue over its bound. */
-int ps__session_full(const ps__session *s, size_t need);
+/* True when cmd, need bytes, would take the send queue over its bound
+ * and must wait.  While the broker holds our publishes (PAUSE), the
+ * ACKs and REPLYs that still go never wait for room: the queue full of
+ * held publishes may be waiting for just those acknowledgements. */
+int ps__session_full(const ps__session *s, const ps__cmd *cmd, size_t need);
 
 /*
  * True when a PS_CONFIRM or PS_SYNC publish must wait before it is queued:
@@ -222,7 +228,10 @@ int ps__session_window_full(const ps__session *s);
 int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm);
 
 /* Moves the queued records into sending when the session is ready and
- * the previous batch is gone.  Returns 1 when it took something. */
+ * the previous batch is gone.  While the broker holds our publishes
+ * (PAUSE, 1.4) only ACKs, ACK_BATCHes and REPLYs are taken, as the broker
+ * handles those ahead of a parked publisher's records too; the rest keeps
+ * its order in out until RESUME.  Returns 1 when it took something. */
 int ps__session_take(ps__session *s);
 
 /* A frame went to the broker at now.  Called by the io_lock holder, with

@@ -88,6 +88,8 @@ static const layout *const records[256] = {
     REC(PS_CMD_ERROR, CORR, U16(code, "code"), STR(text, PS_WIRE_TEXT_MAX, "text")),
     REC(PS_CMD_OK, CORR, U32(count, "value")),
     REC(PS_CMD_NOTICE, CORR, U8(flags, "notes"), CHANNEL),
+    REC(PS_CMD_PAUSE, CHANNEL),
+    REC(PS_CMD_RESUME, {F_END, 0, 0, NULL}),
     REC(PS_CMD_PUBLISH, CORR, U8(flags, "flags"), U32(timeout_ms, "timeout_ms"), CHANNEL, TOPIC,
         BIN(data, "data")),
     REC(PS_CMD_PUBLISH_BATCH, U8(flags, "flags"), CHANNEL, TOPIC, BINS(data, "data")),

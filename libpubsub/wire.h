@@ -22,10 +22,11 @@
 
 #define PS_WIRE_MAGIC 0x5053u /* "PS": first field of every HELLO */
 #define PS_WIRE_MAJOR 1       /* peers of another major refuse each other */
-#define PS_WIRE_MINOR 3 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1);
+#define PS_WIRE_MINOR 4 /* 1.1: PUBLISH's STRICT, NOTICE (to clients that say 1.1);
                         * 1.2: PUBLISH_BATCH (from clients a 1.2 broker welcomed),
                         * DELIVER_BATCH (to clients whose HELLO said 1.2);
-                        * 1.3: ACK_BATCH (from clients a 1.3 broker welcomed) */
+                        * 1.3: ACK_BATCH (from clients a 1.3 broker welcomed);
+                        * 1.4: PAUSE and RESUME (to clients whose HELLO said 1.4) */
 
 #define PS_WIRE_NAME_MAX 255    /* channel names */
 #define PS_WIRE_TOPIC_MAX 1024  /* topics and patterns */
@@ -47,6 +48,8 @@ enum {
     PS_CMD_ERROR = 0x07,     /* b->c: corr, code, text */
     PS_CMD_OK = 0x08,        /* b->c: corr, value */
     PS_CMD_NOTICE = 0x09,    /* b->c (1.1): corr, notes, channel: before a PONG */
+    PS_CMD_PAUSE = 0x0a,     /* b->c (1.4): channel: hold publishes, a full queue waits */
+    PS_CMD_RESUME = 0x0b,    /* b->c (1.4): no fields: publishes may go again */
     PS_CMD_PUBLISH = 0x10,   /* c->b: corr, flags, timeout, channel, topic, data */
     PS_CMD_PUBLISH_BATCH = 0x14, /* c->b (1.2): flags, channel, topic, payloads */
     PS_CMD_RESULT = 0x11,    /* b->c: corr, confirmed, expected (sync message) */

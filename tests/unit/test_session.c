@@ -8,7 +8,8 @@
  * (PS_OPT_CONFIRM_WINDOW), sync publish results, deliveries and gaps, a
  * broker that forgot the session
  * (reconnect, resubscribe), a broken connection and the plain publishes
- * sent into it, heartbeats and a silent broker, session loss
+ * sent into it, heartbeats and a silent broker, a broker that pauses our
+ * publishes (PAUSE, RESUME), session loss
  * with work in flight (with and without reconnect), and final refusals.
  */
 #include <errno.h>
@@ -778,6 +779,83 @@ static void test_refusals(void)
     ps__session_free(&s);
 }
 
+/* Protocol 1.4: after PAUSE (a queue we publish to is full) publishes,
+ * pings and subscriptions wait in order in the send queue while ACKs and
+ * REPLYs still go, and never wait for room there; RESUME sends the rest,
+ * and a lost session starts the next one unpaused. */
+static void test_pause(void)
+{
+    struct ps_opts o;
+    ps__opts_defaults(&o);
+    ps__session s;
+    ps__session_init(&s, &o, 0);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 4, .max_size = 4096}, 0);
+    ps__session_fx(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_PAUSE, .channel = S("jobs")}, 1);
+    CHECK(s.held, "PAUSE holds the session's publishes");
+
+    ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .channel = S("jobs"), .data = S("1")};
+    ps__cmd ack = {.cmd = PS_CMD_ACK, .tag = 5};
+    ps__cmd reply = {.cmd = PS_CMD_REPLY, .tag = 7, .data = S("r")};
+    ps__session_submit(&s, &pub, NULL, 0);
+    ps__session_submit(&s, &ack, NULL, 0);
+    pub.data = (ps__slice)S("2");
+    ps__session_submit(&s, &pub, NULL, 0);
+    ps__op *ping = ps__op_new(PS_OP_PING, NULL);
+    ps__cmd pc = {.cmd = PS_CMD_PING};
+    ps__session_submit(&s, &pc, ping, 0);
+    ps__session_submit(&s, &reply, NULL, 0);
+    ack.tag = 6;
+    ps__session_submit(&s, &ack, NULL, 0);
+    seen out = send_all(&s, 2);
+    char got[64];
+    acked(&out, got, sizeof got);
+    CHECK(out.n == 3 && count_of(&out, PS_CMD_REPLY) == 1 && !strcmp(got, "5,6") &&
+              count_of(&out, PS_CMD_PUBLISH) + count_of(&out, PS_CMD_PUBLISH_BATCH) == 0,
+          "while held only the ACKs and the REPLY leave (%d records, acks %s)", out.n, got);
+    out = send_all(&s, 3);
+    CHECK(out.n == 0, "what waits is not taken again while held");
+
+    /* The queue full of held publishes does not stop an ACK. */
+    char *big = calloc(1, 600000);
+    ps__cmd large = {.cmd = PS_CMD_PUBLISH, .channel = S("jobs"), .data = {big, 600000}};
+    ps__session_submit(&s, &large, NULL, 0);
+    ack.tag = 8;
+    CHECK(ps__session_full(&s, &large, ps__wire_size(&large)) &&
+              !ps__session_full(&s, &ack, ps__wire_size(&ack)),
+          "a full send queue makes a publish wait, not an ACK");
+    ps__session_submit(&s, &ack, NULL, 0);
+    out = send_all(&s, 4);
+    acked(&out, got, sizeof got);
+    CHECK(out.n == 1 && !strcmp(got, "8"), "an ACK queued behind held publishes leaves alone (%s)", got);
+
+    ps__session_fx(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_RESUME}, 5);
+    CHECK(!s.held && (ps__session_fx(&s) & PS_FX_SEND), "RESUME lets them go and says so");
+    out = send_all(&s, 5);
+    int pubs = 0;
+    for (int i = 0; i < out.n; i++)
+        pubs += out.cmd[i].cmd == PS_CMD_PUBLISH_BATCH ? (int)out.cmd[i].count
+              : out.cmd[i].cmd == PS_CMD_PUBLISH;
+    CHECK(out.n == 4 && out.cmd[2].cmd == PS_CMD_PING && out.cmd[0].data.ptr[4] == '1' &&
+              out.cmd[1].data.ptr[4] == '2' && pubs == 3,
+          "after RESUME the held records leave in the order queued (%d records, %d publishes)",
+          out.n, pubs);
+
+    /* Held when the session is lost: the next one starts unpaused. */
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_PAUSE, .channel = S("jobs")}, 6);
+    ps__session_submit(&s, &pub, NULL, 0);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_ERROR, .code = PS_WERR_SESSION}, 7);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 4, .max_size = 4096}, 8);
+    out = send_all(&s, 8);
+    CHECK(!s.held && count_of(&out, PS_CMD_PUBLISH_BATCH) == 1,
+          "a new session is not held: what waited goes to the new broker");
+    free(big);
+    ps__session_free(&s);
+}
+
 int main(void)
 {
     test_handshake();
@@ -791,6 +869,7 @@ int main(void)
     test_heartbeats();
     test_batches();
     test_ack_batches();
+    test_pause();
     test_deliver_batch();
     test_refusals();
     return TEST_DONE();
