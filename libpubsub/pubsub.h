@@ -155,7 +155,10 @@ PS_EXPORT int ps_fd(ps_client *c);
  * Publishes size bytes of data (NULL allowed when size is 0) to channel;
  * topic is required on pubsub channels and ignored on others (NULL = "").
  * Returns 0 once the message is in the client's send buffer (it blocks
- * only while that buffer is full).  With PS_CONFIRM the broker confirms
+ * only while that buffer is full; while the broker has paused the client
+ * for a full queue with overflow = "block", only its ACKs and replies
+ * leave that buffer, so it fills and this blocks until the queue has
+ * room).  With PS_CONFIRM the broker confirms
  * the message; ps_flush() waits for those confirmations.  A refusal of an
  * async message is reported by the next ps_flush().  Fails at once with
  * EMSGSIZE above the broker's limit or EINVAL for a bad name.

@@ -31,20 +31,21 @@ listening() {
 }
 
 BP=$(port)
-# bench.queue is not bounded the way the raw streamer is (libzmq's HWM of
-# 1,000): pbench's publisher does not wait for confirms, and brokerd can
-# hold back one publisher only by parking what it already read, up to
-# its client_buffer, and refusing the rest.  With max_queued = 5000 and
-# overflow = "block" a round of 1,000,000 lost 749,905 messages, so the
-# queue takes the whole backlog (max_queued 100,000,000) and brokerd
-# pays for holding it: a fresh broker's heap grows by some 200 bytes a
-# message waiting.
+# bench.queue is bounded like the raw streamer (libzmq's HWM of 1,000 on
+# each side): it holds the broker's default of 100,000 messages and,
+# with overflow = "block", pauses pbench's publisher when full (protocol
+# 1.4's PAUSE), as the streamer's full pipe blocks its PUSH.  Before the
+# pause existed a full queue could only park what brokerd had read, up
+# to client_buffer, and refuse the rest (a round of 1,000,000 lost
+# 749,905 with max_queued = 5000), so the queue took the whole backlog:
+# 550 MB for 3 M messages, whose first touch made the first round the
+# slowest (docs/performance.md, "The queue's first round").
 {
     echo "broker = { endpoints = [ \"tcp://127.0.0.1:$BP\" ]; data_dir = \"$SCRATCH/data\";"
     echo "           max_subscriptions = 1000000; fsync = \"batch\"; };"
     echo "channels = ( { name = \"bench\"; type = \"pubsub\"; slow_subscriber = \"block\"; },"
     echo "             { name = \"bench.drop\"; type = \"pubsub\"; slow_subscriber = \"drop\"; },"
-    echo "             { name = \"bench.queue\"; type = \"queue\"; max_queued = 100000000; },"
+    echo "             { name = \"bench.queue\"; type = \"queue\"; max_queued = 100000; overflow = \"block\"; },"
     echo "             { name = \"bench.durable\"; type = \"queue\"; durable = true; max_queued = 100000000; } );"
 } > brokerd.conf
 "$BUILD/brokerd" -c brokerd.conf > brokerd.log 2>&1 &
