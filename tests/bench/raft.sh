@@ -28,7 +28,7 @@ for f in always batch; do
     durable_conf "fsync = \"$f\";"
     sed -i 's/name = "jobs"/name = "bench.durable"; max_queued = 100000000/' b.conf
     start_broker -c b.conf
-    "$BUILD/pbench" -n "$N" -r 3 durable > "single-$f.out" 2>&1
+    "$BUILD/pbench" -n "$N" -r 3 --durable-window 1000 durable > "single-$f.out" 2>&1
     row "single node, fsync = \"$f\"" "single-$f.out"
     stop_broker
     rm -rf "$SCRATCH/data" b.conf # node b of the cluster writes its own b.conf
@@ -40,9 +40,9 @@ RAFT_CHANNELS=$CH
 raft_start
 L=$(raft_leader)
 read -r F _ <<< "$(others "$L")"
-on "$L" "$BUILD/pbench" -n "$N" -r 3 durable > leader.out 2>&1
+on "$L" "$BUILD/pbench" -n "$N" -r 3 --durable-window 1000 durable > leader.out 2>&1
 row "3 nodes (Raft), publisher and consumer on the leader" leader.out
-on "$F" "$BUILD/pbench" -n "$N" -r 3 durable > follower.out 2>&1
+on "$F" "$BUILD/pbench" -n "$N" -r 3 --durable-window 1000 durable > follower.out 2>&1
 row "3 nodes (Raft), publisher and consumer on a follower" follower.out
 echo
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

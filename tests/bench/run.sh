@@ -93,6 +93,12 @@ echo
 "$BUILD/pbench" "${args[@]}" -n 3000000 -r 3 --mosquitto-count 30000 ${PBENCH_ARGS:-}
 rc=$?
 
+# The durable queue again with the window of the other confirmed figures:
+# its confirms wait for the disk's syncs, and the window bounds the rate.
+echo
+"$BUILD/pbench" -b "tcp://127.0.0.1:$BP" --broker-pid "$broker_pid" -n 3000000 -r 3 \
+    --durable-window 1000 durable || rc=$?
+
 # The command-line path, in the same run: 1,000,000 messages from ppub to a
 # psub writing a file, timed from ppub's start to psub's exit, three rounds.
 CLI_N=${CLI_N:-1000000}
