@@ -789,11 +789,14 @@ static void on_gap(ps__session *s, const ps__cmd *cmd)
     LIST_INSERT_HEAD(&s->gaps, g, link);
 }
 
-/* An answer to a PS_CONFIRM or PS_SYNC publish that no call waits for. */
+/* An answer to PS_CONFIRM or PS_SYNC publishes that no call waits for:
+ * one, or from a broker of 1.4 an OK whose value counts the publishes in
+ * a row it confirms (a durable queue's, once on disk). */
 static void confirmed(ps__session *s, const ps__cmd *cmd)
 {
-    if (cmd->corr && s->unconfirmed)
-        s->unconfirmed--;
+    uint64_t n = cmd->cmd == PS_CMD_OK && cmd->count > 1 ? cmd->count : 1;
+    if (cmd->corr)
+        s->unconfirmed -= n < s->unconfirmed ? n : s->unconfirmed;
 }
 
 static void on_error(ps__session *s, const ps__cmd *cmd, ps__op *o, int64_t now)

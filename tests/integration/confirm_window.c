@@ -3,7 +3,8 @@
  * t0339-confirm-window.sh.  The library's own trace (ps_opts_set_trace)
  * counts the confirmations outstanding: a PS_CONFIRM publish handed over
  * adds one, an answer of the broker without a call's correlation bit (OK,
- * ERROR or RESULT) takes one, a lost session clears them, as the session
+ * ERROR or RESULT) takes one (an OK whose value is above 1, as many), a
+ * lost session clears them, as the session
  * does.  Both events are reported under the client's lock, so the count
  * is the library's own at every step, and its largest value is what the
  * window must bound.
@@ -55,7 +56,8 @@ static void on_event(const ps_event *ev, void *arg)
     } else if (ev->type == PS_EV_RECEIVED && ev->corr && !(ev->corr & OP_BIT) &&
                (!strcmp(ev->command, "OK") || !strcmp(ev->command, "ERROR") ||
                 !strcmp(ev->command, "RESULT"))) {
-        tr.outstanding--;
+        /* Protocol 1.4: an OK's value counts the confirms it carries. */
+        tr.outstanding -= !strcmp(ev->command, "OK") && ev->count > 1 ? (long)ev->count : 1;
     } else if (ev->type == PS_EV_LOST) {
         tr.outstanding = 0;
     }

@@ -220,6 +220,17 @@ static void test_confirms(void)
     CHECK(s.unconfirmed == 0 && err == PS_ENORESP && text && !strcmp(text, "0/0 receivers confirmed a sync message"),
           "a PS_SYNC publish nobody received is PS_ENORESP at the next flush");
     free(text);
+
+    /* Protocol 1.4: an OK whose value is above 1 answers that many in a
+     * row (a durable queue's run of confirms), never more than wait. */
+    for (int i = 0; i < 4; i++)
+        answered_publish(&s, &p[i], PS_WIRE_CONFIRM);
+    send_all(&s, 4);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = p[2].corr, .count = 3}, 5);
+    CHECK(s.unconfirmed == 1, "an OK of value 3 confirms three (%llu left)",
+          (unsigned long long)s.unconfirmed);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = p[3].corr, .count = 5}, 5);
+    CHECK(s.unconfirmed == 0, "an OK counting more than wait leaves none, not a wrapped count");
     ps__session_free(&s);
 }
 
