@@ -18,8 +18,13 @@
 #    times without the endpoint and as often with it (interleaved): the
 #    instructions a message, and how much the endpoint adds to them.  The
 #    count is exact, but how messages fall into the loop's turns (and so
-#    memcpy's share) still varies by about 1 % from run to run: hence
-#    several runs.  Then SCRAPES scrapes of /metrics on the
+#    memcpy's share) still varies from run to run: mostly by about 1 %,
+#    and now and then a run costs 5 % more (405-430 instructions a message
+#    on 2026-12-03, with and without the endpoint alike), which one run in
+#    three turned into a difference of medians of 4.5 %: hence seven runs
+#    of each, whose median a lone outlier cannot move, and valgrind's
+#    fair scheduling of threads (--fair-sched=yes), with which the broker
+#    with the endpoint (one thread more) had such runs far less often.  Then SCRAPES scrapes of /metrics on the
 #    idle broker with the endpoint, less an idle stretch as long: the
 #    instructions one scrape costs; and, natively, the CPU time of SCRAPES
 #    scrapes from the broker's own per-thread counters (schedstat): the
@@ -27,12 +32,12 @@
 #    each second of the broker's time.
 #
 # ROUNDS=0 skips 1, CG_COUNT=0 skips 2.  Defaults: ROUNDS=10, COUNT=1000000,
-# CG_COUNT=200000, CG_RUNS=3, SCRAPES=200.  KEEP_SCRATCH=1 keeps the scratch
+# CG_COUNT=200000, CG_RUNS=7, SCRAPES=200.  KEEP_SCRATCH=1 keeps the scratch
 # directory, whose callgrind.out.* files callgrind_annotate reads.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
-ROUNDS=${ROUNDS:-10} COUNT=${COUNT:-1000000} CG_COUNT=${CG_COUNT:-200000} CG_RUNS=${CG_RUNS:-3}
+ROUNDS=${ROUNDS:-10} COUNT=${COUNT:-1000000} CG_COUNT=${CG_COUNT:-200000} CG_RUNS=${CG_RUNS:-7}
 SCRAPES=${SCRAPES:-200}
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pubsub-bench-http.XXXXXX")
 pids=()
@@ -182,7 +187,7 @@ scrape_n() { # HTTP_PORT: SCRAPES scrapes of /metrics over one kept-alive connec
 
 if [ "$CG_COUNT" -gt 0 ]; then
     command -v callgrind_control > /dev/null || { echo "valgrind is not installed: no instruction counts" >&2; exit 1; }
-    WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$SCRATCH/callgrind.out.%p"
+    WRAPPER="valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file=$SCRATCH/callgrind.out.%p"
     : > cg-a.ir
     : > cg-b.ir
     for r in $(seq 1 "$CG_RUNS"); do for side in a b; do
