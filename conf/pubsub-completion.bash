@@ -49,7 +49,7 @@ _pubsub() {
         ;;
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs
-              --subs --pubs --window --requests --idle --slow-mib --mosquitto-count --sub-broker"
+              --subs --pubs --window --durable-window --requests --idle --slow-mib --mosquitto-count --sub-broker"
         words="pubsub fanout many queue confirm sync durable reqrep pingpong memory"
         ;;
     brokerd)
@@ -99,7 +99,7 @@ _pubsub() {
         ;;
     -b | --broker | -t | --topic | -n | --count | --size | --rate | --timeout | -s | --runs | \
         -m | --message | -C | -W | --wait | -d | --delay | -H | --host | -p | --port | -i | --name | \
-        --broker-pid | --nats | --redis | --mosquitto | --subs | --pubs | --window | --requests | \
+        --broker-pid | --nats | --redis | --mosquitto | --subs | --pubs | --window | --durable-window | --requests | \
         --idle | --slow-mib | --mosquitto-count | --max-queued | --sub-broker)
         return 0 # a value of the user's own
         ;;
