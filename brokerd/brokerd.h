@@ -1202,15 +1202,17 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
 int chan_apply_config(broker *b);
 /* What a request handler leaves for its caller besides a code. */
 /* The bytes of records c may have parked while a full queue makes it
- * wait: its client_buffer, and OUT_HARD_CAP times that once it was sent
- * PAUSE.  Its library then holds its publishes, and what parks is what was
- * under way, in its own buffers, libzmq's pipes and the kernel's, when
- * PAUSE left: megabytes for a fast publisher, more than one buffer's
- * worth.  A client that ignores PAUSE is refused at that bound. */
+ * wait: its client_buffer, and PAUSE_GRACE more once it was sent PAUSE.
+ * Its library then holds its publishes, and what parks is what was under
+ * way when PAUSE left: the library's batch (up to 2 MiB), libzmq's pipe
+ * (64 frames of 64 KiB) and the kernel's socket buffers, megabytes for a
+ * fast publisher, whatever client_buffer is.  A client that ignores
+ * PAUSE is refused at that bound. */
+#define PAUSE_GRACE (16u << 20)
 static inline size_t client_park_room(const broker *b, const client *c)
 {
     size_t room = (size_t)b->cfg->client_buffer;
-    return c->held ? room * OUT_HARD_CAP : room;
+    return c->held ? room + PAUSE_GRACE : room;
 }
 
 /* What a parked publisher waits for (client->park_why), set by chan_publish

@@ -284,6 +284,21 @@ static size_t park_bound(const broker *b)
     return (size_t)b->cfg->client_buffer + PS_WIRE_RECORD_OVERHEAD;
 }
 
+/* A publisher that parks a record for a queue (full, or a replicated one
+ * waiting for its leader) is told to hold its publishes (1.4), once until
+ * it is resumed: from then on the queue, not this backlog, is what waits
+ * (client_park_room).  A record that was parked for a receiver and is
+ * now kept for a queue counts too. */
+static void pause_publisher(broker *b, client *c, const ps__cmd *cmd)
+{
+    if (c->park_why != PARK_QUEUE || c->minor < 4 || c->held || c->relay)
+        return;
+    ps__cmd pause = {.cmd = PS_CMD_PAUSE, .channel = cmd->channel};
+    out_put(b, c, &pause);
+    c->held = 1;
+    b->pauses++;
+}
+
 /*
  * Parking: a queue with overflow = "block" that is full, or a receiver
  * over its bound on a channel with slow_subscriber = "block", makes the
@@ -344,18 +359,11 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
         out_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
         return 1;
     }
+    pause_publisher(b, c, cmd);
     if (!c->on_park_list) {
         c->on_park_list = 1;
         c->parked_lately = 1;
         LIST_INSERT_HEAD(&b->parked, c, park_link);
-        if (c->park_why == PARK_QUEUE && c->minor >= 4 && !c->held) {
-            /* 1.4: its library holds its publishes from here on, so that
-             * the queue, not this backlog, is what waits (client_park_room). */
-            ps__cmd pause = {.cmd = PS_CMD_PAUSE, .channel = cmd->channel};
-            out_put(b, c, &pause);
-            c->held = 1;
-            b->pauses++;
-        }
         log_debug("client %llu: publisher slowed, %s", (unsigned long long)c->num,
                   c->park_why == PARK_QUEUE ? "a blocking queue is full"
                                             : "a receiver on a block channel is full: publishers wait");
@@ -403,7 +411,9 @@ static int client_unpark(broker *b)
         while (!c->dead && ps__wire_next(&r, &cmd) > 0) {
             uint32_t whole = cmd.count;
             if (client_record(b, c, &cmd)) {
-                /* still full: this record and the rest wait */
+                /* still full: this record and the rest wait (for a
+                 * queue now, perhaps, where a receiver made it wait) */
+                pause_publisher(b, c, &cmd);
                 if (cmd.cmd == PS_CMD_PUBLISH_BATCH && cmd.count != whole)
                     done = park_rest(b, c, &cmd, (size_t)(r.pos - base));
                 break;
@@ -593,9 +603,11 @@ void client_read(broker *b, void *sock)
 
 void client_reset(broker *b, client *c)
 {
-    /* Parked records die with the session; client_unpark unlinks it. */
+    /* Parked records die with the session; client_unpark unlinks it.  A
+     * new session starts unpaused, on the library's side too. */
     ps__buf_free(&c->parked);
     c->parked_off = 0;
+    c->held = 0;
     while (!LIST_EMPTY(&c->subs))
         chan_sub_remove(b, LIST_FIRST(&c->subs));
     chan_client_gone(b, c);

@@ -862,9 +862,12 @@ int store_confirm(store *st, client *c, uint64_t corr, uint64_t end)
 {
     /* A run grows while the same client's confirms follow each other: one
      * entry and one OK for a frame's publishes instead of one each, which
-     * were a fifth of the loop's time a durable message. */
+     * were a fifth of the loop's time a durable message.  Never across a
+     * sync under way that covers the run: those confirms go when it ends,
+     * not a sync later. */
     confirm *cf = STAILQ_EMPTY(&st->cfs) ? NULL : st->cf_last;
-    if (cf && cf->cl == c && c->minor >= 4 && cf->n < UINT32_MAX && end >= cf->off) {
+    if (cf && cf->cl == c && c->minor >= 4 && cf->n < UINT32_MAX && end >= cf->off &&
+        !(st->syncing && cf->off <= st->job_off)) {
         cf->corr = corr;
         cf->off = end;
         cf->n++;

@@ -23,6 +23,8 @@ struct ps_opts {
     int window;               /* queue messages in flight per subscription */
     int confirm_window;       /* PS_CONFIRM/PS_SYNC publishes a ps_publish lets be
                                * unanswered before it waits; 0 for no bound */
+    int pause_wait_ms;        /* how long ps_publish waits while the broker holds our
+                               * publishes (PAUSE); -1: no bound */
     int reconnect;            /* 1: reconnect and resubscribe after a loss */
     int minor;                /* the protocol minor our HELLO says: PS_WIRE_MINOR, or less
                                * from PUBSUB_PROTOCOL_MINOR (to test an older client) */

@@ -259,8 +259,26 @@ static int send_direct(ps_client *c, int wait)
 int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int direct)
 {
     size_t need = ps__wire_size(cmd);
-    while (c->s.state != PS_SESSION_DEAD && ps__session_full(&c->s, cmd, need))
-        cv_wait(&c->cv_space, &c->lock, -1);
+    int64_t held_until = INT64_MIN;
+    while (c->s.state != PS_SESSION_DEAD && ps__session_full(&c->s, cmd, need)) {
+        if (!c->s.held || c->opts.pause_wait_ms < 0) {
+            cv_wait(&c->cv_space, &c->lock, -1); /* PAUSE wakes it too */
+            continue;
+        }
+        /* The broker paused us for a full queue: a bounded wait, since
+         * the application may be the consumer that would make room. */
+        if (held_until == INT64_MIN)
+            held_until = ps__io_deadline(c->opts.pause_wait_ms);
+        if (cv_wait(&c->cv_space, &c->lock, held_until) == ETIMEDOUT && c->s.held &&
+            ps__session_full(&c->s, cmd, need)) {
+            char t[PS_WIRE_NAME_MAX + 96];
+            int n = snprintf(t, sizeof t, "the broker paused this publisher: queue '%s' is full",
+                             c->s.held_channel);
+            ps__set_errmsg(t, (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
+            errno = ETIMEDOUT;
+            return -1;
+        }
+    }
     if (ps__session_submit(&c->s, cmd, o, confirm) < 0)
         return -1;
     if (c->opts.trace)
@@ -703,6 +721,8 @@ static void *io_main(void *arg)
         pthread_mutex_lock(&c->lock);
         if (c->s.reopen && !c->reader && c->s.state != PS_SESSION_DEAD)
             reopen_socket(c);
+        if (c->stopping)
+            c->s.held = 0; /* ps_close: what waits goes (the broker parks it), then BYE */
         take_out(c);
         int stopping = c->stopping, ready = c->s.state == PS_SESSION_READY;
         int dead = c->s.state == PS_SESSION_DEAD;

@@ -18,6 +18,7 @@ void ps__opts_defaults(struct ps_opts *o)
     o->heartbeat_timeout_ms = PS_DEFAULT_HEARTBEAT_TIMEOUT_MS;
     o->window = 100;
     o->reconnect = 1;
+    o->pause_wait_ms = PS_DEFAULT_WAIT_MS;
     /* A client of an older protocol, for tests of how a broker serves one:
      * PUBSUB_PROTOCOL_MINOR=1 speaks 1.1 (no batches). */
     const char *m = getenv("PUBSUB_PROTOCOL_MINOR");
@@ -81,6 +82,11 @@ int ps_opts_set_int(ps_opts *o, int opt, int value)
         if (value < 0 || value > 1000000)
             goto invalid;
         o->confirm_window = value;
+        return 0;
+    case PS_OPT_PAUSE_WAIT_MS:
+        if (value < -1)
+            goto invalid;
+        o->pause_wait_ms = value;
         return 0;
     }
 invalid:

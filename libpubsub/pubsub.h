@@ -92,8 +92,10 @@ enum {
     PS_OPT_CURVE_SERVER_KEY,    /* str: broker's public key, Z85 (40 chars) */
     PS_OPT_CURVE_PUBLIC_KEY,    /* str: our public key, Z85 */
     PS_OPT_CURVE_SECRET_KEY,    /* str: our secret key, Z85 */
-    PS_OPT_CONFIRM_WINDOW       /* int: confirmed publishes unanswered before ps_publish
+    PS_OPT_CONFIRM_WINDOW,      /* int: confirmed publishes unanswered before ps_publish
                                  * waits, default 0 (no bound); see ps_publish() */
+    PS_OPT_PAUSE_WAIT_MS        /* int: how long ps_publish waits while the broker has
+                                 * paused us for a full queue, default 5000, -1: no bound */
 };
 
 /* Returns new default options, owned by the caller, or NULL (ENOMEM). */
@@ -158,7 +160,10 @@ PS_EXPORT int ps_fd(ps_client *c);
  * only while that buffer is full; while the broker has paused the client
  * for a full queue with overflow = "block", only its ACKs and replies
  * leave that buffer, so it fills and this blocks until the queue has
- * room).  With PS_CONFIRM the broker confirms
+ * room, at most PS_OPT_PAUSE_WAIT_MS (5 s by default; then it fails with
+ * ETIMEDOUT and the message is not queued, so that a client consuming
+ * the full queue it publishes to gets its turn to acknowledge)).  With
+ * PS_CONFIRM the broker confirms
  * the message; ps_flush() waits for those confirmations.  A refusal of an
  * async message is reported by the next ps_flush().  Fails at once with
  * EMSGSIZE above the broker's limit or EINVAL for a bad name.

@@ -33,7 +33,10 @@
  */
 static int rq_over(const ps__session *s)
 {
-    size_t high = LIST_EMPTY(&s->ops) && !s->unconfirmed ? RQ_HIGH : RQ_HARD;
+    /* While the broker holds our publishes, its RESUME may sit behind
+     * unread messages too, and the application may be blocked in
+     * ps_publish rather than reading. */
+    size_t high = LIST_EMPTY(&s->ops) && !s->unconfirmed && !s->held ? RQ_HIGH : RQ_HARD;
     return s->rq_bytes > high;
 }
 
@@ -391,8 +394,10 @@ int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
 /*
  * ps__session_take while held: moves the ACKs, ACK_BATCHes and REPLYs of
  * out past held_scan into sending and closes the gaps they leave, so that
- * what waits keeps its order.  Each record is looked at once: held_scan
- * then marks the end, and no batch may grow across it (batch_at).
+ * what waits keeps its order.  Each record is looked at about once:
+ * held_scan then marks where the next look begins, which is the batch
+ * that the next publish may still grow (batch_at) when nothing moved, and
+ * when something did, the batches are closed (their offsets moved).
  */
 static int take_passing(ps__session *s)
 {
@@ -420,9 +425,14 @@ static int take_passing(ps__session *s)
         memmove(s->out.data + keep, rec, rest);
     s->out.len = keep + rest;
     s->held_scan = keep;
-    s->batch_at = s->ack_at = SIZE_MAX; /* moved, or behind held_scan now */
-    if (!moved)
+    if (!moved) {
+        /* Nothing moved, no offset changed: the publishes go on joining
+         * the last batch, which is looked at again when it has grown. */
+        if (s->batch_at != SIZE_MAX && s->batch_at < keep)
+            s->held_scan = s->batch_at;
         return 0;
+    }
+    s->batch_at = s->ack_at = SIZE_MAX; /* their records moved */
     s->acks_out = 0;
     s->fx |= PS_FX_SPACE;
     return 1;
@@ -795,6 +805,8 @@ static void on_gap(ps__session *s, const ps__cmd *cmd)
 static void confirmed(ps__session *s, const ps__cmd *cmd)
 {
     uint64_t n = cmd->cmd == PS_CMD_OK && cmd->count > 1 ? cmd->count : 1;
+    if (cmd->corr & PS_OP_BIT)
+        return; /* a late answer to a call that gave up waiting, not a confirm */
     if (cmd->corr)
         s->unconfirmed -= n < s->unconfirmed ? n : s->unconfirmed;
 }
@@ -887,12 +899,20 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
         if (!s->held) {
             s->held = 1;
             s->held_scan = 0;
+            snprintf(s->held_channel, sizeof s->held_channel, "%.*s", (int)cmd->channel.len,
+                     cmd->channel.ptr);
+            /* A thread waiting for room to queue an ACK may go now, and
+             * one in ps_publish learns that its wait is bounded. */
+            s->fx |= PS_FX_SPACE | PS_FX_SEND;
         }
         break;
     case PS_CMD_RESUME:
         if (s->held) {
             s->held = 0;
             s->fx |= PS_FX_SEND; /* what waited in out goes now */
+            if (s->paused && !rq_over(s)) {
+                s->paused = 0; /* RQ_HARD no longer applies */
+            }
         }
         break;
     case PS_CMD_RESULT:

@@ -154,6 +154,7 @@ typedef struct ps__session {
     int held;                   /* 1.4: the broker said PAUSE (a queue is full): out's records
                                  * wait for RESUME but ACKs and REPLYs (ps__session_take) */
     size_t held_scan;           /* while held: out[0..held_scan) holds only records that wait */
+    char held_channel[PS_WIRE_NAME_MAX + 1]; /* the full queue PAUSE named, for the error */
     ps__buf sending;            /* records taken from out, being sent (io_lock holder) */
     size_t sending_off;         /* bytes of sending already sent (io_lock holder) */
     uint64_t sent_max_op;       /* highest op corr taken for sending */

@@ -570,6 +570,11 @@ ps_client *tool_connect(const struct tool_opts *o, int *exit_code)
     }
     if (o->timeout_set && o->timeout_ms > 0)
         ps_opts_set_int(po, PS_OPT_TIMEOUT_MS, o->timeout_ms);
+    /* A publisher paused by a full "block" queue waits for it like a
+     * writer into a full pipe, unless --timeout bounds it: a tool does
+     * not consume the queue it publishes to, so waiting cannot hold up
+     * the consumer that would make room. */
+    ps_opts_set_int(po, PS_OPT_PAUSE_WAIT_MS, o->timeout_set ? o->timeout_ms : -1);
     if (o->name)
         ps_opts_set_str(po, PS_OPT_NAME, o->name);
     if (o->window > 0)

@@ -323,7 +323,7 @@ class Client:
 
     def __init__(self, endpoint=None, *, name=None, curve_server_key=None, curve_key=None,
                  timeout=3.0, heartbeat=None, heartbeat_timeout=None, window=None,
-                 confirm_window=None, reconnect=True):
+                 confirm_window=None, pause_wait=None, reconnect=True):
         lib = _capi.load()
         self._lib = lib
         self._ptr = None
@@ -349,6 +349,8 @@ class Client:
                      None if heartbeat_timeout is None else _ms(heartbeat_timeout)),
                     (_capi.PS_OPT_WINDOW, window),
                     (_capi.PS_OPT_CONFIRM_WINDOW, confirm_window),
+                    (_capi.PS_OPT_PAUSE_WAIT_MS,
+                     None if pause_wait is None else -1 if pause_wait < 0 else _ms(pause_wait)),
                     (_capi.PS_OPT_RECONNECT, 1 if reconnect else 0)]
             strs = [(_capi.PS_OPT_NAME, name)]
             if curve_key is not None and curve_server_key is None:
@@ -668,8 +670,10 @@ def connect(endpoint=None, **options):
     heartbeat_timeout (seconds), window (queue messages in flight),
     confirm_window (confirmed publishes outstanding before publish waits:
     a sliding window, see PS_OPT_CONFIRM_WINDOW in libpubsub(3); default
-    no bound), and reconnect (True: reconnect and resubscribe after a
-    broker restart).
+    no bound), pause_wait (seconds publish waits while the broker has
+    paused this client for a full "block" queue, then Timeout; default
+    5.0, negative: no bound), and reconnect (True: reconnect and
+    resubscribe after a broker restart).
     Raises Unreachable, NotAllowed, VersionMismatch or BadName.
     """
     return Client(endpoint, **options)

@@ -11,6 +11,7 @@ import re
 import select
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -398,5 +399,47 @@ security = {{ clients = ( {{ name = "me"; public_key = "{key}"; allow = [ "publi
             pubsub.connect(b.endpoint, curve_server_key=str(tmp_path / "server.pub"))
         with pytest.raises(ValueError):
             pubsub.connect(b.endpoint, curve_key=str(tmp_path / "me.key"))
+    finally:
+        b.stop()
+
+
+PAUSE_CONF = """
+broker = {{
+  endpoints = [ "{endpoint}" ];
+  data_dir = "{dir}/data";
+  max_message_size = 65536;
+}};
+channels = ( {{ name = "full"; type = "queue"; max_queued = 2; overflow = "block"; }} );
+"""
+
+
+def test_paused_publisher_that_consumes_gets_its_turn(tmp_path):
+    """A client that consumes the full "block" queue it publishes to is
+    paused (protocol 1.4): its publish fails with Timeout after pause_wait
+    instead of waiting for good, its acknowledgements still go, and every
+    publish that returned is delivered once the queue has room."""
+    from conftest import Broker
+    b = Broker(tmp_path, PAUSE_CONF).wait_up()
+    try:
+        with pubsub.connect(b.endpoint, pause_wait=0.3, window=10) as c:
+            c.subscribe("full")
+            c.publish("full", None, "first")
+            c.publish("full", None, "second")
+            held = [c.recv(timeout=5), c.recv(timeout=5)]  # unacknowledged: the queue is full
+            big = "x" * 60000
+            sent = 0
+            t0 = time.monotonic()
+            with pytest.raises(pubsub.Timeout):
+                for _ in range(200):  # 12 MB, past the library's 1 MiB send queue
+                    c.publish("full", None, big)
+                    sent += 1
+            assert time.monotonic() - t0 < 10
+            for m in held:
+                m.ack()
+            got = 0
+            for m in c.messages(timeout=3):
+                got += 1
+                m.ack()
+            assert got == sent
     finally:
         b.stop()

@@ -229,6 +229,8 @@ static void test_confirms(void)
     feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = p[2].corr, .count = 3}, 5);
     CHECK(s.unconfirmed == 1, "an OK of value 3 confirms three (%llu left)",
           (unsigned long long)s.unconfirmed);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = PS_OP_BIT | 99, .count = 4}, 5);
+    CHECK(s.unconfirmed == 1, "a late OK of a call that gave up (value 4) confirms nothing");
     feed(&s, &(ps__cmd){.cmd = PS_CMD_OK, .corr = p[3].corr, .count = 5}, 5);
     CHECK(s.unconfirmed == 0, "an OK counting more than wait leaves none, not a wrapped count");
     ps__session_free(&s);
@@ -804,7 +806,8 @@ static void test_pause(void)
     feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 4, .max_size = 4096}, 0);
     ps__session_fx(&s);
     feed(&s, &(ps__cmd){.cmd = PS_CMD_PAUSE, .channel = S("jobs")}, 1);
-    CHECK(s.held, "PAUSE holds the session's publishes");
+    CHECK(s.held && !strcmp(s.held_channel, "jobs") && (ps__session_fx(&s) & PS_FX_SPACE),
+          "PAUSE holds the session's publishes, names the queue and wakes who waits for room");
 
     ps__cmd pub = {.cmd = PS_CMD_PUBLISH, .channel = S("jobs"), .data = S("1")};
     ps__cmd ack = {.cmd = PS_CMD_ACK, .tag = 5};
@@ -828,6 +831,24 @@ static void test_pause(void)
     out = send_all(&s, 3);
     CHECK(out.n == 0, "what waits is not taken again while held");
 
+    /* A wake-up that moves nothing leaves the last batch open: the
+     * publishes that follow join it. */
+    pub.data = (ps__slice)S("3");
+    ps__session_submit(&s, &pub, NULL, 0);
+    send_all(&s, 3);
+    pub.data = (ps__slice)S("4");
+    ps__session_submit(&s, &pub, NULL, 0);
+    seen held = decode(&s.out, 0);
+    CHECK(held.n == 4 && held.cmd[3].cmd == PS_CMD_PUBLISH_BATCH && held.cmd[3].count == 2,
+          "held publishes still join one batch across takes (%d records)", held.n);
+    ack.tag = 7;
+    ps__session_submit(&s, &ack, NULL, 0);
+    out = send_all(&s, 3);
+    held = decode(&s.out, 0);
+    CHECK(out.n == 1 && out.cmd[0].cmd == PS_CMD_ACK_BATCH && held.n == 4 &&
+              held.cmd[3].count == 2,
+          "the open batch is looked at again, and what waits keeps its order");
+
     /* The queue full of held publishes does not stop an ACK. */
     char *big = calloc(1, 600000);
     ps__cmd large = {.cmd = PS_CMD_PUBLISH, .channel = S("jobs"), .data = {big, 600000}};
@@ -849,8 +870,8 @@ static void test_pause(void)
     for (int i = 0; i < out.n; i++)
         pubs += out.cmd[i].cmd == PS_CMD_PUBLISH_BATCH ? (int)out.cmd[i].count
               : out.cmd[i].cmd == PS_CMD_PUBLISH;
-    CHECK(out.n == 4 && out.cmd[2].cmd == PS_CMD_PING && out.cmd[0].data.ptr[4] == '1' &&
-              out.cmd[1].data.ptr[4] == '2' && pubs == 3,
+    CHECK(out.n == 5 && out.cmd[2].cmd == PS_CMD_PING && out.cmd[0].data.ptr[4] == '1' &&
+              out.cmd[1].data.ptr[4] == '2' && pubs == 5,
           "after RESUME the held records leave in the order queued (%d records, %d publishes)",
           out.n, pubs);
 
