@@ -163,13 +163,13 @@ static json_t *admin_clients(broker *b)
             if (!seen)
                 json_array_insert_new(chans, 0, json_string(s->ch->name));
         }
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:b}", "id",
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:b, s:I}", "id",
                               (json_int_t)c->num, "name", c->name ? c->name : "", "address",
                               c->address ? c->address : "", "user", who ? who : "",
                               "subscriptions", (json_int_t)c->n_subs, "channels", chans,
                               "patterns", pats, "unacked", (json_int_t)c->n_unacked,
                               "pending_bytes", (json_int_t)c->pending_bytes, "paused",
-                              c->held);
+                              c->held, "parked_bytes", (json_int_t)client_parked(c));
         if (o)
             json_array_insert_new(arr, 0, o);
     }

@@ -595,6 +595,7 @@ struct client {
     int park_why;          /* PARK_*: what the first of its parked records waits for */
     int held;              /* it was sent PAUSE (1.4) and not yet RESUME: its library holds
                             * its publishes, so only what was under way still parks */
+    int unparking;         /* its parked records are being handled (client_unpark) */
     size_t n_unacked;      /* queue messages it holds unacknowledged */
     size_t n_waiting;      /* its sync publishes and requests still open (ticket.c) */
     size_t n_owed;         /* receipt and request tickets it has not answered (ticket.c) */
@@ -1200,7 +1201,6 @@ channel *chan_create(broker *b, const char *name, size_t len, const config_chann
 /* Creates declared channels and applies the config's limits to them;
  * -1 when a channel could not be made (a durable store failed to open). */
 int chan_apply_config(broker *b);
-/* What a request handler leaves for its caller besides a code. */
 /* The bytes of records c may have parked while a full queue makes it
  * wait: its client_buffer, and PAUSE_GRACE more once it was sent PAUSE.
  * Its library then holds its publishes, and what parks is what was under
@@ -1215,6 +1215,17 @@ static inline size_t client_park_room(const broker *b, const client *c)
     return c->held ? room + PAUSE_GRACE : room;
 }
 
+/* Whether cmd of c may wait parked for a queue rather than be refused: it
+ * fits the room above, or it is parked already and being handled again
+ * (client_unpark), when it stays where it is.  Counting it then, with the
+ * handled records before it, refused every record of a backlog near its
+ * bound, one after another. */
+static inline int client_may_park(const broker *b, const client *c, const ps__cmd *cmd)
+{
+    return c->unparking || client_parked(c) + ps__wire_size(cmd) <= client_park_room(b, c);
+}
+
+/* What a request handler leaves for its caller besides a code. */
 /* What a parked publisher waits for (client->park_why), set by chan_publish
  * when it parks a record: room in a full queue, or room in a receiver's
  * output on a block channel (client.c bounds the two backlogs apart). */

@@ -565,7 +565,7 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
             return PS_WERR_LIMIT;
         }
         if (!replq_room(b, 0) &&
-            client_parked(c) + ps__wire_size(cmd) <= client_park_room(b, c)) {
+            client_may_park(b, c, cmd)) {
             /* REPL_INFLIGHT_MAX proposals out: the publisher waits for
              * their results, as for a full "block" queue. */
             c->park_why = PARK_QUEUE;
@@ -581,7 +581,7 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
         /* overflow = "block": the publisher waits (its records are parked)
          * instead of being refused, as long as its backlog fits its buffer. */
         if (ch->overflow == OVERFLOW_BLOCK && queue_full(ch) &&
-            client_parked(c) + ps__wire_size(cmd) <= client_park_room(b, c)) {
+            client_may_park(b, c, cmd)) {
             c->park_why = PARK_QUEUE;
             return CHAN_PARK;
         }

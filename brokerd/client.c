@@ -408,6 +408,7 @@ static int client_unpark(broker *b)
         size_t done = 0;
         const uint8_t *base = c->parked.data + c->parked_off;
         ps__reader_init(&r, base, client_parked(c));
+        c->unparking = 1;
         while (!c->dead && ps__wire_next(&r, &cmd) > 0) {
             uint32_t whole = cmd.count;
             if (client_record(b, c, &cmd)) {
@@ -420,6 +421,7 @@ static int client_unpark(broker *b)
             }
             done = (size_t)(r.pos - base);
         }
+        c->unparking = 0;
         chan_stage_flush(b); /* the parked publishes it took, as at a frame's end */
         if (done && !c->dead) {
             /* The handled front is dropped by an offset, and the rest moved

@@ -609,7 +609,7 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
     }
     cl_peer *p = cl_peer_find(n, home, strlen(home));
     if (replicated && replq_hold(b, p && p->state == LINK_UP) &&
-        client_parked(c) + ps__wire_size(cmd) <= client_park_room(b, c)) {
+        client_may_park(b, c, cmd)) {
         /* No leader known (an election under way), or no link to it yet
          * (this node restarted): the publisher waits, as for a full
          * "block" queue, rather than be refused and retry. */
@@ -617,7 +617,7 @@ int link_queue_command(broker *b, client *c, const ps__cmd *cmd, char *why, size
         return CHAN_PARK;
     }
     if (replicated && p && !replq_room(b, 1) &&
-        client_parked(c) + ps__wire_size(cmd) <= client_park_room(b, c)) {
+        client_may_park(b, c, cmd)) {
         /* REPL_INFLIGHT_MAX publishes wait for the home's answer: the
          * publisher waits for them, as for a full "block" queue. */
         c->park_why = PARK_QUEUE;

@@ -891,9 +891,11 @@ static void release(store *st, int err)
         if (cf->cl && !cf->cl->dead) {
             if (!err)
                 out_ok(st->b, cf->cl, cf->corr, cf->n > 1 ? cf->n : 0); /* the confirms of durable publishes */
-            for (uint32_t i = 0; err && i < cf->n && !cf->cl->cut; i++)
-                out_error(st->b, cf->cl, cf->corr, PS_WERR_FULL,
-                          "durable queue '%s': cannot write to disk: %s", st->name, strerror(err));
+            else /* one ERROR a publish: the library counts them so */
+                for (uint32_t i = 0; i < cf->n && !cf->cl->cut; i++)
+                    out_error(st->b, cf->cl, cf->corr, PS_WERR_FULL,
+                              "durable queue '%s': cannot write to disk: %s", st->name,
+                              strerror(err));
         }
         free(cf);
     }

@@ -272,9 +272,9 @@ int ps__io_submit_locked(ps_client *c, ps__cmd *cmd, ps__op *o, int confirm, int
         if (cv_wait(&c->cv_space, &c->lock, held_until) == ETIMEDOUT && c->s.held &&
             ps__session_full(&c->s, cmd, need)) {
             char t[PS_WIRE_NAME_MAX + 96];
-            int n = snprintf(t, sizeof t, "the broker paused this publisher: queue '%s' is full",
-                             c->s.held_channel);
-            ps__set_errmsg(t, (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
+            snprintf(t, sizeof t, "the broker paused this publisher: queue '%s' is full",
+                     c->s.held_channel);
+            ps__set_errmsg(t, strlen(t));
             errno = ETIMEDOUT;
             return -1;
         }

@@ -40,6 +40,16 @@ static int rq_over(const ps__session *s)
     return s->rq_bytes > high;
 }
 
+/* Reads again when the bound was raised (a call now waits, the broker
+ * paused us) and the received messages are back under it. */
+static void rq_reopen(ps__session *s)
+{
+    if (s->paused && !rq_over(s)) {
+        s->paused = 0;
+        s->fx |= PS_FX_SEND; /* the I/O side reads the socket again */
+    }
+}
+
 static char *dup_slice(const ps__slice *s)
 {
     char *p = malloc(s->len + 1);
@@ -384,10 +394,7 @@ int ps__session_submit(ps__session *s, ps__cmd *cmd, ps__op *o, int confirm)
     } else if (cmd->cmd == PS_CMD_PUBLISH) {
         s->plain_queued++;
     }
-    if (s->paused && !rq_over(s)) {
-        s->paused = 0;
-        s->fx |= PS_FX_SEND; /* its answer may be behind what waits unread */
-    }
+    rq_reopen(s); /* its answer may be behind what waits unread */
     return 0;
 }
 
@@ -804,11 +811,10 @@ static void on_gap(ps__session *s, const ps__cmd *cmd)
  * a row it confirms (a durable queue's, once on disk). */
 static void confirmed(ps__session *s, const ps__cmd *cmd)
 {
+    if (!cmd->corr || (cmd->corr & PS_OP_BIT))
+        return; /* no answer, or a late one to a call that gave up waiting */
     uint64_t n = cmd->cmd == PS_CMD_OK && cmd->count > 1 ? cmd->count : 1;
-    if (cmd->corr & PS_OP_BIT)
-        return; /* a late answer to a call that gave up waiting, not a confirm */
-    if (cmd->corr)
-        s->unconfirmed -= n < s->unconfirmed ? n : s->unconfirmed;
+    s->unconfirmed -= n < s->unconfirmed ? n : s->unconfirmed;
 }
 
 static void on_error(ps__session *s, const ps__cmd *cmd, ps__op *o, int64_t now)
@@ -904,15 +910,13 @@ void ps__session_record(ps__session *s, const ps__cmd *cmd, int64_t now)
             /* A thread waiting for room to queue an ACK may go now, and
              * one in ps_publish learns that its wait is bounded. */
             s->fx |= PS_FX_SPACE | PS_FX_SEND;
+            rq_reopen(s); /* RESUME may come behind what waits unread */
         }
         break;
     case PS_CMD_RESUME:
         if (s->held) {
             s->held = 0;
             s->fx |= PS_FX_SEND; /* what waited in out goes now */
-            if (s->paused && !rq_over(s)) {
-                s->paused = 0; /* RQ_HARD no longer applies */
-            }
         }
         break;
     case PS_CMD_RESULT:

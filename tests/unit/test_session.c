@@ -886,6 +886,22 @@ static void test_pause(void)
           "a new session is not held: what waited goes to the new broker");
     free(big);
     ps__session_free(&s);
+
+    /* Deliveries past the receive bound stop reading; a PAUSE behind them
+     * raises the bound, so that its RESUME is read even while the
+     * application, blocked publishing, reads nothing. */
+    ps__session_init(&s, &o, 0);
+    take_urgent(&s);
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_WELCOME, .major = 1, .minor = 4, .max_size = 1 << 20}, 0);
+    char *chunk = calloc(1, 200000);
+    for (int i = 0; i < 3; i++)
+        feed(&s, &(ps__cmd){.cmd = PS_CMD_DELIVER, .channel = S("logs"), .topic = S("t"),
+                            .data = {chunk, 200000}}, 1);
+    CHECK(!ps__session_input_open(&s), "600 KB unread stop the reading");
+    feed(&s, &(ps__cmd){.cmd = PS_CMD_PAUSE, .channel = S("jobs")}, 2);
+    CHECK(ps__session_input_open(&s), "a PAUSE opens it again up to the bound of a waiting call");
+    free(chunk);
+    ps__session_free(&s);
 }
 
 int main(void)
