@@ -3,7 +3,8 @@
 # the broker sends PAUSE when it first parks the publisher's records, the
 # library then holds its publishes (ps_publish blocks once its send queue
 # is full) while ACKs still go, and RESUME lets them go once the queue
-# has room.  So the broker keeps only what was under way: a publisher of
+# has room (ppub waits past the library's default 5 s, as a tool should).
+# So the broker keeps only what was under way: a publisher of
 # 200,000 messages of 100 bytes (20 MB) to a queue of 100, with
 # client_buffer at 1 MiB, waits without one refusal until a consumer
 # comes, and every message arrives once and in order.  Before PAUSE the
@@ -33,6 +34,11 @@ wait_until 20 "the publisher is paused" paused
 pauses=$("$BUILD/pctl" status --json | jq -r .pauses)
 [ "$pauses" -ge 1 ] || fail "status counts $pauses pauses"
 kill -0 "$pub" 2> /dev/null || fail "ppub did not wait for the full queue: $(head -3 ppub.err)"
+# The library gives up a paused publish after 5 s by default; ppub, which
+# consumes nothing, waits without bound unless --timeout says otherwise.
+# No event says "still waiting", so the wait is a measured one.
+read -r -t 6 <> <(:) || true
+kill -0 "$pub" 2> /dev/null || fail "ppub gave up waiting for the full queue: $(head -3 ppub.err)"
 expect_eq "$(chan_stat jobs queued)" 100 "messages queued while the publisher waits"
 echo "paused: the queue holds 100, brokerd's RSS $(awk '/VmRSS/ { print $2 }' /proc/$BROKER_PID/status) kB"
 
