@@ -15,7 +15,14 @@
 . "$TESTS/integration/hostile.sh"
 
 N=20000
-LIMIT_KB=$((40960 * RSS_SCALE))
+# Under AddressSanitizer every node of libzmq's trie costs some times its
+# size, and the slower broker lets libzmq's reading loop (xread_activated,
+# which files subscriptions as long as its pipe has any) run further past
+# the count before the xpub is unbound: 43-96 MB in 18 runs with the
+# bound, 273 MB without it.  So the sanitizer build gets a bound of its
+# own, which still fails without the fix.
+LIMIT_KB=40960
+case "$BUILD" in *asan*) LIMIT_KB=163840 ;; esac
 
 PORT=$(free_port) XPUB=$(free_port)
 cat > g.conf << EOF2
