@@ -44,6 +44,7 @@ struct group {
                               * came from the leader */
     int watched;             /* the replica's eventfd is a source of the loop */
     int reopening;           /* a reopen of a stalled replica is scheduled or retrying */
+    int64_t reopened_at;     /* loop ms of the last reopen that opened (0: none) */
     unsigned logged_leader;  /* the leader and term last logged */
     uint64_t logged_term;
 };
@@ -156,9 +157,13 @@ static long group_reopen(void *ctx)
             g->reopening = 0;
             return -1;
         }
-        log_err("raft: the disk of %s stored nothing for %d election timeouts (log at %llu): "
-                "reopening the replica", g->cfg->data_dir, REPL_STALL_TIMEOUTS,
-                (unsigned long long)in.last);
+        if (in.write_failed)
+            log_err("raft: the disk of %s failed a write (log at %llu): reopening the replica",
+                    g->cfg->data_dir, (unsigned long long)in.last);
+        else
+            log_err("raft: the disk of %s stored nothing for %d election timeouts (log at "
+                    "%llu): reopening the replica", g->cfg->data_dir, REPL_STALL_TIMEOUTS,
+                    (unsigned long long)in.last);
         if (g->watched)
             loop_unwatch(b->loop, repl_fd(b->repl));
         g->watched = 0;
@@ -179,6 +184,7 @@ static long group_reopen(void *ctx)
     }
     log_notice("raft: replica reopened in %s", g->cfg->data_dir);
     g->reopening = 0;
+    g->reopened_at = loop_now();
     return -1;
 }
 
@@ -199,7 +205,12 @@ static void group_input(void *ctx)
     }
     struct repl_info in;
     repl_status(b->repl, &in);
-    if (in.stalled && !g->reopening && loop_timer(b->loop, 0, group_reopen, b) == 0)
+    /* A disk that fails every write would otherwise be reopened, its
+     * whole log loaded again, at each append the leader sends: a reopen
+     * comes an election timeout after the last at the soonest. */
+    int64_t wait = g->reopened_at ? g->reopened_at + g->cfg->election_ms - loop_now() : 0;
+    if (in.stalled && !g->reopening &&
+        loop_timer(b->loop, wait > 0 ? (long)wait : 0, group_reopen, b) == 0)
         g->reopening = 1;
 }
 

@@ -125,7 +125,10 @@ struct repl_info {
     int stalled;         /* the local log holds entries its disk writes have not
                             stored for REPL_STALL_TIMEOUTS election timeouts (a full
                             or failing disk: libraft stops writing after an I/O
-                            error and says nothing); the caller reopens the replica */
+                            error and says nothing), or a write failed; the caller
+                            reopens the replica */
+    int write_failed;    /* stalled because a disk write failed: every append since
+                            is refused until the caller reopens the replica */
 };
 
 /* Election timeouts without a single entry stored while some wait: a

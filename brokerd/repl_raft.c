@@ -13,8 +13,10 @@
  * exists, so its errors are logged and returned like any setup's.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -99,6 +101,25 @@ struct repl {
     uint64_t stored;           /* the thread's: libraft's last_stored at the last look */
     uint64_t stored_since;     /* the thread's: loop ms it last moved, or entries
                                   stopped waiting for the disk */
+    int (*io_append)(struct raft_io *, struct raft_io_append *, const struct raft_entry[],
+                     unsigned, raft_io_append_cb); /* libraft's own append (append_guard) */
+    int (*io_put)(struct raft_io *, unsigned, struct raft_io_snapshot_put *,
+                  const struct raft_snapshot *, raft_io_snapshot_put_cb); /* and snapshot put */
+    int write_failed;          /* the thread's: a disk write failed, writes refused since */
+};
+
+/* An append on its way through append_guard to libraft's disk I/O. */
+struct repl_append {
+    struct raft_io_append inner;  /* the request libraft's I/O carries out */
+    struct raft_io_append *outer; /* libraft's core's request, answered with inner's status */
+    struct repl *r;               /* the replica */
+};
+
+/* A snapshot on its way through put_guard to libraft's disk I/O. */
+struct repl_put {
+    struct raft_io_snapshot_put inner;  /* the request libraft's I/O carries out */
+    struct raft_io_snapshot_put *outer; /* libraft's core's request */
+    struct repl *r;                     /* the replica */
 };
 
 /* Wakes the reader of an eventfd. */
@@ -143,7 +164,8 @@ static void look(struct repl *r)
         r->stored_since = now;
     }
     unsigned election = r->cfg.election_ms ? r->cfg.election_ms : 1000;
-    in.stalled = now - r->stored_since > (uint64_t)REPL_STALL_TIMEOUTS * election;
+    in.write_failed = r->write_failed;
+    in.stalled = r->write_failed || now - r->stored_since > (uint64_t)REPL_STALL_TIMEOUTS * election;
     /* The leader's progress array (public in libraft's struct raft) has an
      * entry per server of the configuration, in its order.  While a leader
      * steps down libraft frees it before the state changes, and the
@@ -166,6 +188,96 @@ static void look(struct repl *r)
     pthread_mutex_unlock(&r->mu);
     if (news)
         efd_kick(r->res_efd);
+}
+
+/*
+ * libraft 0.15's disk I/O marks itself errored when a write fails (a full
+ * disk, EIO) but goes on writing what comes after it, and a failed write
+ * leaves its count of the next index wrong (rolled back past a snapshot's
+ * barrier, say); once the disk has room again those writes succeed, and
+ * the log on disk has a gap or a segment named for entries it does not
+ * hold, which libraft refuses to load at the next start ("unexpected
+ * closed segment ...: first index should have been ..."): a node that
+ * cannot start.  libraft 0.18 cancels what follows a failed write
+ * ("uv_append: Also cancel pending writes in case of write failure");
+ * until Debian has it, every append and snapshot passes through a guard
+ * here, which refuses them all after the first failure and has the
+ * replica reported stalled at once, so that the group reopens it from
+ * the consistent log on disk.
+ */
+static struct repl *repl_of(struct raft_io *io)
+{
+    return (struct repl *)((char *)io - offsetof(struct repl, io));
+}
+
+/* A write ended: a failure (not a cancel at close) stops all writes. */
+static void write_done(struct repl *r, int status)
+{
+    if (status != 0 && status != RAFT_CANCELED && !r->write_failed) {
+        r->write_failed = 1;
+        look(r);
+    }
+}
+
+static int write_refused(struct raft_io *io)
+{
+    snprintf(io->errmsg, RAFT_ERRMSG_BUF_SIZE,
+             "a disk write failed: no more until the replica reopens");
+    return RAFT_IOERR;
+}
+
+static void append_done(struct raft_io_append *req, int status)
+{
+    struct repl_append *a = req->data;
+    struct raft_io_append *outer = a->outer;
+    struct repl *r = a->r;
+    free(a);
+    write_done(r, status);
+    outer->cb(outer, status);
+}
+
+static int append_guard(struct raft_io *io, struct raft_io_append *req,
+                        const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+{
+    struct repl *r = repl_of(io);
+    if (r->write_failed)
+        return write_refused(io);
+    struct repl_append *a = malloc(sizeof *a);
+    if (!a)
+        return RAFT_NOMEM;
+    *a = (struct repl_append){.inner = {.data = a}, .outer = req, .r = r};
+    req->cb = cb;
+    int rv = r->io_append(io, &a->inner, entries, n, append_done);
+    if (rv != 0)
+        free(a);
+    return rv;
+}
+
+static void put_done(struct raft_io_snapshot_put *req, int status)
+{
+    struct repl_put *p = req->data;
+    struct raft_io_snapshot_put *outer = p->outer;
+    struct repl *r = p->r;
+    free(p);
+    write_done(r, status);
+    outer->cb(outer, status);
+}
+
+static int put_guard(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
+                     const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
+{
+    struct repl *r = repl_of(io);
+    if (r->write_failed)
+        return write_refused(io);
+    struct repl_put *p = malloc(sizeof *p);
+    if (!p)
+        return RAFT_NOMEM;
+    *p = (struct repl_put){.inner = {.data = p}, .outer = req, .r = r};
+    req->cb = cb;
+    int rv = r->io_put(io, trailing, &p->inner, snapshot, put_done);
+    if (rv != 0)
+        free(p);
+    return rv;
 }
 
 /* Replication thread: queues the fate of one proposal for the caller.  The
@@ -517,6 +629,10 @@ struct repl *repl_open(const struct repl_config *cfg)
      * connect; a tenth of the election timeout finds a restarted or healed
      * peer well within one. */
     raft_uv_set_connect_retry_delay(&r->io, (cfg->election_ms ? cfg->election_ms : 1000) / 10);
+    r->io_append = r->io.append;
+    r->io.append = append_guard;
+    r->io_put = r->io.snapshot_put;
+    r->io.snapshot_put = put_guard;
     r->fsm = (struct raft_fsm){ .version = 1, .data = r, .apply = fsm_apply,
                                 .snapshot = fsm_snapshot, .restore = fsm_restore };
     rv = raft_init(&r->raft, &r->io, &r->fsm, cfg->id, self);
