@@ -91,8 +91,37 @@ expect_usage() { # PATTERN CMD...
     head -n 1 err | grep -Eq -- "$pattern" || fail "'$*': stderr '$(head -n 1 err)' does not match /$pattern/"
 }
 
-free_port() { # a loopback tcp port nobody listens on
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# A loopback tcp port nobody listens on, below the kernel's ephemeral
+# range: a port the kernel picked from that range could be taken, before
+# the broker binds it, as the local port of some outgoing connection (a
+# node's link dialling another; CI once saw "cannot bind ...: Address
+# already in use").  Ports handed out in this test are not handed out
+# again (SCRATCH/ports), since nothing holds them until they are bound.
+free_port() {
+    /usr/bin/python3 - "$SCRATCH/ports" << 'PY'
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+try:
+    used = set(open(sys.argv[1]).read().split())
+except OSError:
+    used = set()
+for _ in range(1000):
+    port = random.randrange(10000, max(low, 10001))
+    if str(port) in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    open(sys.argv[1], "a").write(f"{port}\n")
+    print(port)
+    break
+else:
+    sys.exit("no free port below the ephemeral range")
+PY
 }
 
 # Polls every 50 ms until COND (a shell command) succeeds; fails after

@@ -9,6 +9,7 @@ PUBSUB_LIBRARY=$BUILD/libpubsub.so.1.
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,10 +25,27 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLES = os.path.join(ROOT, "examples", "lecture")
 
 
+_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on, below the kernel's ephemeral
+    range (one from that range may be taken by an outgoing connection
+    before the broker binds it), and not given out before in this run."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for _ in range(1000):
+        port = random.randrange(10000, max(low, 10001))
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def connect_when_up(endpoint, proc, limit=20.0, **options):
