@@ -29,7 +29,7 @@ Q := @
 endif
 
 # Debian packages the build and the tests need.
-DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmicrohttpd-dev \
+DEBS := libzmq3-dev libconfig-dev libsystemd-dev libjansson-dev zlib1g-dev libmicrohttpd-dev libisal-dev \
         libraft-dev libuv1-dev pkg-config
 # ... what `make deb` builds and checks the Debian packages with ...
 DEB_DEBS := debhelper dh-python dpkg-dev lintian
@@ -50,6 +50,8 @@ LIB_SRC    := $(wildcard libpubsub/*.c) $(COMMON_SRC)
 # The replication seam over libraft (brokerd/repl.h): brokerd and every
 # unit test linked with its objects need -lraft -luv.
 REPL_LIBS  := -lraft -luv
+# The durable store's checksum (brokerd/store.c, rec_crc): ISA-L's CRC-32.
+STORE_LIBS := -lisal
 BROKER_SRC := $(wildcard brokerd/*.c)
 TOOLS      := ppub psub pctl pbench
 TOOL_COMMON := tools/common.c tools/explain.c tools/progress.c
@@ -102,7 +104,7 @@ $(OBJ)/brokerd/www.o: brokerd/www/index.html brokerd/www/login.html
 
 $(O)/brokerd: $(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC) $(WIRE_SRC))
 	@$(if $(Q),echo "  LD     $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(REPL_LIBS) -lpthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(REPL_LIBS) $(STORE_LIBS) -lpthread
 
 # pbench measures the peers whose client libraries are installed.
 PBENCH_PEERS := $(shell pkg-config --exists libnats 2>/dev/null && echo nats) \
@@ -129,7 +131,7 @@ $(O)/%: $(OBJ)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 $(O)/tests/%: $(OBJ)/tests/unit/%.o $(filter-out $(OBJ)/brokerd/main.o,$(patsubst %.c,$(OBJ)/%.o,$(BROKER_SRC))) $(LIB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD     $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(REPL_LIBS) -lpthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(REPL_LIBS) $(STORE_LIBS) -lpthread
 
 # C programs the integration tests run (tests/integration/NAME.c), linked
 # with the static library like a user's program would be.
