@@ -1099,9 +1099,10 @@ static void usage(FILE *out)
 "\n"
 "  -s, --size BYTES         payload size (default 64)\n"
 "  -n, --count N            messages per run (default 200000)\n"
-"  -r, --runs N             rounds per figure: the median, and the lowest and\n"
-"                           highest in parentheses (default 3); a round below\n"
-"                           0.75x its median is named after the table\n"
+"  -r, --runs N             rounds per figure, interleaved across the targets:\n"
+"                           the median, and the lowest and highest in\n"
+"                           parentheses (default 3); a round below 0.75x its\n"
+"                           median is named after the table\n"
 "      --subs N             fan-out subscribers (default 10)\n"
 "      --pubs N             publishers of the many-to-one figure (default 4)\n"
 "      --window N           confirmations outstanding (default 1000): a flush\n"
@@ -1199,45 +1200,60 @@ static struct row *new_row(const char *title, int latency)
     return r;
 }
 
-/* Measures one throughput figure on every target that offers kind. */
-/* A row of msg/s; with lossy (a "drop" channel) the rate counts what was
- * delivered and the cell says how much was dropped, else a loss fails it. */
+/*
+ * Measures one throughput figure on every target that offers kind.  The
+ * rounds are interleaved, round k of every target before round k + 1 of
+ * any, so that a machine whose speed drifts during the figure (another
+ * process, the host, the page cache) weighs on every column alike
+ * instead of on whichever target ran while it was slow.  A row of msg/s;
+ * with lossy (a "drop" channel) the rate counts what was delivered and
+ * the cell says how much was dropped, else a loss fails it.
+ */
 static void throughput_row(const char *title, const struct job *j, int runs, int only_brokerd,
                            int lossy)
 {
     struct row *r = new_row(title, 0);
+    double v[MAX_TARGETS][16], share[MAX_TARGETS][16];
+    long worst[MAX_TARGETS] = {0};
+    int ok[MAX_TARGETS] = {0};
+    struct job tj[MAX_TARGETS]; /* each target's share of the messages */
     for (int t = 0; t < ntargets; t++) {
-        if (!(targets[t].kinds & (1 << j->kind)) || (only_brokerd && t > 0))
-            continue;
-        double v[16], share[16];
-        long lost = 0, worst = 0;
-        struct job tj = *j; /* this target's share of the messages */
+        ok[t] = (targets[t].kinds & (1 << j->kind)) && !(only_brokerd && t > 0);
+        tj[t] = *j;
         if (targets[t].scale > 0 && targets[t].scale < 1)
-            tj.count = (long)((double)j->count * targets[t].scale) > 100
-                           ? (long)((double)j->count * targets[t].scale) : 100;
-        long expected = tj.count * tj.pubs * tj.subs;
-        int ok = 1;
-        for (int k = 0; k < runs && ok; k++) {
-            v[k] = run_throughput(&targets[t], &tj, &lost);
-            if (v[k] < 0)
-                ok = 0;
+            tj[t].count = (long)((double)j->count * targets[t].scale) > 100
+                              ? (long)((double)j->count * targets[t].scale) : 100;
+    }
+    int offered[MAX_TARGETS];
+    memcpy(offered, ok, sizeof offered);
+    for (int k = 0; k < runs; k++)
+        for (int t = 0; t < ntargets; t++) {
+            if (!ok[t])
+                continue;
+            long lost = 0, expected = tj[t].count * tj[t].pubs * tj[t].subs;
+            v[t][k] = run_throughput(&targets[t], &tj[t], &lost);
+            if (v[t][k] < 0)
+                ok[t] = 0; /* this target's later rounds are skipped, not the others' */
             if (lossy) {
-                share[k] = 100.0 * (double)lost / (double)expected;
-                v[k] *= (double)(expected - lost) / (double)expected;
-            } else if (lost > worst) {
-                worst = lost;
+                share[t][k] = 100.0 * (double)lost / (double)expected;
+                v[t][k] *= (double)(expected - lost) / (double)expected;
+            } else if (lost > worst[t]) {
+                worst[t] = lost;
             }
         }
-        if (!ok) {
+    for (int t = 0; t < ntargets; t++) {
+        if (!offered[t])
+            continue;
+        if (!ok[t]) {
             snprintf(r->cell[t], sizeof r->cell[t], "failed");
-        } else if (worst) {
-            snprintf(r->cell[t], sizeof r->cell[t], "lost %ld", worst);
+        } else if (worst[t]) {
+            snprintf(r->cell[t], sizeof r->cell[t], "lost %ld", worst[t]);
         } else {
-            r->value[t] = rate_cell(r->cell[t], sizeof r->cell[t], v, runs, title, targets[t].name);
+            r->value[t] = rate_cell(r->cell[t], sizeof r->cell[t], v[t], runs, title, targets[t].name);
             if (lossy) {
                 size_t len = strlen(r->cell[t]);
                 snprintf(r->cell[t] + len, sizeof r->cell[t] - len, ", %.1f%% dropped",
-                         median(share, runs));
+                         median(share[t], runs));
             }
         }
         fprintf(stderr, "pbench: %-40s %-16s %s\n", title, targets[t].name, r->cell[t]);
@@ -1257,31 +1273,41 @@ static void latency_rows(const struct job *j, long n, int runs, const char *what
         snprintf(title, sizeof title, "%s %s, µs", what, names[i]);
         r[i] = new_row(title, 1);
     }
+    struct target tg[MAX_TARGETS];
+    double v[MAX_TARGETS][4][16];
+    int ok[MAX_TARGETS] = {0};
     for (int t = 0; t < ntarg; t++) {
-        struct target tg = targets[t];
+        tg[t] = targets[t];
         if (with) {
-            tg.rpc_serve = with->rpc_serve;
-            tg.rpc_run = with->rpc_run;
+            tg[t].rpc_serve = with->rpc_serve;
+            tg[t].rpc_run = with->rpc_run;
         }
-        if (!tg.rpc_run)
-            continue;
-        double v[4][16];
-        int ok = 1;
-        for (int k = 0; k < runs && ok; k++) {
+        ok[t] = tg[t].rpc_run != NULL;
+    }
+    int offered[MAX_TARGETS];
+    memcpy(offered, ok, sizeof offered);
+    /* Interleaved rounds, as throughput_row's. */
+    for (int k = 0; k < runs; k++)
+        for (int t = 0; t < ntarg; t++) {
             double pct[4];
-            if (run_latency(&tg, j, n, pct) < 0)
-                ok = 0;
+            if (!ok[t])
+                continue;
+            if (run_latency(&tg[t], j, n, pct) < 0)
+                ok[t] = 0;
             for (int i = 0; i < 4; i++)
-                v[i][k] = pct[i];
+                v[t][i][k] = pct[i];
         }
+    for (int t = 0; t < ntarg; t++) {
+        if (!offered[t])
+            continue;
         for (int i = 0; i < 4; i++) {
-            if (!ok) {
+            if (!ok[t]) {
                 snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "failed");
                 continue;
             }
-            r[i]->value[t] = median(v[i], runs);
+            r[i]->value[t] = median(v[t][i], runs);
             double lo, hi;
-            min_max(v[i], runs, &lo, &hi);
+            min_max(v[t][i], runs, &lo, &hi);
             if (runs > 1)
                 snprintf(r[i]->cell[t], sizeof r[i]->cell[t], "%.0f (%.0f–%.0f)", r[i]->value[t], lo, hi);
             else
