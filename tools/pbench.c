@@ -1099,7 +1099,8 @@ static void usage(FILE *out)
 "\n"
 "  -s, --size BYTES         payload size (default 64)\n"
 "  -n, --count N            messages per run (default 200000)\n"
-"  -r, --runs N             rounds per figure, interleaved across the targets:\n"
+"  -r, --runs N             rounds per figure, interleaved across the targets\n"
+"                           and their order turned by one each round:\n"
 "                           the median, and the lowest and highest in\n"
 "                           parentheses (default 3); a round below 0.75x its\n"
 "                           median is named after the table\n"
@@ -1201,13 +1202,26 @@ static struct row *new_row(const char *title, int latency)
 }
 
 /*
- * Measures one throughput figure on every target that offers kind.  The
- * rounds are interleaved, round k of every target before round k + 1 of
- * any, so that a machine whose speed drifts during the figure (another
- * process, the host, the page cache) weighs on every column alike
- * instead of on whichever target ran while it was slow.  A row of msg/s;
- * with lossy (a "drop" channel) the rate counts what was delivered and
- * the cell says how much was dropped, else a loss fails it.
+ * The target that runs i-th in round k.  The rounds are interleaved,
+ * round k of every target before round k + 1 of any, so that a machine
+ * whose speed drifts during a figure (the host, the page cache) weighs
+ * on every column alike; and the order turns by one each round, so that
+ * no target always follows the same other one.  A target leaves work
+ * behind after its round (NATS's Go runtime, a server's freed memory):
+ * in a fixed order brokerd always came right after NATS, and its
+ * request/reply p50 went from 0.80-1.00x the device's in six runs of
+ * blocked rounds to 1.06x and 1.14x in two runs of that order.
+ */
+static int round_target(int k, int i, int n)
+{
+    return (i + k) % n;
+}
+
+/*
+ * Measures one throughput figure on every target that offers kind, the
+ * rounds in the order above.  A row of msg/s; with lossy (a "drop"
+ * channel) the rate counts what was delivered and the cell says how much
+ * was dropped, else a loss fails it.
  */
 static void throughput_row(const char *title, const struct job *j, int runs, int only_brokerd,
                            int lossy)
@@ -1227,7 +1241,8 @@ static void throughput_row(const char *title, const struct job *j, int runs, int
     int offered[MAX_TARGETS];
     memcpy(offered, ok, sizeof offered);
     for (int k = 0; k < runs; k++)
-        for (int t = 0; t < ntargets; t++) {
+        for (int i = 0; i < ntargets; i++) {
+            int t = round_target(k, i, ntargets);
             if (!ok[t])
                 continue;
             long lost = 0, expected = tj[t].count * tj[t].pubs * tj[t].subs;
@@ -1286,10 +1301,11 @@ static void latency_rows(const struct job *j, long n, int runs, const char *what
     }
     int offered[MAX_TARGETS];
     memcpy(offered, ok, sizeof offered);
-    /* Interleaved rounds, as throughput_row's. */
+    /* Rounds in round_target's order, as throughput_row's. */
     for (int k = 0; k < runs; k++)
-        for (int t = 0; t < ntarg; t++) {
+        for (int at = 0; at < ntarg; at++) {
             double pct[4];
+            int t = round_target(k, at, ntarg);
             if (!ok[t])
                 continue;
             if (run_latency(&tg[t], j, n, pct) < 0)
