@@ -10,11 +10,12 @@
  *     SMSG body = seq:u64 topic_len:u16 topic data ; MSG with its channel seq
  *     ACK  body = (empty)                         ; id is the acked MSG or SMSG
  *
- * big-endian, crc = the CRC-32 of zlib and gzip over type..end (rec_crc).  A message is written when
- * it is queued and its ACK when a consumer acknowledged it; at start the
- * log is replayed and every message without an ACK is queued again, in
- * order, with the sequence number it was given when it was published (so
- * that a receiver can tell a redelivery after a crash).  Messages are
+ * big-endian, crc = the CRC-32 of zlib and gzip over type..end (rec_crc).
+ * A message is written when it is queued and its ACK when a consumer
+ * acknowledged it; at start the log is replayed and every message without
+ * an ACK is queued again, in order, with the sequence number it was given
+ * when it was published (so that a receiver can tell a redelivery after a
+ * crash).  Messages are
  * written as SMSG; MSG, without the number, is what stores written before
  * it hold, still read (its messages are numbered afresh).  A store written
  * with SMSG records cannot be read by a broker older than them: it sees an
