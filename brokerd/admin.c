@@ -80,13 +80,14 @@ json_t *admin_status(broker *b)
     char id[17], epoch[17];
     snprintf(id, sizeof id, "%016llx", (unsigned long long)b->id);
     snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)b->epoch);
-    json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "version", BROKERD_VERSION, "broker_id", id, "epoch", epoch,
                      "uptime_s", (json_int_t)((b->now - b->started) / 1000), "endpoints", eps,
                      "clients", (json_int_t)b->n_clients, "channels", (json_int_t)b->n_channels,
                      "messages_in", (json_int_t)b->messages_in, "messages_out",
                      (json_int_t)b->messages_out, "dropped", (json_int_t)b->dropped,
-                     "malformed", (json_int_t)b->malformed, "pauses", (json_int_t)b->pauses);
+                     "malformed", (json_int_t)b->malformed, "pauses", (json_int_t)b->pauses,
+                     "parked_bytes", (json_int_t)b->parked_bytes);
     if (st)
         json_object_set_new(st, "rates", admin_rates(b));
     if (st && b->gw)

@@ -920,13 +920,15 @@ struct broker {
     SLIST_HEAD(, ticket) htickets[BROKER_HASH];   /* by tag */
     LIST_HEAD(, pending) pendings; /* sync messages and requests waiting */
     int64_t pend_min;      /* no deadline of pendings is earlier than this */
-    int throttled;         /* input paused: a publisher's backlog waiting for a block
-                              receiver is over its bound (client.c) */
+    int throttled;         /* input paused: a publisher has records waiting for a
+                              full receiver on a block channel (client.c) */
     int64_t throttle_since;/* monotonic ms the current pause began */
     uint64_t messages_in;  /* messages accepted */
     uint64_t messages_out; /* deliveries written */
     uint64_t dropped;      /* deliveries dropped for slow receivers */
     uint64_t pauses;       /* PAUSEs sent to publishers of a full queue (client.c) */
+    uint64_t parked_bytes; /* bytes of records parked, ever: what a full receiver or
+                              queue made wait in the broker's memory (client.c) */
     uint64_t malformed;    /* malformed frames received */
     uint64_t refused[REFUSE_COUNT]; /* clients turned away, by reason (client.c, auth.c) */
     int64_t stats_at;      /* monotonic ms of the last stats tick, 0: none yet (stats.c) */

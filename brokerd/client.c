@@ -17,12 +17,18 @@
  * publishers that feed a full receiver: their records are parked (read,
  * kept in order, handled when the receiver has room), everyone else goes
  * on.  The ROUTER is one socket, so a publisher can only be made to wait
- * by not reading: while a parked publisher's backlog is over its bound the
+ * by not reading: while a publisher has records parked for a receiver the
  * broker's input is paused (b->throttled holds main's loop sources for the
  * ROUTERs and the gateway's XSUB), in slices of BLOCK_SLICE_MS, each
  * followed by a turn that reads again until the next frame of such a
  * publisher.  So everyone else waits at most a slice, the publisher fills
  * its own pipe and slows down, and a receiver that reads loses nothing.
+ * The pause begins with the first parked record, not at a bound: what
+ * waits is then kept in the publisher's pipe and socket, where it costs
+ * the broker nothing, rather than copied into its backlog and read again;
+ * four publishers into one subscriber parked nearly every message before
+ * (a third of the broker's time; docs/performance.md, "Four publishers:
+ * the pause at once").
  * A receiver that does not read at all lets its publishers' backlogs grow
  * by at most a frame a slice, to OUT_HARD_CAP buffers; past that their
  * publishes are refused.  Such a receiver is forgotten when its heartbeats
@@ -307,8 +313,8 @@ static void pause_publisher(broker *b, client *c, const ps__cmd *cmd)
  * acknowledgements, replies and heartbeats still pass, since they answer
  * the broker and free room themselves.  Past park_bound, a publisher that
  * waits for a full queue is refused; one that waits for a receiver pauses
- * the broker's input (see the head comment), and is refused past
- * OUT_HARD_CAP times that.  A batch is kept as cmd says (what is left of
+ * the broker's input at once (see the head comment), and is refused past
+ * OUT_HARD_CAP times park_bound.  A batch is kept as cmd says (what is left of
  * it), other records as their bytes rec[0..len).  Returns 1 when cmd was
  * parked.
  */
@@ -330,7 +336,7 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
     }
     size_t bound = c->park_why == PARK_QUEUE ? client_park_room(b, c) + PS_WIRE_RECORD_OVERHEAD
                                              : park_bound(b);
-    if (c->park_why == PARK_RECEIVER && client_parked(c) + len > bound) {
+    if (c->park_why == PARK_RECEIVER) {
         if (!b->throttled)
             b->throttle_since = b->now;
         b->throttled = 1; /* client_read stops soon, see there */
@@ -359,6 +365,7 @@ static int park_record(broker *b, client *c, const ps__cmd *cmd, const uint8_t *
         out_error(b, c, cmd->corr, PS_WERR_FULL, "out of memory for a parked record");
         return 1;
     }
+    b->parked_bytes += len;
     pause_publisher(b, c, cmd);
     if (!c->on_park_list) {
         c->on_park_list = 1;
@@ -395,8 +402,8 @@ static size_t park_rest(broker *b, client *c, const ps__cmd *cmd, size_t end)
 }
 
 /* Handles parked records of clients whose queue or receivers have room
- * again.  Returns 1 when a publisher waiting for a receiver is still over
- * its bound, so that the broker's input stays paused. */
+ * again.  Returns 1 when a publisher still has records waiting for a
+ * receiver, so that the broker's input stays paused. */
 static int client_unpark(broker *b)
 {
     client *c, *next;
@@ -448,19 +455,19 @@ static int client_unpark(broker *b)
                 out_put(b, c, &resume);
                 c->held = 0;
             }
-        } else if (c->park_why == PARK_RECEIVER && client_parked(c) > park_bound(b)) {
+        } else if (c->park_why == PARK_RECEIVER) {
             over = 1;
         }
     }
     return over;
 }
 
-/* Whether c is a publisher whose backlog waiting for a receiver is over
- * its bound: while one is, the broker's input is paused. */
-static int over_bound(const broker *b, const client *c)
+/* Whether c is a publisher with records waiting for a receiver: while
+ * one has, the broker's input is paused. */
+static int waits_for_receiver(const client *c)
 {
     return c && !c->dead && c->on_park_list && c->park_why == PARK_RECEIVER &&
-           client_parked(c) > park_bound(b);
+           client_parked(c) > 0;
 }
 
 /* Handles every record of one frame from identity ident on router sock;
@@ -530,21 +537,21 @@ static client *frame_records(broker *b, void *sock, const void *ident, size_t il
 
 /* Handles one frame (frame_records), then writes the durable publishes
  * it staged, with one write(2) (channel.c), before anything else is read
- * or done.  Returns 1 when the sender is (now) over_bound. */
+ * or done.  Returns 1 when the sender (now) waits_for_receiver. */
 static int client_frame(broker *b, void *sock, const void *ident, size_t ilen, const char *user,
                         const char *peer, int fd, const void *data, size_t size)
 {
     client *c = frame_records(b, sock, ident, ilen, user, peer, fd, data, size);
     chan_stage_flush(b);
-    return over_bound(b, c);
+    return waits_for_receiver(c);
 }
 
 void client_read(broker *b, void *sock)
 {
-    /* Publishers over their bound pause input, but the ROUTER hands out
-     * frames in turn, one peer after the other: the burst goes on while
-     * other peers have frames, and stops at two frames in a row from such
-     * publishers (each is parked, or refused past the cap). */
+    /* Publishers that wait for a receiver pause input, but the ROUTER
+     * hands out frames in turn, one peer after the other: the burst goes
+     * on while other peers have frames, and stops at two frames in a row
+     * from such publishers (each is parked, or refused past the cap). */
     size_t bytes = 0;
     int held = 0;
     int64_t start = loop_now_ns();

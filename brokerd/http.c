@@ -303,6 +303,9 @@ static char *metrics(const struct http *h, size_t *len)
            b->malformed);
     sample(f, "pubsub_publisher_pauses_total", "counter",
            "Publishers paused because a blocking queue was full.", b->pauses);
+    sample(f, "pubsub_parked_bytes_total", "counter",
+           "Bytes of publishes that waited in the broker for a full receiver or queue.",
+           b->parked_bytes);
     family(f, "pubsub_connections_refused_total", "counter", "Clients turned away, by reason.");
     for (int r = 0; r < REFUSE_COUNT; r++)
         fprintf(f, "pubsub_connections_refused_total{reason=\"%s\"} %llu\n", refusal_names[r],
