@@ -50,7 +50,7 @@ _pubsub() {
     pbench)
         opts="--broker-pid --zmq --nats --redis --mosquitto -s --size -n --count -r --runs
               --subs --pubs --window --durable-window --requests --idle --slow-mib --mosquitto-count --sub-broker"
-        words="pubsub fanout many queue confirm sync durable reqrep pingpong memory"
+        words="pubsub drop fanout many dropfanout dropmany queue confirm sync durable reqrep pingpong memory"
         ;;
     brokerd)
         COMPREPLY=()

@@ -1079,9 +1079,9 @@ static void usage(FILE *out)
 "a markdown table with brokerd's ratio to each.  Every client runs in a\n"
 "process of its own; every run checks that every message arrived.\n"
 "\n"
-"Scenarios (default: all): pubsub drop fanout many queue confirm sync durable reqrep\n"
-"pingpong "
-"memory (pubsub and fanout on a \"block\" channel 'bench', drop on 'bench.drop')\n"
+"Scenarios (default: all): pubsub drop fanout many dropfanout dropmany queue confirm\n"
+"sync durable reqrep pingpong memory (pubsub, fanout and many on a \"block\" channel\n"
+"'bench'; drop, dropfanout and dropmany on 'bench.drop')\n"
 "\n"
 "Targets (brokerd always; the others when given):\n"
 "  -b, --broker ENDPOINT    brokerd (default: $PUBSUB_BROKER, else " PS_DEFAULT_ENDPOINT ");\n"
@@ -1439,8 +1439,9 @@ int main(int argc, char **argv)
         default: return tool_usage_error("unknown option");
         }
     }
-    static const char *const known[] = {"pubsub", "drop", "fanout", "many", "queue", "confirm", "sync",
-                                        "durable", "reqrep", "pingpong", "memory", NULL};
+    static const char *const known[] = {"pubsub", "drop", "fanout", "many", "dropfanout", "dropmany",
+                                        "queue", "confirm", "sync", "durable", "reqrep", "pingpong",
+                                        "memory", NULL};
     for (int i = optind; i < argc; i++) {
         int k = 0;
         while (known[k] && strcmp(known[k], argv[i]))
@@ -1553,6 +1554,25 @@ int main(int argc, char **argv)
         m.count = count / pubs;
         snprintf(title, sizeof title, "%ld→1, msg/s", pubs);
         throughput_row(title, &m, (int)runs, 0, 0);
+    }
+    /* The fan-out and many-to-one again on the "drop" channel: what its
+     * receivers were delivered, and what they were not. */
+    if (want(scen, nscen, "dropfanout")) {
+        struct job f = j;
+        f.kind = K_DROP;
+        f.subs = (int)subs;
+        f.count = count / subs > 1000 ? count / subs : 1000;
+        snprintf(title, sizeof title, "fan-out 1→%ld, slow_subscriber = drop, msg/s delivered to each",
+                 subs);
+        throughput_row(title, &f, (int)runs, 1, 1);
+    }
+    if (want(scen, nscen, "dropmany")) {
+        struct job m = j;
+        m.kind = K_DROP;
+        m.pubs = (int)pubs;
+        m.count = count / pubs;
+        snprintf(title, sizeof title, "%ld→1, slow_subscriber = drop, msg/s delivered", pubs);
+        throughput_row(title, &m, (int)runs, 1, 1);
     }
     if (want(scen, nscen, "queue")) {
         struct job q = j;

@@ -18,7 +18,9 @@ start_broker -c b.conf
 rc=$?
 cat table
 expect_eq "$rc" 0 "pbench exit status (3 = lost messages)"
-expect_eq "$(grep -c "^| " table)" 19 "table lines (header and 18 figures)"
+expect_eq "$(grep -c "^| " table)" 21 "table lines (header and 20 figures)"
 grep -q "^| pubsub 1→1, slow_subscriber = drop.*dropped" table || fail "no figure for the drop policy"
+grep -q "^| fan-out 1→3, slow_subscriber = drop.*dropped" table || fail "no drop figure for the fan-out"
+grep -q "^| 4→1, slow_subscriber = drop.*dropped" table || fail "no drop figure for many to one"
 grep -q "lost\|failed" table && fail "a figure lost messages or failed"
 echo "ok: pbench smoke run: every scenario, no loss"
