@@ -1275,6 +1275,34 @@ static void throughput_row(const char *title, const struct job *j, int runs, int
     }
 }
 
+/*
+ * The fan-out (one publisher to subs subscribers) or the many-to-one (pubs
+ * publishers to one) of base's messages, on the "block" channel (K_PUBSUB:
+ * every target, every message must arrive) or the "drop" one (K_DROP:
+ * brokerd alone, what was delivered and the share dropped).  A fan-out's
+ * publisher sends base->count / subs, at least 1,000; each of many
+ * publishers base->count / pubs.
+ */
+static void spread_row(const struct job *base, enum kind kind, long pubs, long subs, int runs)
+{
+    struct job s = *base;
+    char title[160];
+    const char *drop = kind == K_DROP ? ", slow_subscriber = drop" : "";
+    s.kind = kind;
+    s.pubs = (int)pubs;
+    s.subs = (int)subs;
+    if (subs > 1) {
+        s.count = base->count / subs > 1000 ? base->count / subs : 1000;
+        snprintf(title, sizeof title, "fan-out 1→%ld%s, msg/s %s", subs, drop,
+                 kind == K_DROP ? "delivered to each" : "published");
+    } else {
+        s.count = base->count / pubs;
+        snprintf(title, sizeof title, "%ld→1%s, msg/s%s", pubs, drop,
+                 kind == K_DROP ? " delivered" : "");
+    }
+    throughput_row(title, &s, runs, kind == K_DROP, kind == K_DROP);
+}
+
 /* The latency rows of what (e.g. "request/reply"), for the first ntarg
  * targets, with the serving and asking sides of serve and run when given
  * (else each target's own rpc_serve and rpc_run). */
@@ -1539,22 +1567,10 @@ int main(int argc, char **argv)
         snprintf(title, sizeof title, "pubsub 1→1, slow_subscriber = drop, %ld B, msg/s delivered", size);
         throughput_row(title, &d, (int)runs, 1, 1);
     }
-    if (want(scen, nscen, "fanout")) {
-        struct job f = j;
-        f.kind = K_PUBSUB;
-        f.subs = (int)subs;
-        f.count = count / subs > 1000 ? count / subs : 1000;
-        snprintf(title, sizeof title, "fan-out 1→%ld, msg/s published", subs);
-        throughput_row(title, &f, (int)runs, 0, 0);
-    }
-    if (want(scen, nscen, "many")) {
-        struct job m = j;
-        m.kind = K_PUBSUB;
-        m.pubs = (int)pubs;
-        m.count = count / pubs;
-        snprintf(title, sizeof title, "%ld→1, msg/s", pubs);
-        throughput_row(title, &m, (int)runs, 0, 0);
-    }
+    if (want(scen, nscen, "fanout"))
+        spread_row(&j, K_PUBSUB, 1, subs, (int)runs);
+    if (want(scen, nscen, "many"))
+        spread_row(&j, K_PUBSUB, pubs, 1, (int)runs);
     if (want(scen, nscen, "queue")) {
         struct job q = j;
         q.kind = K_QUEUE;
@@ -1594,23 +1610,10 @@ int main(int argc, char **argv)
      * waited IDLE_MS for more, so that whatever they leave behind (the
      * broker's heap at its peak, the clients' exits) weighs on no other
      * figure. */
-    if (want(scen, nscen, "dropfanout")) {
-        struct job f = j;
-        f.kind = K_DROP;
-        f.subs = (int)subs;
-        f.count = count / subs > 1000 ? count / subs : 1000;
-        snprintf(title, sizeof title, "fan-out 1→%ld, slow_subscriber = drop, msg/s delivered to each",
-                 subs);
-        throughput_row(title, &f, (int)runs, 1, 1);
-    }
-    if (want(scen, nscen, "dropmany")) {
-        struct job m = j;
-        m.kind = K_DROP;
-        m.pubs = (int)pubs;
-        m.count = count / pubs;
-        snprintf(title, sizeof title, "%ld→1, slow_subscriber = drop, msg/s delivered", pubs);
-        throughput_row(title, &m, (int)runs, 1, 1);
-    }
+    if (want(scen, nscen, "dropfanout"))
+        spread_row(&j, K_DROP, 1, subs, (int)runs);
+    if (want(scen, nscen, "dropmany"))
+        spread_row(&j, K_DROP, pubs, 1, (int)runs);
     if (proxy > 0) {
         kill(proxy, SIGKILL);
         waitpid(proxy, NULL, 0);
