@@ -27,7 +27,11 @@ faults=$(pbench_faults -n "$N" --pubs 4 many)
 broker=$(($(broker_faults) - before))
 echo "page faults of four publishers and a subscriber for $N messages: $faults; of brokerd: $broker"
 # About 8,000 of them are the six processes' start-up; 10,000-13,000 in
-# all with the bounded pipe.
-[ "$faults" -lt 20000 ] || fail "$faults page faults for $N messages: the publishers' pipes breathe"
+# all with the bounded pipe (12,200-16,032 in six runs).  Since brokerd
+# pauses its input at the first record held for a receiver (t0343), the
+# publishers wait more often and a run takes either 10,500-12,500 or
+# 18,700-20,400 (seven runs; the second mode is not explained yet).  The
+# unbounded pipe this guards against took 36,000-46,000.
+[ "$faults" -lt 26000 ] || fail "$faults page faults for $N messages: the publishers' pipes breathe"
 [ "$broker" -lt 20000 ] || fail "brokerd took $broker page faults for $N messages: its parked room breathes"
 echo "ok: four slowed publishers and brokerd keep their heaps ($faults page faults for $N messages, brokerd $broker)"

@@ -9,14 +9,19 @@
 # a third of brokerd's time).  The pause now begins with the first
 # parked record, and what is parked is the rest of the frame in which
 # the receiver filled and what a turn reads before it stops.  The status
-# counter parked_bytes (pubsub_parked_bytes_total) says how much waited.
+# counter parked_bytes says how much waited, and /metrics the same as
+# pubsub_parked_bytes_total.
 . "$(dirname "$0")/lib.sh"
 
-start_bench_broker
+# pbench's "block" channel 'bench', with the HTTP endpoint.
+http_conf '{ name = "bench"; type = "pubsub"; slow_subscriber = "block"; }'
+start_broker -c b.conf
 N=3000000
 faults=$(pbench_faults -n "$N" --pubs 4 many)
 [ "$faults" != failed ] || fail "pbench did not carry every message"
 parked=$("$BUILD/pctl" status --json | jq -r .parked_bytes)
+metric=$(curl -sf "http://127.0.0.1:$HTTP/metrics" | awk '$1 == "pubsub_parked_bytes_total" { print $2 }')
+expect_eq "$metric" "$parked" "pubsub_parked_bytes_total against status parked_bytes"
 # What was published: N payloads of 64 bytes, 4 bytes of length each in
 # their batches, the batches' own headers left out.
 published=$((N * 68))
