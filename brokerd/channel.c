@@ -395,12 +395,20 @@ static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t le
  * new session can change.
  * Refusals are never remembered, so each is judged and explained anew.
  */
+/* Whether c's last message went to cmd's channel with the same verb, in
+ * the same generation of the channels: message_channel's memory holds. */
+static int remembered(const broker *b, const client *c, const ps__cmd *cmd, int verb)
+{
+    const channel *ch = c->msg_ch;
+    return ch && c->msg_verb == verb && c->msg_gen == b->chan_gen &&
+           cmd->channel.len == ch->name_len && memcmp(cmd->channel.ptr, ch->name, ch->name_len) == 0;
+}
+
 static channel *message_channel(broker *b, client *c, const ps__cmd *cmd, int create, int verb,
                                 int queue_verb, uint16_t *code, char *why, size_t cap)
 {
     channel *ch = c->msg_ch;
-    if (ch && c->msg_verb == verb && c->msg_gen == b->chan_gen &&
-        cmd->channel.len == ch->name_len && memcmp(cmd->channel.ptr, ch->name, ch->name_len) == 0) {
+    if (remembered(b, c, cmd, verb)) {
         *code = message_fault(b, &cmd->topic, cmd->data.len, why, cap);
         return *code ? NULL : ch;
     }
@@ -538,7 +546,10 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     /* STRICT: a channel that does not exist is not made, a message that
      * would reach nobody is refused; else both are noted for the client. */
     int strict = (cmd->flags & PS_WIRE_STRICT) != 0;
-    uint8_t notes = chan_find(b, cmd->channel.ptr, cmd->channel.len) ? 0 : PS_WIRE_NOTE_CREATED;
+    uint8_t notes = remembered(b, c, cmd, VERB_PUBLISH) || chan_find(b, cmd->channel.ptr,
+                                                                      cmd->channel.len)
+                        ? 0
+                        : PS_WIRE_NOTE_CREATED;
     channel *ch = message_channel(b, c, cmd, !strict, VERB_PUBLISH, VERB_SEND, &code, why, cap);
     if (!ch) {
         if (code == PS_WERR_NOCHANNEL && strict && b->cfg->auto_create != AUTO_NONE)
@@ -644,18 +655,45 @@ int chan_publish(broker *b, client *c, const ps__cmd *cmd, char *why, size_t cap
     return 0;
 }
 
+/* A run into a queue that this node keeps in memory: each payload is
+ * queued as chan_publish queues it (nothing to confirm, stage or note),
+ * and the consumers are served once, after the run.  A payload over the
+ * size limit, a full queue or no memory end the run: chan_publish takes
+ * that payload and parks or refuses it, and says why. */
+static int queue_run(broker *b, channel *ch, ps__cmd *cmd)
+{
+    ps__cmd one = {.cmd = PS_CMD_PUBLISH, .channel = cmd->channel, .topic = cmd->topic};
+    ps__slice rest = cmd->data;
+    int rc = 0;
+    while (!rc && cmd->count && ps__wire_batch_next(&rest, &one.data)) {
+        uint16_t code;
+        char why[8]; /* unread: chan_publish explains a refusal */
+        if ((long)one.data.len > b->cfg->max_message_size || queue_full(ch) ||
+            !queue_push(ch, &one, &code, why, sizeof why)) {
+            rc = CHAN_ONE;
+            break;
+        }
+        count_in(b, ch, one.data.len);
+        cmd->data = rest;
+        cmd->count--;
+    }
+    queue_dispatch(b, ch);
+    return rc;
+}
+
 int chan_publish_run(broker *b, client *c, ps__cmd *cmd)
 {
     /* What chan_publish judges once a run: message_channel's memory of
      * the channel (its name, right and the publisher's session), then the
-     * flags; a queue, a retained value or a strict publish that reaches
-     * nobody take chan_publish's way, one payload at a time. */
+     * flags; a durable, replicated or clustered queue, a retained value or
+     * a strict publish that reaches nobody take chan_publish's way, one
+     * payload at a time. */
     channel *ch = c->msg_ch;
-    if (!ch || c->msg_verb != VERB_PUBLISH || c->msg_gen != b->chan_gen ||
-        ch->type == CHAN_QUEUE || (cmd->flags & ~PS_WIRE_STRICT) ||
-        cmd->channel.len != ch->name_len || memcmp(cmd->channel.ptr, ch->name, ch->name_len) ||
+    if (!remembered(b, c, cmd, VERB_PUBLISH) || (cmd->flags & ~PS_WIRE_STRICT) ||
         !topic_valid_name(cmd->topic.ptr, cmd->topic.len))
         return CHAN_ONE;
+    if (ch->type == CHAN_QUEUE)
+        return ch->store || ch->replicated || b->link ? CHAN_ONE : queue_run(b, ch, cmd);
     deliver_run run;
     if (deliver_run_begin(b, &run, ch, &cmd->topic) < 0)
         return CHAN_ONE;
