@@ -384,6 +384,15 @@ static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t le
     return 0;
 }
 
+/* Whether c's last message went to cmd's channel with the same verb, in
+ * the same generation of the channels: message_channel's memory holds. */
+static int remembered(const broker *b, const client *c, const ps__cmd *cmd, int verb)
+{
+    const channel *ch = c->msg_ch;
+    return ch && c->msg_verb == verb && c->msg_gen == b->chan_gen &&
+           cmd->channel.len == ch->name_len && memcmp(cmd->channel.ptr, ch->name, ch->name_len) == 0;
+}
+
 /*
  * The channel a message (PUBLISH or REQUEST) goes to, created on first
  * use, with the client's right to it and the message's checks; NULL with
@@ -395,15 +404,6 @@ static uint16_t message_fault(const broker *b, const ps__slice *topic, size_t le
  * new session can change.
  * Refusals are never remembered, so each is judged and explained anew.
  */
-/* Whether c's last message went to cmd's channel with the same verb, in
- * the same generation of the channels: message_channel's memory holds. */
-static int remembered(const broker *b, const client *c, const ps__cmd *cmd, int verb)
-{
-    const channel *ch = c->msg_ch;
-    return ch && c->msg_verb == verb && c->msg_gen == b->chan_gen &&
-           cmd->channel.len == ch->name_len && memcmp(cmd->channel.ptr, ch->name, ch->name_len) == 0;
-}
-
 static channel *message_channel(broker *b, client *c, const ps__cmd *cmd, int create, int verb,
                                 int queue_verb, uint16_t *code, char *why, size_t cap)
 {
@@ -665,12 +665,12 @@ static int queue_run(broker *b, channel *ch, ps__cmd *cmd)
     ps__cmd one = {.cmd = PS_CMD_PUBLISH, .channel = cmd->channel, .topic = cmd->topic};
     ps__slice rest = cmd->data;
     int rc = 0;
-    while (!rc && cmd->count && ps__wire_batch_next(&rest, &one.data)) {
+    while (cmd->count && ps__wire_batch_next(&rest, &one.data)) {
         uint16_t code;
         char why[8]; /* unread: chan_publish explains a refusal */
-        if ((long)one.data.len > b->cfg->max_message_size || queue_full(ch) ||
+        if ((long)one.data.len > b->cfg->max_message_size ||
             !queue_push(ch, &one, &code, why, sizeof why)) {
-            rc = CHAN_ONE;
+            rc = CHAN_ONE; /* a full queue too: queue_push refuses it */
             break;
         }
         count_in(b, ch, one.data.len);
