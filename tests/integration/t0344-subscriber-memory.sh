@@ -3,7 +3,7 @@
 # sent it.  The library stops reading its socket once 512 KiB wait for
 # ps_recv (PS_LIB_RQ_HIGH), but libzmq's I/O thread reads on into the
 # pipe beneath, which held 1,000 frames by default: a Python subscriber
-# that never called recv() grew by 56-62 MiB under a stream of 200 MB,
+# that never called recv() grew by some 64 MiB under a stream of 200 MB,
 # where the README promised 512 KiB.  The library now bounds that pipe
 # like the one it sends through (PIPE_HWM, io.c: 64 frames, 4 MiB of the
 # broker's 64 KiB frames), and what the subscriber cannot take is the
@@ -17,9 +17,8 @@ channels = ( { name = "mem"; type = "pubsub"; slow_subscriber = "drop"; } );
 EOF
 start_broker -c b.conf
 
-# The subscriber prints its peak resident size so far once subscribed,
-# then sleeps without reading until its standard input closes (at the
-# latest when this script exits), then prints its peak again.
+# The subscriber prints its resident size once subscribed, then sleeps
+# without reading until its standard input closes, then prints its peak.
 cat > idle_sub.py << 'EOF'
 import sys
 import pubsub
@@ -32,7 +31,7 @@ def kib(field):
 
 c = pubsub.connect(sys.argv[1])
 c.subscribe("mem", "#")
-print("subscribed", kib("VmHWM"), flush=True)
+print("subscribed", kib("VmRSS"), flush=True)
 sys.stdin.read()
 print("peak", kib("VmHWM"), flush=True)
 EOF
@@ -42,7 +41,7 @@ PYTHONPATH="$ROOT/python" PUBSUB_LIBRARY="$BUILD/libpubsub.so.1" \
 sub=$!
 exec 7> sub.in # held open: the subscriber waits until it closes
 wait_for_file_lines sub.out 1
-start=$(awk '$1 == "subscribed" && $2 ~ /^[0-9]+$/ { print $2 }' sub.out)
+read -r _ start < sub.out
 [ -n "$start" ] || fail "the subscriber did not start: $(cat sub.out)"
 
 # 200 MB in messages of 512 bytes, more than any buffer on the way holds.
