@@ -124,7 +124,8 @@ PS_EXPORT int ps_opts_set_str(ps_opts *o, int opt, const char *value);
  * heap and to take blocks below 4 MiB from the heap (mallopt
  * M_TRIM_THRESHOLD, M_MMAP_THRESHOLD): a client's buffers are bounded
  * (1 MiB to send and up to 64 frames of at most 64 KiB in libzmq's pipe
- * behind it, 512 KiB received), and a heap given back and faulted in
+ * behind it, 512 KiB received and up to 1,000 frames in libzmq's pipe
+ * before it), and a heap given back and faulted in
  * again after every burst cost a stream two thirds of its speed.  These
  * apply to every malloc arena of the process (glibc makes up to eight per
  * core for its threads): each may keep up to 8 MiB free.  The settings of
