@@ -340,14 +340,20 @@ print("failed" if r.returncode != 0 else resource.getrusage(resource.RUSAGE_CHIL
 PY
 }
 
-# Starts the test broker with pbench's "block" channel 'bench' alone.
-start_bench_broker() {
+# Starts the test broker on a free port with one channel, CHANNEL being
+# its fields in the configuration's syntax.
+start_channel_broker() { # CHANNEL
     PORT=$(free_port)
     cat > b.conf << EOF
 broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "bench"; type = "pubsub"; slow_subscriber = "block"; } );
+channels = ( { $1 } );
 EOF
     start_broker -c b.conf
+}
+
+# Starts the test broker with pbench's "block" channel 'bench' alone.
+start_bench_broker() {
+    start_channel_broker 'name = "bench"; type = "pubsub"; slow_subscriber = "block";'
 }
 
 pending() { # REASON

@@ -8,12 +8,7 @@
 # and ps_flush must still return at once.
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(free_port)
-cat > b.conf <<EOF2
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "busy"; type = "pubsub"; slow_subscriber = "block"; } );
-EOF2
-start_broker -c b.conf
+start_channel_broker 'name = "busy"; type = "pubsub"; slow_subscriber = "block";'
 cat > behind.py <<'PY'
 import subprocess, sys, time
 import pubsub

@@ -15,12 +15,7 @@
 
 pending "libzmq's receiving pipe under the library is not bounded yet (56-62 MiB held by a subscriber that stops reading)"
 
-PORT=$(free_port)
-cat > b.conf << EOF
-broker = { endpoints = [ "tcp://127.0.0.1:$PORT" ]; data_dir = "$SCRATCH/data"; };
-channels = ( { name = "mem"; type = "pubsub"; slow_subscriber = "drop"; } );
-EOF
-start_broker -c b.conf
+start_channel_broker 'name = "mem"; type = "pubsub"; slow_subscriber = "drop";'
 
 # The subscriber prints its peak resident size so far once subscribed,
 # then sleeps without reading until its standard input closes (at the
