@@ -409,7 +409,10 @@ broker = {{
   data_dir = "{dir}/data";
   max_message_size = 65536;
 }};
-channels = ( {{ name = "full"; type = "queue"; max_queued = 2; overflow = "block"; }} );
+channels = (
+  {{ name = "full"; type = "queue"; max_queued = 2; overflow = "block"; }},
+  {{ name = "side"; type = "pubsub"; }}
+);
 """
 
 
@@ -421,13 +424,27 @@ def test_paused_publisher_that_consumes_gets_its_turn(tmp_path):
     from conftest import Broker
     b = Broker(tmp_path, PAUSE_CONF).wait_up()
     try:
-        with pubsub.connect(b.endpoint, pause_wait=0.3, window=10) as c:
+        with pubsub.connect(b.endpoint, pause_wait=0.3, window=10) as c, \
+                pubsub.connect(b.endpoint) as other:
             c.subscribe("full")
+            c.subscribe("side")
             c.publish("full", None, "first")
             c.publish("full", None, "second")
             held = [c.recv(timeout=5), c.recv(timeout=5)]  # unacknowledged: the queue is full
             big = "x" * 60000
-            sent = 0
+            c.publish("full", None, big)
+            sent = 1
+            # The broker parks that publish and sends PAUSE.  Until the
+            # library has read it, its publishes leave at the speed of the
+            # pipes beneath (megabytes, parked by the broker), so the test
+            # waits for it: first for the broker's count, then for a
+            # message sent after it on the same connection.
+            deadline = time.monotonic() + 10
+            while other.admin("status")["pauses"] < 1:
+                assert time.monotonic() < deadline, "the broker sent no PAUSE"
+                time.sleep(0.01)
+            other.publish("side", None, "after the pause")
+            assert c.recv(timeout=5).text == "after the pause"
             t0 = time.monotonic()
             with pytest.raises(pubsub.Timeout):
                 for _ in range(200):  # 12 MB, past the library's 1 MiB send queue
