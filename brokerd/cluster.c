@@ -538,7 +538,14 @@ static void queue_down(cl_node *n, cl_peer *p)
 /* The link to p is up (again): after a down it forgets what it held of
  * ours and we of its (RESET, when reset is set), and hears our
  * attachments again, each under a new number (what it delivered under
- * the old one was returned). */
+ * the old one was returned).  p may have attached before this side judged
+ * the link up: it took our HELLO first, and its RESET and attachments
+ * came before the heartbeat that says so.  Every delivery to such an
+ * attachment was refused (cl_queue_deliver sends on an up link only), yet
+ * the broker counts what it handed over as p's; so the broker hears the
+ * attachment end, which returns that, and begin again, which hands it
+ * out over the link now up.  A link that went down forgot every
+ * attachment of p (queue_down), so only those early ones are left here. */
 static void queue_up(cl_node *n, cl_peer *p, int reset)
 {
     if (reset && p->queue_reset) {
@@ -551,6 +558,25 @@ static void queue_up(cl_node *n, cl_peer *p, int reset)
             p->qout[i].gen = ++n->qgen;
             put_attach(p, &p->qout[i]);
         }
+    for (size_t i = 0; i < CL_QUEUES_MAX && n->queue; i++) {
+        cl_queue *q = &p->qin[i];
+        if (!q->window)
+            continue;
+        char why[PS_WIRE_NAME_MAX + 64];
+        ps__cmd a = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH, .seq = q->gen,
+                     .channel = {q->name, strlen(q->name)}};
+        int rc = n->queue(n->ctx, p, &a, why, sizeof why);
+        a.window = q->window;
+        if (rc < 0 || n->queue(n->ctx, p, &a, why, sizeof why) < 0) {
+            /* As for a record refused (the queue's home moved meanwhile):
+             * the link goes down at the next look, and p attaches anew
+             * after our RESET. */
+            log_warn("cluster: peer %s sent %s; link dropped until it says HELLO again",
+                     p->cfg->node, why);
+            q->window = 0;
+            p->hello_ok = 0;
+        }
+    }
 }
 
 int cl_queue_want(cl_node *n, cl_peer *p, const char *chname, uint32_t window)

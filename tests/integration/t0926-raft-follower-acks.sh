@@ -45,7 +45,16 @@ spawn "$O" "$BUILD/psub" -v -c jobs -F json > o.json 2> o.err
 O_PID=$SPAWNED
 node_start "$L"
 wait_raft 20 "a leader after the kill" has_leader
-wait_until 60 "all $N consumed" eval '[ "$(ids_of f.json o.json | sort -u | wc -l)" -ge '"$N"' ]'
+# What a timeout shows: how many were consumed, each node's view of the
+# group and what the group's state holds on each.
+stuck_context() {
+    local n
+    printf '%s consumed; %s' "$(ids_of f.json o.json | sort -u | wc -l)" "$(raft_views)"
+    for n in "${CLUSTER_NODES[@]}"; do
+        printf '%s holds %s; ' "$n" "$(raft_held "$n")"
+    done
+}
+WAIT_CONTEXT=stuck_context wait_until 60 "all $N consumed" eval '[ "$(ids_of f.json o.json | sort -u | wc -l)" -ge '"$N"' ]'
 took=$(($(ms) - t_kill))
 kill -TERM "$C" "$O_PID"
 wait "$C" "$O_PID"

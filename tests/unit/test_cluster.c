@@ -351,6 +351,37 @@ static void queues(void)
     pump(a, b, now);
     CHECK(qa.ops[PS_WIRE_LQ_ACK] == acks, "nor is an answer under it sent");
 
+    /* The peer may take our HELLO and speak before this side has judged
+     * the link up: b's RESET and its attachment anew reach a while a's
+     * link is still down (t0926, after a failover).  A delivery to that
+     * attachment is refused until the link is up; then a hears it detach
+     * and attach again, so that what its broker handed the attachment
+     * meanwhile, which never left, is handed out anew. */
+    cl_peer_drop(a, pb, now);
+    pb->hello_ok = 1; /* b's HELLO taken again; b has not yet told a it took a's */
+    ps__cmd reset = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_RESET};
+    CHECK(cl_input(a, pb, &reset, now, now * 1000, why, sizeof why) == 0, "a takes b's RESET");
+    pa->qout[0].gen = ++b->qgen; /* what b does on a RESET over a link it holds up */
+    ps__cmd early = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH,
+                     .seq = pa->qout[0].gen, .window = 5, .channel = S_("jobs")};
+    pa->qout[0].window = 5;
+    int attaches = qa.ops[PS_WIRE_LQ_ATTACH];
+    CHECK(cl_input(a, pb, &early, now, now * 1000, why, sizeof why) == 0 &&
+              qa.ops[PS_WIRE_LQ_ATTACH] == attaches + 1 && pb->state != LINK_UP,
+          "a takes b's attachment while its link is not up yet");
+    CHECK(cl_queue_deliver(a, pb, "jobs", 11, 0, &t, &d, 0) < 0,
+          "a delivery to it is refused until the link is up");
+    for (int i = 0; i < 4 && pb->state != LINK_UP; i++)
+        beat(a, b, now += 100);
+    CHECK(pb->state == LINK_UP, "a's link is up again");
+    CHECK(qa.ops[PS_WIRE_LQ_ATTACH] >= attaches + 3 && qa.window == 5,
+          "then a hears the attachment end and come again (%d attachments, window %u)",
+          qa.ops[PS_WIRE_LQ_ATTACH] - attaches, qa.window);
+    delivered = qb.ops[PS_WIRE_LQ_DELIVER];
+    CHECK(cl_queue_deliver(a, pb, "jobs", 11, 0, &t, &d, 0) == 0, "and delivers to it");
+    pump(a, b, now);
+    CHECK(qb.ops[PS_WIRE_LQ_DELIVER] == delivered + 1, "b takes the delivery");
+
     /* The answers to a peer's publishes are bounded by link_buffer, like
      * messages: a peer that publishes and reads nothing cannot grow our
      * output. */
