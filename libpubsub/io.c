@@ -56,7 +56,7 @@
 #define SEND_RETRY_MS 5           /* poll timeout while libzmq's pipe is full */
 #define READER_GRACE_MS 2         /* the socket's input stays a reader's this long after it left */
 #define LINGER_MS 1000            /* ps_close waits this long for unsent commands */
-#define PIPE_HWM 64               /* frames libzmq holds to send (of up to 64 KiB each) */
+#define PIPE_HWM 64               /* frames libzmq holds each way (64 KiB each, unless one message is larger) */
 
 /* Who holds io_lock, for io_settle. */
 enum role {
@@ -498,14 +498,23 @@ static int open_socket(ps_client *c)
     if (!s)
         return -1;
     c->sock = s;
-    /* libzmq's own pipe holds 1,000 frames by default: 64 MiB of ours
-     * behind a broker that slows this publisher, filled and freed again
-     * at every pause, which cost 4→1 a page fault every 4 KiB and twice
-     * the CPU of 1→1 a message.  64 frames (4 MiB) keep the heap steady
-     * (steady_heap's trim threshold is 8 MiB) and the pipe full enough. */
+    /* libzmq's own pipes hold 1,000 frames each way by default: up to
+     * 64 MiB of 64 KiB frames, filled while the other side is slow and
+     * freed when it catches up, a page fault every 4 KiB each time.
+     * Sending, that is a publisher that the broker slows; receiving,
+     * libzmq's I/O thread reads on after the receive queue is full
+     * (PS_LIB_RQ_HIGH), so a subscriber that does not read would hold
+     * all of it (t0344).  64 frames each way keep the heap steady
+     * (steady_heap's trim threshold is 8 MiB) and the pipes full enough;
+     * what a subscriber cannot take waits in the broker, which bounds it
+     * (client_buffer).  brokerd now finds that pipe full sooner and
+     * looks at it again every 2 ms while a publisher waits for it (every
+     * 10 ms otherwise); alternated rounds showed no cost on either kind
+     * of channel (docs/performance.md). */
     int linger = LINGER_MS, hwm = PIPE_HWM;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (c->opts.curve_server_key) {
         char pub[41], sec[41];
         const char *p = c->opts.curve_public_key, *k = c->opts.curve_secret_key;

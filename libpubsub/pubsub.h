@@ -123,10 +123,10 @@ PS_EXPORT int ps_opts_set_str(ps_opts *o, int opt, const char *value);
  * The first ps_connect of a process asks glibc to keep up to 8 MiB of free
  * heap and to take blocks below 4 MiB from the heap (mallopt
  * M_TRIM_THRESHOLD, M_MMAP_THRESHOLD): a client's buffers are bounded
- * (1 MiB to send and up to 64 frames of at most 64 KiB in libzmq's pipe
- * behind it, 512 KiB received and up to 1,000 frames in libzmq's pipe
- * before it), and a heap given back and faulted in
- * again after every burst cost a stream two thirds of its speed.  These
+ * (1 MiB to send and 512 KiB received, and beneath each a pipe of
+ * libzmq's of 64 frames, 64 KiB each unless one message is larger), and
+ * a heap given back and faulted in again after every burst cost a
+ * stream two thirds of its speed.  These
  * apply to every malloc arena of the process (glibc makes up to eight per
  * core for its threads): each may keep up to 8 MiB free.  The settings of
  * a mallopt the program made before its first ps_connect are replaced.  A
