@@ -11,8 +11,10 @@
  * message's receivers stay counted when its link goes down, and waits
  * are bounded by max_waits and by their deadline.  queues() drives a
  * queue consumed through another node than its home: attach, deliver,
- * ack and return, the credit's bound, and what the link going down
- * returns (an old attachment's deliveries and answers are stale).
+ * ack and return, the credit's bound, what the link going down
+ * returns (an old attachment's deliveries and answers are stale), and
+ * an attachment taken before this side judged the link up, which is
+ * detached and attached again once it is up.
  */
 #include <stdlib.h>
 #include <string.h>
