@@ -575,6 +575,7 @@ static void queue_up(cl_node *n, cl_peer *p, int reset)
                      p->cfg->node, why);
             q->window = 0;
             p->hello_ok = 0;
+            break; /* the others go back when the link goes down */
         }
     }
 }
