@@ -513,10 +513,16 @@ static cl_queue *queue_slot(cl_queue *v, const char *chname, size_t clen, int cr
     return free_slot;
 }
 
+/* The ATTACH record of attachment q with the given window (0: detach). */
+static ps__cmd attach_cmd(const cl_queue *q, uint32_t window)
+{
+    return (ps__cmd){.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH, .seq = q->gen,
+                     .window = window, .channel = {q->name, strlen(q->name)}};
+}
+
 static void put_attach(cl_peer *p, const cl_queue *q)
 {
-    ps__cmd a = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH, .seq = q->gen,
-                 .window = q->window, .channel = {q->name, strlen(q->name)}};
+    ps__cmd a = attach_cmd(q, q->window);
     put(p, &a);
 }
 
@@ -563,11 +569,9 @@ static void queue_up(cl_node *n, cl_peer *p, int reset)
         if (!q->window)
             continue;
         char why[PS_WIRE_NAME_MAX + 64];
-        ps__cmd a = {.cmd = PS_CMD_LINK_QUEUE, .status = PS_WIRE_LQ_ATTACH, .seq = q->gen,
-                     .channel = {q->name, strlen(q->name)}};
-        int rc = n->queue(n->ctx, p, &a, why, sizeof why);
-        a.window = q->window;
-        if (rc < 0 || n->queue(n->ctx, p, &a, why, sizeof why) < 0) {
+        ps__cmd detach = attach_cmd(q, 0), again = attach_cmd(q, q->window);
+        if (n->queue(n->ctx, p, &detach, why, sizeof why) < 0 ||
+            n->queue(n->ctx, p, &again, why, sizeof why) < 0) {
             /* As for a record refused (the queue's home moved meanwhile):
              * the link goes down at the next look, and p attaches anew
              * after our RESET. */
